@@ -1,0 +1,94 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { importX } from 'eslint-plugin-import-x';
+
+/**
+ * Layering of src/ (ARCHITECTURE.md section 6): each folder may import only the folders listed
+ * for it. Anything not listed is refused by lint, so imports point downward only.
+ * @type {Record<string, string[]>}
+ */
+const allowed = {
+  lib: [],
+  errors: ['lib'],
+  model: ['lib', 'errors'],
+  store: ['lib', 'errors', 'model'],
+  scheduler: ['lib', 'errors', 'model', 'allocator'],
+  allocator: ['lib', 'errors', 'model'],
+  broker: ['lib', 'errors', 'model', 'store'],
+  taskcontrol: ['lib', 'errors', 'model'],
+  runtime: ['lib', 'errors', 'model'],
+  image: ['lib', 'errors', 'model'],
+  client: ['lib', 'errors', 'model'],
+  server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'broker', 'taskcontrol', 'image'],
+  agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client'],
+  mesh: ['lib', 'errors', 'model', 'client'],
+  configdist: ['lib', 'errors', 'model', 'client'],
+  telemetry: ['lib', 'errors', 'model', 'client'],
+  cli: ['lib', 'errors', 'model', 'client'],
+};
+const zones = Object.entries(allowed).map(([target, ok]) => ({
+  target: `./src/${target}`,
+  from: './src',
+  except: [`./${target}`, ...ok.map((f) => `./${f}`)],
+  message: `src/${target} may import only: ${[target, ...ok].join(', ')} (see ARCHITECTURE.md section 6).`,
+}));
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'web/dist/**', '.dabba/**', 'tmp/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js'] } } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-restricted-paths': ['error', { zones }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'TSEnumDeclaration',
+          message: 'Use a union of string literals (enums are not erasable).',
+        },
+      ],
+    },
+  },
+  {
+    // The scheduler and allocator are pure: state in, decisions out. No I/O, no clock, no randomness.
+    files: ['src/scheduler/**/*.ts', 'src/allocator/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', 'fs', 'net', 'http', 'child_process'], message: 'Pure code: no I/O.' },
+          ],
+        },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'Inject a clock.' },
+        { object: 'Math', property: 'random', message: 'Inject randomness.' },
+      ],
+    },
+  },
+  {
+    files: ['eslint.config.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

@@ -1,0 +1,7 @@
+export * from './abort.ts';
+export * from './backoff.ts';
+export * from './clock.ts';
+export * from './durations.ts';
+export * from './ids.ts';
+export * from './logger.ts';
+export * from './sizes.ts';

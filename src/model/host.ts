@@ -1,0 +1,35 @@
+export type HostState = 'ready' | 'cordoned' | 'draining' | 'down';
+
+export interface HostCapacity {
+  cpu: number;
+  memoryBytes: number;
+  pids: number;
+}
+
+/** The record under /hosts/ID, written on registration and by host commands. */
+export interface HostRecord {
+  id: string;
+  labels: Record<string, string>;
+  capacity: HostCapacity;
+  /** Administrative state; "down" is derived from liveness, never stored here. */
+  schedulable: 'ready' | 'cordoned' | 'draining';
+  /** Base URL of the agent's own endpoint (logs), e.g. http://127.0.0.1:41234. */
+  agentUrl?: string;
+  runtime: string;
+  registeredAt: number;
+  /** Lease that keeps /alive/ID; renewed by heartbeats. */
+  lease: number;
+}
+
+/** A host as the API shows it. */
+export interface HostView {
+  id: string;
+  state: HostState;
+  labels: Record<string, string>;
+  capacity: HostCapacity;
+  allocated: HostCapacity;
+  runtime: string;
+  agentUrl?: string;
+  registeredAt: number;
+  tasks: number;
+}

@@ -1,0 +1,109 @@
+/**
+ * A job in its normalized form: what the validator produces from a job file and what the store
+ * keeps. Sizes are bytes, durations milliseconds, CPU in cores. The user-facing YAML form is
+ * described by the schema in job-schema.ts (and schema/job.schema.json).
+ */
+
+export type RestartPolicy = 'always' | 'on-failure' | 'never';
+
+export interface PortSpec {
+  name: string;
+  /** Port the task listens on inside its network namespace (oci); with the process runtime the agent
+   * maps it to a free host port, passed to the task as DABBA_PORT_<NAME> (and PORT for the first). */
+  port: number;
+  protocol: 'tcp';
+}
+
+export type ProbeAction =
+  | { exec: { command: string[] } }
+  | { tcp: { port: string | number } }
+  | { http: { port: string | number; path: string; scheme: 'http' } };
+
+export interface ProbeSpec {
+  action: ProbeAction;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive failures before the probe counts as failing. */
+  failures: number;
+  /** Consecutive successes before a failing probe counts as passing again. */
+  successes: number;
+  initialDelayMs: number;
+}
+
+export interface ResourceSpec {
+  /** CPU cores (fractions allowed, e.g. 0.25). */
+  cpu: number;
+  memoryBytes: number;
+  pids: number;
+}
+
+export interface TaskSpec {
+  image?: string;
+  command: string[];
+  env: Record<string, string>;
+  workingDir?: string;
+  resources: ResourceSpec;
+  ports: PortSpec[];
+  health: { liveness?: ProbeSpec; readiness?: ProbeSpec };
+  restart: { policy: RestartPolicy; initialBackoffMs: number; maxBackoffMs: number };
+  /** Time between SIGTERM and SIGKILL on stop. */
+  stopGracePeriodMs: number;
+}
+
+export interface UpdateSpec {
+  maxUnavailable: number;
+  maxSurge: number;
+  canary: number;
+  /** A new task must be healthy this long before it counts as available. */
+  minHealthyMs: number;
+  /** A rollout that has not finished by then fails. */
+  deadlineMs: number;
+  autoRollback: boolean;
+  autoPromote: boolean;
+}
+
+export type Constraint =
+  | { attribute: string; equals: string }
+  | { attribute: string; in: string[] }
+  | { attribute: string; not: string }
+  | { attribute: string; regex: string };
+
+export interface SpreadSpec {
+  attribute: string;
+  /** Fault-domain intent: at least this many distinct values of the attribute. */
+  min?: number;
+}
+
+export interface PlacementSpec {
+  spread: SpreadSpec[];
+  constraints: Constraint[];
+}
+
+export interface JobSpec {
+  name: string;
+  replicas: number;
+  task: TaskSpec;
+  update: UpdateSpec;
+  placement: PlacementSpec;
+}
+
+export type JobStatus = 'active' | 'stopped';
+
+/** The record under /jobs/NAME. */
+export interface JobRecord {
+  name: string;
+  /** Current (desired) version; versions start at 1. */
+  version: number;
+  status: JobStatus;
+  spec: JobSpec;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The record under /jobversions/NAME/VERSION: the spec as submitted at that version. */
+export interface JobVersionRecord {
+  name: string;
+  version: number;
+  spec: JobSpec;
+  createdAt: number;
+}

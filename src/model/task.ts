@@ -1,0 +1,59 @@
+import type { TaskSpec } from './job.ts';
+
+export type TaskState = 'pending' | 'starting' | 'running' | 'failed' | 'stopped';
+export type DesiredState = 'run' | 'stop';
+
+/** A task as the scheduler wants it: the record under /tasks/JOB/ID and its assignment copy. */
+export interface Task {
+  id: string;
+  job: string;
+  /** Job version whose spec this task runs. */
+  version: number;
+  /** Host the task is assigned to; null while unplaced. */
+  host: string | null;
+  desired: DesiredState;
+  spec: TaskSpec;
+  createdAt: number;
+  /** Why the task could not be placed, while host is null. */
+  unplaced?: string;
+}
+
+export interface TaskUsage {
+  cpuSeconds: number;
+  memoryBytes: number;
+  pids: number;
+}
+
+/** A task as its agent sees it: the record under /status/ID, written only by the agent. */
+export interface TaskStatus {
+  id: string;
+  job: string;
+  host: string;
+  state: TaskState;
+  healthy: boolean;
+  ready: boolean;
+  restarts: number;
+  /** Host pid of the main process while it runs. */
+  pid?: number;
+  /** Address the task is reachable at (its own IP with oci; 127.0.0.1 with process). */
+  address?: string;
+  /** Declared port name -> port reachable at `address`. */
+  ports?: Record<string, number>;
+  exitCode?: number;
+  /** Machine-readable reason of the last state change: Started, Exited, OOMKilled, LivenessFailed,
+   * StartFailed, CrashLoopBackOff, Stopped, ... */
+  reason?: string;
+  message?: string;
+  startedAt?: number;
+  /** When a crash-looping task will be started again. */
+  nextRestartAt?: number;
+  /** When the task last became healthy (for minimum healthy time). */
+  healthySince?: number;
+  usage?: TaskUsage;
+  updatedAt: number;
+}
+
+/** A task with its observed status joined in, as the API returns it. */
+export interface TaskView extends Task {
+  status?: TaskStatus;
+}

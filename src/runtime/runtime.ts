@@ -1,0 +1,90 @@
+/**
+ * The Runtime: how an agent runs a task's main process on its host. Implementations: process/
+ * (plain child processes, unprivileged) and oci/ (runc or crun under conmon). One contract suite
+ * (contract.ts) runs against every implementation.
+ *
+ * Tasks outlive the agent: a runtime keeps what it needs on disk under its state directory, and
+ * `recover()` re-adopts tasks still running after an agent restart.
+ */
+import type { TaskSpec, TaskUsage } from '../model/index.ts';
+
+export interface TaskLaunch {
+  taskId: string;
+  job: string;
+  version: number;
+  spec: TaskSpec;
+  /** Extra environment set by the agent (DABBA_TASK_ID, ...), merged over spec.env. */
+  env: Record<string, string>;
+}
+
+/** A running task as the runtime knows it. */
+export interface TaskHandle {
+  taskId: string;
+  /** Host pid of the task's main process. */
+  pid: number;
+  /** Address the task is reachable at from the host. */
+  address: string;
+  /** Declared port name -> port reachable at `address`. */
+  ports: Record<string, number>;
+  startedAt: number;
+}
+
+export interface ExitStatus {
+  /** Exit code; 128+N when killed by signal N (137 for SIGKILL / OOM). Null when unknown
+   * (e.g. a task adopted after an agent restart that exited while nobody was its parent). */
+  exitCode: number | null;
+  signal: string | null;
+  oomKilled: boolean;
+  /** Exited | OOMKilled | Killed | Unknown */
+  reason: string;
+  finishedAt: number;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  output: string;
+  timedOut: boolean;
+}
+
+export type LogStream = 'stdout' | 'stderr';
+
+export interface LogLine {
+  stream: LogStream;
+  /** Milliseconds since the epoch when known (oci/conmon logs carry timestamps). */
+  time?: number;
+  text: string;
+}
+
+export interface LogReadOptions {
+  /** Last N lines only. */
+  tail?: number;
+  /** Keep reading as the task writes; ends when the signal aborts. */
+  follow?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface Runtime {
+  /** "process" or "oci". */
+  readonly name: string;
+  /**
+   * Starts the task's main process. Rejects with a RuntimeError whose details.reason says why
+   * (ImageNotFound, CommandNotFound, StartFailed, ...) if it cannot start; leaves nothing behind then.
+   */
+  start(launch: TaskLaunch): Promise<TaskHandle>;
+  /** Resolves once the task's main process has exited (also for recovered tasks). */
+  wait(taskId: string): Promise<ExitStatus>;
+  /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. Idempotent. */
+  stop(taskId: string, graceMs: number): Promise<void>;
+  /** Removes every trace of a stopped task: state, logs, cgroups, mounts. Idempotent. */
+  remove(taskId: string): Promise<void>;
+  /** Tasks found running from a previous agent, re-adopted; tasks found dead are reported too. */
+  recover(): Promise<{ running: TaskHandle[]; exited: { taskId: string; status: ExitStatus }[] }>;
+  /** Runs a command in the task's environment (for exec probes). */
+  exec(taskId: string, command: string[], timeoutMs: number): Promise<ExecResult>;
+  /** Current usage of a running task, if the runtime can measure it. */
+  stats(taskId: string): Promise<TaskUsage | undefined>;
+  /** Reads the task's captured output, oldest first. */
+  logs(taskId: string, options?: LogReadOptions): AsyncIterable<LogLine>;
+  /** Releases runtime resources; running tasks keep running. */
+  close(): Promise<void>;
+}
