@@ -1,0 +1,18 @@
+/**
+ * The scheduler: pure decisions for one job at a time. State in (job, versions, tasks with status,
+ * hosts, deployment record, clock, id source), plan out (tasks to create/stop/remove, deployment
+ * record, rollback request, events). No I/O: the server's loop reads the store, calls `reconcile`
+ * and writes the plan.
+ */
+export { reconcile } from './reconcile.ts';
+export type { PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
+export { isEmptyPlan } from './plan.ts';
+export { spreadPlacement } from './placement.ts';
+export type { PlacementResult, PlacementStrategy, Placer } from './placement.ts';
+export { planRollout, rolloutBudget } from './rollout.ts';
+export type { RolloutBudget, RolloutDecision, RolloutInput, StopWhy } from './rollout.ts';
+export { chooseRollback } from './rollback.ts';
+export type { RollbackChoice } from './rollback.ts';
+export { isComplete, progressMessage, type ProgressCounts } from './deployment-progress.ts';
+export { availableFrom, CRASH_LOOP_RESTARTS, crashLoopReason, isAvailable } from './task-state.ts';
+export { canonicalJson, sameSpec } from './spec-equal.ts';

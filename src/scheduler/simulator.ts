@@ -1,0 +1,344 @@
+/**
+ * A pure, in-memory world for exercising `reconcile`: it keeps the records the server would keep,
+ * applies plans the way the server does, and plays a fake agent that starts, stops and crashes
+ * tasks one step at a time on a fake clock. Used by the scheduler's tests (and usable by others'),
+ * never by production code.
+ */
+import type {
+  Deployment,
+  HostCapacity,
+  HostState,
+  HostView,
+  JobRecord,
+  JobSpec,
+  JobVersionRecord,
+  Task,
+  TaskStatus,
+  TaskView,
+} from '../model/index.ts';
+import { isEmptyPlan } from './plan.ts';
+import { reconcile } from './reconcile.ts';
+import { rolloutBudget, type RolloutBudget } from './rollout.ts';
+import type { PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
+
+export interface SimHost {
+  id: string;
+  state: HostState;
+  capacity: HostCapacity;
+}
+
+export interface AgentModel {
+  /** Agent steps from first seeing a task to it running healthy (default 1). */
+  startSteps?: (task: Task) => number;
+  /** Tasks for which this says true crash on every start (state 'failed', restarts growing). */
+  crashes?: (task: Task) => boolean;
+}
+
+export interface SimOptions {
+  spec: JobSpec;
+  hosts: SimHost[];
+  start?: number;
+  stepMs?: number;
+  agent?: AgentModel;
+  /** Pass `lastGoodVersion` (computed from the deployment records) as well as the records. */
+  passLastGood?: boolean;
+}
+
+/** The numbers the rollout invariants talk about. */
+export interface Snapshot {
+  /** Tasks with desired 'run'. */
+  run: number;
+  /** Tasks with desired 'run' on a live host, running and healthy (tasks of the current version: for
+   * at least minHealthy). */
+  available: number;
+}
+
+export interface StepRecord {
+  step: number;
+  now: number;
+  plan: ReconcilePlan;
+  budget: RolloutBudget;
+  /** Before the plan, after the plan (same instant), after the agent's step. */
+  before: Snapshot;
+  afterPlan: Snapshot;
+  afterAgent: Snapshot;
+}
+
+export class Simulator {
+  now: number;
+  readonly stepMs: number;
+  job: JobRecord;
+  readonly versions: JobVersionRecord[] = [];
+  readonly tasks = new Map<string, Task>();
+  readonly statuses = new Map<string, TaskStatus>();
+  readonly hosts = new Map<string, SimHost>();
+  readonly deployments = new Map<number, Deployment>();
+  readonly events: PlanEvent[] = [];
+  readonly agent: AgentModel;
+  readonly passLastGood: boolean;
+  #ids = 0;
+  #seen = new Map<string, number>();
+
+  constructor(o: SimOptions) {
+    this.now = o.start ?? 1_000_000;
+    this.stepMs = o.stepMs ?? 1000;
+    this.agent = o.agent ?? {};
+    this.passLastGood = o.passLastGood ?? false;
+    for (const h of o.hosts) this.hosts.set(h.id, { ...h });
+    this.job = {
+      name: o.spec.name,
+      version: 1,
+      status: 'active',
+      spec: o.spec,
+      createdAt: this.now,
+      updatedAt: this.now,
+    };
+    this.versions.push({ name: o.spec.name, version: 1, spec: o.spec, createdAt: this.now });
+  }
+
+  /** Stores a new job version with this spec (like `PUT /v1/jobs/NAME`). */
+  deploy(spec: JobSpec): number {
+    const version = Math.max(...this.versions.map((v) => v.version)) + 1;
+    this.versions.push({ name: this.job.name, version, spec, createdAt: this.now });
+    this.job = { ...this.job, version, spec, status: 'active', updatedAt: this.now };
+    return version;
+  }
+
+  stopJob(): void {
+    this.job = { ...this.job, status: 'stopped', updatedAt: this.now };
+  }
+
+  lastGoodVersion(): number | undefined {
+    let best: number | undefined;
+    for (const d of this.deployments.values()) {
+      if (
+        d.state === 'succeeded' &&
+        d.version < this.job.version &&
+        (best === undefined || d.version > best)
+      ) {
+        best = d.version;
+      }
+    }
+    return best;
+  }
+
+  hostViews(): HostView[] {
+    return [...this.hosts.values()].map((h) => {
+      const allocated: HostCapacity = { cpu: 0, memoryBytes: 0, pids: 0 };
+      let tasks = 0;
+      for (const t of this.tasks.values()) {
+        if (t.host !== h.id) continue;
+        tasks++;
+        allocated.cpu += t.spec.resources.cpu;
+        allocated.memoryBytes += t.spec.resources.memoryBytes;
+        allocated.pids += t.spec.resources.pids;
+      }
+      return {
+        id: h.id,
+        state: h.state,
+        labels: {},
+        capacity: h.capacity,
+        allocated,
+        runtime: 'process',
+        registeredAt: 0,
+        tasks,
+      };
+    });
+  }
+
+  taskViews(): TaskView[] {
+    return [...this.tasks.values()].map((t) => {
+      const status = this.statuses.get(t.id);
+      return status === undefined ? { ...t } : { ...t, status: { ...status } };
+    });
+  }
+
+  /** The input `reconcile` would get now. Each call gives an id source starting at the same point. */
+  input(): ReconcileInput {
+    let n = this.#ids;
+    const input: ReconcileInput = {
+      job: this.job,
+      versions: [...this.versions],
+      tasks: this.taskViews(),
+      hosts: this.hostViews(),
+      deployment: this.deployments.get(this.job.version),
+      otherDeployments: [...this.deployments.values()].filter((d) => d.version !== this.job.version),
+      now: this.now,
+      newTaskId: () => `t${String(++n).padStart(4, '0')}`,
+    };
+    const good = this.lastGoodVersion();
+    if (this.passLastGood && good !== undefined) input.lastGoodVersion = good;
+    return input;
+  }
+
+  reconcile(): ReconcilePlan {
+    return reconcile(this.input());
+  }
+
+  /** Reconciles a saved input again, with a fresh id source from the same starting point. */
+  reconcileInput(input: ReconcileInput): ReconcilePlan {
+    let n = Number(input.newTaskId().slice(1)) - 1;
+    return reconcile({ ...input, newTaskId: () => `t${String(++n).padStart(4, '0')}` });
+  }
+
+  /** Writes a plan the way the server does. */
+  apply(plan: ReconcilePlan): void {
+    for (const t of plan.create) {
+      if (!this.tasks.has(t.id)) this.#ids++;
+      this.tasks.set(t.id, { ...t });
+    }
+    for (const id of plan.stop) {
+      const t = this.tasks.get(id);
+      if (t !== undefined) this.tasks.set(id, { ...t, desired: 'stop' });
+    }
+    for (const id of plan.remove) {
+      this.tasks.delete(id);
+      this.statuses.delete(id);
+      this.#seen.delete(id);
+    }
+    for (const d of [...plan.supersede, ...(plan.deployment === undefined ? [] : [plan.deployment])]) {
+      this.deployments.set(d.version, d);
+    }
+    if (plan.rollbackTo !== undefined) {
+      const target = this.versions.find((v) => v.version === plan.rollbackTo);
+      if (target !== undefined) this.deploy(target.spec);
+    }
+    this.events.push(...plan.events);
+  }
+
+  /** Changes a task's status as its agent would report it (failure injection). */
+  setStatus(id: string, patch: Partial<TaskStatus>): void {
+    const s = this.statuses.get(id);
+    if (s !== undefined) this.statuses.set(id, { ...s, ...patch, updatedAt: this.now });
+  }
+
+  /** One step of every live host's agent, then the clock moves on by stepMs. */
+  agentStep(): void {
+    for (const t of [...this.tasks.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+      if (t.host === null || this.hosts.get(t.host)?.state === 'down' || !this.hosts.has(t.host)) continue;
+      const s = this.statuses.get(t.id);
+      if (t.desired === 'stop') {
+        if (s !== undefined && s.state !== 'stopped' && s.state !== 'failed') {
+          this.statuses.set(t.id, {
+            ...s,
+            state: 'stopped',
+            healthy: false,
+            ready: false,
+            reason: 'Stopped',
+            exitCode: 0,
+            updatedAt: this.now,
+          });
+        }
+        continue;
+      }
+      const age = (this.#seen.get(t.id) ?? 0) + 1;
+      this.#seen.set(t.id, age);
+      const base: TaskStatus = s ?? {
+        id: t.id,
+        job: t.job,
+        host: t.host,
+        state: 'pending',
+        healthy: false,
+        ready: false,
+        restarts: 0,
+        updatedAt: this.now,
+      };
+      if (this.agent.crashes?.(t) === true) {
+        this.statuses.set(
+          t.id,
+          s === undefined || s.state === 'failed'
+            ? { ...base, state: 'starting', startedAt: this.now, updatedAt: this.now }
+            : {
+                ...base,
+                state: 'failed',
+                healthy: false,
+                reason: 'Exited',
+                exitCode: 1,
+                restarts: base.restarts + 1,
+                nextRestartAt: this.now + this.stepMs,
+                updatedAt: this.now,
+              },
+        );
+        continue;
+      }
+      if (base.state === 'running') continue;
+      if (age >= (this.agent.startSteps?.(t) ?? 1)) {
+        this.statuses.set(t.id, {
+          ...base,
+          state: 'running',
+          healthy: true,
+          ready: true,
+          startedAt: base.startedAt ?? this.now,
+          healthySince: this.now,
+          updatedAt: this.now,
+        });
+      } else if (s === undefined) {
+        this.statuses.set(t.id, { ...base, state: 'starting', startedAt: this.now });
+      }
+    }
+    this.now += this.stepMs;
+  }
+
+  /** Independent of the scheduler's own bookkeeping: how many tasks run, how many are available. */
+  snapshot(): Snapshot {
+    let run = 0;
+    let available = 0;
+    const minHealthy = this.job.spec.update.minHealthyMs;
+    for (const t of this.tasks.values()) {
+      if (t.desired !== 'run') continue;
+      run++;
+      const s = this.statuses.get(t.id);
+      if (t.host === null || s?.state !== 'running' || !s.healthy) continue;
+      const host = this.hosts.get(t.host);
+      if (host === undefined || host.state === 'down') continue; // lost, whatever it last reported
+      if (
+        t.version === this.job.version &&
+        minHealthy > 0 &&
+        (s.healthySince ?? Infinity) + minHealthy > this.now
+      )
+        continue;
+      available++;
+    }
+    return { run, available };
+  }
+
+  /** reconcile, apply, agent step. */
+  step(n: number): StepRecord {
+    const before = this.snapshot();
+    const budget = rolloutBudget(this.job.spec.replicas, this.job.spec.update);
+    const now = this.now;
+    const plan = this.reconcile();
+    this.apply(plan);
+    const afterPlan = this.snapshot();
+    this.agentStep();
+    return { step: n, now, plan, budget, before, afterPlan, afterAgent: this.snapshot() };
+  }
+
+  /**
+   * True when the last plan was empty, nothing waits on the clock, no task is stopping, starting or
+   * unseen by its agent (crash-looping ones aside), and reconciling again now changes nothing.
+   */
+  settled(plan: ReconcilePlan): boolean {
+    if (!isEmptyPlan(plan) || plan.wakeAt !== undefined) return false;
+    for (const t of this.tasks.values()) {
+      if (t.desired === 'stop') return false;
+      if (t.host === null || this.hosts.get(t.host)?.state === 'down') continue;
+      const s = this.statuses.get(t.id);
+      if (s === undefined) return false;
+      if ((s.state === 'pending' || s.state === 'starting') && this.agent.crashes?.(t) !== true) return false;
+    }
+    return isEmptyPlan(this.reconcile());
+  }
+
+  /** Steps until settled (or maxSteps), handing every step to `observe`. */
+  run(maxSteps: number, observe?: (s: StepRecord) => void): { steps: StepRecord[]; settled: boolean } {
+    const steps: StepRecord[] = [];
+    for (let i = 0; i < maxSteps; i++) {
+      const s = this.step(i);
+      steps.push(s);
+      observe?.(s);
+      if (this.settled(s.plan)) return { steps, settled: true };
+    }
+    return { steps, settled: false };
+  }
+}

@@ -1,0 +1,64 @@
+import type { Deployment, HostView, JobRecord, JobVersionRecord, Task, TaskView } from '../model/index.ts';
+import type { PlacementStrategy } from './placement.ts';
+
+/** Everything `reconcile` decides from, for one job. Nothing else is read: same input, same plan. */
+export interface ReconcileInput {
+  /** Desired state: status 'active' | 'stopped', current version and its spec. */
+  job: JobRecord;
+  /** The job's version history (for rollback). */
+  versions: JobVersionRecord[];
+  /** All tasks of this job, with their agent-reported status (absent: not yet seen by an agent). */
+  tasks: TaskView[];
+  /** All hosts. `allocated` must count every task assigned to the host whose process may still
+   * exist (desired 'run' or 'stop', until its record is removed). */
+  hosts: HostView[];
+  /** The deployment record for job.version, if any. */
+  deployment: Deployment | undefined;
+  /** Deployment records of this job's other versions (any state; a record for job.version here is
+   * ignored). In-progress ones are superseded; succeeded ones give the rollback target when
+   * `lastGoodVersion` is absent. Optional: without it, nothing is superseded. */
+  otherDeployments?: Deployment[];
+  /** The newest version before job.version known good (its deployment succeeded), if the caller
+   * tracks it. Takes precedence over what `otherDeployments` say. */
+  lastGoodVersion?: number;
+  /** Placement strategy (defaults to `spreadPlacement`); the allocator plugs in here. */
+  placement?: PlacementStrategy;
+  now: number;
+  newTaskId: () => string;
+}
+
+/** A decision worth telling a human about. The caller adds `job` and `at` when it stores it. */
+export interface PlanEvent {
+  kind: string;
+  message: string;
+  task?: string;
+  host?: string;
+}
+
+/**
+ * What to write. Apply in any order; a partial application is fine (the next reconcile reads what
+ * was written and decides again).
+ */
+export interface ReconcilePlan {
+  /**
+   * Task records to write, as upserts keyed by id: new tasks, and existing unplaced tasks that are
+   * now placed (same id, host set, `unplaced` gone) or whose unplaced reason changed. Write
+   * /tasks/JOB/ID and, when host is not null, /assign/HOST/ID.
+   */
+  create: Task[];
+  /** Task ids whose desired state becomes 'stop' (record and assignment). */
+  stop: string[];
+  /** Task ids to delete entirely: record, assignment and status. An agent must treat a deleted
+   * assignment like a stop. */
+  remove: string[];
+  /** New or updated record for job.version (undefined: leave it as it is). */
+  deployment: Deployment | undefined;
+  /** Records of other versions that this pass finishes ('superseded'), to write as well. */
+  supersede: Deployment[];
+  /** Write a new job version with this version's spec (automatic rollback). */
+  rollbackTo?: number;
+  /** Reconcile again no later than this, even without a store change: a task reaches its minimum
+   * healthy time or a deployment its deadline. */
+  wakeAt?: number;
+  events: PlanEvent[];
+}
