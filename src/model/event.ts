@@ -1,6 +1,6 @@
-/** A human-readable event, under /events/SEQ, as `GET /v1/events` returns it. */
+/** A human-readable event, under /events/TIME-ID, as `GET /v1/events` returns it. */
 export interface DabbaEvent {
-  seq: number;
+  id: string;
   at: number;
   kind: string;
   job?: string;

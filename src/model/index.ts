@@ -4,3 +4,24 @@ export * from './host.ts';
 export * from './job.ts';
 export * from './keys.ts';
 export * from './task.ts';
+export * from './api.ts';
+export {
+  describeValue,
+  formatExactSize,
+  formatIssue,
+  formatIssues,
+  formatPath,
+  parseJobFile,
+  toUserForm,
+  validateJob,
+  type JobValidationResult,
+} from './job-file.ts';
+export {
+  JOB_DEFAULTS,
+  JOB_LIMITS,
+  formatExactDuration,
+  jobFileSchema,
+  jobJsonSchema,
+  jobSchemaFileText,
+  type JobFileInput,
+} from './job-schema.ts';

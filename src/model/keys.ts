@@ -13,8 +13,9 @@ export const keys = {
   assignment: (host: string, id: string) => `/assign/${host}/${id}`,
   assignmentsPrefix: '/assign/',
   hostAssignmentsPrefix: (host: string) => `/assign/${host}/`,
-  status: (id: string) => `/status/${id}`,
+  status: (job: string, id: string) => `/status/${job}/${id}`,
   statusPrefix: '/status/',
+  jobStatusPrefix: (job: string) => `/status/${job}/`,
   host: (id: string) => `/hosts/${id}`,
   hostsPrefix: '/hosts/',
   alive: (id: string) => `/alive/${id}`,
@@ -22,6 +23,19 @@ export const keys = {
   deployment: (job: string, version: number) => `/deployments/${job}/${pad(version)}`,
   deploymentsPrefix: '/deployments/',
   jobDeploymentsPrefix: (job: string) => `/deployments/${job}/`,
-  event: (seq: number) => `/events/${String(seq).padStart(16, '0')}`,
+  event: (at: number, id: string) => `/events/${String(at).padStart(15, '0')}-${id}`,
   eventsPrefix: '/events/',
 } as const;
+
+/** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */
+export const TASK_SUFFIX_LENGTH = 5;
+
+export function taskIdFor(job: string, suffix: string): string {
+  return `${job}-${suffix}`;
+}
+
+/** The job a task id belongs to, or undefined if the id is not of the form JOB-xxxxx. */
+export function jobOfTaskId(id: string): string | undefined {
+  const m = /^([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)-[a-z0-9]{5}$/.exec(id);
+  return m?.[1];
+}

@@ -1,0 +1,90 @@
+/** Shapes exchanged over the HTTP API (/v1), shared by the server and the typed client. */
+import type { Deployment } from './deployment.ts';
+import type { HostCapacity } from './host.ts';
+import type { JobStatus } from './job.ts';
+import type { TaskState } from './task.ts';
+
+/** One task row of `GET /v1/jobs/NAME/tasks` and `dabba status JOB --json`. */
+export interface TaskRow {
+  id: string;
+  job: string;
+  host: string | null;
+  state: TaskState;
+  desired: 'run' | 'stop';
+  healthy: boolean;
+  ready: boolean;
+  restarts: number;
+  version: number;
+  address: string | null;
+  ports: Record<string, number>;
+  pid: number | null;
+  exitCode: number | null;
+  reason: string | null;
+  message: string | null;
+  unplaced: string | null;
+  startedAt: number | null;
+  createdAt: number;
+  usage: { cpuSeconds: number; memoryBytes: number; pids: number } | null;
+}
+
+/** `GET /v1/jobs/NAME` and `dabba status JOB --json`. */
+export interface JobView {
+  job: string;
+  version: number;
+  status: JobStatus;
+  replicas: number;
+  /** The job as submitted, in the job-file (user) form. */
+  spec: unknown;
+  createdAt: number;
+  updatedAt: number;
+  deployment: Deployment | null;
+  counts: { running: number; healthy: number; pending: number; failed: number; total: number };
+  tasks: TaskRow[];
+}
+
+export interface JobSummary {
+  job: string;
+  version: number;
+  status: JobStatus;
+  replicas: number;
+  running: number;
+  healthy: number;
+  deployment: Deployment['state'] | null;
+  updatedAt: number;
+}
+
+export interface PutJobResult {
+  job: string;
+  version: number;
+  /** False when the submitted spec equals the current version's (nothing to roll out). */
+  changed: boolean;
+}
+
+export interface RegisterHostRequest {
+  id: string;
+  labels: Record<string, string>;
+  capacity: HostCapacity;
+  runtime: string;
+  agentUrl?: string;
+}
+
+export interface RegisterHostResult {
+  lease: number;
+  ttlSeconds: number;
+  heartbeatMs: number;
+}
+
+export interface WatchEventWire {
+  type: 'put' | 'delete';
+  key: string;
+  value: unknown;
+  modRevision: number;
+  createRevision: number;
+}
+
+export interface HealthView {
+  ok: boolean;
+  revision: number;
+  store: string;
+  version: string;
+}
