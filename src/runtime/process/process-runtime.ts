@@ -1,0 +1,549 @@
+/**
+ * The process runtime: each task is a plain child process (no namespaces, no image), started
+ * detached in its own session and process group so it outlives the agent. Its output goes straight
+ * to files (O_APPEND) in the task's directory, never through pipes the agent holds, so an agent
+ * crash cannot SIGPIPE it. Per-task state on disk lets a new agent re-adopt it (recover()).
+ *
+ * Layout under stateDir: tasks/ID/{state.json, exit.json, stdout.log[.N], stderr.log[.N], work/}.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { messageOf, NotFoundError, RuntimeError } from '../../errors/index.ts';
+import { silentLogger, sleep, type Logger } from '../../lib/index.ts';
+import type { TaskUsage } from '../../model/index.ts';
+import type {
+  ExecResult,
+  ExitStatus,
+  LogLine,
+  LogReadOptions,
+  Runtime,
+  TaskHandle,
+  TaskLaunch,
+} from '../runtime.ts';
+import { resolveCommand } from './command-lookup.ts';
+import { runExec, signalExitCode } from './exec.ts';
+import { DEFAULT_PORT_RANGE, PortAllocator, type PortRange } from './port-allocator.ts';
+import { portEnv } from './port-env.ts';
+import { isAlive, readStat, rssBytes, sessionMembers, ticksToSeconds } from './proc.ts';
+import { TaskLogs } from './task-logs.ts';
+import {
+  EXIT_FILE,
+  readExitStatus,
+  readTaskState,
+  STATE_FILE,
+  writeJsonAtomic,
+  type TaskState,
+} from './task-state.ts';
+
+export interface ProcessRuntimeOptions {
+  /** Directory the runtime owns; survives agent restarts. */
+  stateDir: string;
+  logger?: Logger;
+  /** Host ports handed to tasks' declared ports. Default 20000-32000. */
+  portRange?: PortRange;
+  /** A log file is rotated once larger than this. Default 10 MiB. */
+  logMaxBytes?: number;
+  /** Rotated log files kept per stream. Default 3. */
+  logFiles?: number;
+  /** How often log sizes are checked. Default 5 s. */
+  logCheckIntervalMs?: number;
+  /** How often an adopted (not our child) task is checked for exit. Default 250 ms. */
+  pollIntervalMs?: number;
+}
+
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+/** Variables of the agent's own environment a task inherits; everything else comes from the spec. */
+const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const STOP_POLL_MAX_MS = 200;
+/** After SIGKILL, how long to wait for the kernel to finish the job before giving up. */
+const KILL_WAIT_MS = 10_000;
+
+interface TaskRecord {
+  state: TaskState;
+  dir: string;
+  logs: TaskLogs;
+  /** Set when this instance spawned the task (it is our child, its exit event tells the status). */
+  child?: ChildProcess;
+  exit?: ExitStatus;
+  exited: Promise<ExitStatus>;
+  settle(status: ExitStatus): void;
+  waiters: number;
+  poller: NodeJS.Timeout | undefined;
+  stopping: Promise<void> | undefined;
+  removed: boolean;
+}
+
+function startError(
+  taskId: string,
+  reason: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+  cause?: unknown,
+): RuntimeError {
+  return new RuntimeError(message, {
+    details: { reason, taskId, ...extra },
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+function unknownExit(): ExitStatus {
+  return { exitCode: null, signal: null, oomKilled: false, reason: 'Unknown', finishedAt: Date.now() };
+}
+
+function trySignal(target: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // gone already (ESRCH)
+  }
+}
+
+export class ProcessRuntime implements Runtime {
+  readonly name = 'process';
+  readonly #stateDir: string;
+  readonly #tasksDir: string;
+  readonly #log: Logger;
+  readonly #ports: PortAllocator;
+  readonly #logMaxBytes: number;
+  readonly #logFiles: number;
+  readonly #pollMs: number;
+  readonly #tasks = new Map<string, TaskRecord>();
+  readonly #starting = new Set<string>();
+  readonly #rotateTimer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: ProcessRuntimeOptions) {
+    this.#stateDir = resolve(options.stateDir);
+    this.#tasksDir = join(this.#stateDir, 'tasks');
+    this.#log = (options.logger ?? silentLogger).child({ component: 'runtime.process' });
+    this.#ports = new PortAllocator(options.portRange ?? DEFAULT_PORT_RANGE);
+    this.#logMaxBytes = options.logMaxBytes ?? 10 * 1024 * 1024;
+    this.#logFiles = options.logFiles ?? 3;
+    this.#pollMs = options.pollIntervalMs ?? 250;
+    this.#rotateTimer = setInterval(() => void this.rotateLogs(), options.logCheckIntervalMs ?? 5000);
+    this.#rotateTimer.unref();
+  }
+
+  async start(launch: TaskLaunch): Promise<TaskHandle> {
+    const { taskId } = launch;
+    if (!TASK_ID.test(taskId)) {
+      throw startError(taskId, 'StartFailed', `invalid task id "${taskId}"`);
+    }
+    if (this.#closed) throw startError(taskId, 'Closed', 'runtime is closed');
+    if (this.#tasks.has(taskId) || this.#starting.has(taskId)) {
+      throw startError(taskId, 'AlreadyExists', `task ${taskId} already exists`);
+    }
+    this.#starting.add(taskId);
+    try {
+      return await this.#start(launch);
+    } finally {
+      this.#starting.delete(taskId);
+    }
+  }
+
+  async #start(launch: TaskLaunch): Promise<TaskHandle> {
+    const { taskId, spec } = launch;
+    const dir = join(this.#tasksDir, taskId);
+    const left = await readTaskState(dir);
+    if (left !== undefined && (await isAlive(left.pid, left.procStartTime))) {
+      throw startError(taskId, 'AlreadyExists', `task ${taskId} is already running (pid ${left.pid})`);
+    }
+    await rm(dir, { recursive: true, force: true });
+
+    const [name, ...args] = spec.command;
+    if (name === undefined) throw startError(taskId, 'CommandNotFound', 'the task has no command');
+    const workDir = join(dir, 'work');
+    const cwd = spec.workingDir === undefined ? workDir : resolve(workDir, spec.workingDir);
+    if (spec.workingDir !== undefined) {
+      const isDir = await stat(cwd).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
+      if (!isDir) {
+        throw startError(taskId, 'StartFailed', `working directory ${cwd} does not exist`, {
+          workingDir: cwd,
+        });
+      }
+    }
+    const baseEnv: Record<string, string> = {};
+    for (const k of INHERITED_ENV) {
+      const v = process.env[k];
+      if (v !== undefined) baseEnv[k] = v;
+    }
+    baseEnv['PATH'] ??= DEFAULT_PATH;
+    const envWithoutPorts = { ...baseEnv, ...spec.env, ...launch.env };
+    const file = await resolveCommand(name, envWithoutPorts['PATH'] ?? DEFAULT_PATH, cwd);
+    if (file === undefined) {
+      throw startError(taskId, 'CommandNotFound', `command not found: ${name}`, { command: name });
+    }
+
+    const allocated = await this.#ports.allocate(spec.ports.length);
+    const ports: Record<string, number> = {};
+    spec.ports.forEach((p, i) => (ports[p.name] = allocated[i] ?? 0));
+    const env = { ...envWithoutPorts, ...portEnv(spec.ports, ports) };
+
+    let child: ChildProcess | undefined;
+    let record: TaskRecord | undefined;
+    let spawnError: NodeJS.ErrnoException | undefined;
+    try {
+      await mkdir(workDir, { recursive: true, mode: 0o700 });
+      const logs = new TaskLogs(dir, { maxBytes: this.#logMaxBytes, keep: this.#logFiles });
+      const out = await open(logs.path('stdout'), 'a', 0o600);
+      const err = await open(logs.path('stderr'), 'a', 0o600);
+      const rec = this.#newRecord(dir, logs, {
+        format: 1,
+        taskId,
+        job: launch.job,
+        version: launch.version,
+        pid: 0,
+        procStartTime: null,
+        ports,
+        startedAt: Date.now(),
+        command: spec.command,
+        env,
+        cwd,
+      });
+      record = rec;
+      let spawned: Promise<void>;
+      try {
+        child = spawn(file, args, {
+          argv0: name,
+          cwd,
+          env,
+          detached: true, // setsid(): own session and process group, survives the agent
+          stdio: ['ignore', out.fd, err.fd],
+        });
+        // Listen before anything else is awaited: the events come on the next ticks.
+        this.#watchChild(rec, child);
+        const c = child;
+        spawned = new Promise<void>((ok, fail) => {
+          c.once('spawn', ok);
+          c.once('error', (e) => {
+            spawnError = e;
+            fail(e);
+          });
+        });
+        spawned.catch(() => undefined); // awaited below, after the handles are closed
+      } finally {
+        await out.close();
+        await err.close();
+      }
+      await spawned;
+      const pid = child.pid;
+      if (pid === undefined) throw new Error('spawned process has no pid');
+      rec.state.pid = pid;
+      rec.state.procStartTime = (await readStat(pid))?.startTime ?? null;
+      await writeJsonAtomic(dir, STATE_FILE, rec.state);
+      child.unref();
+      this.#tasks.set(taskId, rec);
+      this.#log.info({ taskId, pid, ports, command: spec.command }, 'task started');
+      return this.#handle(rec);
+    } catch (e) {
+      if (child?.pid !== undefined) {
+        trySignal(-child.pid, 'SIGKILL');
+        if (record !== undefined) await record.exited;
+      }
+      this.#ports.release(allocated);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      if (spawnError?.code === 'ENOENT') {
+        throw startError(taskId, 'CommandNotFound', `command not found: ${name}`, { command: name }, e);
+      }
+      throw startError(taskId, 'StartFailed', `cannot start task ${taskId}: ${messageOf(e)}`, {}, e);
+    }
+  }
+
+  #newRecord(dir: string, logs: TaskLogs, state: TaskState): TaskRecord {
+    let settle!: (s: ExitStatus) => void;
+    const exited = new Promise<ExitStatus>((r) => (settle = r));
+    const rec: TaskRecord = {
+      state,
+      dir,
+      logs,
+      exited,
+      waiters: 0,
+      poller: undefined,
+      stopping: undefined,
+      removed: false,
+      settle: (status) => {
+        if (rec.exit !== undefined) return;
+        rec.exit = status;
+        if (rec.poller !== undefined) clearInterval(rec.poller);
+        rec.poller = undefined;
+        this.#ports.release(Object.values(rec.state.ports));
+        settle(status);
+      },
+    };
+    return rec;
+  }
+
+  /** Our own child: the exit event carries the real status; record it on disk for later agents. */
+  #watchChild(rec: TaskRecord, child: ChildProcess): void {
+    rec.child = child;
+    child.once('exit', (code, signal) => {
+      const status: ExitStatus =
+        code !== null
+          ? { exitCode: code, signal: null, oomKilled: false, reason: 'Exited', finishedAt: Date.now() }
+          : {
+              exitCode: signalExitCode(signal ?? 'SIGKILL'),
+              signal: signal ?? null,
+              oomKilled: false,
+              reason: 'Killed',
+              finishedAt: Date.now(),
+            };
+      rec.settle(status);
+      if (rec.state.pid !== 0 && !rec.removed) {
+        writeJsonAtomic(rec.dir, EXIT_FILE, status).catch(() => undefined);
+      }
+      this.#log.info({ taskId: rec.state.taskId, ...status }, 'task exited');
+    });
+    child.once('error', () => {
+      // Reported by start (spawn failure); a kill error later is harmless.
+    });
+  }
+
+  #handle(rec: TaskRecord): TaskHandle {
+    return {
+      taskId: rec.state.taskId,
+      pid: rec.state.pid,
+      address: '127.0.0.1',
+      ports: { ...rec.state.ports },
+      startedAt: rec.state.startedAt,
+    };
+  }
+
+  #get(taskId: string): TaskRecord {
+    const rec = this.#tasks.get(taskId);
+    if (rec === undefined) throw new NotFoundError('task', taskId);
+    return rec;
+  }
+
+  wait(taskId: string): Promise<ExitStatus> {
+    const rec = this.#tasks.get(taskId);
+    if (rec === undefined) return Promise.reject(new NotFoundError('task', taskId));
+    if (rec.exit !== undefined) return Promise.resolve(rec.exit);
+    // Keep the process alive while someone waits (children and pollers are unref'd otherwise).
+    rec.waiters++;
+    rec.child?.ref();
+    if (rec.child === undefined) this.#ensurePoller(rec);
+    rec.poller?.ref();
+    return rec.exited.finally(() => {
+      rec.waiters--;
+      if (rec.waiters === 0) rec.child?.unref();
+    });
+  }
+
+  /** An adopted task is not our child: poll until it is gone. */
+  #ensurePoller(rec: TaskRecord): void {
+    if (rec.poller !== undefined || rec.exit !== undefined || this.#closed) return;
+    rec.poller = setInterval(() => void this.#checkAdopted(rec), this.#pollMs);
+    rec.poller.unref();
+  }
+
+  async #checkAdopted(rec: TaskRecord): Promise<boolean> {
+    if (rec.exit !== undefined) return false;
+    if (await isAlive(rec.state.pid, rec.state.procStartTime)) return true;
+    // The previous agent, if it saw the exit, left the status behind.
+    rec.settle((await readExitStatus(rec.dir)) ?? unknownExit());
+    return false;
+  }
+
+  async #alive(rec: TaskRecord): Promise<boolean> {
+    if (rec.exit !== undefined) return false;
+    if (rec.child !== undefined) return isAlive(rec.state.pid, rec.state.procStartTime);
+    return this.#checkAdopted(rec);
+  }
+
+  /**
+   * Live processes of the task's session: the main process and whatever it started. Empty when
+   * the main pid now belongs to another process (ours died and the pid was reused).
+   */
+  async #members(rec: TaskRecord): Promise<number[]> {
+    const { pid, procStartTime } = rec.state;
+    const main = await readStat(pid);
+    if (main !== undefined && procStartTime !== null && main.startTime !== procStartTime) return [];
+    return (await sessionMembers(pid)).map((s) => s.pid);
+  }
+
+  stop(taskId: string, graceMs: number): Promise<void> {
+    const rec = this.#tasks.get(taskId);
+    if (rec === undefined) return Promise.resolve();
+    rec.stopping ??= this.#stop(rec, graceMs).finally(() => (rec.stopping = undefined));
+    return rec.stopping;
+  }
+
+  /** Whether anything of the task still runs: its main process, else any process of its session. */
+  async #running(rec: TaskRecord): Promise<boolean> {
+    if (await isAlive(rec.state.pid, rec.state.procStartTime)) return true;
+    return (await this.#members(rec)).length > 0;
+  }
+
+  async #stop(rec: TaskRecord, graceMs: number): Promise<void> {
+    const { pid } = rec.state;
+    const taskId = rec.state.taskId;
+    // Polls start fast (most tasks exit at once on SIGTERM) and slow down to spare /proc scans.
+    let delay = 5;
+    const pause = async (limitMs = Infinity): Promise<void> => {
+      await sleep(Math.max(1, Math.min(delay, limitMs)));
+      delay = Math.min(STOP_POLL_MAX_MS, delay * 1.5);
+    };
+    if (await this.#running(rec)) {
+      this.#log.info({ taskId, pid, graceMs }, 'stopping task');
+      trySignal(-pid, 'SIGTERM');
+      const deadline = Date.now() + Math.max(0, graceMs);
+      while (Date.now() < deadline && (await this.#running(rec))) await pause(deadline - Date.now());
+      const killDeadline = Date.now() + KILL_WAIT_MS;
+      delay = 5;
+      for (;;) {
+        const members = await this.#members(rec);
+        if (members.length === 0) break;
+        if (Date.now() > killDeadline) {
+          this.#log.warn({ taskId, pid, members }, 'task processes survive SIGKILL');
+          break;
+        }
+        trySignal(-pid, 'SIGKILL');
+        for (const m of members) trySignal(m, 'SIGKILL'); // those that left the process group
+        await pause();
+      }
+    }
+    // The main process is gone: make sure its status is known before returning.
+    const child = rec.child;
+    if (child !== undefined) {
+      if (rec.exit !== undefined) return;
+      child.ref(); // keep the event loop alive until its exit event comes
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([rec.exited, new Promise<void>((r) => (timer = setTimeout(r, KILL_WAIT_MS)))]);
+      } finally {
+        clearTimeout(timer);
+        if (rec.waiters === 0) child.unref();
+      }
+    } else {
+      await this.#checkAdopted(rec);
+    }
+  }
+
+  async remove(taskId: string): Promise<void> {
+    const rec = this.#tasks.get(taskId);
+    if (rec !== undefined) {
+      if ((await this.#members(rec)).length > 0 || rec.exit === undefined) await this.stop(taskId, 0);
+      rec.removed = true;
+      if (rec.poller !== undefined) clearInterval(rec.poller);
+      rec.poller = undefined;
+      this.#ports.release(Object.values(rec.state.ports));
+      this.#tasks.delete(taskId);
+    } else if (this.#starting.has(taskId)) {
+      return;
+    }
+    if (!TASK_ID.test(taskId)) return;
+    await rm(join(this.#tasksDir, taskId), { recursive: true, force: true });
+  }
+
+  async recover(): Promise<{
+    running: TaskHandle[];
+    exited: { taskId: string; status: ExitStatus }[];
+  }> {
+    const running: TaskHandle[] = [];
+    const exited: { taskId: string; status: ExitStatus }[] = [];
+    let names: string[];
+    try {
+      names = await readdir(this.#tasksDir);
+    } catch {
+      names = [];
+    }
+    for (const taskId of names.sort()) {
+      if (!TASK_ID.test(taskId) || this.#starting.has(taskId)) continue;
+      let rec = this.#tasks.get(taskId);
+      if (rec === undefined) {
+        const dir = join(this.#tasksDir, taskId);
+        const state = await readTaskState(dir);
+        if (state === undefined || state.taskId !== taskId) {
+          // A start interrupted before its state was written: nothing we could adopt.
+          this.#log.warn({ taskId }, 'removing task directory without state');
+          await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+          continue;
+        }
+        rec = this.#newRecord(
+          dir,
+          new TaskLogs(dir, { maxBytes: this.#logMaxBytes, keep: this.#logFiles }),
+          state,
+        );
+        this.#tasks.set(taskId, rec);
+        if (await isAlive(state.pid, state.procStartTime)) {
+          this.#ports.hold(Object.values(state.ports));
+          this.#log.info({ taskId, pid: state.pid }, 'task re-adopted');
+        } else {
+          rec.settle((await readExitStatus(dir)) ?? unknownExit());
+        }
+      } else if (rec.exit === undefined) {
+        await this.#alive(rec);
+      }
+      if (rec.exit !== undefined) exited.push({ taskId, status: rec.exit });
+      else running.push(this.#handle(rec));
+    }
+    return { running, exited };
+  }
+
+  async exec(taskId: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    const rec = this.#get(taskId);
+    if (!(await this.#alive(rec))) {
+      throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning', taskId } });
+    }
+    return runExec(command, { env: rec.state.env, cwd: rec.state.cwd, timeoutMs });
+  }
+
+  async stats(taskId: string): Promise<TaskUsage | undefined> {
+    const rec = this.#tasks.get(taskId);
+    if (rec === undefined || !(await this.#alive(rec))) return undefined;
+    const main = await readStat(rec.state.pid);
+    if (main === undefined) return undefined;
+    const members = (await sessionMembers(rec.state.pid)).filter(
+      (m) => rec.state.procStartTime === null || m.startTime >= rec.state.procStartTime,
+    );
+    if (members.length === 0) return undefined;
+    let ticks = main.childCpuTicks; // children it already reaped
+    let threads = 0;
+    let memory = 0;
+    const rss = await Promise.all(members.map((m) => rssBytes(m.pid)));
+    members.forEach((m, i) => {
+      ticks += m.cpuTicks;
+      threads += m.threads;
+      memory += rss[i] ?? 0;
+    });
+    return { cpuSeconds: ticksToSeconds(ticks), memoryBytes: memory, pids: threads };
+  }
+
+  async *logs(taskId: string, options: LogReadOptions = {}): AsyncIterable<LogLine> {
+    const rec = this.#get(taskId);
+    if (options.follow === true && rec.child === undefined) this.#ensurePoller(rec);
+    yield* rec.logs.read(options, {
+      exited: () => rec.exit !== undefined,
+      gone: () => rec.removed || this.#closed,
+    });
+  }
+
+  /** Rotates every live task's logs that grew over the limit (also run on a timer). */
+  async rotateLogs(): Promise<void> {
+    for (const rec of [...this.#tasks.values()]) {
+      if (rec.removed) continue;
+      try {
+        await rec.logs.rotate();
+      } catch (e) {
+        if (!rec.removed)
+          this.#log.warn({ taskId: rec.state.taskId, err: messageOf(e) }, 'log rotation failed');
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#rotateTimer);
+    for (const rec of this.#tasks.values()) {
+      if (rec.poller !== undefined) clearInterval(rec.poller);
+      rec.poller = undefined;
+      rec.child?.unref();
+    }
+    return Promise.resolve();
+  }
+}
