@@ -1,0 +1,35 @@
+// A small real HTTP service for Dabba's quick start. Listens on $PORT (set by Dabba from the job's
+// declared port), answers with a greeting, and exposes /healthz for its health checks.
+// POST /fail makes /healthz fail from then on (to watch a liveness probe restart the task).
+import { createServer } from 'node:http';
+import { hostname } from 'node:os';
+
+const port = Number(process.env.PORT ?? process.env.DABBA_PORT_HTTP ?? 8080);
+const greeting = process.env.GREETING ?? 'hello';
+const task = process.env.DABBA_TASK_ID ?? hostname();
+const version = process.env.DABBA_JOB_VERSION ?? '?';
+let healthy = true;
+let served = 0;
+
+const server = createServer((req, res) => {
+  if (req.url === '/healthz') {
+    res.writeHead(healthy ? 200 : 500, { 'content-type': 'text/plain' });
+    return res.end(healthy ? 'ok\n' : 'failing\n');
+  }
+  if (req.url === '/fail' && req.method === 'POST') {
+    healthy = false;
+    console.error(`${task}: asked to fail its health check`);
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    return res.end('health check will fail from now on\n');
+  }
+  served++;
+  res.writeHead(200, { 'content-type': 'text/plain' });
+  res.end(`${greeting} from ${task} (version ${version}, pid ${process.pid}, request ${served})\n`);
+});
+
+server.listen(port, () => console.log(`${task}: listening on port ${port}`));
+process.on('SIGTERM', () => {
+  console.log(`${task}: SIGTERM, shutting down`);
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 2000).unref();
+});

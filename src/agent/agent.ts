@@ -1,0 +1,200 @@
+/**
+ * The host agent: registers its host, heartbeats, watches its own assignments and runs them through
+ * a Runtime; tasks outlive the agent and are re-adopted when it comes back.
+ */
+import type { DabbaClient } from '../client/index.ts';
+import { DabbaError, messageOf } from '../errors/index.ts';
+import type { Clock, Logger } from '../lib/index.ts';
+import { backoffDelay, sleep, systemClock } from '../lib/index.ts';
+import type { HostCapacity, Task } from '../model/index.ts';
+import { keys } from '../model/index.ts';
+import type { Runtime, TaskHandle } from '../runtime/index.ts';
+import { detectCapacity } from './capacity.ts';
+import { startEndpoint, type AgentEndpoint } from './endpoint.ts';
+import { StatusReporter } from './status-reporter.ts';
+import { TaskRunner } from './task-runner.ts';
+import { TaskStateFiles } from './task-state-file.ts';
+
+export interface AgentOptions {
+  client: DabbaClient;
+  runtime: Runtime;
+  hostId: string;
+  labels: Record<string, string>;
+  dataDir: string;
+  logger: Logger;
+  capacity?: HostCapacity;
+  clock?: Clock;
+  /** Where the agent's own endpoint (logs) listens; port 0 picks a free one. */
+  listenHost?: string;
+  listenPort?: number;
+  statsIntervalMs?: number;
+}
+
+export interface RunningAgent {
+  endpointUrl: string;
+  /** Task ids this agent runs now. */
+  tasks(): string[];
+  /** Stops the agent's loops; tasks keep running (pass stopTasks to stop them too). */
+  close(options?: { stopTasks?: boolean }): Promise<void>;
+}
+
+export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
+  const clock = o.clock ?? systemClock;
+  const logger = o.logger;
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const reporter = new StatusReporter(o.client, logger);
+  const memory = new TaskStateFiles(o.dataDir);
+  const runners = new Map<string, TaskRunner>();
+  const capacity = o.capacity ?? (await detectCapacity());
+
+  const recovered = await o.runtime.recover();
+  const adoptable = new Map<string, TaskHandle>(recovered.running.map((h) => [h.taskId, h]));
+  logger.info({ running: adoptable.size, exited: recovered.exited.length }, 'runtime recovered tasks');
+
+  const endpoint: AgentEndpoint = await startEndpoint(
+    o.runtime,
+    (id) => runners.has(id),
+    o.listenHost ?? '127.0.0.1',
+    o.listenPort ?? 0,
+  );
+
+  const deps = { runtime: o.runtime, reporter, memory, clock, logger, hostId: o.hostId };
+  let lease = 0;
+
+  async function register(): Promise<number> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await o.client.registerHost({
+          id: o.hostId,
+          labels: o.labels,
+          capacity,
+          runtime: o.runtime.name,
+          agentUrl: endpoint.url,
+        });
+        lease = r.lease;
+        logger.info({ host: o.hostId, lease: r.lease }, 'registered');
+        return r.heartbeatMs;
+      } catch (e) {
+        if (signal.aborted) return 1000;
+        if (e instanceof DabbaError && e.code === 'DABBA_E_VALIDATION') throw e;
+        logger.warn({ err: messageOf(e) }, 'registration failed; retrying');
+        await sleep(backoffDelay(attempt, { initialMs: 250, maxMs: 5000 }), signal);
+      }
+    }
+  }
+
+  async function heartbeats(initialMs: number): Promise<void> {
+    let every = initialMs;
+    while (!signal.aborted) {
+      await sleep(every, signal);
+      if (signal.aborted) return;
+      try {
+        await o.client.heartbeat(o.hostId, lease);
+      } catch (e) {
+        if (signal.aborted) return;
+        if (
+          e instanceof DabbaError &&
+          (e.code === 'DABBA_E_LEASE_NOT_FOUND' || e.code === 'DABBA_E_NOT_FOUND')
+        ) {
+          logger.warn('lease lost; registering again');
+          every = await register();
+        } else {
+          logger.warn({ err: messageOf(e) }, 'heartbeat failed');
+        }
+      }
+    }
+  }
+
+  function apply(task: Task | undefined, id: string): void {
+    const runner = runners.get(id);
+    if (task === undefined || task.desired === 'stop') {
+      if (runner) {
+        void runner.stop().then(() => {
+          if (runners.get(id) === runner) runners.delete(id);
+        });
+      } else if (task !== undefined) {
+        // Assigned as stopped and never run here: say so, so the scheduler can remove it.
+        reporter.report({
+          id,
+          job: task.job,
+          host: o.hostId,
+          state: 'stopped',
+          healthy: false,
+          ready: false,
+          restarts: 0,
+          reason: 'Stopped',
+          updatedAt: clock.now(),
+        });
+      }
+      return;
+    }
+    if (runner) return;
+    const r = new TaskRunner(task, deps);
+    runners.set(id, r);
+    const adopted = adoptable.get(id);
+    adoptable.delete(id);
+    r.start(adopted);
+  }
+
+  async function syncAssignments(): Promise<void> {
+    let first = true;
+    while (!signal.aborted) {
+      try {
+        const { revision, tasks } = await o.client.assignments(o.hostId);
+        const assigned = new Map(tasks.map((t) => [t.id, t]));
+        for (const [id, t] of assigned) apply(t, id);
+        for (const id of runners.keys()) if (!assigned.has(id)) apply(undefined, id);
+        if (first) {
+          first = false;
+          // Survivors of a previous agent that are no longer assigned here: stop them.
+          for (const [id] of adoptable) {
+            logger.info({ task: id }, 'stopping unassigned task left from before');
+            await o.runtime.stop(id, 10_000).catch(() => undefined);
+            await o.runtime.remove(id).catch(() => undefined);
+            await memory.remove(id);
+          }
+          adoptable.clear();
+          for (const e of recovered.exited) {
+            if (!assigned.has(e.taskId)) await o.runtime.remove(e.taskId).catch(() => undefined);
+          }
+        }
+        const prefix = keys.hostAssignmentsPrefix(o.hostId);
+        for await (const batch of o.client.watch(prefix, revision + 1, signal)) {
+          for (const e of batch) {
+            const id = e.key.slice(prefix.length);
+            apply(e.type === 'put' ? (e.value as Task) : undefined, id);
+          }
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        logger.warn({ err: messageOf(e) }, 'assignment watch ended; re-listing');
+        await sleep(500, signal);
+      }
+    }
+  }
+
+  async function stats(): Promise<void> {
+    const every = o.statsIntervalMs ?? 10_000;
+    while (!signal.aborted) {
+      await sleep(every, signal);
+      for (const r of runners.values()) await r.refreshUsage();
+    }
+  }
+
+  const heartbeatMs = await register();
+  const loops = [reporter.run(signal), heartbeats(heartbeatMs), syncAssignments(), stats()];
+
+  return {
+    endpointUrl: endpoint.url,
+    tasks: () => [...runners.keys()],
+    async close(options = {}) {
+      if (options.stopTasks) await Promise.all([...runners.values()].map((r) => r.stop()));
+      // Give pending statuses a moment to reach the server, but never hang on an absent one.
+      await Promise.race([reporter.flushed(), sleep(2000)]);
+      controller.abort();
+      await Promise.allSettled(loops);
+      await endpoint.close();
+    },
+  };
+}

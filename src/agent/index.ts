@@ -1,0 +1,3 @@
+export { startAgent } from './agent.ts';
+export type { AgentOptions, RunningAgent } from './agent.ts';
+export { detectCapacity } from './capacity.ts';

@@ -1,0 +1,294 @@
+/**
+ * One task on this host, from assignment to removal: start it through the runtime, watch it exit,
+ * restart it by its policy with exponential backoff, run its health probes, report its status.
+ */
+import { DabbaError, messageOf } from '../errors/index.ts';
+import type { Clock, Logger } from '../lib/index.ts';
+import { backoffDelay, sleep } from '../lib/index.ts';
+import type { ProbeSpec, Task, TaskState, TaskStatus } from '../model/index.ts';
+import type { ExitStatus, Runtime, TaskHandle } from '../runtime/index.ts';
+import { ProbeLoop, runProbe } from './health/index.ts';
+import type { StatusReporter } from './status-reporter.ts';
+import type { TaskStateFiles } from './task-state-file.ts';
+
+/** A run that lasted this long resets the crash-loop backoff. */
+const STABLE_RUN_MS = 30_000;
+
+export interface TaskRunnerDeps {
+  runtime: Runtime;
+  reporter: StatusReporter;
+  memory: TaskStateFiles;
+  clock: Clock;
+  logger: Logger;
+  hostId: string;
+}
+
+export class TaskRunner {
+  readonly task: Task;
+  readonly #d: TaskRunnerDeps;
+  readonly #stop = new AbortController();
+  #handle: TaskHandle | undefined;
+  #status: TaskStatus;
+  #restarts = 0;
+  #crashes = 0;
+  #live = true;
+  #ready = false;
+  #probes: ProbeLoop[] = [];
+  #done: Promise<void> = Promise.resolve();
+  #stopping: Promise<void> | undefined;
+  #livenessKill: (() => void) | undefined;
+
+  constructor(task: Task, deps: TaskRunnerDeps) {
+    this.task = task;
+    this.#d = deps;
+    this.#status = {
+      id: task.id,
+      job: task.job,
+      host: deps.hostId,
+      state: 'pending',
+      healthy: false,
+      ready: false,
+      restarts: 0,
+      updatedAt: deps.clock.now(),
+    };
+  }
+
+  get status(): TaskStatus {
+    return this.#status;
+  }
+
+  get running(): boolean {
+    return this.#handle !== undefined;
+  }
+
+  /** Begins the task's life; `adopted` is a process found running from a previous agent. */
+  start(adopted?: TaskHandle): void {
+    this.#done = this.#life(adopted).catch((e: unknown) => {
+      this.#d.logger.error({ err: e, task: this.task.id }, 'task runner failed');
+    });
+  }
+
+  /** Stops the task (SIGTERM, grace, SIGKILL), reports it stopped and removes its traces. */
+  stop(reason = 'Stopped'): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#stop.abort();
+      this.#stopProbes();
+      await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch((e: unknown) => {
+        this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'stop failed');
+      });
+      await this.#done;
+      // A start that was in flight when the stop came has finished by now: stop what it started.
+      await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch(() => undefined);
+      this.#handle = undefined;
+      this.#update({ state: 'stopped', reason, message: 'task stopped', healthy: false, ready: false }, [
+        'pid',
+        'nextRestartAt',
+      ]);
+      await Promise.race([this.#d.reporter.flushed(), sleep(2000)]);
+      await this.#d.runtime.remove(this.task.id).catch((e: unknown) => {
+        this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'remove failed');
+      });
+      await this.#d.memory.remove(this.task.id);
+    })();
+    return this.#stopping;
+  }
+
+  /** Re-reads usage from the runtime into the status. */
+  async refreshUsage(): Promise<void> {
+    if (!this.#handle) return;
+    const usage = await this.#d.runtime.stats(this.task.id).catch(() => undefined);
+    if (usage) this.#update({ usage });
+  }
+
+  async #life(adopted: TaskHandle | undefined): Promise<void> {
+    const signal = this.#stop.signal;
+    const mem = await this.#d.memory.read(this.task.id);
+    this.#restarts = mem?.restarts ?? 0;
+    this.#status.restarts = this.#restarts;
+    let handle = adopted;
+    while (!signal.aborted) {
+      if (!handle) {
+        this.#update({ state: 'starting', reason: 'Starting', message: 'starting' }, [
+          'nextRestartAt',
+          'exitCode',
+        ]);
+        try {
+          handle = await this.#d.runtime.start({
+            taskId: this.task.id,
+            job: this.task.job,
+            version: this.task.version,
+            spec: this.task.spec,
+            env: {
+              DABBA_TASK_ID: this.task.id,
+              DABBA_JOB: this.task.job,
+              DABBA_JOB_VERSION: String(this.task.version),
+              DABBA_HOST: this.#d.hostId,
+            },
+          });
+        } catch (e) {
+          if (signal.aborted) return;
+          const reason =
+            e instanceof DabbaError && typeof e.details['reason'] === 'string'
+              ? e.details['reason']
+              : 'StartFailed';
+          this.#d.logger.warn({ task: this.task.id, reason, err: messageOf(e) }, 'task failed to start');
+          if (!(await this.#afterExit({ exitCode: null, reason, message: messageOf(e), crashed: true })))
+            return;
+          continue;
+        }
+      }
+      this.#handle = handle;
+      if (signal.aborted) return;
+      const startedAt = handle.startedAt;
+      this.#live = true;
+      this.#ready = this.task.spec.health.readiness === undefined;
+      this.#update(
+        {
+          state: 'running',
+          reason: adopted === handle ? 'Adopted' : 'Started',
+          message: `running as pid ${handle.pid}`,
+          pid: handle.pid,
+          address: handle.address,
+          ports: handle.ports,
+          startedAt,
+        },
+        ['exitCode', 'nextRestartAt'],
+      );
+      this.#startProbes(handle);
+      const killedForLiveness = new Promise<'liveness'>(
+        (resolve) => (this.#livenessKill = () => resolve('liveness')),
+      );
+      const exitOrLiveness = await Promise.race([this.#d.runtime.wait(this.task.id), killedForLiveness]);
+      let exit: ExitStatus;
+      let livenessFailed = false;
+      if (exitOrLiveness === 'liveness') {
+        livenessFailed = true;
+        this.#d.logger.info({ task: this.task.id }, 'liveness probe failing: restarting task');
+        await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs);
+        exit = await this.#d.runtime.wait(this.task.id);
+      } else {
+        exit = exitOrLiveness;
+      }
+      this.#livenessKill = undefined;
+      this.#stopProbes();
+      this.#handle = undefined;
+      handle = undefined;
+      if (signal.aborted) return;
+      // The process is gone; clear its runtime state but keep the logs readable until removal.
+      const ran = this.#d.clock.now() - startedAt;
+      if (ran >= STABLE_RUN_MS) this.#crashes = 0;
+      const reason = livenessFailed ? 'LivenessFailed' : exit.oomKilled ? 'OOMKilled' : exit.reason;
+      const message = livenessFailed
+        ? 'liveness probe failed; task killed'
+        : exit.oomKilled
+          ? 'killed by the OOM killer (memory limit reached)'
+          : exit.exitCode === null
+            ? 'process ended (exit code unknown: it ended while the agent was away)'
+            : `exited with code ${exit.exitCode}${exit.signal ? ` (${exit.signal})` : ''}`;
+      const crashed = livenessFailed || exit.oomKilled || exit.exitCode !== 0;
+      if (!(await this.#afterExit({ exitCode: exit.exitCode, reason, message, crashed }))) return;
+    }
+  }
+
+  /** Decides about a restart after an exit or failed start; false when the task is done. */
+  async #afterExit(e: {
+    exitCode: number | null;
+    reason: string;
+    message: string;
+    crashed: boolean;
+  }): Promise<boolean> {
+    const policy = this.task.spec.restart.policy;
+    const restart = policy === 'always' || (policy === 'on-failure' && e.crashed);
+    const state: TaskState = e.crashed ? 'failed' : 'stopped';
+    const exitFields = e.exitCode === null ? {} : { exitCode: e.exitCode };
+    if (!restart) {
+      this.#update(
+        { state, reason: e.reason, message: e.message, healthy: false, ready: false, ...exitFields },
+        ['pid', 'nextRestartAt'],
+      );
+      await new Promise<void>((resolve) =>
+        this.#stop.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
+      return false;
+    }
+    const delay = backoffDelay(this.#crashes, {
+      initialMs: this.task.spec.restart.initialBackoffMs,
+      maxMs: this.task.spec.restart.maxBackoffMs,
+    });
+    this.#crashes++;
+    this.#restarts++;
+    await this.#d.memory.write(this.task.id, { restarts: this.#restarts }).catch(() => undefined);
+    this.#update(
+      {
+        state,
+        reason: this.#crashes > 1 ? 'CrashLoopBackOff' : e.reason,
+        message: `${e.message}; restarting in ${Math.round(delay / 100) / 10}s (restart ${this.#restarts})`,
+        restarts: this.#restarts,
+        healthy: false,
+        ready: false,
+        nextRestartAt: this.#d.clock.now() + delay,
+        ...exitFields,
+      },
+      ['pid', 'healthySince'],
+    );
+    this.#d.logger.info(
+      { task: this.task.id, reason: e.reason, delay, restarts: this.#restarts },
+      'restarting task',
+    );
+    await this.#d.runtime.remove(this.task.id).catch(() => undefined);
+    await sleep(delay, this.#stop.signal);
+    return !this.#stop.signal.aborted;
+  }
+
+  #startProbes(handle: TaskHandle): void {
+    const { liveness, readiness } = this.task.spec.health;
+    const target = { address: handle.address, ports: handle.ports, declared: this.task.spec.ports };
+    const exec = (cmd: string[], timeoutMs: number) => this.#d.runtime.exec(this.task.id, cmd, timeoutMs);
+    const make = (spec: ProbeSpec, kind: 'liveness' | 'readiness'): ProbeLoop =>
+      new ProbeLoop({
+        spec,
+        kind,
+        run: (signal?: AbortSignal) => runProbe(spec, target, exec, signal),
+        onChange: (s: { passing: boolean; message: string }) => {
+          if (kind === 'liveness') {
+            this.#live = s.passing;
+            if (!s.passing) this.#livenessKill?.();
+          } else {
+            this.#ready = s.passing;
+          }
+          this.#refreshHealth(s.passing ? undefined : `${kind} probe failing: ${s.message}`);
+        },
+      });
+    this.#probes = [];
+    if (liveness) this.#probes.push(make(liveness, 'liveness'));
+    if (readiness) this.#probes.push(make(readiness, 'readiness'));
+    for (const p of this.#probes) p.start(this.#stop.signal);
+    this.#refreshHealth(undefined);
+  }
+
+  #stopProbes(): void {
+    for (const p of this.#probes) p.stop();
+    this.#probes = [];
+  }
+
+  #refreshHealth(problem: string | undefined): void {
+    if (this.#status.state !== 'running') return;
+    const healthy = this.#live && this.#ready;
+    const fields: Partial<TaskStatus> = { healthy, ready: this.#ready };
+    if (healthy && !this.#status.healthy) fields.healthySince = this.#d.clock.now();
+    if (problem !== undefined) fields.message = problem;
+    else if (healthy) fields.message = `running as pid ${this.#status.pid ?? '?'}`;
+    this.#update(fields, healthy ? [] : ['healthySince']);
+  }
+
+  #update(fields: Partial<TaskStatus>, clear: (keyof TaskStatus)[] = []): void {
+    const next: TaskStatus = { ...this.#status, ...fields, updatedAt: this.#d.clock.now() };
+    for (const k of clear) delete next[k];
+    if (next.state !== 'running') {
+      next.healthy = false;
+      next.ready = false;
+    }
+    this.#status = next;
+    this.#d.reporter.report(next);
+  }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+/** Entry point of the `dabba` command. */
+import { runCli } from '../cli/index.ts';
+import { DabbaClient } from '../client/index.ts';
+import { daemons } from './daemons.ts';
+
+const controller = new AbortController();
+let interrupts = 0;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    controller.abort();
+  });
+}
+
+const DEFAULT_ADDR = 'http://127.0.0.1:7070';
+
+const code = await runCli(process.argv.slice(2), {
+  out: { write: (s) => void process.stdout.write(s), isTTY: process.stdout.isTTY === true },
+  err: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
+  env: process.env,
+  daemons,
+  signal: controller.signal,
+  client: (addr) => new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR }),
+});
+process.exitCode = code;

@@ -1,0 +1,149 @@
+import type { Command } from 'commander';
+import { CliError } from '../cli-error.ts';
+import type { CliContext, Daemon } from '../context.ts';
+import { EXIT } from '../exit-codes.ts';
+import { loadJobFile } from '../job-loader.ts';
+import { waitForRollout } from './deploy.ts';
+
+export const DEFAULT_LISTEN = '127.0.0.1:7070';
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || !Number.isInteger(port) || port > 65535) {
+    throw new CliError(`--listen "${text}" is not HOST:PORT (for example 127.0.0.1:7070)`, EXIT.USAGE);
+  }
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function parseDriver(text: string): 'oci' | 'process' | 'auto' {
+  if (text === 'oci' || text === 'process' || text === 'auto') return text;
+  throw new CliError(`--driver must be oci, process or auto (got "${text}")`, EXIT.USAGE);
+}
+
+function parseLabels(list: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    if (i <= 0) throw new CliError(`--label "${l}" is not KEY=VALUE`, EXIT.USAGE);
+    labels[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return labels;
+}
+
+async function runUntilInterrupted(ctx: CliContext, daemon: Daemon): Promise<void> {
+  await new Promise<void>((resolve) => {
+    if (ctx.signal.aborted) resolve();
+    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  ctx.err.write('shutting down\n');
+  await daemon.close();
+}
+
+export function daemonCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('dev')
+    .description('run a server and one local agent in this process, on an embedded store')
+    .option('--data-dir <dir>', 'where state, logs and task data live', '.dabba/dev')
+    .option('--listen <host:port>', 'API address (loopback by default)', DEFAULT_LISTEN)
+    .option(
+      '--driver <driver>',
+      'task runtime: oci, process or auto (oci when root and runc are available)',
+      'auto',
+    )
+    .option('--deploy <file>', 'deploy this job file once the cluster is up')
+    .action(async (opts: { dataDir: string; listen: string; driver: string; deploy?: string }) => {
+      const { host, port } = parseListen(opts.listen);
+      const driver = parseDriver(opts.driver);
+      const job = opts.deploy === undefined ? undefined : await loadJobFile(opts.deploy);
+      const daemon = await ctx.daemons.dev({ dataDir: opts.dataDir, host, port, driver }, ctx.signal);
+      ctx.err.write(`dabba dev: API at ${daemon.url} (data in ${opts.dataDir})\n`);
+      for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
+      if (job) {
+        const client = ctx.client(daemon.url);
+        const put = await client.putJob(job.spec.name, job.userForm);
+        ctx.err.write(`deploying ${job.spec.name} version ${put.version}\n`);
+        const r = await waitForRollout(
+          client,
+          job.spec.name,
+          put.version,
+          ctx,
+          (s) => ctx.err.write(s),
+          job.spec.update.deadlineMs,
+        );
+        if (!r.ok) ctx.err.write(`deploy failed: ${r.message}\n`);
+      }
+      ctx.err.write(
+        [
+          '',
+          'try next (in another terminal):',
+          `  export DABBA_ADDR=${daemon.url}`,
+          '  bin/dabba status            # jobs',
+          ...(job ? [`  bin/dabba status ${job.spec.name}      # its tasks, pids and addresses`] : []),
+          "  bin/dabba logs TASK -f      # a task's output",
+          '  bin/dabba deploy examples/hello/job.yaml',
+          ...(job ? [`  bin/dabba stop ${job.spec.name}`] : []),
+          'Ctrl-C stops the server and agent; tasks keep running and are picked up by the next `dabba dev`.',
+          '',
+        ].join('\n'),
+      );
+      await runUntilInterrupted(ctx, daemon);
+    });
+
+  program
+    .command('server')
+    .description('run the control plane (API and scheduler)')
+    .requiredOption('--data-dir <dir>', 'where the embedded store lives')
+    .option('--listen <host:port>', 'API address', DEFAULT_LISTEN)
+    .option('--store <url>', 'store: sqlite (default, in --data-dir) or etcd://H:P,H:P')
+    .action(async (opts: { dataDir: string; listen: string; store?: string }) => {
+      const { host, port } = parseListen(opts.listen);
+      const daemon = await ctx.daemons.server(
+        { dataDir: opts.dataDir, host, port, ...(opts.store === undefined ? {} : { store: opts.store }) },
+        ctx.signal,
+      );
+      ctx.err.write(`dabba server: API at ${daemon.url}\n`);
+      for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
+      await runUntilInterrupted(ctx, daemon);
+    });
+
+  program
+    .command('agent')
+    .description('run the host agent: register this host and run the tasks assigned to it')
+    .requiredOption('--server <url>', 'server address(es), comma-separated')
+    .requiredOption('--data-dir <dir>', 'where task state and logs live')
+    .option('--host-id <id>', 'host id (default: the hostname)')
+    .option(
+      '--label <k=v>',
+      'host label (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--driver <driver>', 'task runtime: oci, process or auto', 'auto')
+    .option('--listen <host:port>', "address of the agent's own endpoint (logs)")
+    .action(
+      async (opts: {
+        server: string;
+        dataDir: string;
+        hostId?: string;
+        label: string[];
+        driver: string;
+        listen?: string;
+      }) => {
+        const daemon = await ctx.daemons.agent(
+          {
+            servers: opts.server,
+            dataDir: opts.dataDir,
+            labels: parseLabels(opts.label),
+            driver: parseDriver(opts.driver),
+            ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
+            ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+          },
+          ctx.signal,
+        );
+        ctx.err.write(`dabba agent: endpoint at ${daemon.url}\n`);
+        for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
+        await runUntilInterrupted(ctx, daemon);
+      },
+    );
+}

@@ -1,0 +1,132 @@
+import type { Command } from 'commander';
+import type { DabbaClient } from '../../client/index.ts';
+import { sleep } from '../../lib/index.ts';
+import type { JobView } from '../../model/index.ts';
+import { CliError } from '../cli-error.ts';
+import type { CliContext } from '../context.ts';
+import { EXIT } from '../exit-codes.ts';
+import { loadJobFile } from '../job-loader.ts';
+import { endpointsOf } from './status.ts';
+
+export function deployCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('deploy')
+    .description('submit a job file as a new version and wait for its rollout')
+    .argument('<file>', 'job file (YAML)')
+    .option('--detach', 'do not wait for the rollout')
+    .option('--addr <addr>', 'server address(es), comma-separated (default $DABBA_ADDR)')
+    .option('--json', 'print the final job status as JSON')
+    .action(async (file: string, opts: { detach?: boolean; addr?: string; json?: boolean }) => {
+      const { spec, userForm } = await loadJobFile(file);
+      const client = ctx.client(opts.addr);
+      const put = await client.putJob(spec.name, userForm);
+      const say = (s: string): void => (opts.json ? ctx.err : ctx.out).write(s);
+      say(
+        put.changed
+          ? `job ${put.job} version ${put.version} submitted\n`
+          : `job ${put.job} unchanged (version ${put.version})\n`,
+      );
+      if (opts.detach) {
+        if (opts.json) ctx.out.write(JSON.stringify(put, null, 2) + '\n');
+        return;
+      }
+      const final = await waitForRollout(client, spec.name, put.version, ctx, say, spec.update.deadlineMs);
+      if (opts.json) ctx.out.write(JSON.stringify(final.view, null, 2) + '\n');
+      if (!final.ok) throw new CliError(final.message, EXIT.FAILED);
+    });
+}
+
+export async function waitForRollout(
+  client: DabbaClient,
+  name: string,
+  version: number,
+  ctx: CliContext,
+  say: (s: string) => void,
+  deadlineMs: number,
+): Promise<{ ok: boolean; message: string; view: JobView }> {
+  const tty = ctx.out.isTTY;
+  const giveUpAt = Date.now() + deadlineMs + 30_000;
+  let lastLine = '';
+  for (;;) {
+    if (ctx.signal.aborted)
+      throw new CliError('interrupted; the rollout goes on (see dabba status)', EXIT.INTERRUPTED);
+    const view = await client.getJob(name);
+    const d = view.deployment;
+    const mine = view.version === version ? d : null;
+    const line = progressLine(view, version);
+    if (line !== lastLine) {
+      if (tty) say(`\r\x1b[2K${line}`);
+      else say(`${line}\n`);
+      lastLine = line;
+    }
+    if (view.version > version) {
+      // A newer version appeared while we waited: an automatic rollback, or someone else's deploy.
+      if (tty) say('\n');
+      const versions = await client.jobVersions(name);
+      const newest = versions.at(-1);
+      return {
+        ok: false,
+        message: `version ${version} did not become healthy and was replaced by version ${view.version}${
+          newest ? ' (automatic rollback)' : ''
+        }: ${(await failureOf(client, name, version)) ?? 'see dabba status'}`,
+        view,
+      };
+    }
+    if (mine?.state === 'succeeded') {
+      if (tty) say('\n');
+      say(summary(view));
+      return { ok: true, message: 'healthy', view };
+    }
+    if (mine?.state === 'failed' || mine?.state === 'stopped' || mine?.state === 'superseded') {
+      if (tty) say('\n');
+      // With autoRollback the scheduler writes the rollback version right after; let it show.
+      await sleep(1500, ctx.signal);
+      const after = await client.getJob(name);
+      const rolledBack = after.version > version ? `; rolled back (now version ${after.version})` : '';
+      return {
+        ok: false,
+        message: `rollout of version ${version} ${mine.state}: ${mine.message}${rolledBack}`,
+        view: after,
+      };
+    }
+    if (view.status === 'stopped') {
+      if (tty) say('\n');
+      return { ok: false, message: `job ${name} was stopped during the rollout`, view };
+    }
+    if (Date.now() > giveUpAt) {
+      if (tty) say('\n');
+      return { ok: false, message: `rollout of version ${version} did not finish in time`, view };
+    }
+    await sleep(250, ctx.signal);
+  }
+}
+
+async function failureOf(client: DabbaClient, name: string, version: number): Promise<string | undefined> {
+  const ds = await client.jobDeployments(name);
+  return ds.find((d) => d.version === version)?.message;
+}
+
+function progressLine(view: JobView, version: number): string {
+  const mine = view.tasks.filter((t) => t.version === version && t.desired === 'run');
+  const healthy = mine.filter((t) => t.state === 'running' && t.healthy).length;
+  const running = mine.filter((t) => t.state === 'running').length;
+  const old = view.tasks.filter((t) => t.version !== version && t.desired === 'run').length;
+  const failing = mine.filter((t) => t.state === 'failed' || t.reason === 'CrashLoopBackOff');
+  const unplaced = mine.filter((t) => t.unplaced !== null);
+  let line = `rollout v${version}: ${healthy}/${view.replicas} healthy, ${running} running`;
+  if (old > 0) line += `, ${old} old`;
+  if (failing.length > 0)
+    line += `, ${failing.length} failing (${failing[0]?.reason ?? ''}: ${failing[0]?.message ?? ''})`;
+  if (unplaced.length > 0) line += `, ${unplaced.length} unplaced (${unplaced[0]?.unplaced ?? ''})`;
+  if (view.deployment && view.deployment.version === version && view.deployment.state !== 'in-progress') {
+    line += ` [${view.deployment.state}]`;
+  }
+  return line;
+}
+
+function summary(view: JobView): string {
+  const eps = endpointsOf(view);
+  let s = `job ${view.job} version ${view.version} is healthy: ${view.counts.healthy}/${view.replicas} tasks\n`;
+  if (eps.length > 0) s += `reach it at:\n${eps.map((e) => `  ${e}`).join('\n')}\n`;
+  return s;
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.ts';
+import { cpu, formatSize, table } from '../output.ts';
+
+export function hostsCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('hosts')
+    .description('list hosts with their state, capacity and allocation')
+    .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { addr?: string; json?: boolean }) => {
+      const hosts = await ctx.client(opts.addr).hosts();
+      if (opts.json) return ctx.out.write(JSON.stringify(hosts, null, 2) + '\n');
+      if (hosts.length === 0)
+        return ctx.out.write('no hosts registered (start an agent: dabba agent --server URL)\n');
+      ctx.out.write(
+        table(
+          ['HOST', 'STATE', 'RUNTIME', 'TASKS', 'CPU', 'MEMORY', 'LABELS'],
+          hosts.map((h) => [
+            h.id,
+            h.state,
+            h.runtime,
+            String(h.tasks),
+            `${cpu(h.allocated.cpu)}/${cpu(h.capacity.cpu)}`,
+            `${formatSize(h.allocated.memoryBytes)}/${formatSize(h.capacity.memoryBytes)}`,
+            Object.entries(h.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(','),
+          ]),
+        ),
+      );
+    });
+}

@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import type { JobView } from '../../model/index.ts';
+import type { CliContext } from '../context.ts';
+import { ago, formatSize, table } from '../output.ts';
+
+/** URLs of the job's running tasks' declared ports. */
+export function endpointsOf(view: JobView): string[] {
+  const out: string[] = [];
+  for (const t of view.tasks) {
+    if (t.state !== 'running' || t.address === null) continue;
+    for (const [name, port] of Object.entries(t.ports))
+      out.push(`${name}: http://${t.address}:${port}  (${t.id})`);
+  }
+  return out;
+}
+
+export function statusCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('status')
+    .description('list jobs, or show one job and its tasks')
+    .argument('[job]', 'job name')
+    .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
+    .option('--json', 'machine-readable output')
+    .action(async (job: string | undefined, opts: { addr?: string; json?: boolean }) => {
+      const client = ctx.client(opts.addr);
+      if (job === undefined) {
+        const jobs = await client.listJobs();
+        if (opts.json) return ctx.out.write(JSON.stringify(jobs, null, 2) + '\n');
+        if (jobs.length === 0) return ctx.out.write('no jobs (deploy one with: dabba deploy FILE)\n');
+        ctx.out.write(
+          table(
+            ['JOB', 'VERSION', 'STATUS', 'HEALTHY', 'RUNNING', 'DEPLOYMENT', 'UPDATED'],
+            jobs.map((j) => [
+              j.job,
+              String(j.version),
+              j.status,
+              `${j.healthy}/${j.replicas}`,
+              String(j.running),
+              j.deployment ?? '-',
+              `${ago(j.updatedAt)} ago`,
+            ]),
+          ),
+        );
+        return;
+      }
+      const view = await client.getJob(job);
+      if (opts.json) return ctx.out.write(JSON.stringify(view, null, 2) + '\n');
+      const d = view.deployment;
+      ctx.out.write(
+        `job ${view.job}  version ${view.version}  ${view.status}  ${view.counts.healthy}/${view.replicas} healthy\n` +
+          (d ? `deployment v${d.version}: ${d.state}${d.message ? ` (${d.message})` : ''}\n` : '') +
+          '\n',
+      );
+      if (view.tasks.length === 0) return ctx.out.write('no tasks\n');
+      ctx.out.write(
+        table(
+          [
+            'TASK',
+            'VER',
+            'HOST',
+            'STATE',
+            'HEALTHY',
+            'RESTARTS',
+            'PID',
+            'ADDRESS',
+            'CPU',
+            'MEM',
+            'AGE',
+            'REASON',
+          ],
+          view.tasks.map((t) => [
+            t.id,
+            String(t.version),
+            t.host ?? '-',
+            t.desired === 'stop' && t.state !== 'stopped' ? `${t.state}(stopping)` : t.state,
+            t.healthy ? 'yes' : 'no',
+            String(t.restarts),
+            t.pid === null ? '-' : String(t.pid),
+            t.address === null
+              ? '-'
+              : `${t.address}${Object.values(t.ports).length ? `:${Object.values(t.ports).join(',')}` : ''}`,
+            t.usage ? `${t.usage.cpuSeconds.toFixed(1)}s` : '-',
+            t.usage ? formatSize(t.usage.memoryBytes) : '-',
+            ago(t.startedAt ?? t.createdAt),
+            t.reason === null
+              ? ''
+              : `${t.reason}${t.message && t.state !== 'running' ? `: ${t.message}` : ''}`,
+          ]),
+        ),
+      );
+    });
+}

@@ -1,0 +1,45 @@
+import type { DabbaClient } from '../client/index.ts';
+import type { Out } from './output.ts';
+
+/** Long-running daemons are started by bin/ (which picks the concrete store and runtime). */
+export interface DevOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  driver: 'oci' | 'process' | 'auto';
+}
+export interface ServerDaemonOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  store?: string;
+}
+export interface AgentDaemonOptions {
+  servers: string;
+  dataDir: string;
+  hostId?: string;
+  labels: Record<string, string>;
+  driver: 'oci' | 'process' | 'auto';
+  listen?: string;
+}
+export interface Daemon {
+  url: string;
+  /** Lines to show the user once it is up (what runs where, which runtime and why). */
+  notes: string[];
+  close(): Promise<void>;
+}
+export interface Daemons {
+  dev(o: DevOptions, signal: AbortSignal): Promise<Daemon>;
+  server(o: ServerDaemonOptions, signal: AbortSignal): Promise<Daemon>;
+  agent(o: AgentDaemonOptions, signal: AbortSignal): Promise<Daemon>;
+}
+
+export interface CliContext {
+  out: Out;
+  err: Out;
+  env: Record<string, string | undefined>;
+  daemons: Daemons;
+  /** Aborted on Ctrl-C. */
+  signal: AbortSignal;
+  client(addr?: string): DabbaClient;
+}

@@ -1,0 +1,10 @@
+export { runCli, buildProgram } from './program.ts';
+export type {
+  CliContext,
+  Daemon,
+  Daemons,
+  DevOptions,
+  ServerDaemonOptions,
+  AgentDaemonOptions,
+} from './context.ts';
+export { EXIT } from './exit-codes.ts';

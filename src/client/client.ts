@@ -1,0 +1,249 @@
+/**
+ * The typed HTTP client for the Dabba API. The CLI, the agent and the web UI talk to the control
+ * plane only through this. Several server addresses may be given: requests fail over between them.
+ */
+import { DabbaError, UnavailableError, isErrorCode } from '../errors/index.ts';
+import type {
+  DabbaEvent,
+  Deployment,
+  HealthView,
+  HostView,
+  JobSummary,
+  JobVersionRecord,
+  JobView,
+  PutJobResult,
+  RegisterHostRequest,
+  RegisterHostResult,
+  TaskRow,
+  TaskStatus,
+  Task,
+  WatchEventWire,
+} from '../model/index.ts';
+import { readSse } from './sse.ts';
+
+export interface ClientOptions {
+  /** One or more base URLs (http://host:port), or a comma-separated string of them. */
+  addr: string | string[];
+  /** Per-request timeout (not applied to streams). */
+  timeoutMs?: number;
+}
+
+interface RequestOptions {
+  body?: unknown;
+  signal?: AbortSignal;
+  stream?: boolean;
+}
+
+export function parseAddrs(addr: string | string[]): string[] {
+  const list = (Array.isArray(addr) ? addr : addr.split(','))
+    .map((a) => a.trim())
+    .filter((a) => a !== '')
+    .map((a) => (/^https?:\/\//.test(a) ? a : `http://${a}`).replace(/\/+$/, ''));
+  if (list.length === 0) throw new DabbaError('DABBA_E_BAD_REQUEST', 'no server address given');
+  for (const a of list) {
+    try {
+      new URL(a);
+    } catch (cause) {
+      throw new DabbaError('DABBA_E_BAD_REQUEST', `"${a}" is not a valid server address (use HOST:PORT)`, {
+        cause,
+      });
+    }
+  }
+  return list;
+}
+
+export class DabbaClient {
+  readonly addrs: string[];
+  #current = 0;
+  readonly #timeoutMs: number;
+
+  constructor(options: ClientOptions) {
+    this.addrs = parseAddrs(options.addr);
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** The address requests currently go to. */
+  get addr(): string {
+    return this.addrs[this.#current] ?? this.addrs[0] ?? '';
+  }
+
+  async #fetch(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+    let lastError: unknown;
+    for (let i = 0; i < this.addrs.length; i++) {
+      const idx = (this.#current + i) % this.addrs.length;
+      const base = this.addrs[idx] ?? '';
+      const signals: AbortSignal[] = [];
+      if (opts.signal) signals.push(opts.signal);
+      if (!opts.stream) signals.push(AbortSignal.timeout(this.#timeoutMs));
+      try {
+        const init: RequestInit = { method, signal: AbortSignal.any(signals) };
+        if (opts.body !== undefined) {
+          init.body = JSON.stringify(opts.body);
+          init.headers = { 'content-type': 'application/json' };
+        }
+        const res = await fetch(base + path, init);
+        if (res.status === 503 && i < this.addrs.length - 1) {
+          await res.body?.cancel();
+          continue;
+        }
+        this.#current = idx;
+        return res;
+      } catch (e) {
+        if (opts.signal?.aborted) throw e;
+        lastError = e;
+      }
+    }
+    const timedOut = lastError instanceof DOMException && lastError.name === 'TimeoutError';
+    throw new UnavailableError(
+      timedOut
+        ? `server ${this.addrs.join(', ')} did not answer within ${this.#timeoutMs} ms`
+        : `cannot reach the Dabba server at ${this.addrs.join(', ')} (is it running? set --addr or DABBA_ADDR)`,
+      { cause: lastError, details: { addrs: this.addrs } },
+    );
+  }
+
+  async #json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.#fetch(method, path, opts);
+    return (await parseResponse(res)) as T;
+  }
+
+  health(): Promise<HealthView> {
+    return this.#json('GET', '/v1/health');
+  }
+
+  // Jobs
+  putJob(name: string, userForm: unknown): Promise<PutJobResult> {
+    return this.#json('PUT', `/v1/jobs/${encodeURIComponent(name)}`, { body: userForm });
+  }
+  getJob(name: string): Promise<JobView> {
+    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}`);
+  }
+  listJobs(): Promise<JobSummary[]> {
+    return this.#json('GET', '/v1/jobs');
+  }
+  stopJob(name: string): Promise<{ job: string; stopped: boolean }> {
+    return this.#json('DELETE', `/v1/jobs/${encodeURIComponent(name)}`);
+  }
+  jobVersions(name: string): Promise<JobVersionRecord[]> {
+    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/versions`);
+  }
+  jobTasks(name: string): Promise<TaskRow[]> {
+    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/tasks`);
+  }
+  jobDeployments(name: string): Promise<Deployment[]> {
+    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/deployments`);
+  }
+
+  // Hosts
+  hosts(): Promise<HostView[]> {
+    return this.#json('GET', '/v1/hosts');
+  }
+  registerHost(req: RegisterHostRequest): Promise<RegisterHostResult> {
+    return this.#json('POST', '/v1/hosts', { body: req });
+  }
+  heartbeat(hostId: string, lease: number): Promise<{ ok: true }> {
+    return this.#json('POST', `/v1/hosts/${encodeURIComponent(hostId)}/heartbeat`, { body: { lease } });
+  }
+  assignments(hostId: string): Promise<{ revision: number; tasks: Task[] }> {
+    return this.#json('GET', `/v1/hosts/${encodeURIComponent(hostId)}/assignments`);
+  }
+  reportStatus(status: TaskStatus): Promise<{ ok: true }> {
+    return this.#json('PUT', `/v1/tasks/${encodeURIComponent(status.id)}/status`, { body: status });
+  }
+
+  // Events and watch
+  events(options: { job?: string; limit?: number } = {}): Promise<DabbaEvent[]> {
+    const q = new URLSearchParams();
+    if (options.job) q.set('job', options.job);
+    if (options.limit) q.set('limit', String(options.limit));
+    return this.#json('GET', `/v1/events${q.size ? `?${q.toString()}` : ''}`);
+  }
+
+  /**
+   * Streams store events under prefix from revision `rev` (inclusive). Yields batches (one per
+   * revision). Throws DabbaError DABBA_E_COMPACTED when rev is too old: re-list and watch again.
+   */
+  async *watch(
+    prefix: string,
+    rev: number | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<WatchEventWire[]> {
+    const q = new URLSearchParams({ prefix });
+    if (rev !== undefined) q.set('rev', String(rev));
+    const res = await this.#fetch('GET', `/v1/watch?${q.toString()}`, { signal, stream: true });
+    if (!res.ok || !res.body) {
+      await parseResponse(res);
+      return;
+    }
+    try {
+      for await (const msg of readSse(res.body, signal)) {
+        if (msg.event === 'error') throw errorFromBody(JSON.parse(msg.data), 410);
+        if (msg.event === 'events') yield (JSON.parse(msg.data) as { events: WatchEventWire[] }).events;
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+  }
+
+  /** Streams a task's log lines (NDJSON from the server, proxied from the task's agent). */
+  async *logs(
+    taskId: string,
+    options: { follow?: boolean; tail?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<{ stream: string; time?: number; text: string }> {
+    const q = new URLSearchParams();
+    if (options.follow) q.set('follow', '1');
+    if (options.tail !== undefined) q.set('tail', String(options.tail));
+    const signal = options.signal ?? new AbortController().signal;
+    const res = await this.#fetch('GET', `/v1/tasks/${encodeURIComponent(taskId)}/logs?${q.toString()}`, {
+      signal,
+      stream: true,
+    });
+    if (!res.ok || !res.body) {
+      await parseResponse(res);
+      return;
+    }
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.trim() !== '') yield JSON.parse(line) as { stream: string; time?: number; text: string };
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+  }
+}
+
+function errorFromBody(body: unknown, status: number): DabbaError {
+  const b = (body ?? {}) as { code?: unknown; message?: unknown; details?: unknown };
+  const code = typeof b.code === 'string' && isErrorCode(b.code) ? b.code : 'DABBA_E_INTERNAL';
+  const message = typeof b.message === 'string' ? b.message : `server answered HTTP ${status}`;
+  const details =
+    typeof b.details === 'object' && b.details !== null ? (b.details as Record<string, unknown>) : {};
+  return new DabbaError(code, message, { details: { ...details, httpStatus: status } });
+}
+
+async function parseResponse(res: Response): Promise<unknown> {
+  const text = await res.text();
+  let body: unknown = undefined;
+  if (text !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch (cause) {
+      throw new DabbaError('DABBA_E_INTERNAL', `server sent a non-JSON answer (HTTP ${res.status})`, {
+        cause,
+        details: { body: text.slice(0, 200) },
+      });
+    }
+  }
+  if (!res.ok) throw errorFromBody(body, res.status);
+  return body;
+}

@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DabbaError } from '../../errors/index.ts';
+
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** Aborts when the client goes away or the server shuts down. */
+  signal: AbortSignal;
+}
+
+/** A handler returns a JSON-able value (sent with `status`), or undefined if it wrote the response. */
+export type Handler = (ctx: RouteContext) => Promise<unknown>;
+
+interface Route {
+  method: string;
+  parts: string[];
+  handler: Handler;
+  status: number;
+}
+
+/** A small path router: `/v1/jobs/:name` style patterns, 404 and 405 as typed errors. */
+export class Router {
+  readonly #routes: Route[] = [];
+
+  on(method: string, pattern: string, handler: Handler, status = 200): this {
+    this.#routes.push({ method, parts: pattern.split('/').filter(Boolean), handler, status });
+    return this;
+  }
+
+  match(method: string, path: string): { handler: Handler; params: Record<string, string>; status: number } {
+    const parts = path.split('/').filter(Boolean);
+    const allowed: string[] = [];
+    for (const r of this.#routes) {
+      const params = matchParts(r.parts, parts);
+      if (!params) continue;
+      if (r.method === method) return { handler: r.handler, params, status: r.status };
+      allowed.push(r.method);
+    }
+    if (allowed.length > 0) {
+      throw new DabbaError('DABBA_E_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`, {
+        details: { allowed },
+      });
+    }
+    throw new DabbaError('DABBA_E_NOT_FOUND', `no such endpoint: ${method} ${path}`, {
+      details: { path },
+    });
+  }
+}
+
+function matchParts(pattern: string[], parts: string[]): Record<string, string> | undefined {
+  if (pattern.length !== parts.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i] ?? '';
+    const v = parts[i] ?? '';
+    if (p.startsWith(':')) {
+      try {
+        params[p.slice(1)] = decodeURIComponent(v);
+      } catch {
+        return undefined;
+      }
+    } else if (p !== v) return undefined;
+  }
+  return params;
+}

@@ -1,0 +1,75 @@
+import { NotFoundError } from '../../errors/index.ts';
+import type { Clock } from '../../lib/index.ts';
+import type { Task, TaskStatus } from '../../model/index.ts';
+import { jobOfTaskId, keys } from '../../model/index.ts';
+import type { Store } from '../../store/index.ts';
+import { readJsonBody } from '../http/body.ts';
+import type { Router } from '../http/router.ts';
+import type { HostLiveness } from '../state/hosts.ts';
+import { heartbeat, registerHost } from '../state/hosts.ts';
+import { rangeJson } from '../state/json.ts';
+import { parseBody } from '../state/parse.ts';
+import { hostViews } from '../state/views.ts';
+import { heartbeatSchema, registerHostSchema, taskStatusSchema } from '../state/wire-schemas.ts';
+import type { EventLog } from '../state/events.ts';
+
+/** Host inventory and the agent-facing endpoints (register, heartbeat, assignments, task status). */
+export function hostRoutes(
+  router: Router,
+  store: Store,
+  clock: Clock,
+  liveness: HostLiveness,
+  events: EventLog,
+): void {
+  router.on('GET', '/v1/hosts', () => hostViews(store));
+
+  router.on('POST', '/v1/hosts', async ({ req }) => {
+    const body = parseBody(registerHostSchema, await readJsonBody(req), 'host registration');
+    const request = { id: body.id, labels: body.labels, capacity: body.capacity, runtime: body.runtime };
+    const r = await registerHost(
+      store,
+      body.agentUrl === undefined ? request : { ...request, agentUrl: body.agentUrl },
+      liveness,
+      clock,
+    );
+    await events.append([
+      { kind: 'HostRegistered', host: body.id, message: `host ${body.id} registered (${body.runtime})` },
+    ]);
+    return r;
+  });
+
+  router.on('POST', '/v1/hosts/:id/heartbeat', async ({ req, params }) => {
+    const body = parseBody(heartbeatSchema, await readJsonBody(req), 'heartbeat');
+    await heartbeat(store, params['id'] ?? '', body.lease);
+    return { ok: true };
+  });
+
+  router.on('GET', '/v1/hosts/:id/assignments', async ({ params }) => {
+    const id = params['id'] ?? '';
+    const { kvs, revision } = await store.range(keys.hostAssignmentsPrefix(id));
+    return { revision, tasks: kvs.map((kv) => JSON.parse(kv.value) as Task) };
+  });
+
+  router.on('PUT', '/v1/tasks/:id/status', async ({ req, params }) => {
+    const status = parseBody(taskStatusSchema, await readJsonBody(req), 'task status') as TaskStatus;
+    const id = params['id'] ?? '';
+    if (status.id !== id) throw new NotFoundError('task', id, { details: { bodyId: status.id } });
+    // Only a task that still exists (and is assigned to the reporting host) may have a status.
+    const r = await store.txn({
+      compare: [{ key: keys.assignment(status.host, id), target: 'create', op: '>', createRevision: 0 }],
+      success: [{ type: 'put', key: keys.status(status.job, id), value: JSON.stringify(status) }],
+    });
+    if (!r.succeeded) throw new NotFoundError('task', id, { details: { host: status.host } });
+    return { ok: true };
+  });
+
+  router.on('GET', '/v1/tasks/:id', async ({ params }) => {
+    const id = params['id'] ?? '';
+    const job = jobOfTaskId(id);
+    const tasks = job === undefined ? [] : await rangeJson<Task>(store, keys.jobTasksPrefix(job));
+    const task = tasks.find((t) => t.id === id);
+    if (!task || job === undefined) throw new NotFoundError('task', id);
+    const statuses = await rangeJson<TaskStatus>(store, keys.jobStatusPrefix(job));
+    return { ...task, status: statuses.find((s) => s.id === id) ?? null };
+  });
+}

@@ -1,0 +1,82 @@
+import { ValidationError, DabbaError } from '../../errors/index.ts';
+import type { Clock } from '../../lib/index.ts';
+import { NAME_PATTERN } from '../../lib/index.ts';
+import { formatIssue, keys, validateJob } from '../../model/index.ts';
+import type { Deployment, JobVersionRecord } from '../../model/index.ts';
+import type { Store } from '../../store/index.ts';
+import type { Router } from '../http/router.ts';
+import { readJsonBody } from '../http/body.ts';
+import { getJobRecord, putJobVersion, stopJob } from '../state/jobs.ts';
+import { rangeJson } from '../state/json.ts';
+import { jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
+import type { EventLog } from '../state/events.ts';
+
+function checkName(name: string): string {
+  if (!NAME_PATTERN.test(name)) {
+    throw new ValidationError(`"${name}" is not a valid job name (lowercase letters, digits and dashes)`, [
+      { path: 'name', message: 'must be a lowercase DNS label', found: name },
+    ]);
+  }
+  return name;
+}
+
+export function jobRoutes(router: Router, store: Store, clock: Clock, events: EventLog): void {
+  router.on('GET', '/v1/jobs', () => jobSummaries(store));
+
+  router.on('PUT', '/v1/jobs/:name', async ({ req, params }) => {
+    const name = checkName(params['name'] ?? '');
+    const body = await readJsonBody(req);
+    const r = validateJob(body);
+    if (!r.ok) {
+      throw new ValidationError(
+        `invalid job "${name}": ${r.issues.length} problem${r.issues.length === 1 ? '' : 's'}: ${r.issues
+          .map(formatIssue)
+          .join('; ')}`,
+        r.issues,
+      );
+    }
+    if (r.spec.name !== name) {
+      throw new DabbaError(
+        'DABBA_E_BAD_REQUEST',
+        `job name in the body ("${r.spec.name}") differs from the URL ("${name}")`,
+        {
+          details: { path: 'name', url: name, body: r.spec.name },
+        },
+      );
+    }
+    const result = await putJobVersion(store, r.spec, clock);
+    if (result.changed) {
+      await events.append([
+        { kind: 'JobVersion', job: name, message: `job ${name} version ${result.version} submitted` },
+      ]);
+    }
+    return result;
+  });
+
+  router.on('GET', '/v1/jobs/:name', ({ params }) => jobView(store, checkName(params['name'] ?? '')));
+
+  router.on('DELETE', '/v1/jobs/:name', async ({ params }) => {
+    const name = checkName(params['name'] ?? '');
+    const r = await stopJob(store, name, clock);
+    if (r.stopped) await events.append([{ kind: 'JobStopped', job: name, message: `job ${name} stopped` }]);
+    return r;
+  });
+
+  router.on('GET', '/v1/jobs/:name/versions', async ({ params }) => {
+    const name = checkName(params['name'] ?? '');
+    await getJobRecord(store, name);
+    return rangeJson<JobVersionRecord>(store, keys.jobVersionsPrefix(name));
+  });
+
+  router.on('GET', '/v1/jobs/:name/tasks', async ({ params }) => {
+    const name = checkName(params['name'] ?? '');
+    await getJobRecord(store, name);
+    return jobTaskRows(store, name);
+  });
+
+  router.on('GET', '/v1/jobs/:name/deployments', async ({ params }) => {
+    const name = checkName(params['name'] ?? '');
+    await getJobRecord(store, name);
+    return rangeJson<Deployment>(store, keys.jobDeploymentsPrefix(name));
+  });
+}

@@ -1,0 +1,57 @@
+import type { Clock } from '../../lib/index.ts';
+import { shortId } from '../../lib/index.ts';
+import type { DabbaEvent } from '../../model/index.ts';
+import { keys } from '../../model/index.ts';
+import type { Store, TxnOp } from '../../store/index.ts';
+import { decode } from './json.ts';
+
+export type NewEvent = Omit<DabbaEvent, 'id' | 'at'>;
+
+/** The event log under /events/: what happened, for people (`dabba status`, the UI, `GET /v1/events`). */
+export class EventLog {
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #keep: number;
+
+  constructor(store: Store, clock: Clock, keep = 5000) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#keep = keep;
+  }
+
+  /** Store ops that append these events (to put in the same txn as the change they describe). */
+  ops(events: NewEvent[]): TxnOp[] {
+    const at = this.#clock.now();
+    return events.map((e) => {
+      const id = `${at}-${shortId(6)}`;
+      const ev: DabbaEvent = { id, at, ...e };
+      return { type: 'put', key: keys.event(at, id.slice(-6)), value: JSON.stringify(ev) };
+    });
+  }
+
+  async append(events: NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#store.txn({ compare: [], success: this.ops(events) });
+  }
+
+  async list(options: { job?: string; limit?: number } = {}): Promise<DabbaEvent[]> {
+    const { kvs } = await this.#store.range(keys.eventsPrefix);
+    let events = kvs.map((kv) => decode<DabbaEvent>(kv));
+    if (options.job !== undefined) events = events.filter((e) => e.job === options.job);
+    const limit = options.limit ?? 100;
+    return events.slice(-limit);
+  }
+
+  /** Deletes the oldest events beyond the retention count. */
+  async trim(): Promise<number> {
+    const { kvs } = await this.#store.range(keys.eventsPrefix);
+    const excess = kvs.length - this.#keep;
+    if (excess <= 0) return 0;
+    const old = kvs.slice(0, excess);
+    await this.#store.txn({
+      compare: [],
+      success: old.map((kv) => ({ type: 'delete', key: kv.key }) as const),
+    });
+    return excess;
+  }
+}

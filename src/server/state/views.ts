@@ -1,0 +1,143 @@
+/** Read models the API serves: jobs with their tasks, hosts with their allocation. */
+import type {
+  Deployment,
+  HostCapacity,
+  HostRecord,
+  HostView,
+  JobRecord,
+  JobSummary,
+  JobView,
+  Task,
+  TaskRow,
+  TaskStatus,
+} from '../../model/index.ts';
+import { keys, toUserForm } from '../../model/index.ts';
+import type { Store } from '../../store/index.ts';
+import { decode, getJson, rangeJson } from './json.ts';
+import { getJobRecord } from './jobs.ts';
+
+export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
+  const live = status !== undefined && (status.state === 'running' || status.state === 'starting');
+  return {
+    id: task.id,
+    job: task.job,
+    host: task.host,
+    state: status?.state ?? 'pending',
+    desired: task.desired,
+    healthy: status?.healthy ?? false,
+    ready: status?.ready ?? false,
+    restarts: status?.restarts ?? 0,
+    version: task.version,
+    address: status?.address ?? null,
+    ports: status?.ports ?? {},
+    pid: live ? (status.pid ?? null) : null,
+    exitCode: status?.exitCode ?? null,
+    reason: status?.reason ?? (task.unplaced !== undefined ? 'Unplaced' : null),
+    message: status?.message ?? task.unplaced ?? null,
+    unplaced: task.unplaced ?? null,
+    startedAt: status?.startedAt ?? null,
+    createdAt: task.createdAt,
+    usage: status?.usage ?? null,
+  };
+}
+
+export async function jobTaskRows(store: Store, job: string): Promise<TaskRow[]> {
+  const [tasks, statuses] = await Promise.all([
+    rangeJson<Task>(store, keys.jobTasksPrefix(job)),
+    rangeJson<TaskStatus>(store, keys.jobStatusPrefix(job)),
+  ]);
+  const byId = new Map(statuses.map((s) => [s.id, s]));
+  return tasks.map((t) => taskRow(t, byId.get(t.id)));
+}
+
+function counts(rows: TaskRow[]): JobView['counts'] {
+  const live = rows.filter((r) => r.desired === 'run');
+  return {
+    running: live.filter((r) => r.state === 'running').length,
+    healthy: live.filter((r) => r.state === 'running' && r.healthy).length,
+    pending: live.filter((r) => r.state === 'pending' || r.state === 'starting').length,
+    failed: live.filter((r) => r.state === 'failed').length,
+    total: rows.length,
+  };
+}
+
+export async function jobView(store: Store, name: string): Promise<JobView> {
+  const job = await getJobRecord(store, name);
+  const [rows, deployment] = await Promise.all([
+    jobTaskRows(store, name),
+    getJson<Deployment>(store, keys.deployment(name, job.version)),
+  ]);
+  return {
+    job: job.name,
+    version: job.version,
+    status: job.status,
+    replicas: job.spec.replicas,
+    spec: toUserForm(job.spec),
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    deployment: deployment?.value ?? null,
+    counts: counts(rows),
+    tasks: rows,
+  };
+}
+
+export async function jobSummaries(store: Store): Promise<JobSummary[]> {
+  const jobs = await rangeJson<JobRecord>(store, keys.jobsPrefix);
+  return Promise.all(
+    jobs.map(async (job) => {
+      const [rows, deployment] = await Promise.all([
+        jobTaskRows(store, job.name),
+        getJson<Deployment>(store, keys.deployment(job.name, job.version)),
+      ]);
+      const c = counts(rows);
+      return {
+        job: job.name,
+        version: job.version,
+        status: job.status,
+        replicas: job.spec.replicas,
+        running: c.running,
+        healthy: c.healthy,
+        deployment: deployment?.value.state ?? null,
+        updatedAt: job.updatedAt,
+      };
+    }),
+  );
+}
+
+const zero = (): HostCapacity => ({ cpu: 0, memoryBytes: 0, pids: 0 });
+
+export async function hostViews(store: Store): Promise<HostView[]> {
+  const [hosts, alive, assigned] = await Promise.all([
+    store.range(keys.hostsPrefix),
+    store.range(keys.alivePrefix),
+    store.range(keys.assignmentsPrefix),
+  ]);
+  const aliveIds = new Set(alive.kvs.map((kv) => kv.key.slice(keys.alivePrefix.length)));
+  const allocated = new Map<string, HostCapacity>();
+  const taskCount = new Map<string, number>();
+  for (const kv of assigned.kvs) {
+    const t = decode<Task>(kv);
+    if (t.host === null || t.desired !== 'run') continue;
+    const a = allocated.get(t.host) ?? zero();
+    a.cpu = Math.round((a.cpu + t.spec.resources.cpu) * 1000) / 1000;
+    a.memoryBytes += t.spec.resources.memoryBytes;
+    a.pids += t.spec.resources.pids;
+    allocated.set(t.host, a);
+    taskCount.set(t.host, (taskCount.get(t.host) ?? 0) + 1);
+  }
+  return hosts.kvs.map((kv) => {
+    const h = decode<HostRecord>(kv);
+    const view: HostView = {
+      id: h.id,
+      state: aliveIds.has(h.id) ? h.schedulable : 'down',
+      labels: h.labels,
+      capacity: h.capacity,
+      allocated: allocated.get(h.id) ?? zero(),
+      runtime: h.runtime,
+      registeredAt: h.registeredAt,
+      tasks: taskCount.get(h.id) ?? 0,
+    };
+    if (h.agentUrl !== undefined) view.agentUrl = h.agentUrl;
+    return view;
+  });
+}

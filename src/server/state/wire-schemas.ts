@@ -1,0 +1,41 @@
+/** Schemas for what agents send the server (host registration, task status). */
+import { z } from 'zod';
+
+const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a lowercase DNS label');
+
+export const registerHostSchema = z.strictObject({
+  id: name,
+  labels: z.record(z.string().min(1).max(63), z.string().max(253)),
+  capacity: z.strictObject({
+    cpu: z.number().positive(),
+    memoryBytes: z.number().int().positive(),
+    pids: z.number().int().positive(),
+  }),
+  runtime: z.string().min(1).max(32),
+  agentUrl: z.url().optional(),
+});
+
+export const heartbeatSchema = z.strictObject({ lease: z.number().int().positive() });
+
+const count = z.number().int().nonnegative();
+
+export const taskStatusSchema = z.strictObject({
+  id: z.string().min(1).max(128),
+  job: name,
+  host: name,
+  state: z.enum(['pending', 'starting', 'running', 'failed', 'stopped']),
+  healthy: z.boolean(),
+  ready: z.boolean(),
+  restarts: count,
+  pid: count.optional(),
+  address: z.string().max(64).optional(),
+  ports: z.record(z.string(), z.number().int().min(0).max(65535)).optional(),
+  exitCode: z.number().int().optional(),
+  reason: z.string().max(64).optional(),
+  message: z.string().max(4096).optional(),
+  startedAt: count.optional(),
+  nextRestartAt: count.optional(),
+  healthySince: count.optional(),
+  usage: z.strictObject({ cpuSeconds: z.number().nonnegative(), memoryBytes: count, pids: count }).optional(),
+  updatedAt: count,
+});

@@ -1,0 +1,171 @@
+/**
+ * The core journey end to end, through the real CLI against a real `dabba dev` (process runtime):
+ * deploy, self-healing (crash and liveness), rolling update under a budget, restart of the control
+ * plane with kill -9, and stop.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { JobView, TaskRow } from '../../src/model/index.ts';
+import { DevCluster, REPO, isAlive, waitFor } from '../helpers/dev-cluster.ts';
+
+const HELLO = join(REPO, 'examples', 'hello');
+
+function jobYaml(greeting: string): string {
+  return `name: hello
+replicas: 3
+task:
+  command: ["node", "server.mjs"]
+  workingDir: ${HELLO}
+  env: { GREETING: "${greeting}" }
+  resources: { cpu: 0.1, memory: 64Mi, pids: 64 }
+  ports: [{ name: http, port: 8080 }]
+  health:
+    liveness: { http: { port: http, path: /healthz }, interval: 500ms, timeout: 1s, failures: 2 }
+    readiness: { http: { port: http, path: /healthz }, interval: 500ms, timeout: 1s }
+  restart: { policy: always, backoff: 200ms, maxBackoff: 2s }
+  stopGracePeriod: 3s
+update: { maxUnavailable: 1, maxSurge: 1, minHealthy: 1s, deadline: 1m }
+`;
+}
+
+describe('dabba dev end to end (process runtime)', () => {
+  let c: DevCluster;
+  let jobFile: string;
+
+  before(async () => {
+    c = await DevCluster.start();
+    jobFile = join(c.dataDir, 'hello.yaml');
+    await writeFile(jobFile, jobYaml('hi'));
+  });
+  after(async () => {
+    await c.destroy();
+  });
+
+  async function status(): Promise<JobView> {
+    const r = await c.cli(['status', 'hello', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as JobView;
+  }
+  const live = (v: JobView): TaskRow[] => v.tasks.filter((t) => t.desired === 'run' && t.state === 'running');
+
+  test('deploy 3 replicas: 3 running and healthy, each answering HTTP', async () => {
+    const r = await c.cli(['deploy', jobFile]);
+    assert.equal(r.code, 0, `deploy failed: ${r.stdout}\n${r.stderr}\n${c.log}`);
+    assert.match(r.stdout, /is healthy: 3\/3/);
+    const v = await status();
+    assert.equal(v.job, 'hello');
+    assert.equal(v.version, 1);
+    assert.equal(v.replicas, 3);
+    assert.equal(v.tasks.length, 3);
+    const ports = new Set<number>();
+    for (const t of v.tasks) {
+      assert.equal(t.state, 'running');
+      assert.equal(t.healthy, true);
+      assert.equal(t.version, 1);
+      assert.ok(t.pid !== null && isAlive(t.pid), `pid ${t.pid} alive`);
+      assert.ok(t.address);
+      const port = t.ports['http'];
+      assert.ok(port);
+      ports.add(port);
+      const body = await (await fetch(`http://${t.address}:${port}/`)).text();
+      assert.match(body, new RegExp(`hi from ${t.id}`));
+    }
+    assert.equal(ports.size, 3, 'each replica has its own host port');
+  });
+
+  test('a killed task process is restarted and its restart count rises', async () => {
+    const v = await status();
+    const victim = v.tasks[0];
+    assert.ok(victim?.pid);
+    process.kill(victim.pid, 'SIGKILL');
+    const after = await waitFor('restart', async () => {
+      const t = (await status()).tasks.find((x) => x.id === victim.id);
+      return t && t.state === 'running' && t.healthy && t.restarts > victim.restarts && t.pid !== victim.pid
+        ? t
+        : undefined;
+    });
+    assert.ok(after.restarts >= victim.restarts + 1);
+  });
+
+  test('a liveness check that starts failing restarts the task', async () => {
+    const v = await status();
+    const victim = v.tasks[1];
+    assert.ok(victim?.address && victim.ports['http']);
+    await fetch(`http://${victim.address}:${victim.ports['http']}/fail`, { method: 'POST' });
+    const after = await waitFor('liveness restart', async () => {
+      const t = (await status()).tasks.find((x) => x.id === victim.id);
+      return t && t.state === 'running' && t.healthy && t.restarts > victim.restarts ? t : undefined;
+    });
+    assert.notEqual(after.pid, victim.pid);
+  });
+
+  test('redeploy with a changed env replaces every task, never below replicas - maxUnavailable', async () => {
+    await writeFile(jobFile, jobYaml('hello again'));
+    const before = await status();
+    let minHealthy = Infinity;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const v = await status();
+        minHealthy = Math.min(minHealthy, live(v).filter((t) => t.healthy).length);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const r = await c.cli(['deploy', jobFile]);
+    sampling = false;
+    await sampler;
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const v = await status();
+    assert.equal(v.version, 2);
+    const running = live(v);
+    assert.equal(running.length, 3);
+    for (const t of running) {
+      assert.equal(t.version, 2);
+      assert.ok(!before.tasks.some((b) => b.id === t.id), 'every task was replaced');
+      const body = await (await fetch(`http://${t.address}:${t.ports['http']}/`)).text();
+      assert.match(body, /hello again/);
+    }
+    assert.ok(minHealthy >= 2, `healthy tasks never dropped below 2 (saw ${minHealthy})`);
+  });
+
+  test('kill -9 of dev and a restart: the same tasks, same pids, no duplicates', async () => {
+    const before = await status();
+    await c.kill9();
+    for (const t of before.tasks)
+      assert.ok(t.pid !== null && isAlive(t.pid), 'tasks outlive the dev process');
+    await c.boot();
+    // Give the new agent time to adopt and the scheduler to run several passes.
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = await waitFor('tasks adopted', async () => {
+      const v = await status();
+      return live(v).length === 3 && v.tasks.every((t) => t.healthy) ? v : undefined;
+    });
+    assert.deepEqual(
+      after.tasks.map((t) => [t.id, t.pid]).sort(),
+      before.tasks.map((t) => [t.id, t.pid]).sort(),
+    );
+    assert.equal(after.tasks.length, 3);
+  });
+
+  test('stop: no task process is left', async () => {
+    const before = await status();
+    const r = await c.cli(['stop', 'hello']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /stopped: no tasks left/);
+    for (const t of before.tasks) {
+      assert.ok(t.pid !== null);
+      await waitFor(`pid ${t.pid} gone`, () => Promise.resolve(!isAlive(t.pid ?? 0)), 10_000);
+    }
+    const procs = await c.processes();
+    assert.deepEqual(
+      procs,
+      c.proc?.pid === undefined ? [] : [c.proc.pid],
+      'only the dev process itself remains',
+    );
+    const v = await status();
+    assert.equal(v.status, 'stopped');
+    assert.equal(v.tasks.length, 0);
+  });
+});

@@ -1,0 +1,211 @@
+/**
+ * Runs a real `dabba dev` (server + agent + embedded store) as a child process for end-to-end tests,
+ * and the real CLI against it. Every process a test starts is found and killed on cleanup, even when
+ * the test fails: task processes carry the marker environment variable of their cluster.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+const DABBA = join(REPO, 'src', 'bin', 'dabba.ts');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI; resolves with its exit code and output. */
+export function cli(
+  args: string[],
+  options: { addr?: string; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      DABBA_LOG_LEVEL: 'warn',
+      ...options.env,
+    };
+    if (options.addr !== undefined) env['DABBA_ADDR'] = options.addr;
+    const child = spawn(process.execPath, [DABBA, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+export class DevCluster {
+  readonly dataDir: string;
+  readonly marker: string;
+  url = '';
+  proc: ChildProcess | undefined;
+  #log = '';
+
+  private constructor(dataDir: string, marker: string) {
+    this.dataDir = dataDir;
+    this.marker = marker;
+  }
+
+  static async start(options: { driver?: string } = {}): Promise<DevCluster> {
+    const dir = await mkdtemp(join(tmpdir(), 'dabba-e2e-'));
+    const c = new DevCluster(dir, randomUUID());
+    await c.boot(options.driver ?? 'process');
+    return c;
+  }
+
+  /** Starts (or restarts) `dabba dev` on this cluster's data dir. */
+  async boot(driver = 'process'): Promise<void> {
+    const proc = spawn(
+      process.execPath,
+      [DABBA, 'dev', '--data-dir', this.dataDir, '--listen', '127.0.0.1:0', '--driver', driver],
+      {
+        env: { ...process.env, DABBA_LOG_LEVEL: 'warn', DABBA_TEST_MARKER: this.marker },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.proc = proc;
+    this.#log = '';
+    this.url = await new Promise<string>((resolveUrl, reject) => {
+      const timer = setTimeout(() => reject(new Error(`dabba dev did not start:\n${this.#log}`)), 30_000);
+      const onData = (d: Buffer): void => {
+        this.#log += d.toString();
+        const m = /API at (http:\/\/\S+)/.exec(this.#log);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          resolveUrl(m[1]);
+        }
+      };
+      proc.stderr?.on('data', onData);
+      proc.stdout?.on('data', (d: Buffer) => (this.#log += d.toString()));
+      proc.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`dabba dev exited with ${code}:\n${this.#log}`));
+      });
+    });
+  }
+
+  get log(): string {
+    return this.#log;
+  }
+
+  cli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
+    return cli(args, { ...options, addr: this.url });
+  }
+
+  async api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const init: RequestInit = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+      if (!('content-type' in headers))
+        (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    }
+    const res = await fetch(this.url + path, init);
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // keep text
+    }
+    return { status: res.status, body: parsed };
+  }
+
+  /** SIGKILL the dev process (tasks keep running). */
+  async kill9(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Graceful stop of the dev process. */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Pids of live processes started by this cluster (the dev process and every task). */
+  async processes(): Promise<number[]> {
+    return findMarked(this.marker);
+  }
+
+  /** Kills everything this cluster started and removes its data. */
+  async destroy(): Promise<void> {
+    await this.kill9();
+    for (const pid of await findMarked(this.marker)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Processes whose environment carries DABBA_TEST_MARKER=marker. */
+export async function findMarked(marker: string): Promise<number[]> {
+  const needle = `DABBA_TEST_MARKER=${marker}`;
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const env = await readFile(`/proc/${name}/environ`, 'latin1');
+      if (env.split('\0').includes(needle)) pids.push(Number(name));
+    } catch {
+      // gone or not ours
+    }
+  }
+  return pids;
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  everyMs = 200,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
