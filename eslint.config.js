@@ -17,7 +17,7 @@ const allowed = {
   allocator: ['lib', 'errors', 'model'],
   broker: ['lib', 'errors', 'model', 'store'],
   taskcontrol: ['lib', 'errors', 'model'],
-  runtime: ['lib', 'errors', 'model'],
+  runtime: ['lib', 'errors', 'model', 'image'],
   image: ['lib', 'errors', 'model'],
   client: ['lib', 'errors', 'model'],
   server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'broker', 'taskcontrol', 'image'],
