@@ -4,12 +4,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DabbaClient } from '../client/index.ts';
-import { DabbaError } from '../errors/index.ts';
-import { silentLogger } from '../lib/index.ts';
-import type { Task, WatchEventWire } from '../model/index.ts';
-import { SqliteStore } from '../store/index.ts';
-import { startServer, type RunningServer } from './server.ts';
+import { DabbaClient } from '../../src/client/index.ts';
+import { DabbaError } from '../../src/errors/index.ts';
+import { silentLogger } from '../../src/lib/index.ts';
+import type { Task, WatchEventWire } from '../../src/model/index.ts';
+import { SqliteStore } from '../../src/store/index.ts';
+import { startServer, type RunningServer } from '../../src/server/index.ts';
 
 const job = (replicas: number, greeting = 'hi') => ({
   name: 'web',
