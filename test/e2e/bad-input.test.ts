@@ -1,6 +1,7 @@
 /** Bad input through the CLI and the API: clear errors, exit code 2, nothing stored, server still up. */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DevCluster, cli } from '../helpers/dev-cluster.ts';
@@ -104,6 +105,42 @@ describe('bad input', () => {
     assert.equal(e.status, 405);
     const f = await c.api('GET', '/v1/jobs/Not_A_Name');
     assert.equal(f.status, 400);
+    await assertNothingStoredAndUp();
+  });
+
+  test('API: garbage on the socket, a chunked 10 MB body and odd paths leave the server up', async () => {
+    const { hostname, port } = new URL(c.url);
+    const reply = await new Promise<string>((resolve) => {
+      const sock = connect(Number(port), hostname);
+      let data = '';
+      sock.on('data', (d: Buffer) => (data += d.toString()));
+      sock.on('close', () => resolve(data));
+      sock.on('error', () => resolve(data));
+      sock.write('\x00\x01GARBAGE / HTTP/9.9\r\n\r\n');
+    });
+    assert.match(reply, /^HTTP\/1\.1 400/);
+    const chunked = await fetch(`${c.url}/v1/jobs/x`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: new ReadableStream({
+        start(ctrl) {
+          const chunk = new TextEncoder().encode('a'.repeat(1024 * 1024));
+          for (let i = 0; i < 10; i++) ctrl.enqueue(chunk);
+          ctrl.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(chunked.status, 413);
+    for (const path of [
+      '/v1/jobs/%E0%A4%A',
+      '/v1/jobs/' + 'a'.repeat(5000),
+      '/v1/watch?prefix=nope',
+      '/v1/watch?rev=-1',
+    ]) {
+      const r = await c.api('GET', path);
+      assert.ok(r.status >= 400 && r.status < 500, `${path} -> ${r.status}`);
+    }
     await assertNothingStoredAndUp();
   });
 });
