@@ -130,7 +130,7 @@ describe('bad input', () => {
         },
       }),
       duplex: 'half',
-    } as RequestInit);
+    });
     assert.equal(chunked.status, 413);
     for (const path of [
       '/v1/jobs/%E0%A4%A',
