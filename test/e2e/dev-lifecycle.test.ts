@@ -151,6 +151,9 @@ describe('dabba dev end to end (process runtime)', () => {
 
   test('stop: no task process is left', async () => {
     const before = await status();
+    const found = await c.processes();
+    for (const t of before.tasks)
+      assert.ok(t.pid !== null && found.includes(t.pid), 'the cluster finds its task processes');
     const r = await c.cli(['stop', 'hello']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /stopped: no tasks left/);

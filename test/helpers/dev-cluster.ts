@@ -1,11 +1,12 @@
 /**
  * Runs a real `dabba dev` (server + agent + embedded store) as a child process for end-to-end tests,
  * and the real CLI against it. Every process a test starts is found and killed on cleanup, even when
- * the test fails: task processes carry the marker environment variable of their cluster.
+ * the test fails: the dev process carries a marker variable, and tasks (which get only a few of the
+ * agent's variables, TMPDIR among them) a TMPDIR inside the cluster's data dir.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -63,13 +64,19 @@ export class DevCluster {
     return c;
   }
 
+  /** TMPDIR of the dev process and so of every task: how the cluster's processes are found. */
+  get tmp(): string {
+    return join(this.dataDir, 'tmp');
+  }
+
   /** Starts (or restarts) `dabba dev` on this cluster's data dir. */
   async boot(driver = 'process'): Promise<void> {
+    await mkdir(this.tmp, { recursive: true });
     const proc = spawn(
       process.execPath,
       [DABBA, 'dev', '--data-dir', this.dataDir, '--listen', '127.0.0.1:0', '--driver', driver],
       {
-        env: { ...process.env, DABBA_LOG_LEVEL: 'warn', DABBA_TEST_MARKER: this.marker },
+        env: { ...process.env, DABBA_LOG_LEVEL: 'warn', DABBA_TEST_MARKER: this.marker, TMPDIR: this.tmp },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -147,13 +154,13 @@ export class DevCluster {
 
   /** Pids of live processes started by this cluster (the dev process and every task). */
   async processes(): Promise<number[]> {
-    return findMarked(this.marker);
+    return findMarked([`DABBA_TEST_MARKER=${this.marker}`, `TMPDIR=${this.tmp}`]);
   }
 
   /** Kills everything this cluster started and removes its data. */
   async destroy(): Promise<void> {
     await this.kill9();
-    for (const pid of await findMarked(this.marker)) {
+    for (const pid of await this.processes()) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -164,15 +171,15 @@ export class DevCluster {
   }
 }
 
-/** Processes whose environment carries DABBA_TEST_MARKER=marker. */
-export async function findMarked(marker: string): Promise<number[]> {
-  const needle = `DABBA_TEST_MARKER=${marker}`;
+/** Processes whose environment has one of these NAME=VALUE entries. */
+export async function findMarked(needles: string[]): Promise<number[]> {
   const pids: number[] = [];
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const env = await readFile(`/proc/${name}/environ`, 'latin1');
-      if (env.split('\0').includes(needle)) pids.push(Number(name));
+      const vars = env.split('\0');
+      if (needles.some((n) => vars.includes(n))) pids.push(Number(name));
     } catch {
       // gone or not ours
     }
