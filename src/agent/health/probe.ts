@@ -3,7 +3,7 @@
  * http (GET answering 200-399 passes), each bounded by the probe's timeout. Never throws: the
  * outcome is a value with a message for the task's status.
  */
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import { connect } from 'node:net';
 import { messageOf } from '../../errors/index.ts';
 import type { PortSpec, ProbeSpec } from '../../model/index.ts';
@@ -97,11 +97,17 @@ function httpProbe(host: string, port: number, path: string, signal: AbortSignal
       resolve(r);
     };
     const onAbort = (): void => done({ ok: false, message: `GET ${url}: ${abortMessage(signal)}` });
-    const req = request(url, {
-      method: 'GET',
-      agent: false,
-      headers: { 'user-agent': 'dabba-health-probe', connection: 'close' },
-    });
+    let req: ClientRequest;
+    try {
+      req = request(url, {
+        method: 'GET',
+        agent: false,
+        headers: { 'user-agent': 'dabba-health-probe', connection: 'close' },
+      });
+    } catch (e) {
+      settled = true;
+      return resolve({ ok: false, message: `GET ${url}: ${messageOf(e)}` });
+    }
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     req.once('error', (e) => done({ ok: false, message: `GET ${url}: ${e.message}` }));

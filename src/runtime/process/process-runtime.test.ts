@@ -250,6 +250,21 @@ describe('ProcessRuntime', () => {
     await rt.remove(h.taskId);
   });
 
+  test('an exit seen by one agent is reported with its real status after a restart', async (t) => {
+    const f = await withFixture(t);
+    const h = await start(t, f.runtime, ['sh', '-c', 'exit 7']);
+    assert.equal((await f.runtime.wait(h.taskId)).exitCode, 7);
+    await f.runtime.close();
+    const rt2 = await f.reopen();
+    const { running, exited } = await rt2.recover();
+    assert.deepEqual(running, []);
+    assert.deepEqual(
+      exited.map((e) => [e.taskId, e.status.exitCode, e.status.reason]),
+      [[h.taskId, 7, 'Exited']],
+    );
+    await rt2.remove(h.taskId);
+  });
+
   test('a state file whose pid now belongs to another process is not adopted nor killed', async (t) => {
     const f = await withFixture(t);
     const other = spawn('sleep', ['30'], { stdio: 'ignore' });

@@ -236,11 +236,13 @@ export class ProcessRuntime implements Runtime {
       rec.state.pid = pid;
       rec.state.procStartTime = (await readStat(pid))?.startTime ?? null;
       await writeJsonAtomic(dir, STATE_FILE, rec.state);
+      if (rec.exit !== undefined) await writeJsonAtomic(dir, EXIT_FILE, rec.exit); // a very short task
       child.unref();
       this.#tasks.set(taskId, rec);
       this.#log.info({ taskId, pid, ports, command: spec.command }, 'task started');
       return this.#handle(rec);
     } catch (e) {
+      if (record !== undefined) record.removed = true;
       if (child?.pid !== undefined) {
         trySignal(-child.pid, 'SIGKILL');
         if (record !== undefined) await record.exited;
