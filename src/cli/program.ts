@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from './cli-error.ts';
 import { daemonCommands } from './commands/daemons.ts';
 import { deployCommand } from './commands/deploy.ts';
+import { hostCommand } from './commands/host.ts';
 import { hostsCommand } from './commands/hosts.ts';
+import { rollbackCommands } from './commands/rollback.ts';
 import { logsCommand } from './commands/logs.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
@@ -26,6 +28,8 @@ export function buildProgram(ctx: CliContext): Command {
   stopCommand(program, ctx);
   logsCommand(program, ctx);
   hostsCommand(program, ctx);
+  hostCommand(program, ctx);
+  rollbackCommands(program, ctx);
   for (const c of program.commands)
     c.exitOverride().configureOutput({
       writeOut: (s) => ctx.out.write(s),

@@ -130,6 +130,11 @@ export class DabbaClient {
   jobTasks(name: string): Promise<TaskRow[]> {
     return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/tasks`);
   }
+  rollbackJob(name: string, version?: number): Promise<PutJobResult & { from: number; to: number }> {
+    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/rollback`, {
+      body: version === undefined ? {} : { version },
+    });
+  }
   jobDeployments(name: string): Promise<Deployment[]> {
     return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/deployments`);
   }
@@ -137,6 +142,12 @@ export class DabbaClient {
   // Hosts
   hosts(): Promise<HostView[]> {
     return this.#json('GET', '/v1/hosts');
+  }
+  setHostSchedulable(
+    id: string,
+    action: 'cordon' | 'uncordon',
+  ): Promise<{ host: string; schedulable: string; changed: boolean }> {
+    return this.#json('POST', `/v1/hosts/${encodeURIComponent(id)}/${action}`, { body: {} });
   }
   registerHost(req: RegisterHostRequest): Promise<RegisterHostResult> {
     return this.#json('POST', '/v1/hosts', { body: req });

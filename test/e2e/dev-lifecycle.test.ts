@@ -130,6 +130,45 @@ describe('dabba dev end to end (process runtime)', () => {
     assert.ok(minHealthy >= 2, `healthy tasks never dropped below 2 (saw ${minHealthy})`);
   });
 
+  test('a bad version is rolled back automatically; deploy exits 1 and clients keep answers', async () => {
+    const bad = join(c.dataDir, 'bad.yaml');
+    await writeFile(
+      bad,
+      jobYaml('broken').replace(
+        'command: ["node", "server.mjs"]',
+        'command: ["node", "-e", "process.exit(3)"]',
+      ),
+    );
+    const r = await c.cli(['deploy', bad]);
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /rolled back|failed/);
+    const v = await waitFor('rollback settled', async () => {
+      const s = await status();
+      const l = live(s);
+      return s.version === 4 && l.length === 3 && l.every((t) => t.healthy) ? s : undefined;
+    });
+    for (const t of live(v)) {
+      const body = await (await fetch(`http://${t.address}:${t.ports['http']}/`)).text();
+      assert.match(body, /hello again/, 'the good version serves');
+    }
+    const history = await c.cli(['history', 'hello', '--json']);
+    const rows = JSON.parse(history.stdout) as { version: number; deployment: string | null }[];
+    assert.equal(rows.find((x) => x.version === 3)?.deployment, 'failed');
+  });
+
+  test('dabba rollback --to goes back to an earlier spec', async () => {
+    const r = await c.cli(['rollback', 'hello', '--to', '1']);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const v = await status();
+    assert.equal(v.version, 5);
+    for (const t of live(v)) {
+      const body = await (await fetch(`http://${t.address}:${t.ports['http']}/`)).text();
+      assert.match(body, /^hi from/);
+    }
+    const again = await c.cli(['rollback', 'hello', '--to', '1']);
+    assert.equal(again.code, 5, 'rolling back to the spec already running is a conflict');
+  });
+
   test('kill -9 of dev and a restart: the same tasks, same pids, no duplicates', async () => {
     const before = await status();
     await c.kill9();

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -159,6 +159,14 @@ export async function ociFixture(options: Partial<OciRuntimeOptions> = {}): Prom
       }
       if (await exists(join(stateDir, 'tasks', id))) out.push(`task dir of ${id}`);
       if (await exists(join(stateDir, 'exits', id))) out.push(`exit file of ${id}`);
+    }
+    for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+      if (!/^\d+$/.test(pid)) continue;
+      const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (cmd[0]?.endsWith('conmon') && cmd.includes(join(stateDir, 'exits'))) {
+        const id = cmd[cmd.indexOf('-c') + 1] ?? '?';
+        if (taskIds.includes(id)) out.push(`conmon ${pid} of ${id}`);
+      }
     }
     return out;
   };

@@ -274,19 +274,38 @@ else {
         spec: busyboxSpec(['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done']),
         env: {},
       });
+      const quitter = taskId('quit');
+      await rt1.start({
+        taskId: quitter,
+        job: 'oci-test',
+        version: 1,
+        spec: busyboxSpec(['sh', '-c', 'echo bye; sleep 0.3; exit 7']),
+        env: {},
+      });
       const rt2 = fx.make();
       t.after(async () => {
-        await rt2.stop(id, 0);
-        await rt2.remove(id);
+        for (const x of [id, quitter]) {
+          await rt2.stop(x, 0);
+          await rt2.remove(x);
+        }
         await rt2.close();
       });
       await waitForLine(rt1, id, 'tick 2');
       await rt1.close();
+      // The second task exits while no runtime instance is watching.
+      await sleep(700);
       const found = await rt2.recover();
       const adopted = found.running.find((x) => x.taskId === id);
       assert.ok(adopted, 'the task is re-adopted');
       assert.equal(adopted.pid, h.pid);
       assert.equal(adopted.address, h.address);
+      const quit = found.exited.find((x) => x.taskId === quitter);
+      assert.deepEqual(
+        quit && [quit.status.exitCode, quit.status.reason],
+        [7, 'Exited'],
+        'exit code from the exit dir',
+      );
+      assert.ok(!found.running.some((x) => x.taskId === quitter));
       const before = (await lines(rt2, id)).length;
       const ac = new AbortController();
       const seen: LogLine[] = [];

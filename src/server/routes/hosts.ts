@@ -6,7 +6,7 @@ import type { Store } from '../../store/index.ts';
 import { readJsonBody } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 import type { HostLiveness } from '../state/hosts.ts';
-import { heartbeat, registerHost } from '../state/hosts.ts';
+import { heartbeat, registerHost, setHostSchedulable } from '../state/hosts.ts';
 import { rangeJson } from '../state/json.ts';
 import { parseBody } from '../state/parse.ts';
 import { hostViews } from '../state/views.ts';
@@ -37,6 +37,25 @@ export function hostRoutes(
     ]);
     return r;
   });
+
+  for (const [action, state] of [
+    ['cordon', 'cordoned'],
+    ['uncordon', 'ready'],
+  ] as const) {
+    router.on('POST', `/v1/hosts/:id/${action}`, async ({ params }) => {
+      const id = params['id'] ?? '';
+      const r = await setHostSchedulable(store, id, state);
+      if (r.changed)
+        await events.append([
+          {
+            kind: `Host${action === 'cordon' ? 'Cordoned' : 'Uncordoned'}`,
+            host: id,
+            message: `host ${id} ${state}`,
+          },
+        ]);
+      return r;
+    });
+  }
 
   router.on('POST', '/v1/hosts/:id/heartbeat', async ({ req, params }) => {
     const body = parseBody(heartbeatSchema, await readJsonBody(req), 'heartbeat');

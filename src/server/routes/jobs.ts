@@ -6,7 +6,9 @@ import type { Deployment, JobVersionRecord } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import type { Router } from '../http/router.ts';
 import { readJsonBody } from '../http/body.ts';
-import { getJobRecord, putJobVersion, stopJob } from '../state/jobs.ts';
+import { getJobRecord, putJobVersion, rollbackJob, stopJob } from '../state/jobs.ts';
+import { parseBody } from '../state/parse.ts';
+import { rollbackSchema } from '../state/wire-schemas.ts';
 import { rangeJson } from '../state/json.ts';
 import { jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
 import type { EventLog } from '../state/events.ts';
@@ -59,6 +61,20 @@ export function jobRoutes(router: Router, store: Store, clock: Clock, events: Ev
     const name = checkName(params['name'] ?? '');
     const r = await stopJob(store, name, clock);
     if (r.stopped) await events.append([{ kind: 'JobStopped', job: name, message: `job ${name} stopped` }]);
+    return r;
+  });
+
+  router.on('POST', '/v1/jobs/:name/rollback', async ({ req, params }) => {
+    const name = checkName(params['name'] ?? '');
+    const body = parseBody(rollbackSchema, await readJsonBody(req), 'rollback request');
+    const r = await rollbackJob(store, name, body.version, clock);
+    await events.append([
+      {
+        kind: 'JobRollback',
+        job: name,
+        message: `job ${name} rolled back to the spec of version ${r.to} (as version ${r.version})`,
+      },
+    ]);
     return r;
   });
 

@@ -1,4 +1,4 @@
-import { LeaseNotFoundError, NotFoundError } from '../../errors/index.ts';
+import { ConflictError, LeaseNotFoundError, NotFoundError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import type { HostRecord, RegisterHostRequest, RegisterHostResult } from '../../model/index.ts';
 import { keys } from '../../model/index.ts';
@@ -59,4 +59,25 @@ export async function heartbeat(store: Store, hostId: string, lease: number): Pr
   if (!host) throw new NotFoundError('host', hostId);
   if (host.value.lease !== lease) throw new LeaseNotFoundError(lease);
   await store.keepAlive(lease);
+}
+
+/** Sets a host's administrative state (cordon: no new tasks; ready: schedulable again). */
+export async function setHostSchedulable(
+  store: Store,
+  hostId: string,
+  schedulable: HostRecord['schedulable'],
+): Promise<{ host: string; schedulable: HostRecord['schedulable']; changed: boolean }> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const host = await getJson<HostRecord>(store, keys.host(hostId));
+    if (!host) throw new NotFoundError('host', hostId);
+    if (host.value.schedulable === schedulable) return { host: hostId, schedulable, changed: false };
+    const r = await store.txn({
+      compare: [{ key: keys.host(hostId), target: 'mod', op: '=', modRevision: host.kv.modRevision }],
+      success: [
+        { type: 'put', key: keys.host(hostId), value: JSON.stringify({ ...host.value, schedulable }) },
+      ],
+    });
+    if (r.succeeded) return { host: hostId, schedulable, changed: true };
+  }
+  throw new ConflictError(`host "${hostId}" is being changed by someone else; try again`);
 }

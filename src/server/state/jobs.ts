@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, NotFoundError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
-import type { JobRecord, JobSpec, JobVersionRecord, PutJobResult } from '../../model/index.ts';
+import type { Deployment, JobRecord, JobSpec, JobVersionRecord, PutJobResult } from '../../model/index.ts';
 import { keys } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { getJson } from './json.ts';
@@ -67,4 +67,47 @@ export async function getJobRecord(store: Store, name: string): Promise<JobRecor
   const current = await getJson<JobRecord>(store, keys.job(name));
   if (!current) throw new NotFoundError('job', name);
   return current.value;
+}
+
+/**
+ * Rolls a job back: stores the spec of `toVersion` (default: the newest older version whose
+ * deployment succeeded, else the previous version) as a new version.
+ */
+export async function rollbackJob(
+  store: Store,
+  name: string,
+  toVersion: number | undefined,
+  clock: Clock,
+): Promise<PutJobResult & { from: number; to: number }> {
+  const job = await getJobRecord(store, name);
+  const versions = (await store.range(keys.jobVersionsPrefix(name))).kvs.map(
+    (kv) => JSON.parse(kv.value) as JobVersionRecord,
+  );
+  let target = toVersion;
+  if (target === undefined) {
+    const deployments = (await store.range(keys.jobDeploymentsPrefix(name))).kvs.map(
+      (kv) => JSON.parse(kv.value) as Deployment,
+    );
+    const good = deployments
+      .filter((d) => d.state === 'succeeded' && d.version < job.version)
+      .map((d) => d.version)
+      .sort((a, b) => b - a);
+    target = good[0] ?? (job.version > 1 ? job.version - 1 : undefined);
+    if (target === undefined) {
+      throw new ConflictError(`job "${name}" has only one version; there is nothing to roll back to`);
+    }
+  }
+  const record = versions.find((v) => v.version === target);
+  if (!record) {
+    throw new NotFoundError('version', `${name}@${target}`, {
+      details: { versions: versions.map((v) => v.version) },
+    });
+  }
+  const result = await putJobVersion(store, record.spec, clock);
+  if (!result.changed) {
+    throw new ConflictError(
+      `job "${name}" already runs the spec of version ${target} (version ${job.version}); nothing to roll back`,
+    );
+  }
+  return { ...result, from: job.version, to: target };
 }

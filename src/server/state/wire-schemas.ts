@@ -39,3 +39,5 @@ export const taskStatusSchema = z.strictObject({
   usage: z.strictObject({ cpuSeconds: z.number().nonnegative(), memoryBytes: count, pids: count }).optional(),
   updatedAt: count,
 });
+
+export const rollbackSchema = z.strictObject({ version: z.number().int().positive().optional() });
