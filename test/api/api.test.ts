@@ -142,6 +142,22 @@ describe('HTTP API', () => {
     assert.equal(hosts[0]?.allocated.cpu, 0.2);
   });
 
+  test('cordon and uncordon a host', async () => {
+    assert.deepEqual(await client.setHostSchedulable('h1', 'cordon'), {
+      host: 'h1',
+      schedulable: 'cordoned',
+      changed: true,
+    });
+    assert.equal((await client.hosts()).find((h) => h.id === 'h1')?.state, 'cordoned');
+    assert.equal((await client.setHostSchedulable('h1', 'cordon')).changed, false);
+    await client.setHostSchedulable('h1', 'uncordon');
+    assert.equal((await client.hosts()).find((h) => h.id === 'h1')?.state, 'ready');
+    await assert.rejects(
+      client.setHostSchedulable('nope', 'cordon'),
+      (e: unknown) => e instanceof DabbaError && e.code === 'DABBA_E_NOT_FOUND',
+    );
+  });
+
   test('a host whose heartbeats stop is down after its TTL', async () => {
     await client.registerHost({
       id: 'h9',
