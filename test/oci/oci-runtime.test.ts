@@ -26,6 +26,12 @@ import {
 
 const LOOP = 'while true; do sleep 0.1; done';
 
+/** Idle CPU time of the whole machine so far, in seconds (/proc/stat, USER_HZ = 100). */
+async function idleCpuSeconds(): Promise<number> {
+  const f = ((await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '').trim().split(/\s+/);
+  return (Number(f[4] ?? 0) + Number(f[5] ?? 0)) / 100;
+}
+
 async function start(t: TestContext, rt: OciRuntime, spec: TaskSpec, id = taskId()): Promise<TaskHandle> {
   t.after(async () => {
     await rt.stop(id, 0);
@@ -229,15 +235,30 @@ else {
           resources: { cpu: 0.5, memoryBytes: 64 * MiB, pids: 20 },
         }),
       );
+      const cg = await rt.cgroupsOf(h.taskId);
+      assert.ok(cg?.cpu);
+      const throttled = async (): Promise<number> =>
+        Number(
+          /^nr_throttled (\d+)$/m.exec(await readFile(join(cg.cpu ?? '', 'cpu.stat'), 'utf8'))?.[1] ?? NaN,
+        );
       await sleep(300);
       const a = await rt.stats(h.taskId);
+      const [idle0, th0] = [await idleCpuSeconds(), await throttled()];
       const t0 = process.hrtime.bigint();
       await sleep(2000);
       const b = await rt.stats(h.taskId);
       const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+      const [idle1, th1] = [await idleCpuSeconds(), await throttled()];
       assert.ok(a && b);
       const cores = (b.cpuSeconds - a.cpuSeconds) / elapsed;
-      assert.ok(cores > 0.3 && cores < 0.7, `used ${cores.toFixed(3)} cores`);
+      const idleCores = (idle1 - idle0) / elapsed;
+      assert.ok(cores < 0.7, `used ${cores.toFixed(3)} cores, above the 0.5 quota`);
+      assert.ok(th1 > th0, 'the quota throttled the loop');
+      // Below 0.3 only when the machine had no spare CPU to give (other load on a busy CI host).
+      assert.ok(
+        cores > 0.3 || idleCores < 0.3,
+        `used ${cores.toFixed(3)} cores while ${idleCores.toFixed(2)} cores were idle`,
+      );
     });
 
     test('two tasks on the same declared port both answer at their own addresses', async (t) => {

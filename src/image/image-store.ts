@@ -1,0 +1,278 @@
+/**
+ * The image store of one host: DIR/blobs (content-addressed, verified), DIR/refs.json (name:tag ->
+ * manifest digest), DIR/layers (layers unpacked once, shared), DIR/ingest (partial downloads).
+ * Task root filesystems are overlay mounts of the shared layers with a per-task upper directory.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { NotFoundError } from '../errors/index.ts';
+import { BlobStore } from './blob-store.ts';
+import { createImageFromDir, type CreateImageOptions } from './create-from-dir.ts';
+import { isDigest, type Digest } from './digest.ts';
+import { exportArchive, exportLayout } from './export.ts';
+import { importArchive, importLayout, importPath, type ImportOptions } from './import.ts';
+import { LayerCache } from './layer-cache.ts';
+import { imageDefaults, loadImage } from './load-image.ts';
+import { MEDIA, parseManifestOrIndex } from './oci-types.ts';
+import { isMountPoint, mountOverlay, unmount } from './overlay.ts';
+import { pullImage, type PullOptions } from './pull.ts';
+import { canonicalName, parseReference } from './reference.ts';
+import type {
+  ImageDefaults,
+  ImageInfo,
+  ImageSource,
+  ImageSummary,
+  ImageWriter,
+  ManifestBytes,
+} from './types.ts';
+
+interface RefEntry {
+  digest: Digest;
+  createdAt: number;
+}
+
+interface RefsFile {
+  version: 1;
+  images: Record<string, RefEntry>;
+}
+
+/** A task's root filesystem: an overlay mounted at `rootfs`. */
+export interface RootfsMount {
+  rootfs: string;
+  upper: string;
+  work: string;
+  /** Layer directories, bottom first. */
+  lowers: string[];
+}
+
+export class ImageStore implements ImageWriter {
+  readonly dir: string;
+  readonly blobs: BlobStore;
+  readonly layers: LayerCache;
+  private readonly refsPath: string;
+  private refsLock: Promise<unknown> = Promise.resolve();
+  /** Parsed images by digest (content never changes under a digest). */
+  private readonly loaded = new Map<Digest, ImageInfo>();
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.blobs = new BlobStore(dir);
+    this.layers = new LayerCache(join(dir, 'layers'), this.blobs);
+    this.refsPath = join(dir, 'refs.json');
+  }
+
+  static async open(dir: string): Promise<ImageStore> {
+    const s = new ImageStore(dir);
+    await mkdir(dir, { recursive: true });
+    await s.blobs.init();
+    await s.layers.init();
+    return s;
+  }
+
+  // ---- names ----
+
+  private async readRefs(): Promise<RefsFile> {
+    try {
+      const v = JSON.parse(await readFile(this.refsPath, 'utf8')) as RefsFile;
+      return { version: 1, images: v.images ?? {} };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, images: {} };
+      throw e;
+    }
+  }
+
+  private async updateRefs(fn: (refs: RefsFile) => void): Promise<void> {
+    const run = this.refsLock.then(async () => {
+      const refs = await this.readRefs();
+      fn(refs);
+      const tmp = `${this.refsPath}.${randomBytes(4).toString('hex')}`;
+      await writeFile(tmp, JSON.stringify(refs, null, 2));
+      await rename(tmp, this.refsPath);
+    });
+    this.refsLock = run.catch(() => undefined);
+    await run;
+  }
+
+  /** Points name[:tag] at a stored manifest or index. */
+  async tag(name: string, digest: Digest): Promise<void> {
+    const key = canonicalName(parseReference(name));
+    if (!(await this.blobs.has(digest))) throw new NotFoundError('blob', digest);
+    await this.updateRefs((r) => {
+      r.images[key] = { digest, createdAt: Date.now() };
+    });
+  }
+
+  /** Removes a name (blobs and unpacked layers stay; they are shared). Returns whether it existed. */
+  async untag(name: string): Promise<boolean> {
+    const key = canonicalName(parseReference(name));
+    let existed = false;
+    await this.updateRefs((r) => {
+      existed = key in r.images;
+      delete r.images[key];
+    });
+    return existed;
+  }
+
+  /** Resolves a reference (name[:tag] or name@digest) to the digest it names. */
+  async resolve(ref: string): Promise<Digest | undefined> {
+    if (isDigest(ref)) return (await this.blobs.has(ref)) ? ref : undefined;
+    const r = parseReference(ref);
+    if (r.digest) return (await this.blobs.has(r.digest)) ? r.digest : undefined;
+    return (await this.readRefs()).images[canonicalName(r)]?.digest;
+  }
+
+  async load(name: string, digest: Digest): Promise<ImageInfo> {
+    let info = this.loaded.get(digest);
+    if (!info) {
+      info = await loadImage(this.blobs, name, digest);
+      if (this.loaded.size > 256) this.loaded.clear();
+      this.loaded.set(digest, info);
+    }
+    return { ...info, name };
+  }
+
+  /** The image a reference names, or undefined. */
+  async get(ref: string): Promise<ImageInfo | undefined> {
+    const digest = await this.resolve(ref);
+    if (!digest) return undefined;
+    const name = isDigest(ref) ? ref : parseReference(ref).digest ? ref : canonicalName(parseReference(ref));
+    return this.load(name, digest);
+  }
+
+  /** Like get, but a missing image is a NotFoundError (kind "image"). */
+  async require(ref: string): Promise<ImageInfo> {
+    const img = await this.get(ref);
+    if (!img) throw new NotFoundError('image', ref);
+    return img;
+  }
+
+  async list(): Promise<ImageSummary[]> {
+    const refs = await this.readRefs();
+    const out: ImageSummary[] = [];
+    for (const [name, e] of Object.entries(refs.images).sort(([a], [b]) => a.localeCompare(b))) {
+      try {
+        const img = await this.load(name, e.digest);
+        const s: ImageSummary = {
+          name,
+          digest: e.digest,
+          size: img.size,
+          layers: img.manifest.layers.length,
+        };
+        if (img.created !== undefined) s.created = img.created;
+        out.push(s);
+      } catch {
+        // A name whose blobs are gone is not listed.
+      }
+    }
+    return out;
+  }
+
+  defaults(image: ImageInfo): ImageDefaults {
+    return imageDefaults(image);
+  }
+
+  // ---- import / export / create ----
+
+  /** Imports an OCI layout directory, an OCI archive or a docker-save tarball (gzip or not). */
+  async import(path: string, options: ImportOptions = {}): Promise<ImageInfo[]> {
+    return importPath(this, path, options);
+  }
+
+  async importArchive(file: string, options: ImportOptions = {}): Promise<ImageInfo[]> {
+    return importArchive(this, file, options);
+  }
+
+  async importLayout(dir: string, options: ImportOptions = {}): Promise<ImageInfo[]> {
+    return importLayout(this, dir, options);
+  }
+
+  async createFromDir(name: string, dir: string, options: CreateImageOptions = {}): Promise<ImageInfo> {
+    return createImageFromDir(this, name, dir, options);
+  }
+
+  async exportLayout(refs: string[], dir: string): Promise<void> {
+    await exportLayout(this.blobs, await Promise.all(refs.map((r) => this.require(r))), dir);
+  }
+
+  async exportArchive(refs: string[], file: string): Promise<void> {
+    await exportArchive(this.blobs, await Promise.all(refs.map((r) => this.require(r))), file);
+  }
+
+  // ---- distribution ----
+
+  async hasBlob(digest: Digest): Promise<boolean> {
+    return this.blobs.has(digest);
+  }
+
+  async blobSize(digest: Digest): Promise<number | undefined> {
+    return this.blobs.size(digest);
+  }
+
+  /** The blob's bytes from `offset` on (for an HTTP GET with a Range header). */
+  async readBlob(digest: Digest, offset = 0): Promise<Readable> {
+    return this.blobs.open(digest, offset);
+  }
+
+  /** The manifest (or index) bytes a reference names, as a server hands them out. */
+  async getManifest(ref: string): Promise<ManifestBytes | undefined> {
+    const digest = await this.resolve(ref);
+    if (!digest) return undefined;
+    const bytes = await this.blobs.readBytes(digest);
+    const parsed = parseManifestOrIndex(bytes);
+    const mediaType =
+      (parsed.kind === 'index' ? parsed.index.mediaType : parsed.manifest.mediaType) ??
+      (parsed.kind === 'index' ? MEDIA.ociIndex : MEDIA.ociManifest);
+    return { digest, mediaType, bytes };
+  }
+
+  /** Fetches `name` from a source: missing blobs only, verified, resuming partial downloads. */
+  async pullFrom(source: ImageSource, name: string, options: PullOptions = {}): Promise<ImageInfo> {
+    return pullImage(this, source, name, options);
+  }
+
+  // ---- root filesystems ----
+
+  /** Unpacks the image's layers (once; shared) and returns their directories, bottom first. */
+  async unpack(image: ImageInfo): Promise<string[]> {
+    const dirs = await this.layers.ensure(image);
+    return dirs.length > 0 ? dirs : [await this.layers.emptyLayer()];
+  }
+
+  /**
+   * Mounts the image as an overlay at TASKDIR/rootfs with TASKDIR/upper and TASKDIR/work as its
+   * writable part. Undo with releaseRootfs(TASKDIR).
+   */
+  async prepareRootfs(image: ImageInfo, taskDir: string): Promise<RootfsMount> {
+    const lowers = await this.unpack(image);
+    const m: RootfsMount = {
+      rootfs: join(taskDir, 'rootfs'),
+      upper: join(taskDir, 'upper'),
+      work: join(taskDir, 'work'),
+      lowers,
+    };
+    await mkdir(m.upper, { recursive: true, mode: 0o755 });
+    await mkdir(m.work, { recursive: true, mode: 0o700 });
+    await mkdir(m.rootfs, { recursive: true, mode: 0o755 });
+    try {
+      await mountOverlay(this.layers.root, lowers, m.upper, m.work, m.rootfs);
+    } catch (e) {
+      await rm(m.upper, { recursive: true, force: true });
+      await rm(m.work, { recursive: true, force: true });
+      await rm(m.rootfs, { recursive: true, force: true });
+      throw e;
+    }
+    return m;
+  }
+
+  /** Unmounts TASKDIR/rootfs and deletes the task's writable layer. Idempotent. */
+  async releaseRootfs(taskDir: string): Promise<void> {
+    const rootfs = join(taskDir, 'rootfs');
+    await unmount(rootfs);
+    if (await isMountPoint(rootfs)) throw new Error(`${rootfs} is still mounted`);
+    await rm(rootfs, { recursive: true, force: true });
+    await rm(join(taskDir, 'upper'), { recursive: true, force: true });
+    await rm(join(taskDir, 'work'), { recursive: true, force: true });
+  }
+}

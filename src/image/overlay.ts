@@ -1,0 +1,69 @@
+/** Overlay mounts for task root filesystems, and a look at what is mounted. */
+import { readFile } from 'node:fs/promises';
+import { relative } from 'node:path';
+import { ImageError } from './errors.ts';
+import { runCommand } from './run-command.ts';
+
+/** Mount points currently visible to this process (from /proc/self/mountinfo, unescaped). */
+export async function mountPoints(): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    const mp = f[4];
+    if (mp) out.push(mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+export async function isMountPoint(path: string): Promise<boolean> {
+  return (await mountPoints()).includes(path);
+}
+
+/**
+ * Mounts an overlay at `target`: `lowers` bottom first (all under `lowerRoot`, named relative to
+ * it to keep the option string short), a writable `upper` and its `work` dir.
+ */
+export async function mountOverlay(
+  lowerRoot: string,
+  lowers: string[],
+  upper: string,
+  work: string,
+  target: string,
+): Promise<void> {
+  const lowerdir = [...lowers]
+    .reverse()
+    .map((l) => relative(lowerRoot, l))
+    .join(':');
+  const options = `lowerdir=${lowerdir},upperdir=${upper},workdir=${work}`;
+  if (options.length > 4000)
+    throw new ImageError('MountFailed', `too many layers to mount (${lowers.length})`);
+  const r = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, target], {
+    cwd: lowerRoot,
+  });
+  if (r.code !== 0) {
+    throw new ImageError(
+      'MountFailed',
+      `overlay mount at ${target} failed: ${r.stderr.trim() || `exit ${r.code}`}`,
+      {
+        details: { target },
+      },
+    );
+  }
+}
+
+/** Unmounts `target` if mounted; falls back to a lazy unmount when it is busy. */
+export async function unmount(target: string): Promise<void> {
+  for (let i = 0; i < 3 && (await isMountPoint(target)); i++) {
+    const r = await runCommand('umount', [target]);
+    if (r.code === 0) continue;
+    if (i === 2 || /busy/i.test(r.stderr)) {
+      const lazy = await runCommand('umount', ['-l', target]);
+      if (lazy.code !== 0) {
+        throw new ImageError('MountFailed', `cannot unmount ${target}: ${lazy.stderr.trim()}`, {
+          details: { target },
+        });
+      }
+    }
+  }
+}

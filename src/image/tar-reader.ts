@@ -1,0 +1,203 @@
+/**
+ * Streaming tar reader: yields entries in archive order; each entry's body must be read (or it is
+ * skipped) before asking for the next one. Applies pax ('x', 'g') and GNU long-name ('L', 'K') records.
+ */
+import { Readable } from 'node:stream';
+import { ImageError } from './errors.ts';
+import {
+  BLOCK,
+  decodeHeader,
+  isZeroBlock,
+  padding,
+  parsePax,
+  typeFromFlag,
+  type TarHeader,
+} from './tar-header.ts';
+
+export interface TarEntry {
+  header: TarHeader;
+  /** Extended attributes from pax records (SCHILY.xattr.*), if any. */
+  xattrs: Record<string, string>;
+  /** The entry's content; read it at most once, before the next entry. */
+  body(): AsyncIterable<Buffer>;
+  /** The whole content in memory (for small entries such as JSON). */
+  bytes(): Promise<Buffer>;
+}
+
+class ByteQueue {
+  private chunks: Buffer[] = [];
+  private length = 0;
+  private readonly it: AsyncIterator<Uint8Array>;
+  private done = false;
+
+  constructor(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) {
+    this.it =
+      Symbol.asyncIterator in source
+        ? source[Symbol.asyncIterator]()
+        : Readable.from(source)[Symbol.asyncIterator]();
+  }
+
+  /** Buffers at least n bytes; false if the source ends first. */
+  async fill(n: number): Promise<boolean> {
+    while (this.length < n && !this.done) {
+      const r = await this.it.next();
+      if (r.done) {
+        this.done = true;
+        break;
+      }
+      const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+      if (b.length === 0) continue;
+      this.chunks.push(b);
+      this.length += b.length;
+    }
+    return this.length >= n;
+  }
+
+  /** Takes exactly n buffered bytes (call fill first). */
+  take(n: number): Buffer {
+    const first = this.chunks[0];
+    if (first && first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.length -= n;
+      return out;
+    }
+    const all = Buffer.concat(this.chunks);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.chunks = rest.length ? [rest] : [];
+    this.length = rest.length;
+    return out;
+  }
+
+  /** Up to max bytes that are available now or after one read; empty at end. */
+  async takeSome(max: number): Promise<Buffer> {
+    if (this.length === 0 && !(await this.fill(1))) return Buffer.alloc(0);
+    const first = this.chunks[0];
+    if (!first) return Buffer.alloc(0);
+    return this.take(Math.min(max, first.length));
+  }
+
+  async skip(n: number): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      const b = await this.takeSome(left);
+      if (b.length === 0) throw truncated();
+      left -= b.length;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.done) {
+      this.done = true;
+      await this.it.return?.();
+    }
+  }
+}
+
+function truncated(): ImageError {
+  return new ImageError('InvalidImage', 'tar archive is truncated');
+}
+
+export async function* readTar(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): AsyncGenerator<TarEntry> {
+  const q = new ByteQueue(source);
+  let globalPax: Record<string, string> = {};
+  let nextPax: Record<string, string> = {};
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  try {
+    for (;;) {
+      if (!(await q.fill(BLOCK))) {
+        // A missing end-of-archive marker is tolerated (many writers omit it), a cut header is not.
+        return;
+      }
+      const block = q.take(BLOCK);
+      if (isZeroBlock(block)) return;
+      const raw = decodeHeader(block);
+      const pax = { ...globalPax, ...nextPax };
+      const size = pax['size'] !== undefined ? Number(pax['size']) : raw.size;
+      if (!Number.isSafeInteger(size) || size < 0)
+        throw new ImageError('InvalidImage', 'bad entry size in tar');
+
+      if (raw.typeflag === 'x' || raw.typeflag === 'g' || raw.typeflag === 'L' || raw.typeflag === 'K') {
+        if (size > 16 * 1024 * 1024) throw new ImageError('InvalidImage', 'tar meta entry too large');
+        if (!(await q.fill(size + padding(size)))) throw truncated();
+        const body = Buffer.from(q.take(size));
+        q.take(padding(size));
+        if (raw.typeflag === 'x') nextPax = { ...nextPax, ...parsePax(body) };
+        else if (raw.typeflag === 'g') globalPax = { ...globalPax, ...parsePax(body) };
+        else {
+          const nul = body.indexOf(0);
+          const text = body.subarray(0, nul === -1 ? body.length : nul).toString('utf8');
+          if (raw.typeflag === 'L') longName = text;
+          else longLink = text;
+        }
+        continue;
+      }
+
+      const type = typeFromFlag(raw.typeflag);
+      const header: TarHeader = {
+        path: pax['path'] ?? longName ?? raw.path,
+        type: type ?? 'file',
+        mode: raw.mode,
+        uid: pax['uid'] !== undefined ? Number(pax['uid']) : raw.uid,
+        gid: pax['gid'] !== undefined ? Number(pax['gid']) : raw.gid,
+        size: type === 'file' ? size : 0,
+        mtime: pax['mtime'] !== undefined ? Number(pax['mtime']) : raw.mtime,
+        linkpath: pax['linkpath'] ?? longLink ?? raw.linkpath,
+        uname: pax['uname'] ?? raw.uname,
+        gname: pax['gname'] ?? raw.gname,
+        devmajor: raw.devmajor,
+        devminor: raw.devminor,
+      };
+      const xattrs: Record<string, string> = {};
+      for (const [k, v] of Object.entries(pax)) {
+        if (k.startsWith('SCHILY.xattr.')) xattrs[k.slice('SCHILY.xattr.'.length)] = v;
+      }
+      nextPax = {};
+      longName = undefined;
+      longLink = undefined;
+
+      // Unknown entry types (e.g. GNU sparse) are refused rather than silently mangled.
+      if (type === undefined) {
+        throw new ImageError(
+          'InvalidImage',
+          `unsupported tar entry type "${raw.typeflag}" for ${header.path}`,
+        );
+      }
+
+      // Links carry no data whatever their size field says; other types carry `size` bytes.
+      const dataSize = type === 'hardlink' || type === 'symlink' ? 0 : size;
+      let left = dataSize;
+      let consumed = false;
+      const body = async function* (): AsyncGenerator<Buffer> {
+        if (consumed) throw new Error('tar entry body read twice');
+        consumed = true;
+        while (left > 0) {
+          const chunk = await q.takeSome(left);
+          if (chunk.length === 0) throw truncated();
+          left -= chunk.length;
+          yield chunk;
+        }
+      };
+      const entry: TarEntry = {
+        header,
+        xattrs,
+        body,
+        async bytes() {
+          const parts: Buffer[] = [];
+          for await (const c of body()) parts.push(Buffer.from(c));
+          return Buffer.concat(parts);
+        },
+      };
+      yield entry;
+      if (left > 0) await q.skip(left);
+      await q.skip(padding(dataSize));
+    }
+  } finally {
+    await q.close();
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Address allocation for tasks from the agent's private subnet. Allocations persist in a JSON file
+ * in the state directory, so a restarted agent never hands out an address still in use; a cursor
+ * makes freed addresses the last to be reused.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { RuntimeError } from '../../errors/index.ts';
+
+export interface Subnet {
+  /** Network address as a 32-bit number. */
+  base: number;
+  prefix: number;
+  /** The bridge's address (first host address). */
+  gateway: string;
+  cidr: string;
+}
+
+export function ipToNumber(ip: string): number {
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    throw new RuntimeError(`bad IPv4 address "${ip}"`, { details: { reason: 'BadNetwork' } });
+  }
+  return (((parts[0] ?? 0) << 24) >>> 0) + ((parts[1] ?? 0) << 16) + ((parts[2] ?? 0) << 8) + (parts[3] ?? 0);
+}
+
+export function numberToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+function isPrivate(n: number, prefix: number): boolean {
+  const inRange = (net: string, bits: number): boolean =>
+    prefix >= bits && n >>> (32 - bits) === ipToNumber(net) >>> (32 - bits);
+  return inRange('10.0.0.0', 8) || inRange('172.16.0.0', 12) || inRange('192.168.0.0', 16);
+}
+
+/** Parses "10.88.0.0/16"; only private ranges, /8 to /29. */
+export function parseSubnet(cidr: string): Subnet {
+  const [ip, bits] = cidr.split('/');
+  const prefix = Number(bits);
+  if (!ip || !Number.isInteger(prefix) || prefix < 8 || prefix > 29) {
+    throw new RuntimeError(`bad subnet "${cidr}" (use a private CIDR such as 10.88.0.0/16)`, {
+      details: { reason: 'BadNetwork' },
+    });
+  }
+  const mask = (0xffffffff << (32 - prefix)) >>> 0;
+  const base = (ipToNumber(ip) & mask) >>> 0;
+  if (!isPrivate(base, prefix)) {
+    throw new RuntimeError(`subnet ${cidr} is not a private range (10/8, 172.16/12, 192.168/16)`, {
+      details: { reason: 'BadNetwork' },
+    });
+  }
+  return { base, prefix, gateway: numberToIp(base + 1), cidr: `${numberToIp(base)}/${prefix}` };
+}
+
+interface IpamFile {
+  subnet: string;
+  cursor: number;
+  /** address -> owner (task id) */
+  allocations: Record<string, string>;
+}
+
+export class Ipam {
+  readonly subnet: Subnet;
+  private readonly file: string;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(file: string, subnet: Subnet) {
+    this.file = file;
+    this.subnet = subnet;
+  }
+
+  private async read(): Promise<IpamFile> {
+    try {
+      const v = JSON.parse(await readFile(this.file, 'utf8')) as IpamFile;
+      if (v.subnet !== this.subnet.cidr) {
+        // A changed subnet: keep the old allocations out of the way (they cannot collide anyway).
+        return { subnet: this.subnet.cidr, cursor: 0, allocations: {} };
+      }
+      return { subnet: v.subnet, cursor: v.cursor ?? 0, allocations: v.allocations ?? {} };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        return { subnet: this.subnet.cidr, cursor: 0, allocations: {} };
+      throw e;
+    }
+  }
+
+  private async write(v: IpamFile): Promise<void> {
+    const tmp = `${this.file}.${randomBytes(4).toString('hex')}`;
+    await writeFile(tmp, JSON.stringify(v, null, 2));
+    await rename(tmp, this.file);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A free address for `owner` (the same one if it already has one). */
+  allocate(owner: string): Promise<string> {
+    return this.serial(async () => {
+      const v = await this.read();
+      for (const [addr, o] of Object.entries(v.allocations)) if (o === owner) return addr;
+      const hosts = 2 ** (32 - this.subnet.prefix) - 3; // minus network, gateway, broadcast
+      for (let i = 0; i < hosts; i++) {
+        const offset = ((v.cursor + i) % hosts) + 2;
+        const addr = numberToIp(this.subnet.base + offset);
+        if (v.allocations[addr] !== undefined) continue;
+        v.allocations[addr] = owner;
+        v.cursor = (offset - 2 + 1) % hosts;
+        await this.write(v);
+        return addr;
+      }
+      throw new RuntimeError(`no free address left in ${this.subnet.cidr}`, {
+        details: { reason: 'StartFailed' },
+      });
+    });
+  }
+
+  /** Frees `address` (only if `owner` holds it, when given). */
+  release(address: string, owner?: string): Promise<void> {
+    return this.serial(async () => {
+      const v = await this.read();
+      if (v.allocations[address] === undefined) return;
+      if (owner !== undefined && v.allocations[address] !== owner) return;
+      delete v.allocations[address];
+      await this.write(v);
+    });
+  }
+
+  list(): Promise<Record<string, string>> {
+    return this.serial(async () => (await this.read()).allocations);
+  }
+}

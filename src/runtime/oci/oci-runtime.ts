@@ -1,0 +1,848 @@
+/**
+ * The oci runtime: each task is a container run by runc or crun under conmon, with its root
+ * filesystem an overlay of the image's shared layers, its own network namespace on the agent's
+ * bridge, cgroup limits from the task's resources, and Docker-like confinement (capabilities,
+ * seccomp, masked paths, no_new_privs). Everything a task owns is named after it so remove() can
+ * find and delete it, and recover() can pick tasks up again after an agent restart.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import { RuntimeError, isDabbaError, messageOf } from '../../errors/index.ts';
+import {
+  DEFAULT_PATH,
+  ImageError,
+  imageDefaults,
+  type ImageInfo,
+  type ImageStore,
+} from '../../image/index.ts';
+import { createLogger, sleep, type Logger } from '../../lib/index.ts';
+import type { TaskUsage } from '../../model/index.ts';
+import type {
+  ExecResult,
+  ExitStatus,
+  LogLine,
+  LogReadOptions,
+  Runtime,
+  TaskHandle,
+  TaskLaunch,
+} from '../runtime.ts';
+import {
+  cgroupPathsOf,
+  detectCgroups,
+  exists,
+  oomKillCount,
+  readUsage,
+  removeCgroupDirs,
+  type CgroupLayout,
+  type CgroupPaths,
+} from './cgroups.ts';
+import { PendingConmon } from './conmon.ts';
+import { readCriLog } from './cri-log.ts';
+import { Ipam, parseSubnet } from './ipam.ts';
+import { BridgeNetwork, netnsPath } from './network.ts';
+import { OciCli } from './oci-cli.ts';
+import { portEnv } from './port-env.ts';
+import { findCommand, lookupUser } from './rootfs-lookup.ts';
+import { buildSpec } from './spec.ts';
+import {
+  isAlive,
+  processStartTime,
+  readExit,
+  readRecord,
+  writeExit,
+  writeJsonAtomic,
+  writeRecord,
+  type TaskRecord,
+} from './task-record.ts';
+import { findExecutable, runTool } from './tool.ts';
+
+export interface OciRuntimeOptions {
+  /** Where bundles, logs, exit files and allocations live (survives agent restarts). */
+  stateDir: string;
+  images: ImageStore;
+  /** Which OCI runtime to use; default runc if installed, else crun. */
+  ociRuntime?: 'runc' | 'crun';
+  /** The agent's bridge and private subnet; default dabba0 and 10.88.0.0/16. */
+  network?: { bridge?: string; subnet?: string };
+  /** Parent cgroup of all tasks (absolute); default /dabba. */
+  cgroupParent?: string;
+  /** runc/crun state directory (--root); default STATE/runtime. */
+  runtimeRoot?: string;
+  /** Rotate a task's log at this many bytes (conmon --log-size-max); default unlimited. */
+  logSizeMax?: number;
+  logger?: Logger;
+}
+
+interface Ready {
+  cli: OciCli;
+  conmon: string;
+  layout: CgroupLayout;
+  swapLimit: boolean;
+  ipam: Ipam;
+  network: BridgeNetwork;
+  nofile: number;
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const OUTPUT_LIMIT = 1024 * 1024;
+
+function signalName(n: number): string | null {
+  for (const [name, num] of Object.entries(osConstants.signals)) if (num === n) return name;
+  return null;
+}
+
+/** ExitStatus from conmon's exit code and the cgroup's OOM-kill counter. */
+export function exitStatusFrom(code: number | null, oomKilled: boolean, finishedAt = Date.now()): ExitStatus {
+  if (oomKilled)
+    return { exitCode: 137, signal: 'SIGKILL', oomKilled: true, reason: 'OOMKilled', finishedAt };
+  if (code === null) return { exitCode: null, signal: null, oomKilled: false, reason: 'Unknown', finishedAt };
+  const signal = code > 128 && code <= 128 + 64 ? signalName(code - 128) : null;
+  return { exitCode: code, signal, oomKilled: false, reason: signal ? 'Killed' : 'Exited', finishedAt };
+}
+
+/** The agent's hard open-file limit, capped at 65536 (a task cannot get more without CAP_SYS_RESOURCE). */
+async function openFileLimit(): Promise<number> {
+  const text = await readFile('/proc/self/limits', 'utf8').catch(() => '');
+  const m = /^Max open files\s+\S+\s+(\S+)/m.exec(text);
+  const hard = m?.[1] === 'unlimited' ? Infinity : Number(m?.[1] ?? 1024);
+  return Math.min(Number.isFinite(hard) && hard > 0 ? hard : 1024, 65536);
+}
+
+function fail(
+  reason: string,
+  message: string,
+  details: Record<string, unknown> = {},
+  cause?: unknown,
+): RuntimeError {
+  return new RuntimeError(message, { details: { reason, ...details }, cause });
+}
+
+export class OciRuntime implements Runtime {
+  readonly name = 'oci';
+  readonly stateDir: string;
+  private readonly images: ImageStore;
+  private readonly logger: Logger;
+  private readonly options: OciRuntimeOptions;
+  private readonly tasksDir: string;
+  private readonly exitsDir: string;
+  private readonly socketsDir: string;
+  private readonly runtimeRoot: string;
+  private readonly cgroupParent: string;
+  private ready: Promise<Ready> | undefined;
+  private readonly records = new Map<string, TaskRecord>();
+  private readonly exits = new Map<string, ExitStatus>();
+  private readonly waiters = new Map<string, Deferred<ExitStatus>>();
+  private readonly finalizing = new Map<string, Promise<ExitStatus>>();
+  private readonly removing = new Set<string>();
+  /** Starts in progress: stop, wait and remove of such a task first wait for the start to settle. */
+  private readonly starting = new Map<string, Promise<unknown>>();
+  private watcher: FSWatcher | undefined;
+  private poller: NodeJS.Timeout | undefined;
+
+  constructor(options: OciRuntimeOptions) {
+    this.options = options;
+    this.stateDir = options.stateDir;
+    this.images = options.images;
+    this.logger = options.logger ?? createLogger('oci-runtime');
+    this.tasksDir = join(options.stateDir, 'tasks');
+    this.exitsDir = join(options.stateDir, 'exits');
+    this.socketsDir = join(options.stateDir, 'sockets');
+    this.runtimeRoot = options.runtimeRoot ?? join(options.stateDir, 'runtime');
+    this.cgroupParent = (options.cgroupParent ?? '/dabba').replace(/\/+$/, '');
+    if (!this.cgroupParent.startsWith('/'))
+      throw fail('BadConfig', 'cgroupParent must be an absolute cgroup path');
+  }
+
+  // ---- setup ----
+
+  private init(): Promise<Ready> {
+    this.ready ??= this.setup().catch((e: unknown) => {
+      this.ready = undefined;
+      throw e;
+    });
+    return this.ready;
+  }
+
+  private async setup(): Promise<Ready> {
+    const which = this.options.ociRuntime ?? ((await findExecutable('runc')) ? 'runc' : 'crun');
+    const runtimePath = await findExecutable(which);
+    if (!runtimePath) throw fail('Unavailable', `${which} not found on PATH`);
+    const conmon = await findExecutable('conmon');
+    if (!conmon) throw fail('Unavailable', 'conmon not found on PATH');
+    const ip = await findExecutable('ip');
+    if (!ip) throw fail('Unavailable', 'ip (iproute2) not found on PATH');
+    const nft = await findExecutable('nft');
+    for (const d of [this.tasksDir, this.exitsDir, this.socketsDir, this.runtimeRoot]) {
+      await mkdir(d, { recursive: true, mode: 0o700 });
+    }
+    let layout = await detectCgroups();
+    if (which === 'crun' && layout.version === 1 && !layout.v1.has('hugetlb')) {
+      await this.mountHugetlb();
+      layout = await detectCgroups();
+    }
+    const memoryMount = layout.v1.get('memory');
+    const swapLimit =
+      layout.version === 2 ||
+      (memoryMount !== undefined &&
+        (await exists(join(memoryMount.mountpoint, 'memory.memsw.limit_in_bytes'))));
+    const subnet = parseSubnet(this.options.network?.subnet ?? '10.88.0.0/16');
+    const ipam = new Ipam(join(this.stateDir, 'ipam.json'), subnet);
+    const network = new BridgeNetwork({
+      bridge: this.options.network?.bridge ?? 'dabba0',
+      subnet,
+      ip,
+      ...(nft ? { nft } : {}),
+      logger: this.logger,
+    });
+    await network.ensureBridge();
+    const cli = new OciCli(which, runtimePath, this.runtimeRoot);
+    this.watchExits();
+    return { cli, conmon, layout, swapLimit, ipam, network, nofile: await openFileLimit() };
+  }
+
+  /** crun refuses a v1 host where hugetlb is not mounted as v1: mount it if the kernel has it. */
+  private async mountHugetlb(): Promise<void> {
+    const cgroups = await readFile('/proc/cgroups', 'utf8').catch(() => '');
+    if (!/^hugetlb\s+\d+\s+\d+\s+1$/m.test(cgroups)) return;
+    await mkdir('/sys/fs/cgroup/hugetlb', { recursive: true });
+    const r = await runTool('mount', ['-t', 'cgroup', '-o', 'hugetlb', 'cgroup', '/sys/fs/cgroup/hugetlb']);
+    if (r.code !== 0)
+      this.logger.warn({ err: r.stderr.trim() }, 'could not mount the hugetlb cgroup for crun');
+    else this.logger.info('mounted the hugetlb cgroup (v1) for crun');
+  }
+
+  private watchExits(): void {
+    if (this.watcher) return;
+    try {
+      this.watcher = watch(this.exitsDir, (_event, file) => {
+        if (!file) return;
+        for (const r of this.records.values()) if (r.containerId === file) void this.checkExit(r.taskId);
+      });
+      this.watcher.unref();
+    } catch (e) {
+      this.logger.warn({ err: messageOf(e) }, 'cannot watch the exit directory; polling');
+    }
+    this.poller = setInterval(() => {
+      for (const id of this.records.keys()) if (!this.exits.has(id)) void this.checkExit(id);
+    }, 1000);
+    this.poller.unref();
+  }
+
+  private taskDir(taskId: string): string {
+    return join(this.tasksDir, taskId);
+  }
+
+  private keyOf(taskId: string): string {
+    return createHash('sha256').update(`${this.stateDir}\0${taskId}`).digest('hex').slice(0, 10);
+  }
+
+  private async record(taskId: string): Promise<TaskRecord | undefined> {
+    if (!TASK_ID.test(taskId)) return undefined;
+    const cached = this.records.get(taskId);
+    if (cached) {
+      // Another instance may have removed it meanwhile (after an agent restart, say).
+      if (this.starting.has(taskId) || this.removing.has(taskId) || (await exists(this.taskDir(taskId))))
+        return cached;
+      this.records.delete(taskId);
+      this.exits.delete(taskId);
+      return undefined;
+    }
+    const r = await readRecord(this.taskDir(taskId));
+    if (r) this.records.set(taskId, r);
+    return r;
+  }
+
+  private async requireRecord(taskId: string): Promise<TaskRecord> {
+    const r = await this.record(taskId);
+    if (!r) throw fail('NotFound', `task ${taskId} is not known to the oci runtime`, { taskId });
+    return r;
+  }
+
+  // ---- start ----
+
+  start(launch: TaskLaunch): Promise<TaskHandle> {
+    const { taskId } = launch;
+    if (this.starting.has(taskId)) {
+      return Promise.reject(fail('AlreadyExists', `task ${taskId} is already being started`, { taskId }));
+    }
+    const p = this.doStart(launch);
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.starting.set(taskId, settled);
+    void settled.then(() => this.starting.delete(taskId));
+    return p;
+  }
+
+  /** Lets a start of `taskId` in progress in this instance finish (successfully or not). */
+  private async settled(taskId: string): Promise<void> {
+    await this.starting.get(taskId);
+  }
+
+  private async doStart(launch: TaskLaunch): Promise<TaskHandle> {
+    const ready = await this.init();
+    const { taskId, spec } = launch;
+    if (!TASK_ID.test(taskId))
+      throw fail('StartFailed', `bad task id "${taskId}" (letters, digits, . _ -; at most 63)`);
+    const taskDir = this.taskDir(taskId);
+    if (this.records.has(taskId) || (await exists(taskDir))) {
+      throw fail('AlreadyExists', `task ${taskId} already exists`, { taskId });
+    }
+    if (!spec.image)
+      throw fail('ImageNotFound', `task ${taskId} names no image (the oci runtime needs one)`, { taskId });
+    let image: ImageInfo | undefined;
+    try {
+      image = await this.images.get(spec.image);
+    } catch (e) {
+      throw fail('ImageNotFound', `image "${spec.image}": ${messageOf(e)}`, { image: spec.image }, e);
+    }
+    if (!image)
+      throw fail('ImageNotFound', `image "${spec.image}" is not in the image store`, { image: spec.image });
+
+    const key = this.keyOf(taskId);
+    const leaf = `${taskId}-${key.slice(0, 6)}`;
+    const ports: Record<string, number> = {};
+    for (const p of spec.ports) ports[p.name] = p.port;
+    await mkdir(taskDir, { recursive: true, mode: 0o711 });
+    const rec: TaskRecord = {
+      taskId,
+      job: launch.job,
+      version: launch.version,
+      containerId: taskId,
+      key,
+      image: image.name,
+      imageDigest: image.digest,
+      runtime: ready.cli.name,
+      phase: 'creating',
+      address: '',
+      ports,
+      netns: `dabba-${key}`,
+      hostVeth: `dbv${key}`,
+      cgroupsPath: `${this.cgroupParent}/${leaf}`,
+      cgroupLeaf: leaf,
+      createdAt: Date.now(),
+    };
+    this.records.set(taskId, rec);
+    let conmon: PendingConmon | undefined;
+    try {
+      await writeRecord(taskDir, rec);
+      // conmon starts now and waits on its start pipe: its start-up overlaps the preparation below.
+      conmon = new PendingConmon({
+        conmon: ready.conmon,
+        runtime: ready.cli.path,
+        runtimeArgs: ready.cli.globalArgs,
+        containerId: rec.containerId,
+        uuid: key,
+        bundle: taskDir,
+        pidFile: join(taskDir, 'pidfile'),
+        conmonPidFile: join(taskDir, 'conmon.pid'),
+        exitDir: this.exitsDir,
+        logPath: join(taskDir, 'ctr.log'),
+        socketDir: this.socketsDir,
+        ...(this.options.logSizeMax !== undefined ? { logSizeMax: this.options.logSizeMax } : {}),
+      });
+      rec.address = await ready.ipam.allocate(taskId);
+      await writeRecord(taskDir, rec);
+      const [mount] = await Promise.all([
+        this.images.prepareRootfs(image, taskDir),
+        ready.network.createNamespace(rec),
+      ]);
+
+      const defaults = imageDefaults(image);
+      const args = spec.command.length > 0 ? spec.command : defaults.args;
+      const env: Record<string, string> = {
+        ...defaults.env,
+        ...spec.env,
+        ...portEnv(spec.ports, ports),
+        ...launch.env,
+        HOSTNAME: taskId,
+      };
+      const cwd = spec.workingDir ?? defaults.workingDir;
+      const command = args[0];
+      if (command === undefined) {
+        throw fail(
+          'CommandNotFound',
+          `task ${taskId} has no command and image ${image.name} has no default`,
+          { taskId },
+        );
+      }
+      if (!(await findCommand(mount.rootfs, command, env['PATH'] ?? DEFAULT_PATH, cwd))) {
+        throw fail('CommandNotFound', `command "${command}" not found in image ${image.name}`, {
+          taskId,
+          command,
+          image: image.name,
+        });
+      }
+      const user = await lookupUser(mount.rootfs, defaults.user);
+      if (!user)
+        throw fail('StartFailed', `user "${defaults.user}" of image ${image.name} is not in its /etc/passwd`);
+      const hostsFile = join(taskDir, 'hosts');
+      const hostnameFile = join(taskDir, 'hostname');
+      await writeFile(
+        hostsFile,
+        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${rec.address}\t${taskId}\n`,
+      );
+      await writeFile(hostnameFile, `${taskId}\n`);
+      const config = buildSpec({
+        args,
+        env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        cwd,
+        uid: user.uid,
+        gid: user.gid,
+        hostname: taskId,
+        netnsPath: netnsPath(rec.netns),
+        cgroupsPath: rec.cgroupsPath,
+        resources: spec.resources,
+        hostsFile,
+        hostnameFile,
+        cgroupVersion: ready.layout.version,
+        swapLimit: ready.swapLimit,
+        nofile: ready.nofile,
+      });
+      await writeJsonAtomic(join(taskDir, 'config.json'), config);
+
+      // The veth, address and routes are set up while the container is being created; only the
+      // namespace had to exist before. The process runs only after both are done.
+      const connecting = ready.network.connect(rec).then(
+        () => undefined,
+        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+      );
+      const created = await conmon.go();
+      const netError = await connecting;
+      if (netError !== undefined) throw netError;
+      if (!created.ok) {
+        throw fail('StartFailed', `${ready.cli.name} create failed: ${created.message}`, {
+          taskId,
+          stderr: created.message,
+        });
+      }
+      rec.pid = created.pid;
+      rec.conmonPid = created.conmonPid;
+      // What identifies the process is read before it is started: until then it waits in the
+      // runtime's init, so it cannot be gone yet. The record is written while it starts.
+      const [pidStart, cgroups] = await Promise.all([
+        processStartTime(created.pid),
+        cgroupPathsOf(created.pid, ready.layout),
+      ]);
+      if (pidStart !== undefined) rec.pidStart = pidStart;
+      rec.cgroups = cgroups;
+      rec.phase = 'created';
+      const starting = ready.cli.start(rec.containerId);
+      await writeRecord(taskDir, rec);
+      const started = await starting;
+      if (started.code !== 0) {
+        throw fail('StartFailed', `${ready.cli.name} start failed: ${started.stderr.trim()}`, {
+          taskId,
+          stderr: started.stderr,
+        });
+      }
+      rec.phase = 'running';
+      rec.startedAt = Date.now();
+      await writeRecord(taskDir, rec);
+      this.logger.debug({ taskId, pid: rec.pid, address: rec.address }, 'task started');
+      void this.checkExit(taskId);
+      return this.handleOf(rec);
+    } catch (e) {
+      await conmon?.cancel();
+      await this.destroy(rec).catch((err: unknown) =>
+        this.logger.warn({ taskId, err: messageOf(err) }, 'cleanup after failed start'),
+      );
+      if (e instanceof RuntimeError) throw e;
+      if (e instanceof ImageError || isDabbaError(e)) throw fail('StartFailed', messageOf(e), { taskId }, e);
+      throw fail('StartFailed', `starting task ${taskId} failed: ${messageOf(e)}`, { taskId }, e);
+    }
+  }
+
+  private handleOf(r: TaskRecord): TaskHandle {
+    return {
+      taskId: r.taskId,
+      pid: r.pid ?? 0,
+      address: r.address,
+      ports: { ...r.ports },
+      startedAt: r.startedAt ?? r.createdAt,
+    };
+  }
+
+  // ---- exit ----
+
+  private exitFile(r: TaskRecord): string {
+    return join(this.exitsDir, r.containerId);
+  }
+
+  private async conmonAlive(r: TaskRecord): Promise<boolean> {
+    if (!r.conmonPid) return false;
+    try {
+      return (
+        (await readFile(`/proc/${r.conmonPid}/comm`, 'utf8')).trim() === 'conmon' &&
+        (await isAlive(r.conmonPid))
+      );
+    } catch {
+      return false;
+    }
+  }
+
+  /** Finalizes the task's exit if it has exited (exit file written, or nobody left to write it). */
+  private async checkExit(taskId: string): Promise<void> {
+    const r = this.records.get(taskId);
+    if (!r || r.phase === 'creating' || this.removing.has(taskId) || this.exits.has(taskId)) return;
+    try {
+      if (await exists(this.exitFile(r))) {
+        await this.finalize(r);
+        return;
+      }
+      if (
+        !(await isAlive(r.pid, r.pidStart)) &&
+        !(await this.conmonAlive(r)) &&
+        !(await exists(this.exitFile(r)))
+      ) {
+        await this.finalize(r);
+      }
+    } catch (e) {
+      this.logger.warn({ taskId, err: messageOf(e) }, 'exit check failed');
+    }
+  }
+
+  private finalize(r: TaskRecord): Promise<ExitStatus> {
+    const known = this.exits.get(r.taskId);
+    if (known) return Promise.resolve(known);
+    let p = this.finalizing.get(r.taskId);
+    if (p) return p;
+    p = (async () => {
+      const saved = await readExit(this.taskDir(r.taskId));
+      let status: ExitStatus;
+      if (saved) status = saved;
+      else {
+        const text = await readFile(this.exitFile(r), 'utf8').catch(() => undefined);
+        const n = text === undefined ? NaN : parseInt(text.trim(), 10);
+        const code = Number.isFinite(n) && n >= 0 ? n : null;
+        const oom = r.cgroups ? (await oomKillCount(r.cgroups)) > 0 : false;
+        status = exitStatusFrom(code, oom);
+        if (!this.removing.has(r.taskId))
+          await writeExit(this.taskDir(r.taskId), status).catch(() => undefined);
+      }
+      this.exits.set(r.taskId, status);
+      this.waiters.get(r.taskId)?.resolve(status);
+      this.waiters.delete(r.taskId);
+      this.logger.debug({ taskId: r.taskId, status }, 'task exited');
+      return status;
+    })().finally(() => this.finalizing.delete(r.taskId));
+    this.finalizing.set(r.taskId, p);
+    return p;
+  }
+
+  async wait(taskId: string): Promise<ExitStatus> {
+    await this.init();
+    await this.settled(taskId);
+    const known = this.exits.get(taskId);
+    if (known) return known;
+    const r = await this.requireRecord(taskId);
+    const saved = await readExit(this.taskDir(taskId));
+    if (saved) {
+      this.exits.set(taskId, saved);
+      return saved;
+    }
+    let d = this.waiters.get(taskId);
+    if (!d) {
+      d = deferred<ExitStatus>();
+      this.waiters.set(taskId, d);
+    }
+    if (r.phase === 'creating') {
+      // A start that never completed: nothing will ever exit.
+      return this.finalize(r);
+    }
+    void this.checkExit(taskId);
+    return d.promise;
+  }
+
+  private async exitedWithin(taskId: string, ms: number): Promise<boolean> {
+    const ctl = new AbortController();
+    const result = await Promise.race([
+      this.wait(taskId).then(() => true),
+      sleep(ms, ctl.signal).then(() => false),
+    ]);
+    ctl.abort();
+    return result;
+  }
+
+  async stop(taskId: string, graceMs: number): Promise<void> {
+    const ready = await this.init();
+    await this.settled(taskId);
+    const r = await this.record(taskId);
+    if (!r) return;
+    if (r.phase === 'creating') return;
+    if (!this.exits.has(taskId) && !(await readExit(this.taskDir(taskId)))) {
+      if (graceMs > 0) {
+        await ready.cli.kill(r.containerId, 'SIGTERM');
+        if (await this.exitedWithin(taskId, graceMs)) return this.deleteContainer(ready, r);
+      }
+      await ready.cli.kill(r.containerId, 'SIGKILL', true);
+      if (!(await this.exitedWithin(taskId, 10_000))) {
+        if (r.pid && (await isAlive(r.pid, r.pidStart))) process.kill(r.pid, 'SIGKILL');
+        if (!(await this.exitedWithin(taskId, 5_000))) {
+          throw fail('StopFailed', `task ${taskId} (pid ${r.pid}) did not exit after SIGKILL`, { taskId });
+        }
+      }
+    }
+    await this.deleteContainer(ready, r);
+  }
+
+  private async deleteContainer(ready: Ready, r: TaskRecord): Promise<void> {
+    await this.finalize(r);
+    await ready.cli.delete(r.containerId, true);
+  }
+
+  // ---- remove ----
+
+  async remove(taskId: string): Promise<void> {
+    await this.init();
+    await this.settled(taskId);
+    const r = await this.record(taskId);
+    if (!r) {
+      if (TASK_ID.test(taskId) && (await exists(this.taskDir(taskId))))
+        await this.purge(await this.init(), taskId);
+      return;
+    }
+    if (r.phase !== 'creating') await this.stop(taskId, 0);
+    await this.destroy(r);
+  }
+
+  /** Deletes everything the task owns, whatever state it got to. */
+  private async destroy(r: TaskRecord): Promise<void> {
+    const ready = await this.init();
+    const taskDir = this.taskDir(r.taskId);
+    this.removing.add(r.taskId);
+    try {
+      await ready.cli.delete(r.containerId, true);
+      if (await this.conmonAlive(r)) {
+        for (let i = 0; i < 20 && (await this.conmonAlive(r)); i++) await sleep(100);
+        if (r.conmonPid && (await this.conmonAlive(r))) process.kill(r.conmonPid, 'SIGKILL');
+      }
+      const paths: CgroupPaths = r.cgroups ?? this.expectedCgroups(ready.layout, r);
+      const left = await removeCgroupDirs(paths, r.cgroupLeaf);
+      if (left.length > 0)
+        this.logger.warn({ taskId: r.taskId, left }, 'cgroup directories could not be removed');
+      await ready.network.teardown(r);
+      await this.images.releaseRootfs(taskDir);
+      if (r.address) await ready.ipam.release(r.address, r.taskId);
+      await rm(this.exitFile(r), { force: true });
+      await rm(join(this.socketsDir, r.key), { force: true });
+      await rm(taskDir, { recursive: true, force: true });
+    } finally {
+      this.records.delete(r.taskId);
+      this.exits.delete(r.taskId);
+      this.removing.delete(r.taskId);
+      const w = this.waiters.get(r.taskId);
+      if (w) {
+        w.resolve(exitStatusFrom(null, false));
+        this.waiters.delete(r.taskId);
+      }
+    }
+  }
+
+  /** Deletes what a task without a record may have left, by the names derived from its id. */
+  private async purge(ready: Ready, taskId: string): Promise<void> {
+    const key = this.keyOf(taskId);
+    const leaf = `${taskId}-${key.slice(0, 6)}`;
+    await ready.cli.delete(taskId, true);
+    await ready.network.teardown({ netns: `dabba-${key}`, hostVeth: `dbv${key}` });
+    const paths = this.expectedCgroups(ready.layout, { cgroupsPath: `${this.cgroupParent}/${leaf}` });
+    await removeCgroupDirs(paths, leaf);
+    await this.images.releaseRootfs(this.taskDir(taskId));
+    await rm(join(this.exitsDir, taskId), { force: true });
+    await rm(join(this.socketsDir, key), { force: true });
+    await rm(this.taskDir(taskId), { recursive: true, force: true });
+  }
+
+  /** Where the task's cgroups would be, for a task that failed before its pid was known. */
+  private expectedCgroups(layout: CgroupLayout, r: Pick<TaskRecord, 'cgroupsPath'>): CgroupPaths {
+    const all = new Set<string>();
+    for (const m of layout.v1.values()) all.add(join(m.mountpoint, r.cgroupsPath));
+    if (layout.unified) all.add(join(layout.unified.mountpoint, r.cgroupsPath));
+    return { version: layout.version, all: [...all] };
+  }
+
+  // ---- recover ----
+
+  async recover(): Promise<{ running: TaskHandle[]; exited: { taskId: string; status: ExitStatus }[] }> {
+    const ready = await this.init();
+    const running: TaskHandle[] = [];
+    const exited: { taskId: string; status: ExitStatus }[] = [];
+    const present = new Set<string>();
+    for (const name of await readdir(this.tasksDir)) {
+      if (!TASK_ID.test(name)) continue;
+      const r = await readRecord(this.taskDir(name));
+      if (!r) {
+        // No record (a crash before it was written, or damaged state): delete whatever the task
+        // may own, found by the names derived from its id.
+        await this.purge(ready, name);
+        continue;
+      }
+      present.add(r.taskId);
+      this.records.set(r.taskId, r);
+      const saved = await readExit(this.taskDir(r.taskId));
+      if (saved) {
+        this.exits.set(r.taskId, saved);
+        exited.push({ taskId: r.taskId, status: saved });
+        continue;
+      }
+      if (r.phase === 'running' && (await isAlive(r.pid, r.pidStart)) && !(await exists(this.exitFile(r)))) {
+        if (r.pid && !r.cgroups) {
+          const paths = await cgroupPathsOf(r.pid, ready.layout).catch(() => undefined);
+          if (paths) r.cgroups = paths;
+        }
+        running.push(this.handleOf(r));
+        continue;
+      }
+      if (r.phase === 'created' && (await isAlive(r.pid, r.pidStart))) {
+        // Created but never started: the agent died in between. It cannot be trusted to start now.
+        await ready.cli.kill(r.containerId, 'SIGKILL', true);
+        await this.exitedWithin(r.taskId, 5_000);
+      }
+      exited.push({ taskId: r.taskId, status: await this.finalize(r) });
+    }
+    // Addresses held by tasks that no longer exist (a crash between allocation and record).
+    for (const [addr, owner] of Object.entries(await ready.ipam.list())) {
+      if (!present.has(owner)) await ready.ipam.release(addr, owner);
+    }
+    return { running, exited };
+  }
+
+  // ---- exec, stats, logs ----
+
+  async exec(taskId: string, command: string[], timeoutMs: number): Promise<ExecResult> {
+    const ready = await this.init();
+    const r = await this.requireRecord(taskId);
+    if (r.phase !== 'running' || this.exits.has(taskId))
+      throw fail('NotRunning', `task ${taskId} is not running`, { taskId });
+    if (command.length === 0) throw fail('ExecFailed', 'exec needs a command', { taskId });
+    const pidFile = join(this.taskDir(taskId), `exec-${randomBytes(4).toString('hex')}.pid`);
+    return new Promise<ExecResult>((resolve) => {
+      const child = spawn(
+        ready.cli.path,
+        [...ready.cli.globalArgs, 'exec', '--pid-file', pidFile, r.containerId, ...command],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let output = '';
+      let timedOut = false;
+      const append = (d: Buffer): void => {
+        if (output.length < OUTPUT_LIMIT) output += d.toString('utf8');
+      };
+      child.stdout.on('data', append);
+      child.stderr.on('data', append);
+      let exited = false;
+      // On timeout the exec'd process is killed by pid and `runc exec` is left to reap it: killing
+      // runc exec itself would orphan the process out of the container's pid namespace, where the
+      // namespace's teardown waits for it to be reaped by the host's init.
+      const timer = setTimeout(() => {
+        timedOut = true;
+        void (async () => {
+          for (let i = 0; i < 40 && !exited; i++) {
+            const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+            if (pid > 0) {
+              try {
+                process.kill(pid, 'SIGKILL');
+              } catch {
+                // already gone
+              }
+              break;
+            }
+            await sleep(50);
+          }
+          await sleep(2000);
+          if (!exited) child.kill('SIGKILL');
+        })();
+      }, timeoutMs);
+      const finish = (code: number): void => {
+        exited = true;
+        clearTimeout(timer);
+        void rm(pidFile, { force: true }).finally(() =>
+          resolve({ exitCode: code, output: output.slice(0, OUTPUT_LIMIT), timedOut }),
+        );
+      };
+      child.on('error', (e) => {
+        output += e.message;
+        finish(127);
+      });
+      child.on('close', (code, signal) =>
+        finish(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1)),
+      );
+    });
+  }
+
+  async stats(taskId: string): Promise<TaskUsage | undefined> {
+    await this.init();
+    const r = await this.record(taskId);
+    if (!r?.cgroups || r.phase !== 'running' || this.exits.has(taskId)) return undefined;
+    return readUsage(r.cgroups);
+  }
+
+  logs(taskId: string, options: LogReadOptions = {}): AsyncIterable<LogLine> {
+    return this.readLogs(taskId, options);
+  }
+
+  private async *readLogs(taskId: string, options: LogReadOptions): AsyncGenerator<LogLine> {
+    await this.init();
+    const r = await this.record(taskId);
+    if (!r) throw fail('NotFound', `task ${taskId} is not known to the oci runtime`, { taskId });
+    yield* readCriLog(join(this.taskDir(taskId), 'ctr.log'), options, {
+      finished: async () => {
+        if (!this.records.has(taskId) || this.exits.has(taskId)) return true;
+        return exists(this.exitFile(r));
+      },
+    });
+  }
+
+  close(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.poller) clearInterval(this.poller);
+    this.poller = undefined;
+    return Promise.resolve();
+  }
+
+  // ---- for tests and tools ----
+
+  /** The runtime's bridge network (e.g. to destroy it when a test is done). */
+  async network(): Promise<BridgeNetwork> {
+    return (await this.init()).network;
+  }
+
+  /** Containers the OCI runtime has in its state directory. */
+  async containers(): Promise<{ id: string; status: string; pid: number }[]> {
+    const ready = await this.init();
+    return (await ready.cli.list()).map((c) => ({ id: c.id, status: c.status, pid: c.pid }));
+  }
+
+  /** The task's cgroup directories (as read from /proc/PID/cgroup when it started). */
+  async cgroupsOf(taskId: string): Promise<CgroupPaths | undefined> {
+    return (await this.record(taskId))?.cgroups;
+  }
+
+  /** Host-global names the task uses (namespace, veth, cgroup leaf). */
+  async resourcesOf(
+    taskId: string,
+  ): Promise<{ netns: string; hostVeth: string; cgroupLeaf: string; taskDir: string } | undefined> {
+    const r = await this.record(taskId);
+    return (
+      r && { netns: r.netns, hostVeth: r.hostVeth, cgroupLeaf: r.cgroupLeaf, taskDir: this.taskDir(taskId) }
+    );
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * What the oci runtime keeps on disk per task, in STATE/tasks/<task id>/:
+ *   state.json   this record (written before anything is created, updated as the task starts)
+ *   exit.json    the final ExitStatus, once known
+ *   config.json  the OCI bundle config; rootfs/ (overlay mount), upper/, work/
+ *   ctr.log      conmon's CRI-format log; pidfile, conmon.pid; hosts, hostname
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExitStatus } from '../runtime.ts';
+import type { CgroupPaths } from './cgroups.ts';
+
+export type TaskPhase = 'creating' | 'created' | 'running';
+
+export interface TaskRecord {
+  taskId: string;
+  job: string;
+  version: number;
+  /** Container id given to runc/crun and conmon. */
+  containerId: string;
+  /** Short hash naming host-global things: netns dabba-KEY, veth dbvKEY, cgroup leaf. */
+  key: string;
+  image: string;
+  imageDigest: string;
+  runtime: 'runc' | 'crun';
+  phase: TaskPhase;
+  address: string;
+  ports: Record<string, number>;
+  netns: string;
+  hostVeth: string;
+  cgroupsPath: string;
+  /** Leaf name of the task's cgroup directories. */
+  cgroupLeaf: string;
+  pid?: number;
+  /** Start time of pid (clock ticks since boot, /proc/PID/stat field 22): guards against pid reuse. */
+  pidStart?: number;
+  conmonPid?: number;
+  cgroups?: CgroupPaths;
+  startedAt?: number;
+  createdAt: number;
+}
+
+export function recordPath(taskDir: string): string {
+  return join(taskDir, 'state.json');
+}
+
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, JSON.stringify(value, null, 2));
+  await rename(tmp, path);
+}
+
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readRecord(taskDir: string): Promise<TaskRecord | undefined> {
+  return readJson<TaskRecord>(recordPath(taskDir));
+}
+
+export async function writeRecord(taskDir: string, r: TaskRecord): Promise<void> {
+  await writeJsonAtomic(recordPath(taskDir), r);
+}
+
+export async function readExit(taskDir: string): Promise<ExitStatus | undefined> {
+  return readJson<ExitStatus>(join(taskDir, 'exit.json'));
+}
+
+export async function writeExit(taskDir: string, s: ExitStatus): Promise<void> {
+  await writeJsonAtomic(join(taskDir, 'exit.json'), s);
+}
+
+/** Start time of a process (field 22 of /proc/PID/stat), undefined if it does not exist. */
+export async function processStartTime(pid: number): Promise<number | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const v = Number(fields[19]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is alive and (when `start` is given) still the same process. Zombies count as dead. */
+export async function isAlive(pid: number | undefined, start?: number): Promise<boolean> {
+  if (!pid || pid <= 0) return false;
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return false;
+    return start === undefined || Number(fields[19]) === start;
+  } catch {
+    return false;
+  }
+}
