@@ -8,7 +8,9 @@ import type { Clock, Logger } from '../lib/index.ts';
 import { backoffDelay, sleep, systemClock } from '../lib/index.ts';
 import type { HostCapacity, Task } from '../model/index.ts';
 import { keys } from '../model/index.ts';
+import type { ImageStore } from '../image/index.ts';
 import type { Runtime, TaskHandle } from '../runtime/index.ts';
+import { ImagePuller } from './image-puller.ts';
 import { detectCapacity } from './capacity.ts';
 import { startEndpoint, type AgentEndpoint } from './endpoint.ts';
 import { StatusReporter } from './status-reporter.ts';
@@ -28,6 +30,8 @@ export interface AgentOptions {
   listenHost?: string;
   listenPort?: number;
   statsIntervalMs?: number;
+  /** The host's image store (oci): images tasks need are fetched from the server into it. */
+  images?: ImageStore;
 }
 
 export interface RunningAgent {
@@ -59,7 +63,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     o.listenPort ?? 0,
   );
 
-  const deps = { runtime: o.runtime, reporter, memory, clock, logger, hostId: o.hostId };
+  const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
+  const deps = {
+    runtime: o.runtime,
+    reporter,
+    memory,
+    clock,
+    logger,
+    hostId: o.hostId,
+    ...(puller ? { ensureImage: (ref: string) => puller.ensure(ref) } : {}),
+  };
   let lease = 0;
 
   async function register(): Promise<number> {

@@ -21,6 +21,8 @@ export interface TaskRunnerDeps {
   clock: Clock;
   logger: Logger;
   hostId: string;
+  /** Makes the task's image available before a start (oci), if the agent has an image store. */
+  ensureImage?: (ref: string) => Promise<void>;
 }
 
 export class TaskRunner {
@@ -113,6 +115,8 @@ export class TaskRunner {
           'exitCode',
         ]);
         try {
+          if (this.task.spec.image !== undefined && this.#d.ensureImage)
+            await this.#d.ensureImage(this.task.spec.image);
           handle = await this.#d.runtime.start({
             taskId: this.task.id,
             job: this.task.job,

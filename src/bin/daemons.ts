@@ -11,6 +11,8 @@ import { DabbaError } from '../errors/index.ts';
 import { createLogger, type Logger } from '../lib/index.ts';
 import { NAME_PATTERN } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
+import { ImageStore, createBuiltinImage } from '../image/index.ts';
+import { OciRuntime, detectOci } from '../runtime/oci/index.ts';
 import { ProcessRuntime } from '../runtime/process/index.ts';
 import { startServer } from '../server/index.ts';
 import { SqliteStore } from '../store/index.ts';
@@ -24,28 +26,73 @@ function defaultHostId(): string {
   return NAME_PATTERN.test(h) ? h : 'local';
 }
 
-function chooseRuntime(
+interface ChosenRuntime {
+  runtime: Runtime;
+  note: string;
+  images?: ImageStore;
+}
+
+/**
+ * Picks the task runtime: `oci` (runc or crun under conmon) where it can run, else `process`.
+ * With `auto`, says which one it chose and why. `images` is the image store oci tasks use.
+ */
+async function chooseRuntime(
   driver: 'oci' | 'process' | 'auto',
   dataDir: string,
   logger: Logger,
-): Promise<{ runtime: Runtime; note: string }> {
-  if (driver === 'oci') {
-    throw new DabbaError(
-      'DABBA_E_BAD_REQUEST',
-      'the oci runtime is not available in this build; use --driver process',
-    );
+  opts: { ociRuntime?: 'runc' | 'crun'; images?: ImageStore; subnet?: string; bridge?: string } = {},
+): Promise<ChosenRuntime> {
+  const processRuntime = (why: string): ChosenRuntime => ({
+    runtime: new ProcessRuntime({
+      stateDir: join(dataDir, 'runtime', 'process'),
+      logger: logger.child({ part: 'runtime' }),
+    }),
+    note: `runtime: process (${why})`,
+  });
+  if (driver === 'process') return processRuntime('asked for with --driver process');
+  const detected = await detectOci(opts.ociRuntime ? { ociRuntime: opts.ociRuntime } : {});
+  if (!detected.ok || detected.runtime === undefined) {
+    if (driver === 'oci') {
+      throw new DabbaError('DABBA_E_BAD_REQUEST', `the oci runtime cannot run here: ${detected.reason}`, {
+        details: { reason: detected.reason },
+      });
+    }
+    return processRuntime(`containers unavailable: ${detected.reason}; plain child processes, no isolation`);
   }
-  const runtime = new ProcessRuntime({
-    stateDir: join(dataDir, 'runtime', 'process'),
+  const images = opts.images ?? (await ImageStore.open(join(dataDir, 'images')));
+  const network: { bridge?: string; subnet?: string } = {};
+  if (opts.subnet !== undefined) network.subnet = opts.subnet;
+  if (opts.bridge !== undefined) network.bridge = opts.bridge;
+  const runtime = new OciRuntime({
+    stateDir: join(dataDir, 'runtime', 'oci'),
+    images,
+    ociRuntime: detected.runtime,
+    network,
     logger: logger.child({ part: 'runtime' }),
   });
-  return Promise.resolve({
+  return {
     runtime,
-    note:
-      driver === 'process'
-        ? 'runtime: process (asked for with --driver process)'
-        : 'runtime: process (plain child processes; no container isolation)',
-  });
+    images,
+    note: `runtime: oci with ${detected.runtime} and conmon (${driver === 'oci' ? 'asked for with --driver oci' : detected.reason})`,
+  };
+}
+
+/** dev with containers: the example images, built from the host's busybox-static, if missing. */
+async function ensureExampleImages(images: ImageStore, logger: Logger): Promise<string> {
+  const built: string[] = [];
+  for (const name of ['busybox', 'hello'] as const) {
+    if (await images.get(name)) continue;
+    try {
+      await createBuiltinImage(images, name);
+      built.push(name);
+    } catch (e) {
+      logger.warn({ err: e, image: name }, 'example image not built');
+      return `images: ${name} not built (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  return built.length > 0
+    ? `images: built ${built.join(', ')} from busybox`
+    : 'images: busybox, hello present';
 }
 
 async function openSqlite(dataDir: string, logger: Logger): Promise<{ store: SqliteStore; name: string }> {
@@ -60,6 +107,16 @@ export const daemons: Daemons = {
     // The terminal is for the person; the structured log goes to a file in the data dir.
     const logFile = resolve(o.dataDir, 'dabba.log');
     const logger = createLogger('dabba-dev', { file: logFile });
+    const agentDir = join(o.dataDir, 'agent');
+    // Server and agent share one image store: importing once serves the local agent directly.
+    const images = await ImageStore.open(join(o.dataDir, 'images'));
+    const chosen = await chooseRuntime(o.driver, agentDir, logger, {
+      images,
+      ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}),
+    });
+    const { runtime, note } = chosen;
+    const notes = [note];
+    if (chosen.images) notes.push(await ensureExampleImages(images, logger));
     const { store, name } = await openSqlite(join(o.dataDir, 'server'), logger);
     let server;
     try {
@@ -69,13 +126,13 @@ export const daemons: Daemons = {
         host: o.host,
         port: o.port,
         logger: logger.child({ part: 'server' }),
+        images,
       });
     } catch (e) {
       await store.close();
+      await runtime.close();
       throw listenError(e, o.host, o.port);
     }
-    const agentDir = join(o.dataDir, 'agent');
-    const { runtime, note } = await chooseRuntime(o.driver, agentDir, logger);
     const agent = await startAgent({
       client: new DabbaClient({ addr: server.url }),
       runtime,
@@ -83,10 +140,12 @@ export const daemons: Daemons = {
       labels: { 'dabba.io/mode': 'dev' },
       dataDir: agentDir,
       logger: logger.child({ part: 'agent' }),
+      ...(chosen.images ? { images: chosen.images } : {}),
     });
     return {
       url: server.url,
-      notes: [note, `host: ${defaultHostId()}`, `log: ${logFile}`],
+      runtime: runtime.name,
+      notes: [...notes, `host: ${defaultHostId()}`, `log: ${logFile}`],
       async close() {
         await agent.close();
         await runtime.close();
@@ -106,9 +165,18 @@ export const daemons: Daemons = {
     }
     const { store, name } = await openSqlite(o.dataDir, logger);
     try {
-      const server = await startServer({ store, storeName: name, host: o.host, port: o.port, logger });
+      const images = await ImageStore.open(join(o.dataDir, 'images'));
+      const server = await startServer({
+        store,
+        storeName: name,
+        host: o.host,
+        port: o.port,
+        logger,
+        images,
+      });
       return {
         url: server.url,
+        runtime: '',
         notes: [`store: ${name}`],
         async close() {
           await server.close();
@@ -124,7 +192,12 @@ export const daemons: Daemons = {
   async agent(o: AgentDaemonOptions): Promise<Daemon> {
     const logger = createLogger('dabba-agent');
     await mkdir(o.dataDir, { recursive: true });
-    const { runtime, note } = await chooseRuntime(o.driver, o.dataDir, logger);
+    const chosen = await chooseRuntime(o.driver, o.dataDir, logger, {
+      ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}),
+      ...(o.subnet ? { subnet: o.subnet } : {}),
+      ...(o.bridge ? { bridge: o.bridge } : {}),
+    });
+    const { runtime, note } = chosen;
     const [lhost, lport] = (o.listen ?? '127.0.0.1:0').split(':');
     const hostId = o.hostId ?? defaultHostId();
     const agent = await startAgent({
@@ -136,9 +209,11 @@ export const daemons: Daemons = {
       logger,
       listenHost: lhost || '127.0.0.1',
       listenPort: Number(lport ?? 0),
+      ...(chosen.images ? { images: chosen.images } : {}),
     });
     return {
       url: agent.endpointUrl,
+      runtime: runtime.name,
       notes: [note, `host: ${hostId}`],
       async close() {
         await agent.close();

@@ -7,6 +7,7 @@ export interface DevOptions {
   host: string;
   port: number;
   driver: 'oci' | 'process' | 'auto';
+  ociRuntime?: 'runc' | 'crun';
 }
 export interface ServerDaemonOptions {
   dataDir: string;
@@ -21,9 +22,15 @@ export interface AgentDaemonOptions {
   labels: Record<string, string>;
   driver: 'oci' | 'process' | 'auto';
   listen?: string;
+  ociRuntime?: 'runc' | 'crun';
+  /** The agent's task network (oci): bridge name and private subnet. */
+  bridge?: string;
+  subnet?: string;
 }
 export interface Daemon {
   url: string;
+  /** Task runtime in use ("process", "oci"), empty for a server alone. */
+  runtime: string;
   /** Lines to show the user once it is up (what runs where, which runtime and why). */
   notes: string[];
   close(): Promise<void>;

@@ -4,6 +4,7 @@ import { daemonCommands } from './commands/daemons.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { hostCommand } from './commands/host.ts';
 import { hostsCommand } from './commands/hosts.ts';
+import { imageCommand } from './commands/image.ts';
 import { rollbackCommands } from './commands/rollback.ts';
 import { logsCommand } from './commands/logs.ts';
 import { statusCommand } from './commands/status.ts';
@@ -30,6 +31,7 @@ export function buildProgram(ctx: CliContext): Command {
   hostsCommand(program, ctx);
   hostCommand(program, ctx);
   rollbackCommands(program, ctx);
+  imageCommand(program, ctx);
   for (const c of program.commands)
     c.exitOverride().configureOutput({
       writeOut: (s) => ctx.out.write(s),

@@ -30,6 +30,9 @@ export interface ClientOptions {
 
 interface RequestOptions {
   body?: unknown;
+  /** A raw body streamed as is (e.g. a tar archive), with its content type. */
+  raw?: { stream: AsyncIterable<Uint8Array>; contentType: string };
+  headers?: Record<string, string>;
   signal?: AbortSignal;
   stream?: boolean;
 }
@@ -76,11 +79,17 @@ export class DabbaClient {
       if (opts.signal) signals.push(opts.signal);
       if (!opts.stream) signals.push(AbortSignal.timeout(this.#timeoutMs));
       try {
-        const init: RequestInit = { method, signal: AbortSignal.any(signals) };
+        const init: RequestInit & { duplex?: 'half' } = { method, signal: AbortSignal.any(signals) };
         if (opts.body !== undefined) {
           init.body = JSON.stringify(opts.body);
           init.headers = { 'content-type': 'application/json' };
+        } else if (opts.raw) {
+          // A stream can be sent once: no failover for uploads.
+          init.body = opts.raw.stream;
+          init.duplex = 'half';
+          init.headers = { 'content-type': opts.raw.contentType };
         }
+        if (opts.headers) init.headers = { ...(init.headers as Record<string, string>), ...opts.headers };
         const res = await fetch(base + path, init);
         if (res.status === 503 && i < this.addrs.length - 1) {
           await res.body?.cancel();
@@ -160,6 +169,63 @@ export class DabbaClient {
   }
   reportStatus(status: TaskStatus): Promise<{ ok: true }> {
     return this.#json('PUT', `/v1/tasks/${encodeURIComponent(status.id)}/status`, { body: status });
+  }
+
+  // Images
+  listImages(): Promise<{ name: string; digest: string; size: number; created?: string; layers: number }[]> {
+    return this.#json('GET', '/v1/images');
+  }
+  /** Uploads an OCI archive or `docker save` tarball. */
+  importImage(tar: AsyncIterable<Uint8Array>, name?: string): Promise<{ name: string; digest: string }[]> {
+    const q = name === undefined ? '' : `?name=${encodeURIComponent(name)}`;
+    return this.#json('POST', `/v1/images/import${q}`, {
+      raw: { stream: tar, contentType: 'application/x-tar' },
+      stream: true,
+    });
+  }
+  /** Uploads a tar of a root filesystem, packed by the server as a one-layer OCI image. */
+  createImage(name: string, tar: AsyncIterable<Uint8Array>): Promise<{ name: string; digest: string }> {
+    return this.#json('POST', `/v1/images/create?name=${encodeURIComponent(name)}`, {
+      raw: { stream: tar, contentType: 'application/x-tar' },
+      stream: true,
+    });
+  }
+  /** Where an agent fetches images from: manifests by reference, blobs by digest (resumable). */
+  imageSource(): {
+    manifest(ref: string): Promise<{ bytes: Uint8Array; mediaType?: string; digest?: string }>;
+    blob(digest: string, offset: number): Promise<AsyncIterable<Uint8Array>>;
+  } {
+    return {
+      manifest: async (ref) => {
+        const res = await this.#fetch('GET', `/v1/images/manifests/${encodeURIComponent(ref)}`);
+        if (!res.ok) {
+          await parseResponse(res);
+        }
+        const out: { bytes: Uint8Array; mediaType?: string; digest?: string } = {
+          bytes: new Uint8Array(await res.arrayBuffer()),
+        };
+        const type = res.headers.get('content-type');
+        const digest = res.headers.get('docker-content-digest');
+        if (type) out.mediaType = type;
+        if (digest) out.digest = digest;
+        return out;
+      },
+      blob: async (digest, offset) => {
+        const res = await this.#fetch('GET', `/v1/images/blobs/${encodeURIComponent(digest)}`, {
+          stream: true,
+          ...(offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {}),
+        });
+        if (!res.ok || !res.body) {
+          await parseResponse(res);
+          throw new DabbaError('DABBA_E_INTERNAL', `blob ${digest}: empty answer`);
+        }
+        if (offset > 0 && res.status !== 206) {
+          await res.body.cancel();
+          throw new DabbaError('DABBA_E_INTERNAL', `server ignored the range request for blob ${digest}`);
+        }
+        return res.body as AsyncIterable<Uint8Array>;
+      },
+    };
   }
 
   // Events and watch

@@ -1,10 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
+import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import { Router } from './http/router.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
 import { hostRoutes } from './routes/hosts.ts';
+import { imageRoutes } from './routes/images.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { logRoutes } from './routes/logs.ts';
 import { watchRoutes } from './routes/watch.ts';
@@ -19,6 +21,8 @@ export interface ApiOptions {
   events: EventLog;
   liveness: HostLiveness;
   version: string;
+  /** The server's image store; without one the image endpoints answer 404. */
+  images?: ImageStore;
 }
 
 export function buildRouter(o: ApiOptions): Router {
@@ -41,6 +45,7 @@ export function buildRouter(o: ApiOptions): Router {
   hostRoutes(router, o.store, o.clock, o.liveness, o.events);
   logRoutes(router, o.store);
   watchRoutes(router, o.store);
+  if (o.images) imageRoutes(router, o.images, o.events);
   return router;
 }
 

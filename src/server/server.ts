@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Clock, Logger } from '../lib/index.ts';
 import { systemClock, sleep } from '../lib/index.ts';
+import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
@@ -18,6 +19,8 @@ export interface ServerOptions {
   /** Seconds without a heartbeat before a host is down. */
   hostTtlSeconds?: number;
   version?: string;
+  /** Image store served to agents and filled by `dabba image import|create`. */
+  images?: ImageStore;
 }
 
 export interface RunningServer {
@@ -41,6 +44,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       events,
       liveness: { ttlSeconds: o.hostTtlSeconds ?? 10 },
       version: o.version ?? '0.1.0',
+      ...(o.images ? { images: o.images } : {}),
     },
     signal,
   );

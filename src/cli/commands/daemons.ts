@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.ts';
 import type { CliContext, Daemon } from '../context.ts';
@@ -19,6 +21,31 @@ export function parseListen(text: string): { host: string; port: number } {
 function parseDriver(text: string): 'oci' | 'process' | 'auto' {
   if (text === 'oci' || text === 'process' || text === 'auto') return text;
   throw new CliError(`--driver must be oci, process or auto (got "${text}")`, EXIT.USAGE);
+}
+
+function parseOciRuntime(text: string | undefined): { ociRuntime?: 'runc' | 'crun' } {
+  if (text === undefined) return {};
+  if (text === 'runc' || text === 'crun') return { ociRuntime: text };
+  throw new CliError(`--oci-runtime must be runc or crun (got "${text}")`, EXIT.USAGE);
+}
+
+/**
+ * `--deploy` takes a job file, or a folder with job files: `job.RUNTIME.yaml` for the runtime in use
+ * (e.g. job.oci.yaml for containers) if there is one, else `job.yaml`.
+ */
+async function jobFileFor(path: string, runtime: string): Promise<string> {
+  try {
+    if (!(await stat(path)).isDirectory()) return path;
+  } catch {
+    return path;
+  }
+  const specific = join(path, `job.${runtime}.yaml`);
+  try {
+    await stat(specific);
+    return specific;
+  } catch {
+    return join(path, 'job.yaml');
+  }
 }
 
 function parseLabels(list: string[]): Record<string, string> {
@@ -51,44 +78,65 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       'task runtime: oci, process or auto (oci when root and runc are available)',
       'auto',
     )
-    .option('--deploy <file>', 'deploy this job file once the cluster is up')
-    .action(async (opts: { dataDir: string; listen: string; driver: string; deploy?: string }) => {
-      const { host, port } = parseListen(opts.listen);
-      const driver = parseDriver(opts.driver);
-      const job = opts.deploy === undefined ? undefined : await loadJobFile(opts.deploy);
-      const daemon = await ctx.daemons.dev({ dataDir: opts.dataDir, host, port, driver }, ctx.signal);
-      ctx.err.write(`dabba dev: API at ${daemon.url} (data in ${opts.dataDir})\n`);
-      for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
-      if (job) {
-        const client = ctx.client(daemon.url);
-        const put = await client.putJob(job.spec.name, job.userForm);
-        ctx.err.write(`deploying ${job.spec.name} version ${put.version}\n`);
-        const r = await waitForRollout(
-          client,
-          job.spec.name,
-          put.version,
-          ctx,
-          (s) => ctx.err.write(s),
-          job.spec.update.deadlineMs,
+    .option('--oci-runtime <name>', 'OCI runtime for containers: runc (default) or crun')
+    .option('--deploy <file|dir>', "deploy this job file (or a folder's job.RUNTIME.yaml / job.yaml) once up")
+    .action(
+      async (opts: {
+        dataDir: string;
+        listen: string;
+        driver: string;
+        deploy?: string;
+        ociRuntime?: string;
+      }) => {
+        const { host, port } = parseListen(opts.listen);
+        const driver = parseDriver(opts.driver);
+        const daemon = await ctx.daemons.dev(
+          { dataDir: opts.dataDir, host, port, driver, ...parseOciRuntime(opts.ociRuntime) },
+          ctx.signal,
         );
-        if (!r.ok) ctx.err.write(`deploy failed: ${r.message}\n`);
-      }
-      ctx.err.write(
-        [
-          '',
-          'try next (in another terminal):',
-          `  export DABBA_ADDR=${daemon.url}`,
-          '  bin/dabba status            # jobs',
-          ...(job ? [`  bin/dabba status ${job.spec.name}      # its tasks, pids and addresses`] : []),
-          "  bin/dabba logs TASK -f      # a task's output",
-          '  bin/dabba deploy examples/hello/job.yaml',
-          ...(job ? [`  bin/dabba stop ${job.spec.name}`] : []),
-          'Ctrl-C stops the server and agent; tasks keep running and are picked up by the next `dabba dev`.',
-          '',
-        ].join('\n'),
-      );
-      await runUntilInterrupted(ctx, daemon);
-    });
+        let job;
+        try {
+          job =
+            opts.deploy === undefined
+              ? undefined
+              : await loadJobFile(await jobFileFor(opts.deploy, daemon.runtime));
+        } catch (e) {
+          await daemon.close();
+          throw e;
+        }
+        ctx.err.write(`dabba dev: API at ${daemon.url} (data in ${opts.dataDir})\n`);
+        for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
+        if (job) {
+          const client = ctx.client(daemon.url);
+          const put = await client.putJob(job.spec.name, job.userForm);
+          ctx.err.write(`deploying ${job.spec.name} version ${put.version}\n`);
+          const r = await waitForRollout(
+            client,
+            job.spec.name,
+            put.version,
+            ctx,
+            (s) => ctx.err.write(s),
+            job.spec.update.deadlineMs,
+          );
+          if (!r.ok) ctx.err.write(`deploy failed: ${r.message}\n`);
+        }
+        ctx.err.write(
+          [
+            '',
+            'try next (in another terminal):',
+            `  export DABBA_ADDR=${daemon.url}`,
+            '  bin/dabba status            # jobs',
+            ...(job ? [`  bin/dabba status ${job.spec.name}      # its tasks, pids and addresses`] : []),
+            "  bin/dabba logs TASK -f      # a task's output",
+            '  bin/dabba deploy examples/hello/job.yaml',
+            ...(job ? [`  bin/dabba stop ${job.spec.name}`] : []),
+            'Ctrl-C stops the server and agent; tasks keep running and are picked up by the next `dabba dev`.',
+            '',
+          ].join('\n'),
+        );
+        await runUntilInterrupted(ctx, daemon);
+      },
+    );
 
   program
     .command('server')
