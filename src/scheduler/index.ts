@@ -7,8 +7,8 @@
 export { reconcile } from './reconcile.ts';
 export type { PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
 export { isEmptyPlan } from './plan.ts';
-export { spreadPlacement } from './placement.ts';
-export type { PlacementResult, PlacementStrategy, Placer } from './placement.ts';
+export { allocatorPlacement, spreadPlacement } from './placement.ts';
+export type { PlacementJob, PlacementResult, PlacementStrategy, Placer } from './placement.ts';
 export { planRollout, rolloutBudget } from './rollout.ts';
 export type { RolloutBudget, RolloutDecision, RolloutInput, StopWhy } from './rollout.ts';
 export { chooseRollback } from './rollback.ts';

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostView, Mi } from './fixtures.ts';
-import { spreadPlacement } from './placement.ts';
+import { hostView, ids, jobRecord, jobSpec, Mi } from './fixtures.ts';
+import { allocatorPlacement, spreadPlacement } from './placement.ts';
+import { reconcile } from './reconcile.ts';
 
 const small = { cpu: 0.1, memoryBytes: 10 * Mi, pids: 1 };
 
@@ -62,4 +63,53 @@ test("the job's existing tasks steer the spread", () => {
     [placer.place(small), placer.place(small), placer.place(small)].map((r) => r.host),
     ['h2', 'h2', 'h1'],
   );
+});
+
+test("the default strategy is the allocator: the job's constraints and spread hold", () => {
+  const spec = {
+    ...jobSpec({ replicas: 4 }),
+    placement: {
+      spread: [{ attribute: 'rack' }],
+      constraints: [{ attribute: 'region', equals: 'prn' }],
+    },
+  };
+  const labelled = (id: string, rack: string, region: string) => ({
+    ...hostView(id),
+    labels: { rack, region },
+  });
+  const hosts = [
+    labelled('a1', 'r1', 'prn'),
+    labelled('a2', 'r1', 'prn'),
+    labelled('b1', 'r2', 'prn'),
+    labelled('b2', 'r2', 'prn'),
+    labelled('c1', 'r3', 'ash'),
+  ];
+  const plan = reconcile({
+    job: jobRecord(spec),
+    versions: [],
+    tasks: [],
+    hosts,
+    deployment: undefined,
+    now: 0,
+    newTaskId: ids(),
+  });
+  assert.deepEqual(
+    plan.create.map((t) => t.host),
+    ['a1', 'b1', 'a2', 'b2'],
+  );
+});
+
+test('allocatorPlacement: an unplaced result carries the structured explanation and names the task', () => {
+  const placer = allocatorPlacement([hostView('h1', { cpu: 2 })], new Map(), {
+    name: 'web',
+    version: 3,
+    placement: { spread: [], constraints: [] },
+    ports: [],
+  });
+  const r = placer.place({ cpu: 4, memoryBytes: Mi, pids: 1 }, 'web-abc');
+  assert.equal(r.host, null);
+  assert.ok('explanation' in r && r.explanation !== undefined);
+  assert.equal(r.explanation.task, 'web-abc');
+  assert.equal(r.reason, r.explanation.summary);
+  assert.deepEqual(r.explanation.suggestions, ['needs 4 CPUs; the largest free is 2 on host h1']);
 });

@@ -1,24 +1,70 @@
 /**
  * Placement for one reconcile pass: which host a new task goes to, or why none fits.
  *
- * This is the stand-in until the allocator (src/allocator) provides the real one: `reconcile` takes
- * any `PlacementStrategy` through `ReconcileInput.placement` and defaults to `spreadPlacement`.
+ * `reconcile` takes any `PlacementStrategy` through `ReconcileInput.placement` and defaults to
+ * `allocatorPlacement`, the allocator (src/allocator): filters (host state, constraints, resources,
+ * spread `min`) and scorers (spread over attributes, fewest tasks of the job, least allocated), with
+ * a structured explanation when no host fits. `spreadPlacement` is the earlier, resources-only
+ * strategy, kept for comparison.
  */
-import type { HostCapacity, HostView, ResourceSpec } from '../model/index.ts';
+import type { HostCapacity, HostView, PlacementSpec, PortSpec, ResourceSpec } from '../model/index.ts';
 import { formatSize } from '../lib/sizes.ts';
+import { Allocator, hashString, type Explanation } from '../allocator/index.ts';
 
-export type PlacementResult = { host: string } | { host: null; reason: string };
+export type PlacementResult = { host: string } | { host: null; reason: string; explanation?: Explanation };
 
 /** Places tasks one at a time, remembering what it placed (so capacity is never handed out twice). */
 export interface Placer {
-  place(resources: ResourceSpec): PlacementResult;
+  /** `task` is the id of the task being placed, when known (explanations name it). */
+  place(resources: ResourceSpec, task?: string): PlacementResult;
+}
+
+/** The job whose tasks a placer places (its current version's placement rules). */
+export interface PlacementJob {
+  name: string;
+  version: number;
+  placement: PlacementSpec;
+  ports: readonly PortSpec[];
 }
 
 /**
  * Builds a placer for one pass. `hosts` are all known hosts (any state); `jobTasks` counts, per host
  * id, this job's tasks that stay on that host (desired 'run' after this pass's stops).
  */
-export type PlacementStrategy = (hosts: readonly HostView[], jobTasks: ReadonlyMap<string, number>) => Placer;
+export type PlacementStrategy = (
+  hosts: readonly HostView[],
+  jobTasks: ReadonlyMap<string, number>,
+  job?: PlacementJob,
+) => Placer;
+
+/**
+ * The allocator as a placement strategy. The seed comes from the job's name and version, so a pass
+ * over the same state makes the same choices (and `dabba plan` predicts them). The `reason` of an
+ * unplaced task is the explanation's one-line summary: it changes only when the state does.
+ */
+export const allocatorPlacement: PlacementStrategy = (hosts, jobTasks, job) => {
+  const name = job?.name ?? '';
+  const allocator = new Allocator({ hosts, seed: hashString(`${name}@${job?.version ?? 0}`) });
+  const placement = job?.placement ?? { spread: [], constraints: [] };
+  const ports = job?.ports ?? [];
+  const existing = { perHost: jobTasks };
+  let n = 0;
+  return {
+    place(resources, task) {
+      n++;
+      const r = allocator.place({
+        job: name,
+        task: task ?? `${name}#${n}`,
+        resources,
+        ports,
+        placement,
+        existing,
+      });
+      if (r.host !== null) return { host: r.host };
+      return { host: null, reason: r.explanation.summary, explanation: r.explanation };
+    },
+  };
+};
 
 /** How many hosts an unplaced reason lists one by one before summarising the rest. */
 const LISTED_HOSTS = 5;

@@ -206,7 +206,7 @@ describe('placement', () => {
     assert.equal(t?.host, null);
     assert.equal(
       t?.unplaced,
-      'no host fits: needs cpu 4, memory 64Mi, pids 64; 1 host: h1 has 2 cpu free (too little cpu)',
+      'no host fits cpu 4, memory 64Mi, pids 64: of 1 host, 1 too little cpu; needs 4 CPUs; the largest free is 2 on host h1',
     );
     assert.equal(plan.events[0]?.kind, 'task.unplaceable');
     assert.equal(plan.deployment?.placed, 0);
@@ -226,14 +226,16 @@ describe('placement', () => {
     const plan = reconcile(input({ job: jobRecord(spec), hosts }));
     assert.equal(
       plan.create[0]?.unplaced,
-      'no host fits: needs cpu 1, memory 512Mi, pids 10; 2 hosts: h1 has 0.5 cpu, 256Mi memory, 5 pids free (too little cpu, memory, pids); h2 is draining',
+      'no host fits cpu 1, memory 512Mi, pids 10: of 2 hosts, 1 draining, 1 too little cpu, memory, pids; ' +
+        '1 host would fit if ready: h2 (draining); ' +
+        'needs 1 CPU, 512Mi memory and 10 pids; the largest free is 0.5 CPU, 256Mi memory and 5 pids on host h1',
     );
   });
 
   test('an unplaced task is re-placed with its id once a host fits, and no duplicate is created', () => {
     const spec = jobSpec({ replicas: 1, cpu: 4 });
     const reason =
-      'no host fits: needs cpu 4, memory 64Mi, pids 64; 1 host: h1 has 2 cpu free (too little cpu)';
+      'no host fits cpu 4, memory 64Mi, pids 64: of 1 host, 1 too little cpu; needs 4 CPUs; the largest free is 2 on host h1';
     const waiting = task(spec, { id: 'u1', host: null, unplaced: reason, createdAt: 5 });
     const d = deployment();
     const still = reconcile(
@@ -275,7 +277,7 @@ describe('placement', () => {
     );
     assert.equal(plan.create.length, 1);
     assert.equal(plan.create[0]?.id, 'u1');
-    assert.match(plan.create[0]?.unplaced ?? '', /h1 has 1 cpu free/);
+    assert.match(plan.create[0]?.unplaced ?? '', /the largest free is 1 on host h1/);
   });
 
   test('spread: fewest tasks of the job, then most free memory, then host id; capacity used in the plan counts', () => {

@@ -17,7 +17,7 @@ import {
   withCounts,
   type ProgressCounts,
 } from './deployment-progress.ts';
-import { spreadPlacement } from './placement.ts';
+import { allocatorPlacement } from './placement.ts';
 import { chooseRollback } from './rollback.ts';
 import { planRollout, rolloutBudget, type RolloutDecision, type StopWhy } from './rollout.ts';
 import { sameSpec } from './spec-equal.ts';
@@ -298,10 +298,15 @@ function place(
   for (const t of running) {
     if (t.host !== null && !stopped.has(t.id)) jobTasks.set(t.host, (jobTasks.get(t.host) ?? 0) + 1);
   }
-  const placer = (input.placement ?? spreadPlacement)(input.hosts, jobTasks);
+  const placer = (input.placement ?? allocatorPlacement)(input.hosts, jobTasks, {
+    name: job.name,
+    version: job.version,
+    placement: job.spec.placement,
+    ports: job.spec.task.ports,
+  });
 
   for (const view of waiting) {
-    const r = placer.place(view.spec.resources);
+    const r = placer.place(view.spec.resources, view.id);
     const task = taskRecord(view);
     if (r.host !== null) {
       delete task.unplaced;
@@ -314,9 +319,10 @@ function place(
     }
   }
   for (let i = 0; i < create; i++) {
-    const r = placer.place(job.spec.task.resources);
+    const id = input.newTaskId();
+    const r = placer.place(job.spec.task.resources, id);
     const task: Task = {
-      id: input.newTaskId(),
+      id,
       job: job.name,
       version: job.version,
       host: r.host,

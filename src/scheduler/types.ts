@@ -21,7 +21,7 @@ export interface ReconcileInput {
   /** The newest version before job.version known good (its deployment succeeded), if the caller
    * tracks it. Takes precedence over what `otherDeployments` say. */
   lastGoodVersion?: number;
-  /** Placement strategy (defaults to `spreadPlacement`); the allocator plugs in here. */
+  /** Placement strategy (defaults to `allocatorPlacement`, the allocator). */
   placement?: PlacementStrategy;
   now: number;
   newTaskId: () => string;
