@@ -225,8 +225,9 @@ export class TaskRunner {
     this.#update(
       {
         state,
-        reason: this.#crashes > 1 ? 'CrashLoopBackOff' : e.reason,
-        message: `${e.message}; restarting in ${Math.round(delay / 100) / 10}s (restart ${this.#restarts})`,
+        // The reason stays the cause (OOMKilled, CommandNotFound, ...); the message says it loops.
+        reason: e.reason,
+        message: `${e.message}; ${this.#crashes > 1 ? 'crash loop, ' : ''}restarting in ${Math.round(delay / 100) / 10}s (restart ${this.#restarts})`,
         restarts: this.#restarts,
         healthy: false,
         ready: false,

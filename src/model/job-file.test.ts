@@ -416,8 +416,8 @@ task:
       assert.equal(i.found, JSON.stringify(written));
       assertAt(i, text, written);
     }
-    const small = issueAt(parseBad(`${MINIMAL}  resources: { memory: 1Mi }\n`), 'task.resources.memory');
-    assert.match(small.message, /at least 4Mi/);
+    const small = issueAt(parseBad(`${MINIMAL}  resources: { memory: 512Ki }\n`), 'task.resources.memory');
+    assert.match(small.message, /at least 1Mi/);
     const negative = issueAt(parseBad(`${MINIMAL}  resources: { memory: -64Mi }\n`), 'task.resources.memory');
     assert.match(negative.message, /negative/);
   });
@@ -679,7 +679,7 @@ describe('formatIssues', () => {
     assert.equal(
       formatIssues(issues),
       [
-        'job.yaml:4:24: task.resources.memory: is not a size; did you mean "64Mi"? (expected a size from 4Mi to 1Ti, such as 64Mi, 512Mi or 2Gi, found "64mb")',
+        'job.yaml:4:24: task.resources.memory: is not a size; did you mean "64Mi"? (expected a size from 1Mi to 1Ti, such as 64Mi, 512Mi or 2Gi, found "64mb")',
         'job.yaml:5:1: replica: unknown field "replica"; did you mean "replicas"? (expected one of: name, replicas, task, update, placement)',
       ].join('\n'),
     );

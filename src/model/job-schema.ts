@@ -37,7 +37,7 @@ const DAY = 24 * HOUR;
 export const JOB_LIMITS = {
   replicas: { min: 0, max: 10_000 },
   cpu: { min: 0.001, max: 1024 },
-  memoryBytes: { min: 4 * MI, max: TI },
+  memoryBytes: { min: 1 * MI, max: TI },
   pids: { min: 1, max: 4_194_304 },
   port: { min: 1, max: 65_535 },
   ports: { max: 100 },
@@ -335,7 +335,7 @@ function parseMemory(v: unknown): Parsed<number> {
   } else {
     return bad('must be a size such as 64Mi');
   }
-  if (bytes < min) return bad(`must be at least 4Mi (${min} bytes)`);
+  if (bytes < min) return bad(`must be at least 1Mi (${min} bytes)`);
   if (bytes > max) return bad('must be at most 1Ti');
   return ok(bytes);
 }
@@ -631,14 +631,14 @@ const resourcesSchema = z
       default: JOB_DEFAULTS.cpu,
     }),
     memory: leaf<number>({
-      expected: 'a size from 4Mi to 1Ti, such as 64Mi, 512Mi or 2Gi',
+      expected: 'a size from 1Mi to 1Ti, such as 64Mi, 512Mi or 2Gi',
       json: {
         anyOf: [
           { type: 'string', pattern: SIZE_PATTERN },
           { type: 'integer', minimum: JOB_LIMITS.memoryBytes.min, maximum: JOB_LIMITS.memoryBytes.max },
         ],
         description:
-          'Memory reserved for, and limit of, the task: a size with a binary (Ki, Mi, Gi, Ti) or decimal (K, M, G, T) unit, or a number of bytes. From 4Mi to 1Ti.',
+          'Memory reserved for, and limit of, the task: a size with a binary (Ki, Mi, Gi, Ti) or decimal (K, M, G, T) unit, or a number of bytes. From 1Mi to 1Ti (a limit below what a container can start with fails the task with StartFailed).',
         examples: ['64Mi', '512Mi', '2Gi'],
       },
       parse: parseMemory,

@@ -41,7 +41,8 @@ export interface TaskStatus {
   ports?: Record<string, number>;
   exitCode?: number;
   /** Machine-readable reason of the last state change: Started, Exited, OOMKilled, LivenessFailed,
-   * StartFailed, CrashLoopBackOff, Stopped, ... */
+   * StartFailed, ImageNotFound, CommandNotFound, Stopped, ...; a crash loop keeps the
+   * cause as reason and says so in the message, with nextRestartAt */
   reason?: string;
   message?: string;
   startedAt?: number;

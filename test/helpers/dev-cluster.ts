@@ -135,7 +135,7 @@ export class DevCluster {
   /** SIGKILL the dev process (tasks keep running). */
   async kill9(): Promise<void> {
     const p = this.proc;
-    if (!p || p.exitCode !== null) return;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGKILL');
     await exited;
@@ -177,6 +177,11 @@ export async function findMarked(needles: string[]): Promise<number[]> {
   for (const name of await readdir('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
+      // Reading the environment of a stopped or frozen process (a container being frozen by its
+      // runtime, a SIGSTOPped daemon) can block: look at its state first.
+      const stat = await readFile(`/proc/${name}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state === 'D' || state === 'T' || state === 't' || state === 'Z') continue;
       const env = await readFile(`/proc/${name}/environ`, 'latin1');
       const vars = env.split('\0');
       if (needles.some((n) => vars.includes(n))) pids.push(Number(name));

@@ -16,8 +16,11 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   rmSync,
+  rmdirSync,
   statSync,
+  writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -64,6 +67,13 @@ export interface EtcdCluster {
   readonly members: readonly EtcdMember[];
   /** Sends signal to member i (default SIGKILL) and waits for it to exit. */
   killMember(i: number, signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * SIGSTOP: member i stops answering but keeps its connections open (a hung machine). Resolves
+   * once the process is stopped (every thread: nothing it sends after this).
+   */
+  freezeMember(i: number): Promise<void>;
+  /** SIGCONT after freezeMember. */
+  thawMember(i: number): void;
   /** Starts member i again on its data dir and ports; waits until it serves and has a leader. */
   restartMember(i: number): Promise<void>;
   /** Index of the member that is leader now (asks the running members), or -1 when none is. */
@@ -72,8 +82,69 @@ export interface EtcdCluster {
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** The last lines of member i's log (for failure messages). */
   logTail(i: number, lines?: number): string;
+  /** Where the members are (written to DIR/cluster.json by the CLI's `up`). */
+  state(): EtcdClusterState;
   /** Kills every member and removes the dir (unless it was given). Safe to call twice. */
   stop(): Promise<void>;
+}
+
+const STATE_FILE = 'cluster.json';
+
+/** Records where a detached cluster's members are, for stopEtcdClusterAt (another process). */
+export function writeEtcdClusterState(cluster: EtcdCluster): string {
+  const file = join(cluster.dir, STATE_FILE);
+  writeFileSync(file, `${JSON.stringify(cluster.state(), null, 2)}\n`);
+  return file;
+}
+
+export function readEtcdClusterState(dir: string): EtcdClusterState | undefined {
+  try {
+    return JSON.parse(readFileSync(join(resolve(dir), STATE_FILE), 'utf8')) as EtcdClusterState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether pid is still the etcd member that was started on dataDir (pids get reused). */
+export function isMemberProcess(pid: number | undefined, dataDir: string): boolean {
+  if (pid === undefined) return false;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.includes(`--data-dir=${dataDir}`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the cluster recorded in dir (started by another process): kills its members, waits for them
+ * to exit, and removes what `up` created there (member data dirs, logs, the state file). Returns the
+ * names of the members that were running.
+ */
+export async function stopEtcdClusterAt(dir: string): Promise<string[]> {
+  const state = readEtcdClusterState(dir);
+  if (state === undefined)
+    throw new Error(`no etcd cluster recorded in ${resolve(dir)} (${STATE_FILE} missing)`);
+  const running = state.members.filter((m) => isMemberProcess(m.pid, m.dataDir));
+  for (const m of running) process.kill(m.pid ?? 0, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (running.some((m) => isMemberProcess(m.pid, m.dataDir))) {
+    if (Date.now() > deadline) {
+      for (const m of running) if (isMemberProcess(m.pid, m.dataDir)) process.kill(m.pid ?? 0, 'SIGKILL');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const m of state.members) {
+    rmSync(m.dataDir, { recursive: true, force: true });
+    rmSync(m.logFile, { force: true });
+  }
+  rmSync(join(state.dir, STATE_FILE), { force: true });
+  try {
+    rmdirSync(state.dir); // only if nothing else is in it
+  } catch {
+    // Not empty: it holds the user's own files.
+  }
+  return running.map((m) => m.name);
 }
 
 /** Whether an etcd binary is available; the version line when it is. */
@@ -226,6 +297,27 @@ class Cluster implements EtcdCluster {
     await exited;
   }
 
+  async freezeMember(i: number): Promise<void> {
+    const pid = this.#signal(i, 'SIGSTOP');
+    await waitFor(
+      () => Promise.resolve(isStopped(pid)),
+      5000,
+      () => `member ${this.#member(i).name} (pid ${pid}) did not stop`,
+    );
+  }
+
+  thawMember(i: number): void {
+    this.#signal(i, 'SIGCONT');
+  }
+
+  #signal(i: number, signal: NodeJS.Signals): number {
+    const m = this.#member(i);
+    const child = this.#procs[i];
+    if (child?.pid === undefined) throw new Error(`member ${m.name} is not running`);
+    child.kill(signal);
+    return child.pid;
+  }
+
   async restartMember(i: number): Promise<void> {
     if (this.#stopped) throw new Error('the cluster is stopped');
     const m = this.#member(i);
@@ -353,6 +445,19 @@ async function memberHealthy(clientUrl: string): Promise<boolean> {
 async function isLeader(clientUrl: string): Promise<boolean> {
   const body = await get(`${clientUrl}/metrics`);
   return body !== undefined && /^etcd_server_is_leader 1$/m.test(body);
+}
+
+/** Whether every thread of pid is stopped (state T in /proc/PID/task/TID/stat). */
+function isStopped(pid: number): boolean {
+  try {
+    const tids = readdirSync(`/proc/${pid}/task`);
+    return tids.every((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+    });
+  } catch {
+    return false;
+  }
 }
 
 async function waitFor(pred: () => Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {

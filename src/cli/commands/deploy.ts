@@ -111,7 +111,7 @@ function progressLine(view: JobView, version: number): string {
   const healthy = mine.filter((t) => t.state === 'running' && t.healthy).length;
   const running = mine.filter((t) => t.state === 'running').length;
   const old = view.tasks.filter((t) => t.version !== version && t.desired === 'run').length;
-  const failing = mine.filter((t) => t.state === 'failed' || t.reason === 'CrashLoopBackOff');
+  const failing = mine.filter((t) => t.state === 'failed');
   const unplaced = mine.filter((t) => t.unplaced !== null);
   let line = `rollout v${version}: ${healthy}/${view.replicas} healthy, ${running} running`;
   if (old > 0) line += `, ${old} old`;

@@ -1,0 +1,199 @@
+/**
+ * Containers end to end: `dabba dev` with the oci runtime (runc under conmon), driven through the CLI.
+ * Liveness restarts, the agent's kill -9 and restart (same pid, logs continuing), bad input that
+ * fails one task with a clear reason while the others run, and nothing left after stop.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ImageStore } from '../../src/image/index.ts';
+import type { JobView } from '../../src/model/index.ts';
+import { OciRuntime, detectOci } from '../../src/runtime/oci/index.ts';
+import { DevCluster, isAlive, waitFor } from '../helpers/dev-cluster.ts';
+
+const detected = await detectOci();
+const skip = !detected.ok && process.env['DABBA_SKIP_OCI'] === '1';
+if (!detected.ok && !skip) {
+  throw new Error(
+    `containers are needed for this test: ${detected.reason} (run as root with runc and conmon installed; DABBA_SKIP_OCI=1 skips)`,
+  );
+}
+
+function job(name: string, body: string): string {
+  return `name: ${name}\n${body}`;
+}
+
+describe('dabba dev with containers', { skip: skip ? detected.reason : false }, () => {
+  let c: DevCluster;
+  const file = (n: string): string => join(c.dataDir, `${n}.yaml`);
+
+  before(async () => {
+    c = await DevCluster.start({ driver: 'oci' });
+  });
+  after(async () => {
+    const t0 = Date.now();
+    const step = (what: string): void => {
+      if (process.env['DABBA_TEST_DEBUG']) console.error(`cleanup: ${what} at ${Date.now() - t0} ms`);
+    };
+    await c.kill9();
+    step('dev killed');
+    // Whatever a failed test left: re-adopt every container of this cluster and remove it.
+    const stateDir = join(c.dataDir, 'agent', 'runtime', 'oci');
+    const rt = new OciRuntime({ stateDir, images: await ImageStore.open(join(c.dataDir, 'images')) });
+    const { running, exited } = await rt.recover();
+    step(`recovered ${running.length} running, ${exited.length} exited`);
+    for (const h of running) await rt.stop(h.taskId, 0);
+    for (const id of [...running.map((h) => h.taskId), ...exited.map((e) => e.taskId)]) await rt.remove(id);
+    await rt.close();
+    step('containers removed');
+    await c.destroy();
+    step('destroyed');
+  });
+
+  async function status(name: string): Promise<JobView> {
+    const r = await c.cli(['status', name, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as JobView;
+  }
+
+  test('two replicas of the hello image answer on the same port at their own addresses', async () => {
+    await writeFile(
+      file('web'),
+      job(
+        'web',
+        `replicas: 2
+task:
+  image: hello
+  command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+  env: { GREETING: "contained" }
+  resources: { cpu: 0.1, memory: 32Mi, pids: 32 }
+  ports: [{ name: http, port: 8080 }]
+  health:
+    liveness: { exec: { command: ["sh", "-c", "test ! -f /tmp/sick"] }, interval: 500ms, failures: 2 }
+    readiness: { http: { port: http, path: / }, interval: 500ms }
+  restart: { policy: always, backoff: 200ms }
+  stopGracePeriod: 2s
+update: { minHealthy: 500ms }
+`,
+      ),
+    );
+    const r = await c.cli(['deploy', file('web')]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${c.log}`);
+    const v = await status('web');
+    const addrs = new Set<string>();
+    for (const t of v.tasks) {
+      assert.equal(t.state, 'running');
+      assert.equal(t.ports['http'], 8080);
+      assert.ok(t.address && /^10\./.test(t.address), `private address ${t.address}`);
+      addrs.add(t.address);
+      const body = await (await fetch(`http://${t.address}:8080/`)).text();
+      assert.match(body, new RegExp(`contained from ${t.id}`));
+      assert.ok(t.pid !== null && isAlive(t.pid), 'host pid of the container process');
+    }
+    assert.equal(addrs.size, 2);
+  });
+
+  test('a failing liveness probe restarts the container', async () => {
+    const before = (await status('web')).tasks[0];
+    assert.ok(before?.pid);
+    // Make the probe fail from inside the container's filesystem.
+    await writeFile(`/proc/${before.pid}/root/tmp/sick`, '1');
+    const after = await waitFor('liveness restart', async () => {
+      const t = (await status('web')).tasks.find((x) => x.id === before.id);
+      return t && t.state === 'running' && t.healthy && t.restarts > before.restarts ? t : undefined;
+    });
+    assert.notEqual(after.pid, before.pid);
+    assert.match((await c.cli(['status', 'web'])).stdout, /web-/);
+  });
+
+  test('kill -9 of the agent and a restart: same pid, logs continue', async () => {
+    await writeFile(
+      file('ticker'),
+      job(
+        'ticker',
+        `task:
+  image: busybox
+  command: ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"]
+  resources: { memory: 16Mi, pids: 16 }
+update: { minHealthy: 0s }
+`,
+      ),
+    );
+    assert.equal((await c.cli(['deploy', file('ticker')])).code, 0);
+    const before = (await status('ticker')).tasks[0];
+    assert.ok(before?.pid);
+    await waitFor('first ticks', async () => /tick 3/.test((await c.cli(['logs', before.id])).stdout));
+    await c.kill9();
+    assert.ok(isAlive(before.pid), 'the container outlives the agent');
+    await new Promise((r) => setTimeout(r, 1000));
+    await c.boot('oci');
+    const after = await waitFor('adopted', async () => {
+      const t = (await status('ticker')).tasks.find((x) => x.id === before.id);
+      return t?.state === 'running' && t.reason === 'Adopted' ? t : undefined;
+    });
+    assert.equal(after.pid, before.pid);
+    const lines = (await c.cli(['logs', before.id, '--timestamps'])).stdout.trim().split('\n');
+    const ticks = lines.map((l) => Number(/tick (\d+)/.exec(l)?.[1] ?? -1));
+    assert.ok(ticks.length > 8, `logs continued through the restart (${ticks.length} lines)`);
+    assert.deepEqual(
+      ticks,
+      ticks.map((_, i) => i),
+      'no line lost or repeated',
+    );
+    assert.match(lines[0] ?? '', /^\d{4}-\d\d-\d\dT\S+ stdout tick 0$/);
+  });
+
+  test('an unknown image, a missing command and too little memory fail with a clear reason; others run on', async () => {
+    const cases: [string, string, RegExp][] = [
+      ['noimage', 'image: no-such-image\n  command: ["sh"]', /ImageNotFound/],
+      ['nocmd', 'image: busybox\n  command: ["/bin/not-here"]', /CommandNotFound/],
+      [
+        'tiny',
+        'image: busybox\n  command: ["sh", "-c", "sleep 100"]\n  resources: { memory: 1Mi }',
+        /StartFailed|OOMKilled/,
+      ],
+    ];
+    for (const [name, task] of cases) {
+      await writeFile(file(name), job(name, `task:\n  ${task}\nupdate: { deadline: 5s, minHealthy: 0s }\n`));
+      const r = await c.cli(['deploy', file(name), '--detach']);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    for (const [name, , reason] of cases) {
+      const t = await waitFor(`${name} fails`, async () => {
+        const row = (await status(name)).tasks[0];
+        return row && (row.state === 'failed' || row.restarts > 0) && row.reason !== null ? row : undefined;
+      });
+      assert.match(`${t.reason}: ${t.message}`, reason, `${name}: ${t.reason} ${t.message}`);
+    }
+    const health = await c.api('GET', '/v1/health');
+    assert.equal(health.status, 200);
+    const hosts = (await c.api('GET', '/v1/hosts')).body as { state: string }[];
+    assert.equal(hosts[0]?.state, 'ready', 'the agent stays healthy');
+    const web = await status('web');
+    assert.ok(
+      web.tasks.every((t) => t.state === 'running' && t.healthy),
+      'other tasks are untouched',
+    );
+    for (const [name] of cases) assert.equal((await c.cli(['stop', name])).code, 0);
+  });
+
+  test('after dabba stop nothing is left: no container, cgroup, mount, netns or veth', async () => {
+    const pids = [...(await status('web')).tasks, ...(await status('ticker')).tasks].map((t) => t.pid);
+    for (const name of ['web', 'ticker']) {
+      const r = await c.cli(['stop', name]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    for (const pid of pids) assert.ok(pid !== null && !isAlive(pid), `pid ${pid} gone`);
+    const stateDir = join(c.dataDir, 'agent', 'runtime', 'oci');
+    const { execFileSync } = await import('node:child_process');
+    const list = execFileSync('runc', ['--root', join(stateDir, 'runtime'), 'list', '-q'])
+      .toString()
+      .trim();
+    assert.equal(list, '', 'no container in runc list');
+    const mounts = (await import('node:fs')).readFileSync('/proc/self/mountinfo', 'utf8');
+    assert.ok(!mounts.includes(c.dataDir), 'no mount under the data dir');
+    const netns = execFileSync('ip', ['netns', 'list']).toString();
+    for (const id of ['web', 'ticker']) assert.ok(!netns.includes(`${id}-`), `no netns of ${id}`);
+  });
+});
