@@ -129,6 +129,17 @@ export class Ipam {
     });
   }
 
+  /** Frees every address `owner` holds (also one allocated just before a crash). */
+  releaseOwner(owner: string): Promise<void> {
+    return this.serial(async () => {
+      const v = await this.read();
+      const mine = Object.keys(v.allocations).filter((a) => v.allocations[a] === owner);
+      if (mine.length === 0) return;
+      for (const a of mine) delete v.allocations[a];
+      await this.write(v);
+    });
+  }
+
   list(): Promise<Record<string, string>> {
     return this.serial(async () => (await this.read()).allocations);
   }

@@ -145,12 +145,6 @@ export class BridgeNetwork {
     }
   }
 
-  /** Namespace and connection in one go. */
-  async setup(t: TaskNet): Promise<void> {
-    await this.createNamespace(t);
-    await this.connect(t);
-  }
-
   /** Deletes the veth pair and the namespace; missing pieces are fine. */
   async teardown(t: Pick<TaskNet, 'netns' | 'hostVeth'>): Promise<void> {
     await this.ipBatch([`link del ${t.hostVeth}`, `netns del ${t.netns}`], { force: true });

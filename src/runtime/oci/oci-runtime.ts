@@ -357,11 +357,15 @@ export class OciRuntime implements Runtime {
         socketDir: this.socketsDir,
         ...(this.options.logSizeMax !== undefined ? { logSizeMax: this.options.logSizeMax } : {}),
       });
-      rec.address = await ready.ipam.allocate(taskId);
-      await writeRecord(taskDir, rec);
+      // Address, root filesystem and network namespace at once (the address is only needed once
+      // the veth is configured, below).
       const [mount] = await Promise.all([
         this.images.prepareRootfs(image, taskDir),
         ready.network.createNamespace(rec),
+        ready.ipam.allocate(taskId).then(async (address) => {
+          rec.address = address;
+          await writeRecord(taskDir, rec);
+        }),
       ]);
 
       const defaults = imageDefaults(image);
@@ -639,7 +643,7 @@ export class OciRuntime implements Runtime {
         this.logger.warn({ taskId: r.taskId, left }, 'cgroup directories could not be removed');
       await ready.network.teardown(r);
       await this.images.releaseRootfs(taskDir);
-      if (r.address) await ready.ipam.release(r.address, r.taskId);
+      await ready.ipam.releaseOwner(r.taskId);
       await rm(this.exitFile(r), { force: true });
       await rm(join(this.socketsDir, r.key), { force: true });
       await rm(taskDir, { recursive: true, force: true });
