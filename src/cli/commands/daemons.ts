@@ -169,6 +169,9 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     )
     .option('--driver <driver>', 'task runtime: oci, process or auto', 'auto')
     .option('--listen <host:port>', "address of the agent's own endpoint (logs)")
+    .option('--oci-runtime <name>', 'OCI runtime for containers: runc (default) or crun')
+    .option('--bridge <name>', 'bridge of the task network (oci; default dabba0)')
+    .option('--subnet <cidr>', 'private subnet of the task network (oci; default 10.88.0.0/16)')
     .action(
       async (opts: {
         server: string;
@@ -177,6 +180,9 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         label: string[];
         driver: string;
         listen?: string;
+        ociRuntime?: string;
+        bridge?: string;
+        subnet?: string;
       }) => {
         const daemon = await ctx.daemons.agent(
           {
@@ -184,6 +190,9 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             dataDir: opts.dataDir,
             labels: parseLabels(opts.label),
             driver: parseDriver(opts.driver),
+            ...parseOciRuntime(opts.ociRuntime),
+            ...(opts.bridge === undefined ? {} : { bridge: opts.bridge }),
+            ...(opts.subnet === undefined ? {} : { subnet: opts.subnet }),
             ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
           },

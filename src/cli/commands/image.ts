@@ -19,18 +19,52 @@ async function requireKind(path: string, kind: 'file' | 'dir', what: string): Pr
   }
 }
 
+/** Streams a directory as a tar archive (system tar: numeric owners, everything below DIR). */
+function packDirectory(dir: string): { stream: AsyncIterable<Uint8Array>; done(): Promise<void> } {
+  const tar = spawn('tar', ['-C', dir, '--numeric-owner', '-cf', '-', '.'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number>((resolve) => {
+    tar.on('error', () => resolve(127));
+    tar.on('close', (code) => resolve(code ?? 1));
+  });
+  return {
+    stream: tar.stdout,
+    async done() {
+      const code = await exited;
+      if (code !== 0)
+        throw new CliError(`packing ${dir} failed: ${err.trim() || `tar exited with ${code}`}`, EXIT.FAILED);
+    },
+  };
+}
+
 export function imageCommand(program: Command, ctx: CliContext): void {
   const image = program.command('image').description('images: import, create from a directory, list');
 
   image
     .command('import')
-    .description('upload an OCI image (layout archive) or a `docker save` tarball to the server')
-    .argument('<file>', 'tar archive')
-    .option('--name <name>', 'name[:tag] for an archive that names no image')
+    .description('upload an OCI image (layout directory or archive) or a `docker save` tarball to the server')
+    .argument('<path>', 'tar archive, or an OCI image layout directory')
+    .option('--name <name>', 'name[:tag] for an image that carries no name')
     .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
-    .action(async (file: string, opts: { name?: string; addr?: string }) => {
-      await requireKind(file, 'file', 'image archive');
-      const r = await ctx.client(opts.addr).importImage(createReadStream(file), opts.name);
+    .action(async (path: string, opts: { name?: string; addr?: string }) => {
+      let isDir = false;
+      try {
+        isDir = (await stat(path)).isDirectory();
+      } catch (cause) {
+        throw new CliError(`image ${path} does not exist`, EXIT.USAGE, { cause });
+      }
+      const client = ctx.client(opts.addr);
+      if (!isDir) {
+        const r = await client.importImage(createReadStream(path), opts.name);
+        for (const i of r) ctx.out.write(`imported ${i.name} ${i.digest}\n`);
+        return;
+      }
+      const tar = packDirectory(path);
+      const r = await client.importImage(tar.stream, opts.name);
+      await tar.done();
       for (const i of r) ctx.out.write(`imported ${i.name} ${i.digest}\n`);
     });
 
@@ -42,15 +76,9 @@ export function imageCommand(program: Command, ctx: CliContext): void {
     .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
     .action(async (name: string, opts: { fromDir: string; addr?: string }) => {
       await requireKind(opts.fromDir, 'dir', 'directory');
-      const tar = spawn('tar', ['-C', opts.fromDir, '--numeric-owner', '-cf', '-', '.'], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let err = '';
-      tar.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      const exited = new Promise<number>((resolve) => tar.on('close', (code) => resolve(code ?? 1)));
-      const r = await ctx.client(opts.addr).createImage(name, tar.stdout);
-      if ((await exited) !== 0)
-        throw new CliError(`packing ${opts.fromDir} failed: ${err.trim()}`, EXIT.FAILED);
+      const tar = packDirectory(opts.fromDir);
+      const r = await ctx.client(opts.addr).createImage(name, tar.stream);
+      await tar.done();
       ctx.out.write(`created ${r.name} ${r.digest}\n`);
     });
 
