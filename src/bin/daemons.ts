@@ -40,12 +40,20 @@ async function chooseRuntime(
   driver: 'oci' | 'process' | 'auto',
   dataDir: string,
   logger: Logger,
-  opts: { ociRuntime?: 'runc' | 'crun'; images?: ImageStore; subnet?: string; bridge?: string } = {},
+  opts: {
+    ociRuntime?: 'runc' | 'crun';
+    images?: ImageStore;
+    subnet?: string;
+    bridge?: string;
+    /** process runtime: the address tasks are reachable at (default 127.0.0.1). */
+    advertise?: string;
+  } = {},
 ): Promise<ChosenRuntime> {
   const processRuntime = (why: string): ChosenRuntime => ({
     runtime: new ProcessRuntime({
       stateDir: join(dataDir, 'runtime', 'process'),
       logger: logger.child({ part: 'runtime' }),
+      ...(opts.advertise ? { address: opts.advertise } : {}),
     }),
     note: `runtime: process (${why})`,
   });
@@ -173,6 +181,7 @@ export const daemons: Daemons = {
         port: o.port,
         logger,
         images,
+        ...(o.hostTimeoutSeconds ? { hostTtlSeconds: o.hostTimeoutSeconds } : {}),
       });
       return {
         url: server.url,
@@ -196,6 +205,7 @@ export const daemons: Daemons = {
       ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}),
       ...(o.subnet ? { subnet: o.subnet } : {}),
       ...(o.bridge ? { bridge: o.bridge } : {}),
+      ...(o.advertise ? { advertise: o.advertise } : {}),
     });
     const { runtime, note } = chosen;
     const [lhost, lport] = (o.listen ?? '127.0.0.1:0').split(':');

@@ -8,12 +8,15 @@ export interface DevOptions {
   port: number;
   driver: 'oci' | 'process' | 'auto';
   ociRuntime?: 'runc' | 'crun';
+  hostTimeoutSeconds?: number;
 }
 export interface ServerDaemonOptions {
   dataDir: string;
   host: string;
   port: number;
   store?: string;
+  /** Seconds without a heartbeat before a host is down. */
+  hostTimeoutSeconds?: number;
 }
 export interface AgentDaemonOptions {
   servers: string;
@@ -26,6 +29,8 @@ export interface AgentDaemonOptions {
   /** The agent's task network (oci): bridge name and private subnet. */
   bridge?: string;
   subnet?: string;
+  /** process runtime: the address this host's tasks are reachable at (default 127.0.0.1). */
+  advertise?: string;
 }
 export interface Daemon {
   url: string;

@@ -4,5 +4,6 @@
  */
 export type * from './store.ts';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
+export { EtcdStore, type EtcdStoreOptions } from './etcd/index.ts';
 export { storeConformance, type StoreConformanceOptions, type StoreFactory } from './conformance.ts';
 export { getJson, putJson, type JsonEntry } from './json.ts';

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { parseDuration } from '../../lib/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext, Daemon } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -16,6 +17,14 @@ export function parseListen(text: string): { host: string; port: number } {
     throw new CliError(`--listen "${text}" is not HOST:PORT (for example 127.0.0.1:7070)`, EXIT.USAGE);
   }
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function parseTimeout(text: string): number {
+  const r = parseDuration(text);
+  if (!r.ok || r.ms < 1000 || r.ms > 3_600_000) {
+    throw new CliError(`--host-timeout "${text}" must be a duration from 1s to 1h (e.g. 10s)`, EXIT.USAGE);
+  }
+  return Math.round(r.ms / 1000);
 }
 
 function parseDriver(text: string): 'oci' | 'process' | 'auto' {
@@ -144,10 +153,17 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--data-dir <dir>', 'where the embedded store lives')
     .option('--listen <host:port>', 'API address', DEFAULT_LISTEN)
     .option('--store <url>', 'store: sqlite (default, in --data-dir) or etcd://H:P,H:P')
-    .action(async (opts: { dataDir: string; listen: string; store?: string }) => {
+    .option('--host-timeout <duration>', 'a host without heartbeats for this long is down', '10s')
+    .action(async (opts: { dataDir: string; listen: string; store?: string; hostTimeout: string }) => {
       const { host, port } = parseListen(opts.listen);
       const daemon = await ctx.daemons.server(
-        { dataDir: opts.dataDir, host, port, ...(opts.store === undefined ? {} : { store: opts.store }) },
+        {
+          dataDir: opts.dataDir,
+          host,
+          port,
+          hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
+          ...(opts.store === undefined ? {} : { store: opts.store }),
+        },
         ctx.signal,
       );
       ctx.err.write(`dabba server: API at ${daemon.url}\n`);
@@ -172,6 +188,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--oci-runtime <name>', 'OCI runtime for containers: runc (default) or crun')
     .option('--bridge <name>', 'bridge of the task network (oci; default dabba0)')
     .option('--subnet <cidr>', 'private subnet of the task network (oci; default 10.88.0.0/16)')
+    .option(
+      '--advertise <ip>',
+      "address this host's tasks are reachable at (process runtime; default 127.0.0.1)",
+    )
     .action(
       async (opts: {
         server: string;
@@ -183,6 +203,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         ociRuntime?: string;
         bridge?: string;
         subnet?: string;
+        advertise?: string;
       }) => {
         const daemon = await ctx.daemons.agent(
           {
@@ -193,6 +214,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...parseOciRuntime(opts.ociRuntime),
             ...(opts.bridge === undefined ? {} : { bridge: opts.bridge }),
             ...(opts.subnet === undefined ? {} : { subnet: opts.subnet }),
+            ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
             ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
           },

@@ -50,6 +50,8 @@ export interface ProcessRuntimeOptions {
   logCheckIntervalMs?: number;
   /** How often an adopted (not our child) task is checked for exit. Default 250 ms. */
   pollIntervalMs?: number;
+  /** The address tasks are reported reachable at (tasks share the host's network). Default 127.0.0.1. */
+  address?: string;
 }
 
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -109,6 +111,7 @@ export class ProcessRuntime implements Runtime {
   readonly #logMaxBytes: number;
   readonly #logFiles: number;
   readonly #pollMs: number;
+  readonly #address: string;
   readonly #tasks = new Map<string, TaskRecord>();
   readonly #starting = new Set<string>();
   readonly #rotateTimer: NodeJS.Timeout;
@@ -122,6 +125,7 @@ export class ProcessRuntime implements Runtime {
     this.#logMaxBytes = options.logMaxBytes ?? 10 * 1024 * 1024;
     this.#logFiles = options.logFiles ?? 3;
     this.#pollMs = options.pollIntervalMs ?? 250;
+    this.#address = options.address ?? '127.0.0.1';
     this.#rotateTimer = setInterval(() => void this.rotateLogs(), options.logCheckIntervalMs ?? 5000);
     this.#rotateTimer.unref();
   }
@@ -309,7 +313,7 @@ export class ProcessRuntime implements Runtime {
     return {
       taskId: rec.state.taskId,
       pid: rec.state.pid,
-      address: '127.0.0.1',
+      address: this.#address,
       ports: { ...rec.state.ports },
       startedAt: rec.state.startedAt,
     };
