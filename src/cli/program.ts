@@ -7,6 +7,7 @@ import { hostsCommand } from './commands/hosts.ts';
 import { imageCommand } from './commands/image.ts';
 import { rollbackCommands } from './commands/rollback.ts';
 import { logsCommand } from './commands/logs.ts';
+import { planCommand } from './commands/plan.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
 import type { CliContext } from './context.ts';
@@ -25,6 +26,7 @@ export function buildProgram(ctx: CliContext): Command {
     });
   daemonCommands(program, ctx);
   deployCommand(program, ctx);
+  planCommand(program, ctx);
   statusCommand(program, ctx);
   stopCommand(program, ctx);
   logsCommand(program, ctx);

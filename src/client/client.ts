@@ -8,6 +8,7 @@ import type {
   Deployment,
   HealthView,
   HostView,
+  JobPlanView,
   JobSummary,
   JobVersionRecord,
   JobView,
@@ -123,6 +124,10 @@ export class DabbaClient {
   // Jobs
   putJob(name: string, userForm: unknown): Promise<PutJobResult> {
     return this.#json('PUT', `/v1/jobs/${encodeURIComponent(name)}`, { body: userForm });
+  }
+  /** What deploying this job file would change, computed by the server with nothing written. */
+  planJob(name: string, userForm: unknown): Promise<JobPlanView> {
+    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/plan`, { body: userForm });
   }
   getJob(name: string): Promise<JobView> {
     return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}`);

@@ -25,3 +25,4 @@ export {
   jobSchemaFileText,
   type JobFileInput,
 } from './job-schema.ts';
+export * from './plan.ts';

@@ -158,6 +158,41 @@ describe('HTTP API', () => {
     );
   });
 
+  test('plan shows the change and why tasks would not fit, writing nothing', async () => {
+    // A fresh lease: h1 must be alive (ready) for the whole test.
+    await client.registerHost({
+      id: 'h1',
+      labels: { rack: 'r1' },
+      capacity: { cpu: 4, memoryBytes: 8 * 2 ** 30, pids: 10000 },
+      runtime: 'process',
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const before = await client.getJob('web');
+    const rev = (await client.health()).revision;
+    const changed = await client.planJob('web', job(2, 'planned'));
+    assert.equal(changed.changed, true);
+    assert.equal(changed.nextVersion, before.version + 1);
+    assert.equal(changed.replace.length, 2);
+    assert.deepEqual(changed.add, [{ host: 'h1', count: 2 }]);
+    assert.deepEqual(changed.failures, []);
+    const same = await client.planJob('web', job(2, 'hello'));
+    assert.equal(same.changed, false);
+    assert.equal(same.keep.length, 2);
+    assert.deepEqual(same.add, []);
+    const big = await client.planJob('web', {
+      ...job(3),
+      task: { command: ['true'], resources: { cpu: 8 } },
+    });
+    assert.equal(
+      big.failures.reduce((n, f) => n + f.count, 0),
+      3,
+    );
+    assert.match(big.failures[0]?.summary ?? '', /needs 8 CPUs; the largest free is \d+(\.\d+)? on host h1/);
+    assert.ok((big.failures[0]?.detail.length ?? 0) > 1);
+    assert.equal((await client.getJob('web')).version, before.version, 'nothing written');
+    assert.equal((await client.health()).revision, rev, 'not even an event');
+  });
+
   test('a host whose heartbeats stop is down after its TTL', async () => {
     await client.registerHost({
       id: 'h9',

@@ -2,15 +2,24 @@ import { ValidationError, DabbaError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { NAME_PATTERN } from '../../lib/index.ts';
 import { formatIssue, keys, validateJob } from '../../model/index.ts';
-import type { Deployment, JobVersionRecord } from '../../model/index.ts';
+import type {
+  Deployment,
+  JobRecord,
+  JobSpec,
+  JobVersionRecord,
+  Task,
+  TaskStatus,
+  TaskView,
+} from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import type { Router } from '../http/router.ts';
 import { readJsonBody } from '../http/body.ts';
 import { getJobRecord, putJobVersion, rollbackJob, stopJob } from '../state/jobs.ts';
 import { parseBody } from '../state/parse.ts';
 import { rollbackSchema } from '../state/wire-schemas.ts';
-import { rangeJson } from '../state/json.ts';
-import { jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
+import { getJson, rangeJson } from '../state/json.ts';
+import { dryRun } from '../dry-run.ts';
+import { hostViews, jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
 import type { EventLog } from '../state/events.ts';
 
 function checkName(name: string): string {
@@ -22,31 +31,34 @@ function checkName(name: string): string {
   return name;
 }
 
+/** Validates a job body (the job file as JSON) for the job named in the URL. */
+function validOrThrow(name: string, body: unknown): JobSpec {
+  const r = validateJob(body);
+  if (!r.ok) {
+    throw new ValidationError(
+      `invalid job "${name}": ${r.issues.length} problem${r.issues.length === 1 ? '' : 's'}: ${r.issues
+        .map(formatIssue)
+        .join('; ')}`,
+      r.issues,
+    );
+  }
+  if (r.spec.name !== name) {
+    throw new DabbaError(
+      'DABBA_E_BAD_REQUEST',
+      `job name in the body ("${r.spec.name}") differs from the URL ("${name}")`,
+      { details: { path: 'name', url: name, body: r.spec.name } },
+    );
+  }
+  return r.spec;
+}
+
 export function jobRoutes(router: Router, store: Store, clock: Clock, events: EventLog): void {
   router.on('GET', '/v1/jobs', () => jobSummaries(store));
 
   router.on('PUT', '/v1/jobs/:name', async ({ req, params }) => {
     const name = checkName(params['name'] ?? '');
-    const body = await readJsonBody(req);
-    const r = validateJob(body);
-    if (!r.ok) {
-      throw new ValidationError(
-        `invalid job "${name}": ${r.issues.length} problem${r.issues.length === 1 ? '' : 's'}: ${r.issues
-          .map(formatIssue)
-          .join('; ')}`,
-        r.issues,
-      );
-    }
-    if (r.spec.name !== name) {
-      throw new DabbaError(
-        'DABBA_E_BAD_REQUEST',
-        `job name in the body ("${r.spec.name}") differs from the URL ("${name}")`,
-        {
-          details: { path: 'name', url: name, body: r.spec.name },
-        },
-      );
-    }
-    const result = await putJobVersion(store, r.spec, clock);
+    const spec = validOrThrow(name, await readJsonBody(req));
+    const result = await putJobVersion(store, spec, clock);
     if (result.changed) {
       await events.append([
         { kind: 'JobVersion', job: name, message: `job ${name} version ${result.version} submitted` },
@@ -62,6 +74,23 @@ export function jobRoutes(router: Router, store: Store, clock: Clock, events: Ev
     const r = await stopJob(store, name, clock);
     if (r.stopped) await events.append([{ kind: 'JobStopped', job: name, message: `job ${name} stopped` }]);
     return r;
+  });
+
+  router.on('POST', '/v1/jobs/:name/plan', async ({ req, params }) => {
+    const name = checkName(params['name'] ?? '');
+    const spec = validOrThrow(name, await readJsonBody(req));
+    const [current, tasks, statuses, hosts] = await Promise.all([
+      getJson<JobRecord>(store, keys.job(name)),
+      rangeJson<Task>(store, keys.jobTasksPrefix(name)),
+      rangeJson<TaskStatus>(store, keys.jobStatusPrefix(name)),
+      hostViews(store),
+    ]);
+    const byId = new Map(statuses.map((st) => [st.id, st]));
+    const views: TaskView[] = tasks.map((t) => {
+      const st = byId.get(t.id);
+      return st ? { ...t, status: st } : t;
+    });
+    return dryRun({ spec, current: current?.value, tasks: views, hosts });
   });
 
   router.on('POST', '/v1/jobs/:name/rollback', async ({ req, params }) => {
