@@ -8,7 +8,7 @@ import { RuntimeError } from '../../errors/index.ts';
 import { LineAssembler, parseCriLine, parseTimestamp, readCriLog } from './cri-log.ts';
 import { Ipam, parseSubnet } from './ipam.ts';
 import { exitStatusFrom } from './oci-runtime.ts';
-import { portEnv, portEnvName } from './port-env.ts';
+import { portEnv, portEnvName } from '../port-env.ts';
 import { findCommand, lookupUser, resolveInRoot } from './rootfs-lookup.ts';
 import { defaultSeccompProfile } from './seccomp.ts';
 import { buildSpec, resources } from './spec.ts';

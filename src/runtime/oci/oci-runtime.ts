@@ -45,7 +45,7 @@ import { readCriLog } from './cri-log.ts';
 import { Ipam, parseSubnet } from './ipam.ts';
 import { BridgeNetwork, netnsPath } from './network.ts';
 import { OciCli } from './oci-cli.ts';
-import { portEnv } from './port-env.ts';
+import { portEnv } from '../port-env.ts';
 import { findCommand, lookupUser } from './rootfs-lookup.ts';
 import { buildSpec } from './spec.ts';
 import {

@@ -15,7 +15,7 @@ import type { LogLine, Runtime, TaskHandle } from '../runtime.ts';
 import { ProcessRuntime, type ProcessRuntimeOptions } from './index.ts';
 import { LineSplitter } from './line-splitter.ts';
 import { isAlive, readStat } from './proc.ts';
-import { portEnvName } from './port-env.ts';
+import { portEnvName } from '../port-env.ts';
 
 type Options = Omit<ProcessRuntimeOptions, 'stateDir'>;
 

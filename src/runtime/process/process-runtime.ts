@@ -24,7 +24,7 @@ import type {
 import { resolveCommand } from './command-lookup.ts';
 import { runExec, signalExitCode } from './exec.ts';
 import { DEFAULT_PORT_RANGE, PortAllocator, type PortRange } from './port-allocator.ts';
-import { portEnv } from './port-env.ts';
+import { portEnv } from '../port-env.ts';
 import { isAlive, readStat, rssBytes, sessionMembers, ticksToSeconds } from './proc.ts';
 import { TaskLogs } from './task-logs.ts';
 import {

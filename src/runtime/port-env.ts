@@ -1,5 +1,9 @@
-/** How declared ports reach a task: DABBA_PORT_<NAME> for each, PORT for the first. */
-import type { PortSpec } from '../../model/index.ts';
+/**
+ * How declared ports reach a task, the same with every runtime: DABBA_PORT_<NAME> for each, PORT for
+ * the first. (With oci, ports map to themselves: each task has its own address; with process, each
+ * declared port gets a free host port.)
+ */
+import type { PortSpec } from '../model/index.ts';
 
 /** "http" -> DABBA_PORT_HTTP, "admin-api" and "adminApi" -> DABBA_PORT_ADMIN_API. */
 export function portEnvName(name: string): string {
@@ -18,7 +22,7 @@ export function portEnv(declared: PortSpec[], ports: Record<string, number>): Re
     const port = ports[p.name];
     if (port === undefined) continue;
     env[portEnvName(p.name)] = String(port);
-    if (env['PORT'] === undefined) env['PORT'] = String(port);
+    env['PORT'] ??= String(port);
   }
   return env;
 }
