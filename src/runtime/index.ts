@@ -1,1 +1,2 @@
 export type * from './runtime.ts';
+export { portEnv, portEnvName } from './port-env.ts';

@@ -1,3 +1,2 @@
 export { ProcessRuntime, type ProcessRuntimeOptions } from './process-runtime.ts';
 export { DEFAULT_PORT_RANGE, type PortRange } from './port-allocator.ts';
-export { portEnv, portEnvName } from './port-env.ts';
