@@ -15,7 +15,7 @@ import { ImageStore, createBuiltinImage } from '../image/index.ts';
 import { OciRuntime, detectOci } from '../runtime/oci/index.ts';
 import { ProcessRuntime } from '../runtime/process/index.ts';
 import { startServer } from '../server/index.ts';
-import { SqliteStore } from '../store/index.ts';
+import { EtcdStore, SqliteStore, type Store } from '../store/index.ts';
 
 function defaultHostId(): string {
   const h = hostname()
@@ -103,6 +103,34 @@ async function ensureExampleImages(images: ImageStore, logger: Logger): Promise<
     : 'images: busybox, hello present';
 }
 
+/**
+ * The server's store: the embedded SQLite store in the data dir (default, or `sqlite`), or an etcd
+ * cluster: `etcd://HOST:PORT,HOST:PORT[/NAMESPACE]`.
+ */
+async function openStore(
+  url: string | undefined,
+  dataDir: string,
+  logger: Logger,
+): Promise<{ store: Store; name: string }> {
+  if (url === undefined || url === 'sqlite') return openSqlite(dataDir, logger);
+  const m = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(url);
+  if (!m?.[1]) {
+    throw new DabbaError(
+      'DABBA_E_BAD_REQUEST',
+      `--store "${url}" is not a store address (use sqlite, or etcd://HOST:PORT,HOST:PORT[/NAMESPACE])`,
+    );
+  }
+  const endpoints = m[1].split(',').map((e) => `http://${e.trim()}`);
+  for (const e of endpoints) {
+    if (!/^http:\/\/[^:/]+:\d{1,5}$/.test(e)) {
+      throw new DabbaError('DABBA_E_BAD_REQUEST', `--store: "${e.slice(7)}" is not HOST:PORT`);
+    }
+  }
+  const namespace = m[2] === undefined || m[2] === '/' ? '' : m[2];
+  const store = await EtcdStore.connect(endpoints, { logger: logger.child({ part: 'store' }), namespace });
+  return { store, name: `etcd://${m[1]}${namespace}` };
+}
+
 async function openSqlite(dataDir: string, logger: Logger): Promise<{ store: SqliteStore; name: string }> {
   await mkdir(dataDir, { recursive: true });
   const path = resolve(dataDir, 'store.db');
@@ -165,13 +193,7 @@ export const daemons: Daemons = {
 
   async server(o: ServerDaemonOptions): Promise<Daemon> {
     const logger = createLogger('dabba-server');
-    if (o.store !== undefined && o.store !== 'sqlite') {
-      throw new DabbaError(
-        'DABBA_E_BAD_REQUEST',
-        `store "${o.store}" is not supported yet (use the default sqlite store)`,
-      );
-    }
-    const { store, name } = await openSqlite(o.dataDir, logger);
+    const { store, name } = await openStore(o.store, o.dataDir, logger);
     try {
       const images = await ImageStore.open(join(o.dataDir, 'images'));
       const server = await startServer({
