@@ -105,7 +105,8 @@ export class Allocator {
       last.ask.placement === ask.placement &&
       last.ask.ports === ask.ports &&
       last.ask.distinctHosts === ask.distinctHosts &&
-      last.ask.uniquePorts === ask.uniquePorts
+      last.ask.uniquePorts === ask.uniquePorts &&
+      last.ask.avoidHosts === ask.avoidHosts
     ) {
       return last.cls;
     }
@@ -242,6 +243,7 @@ function classKey(ask: PlacementAsk): string {
     ask.placement ?? null,
     ask.distinctHosts === true,
     ask.uniquePorts === true ? (ask.ports ?? []).map((p) => p.port) : null,
+    ask.avoidHosts === undefined || ask.avoidHosts.length === 0 ? null : [...new Set(ask.avoidHosts)].sort(),
   ]);
 }
 

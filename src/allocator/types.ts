@@ -36,6 +36,8 @@ export interface PlacementAsk {
    * task has its own network namespace, so declared ports never clash).
    */
   uniquePorts?: boolean;
+  /** Host ids that must not take this task (a task rescheduled off a host where it kept crashing). */
+  avoidHosts?: readonly string[];
 }
 
 /** How feasible hosts are ranked after the spread rules: fill the emptiest (spread) or the fullest

@@ -88,3 +88,30 @@ export interface HealthView {
   store: string;
   version: string;
 }
+
+/** One control-plane replica in `GET /v1/servers`. */
+export interface ServerReplicaView {
+  id: string;
+  /** Where it serves the API. */
+  url: string;
+  /** Whether this is the replica that answered. */
+  self: boolean;
+  /** Scheduler shards it owns. */
+  shards: number[];
+  /** Whether it owns the broker shard (host-wide duties). */
+  broker: boolean;
+  /** When it registered (ms since the epoch). */
+  since: number;
+}
+
+/** `GET /v1/servers`: the control-plane replicas, who owns which shard, and the store's health. */
+export interface ServersView {
+  replicas: ServerReplicaView[];
+  /** Number of scheduler shards. */
+  shards: number;
+  /** Shards nobody owns right now (moving between replicas). */
+  unowned: number[];
+  /** Who owns the broker shard, if anyone. */
+  broker: string | null;
+  store: { name: string; ok: boolean; revision: number; error?: string };
+}

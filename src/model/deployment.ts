@@ -1,5 +1,16 @@
 export type DeploymentState = 'in-progress' | 'succeeded' | 'failed' | 'superseded' | 'stopped';
 
+/**
+ * Where a canary deployment stands (only deployments with canaries have a phase):
+ * - 'canary': the canaries (`canaries` new tasks) are being started; the old tasks keep serving.
+ * - 'paused': the canaries are available; the rollout waits for promotion (`promoted`, or
+ *   `update.autoPromote`). No deadline applies while paused.
+ * - 'rolling': promoted; the rest of the rollout proceeds as usual (its deadline counts from
+ *   `promotedAt`).
+ * The deployment's `state` stays 'in-progress' in all three.
+ */
+export type DeploymentPhase = 'canary' | 'paused' | 'rolling';
+
 /** The record under /deployments/JOB/VERSION: one rollout of one job version. */
 export interface Deployment {
   job: string;
@@ -18,4 +29,15 @@ export interface Deployment {
   startedAt: number;
   updatedAt: number;
   finishedAt?: number;
+  /** Canary deployments only (see DeploymentPhase). Absent: no canary phase. */
+  phase?: DeploymentPhase;
+  /** Canary deployments only: how many canaries, min(update.canary, replicas). */
+  canaries?: number;
+  /**
+   * Set to true by the caller (the promote command) to let a canary deployment continue: honoured
+   * once the canaries are available (set earlier, it is remembered). The scheduler keeps it.
+   */
+  promoted?: boolean;
+  /** When the scheduler moved the deployment to 'rolling' (promotion seen, or autoPromote). */
+  promotedAt?: number;
 }

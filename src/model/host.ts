@@ -19,6 +19,13 @@ export interface HostRecord {
   registeredAt: number;
   /** Lease that keeps /alive/ID; renewed by heartbeats. */
   lease: number;
+  /**
+   * While `schedulable` is 'draining': when (ms since the epoch) the drain stops waiting for the
+   * jobs' budgets. Until then each job's tasks move off one replacement at a time, keeping
+   * `replicas - maxUnavailable` available; from then on what is left on the host is stopped
+   * regardless. Absent: the drain waits as long as it takes. Cleared when the host is made ready.
+   */
+  drainDeadline?: number;
 }
 
 /** A host as the API shows it. */
@@ -32,4 +39,6 @@ export interface HostView {
   agentUrl?: string;
   registeredAt: number;
   tasks: number;
+  /** Copied from the record while the state is 'draining' (see HostRecord.drainDeadline). */
+  drainDeadline?: number;
 }

@@ -7,7 +7,7 @@ import type { Document, Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import type { ValidationIssue } from '../errors/dabba-error.ts';
 import type { JobSpec, ProbeSpec } from './job.ts';
-import { closest, formatExactDuration, jobFileSchema } from './job-schema.ts';
+import { closest, formatExactDuration, JOB_DEFAULTS, jobFileSchema } from './job-schema.ts';
 import type { JobIssueParams } from './job-schema.ts';
 
 export type JobValidationResult = { ok: true; spec: JobSpec } | { ok: false; issues: ValidationIssue[] };
@@ -510,6 +510,7 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
         policy: t.restart.policy,
         backoff: formatExactDuration(t.restart.initialBackoffMs),
         maxBackoff: formatExactDuration(t.restart.maxBackoffMs),
+        rescheduleAfter: t.restart.rescheduleAfter ?? JOB_DEFAULTS.rescheduleAfter,
       },
       stopGracePeriod: formatExactDuration(t.stopGracePeriodMs),
     },

@@ -48,6 +48,7 @@ export const JOB_LIMITS = {
   probeThreshold: { min: 1, max: 100 },
   restartBackoffMs: { min: 10, max: HOUR },
   restartMaxBackoffMs: { min: 10, max: DAY },
+  rescheduleAfter: { min: 0, max: 1000 },
   stopGracePeriodMs: { min: 0, max: HOUR },
   rolloutCount: { min: 0, max: 10_000 },
   minHealthyMs: { min: 0, max: HOUR },
@@ -69,6 +70,7 @@ export const JOB_DEFAULTS = {
   restartPolicy: 'always',
   restartBackoff: '1s',
   restartMaxBackoff: '5m',
+  rescheduleAfter: 5,
   stopGracePeriod: '10s',
   probeInterval: '10s',
   probeTimeout: '1s',
@@ -873,6 +875,12 @@ const restartSchema = z
       JOB_LIMITS.restartMaxBackoffMs.max,
       JOB_DEFAULTS.restartMaxBackoff,
     ),
+    rescheduleAfter: integer(
+      'After this many restarts while not healthy, the task is replaced by one on another host (when one fits); 0: never.',
+      JOB_LIMITS.rescheduleAfter.min,
+      JOB_LIMITS.rescheduleAfter.max,
+      JOB_DEFAULTS.rescheduleAfter,
+    ),
   })
   .meta({ description: 'Restart policy, with exponential backoff between restarts.' })
   .superRefine(
@@ -889,10 +897,13 @@ const restartSchema = z
     },
     fieldsValid('backoff', 'maxBackoff'),
   )
+  // rescheduleAfter is left out at its default, so that specs stored before the field existed
+  // compare equal to the same file read again (a re-deploy must not replace every task).
   .transform((r): TaskSpec['restart'] => ({
     policy: r.policy,
     initialBackoffMs: r.backoff,
     maxBackoffMs: r.maxBackoff,
+    ...(r.rescheduleAfter === JOB_DEFAULTS.rescheduleAfter ? {} : { rescheduleAfter: r.rescheduleAfter }),
   }))
   .prefault({});
 

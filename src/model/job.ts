@@ -45,7 +45,17 @@ export interface TaskSpec {
   resources: ResourceSpec;
   ports: PortSpec[];
   health: { liveness?: ProbeSpec; readiness?: ProbeSpec };
-  restart: { policy: RestartPolicy; initialBackoffMs: number; maxBackoffMs: number };
+  restart: {
+    policy: RestartPolicy;
+    initialBackoffMs: number;
+    maxBackoffMs: number;
+    /**
+     * After this many restarts while not healthy the scheduler replaces the task with one on
+     * another host (when one fits); 0: never. Absent means the default, 5 (the normalized form
+     * leaves it out when it is 5, so specs written before it existed compare equal).
+     */
+    rescheduleAfter?: number;
+  };
   /** Time between SIGTERM and SIGKILL on stop. */
   stopGracePeriodMs: number;
 }

@@ -69,9 +69,15 @@ export function finish(
   return { ...d, state, message, updatedAt: now, finishedAt: now };
 }
 
-/** When an in-progress deployment fails for taking too long; undefined when it has no deadline. */
+/**
+ * When an in-progress deployment fails for taking too long; undefined when it has no deadline. A
+ * canary deployment paused for promotion has none (it waits for a human); after promotion the
+ * deadline counts from `promotedAt`.
+ */
 export function deadlineOf(d: Deployment, update: Pick<UpdateSpec, 'deadlineMs'>): number | undefined {
-  return update.deadlineMs > 0 ? d.startedAt + update.deadlineMs : undefined;
+  if (update.deadlineMs <= 0 || d.phase === 'paused') return undefined;
+  const from = d.phase === 'rolling' && d.promotedAt !== undefined ? d.promotedAt : d.startedAt;
+  return from + update.deadlineMs;
 }
 
 export type Failure = { kind: 'crash'; message: string } | { kind: 'deadline' };
@@ -104,6 +110,13 @@ export function failureMessage(
   update: Pick<UpdateSpec, 'deadlineMs'>,
 ): string {
   if (f.kind === 'crash') return f.message;
+  if (d.phase === 'canary') {
+    const n = d.canaries ?? 0;
+    return (
+      `canaries not available within the deadline of ${formatDuration(update.deadlineMs)}: ` +
+      `${Math.min(counts.healthy, n)}/${n} of v${d.version} available`
+    );
+  }
   return (
     `not finished within its deadline of ${formatDuration(update.deadlineMs)}: ` +
     `${counts.healthy}/${counts.desired} tasks of v${d.version} available, ${counts.old} old remaining`
@@ -125,6 +138,10 @@ export function sameRecord(a: Deployment | undefined, b: Deployment): boolean {
     a.old === b.old &&
     a.message === b.message &&
     a.startedAt === b.startedAt &&
-    a.finishedAt === b.finishedAt
+    a.finishedAt === b.finishedAt &&
+    a.phase === b.phase &&
+    a.canaries === b.canaries &&
+    a.promoted === b.promoted &&
+    a.promotedAt === b.promotedAt
   );
 }

@@ -3,16 +3,31 @@
  * hosts, deployment record, clock, id source), plan out (tasks to create/stop/remove, deployment
  * record, rollback request, events). No I/O: the server's loop reads the store, calls `reconcile`
  * and writes the plan.
+ *
+ * Within one budget (maxSurge, maxUnavailable) it rolls out new versions (canary.ts: canaries and
+ * promotion), moves tasks off draining hosts (drain.ts: with a deadline after which the drain is
+ * forced) and reschedules tasks that keep crashing on their host (reschedule.ts).
  */
 export { reconcile } from './reconcile.ts';
 export type { PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
 export { isEmptyPlan } from './plan.ts';
 export { allocatorPlacement, spreadPlacement } from './placement.ts';
-export type { PlacementJob, PlacementResult, PlacementStrategy, Placer } from './placement.ts';
+export type { PlaceHints, PlacementJob, PlacementResult, PlacementStrategy, Placer } from './placement.ts';
 export { planRollout, rolloutBudget } from './rollout.ts';
-export type { RolloutBudget, RolloutDecision, RolloutInput, StopWhy } from './rollout.ts';
+export type { OldTasks, RolloutBudget, RolloutDecision, RolloutInput, StopWhy } from './rollout.ts';
+export { drainForced, drainingHost, drainProgress, type DrainProgress } from './drain.ts';
+export {
+  awaitingPromotion,
+  canaryCount,
+  canaryMessage,
+  phaseChange,
+  promoteDeployment,
+  type PhaseChange,
+  type PromoteResult,
+} from './canary.ts';
+export { DEFAULT_RESCHEDULE_AFTER, rescheduleAfter, rescheduleReason } from './reschedule.ts';
 export { chooseRollback } from './rollback.ts';
 export type { RollbackChoice } from './rollback.ts';
-export { isComplete, progressMessage, type ProgressCounts } from './deployment-progress.ts';
+export { deadlineOf, isComplete, progressMessage, type ProgressCounts } from './deployment-progress.ts';
 export { availableFrom, CRASH_LOOP_RESTARTS, crashLoopReason, isAvailable } from './task-state.ts';
 export { canonicalJson, sameSpec } from './spec-equal.ts';

@@ -13,10 +13,17 @@ import { Allocator, hashString, type Explanation } from '../allocator/index.ts';
 
 export type PlacementResult = { host: string } | { host: null; reason: string; explanation?: Explanation };
 
+/** Per-task hints for a placer. */
+export interface PlaceHints {
+  /** Hosts this task must not go to (a task rescheduled off a host where it kept crashing). */
+  avoidHosts?: readonly string[];
+}
+
 /** Places tasks one at a time, remembering what it placed (so capacity is never handed out twice). */
 export interface Placer {
-  /** `task` is the id of the task being placed, when known (explanations name it). */
-  place(resources: ResourceSpec, task?: string): PlacementResult;
+  /** `task` is the id of the task being placed, when known (explanations name it). Strategies must
+   * honour `hints.avoidHosts`. */
+  place(resources: ResourceSpec, task?: string, hints?: PlaceHints): PlacementResult;
 }
 
 /** The job whose tasks a placer places (its current version's placement rules). */
@@ -50,8 +57,9 @@ export const allocatorPlacement: PlacementStrategy = (hosts, jobTasks, job) => {
   const existing = { perHost: jobTasks };
   let n = 0;
   return {
-    place(resources, task) {
+    place(resources, task, hints) {
       n++;
+      const avoid = hints?.avoidHosts;
       const r = allocator.place({
         job: name,
         task: task ?? `${name}#${n}`,
@@ -59,6 +67,7 @@ export const allocatorPlacement: PlacementStrategy = (hosts, jobTasks, job) => {
         ports,
         placement,
         existing,
+        ...(avoid === undefined || avoid.length === 0 ? {} : { avoidHosts: avoid }),
       });
       if (r.host !== null) return { host: r.host };
       return { host: null, reason: r.explanation.summary, explanation: r.explanation };
@@ -89,10 +98,11 @@ export const spreadPlacement: PlacementStrategy = (hosts, jobTasks) => {
       jobTasks: jobTasks.get(h.id) ?? 0,
     }));
   return {
-    place(need) {
+    place(need, _task, hints) {
+      const avoid = new Set(hints?.avoidHosts ?? []);
       let best: (typeof states)[number] | undefined;
       for (const s of states) {
-        if (s.host.state !== 'ready' || shortages(s.free, need).length > 0) continue;
+        if (s.host.state !== 'ready' || avoid.has(s.host.id) || shortages(s.free, need).length > 0) continue;
         if (
           best === undefined ||
           s.jobTasks < best.jobTasks ||
@@ -102,7 +112,11 @@ export const spreadPlacement: PlacementStrategy = (hosts, jobTasks) => {
         }
       }
       if (best === undefined) {
-        return { host: null, reason: noFitReason(need, states) };
+        const reason = noFitReason(need, states);
+        return {
+          host: null,
+          reason: avoid.size > 0 ? `${reason} (avoiding ${[...avoid].join(', ')})` : reason,
+        };
       }
       best.free.cpu -= need.cpu;
       best.free.memoryBytes -= need.memoryBytes;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { JobSpec } from '../model/index.ts';
 import { jobSpec, simHost } from './fixtures.ts';
-import { isEmptyPlan } from './index.ts';
+import { awaitingPromotion, drainProgress, isEmptyPlan } from './index.ts';
 import { Simulator, type StepRecord } from './simulator.ts';
 
 const NUM_RUNS = Number(process.env['DABBA_PROPERTY_RUNS'] ?? 150);
@@ -16,6 +16,8 @@ const NUM_RUNS = Number(process.env['DABBA_PROPERTY_RUNS'] ?? 150);
 /** The invariants of one step, about what the plan alone changed (same instant, before the agent). */
 function checkBudget(sim: Simulator, s: StepRecord): void {
   if (sim.job.status === 'stopped') return; // stopping a job stops everything, by design
+  // past a drain's deadline what is left on the host stops regardless, by design
+  if (s.plan.events.some((e) => e.kind === 'task.drain-forced')) return;
   const { budget, before, afterPlan, plan } = s;
   // new tasks carry the current time (the clock moves on every step); re-placed ones keep theirs
   if (plan.create.some((t) => t.createdAt === s.now)) {
@@ -180,11 +182,19 @@ test('random operations (deploy, scale, stop, host loss) keep the budget and end
       replicas: fc.integer({ min: 0, max: 6 }),
       surge: fc.nat(3),
       unavail: fc.nat(3),
+      canary: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 7 })),
+      autoPromote: fc.boolean(),
     }),
     fc.record({ kind: fc.constant('scale' as const), replicas: fc.integer({ min: 0, max: 6 }) }),
     fc.record({ kind: fc.constant('stop' as const) }),
     fc.record({ kind: fc.constant('down' as const), host: fc.integer({ min: 1, max: 3 }) }),
     fc.record({ kind: fc.constant('up' as const), host: fc.integer({ min: 1, max: 3 }) }),
+    fc.record({
+      kind: fc.constant('drain' as const),
+      host: fc.integer({ min: 1, max: 3 }),
+      deadline: fc.option(fc.integer({ min: 0, max: 8 }), { nil: undefined }),
+    }),
+    fc.record({ kind: fc.constant('promote' as const) }),
   );
   const scenario = fc.record({
     ops: fc.array(fc.record({ op, steps: fc.nat(6) }), { minLength: 1, maxLength: 6 }),
@@ -208,7 +218,13 @@ test('random operations (deploy, scale, stop, host loss) keep the budget and end
             ...spec,
             replicas: op.replicas,
             task: { ...spec.task, command: ['serve', `--build=${++n}`] },
-            update: { ...spec.update, maxSurge: op.surge, maxUnavailable: op.unavail },
+            update: {
+              ...spec.update,
+              maxSurge: op.surge,
+              maxUnavailable: op.unavail,
+              canary: op.canary,
+              autoPromote: op.autoPromote,
+            },
           };
           sim.deploy(spec);
           stopped = false;
@@ -219,17 +235,110 @@ test('random operations (deploy, scale, stop, host loss) keep the budget and end
         } else if (op.kind === 'stop') {
           sim.stopJob();
           stopped = true;
+        } else if (op.kind === 'drain') {
+          sim.drain(`h${op.host}`, op.deadline === undefined ? undefined : op.deadline * 1000);
+        } else if (op.kind === 'promote') {
+          sim.promote();
         } else {
           const id = `h${op.host}`;
           sim.hosts.set(id, { ...sim.hosts.get(id)!, state: op.kind === 'down' ? 'down' : 'ready' });
         }
         for (let i = 0; i < steps; i++) checkBudget(sim, sim.step(i));
       }
-      for (const h of sim.hosts.values()) h.state = 'ready';
-      const r = sim.run(200, (s) => checkBudget(sim, s));
+      for (const h of sim.hosts.values()) {
+        h.state = 'ready';
+        delete h.drainDeadline;
+      }
+      let r = sim.run(200, (s) => checkBudget(sim, s));
+      const d = sim.deployments.get(sim.job.version);
+      if (r.settled && d !== undefined && awaitingPromotion(d) && d.state === 'in-progress') {
+        assert.ok(sim.promote()); // paused for promotion: a human promotes it
+        r = sim.run(200, (s) => checkBudget(sim, s));
+      }
       assert.ok(r.settled);
       if (stopped) assert.equal(sim.tasks.size, 0);
       else expectConverged(sim, spec);
+    }),
+    { numRuns: NUM_RUNS },
+  );
+});
+
+test('drains and canaries keep the budget at every step, and end converged and drained', () => {
+  const scenario = fc.record({
+    replicas: fc.integer({ min: 1, max: 7 }),
+    maxUnavailable: fc.integer({ min: 0, max: 3 }),
+    maxSurge: fc.integer({ min: 0, max: 3 }),
+    minHealthySteps: fc.integer({ min: 0, max: 2 }),
+    hosts: fc.integer({ min: 2, max: 4 }),
+    slack: fc.integer({ min: 0, max: 3 }),
+    canary: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 8 })),
+    autoPromote: fc.boolean(),
+    promoteAt: fc.nat(25),
+    deployAt: fc.nat(6),
+    drainAt: fc.nat(12),
+    drainHost: fc.nat(3),
+    /** Steps until the drain is forced; undefined: no deadline. */
+    drainDeadline: fc.option(fc.nat(15), { nil: undefined }),
+    startSteps: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 8 }),
+  });
+  fc.assert(
+    fc.property(scenario, (p) => {
+      const update = {
+        maxUnavailable: p.maxUnavailable,
+        maxSurge: p.maxSurge,
+        minHealthyMs: p.minHealthySteps * 1000,
+        deadlineMs: 1e9,
+        canary: p.canary,
+        autoPromote: p.autoPromote,
+      };
+      const v1 = jobSpec({ replicas: p.replicas, update, cpu: 1 });
+      const v2 = { ...v1, task: { ...v1.task, command: ['serve', '--v2'] } };
+      // the hosts left after the drain hold every replica, the surge and the canaries
+      const surge = Math.max(p.maxSurge, p.maxUnavailable === 0 ? 1 : 0);
+      const need = p.replicas + surge + Math.min(p.canary, p.replicas) + p.slack;
+      const perHost = Math.ceil(need / (p.hosts - 1));
+      const hosts = Array.from({ length: p.hosts }, (_, i) => simHost(`h${i + 1}`, { cpu: perHost }));
+      const sim = new Simulator({
+        spec: v1,
+        hosts,
+        agent: {
+          startSteps: (t) =>
+            t.version === 1 ? 1 : (p.startSteps[idNumber(t.id) % p.startSteps.length] ?? 1),
+        },
+      });
+      assert.ok(sim.run(30).settled, 'v1 settles');
+      const drained = `h${(p.drainHost % p.hosts) + 1}`;
+
+      let settled = false;
+      for (let i = 0; i < 300 && !settled; i++) {
+        if (i === p.deployAt) sim.deploy(v2);
+        if (i === p.drainAt)
+          sim.drain(drained, p.drainDeadline === undefined ? undefined : p.drainDeadline * 1000);
+        if (i === p.promoteAt) sim.promote(); // early, or while paused
+        const input = sim.input();
+        const s = sim.step(i);
+        assert.deepEqual(s.plan, sim.reconcileInput(input), 'the same input gives the same plan');
+        checkBudget(sim, s);
+        const d = sim.deployments.get(sim.job.version);
+        if (d?.state === 'in-progress' && awaitingPromotion(d)) {
+          const current = sim.jobTasks().filter((t) => t.desired === 'run' && t.version === sim.job.version);
+          assert.ok(
+            current.length <= (d.canaries ?? 0),
+            `step ${i}: ${current.length} > ${d.canaries} canaries`,
+          );
+        }
+        settled = i > Math.max(p.deployAt, p.drainAt, p.promoteAt) && sim.settled(s.plan);
+        if (settled && d?.state === 'in-progress' && d.phase === 'paused') {
+          assert.ok(!p.autoPromote, 'autoPromote never pauses');
+          assert.ok(sim.promote()); // paused for promotion: a human promotes it
+          settled = false;
+        }
+      }
+      assert.ok(settled, 'converges');
+      expectConverged(sim, v2);
+      for (const t of sim.tasks.values()) assert.notEqual(t.host, drained);
+      assert.equal(drainProgress(sim.hosts.get(drained)!, sim.tasks.values()).state, 'drained');
+      assert.equal(sim.deployments.get(2)?.state, 'succeeded');
     }),
     { numRuns: NUM_RUNS },
   );

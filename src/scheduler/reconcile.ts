@@ -4,6 +4,7 @@
  * converges (an empty plan) instead of oscillating.
  */
 import type { Deployment, JobRecord, Task, TaskView } from '../model/index.ts';
+import { awaitingPromotion, canaryCount, canaryMessage, phaseChange } from './canary.ts';
 import {
   finish,
   deadlineOf,
@@ -17,11 +18,20 @@ import {
   withCounts,
   type ProgressCounts,
 } from './deployment-progress.ts';
-import { allocatorPlacement } from './placement.ts';
+import { drainForced, drainingHost } from './drain.ts';
+import { allocatorPlacement, type PlacementResult, type Placer } from './placement.ts';
+import { rescheduleReason } from './reschedule.ts';
 import { chooseRollback } from './rollback.ts';
-import { planRollout, rolloutBudget, type RolloutDecision, type StopWhy } from './rollout.ts';
+import {
+  planRollout,
+  rolloutBudget,
+  type OldTasks,
+  type RolloutBudget,
+  type RolloutDecision,
+  type StopWhy,
+} from './rollout.ts';
 import { sameSpec } from './spec-equal.ts';
-import { availableFrom, byAge, goneReason, label, lostReason, taskRecord } from './task-state.ts';
+import { availableFrom, byAge, goneReason, label, lostReason, stopOrder, taskRecord } from './task-state.ts';
 import type { PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
 
 class PlanBuilder {
@@ -49,12 +59,12 @@ class PlanBuilder {
   }
 
   /** Stops a task, or removes it outright if it was never placed (nothing runs anywhere). */
-  stop(task: TaskView, why: string): void {
+  stop(task: TaskView, why: string, kind = 'task.stopping'): void {
     if (task.host === null) {
       this.remove(task, 'task.removed', `removed task ${label(task)}, never placed: ${why}`);
     } else {
       this.plan.stop.push(task.id);
-      this.event('task.stopping', `stopping task ${label(task)} on ${task.host}: ${why}`, task);
+      this.event(kind, `stopping task ${label(task)} on ${task.host}: ${why}`, task);
     }
   }
 
@@ -129,9 +139,19 @@ function reconcileActive(
   const { job, now } = input;
   const update = job.spec.update;
   const budget = rolloutBudget(job.spec.replicas, update);
+  const hosts = new Map(input.hosts.map((h) => [h.id, h]));
   const isCurrent = currentSpecMatcher(job);
-  const current = running.filter(isCurrent);
-  const old = running.filter((t) => !isCurrent(t));
+
+  // Past a draining host's deadline, whatever is left on it stops, budget or not.
+  const forced: TaskView[] = [];
+  const live: TaskView[] = [];
+  for (const t of running) {
+    const h = drainingHost(t, hosts);
+    if (h !== undefined && drainForced(h, now)) forced.push(t);
+    else live.push(t);
+  }
+  const allCurrent = live.filter(isCurrent);
+  const old = live.filter((t) => !isCurrent(t));
   const from = (t: TaskView): number | undefined => availableFrom(t, isCurrent(t) ? update.minHealthyMs : 0);
   const available = (t: TaskView): boolean => {
     const at = from(t);
@@ -143,41 +163,103 @@ function reconcileActive(
   let started = false;
   if (record === undefined || record.state === 'stopped' || record.state === 'superseded') {
     deployment = startDeployment(job, replacedVersion(job, running, isCurrent), now);
+    const canaries = canaryCount(
+      job,
+      running.filter((t) => !isCurrent(t)).length,
+      input.versions,
+      input.otherDeployments ?? [],
+      input.lastGoodVersion,
+    );
+    if (canaries > 0) deployment = { ...deployment, phase: 'canary', canaries };
     started = true;
   } else {
     deployment = record;
   }
+  const change = phaseChange(deployment, allCurrent.filter(available).length, update.autoPromote);
+  if (change?.to === 'paused') deployment = { ...deployment, phase: 'paused' };
+  else if (change?.to === 'rolling') deployment = { ...deployment, phase: 'rolling', promotedAt: now };
 
-  const rolloutFor = (frozen: boolean, cap: number): RolloutDecision =>
-    planRollout({ budget, current, old, available, frozen, currentCap: cap });
+  // Current-spec tasks that must leave their host: it drains, or they keep crashing there. Tasks of
+  // the version being rolled out are not rescheduled until it succeeds (a crash loop fails it).
+  const moves = new Map<string, Move>();
+  for (const t of allCurrent) {
+    if (drainingHost(t, hosts) !== undefined) {
+      moves.set(t.id, { kind: 'drain' });
+    } else if (t.version !== job.version || deployment.state === 'succeeded') {
+      const why = rescheduleReason(t);
+      if (why !== undefined) moves.set(t.id, { kind: 'reschedule', why });
+    }
+  }
+  const evicting = allCurrent.filter((t) => moves.has(t.id));
+  const current = allCurrent.filter((t) => !moves.has(t.id));
+  const leaving = (t: TaskView): boolean => drainingHost(t, hosts) !== undefined;
+
+  const rolloutFor = (oldTasks: OldTasks, cap: number): RolloutDecision =>
+    planRollout({
+      budget,
+      current,
+      old,
+      available,
+      frozen: oldTasks === 'keep',
+      currentCap: cap,
+      oldTasks,
+      evicting,
+      leaving,
+    });
   const alreadyFailed = deployment.state === 'failed';
-  let decision = rolloutFor(alreadyFailed, alreadyFailed ? deployment.placed : Infinity);
-  let counts = countsAfter(job, current, old, decision, available, { placed: new Set(), created: 0 });
+  const canaryPhase = deployment.state === 'in-progress' && awaitingPromotion(deployment);
+  let cap = alreadyFailed ? deployment.placed : canaryPhase ? (deployment.canaries ?? 0) : Infinity;
+  let decision = rolloutFor(alreadyFailed ? 'keep' : canaryPhase ? 'room' : 'replace', cap);
+  const done = (c: ProgressCounts): boolean => isComplete(c) && !awaitingPromotion(deployment);
+  const forcedIds = new Set(forced.map((t) => t.id));
+  let counts = countsAfter(job, allCurrent, old, stoppedBy(decision, forcedIds), available, NOTHING_PLACED);
 
   let failure: Failure | undefined;
-  if (deployment.state === 'in-progress' && !isComplete(counts)) {
-    failure = failureOf(deployment, current, update, now);
+  if (deployment.state === 'in-progress' && !done(counts)) {
+    failure = failureOf(deployment, allCurrent, update, now);
     if (failure !== undefined) {
       // A failed deployment stops here: no more new tasks than exist now, old ones stay.
-      decision = rolloutFor(true, current.length);
+      cap = allCurrent.length;
+      decision = rolloutFor('keep', cap);
     }
   }
 
   const stopped = new Set<string>();
+  for (const task of forced) {
+    stopped.add(task.id);
+    out.stop(task, `the drain deadline of host ${task.host} has passed (forced)`, 'task.drain-forced');
+  }
   for (const { task, why } of decision.stop) {
     stopped.add(task.id);
-    out.stop(task, stopWhy(why, job, current.length));
+    out.stop(task, stopWhy(why, job, current.length, task, failure !== undefined || alreadyFailed));
   }
 
-  const placed = place(input, running, current, stopped, decision.create, out);
-  counts = countsAfter(job, current, old, decision, available, placed);
+  const placer = makePlacer(input, live, stopped);
+  const placed = place(input, placer, current, stopped, decision.create, out);
+  const moved = moveTasks(input, placer, {
+    budget,
+    evicting,
+    moves,
+    available,
+    cap,
+    stopped,
+    availableCount: decision.available,
+    running: decision.running + decision.create,
+    currentCount: current.filter((t) => !stopped.has(t.id)).length + decision.create,
+    placedCount:
+      current.filter((t) => !stopped.has(t.id) && (t.host !== null || placed.placed.has(t.id))).length +
+      placed.created,
+    out,
+  });
+  placed.created += moved.created;
+  counts = countsAfter(job, allCurrent, old, stopped, available, placed);
 
   // The deployment record, moved on by what this pass saw and did.
   let next: Deployment;
   let failed: string | undefined;
   if (deployment.state !== 'in-progress') {
     next = deployment; // finished records are history: their counts stay as they were
-  } else if (isComplete(counts)) {
+  } else if (done(counts)) {
     next = finish(
       withCounts(deployment, counts, now),
       'succeeded',
@@ -189,15 +271,34 @@ function reconcileActive(
     next = finish(withCounts(deployment, counts, now), 'failed', failed, now);
   } else {
     next = withCounts(deployment, counts, now);
+    if (awaitingPromotion(next)) next.message = canaryMessage(next, counts);
   }
   if (started || !sameRecord(record, next)) {
     out.plan.deployment = next;
     if (started) {
+      const canaries =
+        next.canaries === undefined
+          ? ''
+          : `, ${next.canaries} ${next.canaries === 1 ? 'canary' : 'canaries'} first` +
+            (update.autoPromote ? ' (autoPromote)' : ', then waits for promotion');
       out.event(
         'deployment.started',
         `deployment of v${job.version} started (from v${next.fromVersion}): ${budget.replicas} replicas, ` +
-          `maxUnavailable ${budget.maxUnavailable}, maxSurge ${budget.maxSurge}`,
+          `maxUnavailable ${budget.maxUnavailable}, maxSurge ${budget.maxSurge}${canaries}`,
       );
+    }
+    if (change !== undefined && failure === undefined) {
+      if (change.to === 'paused') {
+        out.event(
+          'deployment.paused',
+          `deployment of v${job.version} paused: its canaries are available; promote it to continue (dabba promote ${job.name})`,
+        );
+      } else {
+        out.event(
+          'deployment.promoted',
+          `deployment of v${job.version} promoted (${change.auto ? 'autoPromote' : 'on request'}): rolling out the rest`,
+        );
+      }
     }
     if (next.state === 'succeeded')
       out.event('deployment.succeeded', `deployment of v${job.version} succeeded: ${next.message}`);
@@ -225,9 +326,24 @@ function reconcileActive(
     }
   }
 
-  // Time alone changes availability (minimum healthy time) and deadlines: ask to be woken.
-  for (const t of current) if (!stopped.has(t.id)) out.wake(from(t), now);
+  // Time alone changes availability (minimum healthy time), deadlines and forced drains: ask to be
+  // woken.
+  for (const t of allCurrent) if (!stopped.has(t.id)) out.wake(from(t), now);
   if (next.state === 'in-progress') out.wake(deadlineOf(next, update), now);
+  for (const t of live) {
+    if (!stopped.has(t.id)) out.wake(drainingHost(t, hosts)?.drainDeadline, now);
+  }
+}
+
+/** Why a current-spec task must leave its host. */
+type Move = { kind: 'drain' } | { kind: 'reschedule'; why: string };
+
+const NOTHING_PLACED: Placed = { placed: new Set(), created: 0 };
+
+function stoppedBy(decision: RolloutDecision, also: ReadonlySet<string>): Set<string> {
+  const s = new Set(also);
+  for (const { task } of decision.stop) s.add(task.id);
+  return s;
 }
 
 /**
@@ -266,7 +382,13 @@ function replacedVersion(
   return replaced > 0 ? replaced : kept;
 }
 
-function stopWhy(why: StopWhy, job: JobRecord, currentCount: number): string {
+function stopWhy(
+  why: StopWhy,
+  job: JobRecord,
+  currentCount: number,
+  task: TaskView,
+  failed: boolean,
+): string {
   switch (why) {
     case 'surplus':
       return `surplus (${currentCount} tasks of v${job.version}'s spec for ${job.spec.replicas} replicas)`;
@@ -274,7 +396,28 @@ function stopWhy(why: StopWhy, job: JobRecord, currentCount: number): string {
       return `replaced by v${job.version} (not available)`;
     case 'old-replaced':
       return `replaced by v${job.version}`;
+    case 'old-drained':
+      return `host ${task.host} is draining (not replaced: the deployment of v${job.version} ${
+        failed ? 'failed' : 'waits for promotion'
+      })`;
+    case 'canary-room':
+      return `making room for the canaries of v${job.version}`;
   }
+}
+
+/** The placer for this pass: the job's tasks that stay (not stopped) steer the spread. */
+function makePlacer(input: ReconcileInput, live: readonly TaskView[], stopped: ReadonlySet<string>): Placer {
+  const { job } = input;
+  const jobTasks = new Map<string, number>();
+  for (const t of live) {
+    if (t.host !== null && !stopped.has(t.id)) jobTasks.set(t.host, (jobTasks.get(t.host) ?? 0) + 1);
+  }
+  return (input.placement ?? allocatorPlacement)(input.hosts, jobTasks, {
+    name: job.name,
+    version: job.version,
+    placement: job.spec.placement,
+    ports: job.spec.task.ports,
+  });
 }
 
 /**
@@ -283,28 +426,14 @@ function stopWhy(why: StopWhy, job: JobRecord, currentCount: number): string {
  */
 function place(
   input: ReconcileInput,
-  running: readonly TaskView[],
+  placer: Placer,
   current: readonly TaskView[],
   stopped: ReadonlySet<string>,
   create: number,
   out: PlanBuilder,
 ): Placed {
-  const { job, now } = input;
   const placed: Placed = { placed: new Set(), created: 0 };
   const waiting = current.filter((t) => t.host === null && !stopped.has(t.id));
-  if (create === 0 && waiting.length === 0) return placed;
-
-  const jobTasks = new Map<string, number>();
-  for (const t of running) {
-    if (t.host !== null && !stopped.has(t.id)) jobTasks.set(t.host, (jobTasks.get(t.host) ?? 0) + 1);
-  }
-  const placer = (input.placement ?? allocatorPlacement)(input.hosts, jobTasks, {
-    name: job.name,
-    version: job.version,
-    placement: job.spec.placement,
-    ports: job.spec.task.ports,
-  });
-
   for (const view of waiting) {
     const r = placer.place(view.spec.resources, view.id);
     const task = taskRecord(view);
@@ -320,25 +449,132 @@ function place(
   }
   for (let i = 0; i < create; i++) {
     const id = input.newTaskId();
-    const r = placer.place(job.spec.task.resources, id);
-    const task: Task = {
-      id,
-      job: job.name,
-      version: job.version,
-      host: r.host,
-      desired: 'run',
-      spec: job.spec.task,
-      createdAt: now,
-    };
+    const r = placer.place(input.job.spec.task.resources, id);
+    const task = newTask(input, id, r);
     if (r.host !== null) {
       placed.created++;
       out.upsert(task, 'task.created', `created task ${label(task)} on ${r.host}`);
     } else {
-      task.unplaced = r.reason;
       out.upsert(task, 'task.unplaceable', `created task ${label(task)}, not placed: ${r.reason}`);
     }
   }
   return placed;
+}
+
+function newTask(input: ReconcileInput, id: string, r: PlacementResult): Task {
+  const { job, now } = input;
+  const task: Task = {
+    id,
+    job: job.name,
+    version: job.version,
+    host: r.host,
+    desired: 'run',
+    spec: job.spec.task,
+    createdAt: now,
+  };
+  if (r.host === null) task.unplaced = r.reason;
+  return task;
+}
+
+interface MoveContext {
+  budget: RolloutBudget;
+  evicting: readonly TaskView[];
+  moves: ReadonlyMap<string, Move>;
+  available: (t: TaskView) => boolean;
+  /** Most current-spec tasks there may be after this pass. */
+  cap: number;
+  /** Tasks stopped so far in this pass (moved ones are added). */
+  stopped: Set<string>;
+  /** After this pass's other stops and starts: */
+  availableCount: number;
+  /** ... tasks with desired 'run', */
+  running: number;
+  /** ... current-spec tasks that stay where they are (placed or not), */
+  currentCount: number;
+  /** ... and those of them with a host. */
+  placedCount: number;
+  out: PlanBuilder;
+}
+
+/**
+ * Moves current-spec tasks off their hosts (draining, or crash-looping there), one replacement at a
+ * time, like a rolling update: a task is stopped once a replacement has a host (placed in an earlier
+ * pass or in this one) and only while at least minAvailable stay available; a replacement is
+ * started only within maxRun (or when the task it replaces stops in the same pass) and the current
+ * cap. A replacement for a crash-looping task avoids its host and is only created when it fits
+ * elsewhere; one for a task on a draining host is created unplaced when nothing fits (it says why,
+ * and the drain waits for it). Returns how many replacements got a host.
+ */
+function moveTasks(input: ReconcileInput, placer: Placer, c: MoveContext): { created: number } {
+  const { budget, available, out } = c;
+  let created = 0;
+  let remaining = c.evicting.length;
+  for (const task of [...c.evicting].sort(stopOrder(available))) {
+    const move = c.moves.get(task.id);
+    if (move === undefined || task.host === null) continue;
+    const affordable = !available(task) || c.availableCount - 1 >= budget.minAvailable;
+    const stop = (why: string): void => {
+      c.stopped.add(task.id);
+      out.stop(task, why);
+      if (available(task)) c.availableCount--;
+      c.running--;
+      remaining--;
+    };
+    // Enough placed tasks without this one: it may go (if the budget allows).
+    if (c.placedCount + remaining > budget.replicas) {
+      if (affordable) stop(moveWhy(move, task, undefined));
+      continue;
+    }
+    // Its replacement exists but waits for a host.
+    if (c.currentCount + remaining > budget.replicas) continue;
+    const surge = c.running + 1 <= budget.maxRun;
+    const capped = c.currentCount + remaining + 1 > c.cap;
+    if (!affordable && (!surge || capped)) continue;
+    // (A draining host takes no new task anyway; saying so again would change the unplaced reason.)
+    const hints = move.kind === 'reschedule' ? { avoidHosts: [task.host] } : {};
+    const r = placer.place(input.job.spec.task.resources, undefined, hints);
+    if (r.host === null) {
+      if (move.kind === 'drain' && surge && !capped) {
+        const replacement = newTask(input, input.newTaskId(), r);
+        c.running++;
+        c.currentCount++;
+        out.upsert(
+          replacement,
+          'task.unplaceable',
+          `created task ${label(replacement)} to replace ${label(task)} on draining host ${task.host}, not placed: ${r.reason}`,
+        );
+      }
+      continue; // a crash-looping task with nowhere else to go keeps restarting in place
+    }
+    const replacement = newTask(input, input.newTaskId(), r);
+    c.running++;
+    c.currentCount++;
+    c.placedCount++;
+    created++;
+    if (move.kind === 'drain') {
+      out.upsert(
+        replacement,
+        'task.created',
+        `created task ${label(replacement)} on ${r.host} to replace ${label(task)} on draining host ${task.host}`,
+      );
+    } else {
+      out.upsert(
+        replacement,
+        'task.rescheduled',
+        `rescheduling task ${label(task)} off ${task.host} (${move.why}): replaced by ${label(replacement)} on ${r.host}`,
+      );
+    }
+    if (affordable) stop(moveWhy(move, task, replacement));
+  }
+  return { created };
+}
+
+function moveWhy(move: Move, task: TaskView, replacement: Task | undefined): string {
+  const by =
+    replacement === undefined ? 'replaced' : `replaced by ${label(replacement)} on ${replacement.host}`;
+  return move.kind === 'drain'
+    ? `host ${task.host} is draining (${by})`
+    : `rescheduled after ${move.why} (${by})`;
 }
 
 interface Placed {
@@ -348,16 +584,16 @@ interface Placed {
   created: number;
 }
 
-/** The counts once this pass's decision is applied (new tasks are neither running nor available). */
+/** The counts once this pass's stops and starts are applied (new tasks are neither running nor
+ * available). */
 function countsAfter(
   job: JobRecord,
   current: readonly TaskView[],
   old: readonly TaskView[],
-  decision: RolloutDecision,
+  stopped: ReadonlySet<string>,
   available: (t: TaskView) => boolean,
   placed: Placed,
 ): ProgressCounts {
-  const stopped = new Set(decision.stop.map((s) => s.task.id));
   const c: ProgressCounts = { desired: job.spec.replicas, placed: 0, running: 0, healthy: 0, old: 0 };
   for (const t of current) {
     if (stopped.has(t.id)) continue;

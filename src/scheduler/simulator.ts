@@ -16,15 +16,19 @@ import type {
   TaskStatus,
   TaskView,
 } from '../model/index.ts';
+import { promoteDeployment } from './canary.ts';
 import { isEmptyPlan } from './plan.ts';
 import { reconcile } from './reconcile.ts';
 import { rolloutBudget, type RolloutBudget } from './rollout.ts';
+import { sameSpec } from './spec-equal.ts';
 import type { PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
 
 export interface SimHost {
   id: string;
   state: HostState;
   capacity: HostCapacity;
+  /** While draining: when the drain is forced (see HostRecord.drainDeadline). */
+  drainDeadline?: number;
 }
 
 export interface AgentModel {
@@ -36,7 +40,13 @@ export interface AgentModel {
 
 export interface SimOptions {
   spec: JobSpec;
+  /** The hosts (ignored with `world`). */
   hosts: SimHost[];
+  /** Share hosts, tasks, statuses, agent and clock with this simulator (another job on the same
+   * fleet): step them together with `stepTogether`. */
+  world?: Simulator;
+  /** Task ids are this prefix and a number (default 't'); give each job of a shared world its own. */
+  idPrefix?: string;
   start?: number;
   stepMs?: number;
   agent?: AgentModel;
@@ -48,7 +58,7 @@ export interface SimOptions {
 export interface Snapshot {
   /** Tasks with desired 'run'. */
   run: number;
-  /** Tasks with desired 'run' on a live host, running and healthy (tasks of the current version: for
+  /** Tasks with desired 'run' on a live host, running and healthy (tasks of the current spec: for
    * at least minHealthy). */
   available: number;
 }
@@ -64,27 +74,44 @@ export interface StepRecord {
   afterAgent: Snapshot;
 }
 
-export class Simulator {
+/** What the jobs of a fleet share: hosts, tasks (of every job), statuses, the agents, the clock. */
+interface SimWorld {
   now: number;
   readonly stepMs: number;
+  readonly agent: AgentModel;
+  readonly hosts: Map<string, SimHost>;
+  readonly tasks: Map<string, Task>;
+  readonly statuses: Map<string, TaskStatus>;
+  /** Task id -> agent steps since first seen. */
+  readonly seen: Map<string, number>;
+}
+
+export class Simulator {
+  readonly world: SimWorld;
   job: JobRecord;
   readonly versions: JobVersionRecord[] = [];
-  readonly tasks = new Map<string, Task>();
-  readonly statuses = new Map<string, TaskStatus>();
-  readonly hosts = new Map<string, SimHost>();
   readonly deployments = new Map<number, Deployment>();
   readonly events: PlanEvent[] = [];
-  readonly agent: AgentModel;
   readonly passLastGood: boolean;
+  readonly idPrefix: string;
   #ids = 0;
-  #seen = new Map<string, number>();
 
   constructor(o: SimOptions) {
-    this.now = o.start ?? 1_000_000;
-    this.stepMs = o.stepMs ?? 1000;
-    this.agent = o.agent ?? {};
+    if (o.world !== undefined) {
+      this.world = o.world.world;
+    } else {
+      this.world = {
+        now: o.start ?? 1_000_000,
+        stepMs: o.stepMs ?? 1000,
+        agent: o.agent ?? {},
+        hosts: new Map(o.hosts.map((h) => [h.id, { ...h }])),
+        tasks: new Map(),
+        statuses: new Map(),
+        seen: new Map(),
+      };
+    }
     this.passLastGood = o.passLastGood ?? false;
-    for (const h of o.hosts) this.hosts.set(h.id, { ...h });
+    this.idPrefix = o.idPrefix ?? 't';
     this.job = {
       name: o.spec.name,
       version: 1,
@@ -96,12 +123,62 @@ export class Simulator {
     this.versions.push({ name: o.spec.name, version: 1, spec: o.spec, createdAt: this.now });
   }
 
+  get now(): number {
+    return this.world.now;
+  }
+
+  set now(t: number) {
+    this.world.now = t;
+  }
+
+  get stepMs(): number {
+    return this.world.stepMs;
+  }
+
+  get agent(): AgentModel {
+    return this.world.agent;
+  }
+
+  /** Every task of the fleet (all jobs of a shared world). */
+  get tasks(): Map<string, Task> {
+    return this.world.tasks;
+  }
+
+  get statuses(): Map<string, TaskStatus> {
+    return this.world.statuses;
+  }
+
+  get hosts(): Map<string, SimHost> {
+    return this.world.hosts;
+  }
+
+  /** This job's tasks. */
+  jobTasks(): Task[] {
+    return [...this.tasks.values()].filter((t) => t.job === this.job.name);
+  }
+
   /** Stores a new job version with this spec (like `PUT /v1/jobs/NAME`). */
   deploy(spec: JobSpec): number {
     const version = Math.max(...this.versions.map((v) => v.version)) + 1;
     this.versions.push({ name: this.job.name, version, spec, createdAt: this.now });
     this.job = { ...this.job, version, spec, status: 'active', updatedAt: this.now };
     return version;
+  }
+
+  /** Starts draining a host (like `dabba host drain HOST [--deadline D]`); `deadlineMs` from now. */
+  drain(hostId: string, deadlineMs?: number): void {
+    const h = this.hosts.get(hostId);
+    if (h === undefined) throw new Error(`no host ${hostId}`);
+    const next: SimHost = { id: h.id, state: 'draining', capacity: h.capacity };
+    if (deadlineMs !== undefined) next.drainDeadline = this.now + deadlineMs;
+    this.hosts.set(hostId, next);
+  }
+
+  /** Sets `promoted` on the current version's deployment record (like `dabba promote JOB`). */
+  promote(): boolean {
+    const r = promoteDeployment(this.deployments.get(this.job.version), this.now);
+    if (r.ok && r.changed) this.deployments.set(r.deployment.version, r.deployment);
+    return r.ok;
   }
 
   stopJob(): void {
@@ -133,7 +210,7 @@ export class Simulator {
         allocated.memoryBytes += t.spec.resources.memoryBytes;
         allocated.pids += t.spec.resources.pids;
       }
-      return {
+      const view: HostView = {
         id: h.id,
         state: h.state,
         labels: {},
@@ -143,6 +220,8 @@ export class Simulator {
         registeredAt: 0,
         tasks,
       };
+      if (h.state === 'draining' && h.drainDeadline !== undefined) view.drainDeadline = h.drainDeadline;
+      return view;
     });
   }
 
@@ -164,7 +243,7 @@ export class Simulator {
       deployment: this.deployments.get(this.job.version),
       otherDeployments: [...this.deployments.values()].filter((d) => d.version !== this.job.version),
       now: this.now,
-      newTaskId: () => `t${String(++n).padStart(4, '0')}`,
+      newTaskId: () => `${this.idPrefix}${String(++n).padStart(4, '0')}`,
     };
     const good = this.lastGoodVersion();
     if (this.passLastGood && good !== undefined) input.lastGoodVersion = good;
@@ -177,8 +256,8 @@ export class Simulator {
 
   /** Reconciles a saved input again, with a fresh id source from the same starting point. */
   reconcileInput(input: ReconcileInput): ReconcilePlan {
-    let n = Number(input.newTaskId().slice(1)) - 1;
-    return reconcile({ ...input, newTaskId: () => `t${String(++n).padStart(4, '0')}` });
+    let n = Number(input.newTaskId().slice(this.idPrefix.length)) - 1;
+    return reconcile({ ...input, newTaskId: () => `${this.idPrefix}${String(++n).padStart(4, '0')}` });
   }
 
   /** Writes a plan the way the server does. */
@@ -194,7 +273,7 @@ export class Simulator {
     for (const id of plan.remove) {
       this.tasks.delete(id);
       this.statuses.delete(id);
-      this.#seen.delete(id);
+      this.world.seen.delete(id);
     }
     for (const d of [...plan.supersede, ...(plan.deployment === undefined ? [] : [plan.deployment])]) {
       this.deployments.set(d.version, d);
@@ -212,7 +291,7 @@ export class Simulator {
     if (s !== undefined) this.statuses.set(id, { ...s, ...patch, updatedAt: this.now });
   }
 
-  /** One step of every live host's agent, then the clock moves on by stepMs. */
+  /** One step of every live host's agent (every job's tasks), then the clock moves on by stepMs. */
   agentStep(): void {
     for (const t of [...this.tasks.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       if (t.host === null || this.hosts.get(t.host)?.state === 'down' || !this.hosts.has(t.host)) continue;
@@ -231,8 +310,8 @@ export class Simulator {
         }
         continue;
       }
-      const age = (this.#seen.get(t.id) ?? 0) + 1;
-      this.#seen.set(t.id, age);
+      const age = (this.world.seen.get(t.id) ?? 0) + 1;
+      this.world.seen.set(t.id, age);
       const base: TaskStatus = s ?? {
         id: t.id,
         job: t.job,
@@ -285,15 +364,17 @@ export class Simulator {
     let available = 0;
     const minHealthy = this.job.spec.update.minHealthyMs;
     for (const t of this.tasks.values()) {
-      if (t.desired !== 'run') continue;
+      if (t.desired !== 'run' || t.job !== this.job.name) continue;
       run++;
       const s = this.statuses.get(t.id);
       if (t.host === null || s?.state !== 'running' || !s.healthy) continue;
       const host = this.hosts.get(t.host);
       if (host === undefined || host.state === 'down') continue; // lost, whatever it last reported
+      // tasks of the current spec (of this version, or kept from an earlier one with the same task
+      // spec) count once healthy for minHealthy; the tasks they replace count while healthy
       if (
-        t.version === this.job.version &&
         minHealthy > 0 &&
+        (t.version === this.job.version || sameSpec(t.spec, this.job.spec.task)) &&
         (s.healthySince ?? Infinity) + minHealthy > this.now
       )
         continue;
@@ -316,18 +397,20 @@ export class Simulator {
 
   /**
    * True when the last plan was empty, nothing waits on the clock, no task is stopping, starting or
-   * unseen by its agent (crash-looping ones aside), and reconciling again now changes nothing.
+   * unseen by its agent (crash-looping ones aside), and reconciling again now changes nothing and
+   * waits on nothing.
    */
   settled(plan: ReconcilePlan): boolean {
     if (!isEmptyPlan(plan) || plan.wakeAt !== undefined) return false;
-    for (const t of this.tasks.values()) {
+    for (const t of this.jobTasks()) {
       if (t.desired === 'stop') return false;
       if (t.host === null || this.hosts.get(t.host)?.state === 'down') continue;
       const s = this.statuses.get(t.id);
       if (s === undefined) return false;
       if ((s.state === 'pending' || s.state === 'starting') && this.agent.crashes?.(t) !== true) return false;
     }
-    return isEmptyPlan(this.reconcile());
+    const again = this.reconcile();
+    return isEmptyPlan(again) && again.wakeAt === undefined;
   }
 
   /** Steps until settled (or maxSteps), handing every step to `observe`. */
@@ -341,4 +424,23 @@ export class Simulator {
     }
     return { steps, settled: false };
   }
+}
+
+/**
+ * One step of several jobs sharing a world: each reconciles and applies its plan in turn (like the
+ * server's loop, one job at a time), then the agents take one step.
+ */
+export function stepTogether(sims: readonly Simulator[], n: number): StepRecord[] {
+  const first = sims[0];
+  if (first === undefined) return [];
+  const partial = sims.map((sim) => {
+    const before = sim.snapshot();
+    const budget = rolloutBudget(sim.job.spec.replicas, sim.job.spec.update);
+    const now = sim.now;
+    const plan = sim.reconcile();
+    sim.apply(plan);
+    return { step: n, now, plan, budget, before, afterPlan: sim.snapshot() };
+  });
+  first.agentStep();
+  return partial.map((p, i) => ({ ...p, afterAgent: sims[i]!.snapshot() }));
 }

@@ -69,11 +69,16 @@ function stopRank(task: TaskView, available: boolean): number {
 
 /**
  * Order in which to stop tasks: unavailable ones first (unplaced, then not running, then
- * unhealthy), then older versions, then the newest; ties broken by id so the order is total.
+ * unhealthy), then those `first` prefers (tasks leaving a draining host), then older versions, then
+ * the newest; ties broken by id so the order is total.
  */
-export function stopOrder(available: (t: TaskView) => boolean): (a: TaskView, b: TaskView) => number {
+export function stopOrder(
+  available: (t: TaskView) => boolean,
+  first: (t: TaskView) => boolean = () => false,
+): (a: TaskView, b: TaskView) => number {
   return (a, b) =>
     stopRank(a, available(a)) - stopRank(b, available(b)) ||
+    Number(first(b)) - Number(first(a)) ||
     a.version - b.version ||
     b.createdAt - a.createdAt ||
     compareStrings(a.id, b.id);

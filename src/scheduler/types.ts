@@ -10,7 +10,8 @@ export interface ReconcileInput {
   /** All tasks of this job, with their agent-reported status (absent: not yet seen by an agent). */
   tasks: TaskView[];
   /** All hosts. `allocated` must count every task assigned to the host whose process may still
-   * exist (desired 'run' or 'stop', until its record is removed). */
+   * exist (desired 'run' or 'stop', until its record is removed). A 'draining' host's tasks are
+   * moved off (see drain.ts); give its `drainDeadline` to have them stopped at that time. */
   hosts: HostView[];
   /** The deployment record for job.version, if any. */
   deployment: Deployment | undefined;
@@ -58,7 +59,8 @@ export interface ReconcilePlan {
   /** Write a new job version with this version's spec (automatic rollback). */
   rollbackTo?: number;
   /** Reconcile again no later than this, even without a store change: a task reaches its minimum
-   * healthy time or a deployment its deadline. */
+   * healthy time, a deployment its deadline, or a draining host with tasks of this job its drain
+   * deadline. */
   wakeAt?: number;
   events: PlanEvent[];
 }

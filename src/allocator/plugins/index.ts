@@ -1,5 +1,6 @@
 /** The default plugins, in the order they run. */
 import type { FilterPlugin, ScorePlugin } from '../plugin.ts';
+import { avoidHosts } from './avoid-hosts/index.ts';
 import { constraints } from './constraints/index.ts';
 import { distinctHosts } from './distinct-hosts/index.ts';
 import { hostState } from './host-state/index.ts';
@@ -12,6 +13,7 @@ import { utilization } from './utilization/index.ts';
 /** Cheap and static first: explanations count each host under the first filter that rejects it. */
 export const DEFAULT_FILTERS: readonly FilterPlugin[] = [
   hostState,
+  avoidHosts,
   constraints,
   ports,
   resourcesFit,
@@ -23,6 +25,7 @@ export const DEFAULT_FILTERS: readonly FilterPlugin[] = [
 export const DEFAULT_SCORERS: readonly ScorePlugin[] = [spreadScore, jobAntiAffinity, utilization];
 
 export {
+  avoidHosts,
   constraints,
   distinctHosts,
   hostState,
