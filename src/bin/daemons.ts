@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startAgent } from '../agent/index.ts';
+import { detectCapacity, startAgent } from '../agent/index.ts';
 import type { AgentDaemonOptions, Daemon, Daemons, DevOptions, ServerDaemonOptions } from '../cli/index.ts';
 import { DabbaClient } from '../client/index.ts';
 import { DabbaError } from '../errors/index.ts';
@@ -163,6 +163,7 @@ export const daemons: Daemons = {
         port: o.port,
         logger: logger.child({ part: 'server' }),
         images,
+        replicaId: 'dev',
       });
     } catch (e) {
       await store.close();
@@ -204,6 +205,17 @@ export const daemons: Daemons = {
         logger,
         images,
         ...(o.hostTimeoutSeconds ? { hostTtlSeconds: o.hostTimeoutSeconds } : {}),
+        // A stable id lets a restarted replica take its shards back at once instead of after its
+        // lease. With the embedded store there is one replica: the hostname. With etcd, replicas
+        // may share a host: a random id unless --replica-id gives one.
+        ...(o.replicaId !== undefined
+          ? { replicaId: o.replicaId }
+          : o.store === undefined || o.store === 'sqlite'
+            ? { replicaId: defaultHostId() }
+            : {}),
+        ...(o.shards === undefined ? {} : { shardCount: o.shards }),
+        ...(o.leaseTtlSeconds === undefined ? {} : { leaseTtlSeconds: o.leaseTtlSeconds }),
+        ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
       });
       return {
         url: server.url,
@@ -232,6 +244,12 @@ export const daemons: Daemons = {
     const { runtime, note } = chosen;
     const [lhost, lport] = (o.listen ?? '127.0.0.1:0').split(':');
     const hostId = o.hostId ?? defaultHostId();
+    const detected = await detectCapacity();
+    const capacity = {
+      ...detected,
+      ...(o.cpu === undefined ? {} : { cpu: o.cpu }),
+      ...(o.memoryBytes === undefined ? {} : { memoryBytes: o.memoryBytes }),
+    };
     const agent = await startAgent({
       client: new DabbaClient({ addr: o.servers }),
       runtime,
@@ -239,6 +257,7 @@ export const daemons: Daemons = {
       labels: o.labels,
       dataDir: o.dataDir,
       logger,
+      capacity,
       listenHost: lhost || '127.0.0.1',
       listenPort: Number(lport ?? 0),
       ...(chosen.images ? { images: chosen.images } : {}),

@@ -17,6 +17,11 @@ export interface ServerDaemonOptions {
   store?: string;
   /** Seconds without a heartbeat before a host is down. */
   hostTimeoutSeconds?: number;
+  /** HA: this replica's id, shard count, lease TTL and the URL others see it at. */
+  replicaId?: string;
+  shards?: number;
+  leaseTtlSeconds?: number;
+  advertiseUrl?: string;
 }
 export interface AgentDaemonOptions {
   servers: string;
@@ -31,6 +36,9 @@ export interface AgentDaemonOptions {
   subnet?: string;
   /** process runtime: the address this host's tasks are reachable at (default 127.0.0.1). */
   advertise?: string;
+  /** What the host offers to tasks, instead of all its cores / memory. */
+  cpu?: number;
+  memoryBytes?: number;
 }
 export interface Daemon {
   url: string;

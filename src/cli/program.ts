@@ -8,6 +8,7 @@ import { imageCommand } from './commands/image.ts';
 import { rollbackCommands } from './commands/rollback.ts';
 import { logsCommand } from './commands/logs.ts';
 import { planCommand } from './commands/plan.ts';
+import { serversCommand } from './commands/servers.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
 import type { CliContext } from './context.ts';
@@ -34,6 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
   hostCommand(program, ctx);
   rollbackCommands(program, ctx);
   imageCommand(program, ctx);
+  serversCommand(program, ctx);
   for (const c of program.commands)
     c.exitOverride().configureOutput({
       writeOut: (s) => ctx.out.write(s),

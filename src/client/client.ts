@@ -15,6 +15,7 @@ import type {
   PutJobResult,
   RegisterHostRequest,
   RegisterHostResult,
+  ServersView,
   TaskRow,
   TaskStatus,
   Task,
@@ -120,6 +121,10 @@ export class DabbaClient {
   health(): Promise<HealthView> {
     return this.#json('GET', '/v1/health');
   }
+  /** The control-plane replicas, which shards each owns, and the store's health. */
+  servers(): Promise<ServersView> {
+    return this.#json('GET', '/v1/servers');
+  }
 
   // Jobs
   putJob(name: string, userForm: unknown): Promise<PutJobResult> {
@@ -143,6 +148,17 @@ export class DabbaClient {
   }
   jobTasks(name: string): Promise<TaskRow[]> {
     return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/tasks`);
+  }
+  promoteJob(name: string): Promise<{ job: string; version: number; promoted: boolean; changed: boolean }> {
+    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/promote`, { body: {} });
+  }
+  drainHost(
+    id: string,
+    deadline?: string,
+  ): Promise<{ host: string; schedulable: string; changed: boolean; drainDeadline?: number }> {
+    return this.#json('POST', `/v1/hosts/${encodeURIComponent(id)}/drain`, {
+      body: deadline === undefined ? {} : { deadline },
+    });
   }
   rollbackJob(name: string, version?: number): Promise<PutJobResult & { from: number; to: number }> {
     return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/rollback`, {

@@ -41,4 +41,6 @@ export interface HostView {
   tasks: number;
   /** Copied from the record while the state is 'draining' (see HostRecord.drainDeadline). */
   drainDeadline?: number;
+  /** While draining: progress in words, e.g. "draining: 3 tasks left (2 to move, 1 stopping)". */
+  drain?: string;
 }

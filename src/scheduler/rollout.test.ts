@@ -177,7 +177,10 @@ describe('failure and rollback', () => {
     });
     assert.ok(r.settled);
     assert.equal(sim.deployments.get(2)?.state, 'failed');
-    assert.match(sim.deployments.get(2)?.message ?? '', /^task \S+ failed \(Exited, exit code 1\)/);
+    assert.match(
+      sim.deployments.get(2)?.message ?? '',
+      /^task \S+ (failed|is crash-looping: \d+ restarts, not healthy) \(Exited, exit code 1\)/,
+    );
     assert.equal(sim.job.version, 3);
     assert.deepEqual(sim.job.spec, v1);
     assert.equal(sim.deployments.get(3)?.state, 'succeeded');

@@ -50,7 +50,9 @@ export function isAvailable(task: TaskView, now: number, minHealthyMs: number): 
 export function crashLoopReason(task: TaskView): string | undefined {
   const s = task.status;
   if (s === undefined) return undefined;
-  if (s.state === 'failed') {
+  // A failed task with a restart coming (nextRestartAt) gets CRASH_LOOP_RESTARTS chances: one crash
+  // for a passing reason must not fail a rollout. One with no restart coming has failed for good.
+  if (s.state === 'failed' && s.nextRestartAt === undefined) {
     return `task ${task.id} failed${detail(s)} after ${s.restarts} restart${s.restarts === 1 ? '' : 's'}`;
   }
   if (s.restarts >= CRASH_LOOP_RESTARTS && !s.healthy) {

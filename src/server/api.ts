@@ -9,6 +9,7 @@ import { hostRoutes } from './routes/hosts.ts';
 import { imageRoutes } from './routes/images.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { logRoutes } from './routes/logs.ts';
+import { serverRoutes, type ServersSource } from './routes/servers.ts';
 import { watchRoutes } from './routes/watch.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
@@ -23,6 +24,8 @@ export interface ApiOptions {
   version: string;
   /** The server's image store; without one the image endpoints answer 404. */
   images?: ImageStore;
+  /** The control-plane replicas (`GET /v1/servers`). */
+  servers?: ServersSource;
 }
 
 export function buildRouter(o: ApiOptions): Router {
@@ -46,6 +49,7 @@ export function buildRouter(o: ApiOptions): Router {
   logRoutes(router, o.store);
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
+  if (o.servers) serverRoutes(router, o.servers);
   return router;
 }
 

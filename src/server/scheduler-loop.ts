@@ -2,6 +2,13 @@
  * The scheduler loop: watches the store, and for each job whose state changed runs the pure
  * `reconcile` and writes its plan in one transaction. Level-triggered: a restart re-lists and
  * carries on from stored state; nothing depends on having seen a particular event.
+ *
+ * With several replicas it acts only on the jobs whose shard this replica owns (`Ownership`), and
+ * every plan transaction also compares the shard's fence, so a replica that lost a shard cannot write
+ * for it even before it notices. A newly acquired shard is decided only from a cache at least as new
+ * as its acquisition, which includes every write of the previous owner: the new owner continues a
+ * rollout from stored state. Plans that place tasks on a host also compare and bump that host's
+ * placement key, so two shards never fill the same free capacity (or host port) at once.
  */
 import { CompactedError, messageOf } from '../errors/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
@@ -10,7 +17,8 @@ import type { JobRecord, JobVersionRecord, Task } from '../model/index.ts';
 import { keys, taskIdFor } from '../model/index.ts';
 import { reconcile } from '../scheduler/index.ts';
 import type { ReconcilePlan } from '../scheduler/index.ts';
-import type { Store, TxnOp } from '../store/index.ts';
+import type { Compare, Store, TxnOp } from '../store/index.ts';
+import { haKeys } from './shards/keys.ts';
 import type { EventLog } from './state/events.ts';
 import { StateCache, isSchedulerKey } from './state-cache.ts';
 
@@ -21,6 +29,35 @@ export interface SchedulerLoopOptions {
   events: EventLog;
   /** Every job is re-evaluated at least this often (deadlines, minimum healthy time). */
   tickMs?: number;
+  /** Which jobs this replica may act on. Default: every job, unfenced (a lone scheduler). */
+  ownership?: Ownership;
+  /** Written into placement keys, for people reading the store. */
+  replicaId?: string;
+}
+
+/** What a write on behalf of a job must carry, and from which revision on the replica may decide. */
+export interface JobFence {
+  since: number;
+  compares: Compare[];
+  /** For logs: the shard and the owner's lease the fence is for. */
+  shard?: number | string;
+  lease?: number;
+}
+
+export interface Ownership {
+  /** The fence for writes about this job, or undefined when this replica must not act on it now. */
+  fenceFor(job: string): JobFence | undefined;
+}
+
+const ownsEverything: Ownership = { fenceFor: () => ({ since: 0, compares: [] }) };
+
+/** Below etcd's default --max-txn-ops (128), with room for the fence's compares. */
+const MAX_TXN_OPS = 120;
+/** Events written with one plan (a 100-task deploy says so in a few lines, not a hundred). */
+const MAX_EVENTS_PER_PLAN = 10;
+
+function hostsOf(plan: ReconcilePlan): string[] {
+  return [...new Set(plan.create.flatMap((t) => (t.host === null ? [] : [t.host])))];
 }
 
 export class SchedulerLoop {
@@ -29,11 +66,21 @@ export class SchedulerLoop {
   readonly #dirty = new Set<string>();
   /** Job -> store revision of our last write for it: do not decide again before seeing it. */
   readonly #pending = new Map<string, number>();
+  /** Host -> store revision of our last placement there: plan for it only from a cache that saw it. */
+  readonly #placedAt = new Map<string, number>();
+  readonly #ownership: Ownership;
   #wake: (() => void) | undefined;
   #ready = false;
 
   constructor(options: SchedulerLoopOptions) {
     this.#o = options;
+    this.#ownership = options.ownership ?? ownsEverything;
+  }
+
+  /** Shards were acquired: look at every job again (those not owned are skipped). */
+  ownershipChanged(): void {
+    for (const name of this.cache.jobs.keys()) this.#dirty.add(name);
+    this.#wake?.();
   }
 
   /** Runs until the signal aborts. */
@@ -93,12 +140,19 @@ export class SchedulerLoop {
       if (this.#ready) {
         for (const job of [...this.#dirty]) {
           if (signal.aborted) break;
+          const fence = this.#ownership.fenceFor(job);
+          if (fence === undefined) {
+            this.#dirty.delete(job);
+            this.#pending.delete(job);
+            continue;
+          }
+          if (this.cache.revision < fence.since) continue;
           const pendingRev = this.#pending.get(job);
           if (pendingRev !== undefined && this.cache.revision < pendingRev) continue;
           this.#dirty.delete(job);
           this.#pending.delete(job);
           try {
-            await this.#reconcileJob(job);
+            await this.#reconcileJob(job, fence);
           } catch (e) {
             this.#o.logger.error({ err: e, job }, 'reconcile failed; will retry');
             this.#dirty.add(job);
@@ -118,7 +172,7 @@ export class SchedulerLoop {
     }
   }
 
-  async #reconcileJob(name: string): Promise<void> {
+  async #reconcileJob(name: string, fence: JobFence): Promise<void> {
     const entry = this.cache.jobs.get(name);
     if (!entry) return;
     const job = entry.value;
@@ -139,16 +193,59 @@ export class SchedulerLoop {
       newTaskId: () => taskIdFor(name, shortId()),
       ...(lastGood === undefined ? {} : { lastGoodVersion: lastGood }),
     });
-    const ops = this.#planOps(job, plan, entry.mod, versions);
+    // etcd refuses transactions of more than 128 operations (or compares): write a big plan in
+    // parts. Applying part of a plan is fine: the next pass reads what was written and goes on.
+    let part = plan;
+    let ops = this.#planOps(job, part, entry.mod, versions);
+    let placed = hostsOf(part);
+    let truncated = false;
+    while (
+      ops.length + placed.length > MAX_TXN_OPS ||
+      placed.length + 2 + fence.compares.length > MAX_TXN_OPS
+    ) {
+      const size = part.create.length + part.stop.length + part.remove.length;
+      if (size <= 1) break;
+      part = {
+        ...part,
+        create: part.create.slice(0, Math.ceil(part.create.length / 2)),
+        stop: part.stop.slice(0, Math.ceil(part.stop.length / 2)),
+        remove: part.remove.slice(0, Math.ceil(part.remove.length / 2)),
+      };
+      ops = this.#planOps(job, part, entry.mod, versions);
+      placed = hostsOf(part);
+      truncated = true;
+    }
     if (ops.length === 0) return;
-    const r = await this.#o.store.txn({
-      // Fence: the plan was made from this version of the job record.
-      compare: [{ key: keys.job(name), target: 'mod', op: '=', modRevision: entry.mod }],
-      success: ops,
-    });
+    if (placed.some((h) => (this.#placedAt.get(h) ?? 0) > this.cache.revision)) {
+      // Our own last placement on one of these hosts is not in the cache yet: wait for it.
+      this.#dirty.add(name);
+      return;
+    }
+    const compare: Compare[] = [
+      // The plan was made from this version of the job record...
+      { key: keys.job(name), target: 'mod', op: '=', modRevision: entry.mod },
+      // ...by the owner of the job's shard...
+      ...fence.compares,
+      // ...from these placements on its hosts.
+      ...placed.map((h): Compare => ({
+        key: haKeys.placement(h),
+        target: 'mod',
+        op: '=',
+        modRevision: this.cache.placements.get(h) ?? 0,
+      })),
+    ];
+    const marker = JSON.stringify({ job: name, replica: this.#o.replicaId ?? '' });
+    for (const h of placed) ops.push({ type: 'put', key: haKeys.placement(h), value: marker });
+    const r = await this.#o.store.txn({ compare, success: ops });
     if (r.succeeded) {
+      if (truncated) this.#dirty.add(name);
       this.#pending.set(name, r.revision);
-      for (const ev of plan.events) this.#o.logger.info({ job: name, kind: ev.kind }, ev.message);
+      for (const h of placed) this.#placedAt.set(h, r.revision);
+      this.#o.logger.debug(
+        { job: name, revision: r.revision, shard: fence.shard, lease: fence.lease },
+        'plan written',
+      );
+      for (const ev of part.events) this.#o.logger.info({ job: name, kind: ev.kind }, ev.message);
     } else {
       this.#dirty.add(name);
     }
@@ -202,7 +299,11 @@ export class SchedulerLoop {
     }
     void jobMod;
     if (ops.length > 0) {
-      ops.push(...this.#o.events.ops(plan.events.map((e) => ({ ...e, job: name }))));
+      const shown = plan.events.slice(0, MAX_EVENTS_PER_PLAN);
+      if (plan.events.length > shown.length) {
+        shown.push({ kind: 'plan.more', message: `and ${plan.events.length - shown.length} more changes` });
+      }
+      ops.push(...this.#o.events.ops(shown.map((e) => ({ ...e, job: name }))));
     }
     return ops;
   }

@@ -1,11 +1,19 @@
-/** The control plane in one process: API, scheduler loop and housekeeping over one Store. */
+/**
+ * The control plane in one process: API, scheduler loop and housekeeping over one Store. Several
+ * replicas may share one store (etcd): each registers itself, owns a fair share of the scheduler
+ * shards and schedules only their jobs; one of them (the broker shard's owner) does the host-wide
+ * duties. Any replica serves the whole API from the store.
+ */
 import type { AddressInfo } from 'node:net';
+import { DabbaError } from '../errors/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
-import { systemClock, sleep } from '../lib/index.ts';
+import { systemClock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
+import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
+import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
 
 export interface ServerOptions {
@@ -21,30 +29,66 @@ export interface ServerOptions {
   version?: string;
   /** Image store served to agents and filled by `dabba image import|create`. */
   images?: ImageStore;
+  /** This replica's id (default hostname-pid-random). A restart with the same id replaces the old registration. */
+  replicaId?: string;
+  /** Number of scheduler shards; every replica on one store must use the same (default 16). */
+  shardCount?: number;
+  /** TTL of the replica's lease, in seconds (default 5): a dead replica's shards move after about this long. */
+  leaseTtlSeconds?: number;
+  /** URL other replicas and `dabba servers` show for this one (default: the listen address). */
+  advertiseUrl?: string;
+  /** Events kept by the broker's trimming (default 5,000). */
+  keepEvents?: number;
+  /** How often the broker duties run (ms, default 60,000). */
+  brokerIntervalMs?: number;
+}
+
+export interface CloseOptions {
+  /**
+   * Leave the replica group: revoke the lease so that the shards move at once (default true). With
+   * false the shards stay held until the lease expires, as if the process had been killed.
+   */
+  release?: boolean;
 }
 
 export interface RunningServer {
   url: string;
   scheduler: SchedulerLoop;
+  replica: Replica;
   /** Stops accepting requests, ends streams and loops; does not close the store. */
-  close(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
 }
+
+export const DEFAULT_SHARD_COUNT = 16;
+export const DEFAULT_LEASE_TTL_SECONDS = 5;
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const clock = o.clock ?? systemClock;
+  const replicaId = o.replicaId ?? defaultReplicaId();
+  const shardCount = o.shardCount ?? DEFAULT_SHARD_COUNT;
+  const ttl = o.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
+  checkOptions(replicaId, shardCount, ttl);
+  const logger = o.logger.child({ replica: replicaId });
   const controller = new AbortController();
   const signal = controller.signal;
   const events = new EventLog(o.store, clock);
+  let replica: Replica | undefined = undefined;
   const http = createApiServer(
     {
       store: o.store,
       storeName: o.storeName,
       clock,
-      logger: o.logger,
+      logger,
       events,
       liveness: { ttlSeconds: o.hostTtlSeconds ?? 10 },
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
+      servers: {
+        view: () => {
+          if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
+          return serversView(o.store, o.storeName, replica);
+        },
+      },
     },
     signal,
   );
@@ -58,31 +102,81 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const addr = http.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
+  const r = new Replica({
+    store: o.store,
+    logger: logger.child({ part: 'shards' }),
+    clock,
+    id: replicaId,
+    url: o.advertiseUrl ?? url,
+    shardCount,
+    leaseTtlSeconds: ttl,
+  });
+  try {
+    await r.start();
+  } catch (e) {
+    controller.abort();
+    http.closeAllConnections();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
+    throw e;
+  }
+  replica = r;
   const scheduler = new SchedulerLoop({
     store: o.store,
     clock,
-    logger: o.logger.child({ part: 'scheduler' }),
+    logger: logger.child({ part: 'scheduler' }),
     events,
+    ownership: r,
+    replicaId,
+  });
+  r.onChange((c) => {
+    if (c.acquired.length > 0) scheduler.ownershipChanged();
   });
   const loops = [
+    r.run(signal),
     scheduler.run(signal),
-    (async () => {
-      while (!signal.aborted) {
-        await sleep(60_000, signal);
-        if (!signal.aborted)
-          await events.trim().catch((e: unknown) => o.logger.warn({ err: e }, 'event trim failed'));
-      }
-    })(),
+    runBrokerDuties(
+      {
+        store: o.store,
+        replica: r,
+        logger: logger.child({ part: 'broker' }),
+        keepEvents: o.keepEvents ?? 5000,
+        intervalMs: o.brokerIntervalMs ?? 60_000,
+      },
+      signal,
+    ),
   ];
-  o.logger.info({ url }, 'server listening');
+  logger.info({ url, shards: shardCount, leaseTtlSeconds: ttl }, 'server listening');
+  let closed: Promise<void> | undefined;
   return {
     url,
     scheduler,
-    async close() {
-      controller.abort();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-      await Promise.allSettled(loops);
+    replica: r,
+    close(options: CloseOptions = {}) {
+      closed ??= (async () => {
+        controller.abort();
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await Promise.allSettled(loops);
+        if (options.release ?? true) {
+          await r.leave().catch((e: unknown) => logger.warn({ err: e }, 'could not leave the replica group'));
+        }
+      })();
+      return closed;
     },
   };
+}
+
+function checkOptions(replicaId: string, shardCount: number, ttl: number): void {
+  if (!REPLICA_ID_PATTERN.test(replicaId))
+    throw new DabbaError(
+      'DABBA_E_BAD_REQUEST',
+      `replica id "${replicaId}" is not valid (letters, digits, ".", "_", ":", "-"; at most 128)`,
+    );
+  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 4096)
+    throw new DabbaError(
+      'DABBA_E_BAD_REQUEST',
+      `shard count must be an integer from 1 to 4096, got ${shardCount}`,
+    );
+  if (!Number.isFinite(ttl) || ttl <= 0 || ttl > 3600)
+    throw new DabbaError('DABBA_E_BAD_REQUEST', `lease TTL must be from 0 to 3600 seconds, got ${ttl}`);
 }

@@ -33,10 +33,20 @@ export class StateCache {
   readonly alive = new Set<string>();
   /** job -> version -> deployment */
   readonly deployments = new Map<string, Map<number, Deployment>>();
+  /** host -> mod revision of its placement fence key (/placements/HOST). */
+  readonly placements = new Map<string, number>();
 
   clear(): void {
     this.revision = 0;
-    for (const m of [this.jobs, this.versions, this.tasks, this.statuses, this.hosts, this.deployments])
+    for (const m of [
+      this.jobs,
+      this.versions,
+      this.tasks,
+      this.statuses,
+      this.hosts,
+      this.deployments,
+      this.placements,
+    ])
       m.clear();
     this.alive.clear();
   }
@@ -101,6 +111,13 @@ export class StateCache {
         this.deployments.set(job, m);
         return job;
       }
+      case 'placements': {
+        // Only compared by plan transactions; changes make no job dirty.
+        const host = parts[2] ?? '';
+        if (kv) this.placements.set(host, kv.modRevision);
+        else this.placements.delete(host);
+        return undefined;
+      }
       default:
         return undefined;
     }
@@ -145,6 +162,7 @@ export class StateCache {
         tasks: count.get(h.id) ?? 0,
       };
       if (h.agentUrl !== undefined) v.agentUrl = h.agentUrl;
+      if (h.schedulable === 'draining' && h.drainDeadline !== undefined) v.drainDeadline = h.drainDeadline;
       return v;
     });
   }

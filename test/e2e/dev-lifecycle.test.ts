@@ -141,7 +141,7 @@ describe('dabba dev end to end (process runtime)', () => {
     );
     const r = await c.cli(['deploy', bad]);
     assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stderr, /rolled back|failed/);
+    assert.match(r.stderr, /rollback|rolled back|failed/);
     const v = await waitFor('rollback settled', async () => {
       const s = await status();
       const l = live(s);

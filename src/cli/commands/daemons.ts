@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { parseDuration } from '../../lib/index.ts';
+import { parseDuration, parseSize } from '../../lib/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext, Daemon } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -17,6 +17,26 @@ export function parseListen(text: string): { host: string; port: number } {
     throw new CliError(`--listen "${text}" is not HOST:PORT (for example 127.0.0.1:7070)`, EXIT.USAGE);
   }
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function parseCapacity(
+  cpu: string | undefined,
+  memory: string | undefined,
+): { cpu?: number; memoryBytes?: number } {
+  const out: { cpu?: number; memoryBytes?: number } = {};
+  if (cpu !== undefined) {
+    const n = Number(cpu);
+    if (!Number.isFinite(n) || n <= 0 || n > 4096)
+      throw new CliError(`--cpu "${cpu}" must be a number of cores above 0`, EXIT.USAGE);
+    out.cpu = n;
+  }
+  if (memory !== undefined) {
+    const r = parseSize(memory);
+    if (!r.ok || r.bytes < 1024 * 1024)
+      throw new CliError(`--memory "${memory}" must be a size such as 4Gi`, EXIT.USAGE);
+    out.memoryBytes = r.bytes;
+  }
+  return out;
 }
 
 function parseTimeout(text: string): number {
@@ -154,22 +174,64 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--listen <host:port>', 'API address', DEFAULT_LISTEN)
     .option('--store <url>', 'store: sqlite (default, in --data-dir) or etcd://H:P,H:P')
     .option('--host-timeout <duration>', 'a host without heartbeats for this long is down', '10s')
-    .action(async (opts: { dataDir: string; listen: string; store?: string; hostTimeout: string }) => {
-      const { host, port } = parseListen(opts.listen);
-      const daemon = await ctx.daemons.server(
-        {
-          dataDir: opts.dataDir,
-          host,
-          port,
-          hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
-          ...(opts.store === undefined ? {} : { store: opts.store }),
-        },
-        ctx.signal,
-      );
-      ctx.err.write(`dabba server: API at ${daemon.url}\n`);
-      for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
-      await runUntilInterrupted(ctx, daemon);
-    });
+    .option('--replica-id <id>', 'this replica among several on one store (default: the hostname)')
+    .option('--shards <n>', 'scheduler shards; the same on every replica', '16')
+    .option(
+      '--lease-ttl <duration>',
+      "a dead replica's shards move to the others after about this long",
+      '5s',
+    )
+    .option('--advertise-url <url>', 'URL other replicas and `dabba servers` show for this one')
+    .action(
+      async (opts: {
+        dataDir: string;
+        listen: string;
+        store?: string;
+        hostTimeout: string;
+        replicaId?: string;
+        shards: string;
+        leaseTtl: string;
+        advertiseUrl?: string;
+      }) => {
+        const { host, port } = parseListen(opts.listen);
+        const shards = Number(opts.shards);
+        if (!Number.isInteger(shards) || shards < 1 || shards > 4096) {
+          throw new CliError(`--shards "${opts.shards}" must be a whole number from 1 to 4096`, EXIT.USAGE);
+        }
+        const ttl = parseDuration(opts.leaseTtl);
+        if (!ttl.ok || ttl.ms < 1000 || ttl.ms > 300_000) {
+          throw new CliError(`--lease-ttl "${opts.leaseTtl}" must be a duration from 1s to 5m`, EXIT.USAGE);
+        }
+        if (opts.replicaId !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(opts.replicaId)) {
+          throw new CliError(
+            `--replica-id "${opts.replicaId}" must be letters, digits, dots, dashes`,
+            EXIT.USAGE,
+          );
+        }
+        if (opts.advertiseUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(opts.advertiseUrl)) {
+          throw new CliError(`--advertise-url "${opts.advertiseUrl}" must be http://HOST:PORT`, EXIT.USAGE);
+        }
+        const daemon = await ctx.daemons.server(
+          {
+            dataDir: opts.dataDir,
+            host,
+            port,
+            shards,
+            leaseTtlSeconds: Math.round(ttl.ms / 1000),
+            ...(opts.replicaId === undefined ? {} : { replicaId: opts.replicaId }),
+            ...(opts.advertiseUrl === undefined
+              ? {}
+              : { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
+            hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
+            ...(opts.store === undefined ? {} : { store: opts.store }),
+          },
+          ctx.signal,
+        );
+        ctx.err.write(`dabba server: API at ${daemon.url}\n`);
+        for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
+        await runUntilInterrupted(ctx, daemon);
+      },
+    );
 
   program
     .command('agent')
@@ -204,6 +266,8 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         bridge?: string;
         subnet?: string;
         advertise?: string;
+        cpu?: string;
+        memory?: string;
       }) => {
         const daemon = await ctx.daemons.agent(
           {
@@ -215,6 +279,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...(opts.bridge === undefined ? {} : { bridge: opts.bridge }),
             ...(opts.subnet === undefined ? {} : { subnet: opts.subnet }),
             ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
+            ...parseCapacity(opts.cpu, opts.memory),
             ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
           },

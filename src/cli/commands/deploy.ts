@@ -72,6 +72,13 @@ export async function waitForRollout(
         view,
       };
     }
+    if (mine?.state === 'in-progress' && mine.phase === 'paused' && mine.promoted !== true) {
+      if (tty) say('\n');
+      say(
+        `canaries of version ${version} are healthy; the rollout is paused for promotion: dabba promote ${name}\n`,
+      );
+      return { ok: true, message: 'paused for promotion', view };
+    }
     if (mine?.state === 'succeeded') {
       if (tty) say('\n');
       say(summary(view));

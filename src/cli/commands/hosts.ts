@@ -18,7 +18,7 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
           ['HOST', 'STATE', 'RUNTIME', 'TASKS', 'CPU', 'MEMORY', 'LABELS'],
           hosts.map((h) => [
             h.id,
-            h.state,
+            h.drain ?? h.state,
             h.runtime,
             String(h.tasks),
             `${cpu(h.allocated.cpu)}/${cpu(h.capacity.cpu)}`,

@@ -31,6 +31,25 @@ export function rollbackCommands(program: Command, ctx: CliContext): void {
     });
 
   program
+    .command('promote')
+    .description('promote paused canaries: the rollout of the new version continues')
+    .argument('<job>', 'job name')
+    .option('--detach', 'do not wait for the rollout')
+    .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
+    .action(async (job: string, opts: { detach?: boolean; addr?: string }) => {
+      const client = ctx.client(opts.addr);
+      const r = await client.promoteJob(job);
+      ctx.out.write(
+        r.changed
+          ? `job ${job} version ${r.version} promoted\n`
+          : `job ${job} version ${r.version} was already promoted\n`,
+      );
+      if (opts.detach) return;
+      const final = await waitForRollout(client, job, r.version, ctx, (s) => ctx.out.write(s), 10 * 60_000);
+      if (!final.ok) throw new CliError(final.message, EXIT.FAILED);
+    });
+
+  program
     .command('history')
     .description("a job's versions and how their rollouts went")
     .argument('<job>', 'job name')

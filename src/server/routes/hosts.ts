@@ -1,5 +1,6 @@
-import { NotFoundError } from '../../errors/index.ts';
+import { NotFoundError, ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
+import { parseDuration } from '../../lib/index.ts';
 import type { Task, TaskStatus } from '../../model/index.ts';
 import { jobOfTaskId, keys } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
@@ -10,7 +11,7 @@ import { heartbeat, registerHost, setHostSchedulable } from '../state/hosts.ts';
 import { rangeJson } from '../state/json.ts';
 import { parseBody } from '../state/parse.ts';
 import { hostViews } from '../state/views.ts';
-import { heartbeatSchema, registerHostSchema, taskStatusSchema } from '../state/wire-schemas.ts';
+import { drainSchema, heartbeatSchema, registerHostSchema, taskStatusSchema } from '../state/wire-schemas.ts';
 import type { EventLog } from '../state/events.ts';
 
 /** Host inventory and the agent-facing endpoints (register, heartbeat, assignments, task status). */
@@ -56,6 +57,28 @@ export function hostRoutes(
       return r;
     });
   }
+
+  router.on('POST', '/v1/hosts/:id/drain', async ({ req, params }) => {
+    const id = params['id'] ?? '';
+    const body = parseBody(drainSchema, await readJsonBody(req), 'drain request');
+    let deadline: number | undefined;
+    if (body.deadline !== undefined) {
+      const d = parseDuration(body.deadline);
+      if (!d.ok) throw new ValidationError(`deadline: ${d.error}`, [{ path: 'deadline', message: d.error }]);
+      deadline = clock.now() + d.ms;
+    }
+    const r = await setHostSchedulable(store, id, 'draining', deadline);
+    if (r.changed) {
+      await events.append([
+        {
+          kind: 'HostDraining',
+          host: id,
+          message: `host ${id} draining${deadline === undefined ? '' : ` (deadline ${body.deadline ?? ''})`}`,
+        },
+      ]);
+    }
+    return r;
+  });
 
   router.on('POST', '/v1/hosts/:id/heartbeat', async ({ req, params }) => {
     const body = parseBody(heartbeatSchema, await readJsonBody(req), 'heartbeat');

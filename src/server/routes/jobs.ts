@@ -1,4 +1,4 @@
-import { ValidationError, DabbaError } from '../../errors/index.ts';
+import { ConflictError, DabbaError, NotFoundError, ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { NAME_PATTERN } from '../../lib/index.ts';
 import { formatIssue, keys, validateJob } from '../../model/index.ts';
@@ -19,6 +19,7 @@ import { parseBody } from '../state/parse.ts';
 import { rollbackSchema } from '../state/wire-schemas.ts';
 import { getJson, rangeJson } from '../state/json.ts';
 import { dryRun } from '../dry-run.ts';
+import { promoteDeployment } from '../../scheduler/index.ts';
 import { hostViews, jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
 import type { EventLog } from '../state/events.ts';
 
@@ -91,6 +92,41 @@ export function jobRoutes(router: Router, store: Store, clock: Clock, events: Ev
       return st ? { ...t, status: st } : t;
     });
     return dryRun({ spec, current: current?.value, tasks: views, hosts });
+  });
+
+  router.on('POST', '/v1/jobs/:name/promote', async ({ params }) => {
+    const name = checkName(params['name'] ?? '');
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const job = await getJson<JobRecord>(store, keys.job(name));
+      if (!job) throw new NotFoundError('job', name);
+      const key = keys.deployment(name, job.value.version);
+      const current = await getJson<Deployment>(store, key);
+      const r = promoteDeployment(current?.value, clock.now());
+      if (!r.ok)
+        throw new ConflictError(`cannot promote ${name}: ${r.reason}`, { details: { reason: r.reason } });
+      if (!r.changed) return { job: name, version: job.value.version, promoted: true, changed: false };
+      // Re-put the job record unchanged: the scheduler fences its plans on it, so a plan computed
+      // before this promotion cannot overwrite the flag.
+      const t = await store.txn({
+        compare: [
+          { key, target: 'mod', op: '=', modRevision: current?.kv.modRevision ?? 0 },
+          { key: keys.job(name), target: 'mod', op: '=', modRevision: job.kv.modRevision },
+        ],
+        success: [
+          { type: 'put', key, value: JSON.stringify(r.deployment) },
+          { type: 'put', key: keys.job(name), value: job.kv.value },
+          ...events.ops([
+            {
+              kind: 'DeploymentPromoted',
+              job: name,
+              message: `job ${name} version ${job.value.version} promoted`,
+            },
+          ]),
+        ],
+      });
+      if (t.succeeded) return { job: name, version: job.value.version, promoted: true, changed: true };
+    }
+    throw new ConflictError(`job "${name}" is being changed by someone else; try again`);
   });
 
   router.on('POST', '/v1/jobs/:name/rollback', async ({ req, params }) => {

@@ -61,23 +61,40 @@ export async function heartbeat(store: Store, hostId: string, lease: number): Pr
   await store.keepAlive(lease);
 }
 
-/** Sets a host's administrative state (cordon: no new tasks; ready: schedulable again). */
+/**
+ * Sets a host's administrative state: cordoned (no new tasks), draining (tasks move off under each
+ * job's budget; at `drainDeadline` the rest are stopped), or ready again.
+ */
 export async function setHostSchedulable(
   store: Store,
   hostId: string,
   schedulable: HostRecord['schedulable'],
-): Promise<{ host: string; schedulable: HostRecord['schedulable']; changed: boolean }> {
+  drainDeadline?: number,
+): Promise<{
+  host: string;
+  schedulable: HostRecord['schedulable'];
+  changed: boolean;
+  drainDeadline?: number;
+}> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const host = await getJson<HostRecord>(store, keys.host(hostId));
     if (!host) throw new NotFoundError('host', hostId);
-    if (host.value.schedulable === schedulable) return { host: hostId, schedulable, changed: false };
+    const next: HostRecord = { ...host.value, schedulable };
+    delete next.drainDeadline;
+    if (schedulable === 'draining' && drainDeadline !== undefined) next.drainDeadline = drainDeadline;
+    const result = {
+      host: hostId,
+      schedulable,
+      ...(next.drainDeadline === undefined ? {} : { drainDeadline: next.drainDeadline }),
+    };
+    if (host.value.schedulable === schedulable && host.value.drainDeadline === next.drainDeadline) {
+      return { ...result, changed: false };
+    }
     const r = await store.txn({
       compare: [{ key: keys.host(hostId), target: 'mod', op: '=', modRevision: host.kv.modRevision }],
-      success: [
-        { type: 'put', key: keys.host(hostId), value: JSON.stringify({ ...host.value, schedulable }) },
-      ],
+      success: [{ type: 'put', key: keys.host(hostId), value: JSON.stringify(next) }],
     });
-    if (r.succeeded) return { host: hostId, schedulable, changed: true };
+    if (r.succeeded) return { ...result, changed: true };
   }
   throw new ConflictError(`host "${hostId}" is being changed by someone else; try again`);
 }

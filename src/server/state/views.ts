@@ -12,6 +12,7 @@ import type {
   TaskStatus,
 } from '../../model/index.ts';
 import { keys, toUserForm } from '../../model/index.ts';
+import { drainProgress } from '../../scheduler/index.ts';
 import type { Store } from '../../store/index.ts';
 import { decode, getJson, rangeJson } from './json.ts';
 import { getJobRecord } from './jobs.ts';
@@ -106,17 +107,17 @@ export async function jobSummaries(store: Store): Promise<JobSummary[]> {
 
 const zero = (): HostCapacity => ({ cpu: 0, memoryBytes: 0, pids: 0 });
 
-export async function hostViews(store: Store): Promise<HostView[]> {
+export async function hostViews(store: Store, now = Date.now()): Promise<HostView[]> {
   const [hosts, alive, assigned] = await Promise.all([
     store.range(keys.hostsPrefix),
     store.range(keys.alivePrefix),
     store.range(keys.assignmentsPrefix),
   ]);
+  const tasks = assigned.kvs.map((kv) => decode<Task>(kv));
   const aliveIds = new Set(alive.kvs.map((kv) => kv.key.slice(keys.alivePrefix.length)));
   const allocated = new Map<string, HostCapacity>();
   const taskCount = new Map<string, number>();
-  for (const kv of assigned.kvs) {
-    const t = decode<Task>(kv);
+  for (const t of tasks) {
     if (t.host === null || t.desired !== 'run') continue;
     const a = allocated.get(t.host) ?? zero();
     a.cpu = Math.round((a.cpu + t.spec.resources.cpu) * 1000) / 1000;
@@ -138,6 +139,14 @@ export async function hostViews(store: Store): Promise<HostView[]> {
       tasks: taskCount.get(h.id) ?? 0,
     };
     if (h.agentUrl !== undefined) view.agentUrl = h.agentUrl;
+    if (h.schedulable === 'draining' && h.drainDeadline !== undefined) view.drainDeadline = h.drainDeadline;
+    if (h.schedulable === 'draining') {
+      view.drain = drainProgress(
+        { id: h.id, state: h.schedulable, drainDeadline: h.drainDeadline },
+        tasks,
+        now,
+      ).message;
+    }
     return view;
   });
 }

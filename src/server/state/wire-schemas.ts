@@ -41,3 +41,5 @@ export const taskStatusSchema = z.strictObject({
 });
 
 export const rollbackSchema = z.strictObject({ version: z.number().int().positive().optional() });
+
+export const drainSchema = z.strictObject({ deadline: z.string().min(1).max(32).optional() });

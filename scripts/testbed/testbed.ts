@@ -1,0 +1,538 @@
+/**
+ * A fleet on one machine: a `dabba server` on a bridge and N hosts, each a network namespace with
+ * its own address and its own `dabba agent` (process runtime). See docs/testbed.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { HostView, JobView } from '../../src/model/index.ts';
+import { MAX_HOSTS, SLOT_PREFIX_LENGTH, hostPlan, slotPlan, type SlotPlan } from './address-plan.ts';
+import { claimSlot, self } from './slots.ts';
+import { writeState, type HostState, type TestbedState } from './state.ts';
+import { ip, netSysctl, netnsPids, processStart, runSync, type RunResult } from './system.ts';
+import { teardownSlot } from './teardown.ts';
+
+export const REPO = resolve(import.meta.dirname, '..', '..');
+const DABBA = join(REPO, 'src', 'bin', 'dabba.ts');
+
+export interface TestbedOptions {
+  /** Number of hosts (1 to MAX_HOSTS). */
+  hosts: number;
+  /** Racks: host i is in rack r(i mod racks). Default 1. */
+  racks?: number;
+  /** Datacenters: the racks are split into this many contiguous groups. Default 1. */
+  datacenters?: number;
+  /** Value of every host's `region` label. Default "tb". */
+  region?: string;
+  /** Free-form labels of host i (added to rack, datacenter and region). */
+  labels?: (index: number) => Record<string, string>;
+  /** The server's --host-timeout. Default "3s". */
+  hostTimeout?: string;
+  /** Where state, data and logs live; a new temp dir (removed at stop) when omitted. */
+  stateDir?: string;
+  /** DABBA_LOG_LEVEL of the server and agents (their logs are in STATE_DIR/logs). Default "info". */
+  logLevel?: string;
+  /** Tear down on SIGINT, SIGTERM and SIGHUP (then die of the signal). Default true. */
+  handleSignals?: boolean;
+  /** How long to wait for every host to be ready. Default 30 s. */
+  readyTimeoutMs?: number;
+}
+
+export interface TestbedHost {
+  id: string;
+  index: number;
+  /** Its network namespace (`dabba-tb-<slot>-<index>`). */
+  ns: string;
+  /** Bridge-side end of the host's veth pair: cutLink/restoreLink set it down/up. */
+  veth: string;
+  address: string;
+  rack: string;
+  datacenter: string;
+  region: string;
+  labels: Record<string, string>;
+  /** Pid of the agent while it runs. */
+  pid: number | undefined;
+  dataDir: string;
+  logFile: string;
+}
+
+export interface CliOptions {
+  timeoutMs?: number;
+  env?: Record<string, string>;
+}
+
+/** Why the testbed cannot run here (not root, no `ip`), or undefined when it can. */
+export function netnsUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'the testbed needs Linux (network namespaces)';
+  if (process.getuid?.() !== 0) {
+    return 'the testbed needs root (it creates network namespaces, veth pairs and a bridge); run as root, or set DABBA_SKIP_NETNS=1 to skip these tests';
+  }
+  if (runSync('ip', ['-V']).code !== 0) return 'the testbed needs iproute2 (`ip`) on PATH';
+  return undefined;
+}
+
+const live = new Set<Testbed>();
+let handlersInstalled = false;
+
+function installHandlers(signals: boolean): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', () => {
+    for (const tb of live) tb.stopSync();
+  });
+  if (!signals) return;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      for (const tb of live) tb.stopSync();
+      process.removeListener(sig, onSignal);
+      // Die of the signal as if nobody had caught it (unless someone else handles it).
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+function tail(file: string, lines = 40): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits until `file` (from byte `offset`) has a line matching `re`; fails if `child` exits first. */
+async function waitForLine(
+  file: string,
+  offset: number,
+  re: RegExp,
+  child: ChildProcess,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<RegExpExecArray> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8').slice(offset);
+    } catch {
+      // not written yet
+    }
+    const m = re.exec(text);
+    if (m) return m;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `${what} exited (${child.exitCode ?? child.signalCode}) before it was up:\n${tail(file)}`,
+      );
+    }
+    if (Date.now() > until) throw new Error(`${what} was not up within ${timeoutMs} ms:\n${tail(file)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function exited(child: ChildProcess | undefined, timeoutMs = 5000): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveExit) => {
+    const timer = setTimeout(resolveExit, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolveExit();
+    });
+  });
+}
+
+export class Testbed {
+  readonly slot: number;
+  readonly plan: SlotPlan;
+  readonly stateDir: string;
+  readonly hosts: TestbedHost[] = [];
+  readonly hostTimeout: string;
+  url = '';
+  readonly #state: TestbedState;
+  readonly #logLevel: string;
+  readonly #agents = new Map<number, ChildProcess>();
+  #server: ChildProcess | undefined;
+  #stopped = false;
+
+  constructor(slot: number, state: TestbedState, options: { hostTimeout: string; logLevel: string }) {
+    this.slot = slot;
+    this.plan = slotPlan(slot);
+    this.stateDir = state.stateDir;
+    this.#state = state;
+    this.hostTimeout = options.hostTimeout;
+    this.#logLevel = options.logLevel;
+  }
+
+  get serverLog(): string {
+    return join(this.stateDir, 'logs', 'server.log');
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  #env(): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    // Tasks run `node`: the one running this testbed (Node 24) comes first on PATH.
+    env['PATH'] = `${dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
+    env['DABBA_LOG_LEVEL'] = this.#logLevel;
+    env['TMPDIR'] = join(this.stateDir, 'tmp');
+    delete env['DABBA_ADDR'];
+    return env;
+  }
+
+  #save(): void {
+    writeState(this.#state);
+  }
+
+  // ---- setup -------------------------------------------------------------------------------
+
+  /** The bridge with the slot's first address. */
+  makeBridge(): void {
+    const { bridge, gateway } = this.plan;
+    ip(['link', 'add', bridge, 'type', 'bridge']);
+    netSysctl(`ipv6/conf/${bridge}/disable_ipv6`, '1');
+    ip(['addr', 'add', `${gateway}/${SLOT_PREFIX_LENGTH}`, 'dev', bridge]);
+    ip(['link', 'set', bridge, 'up']);
+  }
+
+  async startServer(): Promise<void> {
+    const dataDir = join(this.stateDir, 'data', 'server');
+    mkdirSync(dataDir, { recursive: true });
+    const log = this.serverLog;
+    const fd = openSync(log, 'a');
+    const offset = fileSize(log);
+    const child = spawn(
+      process.execPath,
+      [
+        DABBA,
+        'server',
+        '--data-dir',
+        dataDir,
+        '--listen',
+        `${this.plan.gateway}:0`,
+        '--host-timeout',
+        this.hostTimeout,
+      ],
+      { stdio: ['ignore', fd, fd], detached: true, env: this.#env() },
+    );
+    closeSync(fd);
+    child.unref();
+    this.#server = child;
+    if (child.pid !== undefined) {
+      const start = processStart(child.pid);
+      if (start !== undefined) this.#state.server = { pid: child.pid, start };
+      this.#save();
+    }
+    const m = await waitForLine(log, offset, /API at (http:\/\/\S+)/, child, 'dabba server');
+    this.url = m[1] ?? '';
+    this.#state.serverUrl = this.url;
+    this.#save();
+  }
+
+  /** Namespace, veth pair, addresses and routes of host i. */
+  makeHost(index: number, labels: Record<string, string>): TestbedHost {
+    const hp = hostPlan(this.slot, index);
+    const host: TestbedHost = {
+      id: `tb-${index}`,
+      index,
+      ns: hp.netns,
+      veth: hp.veth,
+      address: hp.address,
+      rack: labels['rack'] ?? '',
+      datacenter: labels['datacenter'] ?? '',
+      region: labels['region'] ?? '',
+      labels,
+      pid: undefined,
+      dataDir: join(this.stateDir, 'data', `agent-${index}`),
+      logFile: join(this.stateDir, 'logs', `agent-${index}.log`),
+    };
+    const hs: HostState = { id: host.id, index, netns: hp.netns, veth: hp.veth, address: hp.address };
+    this.#state.hosts.push(hs);
+    this.#save();
+    this.hosts[index] = host;
+    const ns = hp.netns;
+    ip(['netns', 'add', ns]);
+    netSysctl('ipv6/conf/all/disable_ipv6', '1', ns);
+    netSysctl('ipv6/conf/default/disable_ipv6', '1', ns);
+    ip(['link', 'add', hp.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    netSysctl(`ipv6/conf/${hp.veth}/disable_ipv6`, '1');
+    ip(['link', 'set', hp.veth, 'master', this.plan.bridge, 'up']);
+    ip(['-n', ns, 'addr', 'add', `${hp.address}/${SLOT_PREFIX_LENGTH}`, 'dev', 'eth0']);
+    ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+    ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+    ip(['-n', ns, 'route', 'add', 'default', 'via', this.plan.gateway]);
+    mkdirSync(host.dataDir, { recursive: true });
+    return host;
+  }
+
+  // ---- hosts ---------------------------------------------------------------------------------
+
+  #host(i: number): TestbedHost {
+    const h = this.hosts[i];
+    if (!h) throw new Error(`testbed has no host ${i} (it has ${this.hosts.length})`);
+    return h;
+  }
+
+  /** Starts (or restarts, on the same data dir) the agent of host i; resolves once it has registered. */
+  async startAgent(i: number): Promise<void> {
+    const h = this.#host(i);
+    const running = this.#agents.get(i);
+    if (running && running.exitCode === null && running.signalCode === null) {
+      throw new Error(`the agent of ${h.id} is running (pid ${running.pid})`);
+    }
+    const args = [
+      'netns',
+      'exec',
+      h.ns,
+      process.execPath,
+      DABBA,
+      'agent',
+      '--server',
+      this.url,
+      '--data-dir',
+      h.dataDir,
+      '--host-id',
+      h.id,
+      '--driver',
+      'process',
+      '--advertise',
+      h.address,
+      '--listen',
+      `${h.address}:0`,
+    ];
+    for (const [k, v] of Object.entries(h.labels)) args.push('--label', `${k}=${v}`);
+    const offset = fileSize(h.logFile);
+    const fd = openSync(h.logFile, 'a');
+    // `ip netns exec` enters the namespace and execs node: the child's pid is the agent's.
+    const child = spawn('ip', args, { stdio: ['ignore', fd, fd], detached: true, env: this.#env() });
+    closeSync(fd);
+    child.unref();
+    this.#agents.set(i, child);
+    h.pid = child.pid;
+    const hs = this.#state.hosts.find((x) => x.index === i);
+    if (hs && child.pid !== undefined) {
+      const start = processStart(child.pid);
+      if (start !== undefined) hs.agent = { pid: child.pid, start };
+      this.#save();
+    }
+    await waitForLine(h.logFile, offset, /endpoint at (http:\/\/\S+)/, child, `dabba agent of ${h.id}`);
+  }
+
+  /** SIGKILL the agent of host i (its tasks keep running in the namespace). */
+  async killAgent(i: number): Promise<void> {
+    const h = this.#host(i);
+    const child = this.#agents.get(i);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const done = exited(child);
+    child.kill('SIGKILL');
+    await done;
+    h.pid = undefined;
+  }
+
+  /** Takes host i off the network: its veth's bridge end goes down. */
+  cutLink(i: number): void {
+    ip(['link', 'set', this.#host(i).veth, 'down']);
+  }
+
+  restoreLink(i: number): void {
+    ip(['link', 'set', this.#host(i).veth, 'up']);
+  }
+
+  /** Runs a command in host i's namespace. */
+  exec(i: number, cmd: string[], timeoutMs = 30_000): Promise<RunResult> {
+    const h = this.#host(i);
+    return new Promise((resolveRun) => {
+      const child = spawn('ip', ['netns', 'exec', h.ns, ...cmd], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: this.#env(),
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        resolveRun({ code: 127, stdout, stderr: stderr + e.message });
+      });
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      });
+    });
+  }
+
+  /** Pids of every process in host i's namespace (its agent and its tasks). */
+  pids(i: number): number[] {
+    return netnsPids(this.#host(i).ns);
+  }
+
+  /** Pids in host i's namespace other than its agent: the task processes. */
+  taskPids(i: number): number[] {
+    const agent = this.#host(i).pid;
+    return this.pids(i).filter((p) => p !== agent);
+  }
+
+  // ---- talking to the cluster ------------------------------------------------------------------
+
+  /** Runs the real CLI (`dabba ARGS`) against this testbed's server. */
+  cli(args: string[], options: CliOptions = {}): Promise<RunResult> {
+    return new Promise((resolveRun, reject) => {
+      const env = { ...this.#env(), DABBA_ADDR: this.url, DABBA_LOG_LEVEL: 'warn', ...options.env };
+      const child = spawn(process.execPath, [DABBA, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+      });
+    });
+  }
+
+  /** GET a JSON document of the API (e.g. /v1/hosts). */
+  async api<T>(path: string): Promise<T> {
+    const res = await fetch(this.url + path, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  }
+
+  hostViews(): Promise<HostView[]> {
+    return this.api<HostView[]>('/v1/hosts');
+  }
+
+  job(name: string): Promise<JobView> {
+    return this.api<JobView>(`/v1/jobs/${encodeURIComponent(name)}`);
+  }
+
+  /** Writes a job file into the state dir and returns its path. */
+  writeJob(name: string, yaml: string): string {
+    const dir = join(this.stateDir, 'jobs');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, yaml);
+    return file;
+  }
+
+  /** Waits until the hosts (all by default) are in `state`. */
+  async waitHosts(
+    state: HostView['state'],
+    ids: string[] = this.hosts.map((h) => h.id),
+    timeoutMs = 30_000,
+  ): Promise<HostView[]> {
+    const until = Date.now() + timeoutMs;
+    let last: HostView[] = [];
+    for (;;) {
+      try {
+        last = await this.hostViews();
+        if (ids.every((id) => last.find((h) => h.id === id)?.state === state)) return last;
+      } catch {
+        // server busy or restarting: try again
+      }
+      if (Date.now() > until) {
+        const seen = last.map((h) => `${h.id}=${h.state}`).join(', ') || 'none';
+        throw new Error(`hosts ${ids.join(', ')} not ${state} within ${timeoutMs} ms (seen: ${seen})`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** The last lines of the server's and every agent's log (for failure messages). */
+  logs(lines = 30): string {
+    const parts = [`--- server (${this.serverLog})\n${tail(this.serverLog, lines)}`];
+    for (const h of this.hosts) parts.push(`--- ${h.id} (${h.logFile})\n${tail(h.logFile, lines)}`);
+    return parts.join('\n');
+  }
+
+  // ---- teardown ------------------------------------------------------------------------------
+
+  /** Kills every process the testbed started and removes its namespaces, links and files. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    const children = [this.#server, ...this.#agents.values()];
+    for (const c of children) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(children.map((c) => exited(c)));
+    this.stopSync();
+  }
+
+  /** The same as stop(), synchronously (for exit and signal handlers). */
+  stopSync(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    live.delete(this);
+    teardownSlot(this.slot, this.#state);
+    for (const h of this.hosts) h.pid = undefined;
+  }
+}
+
+function hostLabels(i: number, o: TestbedOptions): Record<string, string> {
+  const racks = o.racks ?? 1;
+  const dcs = o.datacenters ?? 1;
+  const rack = i % racks;
+  const dc = Math.floor((rack * dcs) / racks);
+  return {
+    ...o.labels?.(i),
+    rack: `r${rack}`,
+    datacenter: `dc${dc}`,
+    region: o.region ?? 'tb',
+  };
+}
+
+/** Builds a testbed and waits until every host is ready. Call stop() when done (also on failure). */
+export async function startTestbed(o: TestbedOptions): Promise<Testbed> {
+  const why = netnsUnavailable();
+  if (why !== undefined) throw new Error(why);
+  const racks = o.racks ?? 1;
+  const dcs = o.datacenters ?? 1;
+  if (!Number.isInteger(o.hosts) || o.hosts < 1 || o.hosts > MAX_HOSTS) {
+    throw new Error(`hosts must be 1..${MAX_HOSTS} (got ${o.hosts})`);
+  }
+  if (!Number.isInteger(racks) || racks < 1 || racks > o.hosts) {
+    throw new Error(`racks must be 1..hosts (got ${racks})`);
+  }
+  if (!Number.isInteger(dcs) || dcs < 1 || dcs > racks) {
+    throw new Error(`datacenters must be 1..racks (got ${dcs})`);
+  }
+  const ownsStateDir = o.stateDir === undefined;
+  const stateDir = resolve(o.stateDir ?? mkdtempSync(join(tmpdir(), 'dabba-testbed-')));
+  mkdirSync(join(stateDir, 'logs'), { recursive: true });
+  mkdirSync(join(stateDir, 'tmp'), { recursive: true });
+  const owner = self();
+  const slot = claimSlot(stateDir, owner);
+  const state: TestbedState = { version: 1, slot, owner, stateDir, ownsStateDir, hosts: [] };
+  writeState(state);
+  const tb = new Testbed(slot, state, {
+    hostTimeout: o.hostTimeout ?? '3s',
+    logLevel: o.logLevel ?? 'info',
+  });
+  live.add(tb);
+  installHandlers(o.handleSignals ?? true);
+  try {
+    tb.makeBridge();
+    await tb.startServer();
+    for (let i = 0; i < o.hosts; i++) tb.makeHost(i, hostLabels(i, o));
+    await Promise.all(tb.hosts.map((h) => tb.startAgent(h.index)));
+    await tb.waitHosts('ready', undefined, o.readyTimeoutMs ?? 30_000);
+  } catch (e) {
+    const logs = tb.logs(20);
+    await tb.stop();
+    throw new Error(`testbed did not start: ${e instanceof Error ? e.message : String(e)}\n${logs}`, {
+      cause: e,
+    });
+  }
+  return tb;
+}
