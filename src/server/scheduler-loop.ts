@@ -70,6 +70,8 @@ export class SchedulerLoop {
   readonly #placedAt = new Map<string, number>();
   readonly #ownership: Ownership;
   #wake: (() => void) | undefined;
+  /** Set when there was something new while the worker was busy: its next pass starts at once. */
+  #kicked = false;
   #ready = false;
 
   constructor(options: SchedulerLoopOptions) {
@@ -80,6 +82,12 @@ export class SchedulerLoop {
   /** Shards were acquired: look at every job again (those not owned are skipped). */
   ownershipChanged(): void {
     for (const name of this.cache.jobs.keys()) this.#dirty.add(name);
+    this.#kick();
+  }
+
+  /** Wakes the worker, or, while it is busy, makes its next wait return at once (no lost wake-up). */
+  #kick(): void {
+    this.#kicked = true;
     this.#wake?.();
   }
 
@@ -111,7 +119,7 @@ export class SchedulerLoop {
     this.#pending.clear();
     for (const name of this.cache.jobs.keys()) this.#dirty.add(name);
     this.#ready = true;
-    this.#wake?.();
+    this.#kick();
     for await (const batch of this.#o.store.watch('/', { fromRevision: revision + 1, signal })) {
       for (const e of batch) {
         if (!isSchedulerKey(e.kv.key)) continue;
@@ -121,7 +129,7 @@ export class SchedulerLoop {
       }
       const rev = batch[0]?.kv.modRevision;
       if (rev !== undefined) this.cache.revision = rev;
-      this.#wake?.();
+      this.#kick();
     }
   }
 
@@ -129,6 +137,7 @@ export class SchedulerLoop {
     const tickMs = this.#o.tickMs ?? 1000;
     let lastTick = 0;
     while (!signal.aborted) {
+      this.#kicked = false;
       const now = this.#o.clock.now();
       if (now - lastTick >= tickMs) {
         lastTick = now;
@@ -158,6 +167,11 @@ export class SchedulerLoop {
             this.#dirty.add(job);
           }
         }
+      }
+      if (this.#kicked) {
+        // Let the watch and the API have their turn before the next pass.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        continue;
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, Math.min(tickMs, 250));

@@ -254,6 +254,8 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       '--advertise <ip>',
       "address this host's tasks are reachable at (process runtime; default 127.0.0.1)",
     )
+    .option('--cpu <cores>', 'CPU offered to tasks (default: all cores)')
+    .option('--memory <size>', 'memory offered to tasks, e.g. 4Gi (default: all memory)')
     .action(
       async (opts: {
         server: string;

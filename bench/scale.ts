@@ -1,0 +1,394 @@
+/**
+ * Fleet scale: places TASKS tasks, in jobs of varied sizes, constraints and spread, on HOSTS
+ * simulated hosts through the real server, store (SQLite, in a temp dir) and scheduler, in one
+ * process.
+ *
+ *   node bench/scale.ts [--hosts 10000] [--tasks 100000] [--agents 20] [--timeout 240]
+ *   node bench/scale.ts --hosts 1000 --tasks 10000          # quick mode
+ *
+ * Hosts: every host is registered through the real HTTP API (POST /v1/hosts) with zone, rack and
+ * disk labels and one of three sizes. `--agents N` of them are real agents (`startAgent`, each with
+ * its own SSE assignment watch, heartbeats and status reports) on a FakeRuntime; the rest are kept
+ * alive by one shared heartbeat loop (one POST per host per heartbeat interval). The host TTL is
+ * raised to 10 minutes for the run so the shared loop needs only a trickle of requests.
+ *
+ * Figures:
+ * - end to end: first PUT /v1/jobs -> every task's assignment stored (counted by a store watch on
+ *   /assign/), placements per second;
+ * - the allocator's own rate on the same hosts and asks (`allocate()` over all tasks at once, as
+ *   bench/allocator-bench.ts does, CPU time);
+ * - API latency of a side loop of GET /v1/health and GET /v1/jobs/NAME during the run (p50/p99/max);
+ * - process RSS and heap (peak during the run), and CPU seconds used.
+ * Next to them: published anchors (their figures, not run here) and the ratio to the goal of
+ * 20,000 placements/s.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAgent, type RunningAgent } from '../src/agent/index.ts';
+import { allocate, type PlacementAsk } from '../src/allocator/index.ts';
+import { seededRng, type Rng } from '../src/allocator/rng.ts';
+import { DabbaClient } from '../src/client/index.ts';
+import { silentLogger } from '../src/lib/index.ts';
+import type { Constraint, HostView, JobSpec, SpreadSpec } from '../src/model/index.ts';
+import { keys, toUserForm, validateJob } from '../src/model/index.ts';
+import { FakeRuntime } from '../src/runtime/fake/index.ts';
+import { startServer } from '../src/server/index.ts';
+import { SqliteStore } from '../src/store/index.ts';
+
+const GOAL = 20_000;
+const Gi = 1024 ** 3;
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a number`);
+  return v;
+}
+
+const HOSTS = arg('hosts', 10_000);
+const TASKS = arg('tasks', 100_000);
+const AGENTS = Math.min(HOSTS, arg('agents', 20));
+const TIMEOUT_MS = arg('timeout', 240) * 1000;
+const TTL_SECONDS = 600;
+
+const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface SimHost {
+  id: string;
+  labels: Record<string, string>;
+  capacity: { cpu: number; memoryBytes: number; pids: number };
+}
+
+function fleet(n: number, rng: Rng): SimHost[] {
+  const racksPerZone = Math.max(1, Math.round(n / 40 / 5));
+  return Array.from({ length: n }, (_, i) => {
+    const size = pick(rng, [1, 2, 4]);
+    const zone = `z${i % 5}`;
+    return {
+      id: `sim-${String(i).padStart(5, '0')}`,
+      labels: {
+        zone,
+        rack: `${zone}-r${Math.floor(rng() * racksPerZone)}`,
+        disk: rng() < 0.3 ? 'ssd' : 'hdd',
+      },
+      capacity: { cpu: 16 * size, memoryBytes: 64 * Gi * size, pids: 32_768 },
+    };
+  });
+}
+
+const SIZES = [1, 1, 2, 3, 5, 8, 10, 20, 50, 100, 200, 500, 1000];
+
+/** Jobs of varied sizes whose replicas add up to `total`; every one fits on the fleet. */
+function jobs(total: number, rng: Rng): JobSpec[] {
+  const out: JobSpec[] = [];
+  let placed = 0;
+  while (placed < total) {
+    const replicas = Math.min(pick(rng, SIZES), total - placed);
+    placed += replicas;
+    const c = rng();
+    const constraints: Constraint[] =
+      c < 0.5
+        ? []
+        : c < 0.7
+          ? [{ attribute: 'zone', in: ['z0', 'z1', 'z2'] }]
+          : c < 0.8
+            ? [{ attribute: 'zone', not: 'z4' }]
+            : c < 0.9
+              ? [{ attribute: 'rack', regex: 'r[0-9]*[02468]$' }]
+              : [{ attribute: 'disk', equals: 'ssd' }];
+    const s = rng();
+    const spread: SpreadSpec[] =
+      s < 0.4 ? [{ attribute: 'zone', min: 2 }] : s < 0.6 ? [{ attribute: 'rack' }] : [];
+    const v = validateJob({
+      name: `job-${out.length}`,
+      replicas,
+      task: {
+        command: ['serve'],
+        resources: {
+          cpu: pick(rng, [0.1, 0.25, 0.5, 1, 2]),
+          memory: pick(rng, ['64Mi', '256Mi', '512Mi', '1Gi']),
+        },
+      },
+      placement: { spread, constraints },
+    });
+    if (!v.ok) throw new Error(JSON.stringify(v.issues));
+    out.push(v.spec);
+  }
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `width` in flight. */
+async function pool<T>(
+  items: readonly T[],
+  width: number,
+  fn: (item: T, i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
+
+function pct(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+function table(title: string, head: string[], rows: (string | number)[][]): void {
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  console.log(`\n${title}`);
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of cells.slice(1)) console.log(line(r));
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `Fleet scale: ${fmt(TASKS)} tasks on ${fmt(HOSTS)} hosts (${AGENTS} real agents on a fake runtime); ` +
+      `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`,
+  );
+  const hosts = fleet(HOSTS, seededRng(1));
+  const specs = jobs(TASKS, seededRng(2));
+  const dir = await mkdtemp(join(tmpdir(), 'dabba-scale-'));
+  const store = await SqliteStore.open(join(dir, 'store.db'));
+  const server = await startServer({
+    store,
+    storeName: 'sqlite',
+    host: '127.0.0.1',
+    port: 0,
+    logger: silentLogger,
+    hostTtlSeconds: TTL_SECONDS,
+  });
+  const client = new DabbaClient({ addr: server.url, timeoutMs: 120_000 });
+  const stop = new AbortController();
+  const agents: RunningAgent[] = [];
+  const loops: Promise<void>[] = [];
+  try {
+    // 1. Hosts: the first AGENTS are real agents, the rest registered through the API.
+    const tReg = performance.now();
+    const leases = new Map<string, number>();
+    let heartbeatMs = (TTL_SECONDS * 1000) / 3;
+    for (const h of hosts.slice(0, AGENTS)) {
+      agents.push(
+        await startAgent({
+          client,
+          runtime: new FakeRuntime(),
+          hostId: h.id,
+          labels: h.labels,
+          capacity: h.capacity,
+          dataDir: join(dir, 'agents', h.id),
+          logger: silentLogger,
+          statsIntervalMs: 60_000,
+        }),
+      );
+    }
+    await pool(hosts.slice(AGENTS), 32, async (h) => {
+      const r = await client.registerHost({
+        id: h.id,
+        labels: h.labels,
+        capacity: h.capacity,
+        runtime: 'fake',
+      });
+      leases.set(h.id, r.lease);
+      heartbeatMs = r.heartbeatMs;
+    });
+    const regMs = performance.now() - tReg;
+    console.log(
+      `registered ${fmt(HOSTS)} hosts in ${(regMs / 1000).toFixed(1)} s (${fmt((HOSTS / regMs) * 1000)}/s)`,
+    );
+
+    // Shared heartbeats: every simulated host once per interval, spread evenly over it.
+    let heartbeats = 0;
+    loops.push(
+      (async () => {
+        const ids = [...leases.keys()];
+        const tickMs = 100;
+        const perTick = Math.max(1, Math.ceil((ids.length * tickMs) / heartbeatMs));
+        let i = 0;
+        while (!stop.signal.aborted) {
+          await sleep(tickMs);
+          const batch = Array.from({ length: perTick }, () => ids[i++ % ids.length]!);
+          await Promise.all(
+            batch.map((id) =>
+              client.heartbeat(id, leases.get(id) ?? 0).then(
+                () => void heartbeats++,
+                () => undefined,
+              ),
+            ),
+          );
+        }
+      })(),
+    );
+
+    // 2. Count assignments as the store commits them.
+    const start = await store.range('/nothing/');
+    const assigned = new Set<string>();
+    let tDone = 0;
+    let t0 = 0;
+    const allAssigned = Promise.withResolvers<void>();
+    loops.push(
+      (async () => {
+        try {
+          for await (const batch of store.watch(keys.assignmentsPrefix, {
+            fromRevision: start.revision + 1,
+            signal: stop.signal,
+          })) {
+            for (const e of batch) {
+              if (e.type !== 'put') continue;
+              const id = e.kv.key.slice(e.kv.key.lastIndexOf('/') + 1);
+              assigned.add(id);
+            }
+            if (assigned.size >= TASKS && tDone === 0) {
+              tDone = performance.now();
+              allAssigned.resolve();
+            }
+          }
+        } catch (e) {
+          if (!stop.signal.aborted) throw e;
+        }
+      })(),
+    );
+
+    // 3. Side loop: API latency while the fleet is being placed.
+    const latencies: number[] = [];
+    let probeJob = '';
+    loops.push(
+      (async () => {
+        while (!stop.signal.aborted) {
+          const path = probeJob === '' || latencies.length % 2 === 0 ? '/v1/health' : `/v1/jobs/${probeJob}`;
+          const t = performance.now();
+          const res = await fetch(server.url + path).catch(() => undefined);
+          await res?.arrayBuffer();
+          latencies.push(performance.now() - t);
+          await sleep(20);
+        }
+      })(),
+    );
+
+    // Memory, sampled.
+    let peakRss = 0;
+    let peakHeap = 0;
+    const sampleMemory = (): void => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed);
+    };
+    const memTimer = setInterval(sampleMemory, 250);
+
+    // 4. Submit the jobs.
+    const cpu0 = process.cpuUsage();
+    t0 = performance.now();
+    let tSubmitted = 0;
+    const progress = setInterval(() => {
+      const s = (performance.now() - t0) / 1000;
+      console.log(`  ${s.toFixed(0)} s: ${fmt(assigned.size)} placed`);
+    }, 10_000);
+    await pool(specs, 8, async (spec) => {
+      await client.putJob(spec.name, toUserForm(spec));
+      if (probeJob === '') probeJob = spec.name;
+    });
+    tSubmitted = performance.now();
+    const timedOut = await Promise.race([
+      allAssigned.promise.then(() => false),
+      sleep(Math.max(0, TIMEOUT_MS - (tSubmitted - t0))).then(() => true),
+    ]);
+    const tEnd = timedOut ? performance.now() : tDone;
+    clearInterval(progress);
+    sampleMemory();
+    clearInterval(memTimer);
+    const cpu = process.cpuUsage(cpu0);
+    const e2eMs = tEnd - t0;
+    const e2eRate = (assigned.size / e2eMs) * 1000;
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const running = agents.reduce((a, g) => a + g.tasks().length, 0);
+
+    // 5. The allocator alone, on the same hosts and asks (after the run: it does not compete).
+    const views: HostView[] = hosts.map((h) => ({
+      id: h.id,
+      state: 'ready',
+      labels: h.labels,
+      capacity: h.capacity,
+      allocated: { cpu: 0, memoryBytes: 0, pids: 0 },
+      runtime: 'fake',
+      registeredAt: 0,
+      tasks: 0,
+    }));
+    const asks: PlacementAsk[] = specs.flatMap((s) =>
+      Array.from({ length: s.replicas }, (_, i) => ({
+        job: s.name,
+        task: `${s.name}-${i}`,
+        resources: s.task.resources,
+        ports: s.task.ports,
+        placement: s.placement,
+      })),
+    );
+    allocate({ hosts: views, tasks: asks, seed: 1 }); // warm-up
+    const c0 = process.cpuUsage();
+    const ta = performance.now();
+    const alloc = allocate({ hosts: views, tasks: asks, seed: 2 });
+    const allocWall = performance.now() - ta;
+    const ac = process.cpuUsage(c0);
+    const allocCpuMs = (ac.user + ac.system) / 1000;
+    const allocRate = (alloc.placements.size / allocCpuMs) * 1000;
+
+    table(
+      `Fleet scale: ${fmt(specs.length)} jobs (1..1,000 replicas), ${fmt(TASKS)} tasks, ${fmt(HOSTS)} hosts`,
+      ['figure', 'value'],
+      [
+        [
+          'tasks placed (assignment stored)',
+          `${fmt(assigned.size)} / ${fmt(TASKS)}${timedOut ? ' (timed out)' : ''}`,
+        ],
+        ['jobs submitted (all PUTs answered) after', `${((tSubmitted - t0) / 1000).toFixed(2)} s`],
+        ['first PUT -> last assignment stored', `${(e2eMs / 1000).toFixed(2)} s`],
+        ['end-to-end placements/s', fmt(e2eRate)],
+        [
+          'allocator alone: placements/s (CPU time)',
+          `${fmt(allocRate)} (${fmt(allocCpuMs)} ms cpu, ${fmt(allocWall)} ms wall)`,
+        ],
+        ['allocator alone: placed / unplaced', `${fmt(alloc.placements.size)} / ${fmt(alloc.failures.size)}`],
+        [
+          'API latency p50 / p99 / max (health, job)',
+          `${pct(sorted, 50).toFixed(1)} / ${pct(sorted, 99).toFixed(1)} / ${(sorted.at(-1) ?? NaN).toFixed(1)} ms (${fmt(sorted.length)} requests)`,
+        ],
+        [
+          'process CPU during the run',
+          `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${((cpu.user + cpu.system) / 1000 / e2eMs).toFixed(2)} cores)`,
+        ],
+        ['peak RSS / peak heap used', `${fmt(peakRss / 2 ** 20)} MiB / ${fmt(peakHeap / 2 ** 20)} MiB`],
+        ['heartbeats sent by the shared loop', fmt(heartbeats)],
+        [`tasks running on the ${AGENTS} real agents`, fmt(running)],
+      ],
+    );
+    table(
+      'Against published anchors (their figures, not run here) and the goal',
+      ['system', 'placements/s', 'dabba end to end / it'],
+      [
+        ['Kubernetes scheduler, 5,000 nodes', 100, `${(e2eRate / 100).toFixed(1)}x`],
+        ['Nomad C1M (1M containers, 5,000 hosts)', fmt(3750), `${(e2eRate / 3750).toFixed(2)}x`],
+        ['goal: 20,000/s on this 2-core machine', fmt(GOAL), `${(e2eRate / GOAL).toFixed(3)}x`],
+        ['dabba end to end (this run)', fmt(e2eRate), '1x'],
+        ['dabba allocator alone (this run)', fmt(allocRate), `${(allocRate / e2eRate).toFixed(1)}x of e2e`],
+      ],
+    );
+  } finally {
+    stop.abort();
+    await Promise.allSettled(loops);
+    await Promise.allSettled(agents.map((a) => a.close()));
+    await server.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

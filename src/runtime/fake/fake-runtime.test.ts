@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { startAgent } from '../../agent/index.ts';
+import { DabbaClient } from '../../client/index.ts';
+import { RuntimeError } from '../../errors/index.ts';
+import { silentLogger } from '../../lib/index.ts';
+import type { TaskSpec } from '../../model/index.ts';
+import { startServer } from '../../server/index.ts';
+import { SqliteStore } from '../../store/index.ts';
+import type { LogLine, TaskLaunch } from '../runtime.ts';
+import { FakeRuntime } from './index.ts';
+
+const spec: TaskSpec = {
+  command: ['serve'],
+  env: {},
+  resources: { cpu: 0.5, memoryBytes: 64 * 1024 * 1024, pids: 10 },
+  ports: [
+    { name: 'http', port: 8080 },
+    { name: 'admin', port: 9090 },
+  ],
+  health: {},
+  restart: { policy: 'never', initialBackoffMs: 100, maxBackoffMs: 1000 },
+  stopGracePeriodMs: 1000,
+};
+const launch = (taskId: string): TaskLaunch => ({ taskId, job: 'j', version: 1, spec, env: {} });
+
+test('start answers at once with distinct pids and ports; wait resolves on stop', async () => {
+  const rt = new FakeRuntime();
+  const a = await rt.start(launch('a'));
+  const b = await rt.start(launch('b'));
+  assert.notEqual(a.pid, b.pid);
+  assert.deepEqual(Object.keys(a.ports).sort(), ['admin', 'http']);
+  assert.notEqual(a.ports['http'], b.ports['http']);
+  assert.deepEqual(rt.running().sort(), ['a', 'b']);
+  let settled = false;
+  const waiting = rt.wait('a').then((s) => ((settled = true), s));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false, 'wait must not resolve while the task runs');
+  await rt.stop('a', 1000);
+  const status = await waiting;
+  assert.equal(status.exitCode, 143);
+  assert.deepEqual(rt.running(), ['b']);
+  assert.deepEqual(
+    (await rt.recover()).exited.map((e) => e.taskId),
+    ['a'],
+  );
+  await rt.remove('a');
+  await rt.remove('a');
+  await assert.rejects(rt.wait('a'), RuntimeError);
+  assert.equal(await rt.stats('a'), undefined);
+  assert.deepEqual(await rt.stats('b'), { cpuSeconds: 0, memoryBytes: 0, pids: 1 });
+});
+
+test('exit() ends a task with the given status; failStart rejects with a reason', async () => {
+  const rt = new FakeRuntime({ failStart: (l) => (l.taskId === 'bad' ? 'ImageNotFound' : undefined) });
+  await assert.rejects(rt.start(launch('bad')), (e: unknown) => {
+    assert.ok(e instanceof RuntimeError);
+    assert.equal(e.details?.['reason'], 'ImageNotFound');
+    return true;
+  });
+  await rt.start(launch('c'));
+  rt.exit('c', { exitCode: 137, oomKilled: true });
+  const s = await rt.wait('c');
+  assert.equal(s.reason, 'OOMKilled');
+  assert.equal(s.exitCode, 137);
+});
+
+test('logs: tail, and follow until the task exits', async () => {
+  const rt = new FakeRuntime();
+  await rt.start(launch('l'));
+  rt.emit('l', 'one');
+  rt.emit('l', 'two', 'stderr');
+  const tail: LogLine[] = [];
+  for await (const line of rt.logs('l', { tail: 1 })) tail.push(line);
+  assert.deepEqual(
+    tail.map((l) => [l.stream, l.text]),
+    [['stderr', 'two']],
+  );
+  const followed: string[] = [];
+  const reading = (async () => {
+    for await (const line of rt.logs('l', { follow: true })) followed.push(line.text);
+  })();
+  await new Promise((r) => setImmediate(r));
+  rt.emit('l', 'three');
+  await rt.stop('l', 0);
+  await reading;
+  assert.deepEqual(followed, ['one', 'two', 'three']);
+});
+
+test('a real agent on the fake runtime runs its assignments and reports them running', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dabba-fake-rt-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = await SqliteStore.open(join(dir, 'store.db'));
+  t.after(() => store.close());
+  const server = await startServer({
+    store,
+    storeName: 'sqlite',
+    host: '127.0.0.1',
+    port: 0,
+    logger: silentLogger,
+  });
+  t.after(() => server.close());
+  const client = new DabbaClient({ addr: server.url });
+  const runtime = new FakeRuntime();
+  const agent = await startAgent({
+    client,
+    runtime,
+    hostId: 'sim-1',
+    labels: { zone: 'z1' },
+    capacity: { cpu: 8, memoryBytes: 16 * 1024 ** 3, pids: 4096 },
+    dataDir: join(dir, 'agent'),
+    logger: silentLogger,
+  });
+  t.after(() => agent.close());
+  await client.putJob('fake', {
+    name: 'fake',
+    replicas: 3,
+    task: { command: ['x'], resources: { cpu: 1, memory: '64Mi' } },
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const tasks = await client.jobTasks('fake');
+    if (tasks.length === 3 && tasks.every((x) => x.state === 'running' && x.host === 'sim-1')) break;
+    assert.ok(Date.now() < deadline, `tasks not running: ${JSON.stringify(tasks)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(runtime.running().length, 3);
+  assert.equal(agent.tasks().length, 3);
+});

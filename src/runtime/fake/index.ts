@@ -1,0 +1,1 @@
+export { FakeRuntime, type FakeRuntimeOptions } from './fake-runtime.ts';
