@@ -103,6 +103,34 @@ describe('placement on a 4-host, 2-rack testbed', { skip }, () => {
     await checkTasksWhereReported(v);
   });
 
+  test('plan shows where a job would go and why a task would not fit, changing nothing', async () => {
+    const before = (await tb.cli(['status', '--json'])).stdout;
+    const fits = await tb.cli([
+      'plan',
+      '--json',
+      tb.writeJob('planned', helloJob({ name: 'planned', replicas: 4, spread: [{ attribute: 'rack' }] })),
+    ]);
+    assert.equal(fits.code, 0, fits.stderr);
+    const p = JSON.parse(fits.stdout) as {
+      add: { host: string | null; count: number }[];
+      failures: unknown[];
+    };
+    const rackOf = new Map(tb.hosts.map((h) => [h.id, h.rack]));
+    const perRack: Record<string, number> = {};
+    for (const a of p.add)
+      perRack[rackOf.get(a.host ?? '') ?? '?'] = (perRack[rackOf.get(a.host ?? '') ?? '?'] ?? 0) + a.count;
+    assert.deepEqual(perRack, { r0: 2, r1: 2 });
+    assert.deepEqual(p.failures, []);
+    const huge = await tb.cli([
+      'plan',
+      tb.writeJob('huge-plan', helloJob({ name: 'huge', replicas: 2, cpu: 4 })),
+    ]);
+    assert.equal(huge.code, 1, 'a plan with unplaceable tasks exits 1');
+    assert.match(huge.stdout, /2 tasks cannot be placed/);
+    assert.match(huge.stdout, /needs 4 CPUs; the largest free is [\d.]+ on host tb-\d/);
+    assert.equal((await tb.cli(['status', '--json'])).stdout, before, 'plan wrote nothing');
+  });
+
   test('a job needing more CPU than any host has is unplaceable, and says why', async () => {
     const r = await tb.cli([
       'deploy',
