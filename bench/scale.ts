@@ -298,10 +298,14 @@ async function main(): Promise<void> {
       if (probeJob === '') probeJob = spec.name;
     });
     tSubmitted = performance.now();
+    let deadline: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       allAssigned.promise.then(() => false),
-      sleep(Math.max(0, TIMEOUT_MS - (tSubmitted - t0))).then(() => true),
+      new Promise<boolean>(
+        (r) => (deadline = setTimeout(() => r(true), Math.max(0, TIMEOUT_MS - (tSubmitted - t0)))),
+      ),
     ]);
+    clearTimeout(deadline);
     const tEnd = timedOut ? performance.now() : tDone;
     clearInterval(progress);
     sampleMemory();
@@ -311,6 +315,19 @@ async function main(): Promise<void> {
     const e2eRate = (assigned.size / e2eMs) * 1000;
     const sorted = [...latencies].sort((a, b) => a - b);
     const running = agents.reduce((a, g) => a + g.tasks().length, 0);
+    // Check: no host given more than it has (what the API shows once everything is placed).
+    const shown = await client.hosts();
+    const over = shown.filter(
+      (h) =>
+        h.allocated.cpu > h.capacity.cpu + 1e-9 ||
+        h.allocated.memoryBytes > h.capacity.memoryBytes ||
+        h.allocated.pids > h.capacity.pids,
+    ).length;
+    if (process.env['SCALE_DEBUG'])
+      for (const h of shown)
+        if (h.allocated.cpu > h.capacity.cpu + 1e-9 || h.allocated.memoryBytes > h.capacity.memoryBytes)
+          console.log(h.id, h.capacity, h.allocated, h.tasks);
+    const shownTasks = shown.reduce((a, h) => a + h.tasks, 0);
 
     // 5. The allocator alone, on the same hosts and asks (after the run: it does not compete).
     const views: HostView[] = hosts.map((h) => ({
@@ -366,6 +383,7 @@ async function main(): Promise<void> {
           `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${((cpu.user + cpu.system) / 1000 / e2eMs).toFixed(2)} cores)`,
         ],
         ['peak RSS / peak heap used', `${fmt(peakRss / 2 ** 20)} MiB / ${fmt(peakHeap / 2 ** 20)} MiB`],
+        ['check: hosts over capacity / tasks on hosts (GET /v1/hosts)', `${over} / ${fmt(shownTasks)}`],
         ['heartbeats sent by the shared loop', fmt(heartbeats)],
         [`tasks running on the ${AGENTS} real agents`, fmt(running)],
       ],
@@ -382,11 +400,20 @@ async function main(): Promise<void> {
       ],
     );
   } finally {
+    const tc = performance.now();
+    const step = (what: string): void => {
+      if (process.env['SCALE_DEBUG'])
+        console.log(`cleanup: ${what} at ${(performance.now() - tc).toFixed(0)} ms`);
+    };
     stop.abort();
     await Promise.allSettled(loops);
+    step('loops');
     await Promise.allSettled(agents.map((a) => a.close()));
+    step('agents');
     await server.close();
+    step('server');
     await store.close();
+    step('store');
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -161,7 +161,7 @@ export class SchedulerLoop {
           this.#dirty.delete(job);
           this.#pending.delete(job);
           try {
-            await this.#reconcileJob(job, fence);
+            await this.#reconcileJob(job, fence, signal);
           } catch (e) {
             this.#o.logger.error({ err: e, job }, 'reconcile failed; will retry');
             this.#dirty.add(job);
@@ -186,7 +186,7 @@ export class SchedulerLoop {
     }
   }
 
-  async #reconcileJob(name: string, fence: JobFence): Promise<void> {
+  async #reconcileJob(name: string, fence: JobFence, signal?: AbortSignal): Promise<void> {
     const entry = this.cache.jobs.get(name);
     if (!entry) return;
     const job = entry.value;
@@ -207,12 +207,100 @@ export class SchedulerLoop {
       newTaskId: () => taskIdFor(name, shortId()),
       ...(lastGood === undefined ? {} : { lastGoodVersion: lastGood }),
     });
-    // etcd refuses transactions of more than 128 operations (or compares): write a big plan in
-    // parts. Applying part of a plan is fine: the next pass reads what was written and goes on.
-    let part = plan;
-    let ops = this.#planOps(job, part, entry.mod, versions);
+    // etcd refuses transactions of more than 128 operations (or compares): a big plan is written in
+    // parts, one transaction each, in order. Applying part of a plan is fine: if a part fails (the
+    // state moved), the job is reconciled again from what was written. Later parts compare each
+    // host's placement key with the revision of the part that placed there, so nobody else can
+    // have filled those hosts in between.
+    // What the plan was decided from: later parts compare with this, not with a cache that moved on
+    // while earlier parts were written.
+    const planRevision = this.cache.revision;
+    const seenPlacements = new Map(hostsOf(plan).map((h) => [h, this.cache.placements.get(h) ?? 0]));
+    let rest = plan;
+    let first = true;
+    /** Placement-key mod revisions written by earlier parts of this plan. */
+    const placedHere = new Map<string, number>();
+    for (;;) {
+      const { part, ops, placed } = this.#firstPart(job, rest, versions, fence);
+      if (ops.length === 0) return;
+      if (placed.some((h) => !placedHere.has(h) && (this.#placedAt.get(h) ?? 0) > planRevision)) {
+        // Our own last placement on one of these hosts is not in the cache yet: wait for it.
+        this.#dirty.add(name);
+        return;
+      }
+      const compare: Compare[] = [
+        // The plan was made from this version of the job record...
+        { key: keys.job(name), target: 'mod', op: '=', modRevision: entry.mod },
+        // ...by the owner of the job's shard...
+        ...fence.compares,
+        // ...from these placements on its hosts.
+        ...placed.map((h): Compare => ({
+          key: haKeys.placement(h),
+          target: 'mod',
+          op: '=',
+          modRevision: placedHere.get(h) ?? seenPlacements.get(h) ?? 0,
+        })),
+      ];
+      const marker = JSON.stringify({ job: name, replica: this.#o.replicaId ?? '' });
+      for (const h of placed) ops.push({ type: 'put', key: haKeys.placement(h), value: marker });
+      const r = await this.#o.store.txn({ compare, success: ops });
+      if (!r.succeeded) {
+        this.#dirty.add(name);
+        return;
+      }
+      this.#pending.set(name, r.revision);
+      for (const h of placed) {
+        this.#placedAt.set(h, r.revision);
+        placedHere.set(h, r.revision);
+      }
+      this.#o.logger.debug(
+        { job: name, revision: r.revision, shard: fence.shard, lease: fence.lease },
+        'plan written',
+      );
+      if (first) for (const ev of part.events) this.#o.logger.info({ job: name, kind: ev.kind }, ev.message);
+      rest = {
+        ...rest,
+        create: rest.create.slice(part.create.length),
+        stop: rest.stop.slice(part.stop.length),
+        remove: rest.remove.slice(part.remove.length),
+        // Records, events and a rollback go with the first part only.
+        deployment: undefined,
+        supersede: [],
+        events: [],
+      };
+      delete rest.rollbackTo;
+      const more = rest.create.length + rest.stop.length + rest.remove.length > 0;
+      if (!more) return;
+      if (first && plan.rollbackTo !== undefined) {
+        // The job record changed: decide again from it.
+        this.#dirty.add(name);
+        return;
+      }
+      first = false;
+      if (signal?.aborted) return;
+    }
+  }
+
+  /** The largest leading part of `plan` (halving from a bound) whose transaction stays within MAX_TXN_OPS. */
+  #firstPart(
+    job: JobRecord,
+    plan: ReconcilePlan,
+    versions: JobVersionRecord[],
+    fence: JobFence,
+  ): { part: ReconcilePlan; ops: TxnOp[]; placed: string[] } {
+    // A create takes at least two operations and a remove three: no part can hold more than this.
+    const bound = MAX_TXN_OPS / 2;
+    let part: ReconcilePlan =
+      plan.create.length + plan.stop.length + plan.remove.length > bound
+        ? {
+            ...plan,
+            create: plan.create.slice(0, bound),
+            stop: plan.stop.slice(0, bound),
+            remove: plan.remove.slice(0, bound),
+          }
+        : plan;
+    let ops = this.#planOps(job, part, versions);
     let placed = hostsOf(part);
-    let truncated = false;
     while (
       ops.length + placed.length > MAX_TXN_OPS ||
       placed.length + 2 + fence.compares.length > MAX_TXN_OPS
@@ -225,47 +313,13 @@ export class SchedulerLoop {
         stop: part.stop.slice(0, Math.ceil(part.stop.length / 2)),
         remove: part.remove.slice(0, Math.ceil(part.remove.length / 2)),
       };
-      ops = this.#planOps(job, part, entry.mod, versions);
+      ops = this.#planOps(job, part, versions);
       placed = hostsOf(part);
-      truncated = true;
     }
-    if (ops.length === 0) return;
-    if (placed.some((h) => (this.#placedAt.get(h) ?? 0) > this.cache.revision)) {
-      // Our own last placement on one of these hosts is not in the cache yet: wait for it.
-      this.#dirty.add(name);
-      return;
-    }
-    const compare: Compare[] = [
-      // The plan was made from this version of the job record...
-      { key: keys.job(name), target: 'mod', op: '=', modRevision: entry.mod },
-      // ...by the owner of the job's shard...
-      ...fence.compares,
-      // ...from these placements on its hosts.
-      ...placed.map((h): Compare => ({
-        key: haKeys.placement(h),
-        target: 'mod',
-        op: '=',
-        modRevision: this.cache.placements.get(h) ?? 0,
-      })),
-    ];
-    const marker = JSON.stringify({ job: name, replica: this.#o.replicaId ?? '' });
-    for (const h of placed) ops.push({ type: 'put', key: haKeys.placement(h), value: marker });
-    const r = await this.#o.store.txn({ compare, success: ops });
-    if (r.succeeded) {
-      if (truncated) this.#dirty.add(name);
-      this.#pending.set(name, r.revision);
-      for (const h of placed) this.#placedAt.set(h, r.revision);
-      this.#o.logger.debug(
-        { job: name, revision: r.revision, shard: fence.shard, lease: fence.lease },
-        'plan written',
-      );
-      for (const ev of part.events) this.#o.logger.info({ job: name, kind: ev.kind }, ev.message);
-    } else {
-      this.#dirty.add(name);
-    }
+    return { part, ops, placed };
   }
 
-  #planOps(job: JobRecord, plan: ReconcilePlan, jobMod: number, versions: JobVersionRecord[]): TxnOp[] {
+  #planOps(job: JobRecord, plan: ReconcilePlan, versions: JobVersionRecord[]): TxnOp[] {
     const ops: TxnOp[] = [];
     const name = job.name;
     const current = this.cache.tasks.get(name);
@@ -311,7 +365,6 @@ export class SchedulerLoop {
         } satisfies JobVersionRecord);
       }
     }
-    void jobMod;
     if (ops.length > 0) {
       const shown = plan.events.slice(0, MAX_EVENTS_PER_PLAN);
       if (plan.events.length > shown.length) {

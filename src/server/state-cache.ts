@@ -35,6 +35,11 @@ export class StateCache {
   readonly deployments = new Map<string, Map<number, Deployment>>();
   /** host -> mod revision of its placement fence key (/placements/HOST). */
   readonly placements = new Map<string, number>();
+  /** host -> its tasks (key job/id -> resources), kept from the task writes; stopping tasks count. */
+  readonly #hostTasks = new Map<string, Map<string, Task['spec']['resources']>>();
+  /** Built views, by host; a host's entry is dropped when its record, liveness or tasks change. */
+  readonly #views = new Map<string, HostView>();
+  #viewList: HostView[] | undefined;
 
   clear(): void {
     this.revision = 0;
@@ -49,6 +54,32 @@ export class StateCache {
     ])
       m.clear();
     this.alive.clear();
+    this.#hostTasks.clear();
+    this.#views.clear();
+    this.#viewList = undefined;
+  }
+
+  #hostChanged(host: string): void {
+    this.#views.delete(host);
+    this.#viewList = undefined;
+  }
+
+  /** Moves a task's resources from the host it was on to the host it is on now. */
+  #retask(key: string, before: Task | undefined, after: Task | undefined): void {
+    if (before && before.host !== null) {
+      const m = this.#hostTasks.get(before.host);
+      if (m) {
+        m.delete(key);
+        if (m.size === 0) this.#hostTasks.delete(before.host);
+      }
+      this.#hostChanged(before.host);
+    }
+    if (after && after.host !== null) {
+      let m = this.#hostTasks.get(after.host);
+      if (!m) this.#hostTasks.set(after.host, (m = new Map<string, Task['spec']['resources']>()));
+      m.set(key, after.spec.resources);
+      this.#hostChanged(after.host);
+    }
   }
 
   /** Applies a key's new value (undefined: deleted). Returns the job it concerns, '*' for all, or undefined. */
@@ -76,9 +107,11 @@ export class StateCache {
         const job = parts[2] ?? '';
         const id = parts[3] ?? '';
         const m = this.tasks.get(job) ?? new Map<string, Entry<Task>>();
+        const before = m.get(id)?.value;
         if (kv) m.set(id, { value: value as Task, mod: kv.modRevision });
         else m.delete(id);
         this.tasks.set(job, m);
+        this.#retask(`${job}/${id}`, before, value as Task | undefined);
         return job;
       }
       case 'status': {
@@ -94,12 +127,14 @@ export class StateCache {
         const id = parts[2] ?? '';
         if (kv) this.hosts.set(id, value as HostRecord);
         else this.hosts.delete(id);
+        this.#hostChanged(id);
         return '*';
       }
       case 'alive': {
         const id = parts[2] ?? '';
         if (kv) this.alive.add(id);
         else this.alive.delete(id);
+        this.#hostChanged(id);
         return '*';
       }
       case 'deployments': {
@@ -135,36 +170,46 @@ export class StateCache {
     });
   }
 
+  /**
+   * Every known host with what its tasks hold. Views are rebuilt only for hosts whose record,
+   * liveness or tasks changed since the last call; the array is new on each call, its views are
+   * shared and must not be changed.
+   */
   hostViews(): HostView[] {
-    const allocated = new Map<string, HostCapacity>();
-    const count = new Map<string, number>();
-    for (const m of this.tasks.values()) {
-      for (const { value: t } of m.values()) {
-        // Counts stopping tasks too: their processes hold resources until they are removed.
-        if (t.host === null) continue;
-        const a = allocated.get(t.host) ?? { cpu: 0, memoryBytes: 0, pids: 0 };
-        a.cpu += t.spec.resources.cpu;
-        a.memoryBytes += t.spec.resources.memoryBytes;
-        a.pids += t.spec.resources.pids;
-        allocated.set(t.host, a);
-        count.set(t.host, (count.get(t.host) ?? 0) + 1);
-      }
+    if (this.#viewList === undefined) {
+      this.#viewList = [...this.hosts.values()].map((h) => {
+        let v = this.#views.get(h.id);
+        if (v === undefined) {
+          v = this.#view(h);
+          this.#views.set(h.id, v);
+        }
+        return v;
+      });
     }
-    return [...this.hosts.values()].map((h) => {
-      const v: HostView = {
-        id: h.id,
-        state: this.alive.has(h.id) ? h.schedulable : 'down',
-        labels: h.labels,
-        capacity: h.capacity,
-        allocated: allocated.get(h.id) ?? { cpu: 0, memoryBytes: 0, pids: 0 },
-        runtime: h.runtime,
-        registeredAt: h.registeredAt,
-        tasks: count.get(h.id) ?? 0,
-      };
-      if (h.agentUrl !== undefined) v.agentUrl = h.agentUrl;
-      if (h.schedulable === 'draining' && h.drainDeadline !== undefined) v.drainDeadline = h.drainDeadline;
-      return v;
-    });
+    return [...this.#viewList];
+  }
+
+  #view(h: HostRecord): HostView {
+    const allocated: HostCapacity = { cpu: 0, memoryBytes: 0, pids: 0 };
+    const tasks = this.#hostTasks.get(h.id);
+    for (const r of tasks?.values() ?? []) {
+      allocated.cpu += r.cpu;
+      allocated.memoryBytes += r.memoryBytes;
+      allocated.pids += r.pids;
+    }
+    const v: HostView = {
+      id: h.id,
+      state: this.alive.has(h.id) ? h.schedulable : 'down',
+      labels: h.labels,
+      capacity: h.capacity,
+      allocated,
+      runtime: h.runtime,
+      registeredAt: h.registeredAt,
+      tasks: tasks?.size ?? 0,
+    };
+    if (h.agentUrl !== undefined) v.agentUrl = h.agentUrl;
+    if (h.schedulable === 'draining' && h.drainDeadline !== undefined) v.drainDeadline = h.drainDeadline;
+    return v;
   }
 
   /** Newest version below `below` whose deployment succeeded. */

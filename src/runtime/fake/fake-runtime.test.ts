@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { startAgent } from '../../agent/index.ts';
-import { DabbaClient } from '../../client/index.ts';
 import { RuntimeError } from '../../errors/index.ts';
-import { silentLogger } from '../../lib/index.ts';
 import type { TaskSpec } from '../../model/index.ts';
-import { startServer } from '../../server/index.ts';
-import { SqliteStore } from '../../store/index.ts';
 import type { LogLine, TaskLaunch } from '../runtime.ts';
 import { FakeRuntime } from './index.ts';
 
@@ -18,8 +10,8 @@ const spec: TaskSpec = {
   env: {},
   resources: { cpu: 0.5, memoryBytes: 64 * 1024 * 1024, pids: 10 },
   ports: [
-    { name: 'http', port: 8080 },
-    { name: 'admin', port: 9090 },
+    { name: 'http', port: 8080, protocol: 'tcp' },
+    { name: 'admin', port: 9090, protocol: 'tcp' },
   ],
   health: {},
   restart: { policy: 'never', initialBackoffMs: 100, maxBackoffMs: 1000 },
@@ -88,45 +80,4 @@ test('logs: tail, and follow until the task exits', async () => {
   await rt.stop('l', 0);
   await reading;
   assert.deepEqual(followed, ['one', 'two', 'three']);
-});
-
-test('a real agent on the fake runtime runs its assignments and reports them running', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'dabba-fake-rt-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const store = await SqliteStore.open(join(dir, 'store.db'));
-  t.after(() => store.close());
-  const server = await startServer({
-    store,
-    storeName: 'sqlite',
-    host: '127.0.0.1',
-    port: 0,
-    logger: silentLogger,
-  });
-  t.after(() => server.close());
-  const client = new DabbaClient({ addr: server.url });
-  const runtime = new FakeRuntime();
-  const agent = await startAgent({
-    client,
-    runtime,
-    hostId: 'sim-1',
-    labels: { zone: 'z1' },
-    capacity: { cpu: 8, memoryBytes: 16 * 1024 ** 3, pids: 4096 },
-    dataDir: join(dir, 'agent'),
-    logger: silentLogger,
-  });
-  t.after(() => agent.close());
-  await client.putJob('fake', {
-    name: 'fake',
-    replicas: 3,
-    task: { command: ['x'], resources: { cpu: 1, memory: '64Mi' } },
-  });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const tasks = await client.jobTasks('fake');
-    if (tasks.length === 3 && tasks.every((x) => x.state === 'running' && x.host === 'sim-1')) break;
-    assert.ok(Date.now() < deadline, `tasks not running: ${JSON.stringify(tasks)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.equal(runtime.running().length, 3);
-  assert.equal(agent.tasks().length, 3);
 });
