@@ -18,6 +18,7 @@ import { cpus } from 'node:os';
 import { allocate, type AllocateResult, type PlacementAsk } from '../src/allocator/index.ts';
 import { seededRng, type Rng } from '../src/allocator/rng.ts';
 import type { Constraint, HostView, SpreadSpec } from '../src/model/index.ts';
+import { table } from './report.ts';
 
 const Mi = 1024 * 1024;
 const Gi = 1024 * Mi;
@@ -165,17 +166,6 @@ function quality(hosts: HostView[], tasks: PlacementAsk[], r: AllocateResult) {
 
 function fmt(n: number): string {
   return Math.round(n).toLocaleString('en-US');
-}
-
-function table(title: string, head: string[], rows: (string | number)[][]): void {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  console.log(`\n${title}`);
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of cells.slice(1)) console.log(line(r));
 }
 
 console.log(`Allocator benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}`);

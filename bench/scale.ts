@@ -35,6 +35,7 @@ import { keys, toUserForm, validateJob } from '../src/model/index.ts';
 import { FakeRuntime } from '../src/runtime/fake/index.ts';
 import { startServer } from '../src/server/index.ts';
 import { SqliteStore } from '../src/store/index.ts';
+import { pct, table } from './report.ts';
 
 const GOAL = 20_000;
 const Gi = 1024 ** 3;
@@ -135,21 +136,6 @@ async function pool<T>(
       }
     }),
   );
-}
-
-function pct(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-function table(title: string, head: string[], rows: (string | number)[][]): void {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const widths = head.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]): string =>
-    r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-  console.log(`\n${title}`);
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of cells.slice(1)) console.log(line(r));
 }
 
 async function main(): Promise<void> {

@@ -14,6 +14,7 @@ import type {
   WatchEvent,
   WatchOptions,
 } from '../../src/store/index.ts';
+import { waitFor as sharedWaitFor } from '../helpers/dev-cluster.ts';
 
 async function* delayed(inner: AsyncIterable<WatchEvent[]>, ms: number): AsyncGenerator<WatchEvent[]> {
   for await (const batch of inner) {
@@ -22,27 +23,13 @@ async function* delayed(inner: AsyncIterable<WatchEvent[]>, ms: number): AsyncGe
   }
 }
 
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 15_000,
   intervalMs = 50,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  return sharedWaitFor(what, fn, timeoutMs, intervalMs);
 }
 
 export interface RecordedTxn {

@@ -194,7 +194,7 @@ export async function findMarked(needles: string[]): Promise<number[]> {
 
 export async function waitFor<T>(
   what: string,
-  fn: () => Promise<T | undefined | false>,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 30_000,
   everyMs = 200,
 ): Promise<T> {
@@ -208,7 +208,9 @@ export async function waitFor<T>(
       last = e;
     }
     if (Date.now() > until)
-      throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
