@@ -82,15 +82,17 @@ export class TaskRunner {
       // A start that was in flight when the stop came has finished by now: stop what it started.
       await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch(() => undefined);
       this.#handle = undefined;
+      // Remove every trace (cgroup, mounts, network namespace) before saying "stopped": the
+      // scheduler deletes the task on that word, and `dabba stop` returns when no task is left.
+      await this.#d.runtime.remove(this.task.id).catch((e: unknown) => {
+        this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'remove failed');
+      });
+      await this.#d.memory.remove(this.task.id);
       this.#update({ state: 'stopped', reason, message: 'task stopped', healthy: false, ready: false }, [
         'pid',
         'nextRestartAt',
       ]);
       await Promise.race([this.#d.reporter.flushed(), sleep(2000)]);
-      await this.#d.runtime.remove(this.task.id).catch((e: unknown) => {
-        this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'remove failed');
-      });
-      await this.#d.memory.remove(this.task.id);
     })();
     return this.#stopping;
   }

@@ -192,7 +192,8 @@ update: { minHealthy: 0s }
       .trim();
     assert.equal(list, '', 'no container in runc list');
     const mounts = (await import('node:fs')).readFileSync('/proc/self/mountinfo', 'utf8');
-    assert.ok(!mounts.includes(c.dataDir), 'no mount under the data dir');
+    const left = mounts.split('\n').filter((l) => l.includes(c.dataDir));
+    assert.deepEqual(left, [], 'no mount under the data dir');
     const netns = execFileSync('ip', ['netns', 'list']).toString();
     for (const id of ['web', 'ticker']) assert.ok(!netns.includes(`${id}-`), `no netns of ${id}`);
   });
