@@ -51,26 +51,25 @@ export class RecordingStore {
   readonly #hung: (() => void)[] = [];
 
   constructor(inner: Store) {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
     this.store = new Proxy(inner, {
-      get(target, prop, receiver) {
+      // An arrow function: `this` is this RecordingStore.
+      get: (target, prop, receiver) => {
         if (prop === 'txn') {
           return async (request: TxnRequest): Promise<TxnResult> => {
             const result = await target.txn(request);
-            self.txns.push({ at: performance.now(), request, result });
+            this.txns.push({ at: performance.now(), request, result });
             return result;
           };
         }
         if (prop === 'keepAlive') {
           return async (id: LeaseId) => {
-            if (self.#frozen) await new Promise<void>((r) => self.#hung.push(r));
+            if (this.#frozen) await new Promise<void>((r) => this.#hung.push(r));
             return target.keepAlive(id);
           };
         }
-        if (prop === 'watch' && self.watchDelayMs > 0) {
+        if (prop === 'watch' && this.watchDelayMs > 0) {
           return (prefix: string, options: WatchOptions) =>
-            delayed(target.watch(prefix, options), self.watchDelayMs);
+            delayed(target.watch(prefix, options), this.watchDelayMs);
         }
         if (prop === 'close') return () => Promise.resolve(); // the shared store is closed by the test
         const v: unknown = Reflect.get(target, prop, receiver);
