@@ -7,6 +7,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { HostView, JobView } from '../../src/model/index.ts';
+import { cli as runCli } from '../../test/helpers/dev-cluster.ts';
 import { MAX_HOSTS, SLOT_PREFIX_LENGTH, hostPlan, slotPlan, type SlotPlan } from './address-plan.ts';
 import { claimSlot, self } from './slots.ts';
 import { writeState, type HostState, type TestbedState } from './state.ts';
@@ -387,19 +388,10 @@ export class Testbed {
 
   /** Runs the real CLI (`dabba ARGS`) against this testbed's server. */
   cli(args: string[], options: CliOptions = {}): Promise<RunResult> {
-    return new Promise((resolveRun, reject) => {
-      const env = { ...this.#env(), DABBA_ADDR: this.url, DABBA_LOG_LEVEL: 'warn', ...options.env };
-      const child = spawn(process.execPath, [DABBA, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        resolveRun({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-      });
+    return runCli(args, {
+      addr: this.url,
+      env: { ...this.#env(), DABBA_LOG_LEVEL: 'warn', ...options.env },
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
     });
   }
 

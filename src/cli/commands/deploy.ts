@@ -62,13 +62,13 @@ export async function waitForRollout(
     if (view.version > version) {
       // A newer version appeared while we waited: an automatic rollback, or someone else's deploy.
       if (tty) say('\n');
-      const versions = await client.jobVersions(name);
-      const newest = versions.at(-1);
+      const ours = (await client.jobDeployments(name)).find((x) => x.version === version);
       return {
         ok: false,
-        message: `version ${version} did not become healthy and was replaced by version ${view.version}${
-          newest ? ' (automatic rollback)' : ''
-        }: ${(await failureOf(client, name, version)) ?? 'see dabba status'}`,
+        message:
+          ours?.state === 'failed'
+            ? `rollout of version ${version} failed: ${ours.message}; automatic rollback (now version ${view.version})`
+            : `version ${version} was replaced by version ${view.version} (another deploy) before its rollout finished`,
         view,
       };
     }
@@ -106,11 +106,6 @@ export async function waitForRollout(
     }
     await sleep(250, ctx.signal);
   }
-}
-
-async function failureOf(client: DabbaClient, name: string, version: number): Promise<string | undefined> {
-  const ds = await client.jobDeployments(name);
-  return ds.find((d) => d.version === version)?.message;
 }
 
 function progressLine(view: JobView, version: number): string {

@@ -3,12 +3,17 @@ import { DabbaError } from '../../errors/index.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** The request's media type, lower case, without parameters ("" when absent). */
+export function contentTypeOf(req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
 /**
  * Reads a JSON request body: refuses wrong content types (415), bodies over the limit (413, without
  * reading them whole) and malformed JSON (400).
  */
 export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const type = contentTypeOf(req);
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new DabbaError(
       'DABBA_E_UNSUPPORTED_MEDIA_TYPE',

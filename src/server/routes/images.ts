@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { spawn } from 'node:child_process';
 import { DabbaError, NotFoundError, ValidationError } from '../../errors/index.ts';
 import { ImageError, isDigest, type ImageStore } from '../../image/index.ts';
+import { contentTypeOf } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 import type { EventLog } from '../state/events.ts';
 
@@ -18,7 +19,7 @@ import type { EventLog } from '../state/events.ts';
 const MAX_UPLOAD_BYTES = 16 * 1024 ** 3;
 
 async function receiveUpload(req: IncomingMessage, dir: string): Promise<string> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const type = contentTypeOf(req);
   if (
     !['application/x-tar', 'application/octet-stream', 'application/gzip', 'application/x-gzip'].includes(
       type,

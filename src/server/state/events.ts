@@ -11,12 +11,10 @@ export type NewEvent = Omit<DabbaEvent, 'id' | 'at'>;
 export class EventLog {
   readonly #store: Store;
   readonly #clock: Clock;
-  readonly #keep: number;
 
-  constructor(store: Store, clock: Clock, keep = 5000) {
+  constructor(store: Store, clock: Clock) {
     this.#store = store;
     this.#clock = clock;
-    this.#keep = keep;
   }
 
   /** Store ops that append these events (to put in the same txn as the change they describe). */
@@ -40,18 +38,5 @@ export class EventLog {
     if (options.job !== undefined) events = events.filter((e) => e.job === options.job);
     const limit = options.limit ?? 100;
     return events.slice(-limit);
-  }
-
-  /** Deletes the oldest events beyond the retention count. */
-  async trim(): Promise<number> {
-    const { kvs } = await this.#store.range(keys.eventsPrefix);
-    const excess = kvs.length - this.#keep;
-    if (excess <= 0) return 0;
-    const old = kvs.slice(0, excess);
-    await this.#store.txn({
-      compare: [],
-      success: old.map((kv) => ({ type: 'delete', key: kv.key }) as const),
-    });
-    return excess;
   }
 }
