@@ -1,5 +1,6 @@
 /** Shapes exchanged over the HTTP API (/v1), shared by the server and the typed client. */
 import type { Deployment } from './deployment.ts';
+import type { PlacementExplanation } from './explanation.ts';
 import type { HostCapacity } from './host.ts';
 import type { JobStatus } from './job.ts';
 import type { TaskState } from './task.ts';
@@ -22,6 +23,8 @@ export interface TaskRow {
   reason: string | null;
   message: string | null;
   unplaced: string | null;
+  /** Why the task could not be placed, as data (see `PlacementExplanation`); null once placed. */
+  explanation: PlacementExplanation | null;
   startedAt: number | null;
   createdAt: number;
   usage: { cpuSeconds: number; memoryBytes: number; pids: number } | null;

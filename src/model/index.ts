@@ -1,5 +1,6 @@
 export * from './deployment.ts';
 export * from './event.ts';
+export * from './explanation.ts';
 export * from './host.ts';
 export * from './job.ts';
 export * from './keys.ts';

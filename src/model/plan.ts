@@ -1,4 +1,6 @@
 /** What `dabba plan` / `POST /v1/jobs/NAME/plan` answers: the change a job file would make. */
+import type { Explanation } from './explanation.ts';
+
 export interface PlanFailure {
   /** How many tasks fail for this reason. */
   count: number;
@@ -7,7 +9,7 @@ export interface PlanFailure {
   /** The allocator's full explanation, as indented lines. */
   detail: string[];
   /** The structured explanation (filters, rejected host counts, nearest fits, suggestions). */
-  explanation: unknown;
+  explanation: Explanation;
 }
 
 export interface JobPlanView {

@@ -1,3 +1,4 @@
+import type { PlacementExplanation } from './explanation.ts';
 import type { TaskSpec } from './job.ts';
 
 export type TaskState = 'pending' | 'starting' | 'running' | 'failed' | 'stopped';
@@ -14,8 +15,11 @@ export interface Task {
   desired: DesiredState;
   spec: TaskSpec;
   createdAt: number;
-  /** Why the task could not be placed, while host is null. */
+  /** Why the task could not be placed, while host is null: one line (the explanation's summary). */
   unplaced?: string;
+  /** Why the task could not be placed, as data: per filter how many hosts it rejected and why, the
+   * nearest fits, and what change would make it fit. Set with `unplaced`. */
+  explanation?: PlacementExplanation;
 }
 
 export interface TaskUsage {

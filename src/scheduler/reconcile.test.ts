@@ -210,6 +210,27 @@ describe('placement', () => {
     );
     assert.equal(plan.events[0]?.kind, 'task.unplaceable');
     assert.equal(plan.deployment?.placed, 0);
+    // The same reason as data: per filter what it rejected, the nearest fit, what would make it fit.
+    const e = t?.explanation;
+    assert.ok(e, 'an unplaced task carries a structured explanation');
+    assert.equal(e.summary, t?.unplaced);
+    assert.deepEqual(e.needs, { cpu: 4, memoryBytes: 64 * Mi, pids: 64, ports: [] });
+    assert.equal(e.hosts, 1);
+    assert.deepEqual(
+      e.filters.filter((f) => f.rejected > 0),
+      [
+        {
+          filter: 'resources-fit',
+          rejected: 1,
+          reasons: [{ reason: 'too little cpu', hosts: 1, examples: ['h1'] }],
+        },
+      ],
+    );
+    assert.deepEqual(e.nearest, [
+      { host: 'h1', failed: [{ filter: 'resources-fit', reason: 'too little cpu', shortfall: { cpu: 2 } }] },
+    ]);
+    assert.deepEqual(e.suggestions, ['needs 4 CPUs; the largest free is 2 on host h1']);
+    assert.equal('job' in e || 'task' in e, false, 'the record does not repeat the job and task');
   });
 
   test('allocated capacity counts, and several shortages are named', () => {
@@ -236,7 +257,10 @@ describe('placement', () => {
     const spec = jobSpec({ replicas: 1, cpu: 4 });
     const reason =
       'no host fits cpu 4, memory 64Mi, pids 64: of 1 host, 1 too little cpu; needs 4 CPUs; the largest free is 2 on host h1';
-    const waiting = task(spec, { id: 'u1', host: null, unplaced: reason, createdAt: 5 });
+    const explanation = reconcile(input({ job: jobRecord(spec), hosts: [hostView('h1', { cpu: 2 })] }))
+      .create[0]?.explanation;
+    assert.ok(explanation);
+    const waiting = task(spec, { id: 'u1', host: null, unplaced: reason, explanation, createdAt: 5 });
     const d = deployment();
     const still = reconcile(
       input({
@@ -259,9 +283,25 @@ describe('placement', () => {
     );
     assert.deepEqual(
       plan.create,
-      [{ ...waiting, host: 'h2', unplaced: undefined }].map(({ unplaced: _, ...t }) => t),
+      [{ ...waiting, host: 'h2' }].map(({ unplaced: _, explanation: _e, ...t }) => t),
     );
     assert.equal(plan.events.find((e) => e.kind === 'task.placed')?.host, 'h2');
+  });
+
+  test('a record from before explanations gets one written, once', () => {
+    const spec = jobSpec({ replicas: 1, cpu: 4 });
+    const first = reconcile(input({ job: jobRecord(spec), hosts: [hostView('h1', { cpu: 2 })] })).create[0];
+    assert.ok(first?.unplaced !== undefined);
+    const old = task(spec, { id: 'u1', host: null, unplaced: first.unplaced });
+    const plan = reconcile(
+      input({
+        job: jobRecord(spec),
+        tasks: [old],
+        hosts: [hostView('h1', { cpu: 2 })],
+        deployment: deployment(),
+      }),
+    );
+    assert.deepEqual(plan.create[0]?.explanation, first.explanation);
   });
 
   test('a changed reason is written again', () => {
@@ -278,6 +318,25 @@ describe('placement', () => {
     assert.equal(plan.create.length, 1);
     assert.equal(plan.create[0]?.id, 'u1');
     assert.match(plan.create[0]?.unplaced ?? '', /the largest free is 1 on host h1/);
+    assert.equal(plan.create[0]?.explanation?.summary, plan.create[0]?.unplaced);
+  });
+
+  test('a placed task drops its explanation', () => {
+    const spec = jobSpec({ replicas: 1, cpu: 4 });
+    const first = reconcile(input({ job: jobRecord(spec), hosts: [hostView('h1', { cpu: 2 })] }));
+    const waiting = first.create[0];
+    assert.ok(waiting?.explanation);
+    const plan = reconcile(
+      input({
+        job: jobRecord(spec),
+        tasks: [{ ...waiting }],
+        hosts: [hostView('h1', { cpu: 2 }), hostView('h2', { cpu: 8 })],
+        deployment: deployment(),
+      }),
+    );
+    assert.equal(plan.create[0]?.host, 'h2');
+    assert.equal(plan.create[0]?.unplaced, undefined);
+    assert.equal(plan.create[0]?.explanation, undefined);
   });
 
   test('spread: fewest tasks of the job, then most free memory, then host id; capacity used in the plan counts', () => {

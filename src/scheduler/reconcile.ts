@@ -3,7 +3,13 @@
  * Level-triggered and pure: it reads only its input, and applying its plan then reconciling again
  * converges (an empty plan) instead of oscillating.
  */
-import type { Deployment, JobRecord, Task, TaskView } from '../model/index.ts';
+import {
+  placementExplanation,
+  type Deployment,
+  type JobRecord,
+  type Task,
+  type TaskView,
+} from '../model/index.ts';
 import { awaitingPromotion, canaryCount, canaryMessage, phaseChange } from './canary.ts';
 import {
   finish,
@@ -439,11 +445,15 @@ function place(
     const task = taskRecord(view);
     if (r.host !== null) {
       delete task.unplaced;
+      delete task.explanation;
       task.host = r.host;
       placed.placed.add(task.id);
       out.upsert(task, 'task.placed', `placed task ${label(task)} on ${r.host}`);
-    } else if (r.reason !== view.unplaced) {
-      task.unplaced = r.reason;
+    } else if (
+      r.reason !== view.unplaced ||
+      (r.explanation !== undefined && view.explanation === undefined)
+    ) {
+      setUnplaced(task, r);
       out.upsert(task, 'task.unplaceable', `task ${label(task)} is not placed: ${r.reason}`);
     }
   }
@@ -472,8 +482,15 @@ function newTask(input: ReconcileInput, id: string, r: PlacementResult): Task {
     spec: job.spec.task,
     createdAt: now,
   };
-  if (r.host === null) task.unplaced = r.reason;
+  if (r.host === null) setUnplaced(task, r);
   return task;
+}
+
+/** Records why a task has no host: the one-line reason and, when the strategy gives one, the data. */
+function setUnplaced(task: Task, r: PlacementResult & { host: null }): void {
+  task.unplaced = r.reason;
+  if (r.explanation === undefined) delete task.explanation;
+  else task.explanation = placementExplanation(r.explanation);
 }
 
 interface MoveContext {

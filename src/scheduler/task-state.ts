@@ -107,6 +107,7 @@ export function taskRecord(view: TaskView): Task {
     createdAt: view.createdAt,
   };
   if (view.unplaced !== undefined) task.unplaced = view.unplaced;
+  if (view.explanation !== undefined) task.explanation = view.explanation;
   return task;
 }
 

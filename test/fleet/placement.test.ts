@@ -159,8 +159,31 @@ describe('placement on a 4-host, 2-rack testbed', { skip }, () => {
       assert.ok(m, `unplaced names the shortfall and the nearest fit: ${why}`);
       assert.ok(Math.abs(Number(m[1]) - largest) < 0.01, `largest free ${m[1]} = ${largest}`);
       assert.ok(Math.abs((free.get(m[2] ?? '') ?? -1) - largest) < 0.01, `${m[2]} has ${largest} free`);
+      // The API carries the same reason as data.
+      const e = t.explanation;
+      assert.ok(e, 'the task row carries a structured explanation');
+      assert.equal(e.summary, why);
+      assert.equal(e.hosts, tb.hosts.length);
+      assert.equal(
+        e.filters.reduce((n, f) => n + f.rejected, 0),
+        tb.hosts.length,
+        'every host is rejected by one filter',
+      );
+      const fit = e.filters.find((f) => f.filter === 'resources-fit');
+      assert.equal(fit?.rejected, tb.hosts.length);
+      assert.equal(fit?.reasons[0]?.reason, 'too little cpu');
+      assert.equal(e.nearest[0]?.host, m[2], 'the nearest fit is the host with the most CPU free');
+      assert.ok((e.nearest[0]?.failed[0]?.shortfall?.cpu ?? 0) > 0);
+      assert.ok(e.suggestions.some((s) => s.startsWith('needs 4 CPUs; the largest free is')));
     }
     console.log(`unplaced: ${v.tasks[0]?.unplaced}`);
+    // `dabba status JOB` shows the explanation below the tasks.
+    const shown = await tb.cli(['status', 'huge']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /2 tasks cannot be placed \(\S+, \S+\): no host fits cpu 4/);
+    assert.match(shown.stdout, /\n {2}resources-fit: rejected 4 hosts\n {4}4 too little cpu \(tb-/);
+    assert.match(shown.stdout, /\n {2}nearest fits:\n {4}tb-\d: too little cpu \(short [\d.]+ cpu\)/);
+    assert.match(shown.stdout, /\n {2}to fit: needs 4 CPUs; the largest free is [\d.]+ on host tb-\d/);
     const stop = await tb.cli(['stop', 'huge']);
     assert.equal(stop.code, 0, stop.stderr);
   });

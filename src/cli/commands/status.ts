@@ -1,7 +1,33 @@
 import type { Command } from 'commander';
-import type { JobView } from '../../model/index.ts';
+import { formatExplanation, type JobView, type TaskRow } from '../../model/index.ts';
 import type { CliContext } from '../context.ts';
 import { ago, formatSize, table } from '../output.ts';
+
+/**
+ * Why the job's unplaced tasks have no host, one block per distinct explanation: the summary, then
+ * per filter the hosts it rejected and why, the nearest fits and what would make the task fit.
+ */
+export function unplacedBlocks(tasks: readonly TaskRow[]): string[] {
+  const groups = new Map<string, TaskRow[]>();
+  for (const t of tasks) {
+    if (t.host !== null || t.desired !== 'run' || t.unplaced === null) continue;
+    const key = t.unplaced;
+    const list = groups.get(key);
+    if (list) list.push(t);
+    else groups.set(key, [t]);
+  }
+  const out: string[] = [];
+  for (const [summary, list] of groups) {
+    const ids =
+      list.length <= 3
+        ? list.map((t) => t.id).join(', ')
+        : `${list[0]?.id ?? ''} and ${list.length - 1} more`;
+    const head = `${list.length} task${list.length === 1 ? '' : 's'} cannot be placed (${ids})`;
+    const e = list[0]?.explanation;
+    out.push((e ? formatExplanation(e, head) : [`${head}: ${summary}`]).join('\n'));
+  }
+  return out;
+}
 
 /** URLs of the job's running tasks' declared ports. */
 export function endpointsOf(view: JobView): string[] {
@@ -88,5 +114,7 @@ export function statusCommand(program: Command, ctx: CliContext): void {
           ]),
         ),
       );
+      const blocks = unplacedBlocks(view.tasks);
+      if (blocks.length > 0) ctx.out.write('\n' + blocks.join('\n\n') + '\n');
     });
 }

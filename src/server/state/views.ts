@@ -36,6 +36,7 @@ export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
     reason: status?.reason ?? (task.unplaced !== undefined ? 'Unplaced' : null),
     message: status?.message ?? task.unplaced ?? null,
     unplaced: task.unplaced ?? null,
+    explanation: task.explanation ?? null,
     startedAt: status?.startedAt ?? null,
     createdAt: task.createdAt,
     usage: status?.usage ?? null,
