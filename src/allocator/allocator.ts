@@ -28,6 +28,11 @@ export const DEFAULT_NEAREST = 3;
 
 export interface AllocatorConfig {
   hosts: readonly HostView[];
+  /**
+   * The same hosts already indexed (kept up to date by the caller across allocations): the
+   * allocator works on a fork of it instead of indexing `hosts` again. `hosts` is then not read.
+   */
+  fleet?: Fleet;
   seed: number;
   options?: AllocateOptions;
   /** Replace the default plugins (tests, experiments). */
@@ -69,7 +74,14 @@ export class Allocator {
 
   constructor(config: AllocatorConfig) {
     const o = config.options ?? {};
-    this.fleet = new Fleet(config.hosts, o.usedPorts);
+    if (config.fleet === undefined) this.fleet = new Fleet(config.hosts, o.usedPorts);
+    else {
+      this.fleet = config.fleet.fork();
+      for (const [id, ports] of o.usedPorts ?? []) {
+        const h = this.fleet.index.get(id);
+        if (h !== undefined) this.fleet.usePorts(h, [...ports]);
+      }
+    }
     this.#rng = seededRng(config.seed);
     this.#scoring = o.scoring ?? 'spread';
     const sample = o.sampleSize ?? DEFAULT_SAMPLE_SIZE;

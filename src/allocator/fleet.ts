@@ -16,6 +16,16 @@ export interface AttributeCodes {
   readonly index: ReadonlyMap<string, number>;
 }
 
+/** What a fork shares with the fleet it came from: everything but the free capacity and ports. */
+interface Shape {
+  hosts: HostView[];
+  index: Map<string, number>;
+  capacityCpu: Float64Array;
+  capacityMemory: Float64Array;
+  columns: Map<string, readonly (string | undefined)[]>;
+  codes: Map<string, AttributeCodes>;
+}
+
 export class Fleet {
   /** Hosts sorted by id (one per id: the first of duplicates wins). */
   readonly hosts: readonly HostView[];
@@ -26,32 +36,98 @@ export class Fleet {
   readonly freePids: Float64Array;
   readonly capacityCpu: Float64Array;
   readonly capacityMemory: Float64Array;
-  readonly #columns = new Map<string, readonly (string | undefined)[]>();
-  readonly #codes = new Map<string, AttributeCodes>();
+  readonly #shape: Shape;
   readonly #ports: (Set<number> | undefined)[];
+  /** Port sets still shared with the fleet this one was forked from (copied before a change). */
+  #sharedPorts: boolean;
 
-  constructor(hosts: readonly HostView[], usedPorts?: ReadonlyMap<string, Iterable<number>>) {
+  constructor(hosts: readonly HostView[], usedPorts?: ReadonlyMap<string, Iterable<number>>);
+  /** (Internal: a fork.) */
+  constructor(hosts: readonly HostView[], usedPorts: undefined, from: Fleet);
+  constructor(hosts: readonly HostView[], usedPorts?: ReadonlyMap<string, Iterable<number>>, from?: Fleet) {
+    if (from !== undefined) {
+      this.#shape = from.#shape;
+      this.hosts = from.hosts;
+      this.size = from.size;
+      this.index = from.index;
+      this.capacityCpu = from.capacityCpu;
+      this.capacityMemory = from.capacityMemory;
+      this.freeCpu = from.freeCpu.slice();
+      this.freeMemory = from.freeMemory.slice();
+      this.freePids = from.freePids.slice();
+      this.#ports = from.#ports.slice();
+      this.#sharedPorts = true;
+      return;
+    }
     const byId = new Map<string, HostView>();
     for (const h of hosts) if (!byId.has(h.id)) byId.set(h.id, h);
-    this.hosts = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.size = this.hosts.length;
-    this.index = new Map(this.hosts.map((h, i) => [h.id, i]));
-    this.freeCpu = new Float64Array(this.size);
-    this.freeMemory = new Float64Array(this.size);
-    this.freePids = new Float64Array(this.size);
-    this.capacityCpu = new Float64Array(this.size);
-    this.capacityMemory = new Float64Array(this.size);
-    this.#ports = new Array<Set<number> | undefined>(this.size);
-    for (let i = 0; i < this.size; i++) {
-      const h = this.hosts[i]!;
-      this.freeCpu[i] = h.capacity.cpu - h.allocated.cpu;
-      this.freeMemory[i] = h.capacity.memoryBytes - h.allocated.memoryBytes;
-      this.freePids[i] = h.capacity.pids - h.allocated.pids;
-      this.capacityCpu[i] = h.capacity.cpu;
-      this.capacityMemory[i] = h.capacity.memoryBytes;
-      const used = usedPorts?.get(h.id);
+    const sorted = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const size = sorted.length;
+    this.#shape = {
+      hosts: sorted,
+      index: new Map(sorted.map((h, i) => [h.id, i])),
+      capacityCpu: new Float64Array(size),
+      capacityMemory: new Float64Array(size),
+      columns: new Map(),
+      codes: new Map(),
+    };
+    this.hosts = this.#shape.hosts;
+    this.size = size;
+    this.index = this.#shape.index;
+    this.capacityCpu = this.#shape.capacityCpu;
+    this.capacityMemory = this.#shape.capacityMemory;
+    this.freeCpu = new Float64Array(size);
+    this.freeMemory = new Float64Array(size);
+    this.freePids = new Float64Array(size);
+    this.#ports = new Array<Set<number> | undefined>(size);
+    this.#sharedPorts = false;
+    for (let i = 0; i < size; i++) {
+      this.#setCapacity(i, sorted[i]!);
+      const used = usedPorts?.get(sorted[i]!.id);
       if (used !== undefined) this.#ports[i] = new Set(used);
     }
+  }
+
+  /**
+   * A fleet over the same hosts whose capacity and ports can be used without changing this one
+   * (an allocation works on a fork; the one kept across allocations stays as the hosts are).
+   * Cheap: the free-capacity arrays are copied, everything else is shared.
+   */
+  fork(): Fleet {
+    return new Fleet(this.hosts, undefined, this);
+  }
+
+  /**
+   * Takes a host's new view (what it holds, its state, its labels) in place. Returns false when the
+   * fleet cannot take it so and must be rebuilt: the host is not in the fleet. Forks share the host
+   * views and attribute columns (not the capacity): change a fleet only while none of its forks is
+   * in use (an allocation is synchronous). Attribute columns are dropped when labels or runtime change.
+   */
+  setHost(view: HostView): boolean {
+    const i = this.index.get(view.id);
+    if (i === undefined) return false;
+    const before = this.#shape.hosts[i]!;
+    this.#shape.hosts[i] = view;
+    if (before.runtime !== view.runtime || !sameLabels(before.labels, view.labels)) {
+      this.#shape.columns.clear();
+      this.#shape.codes.clear();
+    }
+    this.#setCapacity(i, view);
+    return true;
+  }
+
+  #setCapacity(i: number, h: HostView): void {
+    this.freeCpu[i] = h.capacity.cpu - h.allocated.cpu;
+    this.freeMemory[i] = h.capacity.memoryBytes - h.allocated.memoryBytes;
+    this.freePids[i] = h.capacity.pids - h.allocated.pids;
+    this.capacityCpu[i] = h.capacity.cpu;
+    this.capacityMemory[i] = h.capacity.memoryBytes;
+  }
+
+  /** The host with this id, if the fleet has it. */
+  get(id: string): HostView | undefined {
+    const i = this.index.get(id);
+    return i === undefined ? undefined : this.hosts[i];
   }
 
   host(h: number): HostView {
@@ -64,17 +140,17 @@ export class Fleet {
 
   /** Each host's value of `attribute` (undefined where the host lacks it), by host index. */
   column(attribute: string): readonly (string | undefined)[] {
-    let c = this.#columns.get(attribute);
+    let c = this.#shape.columns.get(attribute);
     if (c === undefined) {
       c = this.hosts.map((h) => attributeOf(h, attribute));
-      this.#columns.set(attribute, c);
+      this.#shape.columns.set(attribute, c);
     }
     return c;
   }
 
   /** Each host's value of `attribute` as a small integer (-1 where the host lacks it). */
   codes(attribute: string): AttributeCodes {
-    let c = this.#codes.get(attribute);
+    let c = this.#shape.codes.get(attribute);
     if (c === undefined) {
       const values: string[] = [];
       const index = new Map<string, number>();
@@ -95,7 +171,7 @@ export class Fleet {
         codes[h] = code;
       }
       c = { codes, values, index };
-      this.#codes.set(attribute, c);
+      this.#shape.codes.set(attribute, c);
     }
     return c;
   }
@@ -119,6 +195,13 @@ export class Fleet {
   }
 
   usePorts(h: number, ports: readonly number[]): void {
+    if (this.#sharedPorts) {
+      for (let i = 0; i < this.size; i++) {
+        const set = this.#ports[i];
+        if (set !== undefined) this.#ports[i] = new Set(set);
+      }
+      this.#sharedPorts = false;
+    }
     let s = this.#ports[h];
     if (s === undefined) {
       s = new Set();
@@ -126,4 +209,11 @@ export class Fleet {
     }
     for (const p of ports) s.add(p);
   }
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }

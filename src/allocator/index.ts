@@ -40,3 +40,4 @@ export type {
 export { DEFAULT_FILTERS, DEFAULT_SCORERS } from './plugins/index.ts';
 export { attributeOf, PSEUDO_ATTRIBUTES } from './attributes.ts';
 export { hashString } from './rng.ts';
+export { Fleet } from './fleet.ts';

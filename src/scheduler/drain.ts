@@ -9,12 +9,10 @@
  */
 import { formatDuration } from '../lib/durations.ts';
 import type { HostView, Task } from '../model/index.ts';
+import type { HostLookup } from './types.ts';
 
 /** The draining host a task is on, or undefined when its host is not draining. */
-export function drainingHost(
-  task: Pick<Task, 'host'>,
-  hosts: ReadonlyMap<string, HostView>,
-): HostView | undefined {
+export function drainingHost(task: Pick<Task, 'host'>, hosts: HostLookup): HostView | undefined {
   if (task.host === null) return undefined;
   const host = hosts.get(task.host);
   return host?.state === 'draining' ? host : undefined;

@@ -9,7 +9,7 @@
  */
 import type { HostCapacity, HostView, PlacementSpec, PortSpec, ResourceSpec } from '../model/index.ts';
 import { formatSize } from '../lib/sizes.ts';
-import { Allocator, hashString, type Explanation } from '../allocator/index.ts';
+import { Allocator, hashString, type Explanation, type Fleet } from '../allocator/index.ts';
 
 export type PlacementResult = { host: string } | { host: null; reason: string; explanation?: Explanation };
 
@@ -42,6 +42,8 @@ export type PlacementStrategy = (
   hosts: readonly HostView[],
   jobTasks: ReadonlyMap<string, number>,
   job?: PlacementJob,
+  /** The same hosts already indexed (see `ReconcileInput.fleet`); strategies may ignore it. */
+  fleet?: Fleet,
 ) => Placer;
 
 /**
@@ -49,9 +51,10 @@ export type PlacementStrategy = (
  * over the same state makes the same choices (and `dabba plan` predicts them). The `reason` of an
  * unplaced task is the explanation's one-line summary: it changes only when the state does.
  */
-export const allocatorPlacement: PlacementStrategy = (hosts, jobTasks, job) => {
+export const allocatorPlacement: PlacementStrategy = (hosts, jobTasks, job, fleet) => {
   const name = job?.name ?? '';
-  const allocator = new Allocator({ hosts, seed: hashString(`${name}@${job?.version ?? 0}`) });
+  const seed = hashString(`${name}@${job?.version ?? 0}`);
+  const allocator = new Allocator({ hosts, seed, ...(fleet === undefined ? {} : { fleet }) });
   const placement = job?.placement ?? { spread: [], constraints: [] };
   const ports = job?.ports ?? [];
   const existing = { perHost: jobTasks };

@@ -38,7 +38,7 @@ import {
 } from './rollout.ts';
 import { sameSpec } from './spec-equal.ts';
 import { availableFrom, byAge, goneReason, label, lostReason, stopOrder, taskRecord } from './task-state.ts';
-import type { PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
+import type { HostLookup, PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
 
 class PlanBuilder {
   readonly plan: ReconcilePlan = {
@@ -88,7 +88,7 @@ class PlanBuilder {
 export function reconcile(input: ReconcileInput): ReconcilePlan {
   const { job, now } = input;
   const out = new PlanBuilder();
-  const hosts = new Map(input.hosts.map((h) => [h.id, h]));
+  const hosts: HostLookup = input.fleet ?? new Map(input.hosts.map((h) => [h.id, h]));
 
   // Tasks whose process is gone (or whose host is) leave the store; the rest that should run are
   // what the rollout works with. Stopping tasks still in flight are simply waited for.
@@ -132,12 +132,13 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
     return out.plan;
   }
 
-  reconcileActive(input, running, record, out);
+  reconcileActive(input, hosts, running, record, out);
   return out.plan;
 }
 
 function reconcileActive(
   input: ReconcileInput,
+  hosts: HostLookup,
   running: TaskView[],
   record: Deployment | undefined,
   out: PlanBuilder,
@@ -145,7 +146,6 @@ function reconcileActive(
   const { job, now } = input;
   const update = job.spec.update;
   const budget = rolloutBudget(job.spec.replicas, update);
-  const hosts = new Map(input.hosts.map((h) => [h.id, h]));
   const isCurrent = currentSpecMatcher(job);
 
   // Past a draining host's deadline, whatever is left on it stops, budget or not.
@@ -418,12 +418,17 @@ function makePlacer(input: ReconcileInput, live: readonly TaskView[], stopped: R
   for (const t of live) {
     if (t.host !== null && !stopped.has(t.id)) jobTasks.set(t.host, (jobTasks.get(t.host) ?? 0) + 1);
   }
-  return (input.placement ?? allocatorPlacement)(input.hosts, jobTasks, {
-    name: job.name,
-    version: job.version,
-    placement: job.spec.placement,
-    ports: job.spec.task.ports,
-  });
+  return (input.placement ?? allocatorPlacement)(
+    input.hosts,
+    jobTasks,
+    {
+      name: job.name,
+      version: job.version,
+      placement: job.spec.placement,
+      ports: job.spec.task.ports,
+    },
+    input.fleet,
+  );
 }
 
 /**

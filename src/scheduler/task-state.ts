@@ -1,12 +1,13 @@
 /** Facts about one task, read from its record and its agent-reported status. */
-import type { HostView, Task, TaskStatus, TaskView } from '../model/index.ts';
+import type { Task, TaskStatus, TaskView } from '../model/index.ts';
+import type { HostLookup } from './types.ts';
 
 /** A task of the version being rolled out with at least this many restarts and not healthy is
  * crash-looping: its deployment fails. */
 export const CRASH_LOOP_RESTARTS = 3;
 
 /** Why a placed task is lost (its host is down or no longer known), or undefined. */
-export function lostReason(task: TaskView, hosts: ReadonlyMap<string, HostView>): string | undefined {
+export function lostReason(task: TaskView, hosts: HostLookup): string | undefined {
   if (task.host === null) return undefined;
   const host = hosts.get(task.host);
   if (host === undefined) return `host ${task.host} is gone`;

@@ -1,5 +1,11 @@
 import type { Deployment, HostView, JobRecord, JobVersionRecord, Task, TaskView } from '../model/index.ts';
+import type { Fleet } from '../allocator/index.ts';
 import type { PlacementStrategy } from './placement.ts';
+
+/** Hosts by id (a Map, or the allocator's `Fleet`). */
+export interface HostLookup {
+  get(id: string): HostView | undefined;
+}
 
 /** Everything `reconcile` decides from, for one job. Nothing else is read: same input, same plan. */
 export interface ReconcileInput {
@@ -12,7 +18,13 @@ export interface ReconcileInput {
   /** All hosts. `allocated` must count every task assigned to the host whose process may still
    * exist (desired 'run' or 'stop', until its record is removed). A 'draining' host's tasks are
    * moved off (see drain.ts); give its `drainDeadline` to have them stopped at that time. */
-  hosts: HostView[];
+  hosts: readonly HostView[];
+  /**
+   * Optional: the same hosts already indexed for the allocator, kept up to date by the caller
+   * across passes (`Fleet.setHost`). Saves indexing every host for every job; reconcile only reads
+   * it (the allocator works on a fork). It must hold exactly the views of `hosts`.
+   */
+  fleet?: Fleet;
   /** The deployment record for job.version, if any. */
   deployment: Deployment | undefined;
   /** Deployment records of this job's other versions (any state; a record for job.version here is

@@ -8,7 +8,8 @@
  * for it even before it notices. A newly acquired shard is decided only from a cache at least as new
  * as its acquisition, which includes every write of the previous owner: the new owner continues a
  * rollout from stored state. Plans that place tasks on a host also compare and bump that host's
- * placement key, so two shards never fill the same free capacity (or host port) at once.
+ * placement key, so two shards never fill the same free capacity (or host port) at once; a replica
+ * that owns every shard (the usual lone server) fences on all of them instead and skips those keys.
  */
 import { CompactedError, messageOf } from '../errors/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
@@ -47,12 +48,20 @@ export interface JobFence {
 export interface Ownership {
   /** The fence for writes about this job, or undefined when this replica must not act on it now. */
   fenceFor(job: string): JobFence | undefined;
+  /**
+   * A fence for writes about any job that no other scheduler can pass while it holds (this replica
+   * owns every shard), or undefined. Plans written under it skip the per-host placement keys.
+   */
+  fenceForAll?(): JobFence | undefined;
 }
 
-const ownsEverything: Ownership = { fenceFor: () => ({ since: 0, compares: [] }) };
+const ownsEverything: Ownership = {
+  fenceFor: () => ({ since: 0, compares: [] }),
+  fenceForAll: () => ({ since: 0, compares: [] }),
+};
 
-/** Below etcd's default --max-txn-ops (128), with room for the fence's compares. */
-const MAX_TXN_OPS = 120;
+/** Room left in a plan transaction for the fence's compares and the job's own compare. */
+const TXN_HEADROOM = 8;
 /** Events written with one plan (a 100-task deploy says so in a few lines, not a hundred). */
 const MAX_EVENTS_PER_PLAN = 10;
 
@@ -194,11 +203,13 @@ export class SchedulerLoop {
       (a, b) => a.version - b.version,
     );
     const lastGood = this.cache.lastGoodVersion(name, job.version);
+    const fleet = this.cache.fleet();
     const plan = reconcile({
       job,
       versions,
       tasks: this.cache.taskViews(name),
-      hosts: this.cache.hostViews(),
+      hosts: fleet.hosts,
+      fleet,
       deployment: this.cache.deployments.get(name)?.get(job.version),
       otherDeployments: [...(this.cache.deployments.get(name)?.values() ?? [])].filter(
         (d) => d.version !== job.version,
@@ -207,23 +218,32 @@ export class SchedulerLoop {
       newTaskId: () => taskIdFor(name, shortId()),
       ...(lastGood === undefined ? {} : { lastGoodVersion: lastGood }),
     });
-    // etcd refuses transactions of more than 128 operations (or compares): a big plan is written in
-    // parts, one transaction each, in order. Applying part of a plan is fine: if a part fails (the
+    // A store takes at most `maxTxnOps` operations (or compares) per txn (etcd: 128 by default): a
+    // big plan is written in parts, one transaction each, in order. Applying part of a plan is fine: if a part fails (the
     // state moved), the job is reconciled again from what was written. Later parts compare each
     // host's placement key with the revision of the part that placed there, so nobody else can
     // have filled those hosts in between.
     // What the plan was decided from: later parts compare with this, not with a cache that moved on
     // while earlier parts were written.
     const planRevision = this.cache.revision;
+    // A replica that owns every shard writes under a fence on all of them: nobody else can place
+    // tasks meanwhile, so the per-host placement keys are not needed.
+    const exclusive = this.#ownership.fenceForAll?.();
+    const writeFence = exclusive ?? fence;
     const seenPlacements = new Map(hostsOf(plan).map((h) => [h, this.cache.placements.get(h) ?? 0]));
     let rest = plan;
     let first = true;
     /** Placement-key mod revisions written by earlier parts of this plan. */
     const placedHere = new Map<string, number>();
     for (;;) {
-      const { part, ops, placed } = this.#firstPart(job, rest, versions, fence);
+      const {
+        part,
+        ops,
+        placed: hosts,
+      } = this.#firstPart(job, rest, versions, writeFence, exclusive !== undefined);
       if (ops.length === 0) return;
-      if (placed.some((h) => !placedHere.has(h) && (this.#placedAt.get(h) ?? 0) > planRevision)) {
+      const placed = exclusive === undefined ? hosts : [];
+      if (hosts.some((h) => !placedHere.has(h) && (this.#placedAt.get(h) ?? 0) > planRevision)) {
         // Our own last placement on one of these hosts is not in the cache yet: wait for it.
         this.#dirty.add(name);
         return;
@@ -231,8 +251,8 @@ export class SchedulerLoop {
       const compare: Compare[] = [
         // The plan was made from this version of the job record...
         { key: keys.job(name), target: 'mod', op: '=', modRevision: entry.mod },
-        // ...by the owner of the job's shard...
-        ...fence.compares,
+        // ...by the owner of the job's shard (or of every shard)...
+        ...writeFence.compares,
         // ...from these placements on its hosts.
         ...placed.map((h): Compare => ({
           key: haKeys.placement(h),
@@ -249,12 +269,12 @@ export class SchedulerLoop {
         return;
       }
       this.#pending.set(name, r.revision);
-      for (const h of placed) {
+      for (const h of hosts) {
         this.#placedAt.set(h, r.revision);
         placedHere.set(h, r.revision);
       }
       this.#o.logger.debug(
-        { job: name, revision: r.revision, shard: fence.shard, lease: fence.lease },
+        { job: name, revision: r.revision, shard: writeFence.shard, lease: writeFence.lease },
         'plan written',
       );
       if (first) for (const ev of part.events) this.#o.logger.info({ job: name, kind: ev.kind }, ev.message);
@@ -281,15 +301,17 @@ export class SchedulerLoop {
     }
   }
 
-  /** The largest leading part of `plan` (halving from a bound) whose transaction stays within MAX_TXN_OPS. */
+  /** The largest leading part of `plan` (halving from a bound) whose transaction fits the store's limit. */
   #firstPart(
     job: JobRecord,
     plan: ReconcilePlan,
     versions: JobVersionRecord[],
     fence: JobFence,
+    unfencedHosts: boolean,
   ): { part: ReconcilePlan; ops: TxnOp[]; placed: string[] } {
+    const max = Math.max(4, this.#o.store.maxTxnOps - TXN_HEADROOM);
     // A create takes at least two operations and a remove three: no part can hold more than this.
-    const bound = MAX_TXN_OPS / 2;
+    const bound = Math.floor(max / 2);
     let part: ReconcilePlan =
       plan.create.length + plan.stop.length + plan.remove.length > bound
         ? {
@@ -301,10 +323,8 @@ export class SchedulerLoop {
         : plan;
     let ops = this.#planOps(job, part, versions);
     let placed = hostsOf(part);
-    while (
-      ops.length + placed.length > MAX_TXN_OPS ||
-      placed.length + 2 + fence.compares.length > MAX_TXN_OPS
-    ) {
+    const fenced = (): number => (unfencedHosts ? 0 : placed.length);
+    while (ops.length + fenced() > max || fenced() + 2 + fence.compares.length > max) {
       const size = part.create.length + part.stop.length + part.remove.length;
       if (size <= 1) break;
       part = {

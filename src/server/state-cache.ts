@@ -13,6 +13,7 @@ import type {
   TaskStatus,
   TaskView,
 } from '../model/index.ts';
+import { Fleet } from '../allocator/index.ts';
 import { keys } from '../model/index.ts';
 import type { KeyValue, WatchEvent } from '../store/index.ts';
 
@@ -40,6 +41,10 @@ export class StateCache {
   /** Built views, by host; a host's entry is dropped when its record, liveness or tasks change. */
   readonly #views = new Map<string, HostView>();
   #viewList: HostView[] | undefined;
+  /** The allocator's index of the host views, updated host by host (see `fleet()`). */
+  #fleet: Fleet | undefined;
+  /** Hosts whose view changed since the fleet last took them. */
+  readonly #fleetStale = new Set<string>();
 
   clear(): void {
     this.revision = 0;
@@ -57,11 +62,14 @@ export class StateCache {
     this.#hostTasks.clear();
     this.#views.clear();
     this.#viewList = undefined;
+    this.#fleet = undefined;
+    this.#fleetStale.clear();
   }
 
   #hostChanged(host: string): void {
     this.#views.delete(host);
     this.#viewList = undefined;
+    this.#fleetStale.add(host);
   }
 
   /** Moves a task's resources from the host it was on to the host it is on now. */
@@ -86,7 +94,9 @@ export class StateCache {
   apply(key: string, kv: KeyValue | undefined): string | undefined {
     const parts = key.split('/');
     const kind = parts[1];
-    const value = kv ? (JSON.parse(kv.value) as unknown) : undefined;
+    // Parsed only for the kinds that keep it (placement values are never read).
+    const value =
+      kv && kind !== 'placements' && kind !== 'alive' ? (JSON.parse(kv.value) as unknown) : undefined;
     switch (kind) {
       case 'jobs': {
         const name = parts[2] ?? '';
@@ -125,6 +135,8 @@ export class StateCache {
       }
       case 'hosts': {
         const id = parts[2] ?? '';
+        // A host joining or leaving changes the fleet's shape: it is indexed again.
+        if (!kv || !this.hosts.has(id)) this.#fleet = undefined;
         if (kv) this.hosts.set(id, value as HostRecord);
         else this.hosts.delete(id);
         this.#hostChanged(id);
@@ -187,6 +199,34 @@ export class StateCache {
       });
     }
     return [...this.#viewList];
+  }
+
+  /**
+   * The host views indexed for the allocator (the same views as `hostViews()`). Kept across calls:
+   * only hosts whose view changed are updated in it, and it is indexed again when hosts join or
+   * leave. Reconcile passes it on; the allocator works on forks, so it is never changed there.
+   */
+  fleet(): Fleet {
+    let fleet = this.#fleet;
+    if (fleet !== undefined) {
+      for (const id of this.#fleetStale) {
+        const record = this.hosts.get(id);
+        if (record === undefined) continue; // tasks on an unknown host: not in the fleet
+        let v = this.#views.get(id);
+        if (v === undefined) {
+          v = this.#view(record);
+          this.#views.set(id, v);
+        }
+        if (!fleet.setHost(v)) {
+          fleet = undefined;
+          break;
+        }
+      }
+    }
+    this.#fleetStale.clear();
+    if (fleet === undefined) fleet = new Fleet(this.hostViews());
+    this.#fleet = fleet;
+    return fleet;
   }
 
   #view(h: HostRecord): HostView {

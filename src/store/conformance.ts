@@ -207,6 +207,23 @@ export function storeConformance(
     });
 
     describe('txn', () => {
+      it('takes maxTxnOps operations in one txn; one more is refused with BAD_REQUEST and writes nothing', async (t) => {
+        const { store, p } = await open(t);
+        const n = store.maxTxnOps;
+        assert.ok(Number.isSafeInteger(n) && n >= 100, `maxTxnOps ${n} is a useful size`);
+        const puts = (count: number, tag: string): TxnOp[] =>
+          Array.from({ length: count }, (_, i) => ({ type: 'put', key: `${p}${tag}/${i}`, value: 'v' }));
+        const r = await store.txn({ compare: [], success: puts(n, 'fits') });
+        assert.equal(r.succeeded, true);
+        assert.equal((await store.range(`${p}fits/`)).kvs.length, n);
+        await assert.rejects(
+          store.txn({ compare: [], success: puts(n + 1, 'over') }),
+          (e: unknown) =>
+            e instanceof DabbaError && e.code === 'DABBA_E_BAD_REQUEST' && /at most/.test(e.message),
+        );
+        assert.equal((await store.range(`${p}over/`)).kvs.length, 0);
+      });
+
       it('compares mod revision, create revision and value; a missing key has revision 0', async (t) => {
         const { store, p } = await open(t);
         const k = `${p}k`;

@@ -86,6 +86,12 @@ export interface Lease {
 }
 
 export interface Store {
+  /**
+   * The most operations one txn may hold in each of compare, success and failure (etcd's
+   * --max-txn-ops: 128 by default; the embedded store takes 10,000). A larger txn is refused with
+   * DABBA_E_BAD_REQUEST and changes nothing: callers with more to write split it.
+   */
+  readonly maxTxnOps: number;
   get(key: string): Promise<KeyValue | undefined>;
   /** Every key starting with prefix, sorted by key. */
   range(prefix: string, options?: { limit?: number }): Promise<RangeResult>;

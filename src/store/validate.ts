@@ -57,9 +57,21 @@ export function checkLimit(limit: unknown): void {
  * Checks a txn's shape. As etcd, a branch may not put the same key twice, nor put a key that it
  * also deletes: one revision holds at most one change per key.
  */
-export function checkTxn(req: TxnRequest): void {
+export function checkTxn(req: TxnRequest, maxOps: number): void {
   if (typeof req !== 'object' || req === null || !Array.isArray(req.compare) || !Array.isArray(req.success)) {
     throw badRequest('txn needs compare and success arrays');
+  }
+  for (const [what, list] of [
+    ['compares', req.compare],
+    ['success operations', req.success],
+    ['failure operations', req.failure ?? []],
+  ] as const) {
+    if (list.length > maxOps) {
+      throw badRequest(
+        `txn has ${list.length} ${what}; this store takes at most ${maxOps} per txn (split it into several)`,
+        { count: list.length, maxTxnOps: maxOps },
+      );
+    }
   }
   for (const c of req.compare) {
     checkKey(c.key, 'compare key');

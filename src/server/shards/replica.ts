@@ -157,6 +157,24 @@ export class Replica {
     return this.fenceForShard(this.shardOf(job));
   }
 
+  /**
+   * A fence covering every scheduler shard, while this replica owns them all (a lone replica):
+   * no other replica can write a plan while it holds, so plans need no per-host placement keys.
+   */
+  fenceForAll(): { shard: 'all'; since: number; compares: Compare[]; lease: LeaseId } | undefined {
+    const compares: Compare[] = [];
+    let since = 0;
+    const lease = this.membership.lease?.id;
+    if (lease === undefined) return undefined;
+    for (let id = 0; id < this.shardCount; id++) {
+      const f = this.fenceForShard(id);
+      if (f === undefined) return undefined;
+      compares.push(...f.compares);
+      since = Math.max(since, f.since);
+    }
+    return { shard: 'all', since, compares, lease };
+  }
+
   fenceForShard(id: ShardId): ShardFence | undefined {
     const held = this.#owned.get(id);
     const lease = this.membership.lease;

@@ -67,6 +67,8 @@ export interface EtcdStoreOptions {
    * UnavailableError when it could not be re-established for 5 times this long. Default 6,000.
    */
   requestTimeoutMs?: number;
+  /** The cluster's --max-txn-ops (larger txns are refused before they are sent). Default 128. */
+  maxTxnOps?: number;
 }
 
 /** Largest lease id we choose: ids stay exact JavaScript numbers (etcd's are int64). */
@@ -93,6 +95,7 @@ const COMPARE_OP = { '=': 'Equal', '!=': 'NotEqual', '<': 'Less', '>': 'Greater'
  */
 export class EtcdStore implements Store {
   readonly endpoints: string[];
+  readonly maxTxnOps: number;
   readonly namespace: string;
   readonly #conn: Connection;
   readonly #keys: Keyspace;
@@ -100,7 +103,8 @@ export class EtcdStore implements Store {
   /** Aborted by close(): ends every watch. */
   readonly #closing = new AbortController();
 
-  private constructor(conn: Connection, keys: Keyspace, log: Logger) {
+  private constructor(conn: Connection, keys: Keyspace, log: Logger, maxTxnOps: number) {
+    this.maxTxnOps = maxTxnOps;
     this.#conn = conn;
     this.#keys = keys;
     this.#log = log;
@@ -123,6 +127,9 @@ export class EtcdStore implements Store {
     }
     const log = options.logger ?? silentLogger;
     const requestTimeoutMs = positive(options.requestTimeoutMs ?? 6_000, 'requestTimeoutMs');
+    const maxTxnOps = options.maxTxnOps ?? 128;
+    if (!Number.isSafeInteger(maxTxnOps) || maxTxnOps < 1)
+      throw badRequest('maxTxnOps must be a positive integer');
     const dialMs = positive(options.dialTimeoutMs ?? 5_000, 'dialTimeoutMs');
     const conn = new Connection(urls, { requestTimeoutMs, logger: log });
     try {
@@ -142,7 +149,7 @@ export class EtcdStore implements Store {
         { cause: e, details: { endpoints: urls } },
       );
     }
-    return new EtcdStore(conn, new Keyspace(namespace), log);
+    return new EtcdStore(conn, new Keyspace(namespace), log, maxTxnOps);
   }
 
   /** The member that requests go to now (it changes on failover). */
@@ -217,7 +224,7 @@ export class EtcdStore implements Store {
   }
 
   async txn(request: TxnRequest): Promise<TxnResult> {
-    checkTxn(request);
+    checkTxn(request, this.maxTxnOps);
     const failure = request.failure ?? [];
     const readOnly = [...request.success, ...failure].every((op) => op.type === 'get');
     const res = await this.#unary<ITxnResponse>(

@@ -49,6 +49,8 @@ export interface SqliteStoreOptions {
   watchBufferLimit?: number;
   /** Most write requests committed in one transaction (group commit). Default 1,000. */
   maxBatch?: number;
+  /** Most operations in one txn (each of compare, success, failure). Default 10,000. */
+  maxTxnOps?: number;
   /** Longest wait between two lease expiry checks, in ms (guards against clock jumps). Default 1,000. */
   leaseCheckIntervalMs?: number;
 }
@@ -77,6 +79,7 @@ const HISTORY_CHUNK = 1000;
  */
 export class SqliteStore implements Store {
   readonly path: string;
+  readonly maxTxnOps: number;
   readonly #db: DatabaseSync;
   readonly #st: Statements;
   readonly #log: Logger;
@@ -107,6 +110,7 @@ export class SqliteStore implements Store {
     this.#compactStep = Math.max(1, Math.min(1000, Math.floor(this.#retention / 100)));
     this.#bufferLimit = positiveInt(options.watchBufferLimit ?? 10_000, 'watchBufferLimit');
     this.#maxBatch = positiveInt(options.maxBatch ?? 1000, 'maxBatch');
+    this.maxTxnOps = positiveInt(options.maxTxnOps ?? 10_000, 'maxTxnOps');
     this.#leaseCheckMs = positiveInt(options.leaseCheckIntervalMs ?? 1000, 'leaseCheckIntervalMs');
     this.#revision = this.#meta('revision');
     this.#compactRevision = this.#meta('compact_rev');
@@ -212,7 +216,7 @@ export class SqliteStore implements Store {
 
   txn(request: TxnRequest): Promise<TxnResult> {
     return attempt(() => {
-      checkTxn(request);
+      checkTxn(request, this.maxTxnOps);
       return this.#write((tx) => {
         const r = tx.txn(request);
         return { succeeded: r.succeeded, revision: r.revision, gets: r.gets };

@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Fleet } from '../allocator/index.ts';
+import { keys, type HostRecord, type Task } from '../model/index.ts';
+import { StateCache } from './state-cache.ts';
+
+const HOSTS = ['a', 'b', 'c', 'd'];
+
+function hostRecord(
+  id: string,
+  cpu: number,
+  schedulable: HostRecord['schedulable'],
+  rack: string,
+): HostRecord {
+  return {
+    id,
+    labels: { rack },
+    capacity: { cpu, memoryBytes: 1 << 30, pids: 1000 },
+    schedulable,
+    runtime: 'process',
+    registeredAt: 0,
+    lease: 1,
+  };
+}
+
+function task(id: string, host: string | null, cpu: number): Task {
+  return {
+    id,
+    job: 'web',
+    version: 1,
+    host,
+    desired: 'run',
+    createdAt: 0,
+    spec: {
+      image: 'x',
+      command: ['x'],
+      env: {},
+      resources: { cpu, memoryBytes: 1 << 20, pids: 1 },
+      ports: [],
+      health: {},
+      restart: { policy: 'always', initialBackoffMs: 1, maxBackoffMs: 1 },
+      stopGracePeriodMs: 0,
+    },
+  };
+}
+
+const event = fc.oneof(
+  fc.record({
+    kind: fc.constant('host' as const),
+    id: fc.constantFrom(...HOSTS),
+    cpu: fc.integer({ min: 1, max: 16 }),
+    state: fc.constantFrom('ready' as const, 'cordoned' as const, 'draining' as const),
+    rack: fc.constantFrom('r1', 'r2'),
+    remove: fc.boolean(),
+  }),
+  fc.record({ kind: fc.constant('alive' as const), id: fc.constantFrom(...HOSTS), up: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('task' as const),
+    id: fc.constantFrom('t1', 't2', 't3', 't4', 't5'),
+    host: fc.constantFrom(null, ...HOSTS, 'unknown'),
+    cpu: fc.integer({ min: 0, max: 4 }),
+    remove: fc.boolean(),
+  }),
+);
+
+test('the kept fleet always equals a fresh index of the host views, whatever the events', () => {
+  fc.assert(
+    fc.property(fc.array(fc.array(event, { maxLength: 6 }), { maxLength: 12 }), (batches) => {
+      const cache = new StateCache();
+      let rev = 0;
+      const put = (key: string, value: unknown): void => {
+        rev++;
+        cache.apply(key, {
+          key,
+          value: JSON.stringify(value),
+          createRevision: rev,
+          modRevision: rev,
+          version: 1,
+          lease: 0,
+        });
+      };
+      for (const batch of batches) {
+        for (const e of batch) {
+          if (e.kind === 'host') {
+            if (e.remove) cache.apply(keys.host(e.id), undefined);
+            else put(keys.host(e.id), hostRecord(e.id, e.cpu, e.state, e.rack));
+          } else if (e.kind === 'alive') {
+            if (e.up) put(keys.alive(e.id), { id: e.id });
+            else cache.apply(keys.alive(e.id), undefined);
+          } else if (e.remove) {
+            cache.apply(keys.task('web', e.id), undefined);
+          } else {
+            put(keys.task('web', e.id), task(e.id, e.host, e.cpu));
+          }
+        }
+        // Looked at after each batch, as the scheduler does between passes.
+        const kept = cache.fleet();
+        const fresh = new Fleet(cache.hostViews());
+        assert.deepEqual(kept.hosts, fresh.hosts);
+        assert.deepEqual([...kept.freeCpu], [...fresh.freeCpu]);
+        assert.deepEqual([...kept.freePids], [...fresh.freePids]);
+        assert.deepEqual(kept.column('rack'), fresh.column('rack'));
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
