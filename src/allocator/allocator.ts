@@ -31,6 +31,8 @@ export interface AllocatorConfig {
   /**
    * The same hosts already indexed (kept up to date by the caller across allocations): the
    * allocator works on a fork of it instead of indexing `hosts` again. `hosts` is then not read.
+   * Allocators sharing a fleet share static filter results by filter name and key: give them the
+   * same filter plugins.
    */
   fleet?: Fleet;
   seed: number;
@@ -154,12 +156,17 @@ export class Allocator {
     const staticKey = keyParts.join('\u0002');
     let shared = this.#static.get(staticKey);
     if (shared === undefined) {
-      const pass: number[] = [];
-      outer: for (let h = 0; h < this.fleet.size; h++) {
-        for (const f of statics) if (!f.test(h)) continue outer;
-        pass.push(h);
-      }
-      shared = Int32Array.from(pass);
+      const size = this.fleet.size;
+      shared = this.fleet
+        .staticPass(staticKey, () => {
+          const pass: number[] = [];
+          outer: for (let h = 0; h < size; h++) {
+            for (const f of statics) if (!f.test(h)) continue outer;
+            pass.push(h);
+          }
+          return Int32Array.from(pass);
+        })
+        .slice();
       shuffle(shared, this.#rng);
       this.#static.set(staticKey, shared);
     }

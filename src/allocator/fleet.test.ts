@@ -83,4 +83,49 @@ describe('fleet', () => {
       { numRuns: 200 },
     );
   });
+
+  test('after hosts change (capacity, state, labels), a kept fleet still places as a fresh one', () => {
+    const change = fc.record({
+      host: fc.nat(),
+      used: fc.integer({ min: 0, max: 8 }),
+      state: fc.constantFrom('ready' as const, 'cordoned' as const, 'draining' as const, 'down' as const),
+      rack: fc.constantFrom('r0', 'r1', 'r2', 'r7'),
+    });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.array(fc.array(change, { maxLength: 5 }), { minLength: 1, maxLength: 4 }),
+        fc.integer(),
+        (n, rounds, seed) => {
+          const views = Array.from({ length: n }, (_, i) =>
+            host(`h${String(i).padStart(2, '0')}`, { cpu: 8, labels: { rack: `r${i % 3}` } }),
+          );
+          const kept = new Fleet(views);
+          const tasks = asks('db', 12, {
+            cpu: 2,
+            placement: placement({
+              constraints: [{ attribute: 'rack', in: ['r0', 'r1', 'r7'] }],
+              spread: [{ attribute: 'rack' }],
+            }),
+          });
+          const run = (a: Allocator): unknown => tasks.map((t) => a.place(t));
+          for (const round of rounds) {
+            for (const c of round) {
+              const i = c.host % n;
+              views[i] = {
+                ...views[i]!,
+                state: c.state,
+                labels: { rack: c.rack },
+                allocated: { cpu: c.used, memoryBytes: 0, pids: 0 },
+              };
+              assert.equal(kept.setHost(views[i]), true);
+            }
+            const fresh = run(new Allocator({ hosts: views, seed }));
+            assert.deepEqual(run(new Allocator({ hosts: views, seed, fleet: kept })), fresh);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });

@@ -24,6 +24,8 @@ interface Shape {
   capacityMemory: Float64Array;
   columns: Map<string, readonly (string | undefined)[]>;
   codes: Map<string, AttributeCodes>;
+  /** Hosts passing a set of static filters, by the filters' key (see `staticPass`). */
+  statics: Map<string, Int32Array>;
 }
 
 export class Fleet {
@@ -70,6 +72,7 @@ export class Fleet {
       capacityMemory: new Float64Array(size),
       columns: new Map(),
       codes: new Map(),
+      statics: new Map(),
     };
     this.hosts = this.#shape.hosts;
     this.size = size;
@@ -111,6 +114,9 @@ export class Fleet {
     if (before.runtime !== view.runtime || !sameLabels(before.labels, view.labels)) {
       this.#shape.columns.clear();
       this.#shape.codes.clear();
+      this.#shape.statics.clear();
+    } else if (before.state !== view.state) {
+      this.#shape.statics.clear();
     }
     this.#setCapacity(i, view);
     return true;
@@ -122,6 +128,20 @@ export class Fleet {
     this.freePids[i] = h.capacity.pids - h.allocated.pids;
     this.capacityCpu[i] = h.capacity.cpu;
     this.capacityMemory[i] = h.capacity.memoryBytes;
+  }
+
+  /**
+   * The hosts (indexes, ascending) that pass static filters, computed once per `key` and shared by
+   * every fork until a host's state, labels or runtime change. Static filters decide from those
+   * alone, so equal keys (the filters' names and their `key(ask)`) give equal answers.
+   */
+  staticPass(key: string, compute: () => Int32Array): Int32Array {
+    let pass = this.#shape.statics.get(key);
+    if (pass === undefined) {
+      pass = compute();
+      this.#shape.statics.set(key, pass);
+    }
+    return pass;
   }
 
   /** The host with this id, if the fleet has it. */
