@@ -28,8 +28,13 @@ export interface SchedulerLoopOptions {
   clock: Clock;
   logger: Logger;
   events: EventLog;
-  /** Every job is re-evaluated at least this often (deadlines, minimum healthy time). */
+  /**
+   * How often the loop looks at the clock: jobs whose last plan asked to be woken by now (minimum
+   * healthy time, deadlines, drain deadlines) and jobs with unplaced tasks are decided again.
+   */
   tickMs?: number;
+  /** Every active job is decided again at least this often, whatever it asked (a safety net). */
+  resyncMs?: number;
   /** Which jobs this replica may act on. Default: every job, unfenced (a lone scheduler). */
   ownership?: Ownership;
   /** Written into placement keys, for people reading the store. */
@@ -62,8 +67,16 @@ const ownsEverything: Ownership = {
 
 /** Room left in a plan transaction for the fence's compares and the job's own compare. */
 const TXN_HEADROOM = 8;
+/** Operations of plans written at once without waiting (bounds one group commit's size). */
+const MAX_INFLIGHT_OPS = 4000;
 /** Events written with one plan (a 100-task deploy says so in a few lines, not a hundred). */
 const MAX_EVENTS_PER_PLAN = 10;
+
+/** True when one of the job's tasks waits for a host (capacity may have been freed by others). */
+function hasUnplaced(tasks: ReadonlyMap<string, { value: Task }> | undefined): boolean {
+  for (const e of tasks?.values() ?? []) if (e.value.host === null && e.value.desired === 'run') return true;
+  return false;
+}
 
 function hostsOf(plan: ReconcilePlan): string[] {
   return [...new Set(plan.create.flatMap((t) => (t.host === null ? [] : [t.host])))];
@@ -75,6 +88,8 @@ export class SchedulerLoop {
   readonly #dirty = new Set<string>();
   /** Job -> store revision of our last write for it: do not decide again before seeing it. */
   readonly #pending = new Map<string, number>();
+  /** Job -> when its last plan asked to be decided again (`ReconcilePlan.wakeAt`). */
+  readonly #wakeAt = new Map<string, number>();
   /** Host -> store revision of our last placement there: plan for it only from a cache that saw it. */
   readonly #placedAt = new Map<string, number>();
   readonly #ownership: Ownership;
@@ -144,18 +159,30 @@ export class SchedulerLoop {
 
   async #work(signal: AbortSignal): Promise<void> {
     const tickMs = this.#o.tickMs ?? 1000;
+    const resyncMs = this.#o.resyncMs ?? 30_000;
     let lastTick = 0;
+    let lastResync = 0;
     while (!signal.aborted) {
       this.#kicked = false;
       const now = this.#o.clock.now();
       if (now - lastTick >= tickMs) {
         lastTick = now;
+        const resync = now - lastResync >= resyncMs;
+        if (resync) lastResync = now;
         for (const [name, j] of this.cache.jobs) {
-          if (j.value.status === 'active' || (this.cache.tasks.get(name)?.size ?? 0) > 0)
-            this.#dirty.add(name);
+          if (this.#dirty.has(name)) continue;
+          const tasks = this.cache.tasks.get(name);
+          if (j.value.status !== 'active' && (tasks?.size ?? 0) === 0) continue;
+          const wake = this.#wakeAt.get(name);
+          if (resync || (wake !== undefined && wake <= now) || hasUnplaced(tasks)) this.#dirty.add(name);
         }
       }
       if (this.#ready) {
+        // Plans written under a fence on every shard go out without waiting for each other: the
+        // next job is decided while earlier plans are still being written (their placements are
+        // reserved in the cache meanwhile), and the store commits them together.
+        const inflight: Promise<void>[] = [];
+        let inflightOps = 0;
         for (const job of [...this.#dirty]) {
           if (signal.aborted) break;
           const fence = this.#ownership.fenceFor(job);
@@ -169,13 +196,25 @@ export class SchedulerLoop {
           if (pendingRev !== undefined && this.cache.revision < pendingRev) continue;
           this.#dirty.delete(job);
           this.#pending.delete(job);
-          try {
-            await this.#reconcileJob(job, fence, signal);
-          } catch (e) {
+          const exclusive = this.#ownership.fenceForAll?.();
+          const written = { ops: 0 };
+          const p = this.#reconcileJob(job, fence, exclusive, written, signal).catch((e: unknown) => {
             this.#o.logger.error({ err: e, job }, 'reconcile failed; will retry');
             this.#dirty.add(job);
+          });
+          if (exclusive === undefined) {
+            await p;
+            continue;
+          }
+          inflight.push(p);
+          inflightOps += written.ops;
+          if (inflightOps >= MAX_INFLIGHT_OPS) {
+            await Promise.all(inflight);
+            inflight.length = 0;
+            inflightOps = 0;
           }
         }
+        await Promise.all(inflight);
       }
       if (this.#kicked) {
         // Let the watch and the API have their turn before the next pass.
@@ -195,9 +234,24 @@ export class SchedulerLoop {
     }
   }
 
-  async #reconcileJob(name: string, fence: JobFence, signal?: AbortSignal): Promise<void> {
+  /**
+   * Decides one job and writes its plan. Everything up to the first transaction runs before this
+   * returns its promise (so several jobs' plans can be queued together); `written.ops` then holds
+   * the size of that transaction. With `exclusive` (a fence on every shard) the plan's placements
+   * are reserved in the cache until its writes are seen, instead of per-host placement keys.
+   */
+  async #reconcileJob(
+    name: string,
+    fence: JobFence,
+    exclusive: JobFence | undefined,
+    written: { ops: number },
+    signal?: AbortSignal,
+  ): Promise<void> {
     const entry = this.cache.jobs.get(name);
-    if (!entry) return;
+    if (!entry) {
+      this.#wakeAt.delete(name);
+      return;
+    }
     const job = entry.value;
     const versions = [...(this.cache.versions.get(name)?.values() ?? [])].sort(
       (a, b) => a.version - b.version,
@@ -218,18 +272,57 @@ export class SchedulerLoop {
       newTaskId: () => taskIdFor(name, shortId()),
       ...(lastGood === undefined ? {} : { lastGoodVersion: lastGood }),
     });
+    if (plan.wakeAt === undefined) this.#wakeAt.delete(name);
+    else this.#wakeAt.set(name, plan.wakeAt);
     // A store takes at most `maxTxnOps` operations (or compares) per txn (etcd: 128 by default): a
     // big plan is written in parts, one transaction each, in order. Applying part of a plan is fine: if a part fails (the
     // state moved), the job is reconciled again from what was written. Later parts compare each
     // host's placement key with the revision of the part that placed there, so nobody else can
     // have filled those hosts in between.
+    // A replica that owns every shard writes under a fence on all of them: nobody else can place
+    // tasks meanwhile, so the per-host placement keys are not needed; the plan's placements are
+    // reserved in the cache instead, until its writes come back through the watch.
+    if (exclusive === undefined) {
+      await this.#writePlan(name, entry.mod, job, plan, versions, fence, undefined, written, signal);
+      return;
+    }
+    this.cache.reserve(plan.create);
+    let created = 0;
+    try {
+      created = await this.#writePlan(
+        name,
+        entry.mod,
+        job,
+        plan,
+        versions,
+        fence,
+        exclusive,
+        written,
+        signal,
+      );
+    } finally {
+      // What was not written (a part failed, or the loop stopped) gives its capacity back.
+      this.cache.unreserve(plan.create.slice(created));
+    }
+  }
+
+  /** Writes the plan in parts; returns how many of its creates were written (a prefix). */
+  async #writePlan(
+    name: string,
+    jobMod: number,
+    job: JobRecord,
+    plan: ReconcilePlan,
+    versions: JobVersionRecord[],
+    fence: JobFence,
+    exclusive: JobFence | undefined,
+    written: { ops: number },
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const writeFence = exclusive ?? fence;
     // What the plan was decided from: later parts compare with this, not with a cache that moved on
     // while earlier parts were written.
     const planRevision = this.cache.revision;
-    // A replica that owns every shard writes under a fence on all of them: nobody else can place
-    // tasks meanwhile, so the per-host placement keys are not needed.
-    const exclusive = this.#ownership.fenceForAll?.();
-    const writeFence = exclusive ?? fence;
+    let created = 0;
     const seenPlacements = new Map(hostsOf(plan).map((h) => [h, this.cache.placements.get(h) ?? 0]));
     let rest = plan;
     let first = true;
@@ -241,16 +334,19 @@ export class SchedulerLoop {
         ops,
         placed: hosts,
       } = this.#firstPart(job, rest, versions, writeFence, exclusive !== undefined);
-      if (ops.length === 0) return;
+      if (ops.length === 0) return created;
       const placed = exclusive === undefined ? hosts : [];
-      if (hosts.some((h) => !placedHere.has(h) && (this.#placedAt.get(h) ?? 0) > planRevision)) {
+      if (
+        exclusive === undefined &&
+        hosts.some((h) => !placedHere.has(h) && (this.#placedAt.get(h) ?? 0) > planRevision)
+      ) {
         // Our own last placement on one of these hosts is not in the cache yet: wait for it.
         this.#dirty.add(name);
-        return;
+        return created;
       }
       const compare: Compare[] = [
         // The plan was made from this version of the job record...
-        { key: keys.job(name), target: 'mod', op: '=', modRevision: entry.mod },
+        { key: keys.job(name), target: 'mod', op: '=', modRevision: jobMod },
         // ...by the owner of the job's shard (or of every shard)...
         ...writeFence.compares,
         // ...from these placements on its hosts.
@@ -263,11 +359,19 @@ export class SchedulerLoop {
       ];
       const marker = JSON.stringify({ job: name, replica: this.#o.replicaId ?? '' });
       for (const h of placed) ops.push({ type: 'put', key: haKeys.placement(h), value: marker });
-      const r = await this.#o.store.txn({ compare, success: ops });
+      if (first) written.ops = ops.length;
+      // Not decided again before this write is seen (or has failed).
+      this.#pending.set(name, Number.POSITIVE_INFINITY);
+      const r = await this.#o.store.txn({ compare, success: ops }).catch((e: unknown) => {
+        this.#pending.delete(name);
+        throw e;
+      });
       if (!r.succeeded) {
+        this.#pending.delete(name);
         this.#dirty.add(name);
-        return;
+        return created;
       }
+      created += part.create.length;
       this.#pending.set(name, r.revision);
       for (const h of hosts) {
         this.#placedAt.set(h, r.revision);
@@ -290,14 +394,14 @@ export class SchedulerLoop {
       };
       delete rest.rollbackTo;
       const more = rest.create.length + rest.stop.length + rest.remove.length > 0;
-      if (!more) return;
+      if (!more) return created;
       if (first && plan.rollbackTo !== undefined) {
         // The job record changed: decide again from it.
         this.#dirty.add(name);
-        return;
+        return created;
       }
       first = false;
-      if (signal?.aborted) return;
+      if (signal?.aborted) return created;
     }
   }
 

@@ -8,6 +8,7 @@ import type {
   HostRecord,
   HostView,
   JobRecord,
+  ResourceSpec,
   JobVersionRecord,
   Task,
   TaskStatus,
@@ -45,6 +46,12 @@ export class StateCache {
   #fleet: Fleet | undefined;
   /** Hosts whose view changed since the fleet last took them. */
   readonly #fleetStale = new Set<string>();
+  /**
+   * Placements of plans being written (task key job/id -> host and resources), counted in the
+   * fleet until the task's write is applied here (or the write failed: `unreserve`).
+   */
+  readonly #reserved = new Map<string, { host: string; resources: ResourceSpec }>();
+  readonly #reservedOn = new Map<string, Set<string>>();
 
   clear(): void {
     this.revision = 0;
@@ -64,6 +71,48 @@ export class StateCache {
     this.#viewList = undefined;
     this.#fleet = undefined;
     this.#fleetStale.clear();
+    this.#reserved.clear();
+    this.#reservedOn.clear();
+  }
+
+  /**
+   * Counts these tasks' placements in the fleet while their writes are on the way, so the next
+   * plans do not hand the same capacity out again. Each reservation ends when the task's write is
+   * applied to the cache (the host's view then holds it) or with `unreserve`.
+   */
+  reserve(tasks: readonly Task[]): void {
+    const fleet = this.fleet();
+    for (const t of tasks) {
+      if (t.host === null) continue;
+      const key = `${t.job}/${t.id}`;
+      this.#dropReservation(key);
+      this.#reserved.set(key, { host: t.host, resources: t.spec.resources });
+      let on = this.#reservedOn.get(t.host);
+      if (!on) this.#reservedOn.set(t.host, (on = new Set()));
+      on.add(key);
+      const i = fleet.index.get(t.host);
+      if (i !== undefined) fleet.consume(i, t.spec.resources);
+    }
+  }
+
+  /** Ends the reservations of tasks whose writes failed (or were never sent). */
+  unreserve(tasks: readonly Task[]): void {
+    for (const t of tasks) this.#dropReservation(`${t.job}/${t.id}`);
+  }
+
+  /** Number of reservations still waiting for their writes (for tests). */
+  get reservations(): number {
+    return this.#reserved.size;
+  }
+
+  #dropReservation(key: string): void {
+    const r = this.#reserved.get(key);
+    if (r === undefined) return;
+    this.#reserved.delete(key);
+    const on = this.#reservedOn.get(r.host);
+    on?.delete(key);
+    if (on?.size === 0) this.#reservedOn.delete(r.host);
+    this.#hostChanged(r.host);
   }
 
   #hostChanged(host: string): void {
@@ -74,6 +123,7 @@ export class StateCache {
 
   /** Moves a task's resources from the host it was on to the host it is on now. */
   #retask(key: string, before: Task | undefined, after: Task | undefined): void {
+    this.#dropReservation(key);
     if (before && before.host !== null) {
       const m = this.#hostTasks.get(before.host);
       if (m) {
@@ -221,12 +271,26 @@ export class StateCache {
           fleet = undefined;
           break;
         }
+        this.#consumeReserved(fleet, id);
       }
     }
     this.#fleetStale.clear();
-    if (fleet === undefined) fleet = new Fleet(this.hostViews());
+    if (fleet === undefined) {
+      fleet = new Fleet(this.hostViews());
+      for (const host of this.#reservedOn.keys()) this.#consumeReserved(fleet, host);
+    }
     this.#fleet = fleet;
     return fleet;
+  }
+
+  #consumeReserved(fleet: Fleet, host: string): void {
+    const on = this.#reservedOn.get(host);
+    const i = fleet.index.get(host);
+    if (on === undefined || i === undefined) return;
+    for (const key of on) {
+      const r = this.#reserved.get(key);
+      if (r) fleet.consume(i, r.resources);
+    }
   }
 
   #view(h: HostRecord): HostView {
