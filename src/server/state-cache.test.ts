@@ -106,3 +106,41 @@ test('the kept fleet always equals a fresh index of the host views, whatever the
     { numRuns: 300 },
   );
 });
+
+test('a reservation counts in the fleet until the task is seen, or until it is given back', () => {
+  const cache = new StateCache();
+  let rev = 0;
+  const put = (key: string, value: unknown): void => {
+    rev++;
+    cache.apply(key, {
+      key,
+      value: JSON.stringify(value),
+      createRevision: rev,
+      modRevision: rev,
+      version: 1,
+      lease: 0,
+    });
+  };
+  put(keys.host('a'), hostRecord('a', 4, 'ready', 'r1'));
+  put(keys.alive('a'), { id: 'a' });
+  const free = (): number => cache.fleet().freeCpu[cache.fleet().index.get('a') ?? -1] ?? NaN;
+  assert.equal(free(), 4);
+
+  const t1 = task('t1', 'a', 1);
+  const t2 = task('t2', 'a', 2);
+  cache.reserve([t1, t2]);
+  assert.equal(free(), 1, 'reserved while the writes are on the way');
+  assert.equal(cache.reservations, 2);
+
+  put(keys.task('web', 't1'), t1);
+  assert.equal(free(), 1, 'seen: counted once, by the host view');
+  assert.equal(cache.reservations, 1);
+
+  // Another change on the host meanwhile does not lose the reservation still on the way.
+  put(keys.host('a'), hostRecord('a', 4, 'ready', 'r2'));
+  assert.equal(free(), 1);
+
+  cache.unreserve([t1, t2]);
+  assert.equal(free(), 3, 't2 was never written: its capacity is free again');
+  assert.equal(cache.reservations, 0);
+});
