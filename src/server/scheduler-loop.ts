@@ -68,7 +68,9 @@ const ownsEverything: Ownership = {
 /** Room left in a plan transaction for the fence's compares and the job's own compare. */
 const TXN_HEADROOM = 8;
 /** Operations of plans written at once without waiting (bounds one group commit's size). */
-const MAX_INFLIGHT_OPS = 4000;
+const MAX_INFLIGHT_OPS = 2000;
+/** Longest stretch (ms) of deciding jobs before the loop waits for their writes and yields. */
+const SLICE_MS = 10;
 /** Events written with one plan (a 100-task deploy says so in a few lines, not a hundred). */
 const MAX_EVENTS_PER_PLAN = 10;
 
@@ -183,6 +185,7 @@ export class SchedulerLoop {
         // reserved in the cache meanwhile), and the store commits them together.
         const inflight: Promise<void>[] = [];
         let inflightOps = 0;
+        let sliceStart = performance.now();
         for (const job of [...this.#dirty]) {
           if (signal.aborted) break;
           const fence = this.#ownership.fenceFor(job);
@@ -208,10 +211,12 @@ export class SchedulerLoop {
           }
           inflight.push(p);
           inflightOps += written.ops;
-          if (inflightOps >= MAX_INFLIGHT_OPS) {
+          if (inflightOps >= MAX_INFLIGHT_OPS || performance.now() - sliceStart >= SLICE_MS) {
+            // Let the store commit them, and the API and the watch have their turn.
             await Promise.all(inflight);
             inflight.length = 0;
             inflightOps = 0;
+            sliceStart = performance.now();
           }
         }
         await Promise.all(inflight);
@@ -454,15 +459,17 @@ export class SchedulerLoop {
       const before = current?.get(t.id)?.value;
       if (before?.host && before.host !== t.host)
         ops.push({ type: 'delete', key: keys.assignment(before.host, t.id) });
-      put(keys.task(name, t.id), t);
-      if (t.host !== null) put(keys.assignment(t.host, t.id), t);
+      // The task record and its assignment hold the same JSON: encode it once.
+      const value = JSON.stringify(t);
+      ops.push({ type: 'put', key: keys.task(name, t.id), value });
+      if (t.host !== null) ops.push({ type: 'put', key: keys.assignment(t.host, t.id), value });
     }
     for (const id of plan.stop) {
       const t = current?.get(id)?.value;
       if (!t || t.desired === 'stop') continue;
-      const stopped: Task = { ...t, desired: 'stop' };
-      put(keys.task(name, id), stopped);
-      if (t.host !== null) put(keys.assignment(t.host, id), stopped);
+      const value = JSON.stringify({ ...t, desired: 'stop' } satisfies Task);
+      ops.push({ type: 'put', key: keys.task(name, id), value });
+      if (t.host !== null) ops.push({ type: 'put', key: keys.assignment(t.host, id), value });
     }
     for (const id of plan.remove) {
       const t = current?.get(id)?.value;
