@@ -67,10 +67,17 @@ const ownsEverything: Ownership = {
 
 /** Room left in a plan transaction for the fence's compares and the job's own compare. */
 const TXN_HEADROOM = 8;
+/** A task record a plan writes, with the object its JSON encodes (see `StateCache.expect`). */
+interface Decoded {
+  key: string;
+  value: string;
+  object: Task;
+}
+
 /** Operations of plans written at once without waiting (bounds one group commit's size). */
-const MAX_INFLIGHT_OPS = 2000;
+const MAX_INFLIGHT_OPS = 5000;
 /** Longest stretch (ms) of deciding jobs before the loop waits for their writes and yields. */
-const SLICE_MS = 10;
+const SLICE_MS = 25;
 /** Events written with one plan (a 100-task deploy says so in a few lines, not a hundred). */
 const MAX_EVENTS_PER_PLAN = 10;
 
@@ -338,6 +345,7 @@ export class SchedulerLoop {
         part,
         ops,
         placed: hosts,
+        decoded,
       } = this.#firstPart(job, rest, versions, writeFence, exclusive !== undefined);
       if (ops.length === 0) return created;
       const placed = exclusive === undefined ? hosts : [];
@@ -367,12 +375,15 @@ export class SchedulerLoop {
       if (first) written.ops = ops.length;
       // Not decided again before this write is seen (or has failed).
       this.#pending.set(name, Number.POSITIVE_INFINITY);
+      this.cache.expect(decoded);
       const r = await this.#o.store.txn({ compare, success: ops }).catch((e: unknown) => {
         this.#pending.delete(name);
+        this.cache.unexpect(decoded.map((d) => d.key));
         throw e;
       });
       if (!r.succeeded) {
         this.#pending.delete(name);
+        this.cache.unexpect(decoded.map((d) => d.key));
         this.#dirty.add(name);
         return created;
       }
@@ -417,7 +428,7 @@ export class SchedulerLoop {
     versions: JobVersionRecord[],
     fence: JobFence,
     unfencedHosts: boolean,
-  ): { part: ReconcilePlan; ops: TxnOp[]; placed: string[] } {
+  ): { part: ReconcilePlan; ops: TxnOp[]; placed: string[]; decoded: Decoded[] } {
     const max = Math.max(4, this.#o.store.maxTxnOps - TXN_HEADROOM);
     // A create takes at least two operations and a remove three: no part can hold more than this.
     const bound = Math.floor(max / 2);
@@ -430,7 +441,8 @@ export class SchedulerLoop {
             remove: plan.remove.slice(0, bound),
           }
         : plan;
-    let ops = this.#planOps(job, part, versions);
+    let decoded: Decoded[] = [];
+    let ops = this.#planOps(job, part, versions, decoded);
     let placed = hostsOf(part);
     const fenced = (): number => (unfencedHosts ? 0 : placed.length);
     while (ops.length + fenced() > max || fenced() + 2 + fence.compares.length > max) {
@@ -442,13 +454,15 @@ export class SchedulerLoop {
         stop: part.stop.slice(0, Math.ceil(part.stop.length / 2)),
         remove: part.remove.slice(0, Math.ceil(part.remove.length / 2)),
       };
-      ops = this.#planOps(job, part, versions);
+      decoded = [];
+      ops = this.#planOps(job, part, versions, decoded);
       placed = hostsOf(part);
     }
-    return { part, ops, placed };
+    return { part, ops, placed, decoded };
   }
 
-  #planOps(job: JobRecord, plan: ReconcilePlan, versions: JobVersionRecord[]): TxnOp[] {
+  /** The plan's operations; the task records it writes go to `decoded` with their objects. */
+  #planOps(job: JobRecord, plan: ReconcilePlan, versions: JobVersionRecord[], decoded: Decoded[]): TxnOp[] {
     const ops: TxnOp[] = [];
     const name = job.name;
     const current = this.cache.tasks.get(name);
@@ -461,13 +475,16 @@ export class SchedulerLoop {
         ops.push({ type: 'delete', key: keys.assignment(before.host, t.id) });
       // The task record and its assignment hold the same JSON: encode it once.
       const value = JSON.stringify(t);
+      decoded.push({ key: keys.task(name, t.id), value, object: t });
       ops.push({ type: 'put', key: keys.task(name, t.id), value });
       if (t.host !== null) ops.push({ type: 'put', key: keys.assignment(t.host, t.id), value });
     }
     for (const id of plan.stop) {
       const t = current?.get(id)?.value;
       if (!t || t.desired === 'stop') continue;
-      const value = JSON.stringify({ ...t, desired: 'stop' } satisfies Task);
+      const stopped: Task = { ...t, desired: 'stop' };
+      const value = JSON.stringify(stopped);
+      decoded.push({ key: keys.task(name, id), value, object: stopped });
       ops.push({ type: 'put', key: keys.task(name, id), value });
       if (t.host !== null) ops.push({ type: 'put', key: keys.assignment(t.host, id), value });
     }

@@ -144,3 +144,34 @@ test('a reservation counts in the fleet until the task is seen, or until it is g
   assert.equal(free(), 3, 't2 was never written: its capacity is free again');
   assert.equal(cache.reservations, 0);
 });
+
+test('a value this process wrote is taken as its object; anything else is parsed', () => {
+  const cache = new StateCache();
+  const mine = task('t1', 'a', 1);
+  const value = JSON.stringify(mine);
+  cache.expect([{ key: keys.task('web', 't1'), value, object: mine }]);
+  cache.apply(keys.task('web', 't1'), {
+    key: keys.task('web', 't1'),
+    value,
+    createRevision: 1,
+    modRevision: 1,
+    version: 1,
+    lease: 0,
+  });
+  assert.equal(cache.tasks.get('web')?.get('t1')?.value, mine, 'the same object, not parsed again');
+
+  // Someone else's value for an expected key (or an expectation already used) is parsed.
+  const other = { ...mine, desired: 'stop' as const };
+  cache.expect([{ key: keys.task('web', 't1'), value, object: mine }]);
+  cache.apply(keys.task('web', 't1'), {
+    key: keys.task('web', 't1'),
+    value: JSON.stringify(other),
+    createRevision: 1,
+    modRevision: 2,
+    version: 2,
+    lease: 0,
+  });
+  const seen = cache.tasks.get('web')?.get('t1')?.value;
+  assert.notEqual(seen, mine);
+  assert.deepEqual(seen, other);
+});

@@ -52,6 +52,8 @@ export class StateCache {
    */
   readonly #reserved = new Map<string, { host: string; resources: ResourceSpec }>();
   readonly #reservedOn = new Map<string, Set<string>>();
+  /** Key -> a value this process is writing and the object it encodes (see `expect`). */
+  readonly #expected = new Map<string, { value: string; object: unknown }>();
 
   clear(): void {
     this.revision = 0;
@@ -73,6 +75,7 @@ export class StateCache {
     this.#fleetStale.clear();
     this.#reserved.clear();
     this.#reservedOn.clear();
+    this.#expected.clear();
   }
 
   /**
@@ -98,6 +101,29 @@ export class StateCache {
   /** Ends the reservations of tasks whose writes failed (or were never sent). */
   unreserve(tasks: readonly Task[]): void {
     for (const t of tasks) this.#dropReservation(`${t.job}/${t.id}`);
+  }
+
+  /**
+   * Values about to be written by this process, with the objects they encode: when the write comes
+   * back through the watch, the object is used instead of parsing the JSON again. The objects must
+   * not be changed afterwards (the cache's records are never changed in place).
+   */
+  expect(entries: readonly { key: string; value: string; object: unknown }[]): void {
+    for (const e of entries) this.#expected.set(e.key, { value: e.value, object: e.object });
+  }
+
+  /** Forgets expected values whose write will not happen (it failed). */
+  unexpect(keys: readonly string[]): void {
+    for (const k of keys) this.#expected.delete(k);
+  }
+
+  #decode(key: string, value: string): unknown {
+    const e = this.#expected.get(key);
+    if (e !== undefined) {
+      this.#expected.delete(key);
+      if (e.value === value) return e.object;
+    }
+    return JSON.parse(value) as unknown;
   }
 
   /** Number of reservations still waiting for their writes (for tests). */
@@ -144,9 +170,9 @@ export class StateCache {
   apply(key: string, kv: KeyValue | undefined): string | undefined {
     const parts = key.split('/');
     const kind = parts[1];
-    // Parsed only for the kinds that keep it (placement values are never read).
-    const value =
-      kv && kind !== 'placements' && kind !== 'alive' ? (JSON.parse(kv.value) as unknown) : undefined;
+    // Parsed only for the kinds that keep it (placement values are never read); a value this
+    // process wrote itself (`expect`) is taken as the object it was encoded from.
+    const value = kv && kind !== 'placements' && kind !== 'alive' ? this.#decode(key, kv.value) : undefined;
     switch (kind) {
       case 'jobs': {
         const name = parts[2] ?? '';
