@@ -4,6 +4,8 @@
  * the same command directly and waiting until it answers on its port.
  *
  *   node bench/deploy-latency.ts [--rounds N]
+ *
+ * The same through the oci runtime (containers), against raw `runc run -d`: bench/oci-deploy.ts.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -143,6 +143,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       return;
     }
     if (runner) return;
+    // `at` (epoch ms, sub-ms precision) lets bench/oci-deploy.ts split deploy latency into parts.
+    logger.debug({ task: id, at: performance.timeOrigin + performance.now() }, 'assignment seen');
     const r = new TaskRunner(task, deps);
     runners.set(id, r);
     const adopted = adoptable.get(id);

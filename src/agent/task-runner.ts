@@ -119,6 +119,7 @@ export class TaskRunner {
         try {
           if (this.task.spec.image !== undefined && this.#d.ensureImage)
             await this.#d.ensureImage(this.task.spec.image);
+          const t0 = performance.timeOrigin + performance.now();
           handle = await this.#d.runtime.start({
             taskId: this.task.id,
             job: this.task.job,
@@ -131,6 +132,10 @@ export class TaskRunner {
               DABBA_HOST: this.#d.hostId,
             },
           });
+          this.#d.logger.debug(
+            { task: this.task.id, at: t0, ms: performance.timeOrigin + performance.now() - t0 },
+            'runtime start returned',
+          );
         } catch (e) {
           if (signal.aborted) return;
           const reason =

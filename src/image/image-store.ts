@@ -17,6 +17,7 @@ import { LayerCache } from './layer-cache.ts';
 import { imageDefaults, loadImage } from './load-image.ts';
 import { MEDIA, parseManifestOrIndex } from './oci-types.ts';
 import { isMountPoint, mountOverlay, unmount } from './overlay.ts';
+import type { CommandRunner } from './run-command.ts';
 import { pullImage, type PullOptions } from './pull.ts';
 import { canonicalName, parseReference } from './reference.ts';
 import type {
@@ -242,9 +243,9 @@ export class ImageStore implements ImageWriter {
 
   /**
    * Mounts the image as an overlay at TASKDIR/rootfs with TASKDIR/upper and TASKDIR/work as its
-   * writable part. Undo with releaseRootfs(TASKDIR).
+   * writable part. Undo with releaseRootfs(TASKDIR). `run` runs mount (default: spawned from here).
    */
-  async prepareRootfs(image: ImageInfo, taskDir: string): Promise<RootfsMount> {
+  async prepareRootfs(image: ImageInfo, taskDir: string, run?: CommandRunner): Promise<RootfsMount> {
     const lowers = await this.unpack(image);
     const m: RootfsMount = {
       rootfs: join(taskDir, 'rootfs'),
@@ -252,11 +253,13 @@ export class ImageStore implements ImageWriter {
       work: join(taskDir, 'work'),
       lowers,
     };
-    await mkdir(m.upper, { recursive: true, mode: 0o755 });
-    await mkdir(m.work, { recursive: true, mode: 0o700 });
-    await mkdir(m.rootfs, { recursive: true, mode: 0o755 });
+    await Promise.all([
+      mkdir(m.upper, { recursive: true, mode: 0o755 }),
+      mkdir(m.work, { recursive: true, mode: 0o700 }),
+      mkdir(m.rootfs, { recursive: true, mode: 0o755 }),
+    ]);
     try {
-      await mountOverlay(this.layers.root, lowers, m.upper, m.work, m.rootfs);
+      await mountOverlay(this.layers.root, lowers, m.upper, m.work, m.rootfs, run);
     } catch (e) {
       await rm(m.upper, { recursive: true, force: true });
       await rm(m.work, { recursive: true, force: true });
@@ -267,9 +270,9 @@ export class ImageStore implements ImageWriter {
   }
 
   /** Unmounts TASKDIR/rootfs and deletes the task's writable layer. Idempotent. */
-  async releaseRootfs(taskDir: string): Promise<void> {
+  async releaseRootfs(taskDir: string, run?: CommandRunner): Promise<void> {
     const rootfs = join(taskDir, 'rootfs');
-    await unmount(rootfs);
+    await unmount(rootfs, run);
     if (await isMountPoint(rootfs)) throw new Error(`${rootfs} is still mounted`);
     await rm(rootfs, { recursive: true, force: true });
     await rm(join(taskDir, 'upper'), { recursive: true, force: true });

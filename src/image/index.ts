@@ -18,6 +18,7 @@ export {
 export { readTar, type TarEntry } from './tar-reader.ts';
 export { writeTar, directoryEntries, type TarWriteEntry } from './tar-writer.ts';
 export { isMountPoint, mountPoints } from './overlay.ts';
+export type { CommandRunner, CommandResult } from './run-command.ts';
 export {
   BUILTIN_IMAGES,
   HELLO_PORT,

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { relative } from 'node:path';
 import { ImageError } from './errors.ts';
-import { runCommand } from './run-command.ts';
+import { runCommand, type CommandRunner } from './run-command.ts';
 
 /** Mount points currently visible to this process (from /proc/self/mountinfo, unescaped). */
 export async function mountPoints(): Promise<string[]> {
@@ -30,6 +30,7 @@ export async function mountOverlay(
   upper: string,
   work: string,
   target: string,
+  run: CommandRunner = runCommand,
 ): Promise<void> {
   const lowerdir = [...lowers]
     .reverse()
@@ -38,7 +39,7 @@ export async function mountOverlay(
   const options = `lowerdir=${lowerdir},upperdir=${upper},workdir=${work}`;
   if (options.length > 4000)
     throw new ImageError('MountFailed', `too many layers to mount (${lowers.length})`);
-  const r = await runCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, target], {
+  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', options, target], {
     cwd: lowerRoot,
   });
   if (r.code !== 0) {
@@ -53,12 +54,12 @@ export async function mountOverlay(
 }
 
 /** Unmounts `target` if mounted; falls back to a lazy unmount when it is busy. */
-export async function unmount(target: string): Promise<void> {
+export async function unmount(target: string, run: CommandRunner = runCommand): Promise<void> {
   for (let i = 0; i < 3 && (await isMountPoint(target)); i++) {
-    const r = await runCommand('umount', [target]);
+    const r = await run('umount', [target]);
     if (r.code === 0) continue;
     if (i === 2 || /busy/i.test(r.stderr)) {
-      const lazy = await runCommand('umount', ['-l', target]);
+      const lazy = await run('umount', ['-l', target]);
       if (lazy.code !== 0) {
         throw new ImageError('MountFailed', `cannot unmount ${target}: ${lazy.stderr.trim()}`, {
           details: { target },

@@ -7,6 +7,13 @@ export interface CommandResult {
   stderr: string;
 }
 
+/** Runs a command (e.g. through the oci runtime's fork helper instead of a spawn from this process). */
+export type CommandRunner = (
+  file: string,
+  args: string[],
+  options?: { cwd?: string },
+) => Promise<CommandResult>;
+
 export function runCommand(
   file: string,
   args: string[],

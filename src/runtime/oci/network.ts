@@ -8,6 +8,7 @@
 import { RuntimeError } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { Subnet } from './ipam.ts';
+import type { ToolRunner } from './fork-helper.ts';
 import { runTool } from './tool.ts';
 
 export interface TaskNet {
@@ -28,8 +29,17 @@ export class BridgeNetwork {
   private readonly ip: string;
   private readonly nft: string | undefined;
   private readonly logger: Logger;
+  private readonly run: ToolRunner;
 
-  constructor(options: { bridge: string; subnet: Subnet; ip: string; nft?: string; logger: Logger }) {
+  constructor(options: {
+    bridge: string;
+    subnet: Subnet;
+    ip: string;
+    nft?: string;
+    logger: Logger;
+    /** Runs ip and nft (default: spawned from this process). */
+    run?: ToolRunner;
+  }) {
     if (!IFNAME.test(options.bridge)) {
       throw new RuntimeError(`bad bridge name "${options.bridge}" (at most 15 letters, digits, . _ -)`, {
         details: { reason: 'BadNetwork' },
@@ -40,6 +50,7 @@ export class BridgeNetwork {
     this.ip = options.ip;
     this.nft = options.nft;
     this.logger = options.logger;
+    this.run = options.run ?? runTool;
   }
 
   private async ipBatch(lines: string[], options: { netns?: string; force?: boolean } = {}): Promise<void> {
@@ -49,7 +60,7 @@ export class BridgeNetwork {
       '-batch',
       '-',
     ];
-    const r = await runTool(this.ip, args, { input: lines.join('\n') + '\n', timeoutMs: 30_000 });
+    const r = await this.run(this.ip, args, { input: lines.join('\n') + '\n', timeoutMs: 30_000 });
     if (r.code !== 0 && !options.force) {
       throw new RuntimeError(`network setup failed: ${r.stderr.trim()}`, {
         details: { reason: 'StartFailed', commands: lines },
@@ -63,7 +74,7 @@ export class BridgeNetwork {
 
   /** Creates the bridge (with the gateway address) and the isolation rules if missing. */
   async ensureBridge(): Promise<void> {
-    const show = await runTool(this.ip, ['-j', 'addr', 'show', 'dev', this.bridge]);
+    const show = await this.run(this.ip, ['-j', 'addr', 'show', 'dev', this.bridge]);
     const gwCidr = `${this.subnet.gateway}/${this.subnet.prefix}`;
     if (show.code !== 0) {
       await this.ipBatch([
@@ -96,7 +107,7 @@ export class BridgeNetwork {
         `  }`,
         `}`,
       ].join('\n');
-      const r = await runTool(this.nft, ['-f', '-'], { input: rules + '\n' });
+      const r = await this.run(this.nft, ['-f', '-'], { input: rules + '\n' });
       if (r.code !== 0)
         this.logger.warn({ err: r.stderr.trim() }, 'could not install nftables isolation rules');
     }
@@ -105,44 +116,36 @@ export class BridgeNetwork {
   /** Removes the bridge and its rules (for tests and uninstall; tasks must be gone). */
   async destroyBridge(): Promise<void> {
     await this.ipBatch([`link del ${this.bridge}`], { force: true });
-    if (this.nft) await runTool(this.nft, ['delete', 'table', 'inet', this.tableName()]);
-  }
-
-  /** Creates the task's (empty) network namespace: all the container needs to be created. */
-  async createNamespace(t: Pick<TaskNet, 'netns'>): Promise<void> {
-    const r = await runTool(this.ip, ['netns', 'add', t.netns], { timeoutMs: 30_000 });
-    if (r.code !== 0) {
-      throw new RuntimeError(`cannot create network namespace ${t.netns}: ${r.stderr.trim()}`, {
-        details: { reason: 'StartFailed' },
-      });
-    }
+    if (this.nft) await this.run(this.nft, ['delete', 'table', 'inet', this.tableName()]);
   }
 
   /**
-   * Connects the namespace to the bridge: veth pair (eth0 inside), the task's address, loopback
-   * and a default route via the bridge. Can run while the container is being created.
+   * Creates the task's network namespace with its end of a veth pair (eth0, still unconfigured)
+   * and plugs the other end (hostVeth) into the bridge, in one `ip -batch` (`netns add` in a batch
+   * leaves ip in the host's namespace). All the container needs to be created.
    */
-  async connect(t: TaskNet): Promise<void> {
-    const host = [
+  async createNamespace(t: Pick<TaskNet, 'netns' | 'hostVeth'>): Promise<void> {
+    await this.ipBatch([
+      `netns add ${t.netns}`,
       `link add ${t.hostVeth} type veth peer name eth0 netns ${t.netns}`,
       `link set ${t.hostVeth} master ${this.bridge} up`,
-    ];
-    const inside = [
-      `addr add ${t.address}/${this.subnet.prefix} dev eth0`,
-      `link set eth0 up`,
-      `link set lo up`,
-      `route add default via ${this.subnet.gateway}`,
-    ];
-    // One process for both batches (a shell forks far more cheaply than the agent can).
-    const script = 'printf "%s\\n" "$1" | "$0" -batch - && printf "%s\\n" "$3" | "$0" -n "$2" -batch -';
-    const r = await runTool('/bin/sh', ['-c', script, this.ip, host.join('\n'), t.netns, inside.join('\n')], {
-      timeoutMs: 30_000,
-    });
-    if (r.code !== 0) {
-      throw new RuntimeError(`network setup failed: ${r.stderr.trim()}`, {
-        details: { reason: 'StartFailed', commands: [...host, ...inside] },
-      });
-    }
+    ]);
+  }
+
+  /**
+   * Configures the inside of the namespace: the task's address on eth0, loopback and a default
+   * route via the bridge. Can run while the container is being created.
+   */
+  async connect(t: TaskNet): Promise<void> {
+    await this.ipBatch(
+      [
+        `addr add ${t.address}/${this.subnet.prefix} dev eth0`,
+        `link set eth0 up`,
+        `link set lo up`,
+        `route add default via ${this.subnet.gateway}`,
+      ],
+      { netns: t.netns },
+    );
   }
 
   /** Deletes the veth pair and the namespace; missing pieces are fine. */

@@ -1,4 +1,5 @@
 /** The OCI runtime's command line (runc and crun share it): start, kill, delete, state, list. */
+import type { ToolRunner } from './fork-helper.ts';
 import { runTool, type ToolResult } from './tool.ts';
 
 export interface ContainerState {
@@ -13,11 +14,14 @@ export class OciCli {
   readonly path: string;
   readonly root: string;
   readonly name: 'runc' | 'crun';
+  private readonly runner: ToolRunner;
 
-  constructor(name: 'runc' | 'crun', path: string, root: string) {
+  /** `runner` runs the commands (default: spawned from this process). */
+  constructor(name: 'runc' | 'crun', path: string, root: string, runner: ToolRunner = runTool) {
     this.name = name;
     this.path = path;
     this.root = root;
+    this.runner = runner;
   }
 
   /** Global arguments for every invocation (also handed to conmon). */
@@ -26,7 +30,7 @@ export class OciCli {
   }
 
   run(args: string[], timeoutMs = 60_000): Promise<ToolResult> {
-    return runTool(this.path, [...this.globalArgs, ...args], { timeoutMs });
+    return this.runner(this.path, [...this.globalArgs, ...args], { timeoutMs });
   }
 
   start(id: string): Promise<ToolResult> {

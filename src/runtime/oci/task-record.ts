@@ -1,6 +1,7 @@
 /**
  * What the oci runtime keeps on disk per task, in STATE/tasks/<task id>/:
- *   state.json   this record (written before anything is created, updated as the task starts)
+ *   state.json   this record (written as the first things are created, updated as the task starts;
+ *                a task directory without one is purged by the names derived from the task id)
  *   exit.json    the final ExitStatus, once known
  *   config.json  the OCI bundle config; rootfs/ (overlay mount), upper/, work/
  *   ctr.log      conmon's CRI-format log; pidfile, conmon.pid; hosts, hostname

@@ -14,12 +14,13 @@ export interface ToolResult {
 export function runTool(
   file: string,
   args: string[],
-  options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+  options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
 ): Promise<ToolResult> {
   return new Promise((resolve) => {
     const child = spawn(file, args, {
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     });
     let stdout = '';
     let stderr = '';

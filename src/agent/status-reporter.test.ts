@@ -1,0 +1,143 @@
+/**
+ * The status reporter against a real HTTP server standing in for the API: latest status wins per
+ * task, different tasks go out concurrently (bounded), one task's statuses never overtake each
+ * other, and failed reports are retried.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test, type TestContext } from 'node:test';
+import { DabbaClient } from '../client/index.ts';
+import { silentLogger, sleep } from '../lib/index.ts';
+import type { TaskStatus } from '../model/index.ts';
+import { StatusReporter } from './status-reporter.ts';
+
+interface Seen {
+  id: string;
+  state: string;
+  message: string | undefined;
+}
+
+async function fakeApi(
+  t: TestContext,
+  handle: (s: TaskStatus, res: ServerResponse) => Promise<void>,
+): Promise<{ url: string; seen: Seen[]; peak: () => number }> {
+  const seen: Seen[] = [];
+  let now = 0;
+  let peak = 0;
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      const s = JSON.parse(body) as TaskStatus;
+      now++;
+      peak = Math.max(peak, now);
+      void handle(s, res).finally(() => {
+        now--;
+        seen.push({ id: s.id, state: s.state, message: s.message });
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const { port } = server.address() as AddressInfo;
+  return { url: `127.0.0.1:${port}`, seen, peak: () => peak };
+}
+
+function ok(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+}
+
+function status(id: string, state: TaskStatus['state'], message?: string): TaskStatus {
+  return {
+    id,
+    job: 'j',
+    host: 'h',
+    state,
+    healthy: false,
+    ready: false,
+    restarts: 0,
+    updatedAt: Date.now(),
+    ...(message !== undefined ? { message } : {}),
+  };
+}
+
+function reporter(t: TestContext, url: string): StatusReporter {
+  const r = new StatusReporter(new DabbaClient({ addr: url }), silentLogger);
+  const ac = new AbortController();
+  const running = r.run(ac.signal);
+  t.after(async () => {
+    ac.abort();
+    await running;
+  });
+  return r;
+}
+
+test('statuses of many tasks go out concurrently, at most 8 at once; latest wins per task', async (t) => {
+  const api = await fakeApi(t, async (_s, res) => {
+    await sleep(30);
+    ok(res);
+  });
+  const r = reporter(t, api.url);
+  for (let i = 0; i < 20; i++) {
+    r.report(status(`t${i}`, 'starting'));
+    r.report(status(`t${i}`, 'running'));
+  }
+  const t0 = Date.now();
+  await r.flushed();
+  const took = Date.now() - t0;
+  assert.equal(api.seen.length, 20, 'one report per task: the newest');
+  assert.ok(
+    api.seen.every((s) => s.state === 'running'),
+    JSON.stringify(api.seen),
+  );
+  assert.ok(api.peak() > 1 && api.peak() <= 8, `peak concurrency ${api.peak()}`);
+  assert.ok(took < 20 * 30, `20 reports of 30 ms took ${took} ms: not concurrent`);
+});
+
+test("one task's statuses are sent in order, never two at once", async (t) => {
+  let inFlightForA = 0;
+  let overlap = false;
+  const api = await fakeApi(t, async (s, res) => {
+    if (s.id === 'a') {
+      inFlightForA++;
+      if (inFlightForA > 1) overlap = true;
+    }
+    await sleep(20);
+    if (s.id === 'a') inFlightForA--;
+    ok(res);
+  });
+  const r = reporter(t, api.url);
+  r.report(status('a', 'starting', '1'));
+  await sleep(5); // the first is in flight now
+  r.report(status('a', 'running', '2'));
+  r.report(status('b', 'running'));
+  await r.flushed();
+  assert.equal(overlap, false);
+  assert.deepEqual(
+    api.seen.filter((s) => s.id === 'a').map((s) => s.message),
+    ['1', '2'],
+  );
+});
+
+test('a failed report is retried; other tasks are not held up by it', async (t) => {
+  let failuresLeft = 2;
+  const api = await fakeApi(t, async (s, res) => {
+    await Promise.resolve();
+    if (s.id === 'flaky' && failuresLeft > 0) {
+      failuresLeft--;
+      res
+        .writeHead(503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ code: 'DABBA_E_UNAVAILABLE', message: 'not now' }));
+      return;
+    }
+    ok(res);
+  });
+  const r = reporter(t, api.url);
+  r.report(status('flaky', 'running'));
+  r.report(status('steady', 'running'));
+  await r.flushed();
+  const ids = api.seen.map((s) => s.id);
+  assert.equal(ids.filter((i) => i === 'flaky').length, 3, ids.join(','));
+  assert.ok(ids.indexOf('steady') < ids.lastIndexOf('flaky'), 'steady went out while flaky backed off');
+});
