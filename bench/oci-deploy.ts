@@ -28,17 +28,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DabbaClient } from '../src/client/index.ts';
-import {
-  ImageStore,
-  createBuiltinImage,
-  imageDefaults,
-  mountPoints,
-  type ImageInfo,
-} from '../src/image/index.ts';
+import { ImageStore, createBuiltinImage, imageDefaults, type ImageInfo } from '../src/image/index.ts';
 import { silentLogger, sleep } from '../src/lib/index.ts';
 import { keys, toUserForm, validateJob, type TaskStatus } from '../src/model/index.ts';
 import { BridgeNetwork, buildSpec, detectCgroups, detectOci, parseSubnet } from '../src/runtime/oci/index.ts';
 import { findExecutable, runTool } from '../src/runtime/oci/tool.ts';
+import { removeBenchLeftovers } from './bench-leftovers.ts';
 import { startServer } from '../src/server/index.ts';
 import { SqliteStore } from '../src/store/index.ts';
 
@@ -621,23 +616,5 @@ try {
     nft: 'nft',
     logger: silentLogger,
   }).destroyBridge();
-  for (const hierarchy of [
-    'memory',
-    'cpu',
-    'cpuacct',
-    'pids',
-    'blkio',
-    'cpuset',
-    'devices',
-    'freezer',
-    'hugetlb',
-    'systemd',
-    'unified',
-    '',
-  ]) {
-    await runTool('rmdir', [join('/sys/fs/cgroup', hierarchy, 'dabba-bench')]);
-  }
-  const left = (await mountPoints()).filter((m) => m.startsWith(`${dir}/`));
-  if (left.length === 0) await rm(dir, { recursive: true, force: true });
-  else console.error(`left mounted (not deleting ${dir}): ${left.join(', ')}`);
+  await removeBenchLeftovers(dir);
 }

@@ -13,15 +13,16 @@
  * Usage (root, runc, conmon): node bench/oci-startup.ts [--runs 15] [--tasks 50] [--runtime runc|crun]
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ImageStore, createBuiltinImage, mountPoints, type ImageInfo } from '../src/image/index.ts';
+import { ImageStore, createBuiltinImage, type ImageInfo } from '../src/image/index.ts';
 import { silentLogger } from '../src/lib/index.ts';
 import type { TaskSpec } from '../src/model/index.ts';
 import { buildSpec, detectCgroups, detectOci, OciRuntime } from '../src/runtime/oci/index.ts';
 import { findExecutable, runTool } from '../src/runtime/oci/tool.ts';
+import { removeBenchLeftovers } from './bench-leftovers.ts';
 
 const { values } = parseArgs({
   options: {
@@ -292,23 +293,5 @@ try {
   await cleanupRaw().catch(() => undefined);
   await (await rt.network()).destroyBridge();
   await rt.close();
-  for (const hierarchy of [
-    'memory',
-    'cpu',
-    'cpuacct',
-    'pids',
-    'blkio',
-    'cpuset',
-    'devices',
-    'freezer',
-    'hugetlb',
-    'systemd',
-    'unified',
-    '',
-  ]) {
-    await runTool('rmdir', [join('/sys/fs/cgroup', hierarchy, 'dabba-bench')]);
-  }
-  const left = (await mountPoints()).filter((m) => m.startsWith(`${dir}/`));
-  if (left.length === 0) await rm(dir, { recursive: true, force: true });
-  else console.error(`left mounted (not deleting ${dir}): ${left.join(', ')}`);
+  await removeBenchLeftovers(dir);
 }

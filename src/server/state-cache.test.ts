@@ -45,6 +45,22 @@ function task(id: string, host: string | null, cpu: number): Task {
   };
 }
 
+/** Applies puts to the cache as a watch would deliver them, one revision each. */
+function feeder(cache: StateCache): (key: string, value: unknown) => void {
+  let rev = 0;
+  return (key, value) => {
+    rev++;
+    cache.apply(key, {
+      key,
+      value: JSON.stringify(value),
+      createRevision: rev,
+      modRevision: rev,
+      version: 1,
+      lease: 0,
+    });
+  };
+}
+
 const event = fc.oneof(
   fc.record({
     kind: fc.constant('host' as const),
@@ -68,18 +84,7 @@ test('the kept fleet always equals a fresh index of the host views, whatever the
   fc.assert(
     fc.property(fc.array(fc.array(event, { maxLength: 6 }), { maxLength: 12 }), (batches) => {
       const cache = new StateCache();
-      let rev = 0;
-      const put = (key: string, value: unknown): void => {
-        rev++;
-        cache.apply(key, {
-          key,
-          value: JSON.stringify(value),
-          createRevision: rev,
-          modRevision: rev,
-          version: 1,
-          lease: 0,
-        });
-      };
+      const put = feeder(cache);
       for (const batch of batches) {
         for (const e of batch) {
           if (e.kind === 'host') {
@@ -109,18 +114,7 @@ test('the kept fleet always equals a fresh index of the host views, whatever the
 
 test('a reservation counts in the fleet until the task is seen, or until it is given back', () => {
   const cache = new StateCache();
-  let rev = 0;
-  const put = (key: string, value: unknown): void => {
-    rev++;
-    cache.apply(key, {
-      key,
-      value: JSON.stringify(value),
-      createRevision: rev,
-      modRevision: rev,
-      version: 1,
-      lease: 0,
-    });
-  };
+  const put = feeder(cache);
   put(keys.host('a'), hostRecord('a', 4, 'ready', 'r1'));
   put(keys.alive('a'), { id: 'a' });
   const free = (): number => cache.fleet().freeCpu[cache.fleet().index.get('a') ?? -1] ?? NaN;
