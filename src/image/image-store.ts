@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { NotFoundError } from '../errors/index.ts';
 import { BlobStore } from './blob-store.ts';
@@ -58,15 +58,16 @@ export class ImageStore implements ImageWriter {
   private readonly loaded = new Map<Digest, ImageInfo>();
 
   private constructor(dir: string) {
-    this.dir = dir;
-    this.blobs = new BlobStore(dir);
-    this.layers = new LayerCache(join(dir, 'layers'), this.blobs);
-    this.refsPath = join(dir, 'refs.json');
+    // Absolute: mount runs in another working directory.
+    this.dir = resolve(dir);
+    this.blobs = new BlobStore(this.dir);
+    this.layers = new LayerCache(join(this.dir, 'layers'), this.blobs);
+    this.refsPath = join(this.dir, 'refs.json');
   }
 
   static async open(dir: string): Promise<ImageStore> {
     const s = new ImageStore(dir);
-    await mkdir(dir, { recursive: true });
+    await mkdir(s.dir, { recursive: true });
     await s.blobs.init();
     await s.layers.init();
     return s;

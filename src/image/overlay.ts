@@ -1,6 +1,6 @@
 /** Overlay mounts for task root filesystems, and a look at what is mounted. */
 import { readFile } from 'node:fs/promises';
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { ImageError } from './errors.ts';
 import { runCommand, type CommandRunner } from './run-command.ts';
 
@@ -32,15 +32,17 @@ export async function mountOverlay(
   target: string,
   run: CommandRunner = runCommand,
 ): Promise<void> {
+  // mount runs in lowerRoot (the layers are named relative to it, to keep the options short): every
+  // other path must not depend on the caller's working directory.
   const lowerdir = [...lowers]
     .reverse()
-    .map((l) => relative(lowerRoot, l))
+    .map((l) => relative(resolve(lowerRoot), resolve(l)))
     .join(':');
-  const options = `lowerdir=${lowerdir},upperdir=${upper},workdir=${work}`;
+  const options = `lowerdir=${lowerdir},upperdir=${resolve(upper)},workdir=${resolve(work)}`;
   if (options.length > 4000)
     throw new ImageError('MountFailed', `too many layers to mount (${lowers.length})`);
-  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', options, target], {
-    cwd: lowerRoot,
+  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', options, resolve(target)], {
+    cwd: resolve(lowerRoot),
   });
   if (r.code !== 0) {
     throw new ImageError(

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 const DABBA = join(REPO, 'src', 'bin', 'dabba.ts');
@@ -69,13 +69,17 @@ export class DevCluster {
     return join(this.dataDir, 'tmp');
   }
 
-  /** Starts (or restarts) `dabba dev` on this cluster's data dir. */
+  /**
+   * Starts (or restarts) `dabba dev` on this cluster's data dir, given as a path relative to the
+   * process's working directory, as the README's quick start does (`.dabba/dev`).
+   */
   async boot(driver = 'process'): Promise<void> {
     await mkdir(this.tmp, { recursive: true });
     const proc = spawn(
       process.execPath,
-      [DABBA, 'dev', '--data-dir', this.dataDir, '--listen', '127.0.0.1:0', '--driver', driver],
+      [DABBA, 'dev', '--data-dir', basename(this.dataDir), '--listen', '127.0.0.1:0', '--driver', driver],
       {
+        cwd: dirname(this.dataDir),
         env: { ...process.env, DABBA_LOG_LEVEL: 'warn', DABBA_TEST_MARKER: this.marker, TMPDIR: this.tmp },
         stdio: ['ignore', 'pipe', 'pipe'],
       },

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants, statSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { RuntimeError, isDabbaError, messageOf } from '../../errors/index.ts';
 import {
   DEFAULT_PATH,
@@ -209,15 +209,17 @@ export class OciRuntime implements Runtime {
 
   constructor(options: OciRuntimeOptions) {
     this.options = options;
-    this.stateDir = options.stateDir;
+    // Absolute: the tools (mount, runc, conmon) run in other working directories.
+    const stateDir = resolve(options.stateDir);
+    this.stateDir = stateDir;
     this.images = options.images;
     this.logger = options.logger ?? createLogger('oci-runtime');
-    this.tasksDir = join(options.stateDir, 'tasks');
-    this.exitsDir = join(options.stateDir, 'exits');
-    this.socketsDir = join(options.stateDir, 'sockets');
-    this.runtimeRoot = options.runtimeRoot ?? join(options.stateDir, 'runtime');
+    this.tasksDir = join(stateDir, 'tasks');
+    this.exitsDir = join(stateDir, 'exits');
+    this.socketsDir = join(stateDir, 'sockets');
+    this.runtimeRoot = resolve(options.runtimeRoot ?? join(stateDir, 'runtime'));
     this.admission = new Admission(options.maxConcurrentStarts ?? Infinity);
-    this.helpersDir = helpersBase(options.stateDir);
+    this.helpersDir = helpersBase(stateDir);
     this.helper = new ForkHelper(
       join(this.helpersDir, `${HELPER_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`),
     );
