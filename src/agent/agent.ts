@@ -205,6 +205,8 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     tasks: () => [...runners.keys()],
     async close(options = {}) {
       if (options.stopTasks) await Promise.all([...runners.values()].map((r) => r.stop()));
+      // Otherwise the tasks keep running for the next agent: only our probes and timers end.
+      else for (const r of runners.values()) r.detach();
       // Give pending statuses a moment to reach the server, but never hang on an absent one.
       await Promise.race([reporter.flushed(), sleep(2000)]);
       controller.abort();

@@ -97,6 +97,16 @@ export class TaskRunner {
     return this.#stopping;
   }
 
+  /**
+   * Lets go of the task without stopping it (the agent is shutting down; the next agent adopts
+   * it): ends the probes, a restart backoff and the watch on the process, leaving no timer behind.
+   */
+  detach(): void {
+    if (this.#stopping) return;
+    this.#stop.abort();
+    this.#stopProbes();
+  }
+
   /** Re-reads usage from the runtime into the status. */
   async refreshUsage(): Promise<void> {
     if (!this.#handle) return;

@@ -144,6 +144,26 @@ update: { minHealthy: 0s }
     assert.match(lines[0] ?? '', /^\d{4}-\d\d-\d\dT\S+ stdout tick 0$/);
   });
 
+  test('Ctrl-C (SIGTERM) of dabba dev with probed containers running: it exits, they run on and are adopted', async () => {
+    const before = (await status('web')).tasks;
+    assert.ok(before.length === 2 && before.every((t) => t.state === 'running' && t.pid !== null));
+    // stop() fails the test when the process does not exit within 10 s (probe timers kept it alive).
+    await c.stop();
+    for (const t of before) assert.ok(t.pid !== null && isAlive(t.pid), `${t.id} outlives dabba dev`);
+    await c.boot('oci');
+    const after = await waitFor('adopted after a graceful stop', async () => {
+      const ts = (await status('web')).tasks;
+      return ts.length === 2 && ts.every((t) => t.state === 'running' && t.reason === 'Adopted')
+        ? ts
+        : undefined;
+    });
+    assert.deepEqual(
+      after.map((t) => [t.id, t.pid]).sort(),
+      before.map((t) => [t.id, t.pid]).sort(),
+      'the same tasks with the same pids',
+    );
+  });
+
   test('an unknown image, a missing command and too little memory fail with a clear reason; others run on', async () => {
     const cases: [string, string, RegExp][] = [
       ['noimage', 'image: no-such-image\n  command: ["sh"]', /ImageNotFound/],

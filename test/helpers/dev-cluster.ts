@@ -145,15 +145,20 @@ export class DevCluster {
     await exited;
   }
 
-  /** Graceful stop of the dev process. */
+  /** Graceful stop of the dev process; throws if it does not exit within 10 s (it is then killed). */
   async stop(): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise((r) => p.once('exit', r));
     p.kill('SIGTERM');
-    const timer = setTimeout(() => p.kill('SIGKILL'), 10_000);
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      p.kill('SIGKILL');
+    }, 10_000);
     await exited;
     clearTimeout(timer);
+    if (hung) throw new Error(`dabba dev did not exit within 10 s of SIGTERM:\n${this.#log.slice(-2000)}`);
   }
 
   /** Pids of live processes started by this cluster (the dev process and every task). */
