@@ -443,7 +443,9 @@ export class ProcessRuntime implements Runtime {
       return;
     }
     if (!TASK_ID.test(taskId)) return;
-    await rm(join(this.#tasksDir, taskId), { recursive: true, force: true });
+    // The log pump may still be closing its file just after the process ended: a concurrent
+    // create makes one pass of the recursive delete fail with ENOTEMPTY, so let it retry.
+    await rm(join(this.#tasksDir, taskId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 
   async recover(): Promise<{
