@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseDuration, parseSize } from '../../lib/index.ts';
 import { CliError } from '../cli-error.ts';
@@ -120,7 +120,8 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         const { host, port } = parseListen(opts.listen);
         const driver = parseDriver(opts.driver);
         const daemon = await ctx.daemons.dev(
-          { dataDir: opts.dataDir, host, port, driver, ...parseOciRuntime(opts.ociRuntime) },
+          // Absolute from here on: nothing below depends on the working directory.
+          { dataDir: resolve(opts.dataDir), host, port, driver, ...parseOciRuntime(opts.ociRuntime) },
           ctx.signal,
         );
         let job;
@@ -213,7 +214,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         }
         const daemon = await ctx.daemons.server(
           {
-            dataDir: opts.dataDir,
+            dataDir: resolve(opts.dataDir),
             host,
             port,
             shards,
@@ -274,7 +275,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         const daemon = await ctx.daemons.agent(
           {
             servers: opts.server,
-            dataDir: opts.dataDir,
+            dataDir: resolve(opts.dataDir),
             labels: parseLabels(opts.label),
             driver: parseDriver(opts.driver),
             ...parseOciRuntime(opts.ociRuntime),
