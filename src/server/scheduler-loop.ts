@@ -30,7 +30,7 @@ export interface SchedulerLoopOptions {
   events: EventLog;
   /**
    * How often the loop looks at the clock: jobs whose last plan asked to be woken by now (minimum
-   * healthy time, deadlines, drain deadlines) and jobs with unplaced tasks are decided again.
+   * healthy time, deadlines, drain deadlines), jobs with unplaced or stopping tasks, and stopped jobs with tasks left, are decided again.
    */
   tickMs?: number;
   /** Every active job is decided again at least this often, whatever it asked (a safety net). */
@@ -81,9 +81,14 @@ const SLICE_MS = 25;
 /** Events written with one plan (a 100-task deploy says so in a few lines, not a hundred). */
 const MAX_EVENTS_PER_PLAN = 10;
 
-/** True when one of the job's tasks waits for a host (capacity may have been freed by others). */
-function hasUnplaced(tasks: ReadonlyMap<string, { value: Task }> | undefined): boolean {
-  for (const e of tasks?.values() ?? []) if (e.value.host === null && e.value.desired === 'run') return true;
+/**
+ * True when one of the job's tasks waits for a host (capacity may have been freed by others) or is
+ * being stopped: such jobs are looked at every tick, not only on events.
+ */
+function inTransition(tasks: ReadonlyMap<string, { value: Task }> | undefined): boolean {
+  for (const e of tasks?.values() ?? []) {
+    if (e.value.desired === 'stop' || e.value.host === null) return true;
+  }
   return false;
 }
 
@@ -183,7 +188,13 @@ export class SchedulerLoop {
           const tasks = this.cache.tasks.get(name);
           if (j.value.status !== 'active' && (tasks?.size ?? 0) === 0) continue;
           const wake = this.#wakeAt.get(name);
-          if (resync || (wake !== undefined && wake <= now) || hasUnplaced(tasks)) this.#dirty.add(name);
+          if (
+            resync ||
+            (wake !== undefined && wake <= now) ||
+            j.value.status !== 'active' ||
+            inTransition(tasks)
+          )
+            this.#dirty.add(name);
         }
       }
       if (this.#ready) {
