@@ -1,10 +1,7 @@
 /** Number and resource formatting shared by the plugins' reasons and the summaries. */
-import { formatSize } from '../lib/sizes.ts';
+import { formatCpu, formatSize } from '../lib/sizes.ts';
 
-/** 0.1 + 0.2 prints as 0.3: at most three decimals (CPU has a resolution of 1m). */
-export function formatCpu(cpu: number): string {
-  return String(Number(cpu.toFixed(3)));
-}
+export { formatCpu };
 
 /** "4 CPUs", "1 CPU", "0.5 CPU". */
 export function cpus(cpu: number): string {

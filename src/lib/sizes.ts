@@ -39,3 +39,8 @@ export function formatSize(bytes: number): string {
   const n = Number.isInteger(v) ? String(v) : v.toFixed(1);
   return `${n}${units[i] ?? ''}`;
 }
+
+/** CPUs for people: 0.1 + 0.2 prints as 0.3 (at most three decimals; CPU has a resolution of 1m). */
+export function formatCpu(cpu: number): string {
+  return String(Number(cpu.toFixed(3)));
+}

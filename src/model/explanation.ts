@@ -3,7 +3,7 @@
  * allocator builds it; the scheduler stores it on the unplaced task (`Task.explanation`); the API,
  * `dabba status` and `dabba plan` show it.
  */
-import { formatSize } from '../lib/sizes.ts';
+import { formatCpu, formatSize } from '../lib/sizes.ts';
 
 /** Resource amounts a host is short of (only the dimensions that are short). */
 export interface Shortfall {
@@ -101,7 +101,7 @@ export function formatExplanation(e: PlacementExplanation, head: string): string
 function shortfallText(s: Shortfall | undefined): string {
   if (s === undefined) return '';
   const parts: string[] = [];
-  if (s.cpu !== undefined) parts.push(`${String(Number(s.cpu.toFixed(3)))} cpu`);
+  if (s.cpu !== undefined) parts.push(`${formatCpu(s.cpu)} cpu`);
   if (s.memoryBytes !== undefined) parts.push(`${formatSize(Math.max(0, Math.round(s.memoryBytes)))} memory`);
   if (s.pids !== undefined) parts.push(`${s.pids} pids`);
   return parts.length === 0 ? '' : ` (short ${parts.join(', ')})`;

@@ -8,7 +8,7 @@
  * strategy, kept for comparison.
  */
 import type { HostCapacity, HostView, PlacementSpec, PortSpec, ResourceSpec } from '../model/index.ts';
-import { formatSize } from '../lib/sizes.ts';
+import { formatCpu, formatSize } from '../lib/sizes.ts';
 import { Allocator, hashString, type Explanation, type Fleet } from '../allocator/index.ts';
 
 export type PlacementResult = { host: string } | { host: null; reason: string; explanation?: Explanation };
@@ -172,8 +172,4 @@ function hostWhy(host: HostView, free: HostCapacity, need: ResourceSpec): { text
   );
   const summary = `too little ${short.join(', ')}`;
   return { text: `has ${amounts.join(', ')} free (${summary})`, summary };
-}
-
-function formatCpu(cpu: number): string {
-  return String(Number(cpu.toFixed(3)));
 }
