@@ -144,12 +144,15 @@ update: { minHealthy: 0s }
     assert.match(lines[0] ?? '', /^\d{4}-\d\d-\d\dT\S+ stdout tick 0$/);
   });
 
-  test('Ctrl-C (SIGTERM) of dabba dev with probed containers running: it exits, they run on and are adopted', async () => {
+  test('Ctrl-C (SIGTERM) of dabba dev with probed containers running: it exits; after longer than the host timeout they still run and are adopted', async () => {
     const before = (await status('web')).tasks;
     assert.ok(before.length === 2 && before.every((t) => t.state === 'running' && t.pid !== null));
     // stop() fails the test when the process does not exit within 10 s (probe timers kept it alive).
     await c.stop();
     for (const t of before) assert.ok(t.pid !== null && isAlive(t.pid), `${t.id} outlives dabba dev`);
+    // Down for longer than the host timeout (10 s): the host's liveness lease gets a full TTL again
+    // when the store reopens, so the agent comes back before its tasks could be taken as lost.
+    await new Promise((r) => setTimeout(r, 11_000));
     await c.boot('oci');
     const after = await waitFor('adopted after a graceful stop', async () => {
       const ts = (await status('web')).tasks;

@@ -128,7 +128,7 @@ describe('SqliteStore', { concurrency: true, timeout: 60_000 }, () => {
     assert.equal((await s2.put('d', '4')).revision, rev + 1);
   });
 
-  it('leases that expired while closed are revoked on reopen; renewals are durable', async (t) => {
+  it('leases get a full TTL again at reopen (closed time does not count), then expire', async (t) => {
     const path = await tempPath(t);
     const clock = new ManualClock();
     const s1 = await SqliteStore.open(path, { clock });
@@ -137,21 +137,27 @@ describe('SqliteStore', { concurrency: true, timeout: 60_000 }, () => {
     await s1.put('a', '1', { lease: l1.id });
     await s1.put('b', '2', { lease: l2.id });
     clock.advance(8000);
-    await s1.keepAlive(l2.id); // now expires at 18 s
     const r = await s1.revision();
     await s1.close();
 
-    clock.advance(5000); // 13 s: l1 has expired while the store was closed, l2 has not
+    // Closed for a minute: far past both TTLs. As etcd does for a new leader, every lease gets its
+    // whole TTL from the reopen, so their holders can renew them.
+    clock.advance(60_000);
     const s2 = await openStore(t, path, { clock, leaseCheckIntervalMs: 20 });
-    assert.equal(await s2.get('a'), undefined);
+    assert.equal((await s2.get('a'))?.value, '1');
     assert.equal((await s2.get('b'))?.value, '2');
-    assert.equal(await s2.revision(), r + 1);
+    assert.equal(await s2.revision(), r);
+    clock.advance(9000);
+    await s2.keepAlive(l2.id); // renewed: now 10 s from here
+
+    clock.advance(2000); // 11 s after the reopen: l1 expires; l2 was renewed
     const [del] = await take(s2, '', 1, r + 1);
     assert.equal(del?.type, 'delete');
     assert.equal(del?.kv.key, 'a');
     await assert.rejects(s2.keepAlive(l1.id), LeaseNotFoundError);
+    assert.equal((await s2.get('b'))?.value, '2');
 
-    clock.advance(6000); // 19 s: l2 expires; the timer notices within leaseCheckIntervalMs
+    clock.advance(9000); // l2 expires too; the timer notices within leaseCheckIntervalMs
     const [gone] = await take(s2, 'b', 1, r + 2);
     assert.equal(gone?.type, 'delete');
     assert.equal(await s2.get('b'), undefined);

@@ -124,8 +124,8 @@ export class SqliteStore implements Store {
 
   /**
    * Opens (creating if needed) the store file at path, takes the single-owner lock (refusing with a
-   * StoreError naming the holder's pid if another live store has it), and revokes the leases that
-   * expired while it was closed.
+   * StoreError naming the holder's pid if another live store has it), and gives every lease a full
+   * TTL from now (the time it was closed does not count).
    */
   static async open(path: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
     const file = resolve(path);
@@ -141,10 +141,12 @@ export class SqliteStore implements Store {
       throw e;
     }
     try {
-      const expired = await store.#write((tx) => tx.expire());
-      if (expired.length > 0) {
-        store.#log.info({ leases: expired }, 'revoked leases that expired while the store was closed');
-      }
+      // The time the store was closed does not count against leases (etcd refreshes every lease
+      // when a new leader takes over): holders get a full TTL to renew. Otherwise every agent's
+      // liveness would be gone after a restart that took longer than its TTL, and all its tasks
+      // taken as lost before it could come back.
+      const renewed = await store.#write((tx) => tx.renewAll());
+      if (renewed > 0) store.#log.info({ leases: renewed }, 'leases renewed for a full TTL at open');
     } catch (e) {
       await store.close();
       throw e;

@@ -42,6 +42,7 @@ export class Statements {
   readonly getLease: StatementSync;
   readonly insertLease: StatementSync;
   readonly renewLease: StatementSync;
+  readonly renewAllLeases: StatementSync;
   readonly deleteLease: StatementSync;
   readonly expiredLeases: StatementSync;
   readonly nextLeaseExpiry: StatementSync;
@@ -93,6 +94,7 @@ export class Statements {
     this.getLease = db.prepare('SELECT id, ttl_ms, expires_at FROM leases WHERE id = ?');
     this.insertLease = db.prepare('INSERT INTO leases (ttl_ms, expires_at) VALUES (?, ?)');
     this.renewLease = db.prepare('UPDATE leases SET expires_at = ? WHERE id = ?');
+    this.renewAllLeases = db.prepare('UPDATE leases SET expires_at = ? + ttl_ms');
     this.deleteLease = db.prepare('DELETE FROM leases WHERE id = ?');
     this.expiredLeases = db.prepare('SELECT id FROM leases WHERE expires_at <= ? ORDER BY expires_at, id');
     this.nextLeaseExpiry = db.prepare('SELECT MIN(expires_at) AS t FROM leases');

@@ -132,6 +132,16 @@ export class WriteTx {
     this.#record(rev, events);
   }
 
+  /**
+   * Gives every lease its full TTL again, from now (as etcd does when a new leader takes over):
+   * time the store was closed does not count against a lease. Returns how many there are.
+   */
+  renewAll(): number {
+    const r = this.#st.renewAllLeases.run(this.#clock.now());
+    this.leasesTouched = true;
+    return Number(r.changes);
+  }
+
   /** Revokes every lease whose expiry has passed, each in its own revision. Returns their ids. */
   expire(): LeaseId[] {
     const ids = (this.#st.expiredLeases.all(this.#clock.now()) as unknown as { id: number }[]).map(
