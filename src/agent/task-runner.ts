@@ -1,6 +1,11 @@
 /**
  * One task on this host, from assignment to removal: start it through the runtime, watch it exit,
  * restart it by its policy with exponential backoff, run its health probes, report its status.
+ *
+ * Once stop() or detach() is called the runner never calls runtime.start again and reports nothing
+ * but stop()'s final 'stopped': every step of the life checks the stop signal after each await, and
+ * the only awaits it does not cut short are runtime calls already in flight (a start, the stop of a
+ * liveness restart), which stop() waits for before it stops what they left running.
  */
 import { DabbaError, messageOf } from '../errors/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
@@ -38,6 +43,7 @@ export class TaskRunner {
   #probes: ProbeLoop[] = [];
   #done: Promise<void> = Promise.resolve();
   #stopping: Promise<void> | undefined;
+  #started = false;
   #livenessKill: (() => void) | undefined;
 
   constructor(task: Task, deps: TaskRunnerDeps) {
@@ -65,6 +71,9 @@ export class TaskRunner {
 
   /** Begins the task's life; `adopted` is a process found running from a previous agent. */
   start(adopted?: TaskHandle): void {
+    // Once only, and never after stop() or detach().
+    if (this.#started || this.#stop.signal.aborted) return;
+    this.#started = true;
     this.#done = this.#life(adopted).catch((e: unknown) => {
       this.#d.logger.error({ err: e, task: this.task.id }, 'task runner failed');
     });
@@ -78,6 +87,8 @@ export class TaskRunner {
       await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch((e: unknown) => {
         this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'stop failed');
       });
+      // The life ends at the abort, once a runtime call it has in flight (a start, a liveness
+      // restart's stop) has returned; it starts nothing and reports nothing after the abort.
       await this.#done;
       // A start that was in flight when the stop came has finished by now: stop what it started.
       await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch(() => undefined);
@@ -87,11 +98,14 @@ export class TaskRunner {
       await this.#d.runtime.remove(this.task.id).catch((e: unknown) => {
         this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'remove failed');
       });
-      await this.#d.memory.remove(this.task.id);
-      this.#update({ state: 'stopped', reason, message: 'task stopped', healthy: false, ready: false }, [
-        'pid',
-        'nextRestartAt',
-      ]);
+      await this.#d.memory.remove(this.task.id).catch((e: unknown) => {
+        this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'state file removal failed');
+      });
+      this.#update(
+        { state: 'stopped', reason, message: 'task stopped', healthy: false, ready: false },
+        ['pid', 'nextRestartAt'],
+        true,
+      );
       await Promise.race([this.#d.reporter.flushed(), sleep(2000)]);
     })();
     return this.#stopping;
@@ -109,7 +123,7 @@ export class TaskRunner {
 
   /** Re-reads usage from the runtime into the status. */
   async refreshUsage(): Promise<void> {
-    if (!this.#handle) return;
+    if (!this.#handle || this.#stop.signal.aborted) return;
     const usage = await this.#d.runtime.stats(this.task.id).catch(() => undefined);
     if (usage) this.#update({ usage });
   }
@@ -117,6 +131,7 @@ export class TaskRunner {
   async #life(adopted: TaskHandle | undefined): Promise<void> {
     const signal = this.#stop.signal;
     const mem = await this.#d.memory.read(this.task.id);
+    if (signal.aborted) return;
     this.#restarts = mem?.restarts ?? 0;
     this.#status.restarts = this.#restarts;
     let handle = adopted;
@@ -127,8 +142,11 @@ export class TaskRunner {
           'exitCode',
         ]);
         try {
-          if (this.task.spec.image !== undefined && this.#d.ensureImage)
+          if (this.task.spec.image !== undefined && this.#d.ensureImage) {
             await this.#d.ensureImage(this.task.spec.image);
+            // Stopped (or detached) while the image was being made ready: start nothing.
+            if (signal.aborted) return;
+          }
           const t0 = performance.timeOrigin + performance.now();
           handle = await this.#d.runtime.start({
             taskId: this.task.id,
@@ -159,6 +177,7 @@ export class TaskRunner {
         }
       }
       this.#handle = handle;
+      // A start that returns after stop(): stop() waits for this life to end, then stops it.
       if (signal.aborted) return;
       const startedAt = handle.startedAt;
       this.#live = true;
@@ -179,22 +198,31 @@ export class TaskRunner {
       const killedForLiveness = new Promise<'liveness'>(
         (resolve) => (this.#livenessKill = () => resolve('liveness')),
       );
-      const exitOrLiveness = await Promise.race([this.#d.runtime.wait(this.task.id), killedForLiveness]);
+      // After stop() the process and its exit are stop()'s business; after detach(), the next agent's.
+      const exitOrLiveness = await unlessAborted(
+        Promise.race([this.#d.runtime.wait(this.task.id), killedForLiveness]),
+        signal,
+      );
+      this.#livenessKill = undefined;
+      if (exitOrLiveness === undefined || signal.aborted) return;
       let exit: ExitStatus;
       let livenessFailed = false;
       if (exitOrLiveness === 'liveness') {
         livenessFailed = true;
+        this.#stopProbes();
         this.#d.logger.info({ task: this.task.id }, 'liveness probe failing: restarting task');
-        await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs);
-        exit = await this.#d.runtime.wait(this.task.id);
+        await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch((e: unknown) => {
+          this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'liveness stop failed');
+        });
+        const ended = await unlessAborted(this.#d.runtime.wait(this.task.id), signal);
+        if (ended === undefined || signal.aborted) return;
+        exit = ended;
       } else {
         exit = exitOrLiveness;
       }
-      this.#livenessKill = undefined;
       this.#stopProbes();
       this.#handle = undefined;
       handle = undefined;
-      if (signal.aborted) return;
       // The process is gone; clear its runtime state but keep the logs readable until removal.
       const ran = this.#d.clock.now() - startedAt;
       if (ran >= STABLE_RUN_MS) this.#crashes = 0;
@@ -218,6 +246,8 @@ export class TaskRunner {
     message: string;
     crashed: boolean;
   }): Promise<boolean> {
+    const signal = this.#stop.signal;
+    if (signal.aborted) return false;
     const policy = this.task.spec.restart.policy;
     const restart = policy === 'always' || (policy === 'on-failure' && e.crashed);
     const state: TaskState = e.crashed ? 'failed' : 'stopped';
@@ -227,9 +257,7 @@ export class TaskRunner {
         { state, reason: e.reason, message: e.message, healthy: false, ready: false, ...exitFields },
         ['pid', 'nextRestartAt'],
       );
-      await new Promise<void>((resolve) =>
-        this.#stop.signal.addEventListener('abort', () => resolve(), { once: true }),
-      );
+      await unlessAborted(new Promise<never>(() => undefined), signal);
       return false;
     }
     const delay = backoffDelay(this.#crashes, {
@@ -239,6 +267,8 @@ export class TaskRunner {
     this.#crashes++;
     this.#restarts++;
     await this.#d.memory.write(this.task.id, { restarts: this.#restarts }).catch(() => undefined);
+    // Stopped while the restart was being recorded: no "restarting" status or log, no removal.
+    if (signal.aborted) return false;
     this.#update(
       {
         state,
@@ -258,11 +288,12 @@ export class TaskRunner {
       'restarting task',
     );
     await this.#d.runtime.remove(this.task.id).catch(() => undefined);
-    await sleep(delay, this.#stop.signal);
-    return !this.#stop.signal.aborted;
+    await sleep(delay, signal);
+    return !signal.aborted;
   }
 
   #startProbes(handle: TaskHandle): void {
+    if (this.#stop.signal.aborted) return;
     const { liveness, readiness } = this.task.spec.health;
     const target = { address: handle.address, ports: handle.ports, declared: this.task.spec.ports };
     const exec = (cmd: string[], timeoutMs: number) => this.#d.runtime.exec(this.task.id, cmd, timeoutMs);
@@ -284,7 +315,9 @@ export class TaskRunner {
     this.#probes = [];
     if (liveness) this.#probes.push(make(liveness, 'liveness'));
     if (readiness) this.#probes.push(make(readiness, 'readiness'));
-    for (const p of this.#probes) p.start(this.#stop.signal);
+    // Stopped by #stopProbes (at the end of each run, and by stop() and detach()), not by the
+    // runner's signal: a listener per probe per restart on that long-lived signal would pile up.
+    for (const p of this.#probes) p.start();
     this.#refreshHealth(undefined);
   }
 
@@ -303,7 +336,9 @@ export class TaskRunner {
     this.#update(fields, healthy ? [] : ['healthySince']);
   }
 
-  #update(fields: Partial<TaskStatus>, clear: (keyof TaskStatus)[] = []): void {
+  /** Sets and reports the status; after stop() or detach(), only stop()'s `final` 'stopped'. */
+  #update(fields: Partial<TaskStatus>, clear: (keyof TaskStatus)[] = [], final = false): void {
+    if (this.#stop.signal.aborted && !final) return;
     const next: TaskStatus = { ...this.#status, ...fields, updatedAt: this.#d.clock.now() };
     for (const k of clear) delete next[k];
     if (next.state !== 'running') {
@@ -312,5 +347,23 @@ export class TaskRunner {
     }
     this.#status = next;
     this.#d.reporter.report(next);
+  }
+}
+
+/**
+ * What `p` resolves to, or undefined as soon as the signal aborts (`p` may go on; its outcome is
+ * then ignored). Leaves no listener on the signal.
+ */
+async function unlessAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return undefined;
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
