@@ -297,9 +297,11 @@ export class Simulator {
       if (t.host === null || this.hosts.get(t.host)?.state === 'down' || !this.hosts.has(t.host)) continue;
       const s = this.statuses.get(t.id);
       if (t.desired === 'stop') {
-        if (s !== undefined && s.state !== 'stopped' && s.state !== 'failed') {
+        // As the real agent: whatever the task was doing (or if it never ran here), it is stopped,
+        // its traces removed, and 'stopped' reported.
+        if (s?.state !== 'stopped') {
           this.statuses.set(t.id, {
-            ...s,
+            ...(s ?? { id: t.id, job: t.job, host: t.host, restarts: 0 }),
             state: 'stopped',
             healthy: false,
             ready: false,

@@ -16,14 +16,16 @@ export function lostReason(task: TaskView, hosts: HostLookup): string | undefine
 }
 
 /**
- * For a task whose desired state is 'stop': why its record can be removed now (its process is
- * gone, or it never had one), or undefined while it may still run.
+ * For a task whose desired state is 'stop' (on a live host): why its record can be removed now, or
+ * undefined until then. Only the agent's word 'stopped' counts, which it says once the process is
+ * stopped and every trace of it (cgroup, mounts, network namespace) is gone: a task that never
+ * reported, or that 'failed' (its restart may be pending, its traces are still there), is still the
+ * agent's to stop. A task on a host that is down is handled as lost instead.
  */
 export function goneReason(task: TaskView): string | undefined {
+  if (task.host === null) return 'never placed';
   const s = task.status;
-  if (s === undefined) return task.host === null ? 'never placed' : 'never started';
-  if (s.state === 'stopped') return `stopped${exitDetail(s)}`;
-  if (s.state === 'failed') return `failed${exitDetail(s)}`;
+  if (s?.state === 'stopped') return `stopped${exitDetail(s)}`;
   return undefined;
 }
 
