@@ -154,7 +154,11 @@ describe('removing stopped tasks', () => {
     ],
     // Until the agent says 'stopped', the task's traces may still be there (a failed task's agent
     // may be in its restart backoff; a task not yet reported may be starting).
-    ['failed', runningTask(spec, { id: 'x', desired: 'stop' }, 0, { state: 'failed', healthy: false }), false],
+    [
+      'failed',
+      runningTask(spec, { id: 'x', desired: 'stop' }, 0, { state: 'failed', healthy: false }),
+      false,
+    ],
     ['no status yet', task(spec, { id: 'x', desired: 'stop' }), false],
     ['never placed', task(spec, { id: 'x', desired: 'stop', host: null }), true],
     ['still running', runningTask(spec, { id: 'x', desired: 'stop' }), false],
