@@ -52,9 +52,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const runners = new Map<string, TaskRunner>();
   const capacity = o.capacity ?? (await detectCapacity());
 
-  const recovered = await o.runtime.recover();
-  const adoptable = new Map<string, TaskHandle>(recovered.running.map((h) => [h.taskId, h]));
-  logger.info({ running: adoptable.size, exited: recovered.exited.length }, 'runtime recovered tasks');
+  // Filled by the runtime's recovery, once registered (see the end).
+  let recovered: Awaited<ReturnType<Runtime['recover']>> = { running: [], exited: [] };
+  const adoptable = new Map<string, TaskHandle>();
 
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
@@ -74,6 +74,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     ...(puller ? { ensureImage: (ref: string) => puller.ensure(ref) } : {}),
   };
   let lease = 0;
+  // A runtime that gives tasks addresses (oci) takes the host's range of the task network.
+  const wantSubnet = o.runtime.useNetwork !== undefined;
+  let network: { subnet: string; taskNetwork?: string } | undefined;
 
   async function register(): Promise<number> {
     for (let attempt = 0; ; attempt++) {
@@ -84,13 +87,28 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           capacity,
           runtime: o.runtime.name,
           agentUrl: endpoint.url,
+          ...(wantSubnet ? { wantSubnet: true } : {}),
         });
         lease = r.lease;
-        logger.info({ host: o.hostId, lease: r.lease }, 'registered');
+        if (r.subnet !== undefined && network === undefined) {
+          network = {
+            subnet: r.subnet,
+            ...(r.taskNetwork === undefined ? {} : { taskNetwork: r.taskNetwork }),
+          };
+        } else if (r.subnet !== undefined && r.subnet !== network?.subnet) {
+          // The server keeps a host's range; a different one means the host record was replaced.
+          logger.error(
+            { subnet: r.subnet, inUse: network?.subnet },
+            'the server gave this host another task range; the one in use stays until the agent restarts',
+          );
+        }
+        logger.info({ host: o.hostId, lease: r.lease, subnet: r.subnet }, 'registered');
         return r.heartbeatMs;
       } catch (e) {
         if (signal.aborted) return 1000;
-        if (e instanceof DabbaError && e.code === 'DABBA_E_VALIDATION') throw e;
+        // Not worth retrying: a bad registration, or a task network with no range left.
+        if (e instanceof DabbaError && (e.code === 'DABBA_E_VALIDATION' || e.code === 'DABBA_E_NETWORK_FULL'))
+          throw e;
         logger.warn({ err: messageOf(e) }, 'registration failed; retrying');
         await sleep(backoffDelay(attempt, { initialMs: 250, maxMs: 5000 }), signal);
       }
@@ -197,8 +215,26 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }
   }
 
-  const heartbeatMs = await register();
-  const loops = [reporter.run(signal), heartbeats(heartbeatMs), syncAssignments(), stats()];
+  // Register first: the host's task range (if the runtime takes one) must be known before the
+  // runtime sets up its network to recover or start tasks. Heartbeats start at once, so a long
+  // recovery does not make the host look down; assignments are read only once recovered.
+  const loops: Promise<unknown>[] = [];
+  try {
+    const heartbeatMs = await register();
+    if (network !== undefined) o.runtime.useNetwork?.(network.subnet, network.taskNetwork);
+    else if (wantSubnet)
+      logger.warn("the server gave no task range for this host; the runtime's default is used");
+    loops.push(heartbeats(heartbeatMs));
+    recovered = await o.runtime.recover();
+    for (const h of recovered.running) adoptable.set(h.taskId, h);
+    logger.info({ running: adoptable.size, exited: recovered.exited.length }, 'runtime recovered tasks');
+  } catch (e) {
+    controller.abort();
+    await Promise.allSettled(loops);
+    await endpoint.close();
+    throw e;
+  }
+  loops.push(reporter.run(signal), syncAssignments(), stats());
 
   return {
     endpointUrl: endpoint.url,

@@ -164,6 +164,8 @@ export const daemons: Daemons = {
         logger: logger.child({ part: 'server' }),
         images,
         replicaId: 'dev',
+        ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
+        ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
       });
     } catch (e) {
       await store.close();
@@ -216,6 +218,8 @@ export const daemons: Daemons = {
         ...(o.shards === undefined ? {} : { shardCount: o.shards }),
         ...(o.leaseTtlSeconds === undefined ? {} : { leaseTtlSeconds: o.leaseTtlSeconds }),
         ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
+        ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
+        ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
       });
       return {
         url: server.url,

@@ -9,6 +9,9 @@ export interface DevOptions {
   driver: 'oci' | 'process' | 'auto';
   ociRuntime?: 'runc' | 'crun';
   hostTimeoutSeconds?: number;
+  /** The task network hosts get their ranges from, and the size of each (prefix bits). */
+  taskNetwork?: string;
+  hostSubnetSize?: number;
 }
 export interface ServerDaemonOptions {
   dataDir: string;
@@ -22,6 +25,9 @@ export interface ServerDaemonOptions {
   shards?: number;
   leaseTtlSeconds?: number;
   advertiseUrl?: string;
+  /** The task network hosts get their ranges from, and the size of each (prefix bits). */
+  taskNetwork?: string;
+  hostSubnetSize?: number;
 }
 export interface AgentDaemonOptions {
   servers: string;
@@ -31,7 +37,7 @@ export interface AgentDaemonOptions {
   driver: 'oci' | 'process' | 'auto';
   listen?: string;
   ociRuntime?: 'runc' | 'crun';
-  /** The agent's task network (oci): bridge name and private subnet. */
+  /** The agent's task network (oci): bridge name and private subnet (default: the server's range for the host). */
   bridge?: string;
   subnet?: string;
   /** process runtime: the address this host's tasks are reachable at (default 127.0.0.1). */

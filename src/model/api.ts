@@ -69,12 +69,21 @@ export interface RegisterHostRequest {
   capacity: HostCapacity;
   runtime: string;
   agentUrl?: string;
+  /**
+   * The agent's runtime gives its tasks addresses (oci): the host wants its range of the task
+   * network. A host that has one keeps it; otherwise it gets the lowest free one.
+   */
+  wantSubnet?: boolean;
 }
 
 export interface RegisterHostResult {
   lease: number;
   ttlSeconds: number;
   heartbeatMs: number;
+  /** With wantSubnet: the host's range of the task network (CIDR, e.g. "10.88.0.0/24"). */
+  subnet?: string;
+  /** With wantSubnet: the whole task network the ranges come from (CIDR, e.g. "10.88.0.0/16"). */
+  taskNetwork?: string;
 }
 
 export interface WatchEventWire {

@@ -26,6 +26,12 @@ export interface HostRecord {
    * regardless. Absent: the drain waits as long as it takes. Cleared when the host is made ready.
    */
   drainDeadline?: number;
+  /**
+   * The host's range of the task network (CIDR, e.g. "10.88.3.0/24"), allocated by the server when
+   * the agent asks for one (a runtime with task networking) and kept across re-registrations.
+   * Its tasks get addresses from it; the range is held under keys.subnet(...) while the host is.
+   */
+  subnet?: string;
 }
 
 /** A host as the API shows it. */
@@ -43,4 +49,6 @@ export interface HostView {
   drainDeadline?: number;
   /** While draining: progress in words, e.g. "draining: 3 tasks left (2 to move, 1 stopping)". */
   drain?: string;
+  /** The host's range of the task network, when it has one (see HostRecord.subnet). */
+  subnet?: string;
 }

@@ -20,6 +20,9 @@ export const keys = {
   hostsPrefix: '/hosts/',
   alive: (id: string) => `/alive/${id}`,
   alivePrefix: '/alive/',
+  /** A range of the task network held by a host: /subnets/10.88.3.0-24 -> {"host": ID}. */
+  subnet: (cidr: string) => `/subnets/${cidr.replace('/', '-')}`,
+  subnetsPrefix: '/subnets/',
   deployment: (job: string, version: number) => `/deployments/${job}/${pad(version)}`,
   deploymentsPrefix: '/deployments/',
   jobDeploymentsPrefix: (job: string) => `/deployments/${job}/`,

@@ -87,4 +87,13 @@ export interface Runtime {
   logs(taskId: string, options?: LogReadOptions): AsyncIterable<LogLine>;
   /** Releases runtime resources; running tasks keep running. */
   close(): Promise<void>;
+  /**
+   * Optional, for runtimes that give tasks addresses of their own (oci): the host's range of the
+   * task network from the control plane (`subnet`, CIDR such as "10.88.3.0/24") and the whole
+   * network it is cut from (`taskNetwork`, e.g. "10.88.0.0/16"). The agent asks the server for
+   * the range when it registers and calls this before recover() or any start(). Throws on a
+   * malformed range. Runtimes without task networking (process), and one configured with a subnet
+   * of its own (`dabba agent --subnet`, which wins), leave it out: the agent then asks for no range.
+   */
+  useNetwork?(subnet: string, taskNetwork?: string): void;
 }

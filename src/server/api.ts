@@ -13,6 +13,7 @@ import { serverRoutes, type ServersSource } from './routes/servers.ts';
 import { watchRoutes } from './routes/watch.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
+import type { TaskNetwork } from './state/task-network.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -21,6 +22,8 @@ export interface ApiOptions {
   logger: Logger;
   events: EventLog;
   liveness: HostLiveness;
+  /** The task network hosts get their ranges from (default 10.88.0.0/16 in /24s). */
+  taskNetwork?: TaskNetwork;
   version: string;
   /** The server's image store; without one the image endpoints answer 404. */
   images?: ImageStore;
@@ -45,7 +48,7 @@ export function buildRouter(o: ApiOptions): Router {
     });
   });
   jobRoutes(router, o.store, o.clock, o.events);
-  hostRoutes(router, o.store, o.clock, o.liveness, o.events);
+  hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
   logRoutes(router, o.store);
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);

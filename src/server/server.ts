@@ -15,6 +15,7 @@ import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
+import { parseTaskNetwork } from './state/task-network.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -41,6 +42,13 @@ export interface ServerOptions {
   keepEvents?: number;
   /** How often the broker duties run (ms, default 60,000). */
   brokerIntervalMs?: number;
+  /**
+   * The cluster's task network (private IPv4 CIDR, default 10.88.0.0/16): each host whose runtime
+   * gives tasks addresses (oci) gets a range of it at registration, recorded in the store.
+   */
+  taskNetwork?: string;
+  /** Prefix length of each host's range of the task network (default 24: 254 task addresses). */
+  hostSubnetSize?: number;
 }
 
 export interface CloseOptions {
@@ -68,6 +76,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const shardCount = o.shardCount ?? DEFAULT_SHARD_COUNT;
   const ttl = o.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
   checkOptions(replicaId, shardCount, ttl);
+  const taskNetwork = parseTaskNetwork(o.taskNetwork, o.hostSubnetSize);
   const logger = o.logger.child({ replica: replicaId });
   const controller = new AbortController();
   const signal = controller.signal;
@@ -81,6 +90,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       logger,
       events,
       liveness: { ttlSeconds: o.hostTtlSeconds ?? 10 },
+      taskNetwork,
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
       servers: {

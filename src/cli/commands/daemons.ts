@@ -47,6 +47,32 @@ function parseTimeout(text: string): number {
   return Math.round(r.ms / 1000);
 }
 
+/** `--task-network` and `--host-subnet-size` (the server checks the range itself). */
+function parseTaskNetwork(
+  cidr: string | undefined,
+  size: string | undefined,
+): { taskNetwork?: string; hostSubnetSize?: number } {
+  const out: { taskNetwork?: string; hostSubnetSize?: number } = {};
+  if (cidr !== undefined) {
+    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr))
+      throw new CliError(`--task-network "${cidr}" is not a CIDR such as 10.88.0.0/16`, EXIT.USAGE);
+    out.taskNetwork = cidr;
+  }
+  if (size !== undefined) {
+    const bits = Number(size.replace(/^\//, ''));
+    if (!Number.isInteger(bits) || bits < 8 || bits > 29)
+      throw new CliError(
+        `--host-subnet-size "${size}" must be a prefix length from 8 to 29 (e.g. 24)`,
+        EXIT.USAGE,
+      );
+    out.hostSubnetSize = bits;
+  }
+  return out;
+}
+
+const TASK_NETWORK_HELP = 'private range hosts get their task ranges from (oci; default 10.88.0.0/16)';
+const HOST_SUBNET_HELP = "prefix length of each host's task range (default 24: 254 addresses)";
+
 function parseDriver(text: string): 'oci' | 'process' | 'auto' {
   if (text === 'oci' || text === 'process' || text === 'auto') return text;
   throw new CliError(`--driver must be oci, process or auto (got "${text}")`, EXIT.USAGE);
@@ -109,6 +135,8 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     )
     .option('--oci-runtime <name>', 'OCI runtime for containers: runc (default) or crun')
     .option('--deploy <file|dir>', "deploy this job file (or a folder's job.RUNTIME.yaml / job.yaml) once up")
+    .option('--task-network <cidr>', TASK_NETWORK_HELP)
+    .option('--host-subnet-size <bits>', HOST_SUBNET_HELP)
     .action(
       async (opts: {
         dataDir: string;
@@ -116,12 +144,21 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         driver: string;
         deploy?: string;
         ociRuntime?: string;
+        taskNetwork?: string;
+        hostSubnetSize?: string;
       }) => {
         const { host, port } = parseListen(opts.listen);
         const driver = parseDriver(opts.driver);
         const daemon = await ctx.daemons.dev(
           // Absolute from here on: nothing below depends on the working directory.
-          { dataDir: resolve(opts.dataDir), host, port, driver, ...parseOciRuntime(opts.ociRuntime) },
+          {
+            dataDir: resolve(opts.dataDir),
+            host,
+            port,
+            driver,
+            ...parseOciRuntime(opts.ociRuntime),
+            ...parseTaskNetwork(opts.taskNetwork, opts.hostSubnetSize),
+          },
           ctx.signal,
         );
         let job;
@@ -183,6 +220,8 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       '5s',
     )
     .option('--advertise-url <url>', 'URL other replicas and `dabba servers` show for this one')
+    .option('--task-network <cidr>', TASK_NETWORK_HELP)
+    .option('--host-subnet-size <bits>', HOST_SUBNET_HELP)
     .action(
       async (opts: {
         dataDir: string;
@@ -193,6 +232,8 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         shards: string;
         leaseTtl: string;
         advertiseUrl?: string;
+        taskNetwork?: string;
+        hostSubnetSize?: string;
       }) => {
         const { host, port } = parseListen(opts.listen);
         const shards = Number(opts.shards);
@@ -225,6 +266,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
               : { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
             hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
             ...(opts.store === undefined ? {} : { store: opts.store }),
+            ...parseTaskNetwork(opts.taskNetwork, opts.hostSubnetSize),
           },
           ctx.signal,
         );
@@ -250,7 +292,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--listen <host:port>', "address of the agent's own endpoint (logs)")
     .option('--oci-runtime <name>', 'OCI runtime for containers: runc (default) or crun')
     .option('--bridge <name>', 'bridge of the task network (oci; default dabba0)')
-    .option('--subnet <cidr>', 'private subnet of the task network (oci; default 10.88.0.0/16)')
+    .option(
+      '--subnet <cidr>',
+      "this host's private task subnet (oci; default: the range the server gives the host)",
+    )
     .option(
       '--advertise <ip>',
       "address this host's tasks are reachable at (process runtime; default 127.0.0.1)",

@@ -5,7 +5,7 @@ import { cpu, formatSize, table } from '../output.ts';
 export function hostsCommand(program: Command, ctx: CliContext): void {
   program
     .command('hosts')
-    .description('list hosts with their state, capacity and allocation')
+    .description('list hosts with their state, task range, capacity and allocation')
     .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { addr?: string; json?: boolean }) => {
@@ -13,13 +13,16 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
       if (opts.json) return ctx.out.write(JSON.stringify(hosts, null, 2) + '\n');
       if (hosts.length === 0)
         return ctx.out.write('no hosts registered (start an agent: dabba agent --server URL)\n');
+      // The task range column only where hosts have one (oci): process-only fleets have none.
+      const subnets = hosts.some((h) => h.subnet !== undefined);
       ctx.out.write(
         table(
-          ['HOST', 'STATE', 'RUNTIME', 'TASKS', 'CPU', 'MEMORY', 'LABELS'],
+          ['HOST', 'STATE', 'RUNTIME', ...(subnets ? ['SUBNET'] : []), 'TASKS', 'CPU', 'MEMORY', 'LABELS'],
           hosts.map((h) => [
             h.id,
             h.drain ?? h.state,
             h.runtime,
+            ...(subnets ? [h.subnet ?? '-'] : []),
             String(h.tasks),
             `${cpu(h.allocated.cpu)}/${cpu(h.capacity.cpu)}`,
             `${formatSize(h.allocated.memoryBytes)}/${formatSize(h.capacity.memoryBytes)}`,

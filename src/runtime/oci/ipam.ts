@@ -1,7 +1,8 @@
 /**
- * Address allocation for tasks from the agent's private subnet. Allocations persist in a JSON file
- * in the state directory, so a restarted agent never hands out an address still in use; a cursor
- * makes freed addresses the last to be reused.
+ * Address allocation for tasks from the agent's private subnet (the host's range of the task
+ * network, or one configured on the agent). Allocations persist in a JSON file in the state
+ * directory, so a restarted agent never hands out an address still in use, also when its subnet
+ * changed; a cursor makes freed addresses the last to be reused.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
@@ -74,8 +75,15 @@ export class Ipam {
     try {
       const v = JSON.parse(await readFile(this.file, 'utf8')) as IpamFile;
       if (v.subnet !== this.subnet.cidr) {
-        // A changed subnet: keep the old allocations out of the way (they cannot collide anyway).
-        return { subnet: this.subnet.cidr, cursor: 0, allocations: {} };
+        // A changed subnet (e.g. the server's range for the host replaced the old default
+        // 10.88.0.0/16): addresses inside the new range stay held by their tasks, so none still in
+        // use is handed out again; the others are dropped (none of them can be handed out, and
+        // their tasks keep them until they stop). recover() then frees those of tasks that are gone.
+        const allocations: Record<string, string> = {};
+        for (const [addr, owner] of Object.entries(v.allocations ?? {})) {
+          if (this.contains(addr)) allocations[addr] = owner;
+        }
+        return { subnet: this.subnet.cidr, cursor: 0, allocations };
       }
       return { subnet: v.subnet, cursor: v.cursor ?? 0, allocations: v.allocations ?? {} };
     } catch (e) {
@@ -83,6 +91,18 @@ export class Ipam {
         return { subnet: this.subnet.cidr, cursor: 0, allocations: {} };
       throw e;
     }
+  }
+
+  /** Whether `address` is in this subnet. */
+  contains(address: string): boolean {
+    let n: number;
+    try {
+      n = ipToNumber(address);
+    } catch {
+      return false;
+    }
+    const size = 2 ** (32 - this.subnet.prefix);
+    return Math.floor(n / size) === Math.floor(this.subnet.base / size);
   }
 
   private async write(v: IpamFile): Promise<void> {

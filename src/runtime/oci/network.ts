@@ -1,13 +1,20 @@
 /**
- * Task networking: one Linux bridge per agent (default dabba0, 10.88.0.1/16) and, per task, a
- * network namespace /run/netns/dabba-KEY holding eth0 (one end of a veth pair whose other end,
- * dbvKEY, is a port of the bridge), the task's address, loopback up and a default route via the
- * bridge. An nftables table keeps forwarded traffic between the bridge and anything else out, so
- * tasks talk to each other and the host only.
+ * Task networking: a Linux bridge (default dabba0) holding the agent's gateway address, the first
+ * address of its range (e.g. 10.88.0.1/24) and, per task, a network namespace /run/netns/dabba-KEY
+ * holding eth0 (one end of a veth pair whose other end, dbvKEY, is a port of the bridge), the
+ * task's address, loopback up and a default route via the gateway. An nftables table keeps
+ * forwarded traffic between the bridge and anything else out, so tasks talk to each other and the
+ * host only.
+ *
+ * Several agents on one machine may share a bridge, each with its own range of the task network
+ * (10.88.0.0/24, 10.88.1.0/24, ...): each adds its gateway address next to the others' (the kernel
+ * then routes each range to the bridge), and its tasks get an on-link route for the whole task
+ * network, so tasks of different ranges on the bridge reach each other directly, without the host
+ * forwarding.
  */
 import { RuntimeError } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
-import type { Subnet } from './ipam.ts';
+import { ipToNumber, type Subnet } from './ipam.ts';
 import type { ToolRunner } from './fork-helper.ts';
 import { runTool } from './tool.ts';
 
@@ -26,6 +33,8 @@ const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 export class BridgeNetwork {
   readonly bridge: string;
   readonly subnet: Subnet;
+  /** The whole task network `subnet` is a range of, reachable on-link from tasks (if larger). */
+  readonly taskNetwork: Subnet | undefined;
   private readonly ip: string;
   private readonly nft: string | undefined;
   private readonly logger: Logger;
@@ -34,6 +43,11 @@ export class BridgeNetwork {
   constructor(options: {
     bridge: string;
     subnet: Subnet;
+    /**
+     * The task network `subnet` is cut from (other agents' ranges on the same bridge): tasks get
+     * an on-link route to it. Ignored unless it contains `subnet` and is larger.
+     */
+    taskNetwork?: Subnet;
     ip: string;
     nft?: string;
     logger: Logger;
@@ -47,6 +61,7 @@ export class BridgeNetwork {
     }
     this.bridge = options.bridge;
     this.subnet = options.subnet;
+    this.taskNetwork = contains(options.taskNetwork, options.subnet) ? options.taskNetwork : undefined;
     this.ip = options.ip;
     this.nft = options.nft;
     this.logger = options.logger;
@@ -72,27 +87,55 @@ export class BridgeNetwork {
     return `dabba_${this.bridge.replace(/[^A-Za-z0-9_]/g, '_')}`;
   }
 
-  /** Creates the bridge (with the gateway address) and the isolation rules if missing. */
-  async ensureBridge(): Promise<void> {
+  /** The IPv4 addresses on the bridge (local address and prefix length), or undefined if it does not exist. */
+  private async bridgeAddresses(): Promise<{ local: string; prefixlen: number }[] | undefined> {
     const show = await this.run(this.ip, ['-j', 'addr', 'show', 'dev', this.bridge]);
+    if (show.code !== 0) return undefined;
+    const info = JSON.parse(show.stdout || '[]') as {
+      addr_info?: { family?: string; local?: string; prefixlen?: number }[];
+    }[];
+    return (info[0]?.addr_info ?? [])
+      .filter((a) => a.family === 'inet' && a.local !== undefined)
+      .map((a) => ({ local: a.local ?? '', prefixlen: a.prefixlen ?? 32 }));
+  }
+
+  /**
+   * Creates the bridge if missing, adds this agent's gateway address to it (next to whatever other
+   * agents sharing the bridge put there, which stays), brings it up and installs the isolation
+   * rules. Safe against another agent doing the same at the same moment.
+   */
+  async ensureBridge(): Promise<void> {
     const gwCidr = `${this.subnet.gateway}/${this.subnet.prefix}`;
-    if (show.code !== 0) {
-      await this.ipBatch([
-        `link add ${this.bridge} type bridge`,
-        `addr add ${gwCidr} dev ${this.bridge}`,
-        `link set ${this.bridge} up`,
-      ]);
-      this.logger.info({ bridge: this.bridge, gateway: gwCidr }, 'created bridge');
-    } else {
-      const info = JSON.parse(show.stdout || '[]') as {
-        addr_info?: { local?: string }[];
-        operstate?: string;
-      }[];
-      const has = info[0]?.addr_info?.some((a) => a.local === this.subnet.gateway) ?? false;
-      const lines = has ? [] : [`addr add ${gwCidr} dev ${this.bridge}`];
-      lines.push(`link set ${this.bridge} up`);
-      await this.ipBatch(lines);
+    let addresses = await this.bridgeAddresses();
+    if (addresses === undefined) {
+      // Another agent may create it at the same moment: whoever loses finds it made.
+      await this.ipBatch([`link add ${this.bridge} type bridge`], { force: true });
+      addresses = await this.bridgeAddresses();
+      if (addresses === undefined) {
+        await this.ipBatch([`link add ${this.bridge} type bridge`]);
+        addresses = [];
+      }
+      this.logger.info({ bridge: this.bridge }, 'created bridge');
     }
+    // The gateway may already be there with another prefix (an older, wider range of this agent):
+    // it is kept, so tasks started with that range keep their route.
+    if (!addresses.some((a) => a.local === this.subnet.gateway)) {
+      const others = addresses
+        .filter((a) => overlaps(a, this.subnet))
+        .map((a) => `${a.local}/${a.prefixlen}`);
+      if (others.length > 0)
+        this.logger.info(
+          { bridge: this.bridge, others },
+          'the bridge carries other ranges of the task network',
+        );
+      await this.ipBatch([`addr add ${gwCidr} dev ${this.bridge}`], { force: true });
+      const now = await this.bridgeAddresses();
+      if (!now?.some((a) => a.local === this.subnet.gateway)) {
+        await this.ipBatch([`addr add ${gwCidr} dev ${this.bridge}`]);
+      }
+      this.logger.info({ bridge: this.bridge, gateway: gwCidr }, 'added the gateway address to the bridge');
+    }
+    await this.ipBatch([`link set ${this.bridge} up`]);
     if (this.nft) {
       const t = this.tableName();
       const b = this.bridge;
@@ -143,6 +186,8 @@ export class BridgeNetwork {
         `link set eth0 up`,
         `link set lo up`,
         `route add default via ${this.subnet.gateway}`,
+        // Other agents' ranges on the same bridge: straight there, not through the gateway.
+        ...(this.taskNetwork ? [`route add ${this.taskNetwork.cidr} dev eth0`] : []),
       ],
       { netns: t.netns },
     );
@@ -152,6 +197,20 @@ export class BridgeNetwork {
   async teardown(t: Pick<TaskNet, 'netns' | 'hostVeth'>): Promise<void> {
     await this.ipBatch([`link del ${t.hostVeth}`, `netns del ${t.netns}`], { force: true });
   }
+}
+
+/** Whether `outer` contains `inner` and is larger. */
+function contains(outer: Subnet | undefined, inner: Subnet): boolean {
+  if (outer === undefined || outer.prefix >= inner.prefix) return false;
+  const size = 2 ** (32 - outer.prefix);
+  return Math.floor(inner.base / size) === Math.floor(outer.base / size);
+}
+
+/** Whether an address on the bridge (with its prefix) overlaps `subnet`. */
+function overlaps(a: { local: string; prefixlen: number }, subnet: Subnet): boolean {
+  const bits = Math.min(a.prefixlen, subnet.prefix);
+  const size = 2 ** (32 - bits);
+  return Math.floor(ipToNumber(a.local) / size) === Math.floor(subnet.base / size);
 }
 
 /** Interfaces and namespaces that exist now (for leak checks). */

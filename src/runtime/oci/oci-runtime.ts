@@ -67,7 +67,11 @@ export interface OciRuntimeOptions {
   images: ImageStore;
   /** Which OCI runtime to use; default runc if installed, else crun. */
   ociRuntime?: 'runc' | 'crun';
-  /** The agent's bridge and private subnet; default dabba0 and 10.88.0.0/16. */
+  /**
+   * The agent's bridge and private subnet; default dabba0 and the host's range of the task network
+   * from the control plane (useNetwork), else 10.88.0.0/16. A subnet given here wins over the
+   * control plane's.
+   */
   network?: { bridge?: string; subnet?: string };
   /** Parent cgroup of all tasks (absolute); default /dabba. */
   cgroupParent?: string;
@@ -206,6 +210,14 @@ export class OciRuntime implements Runtime {
    * under an empty upper layer when they are made, so the answer is the image's.
    */
   private readonly lookups = new LookupCache();
+  /** The host's range of the task network and the network itself, from the control plane (useNetwork). */
+  private assigned: { subnet: string; taskNetwork?: string } | undefined;
+  /**
+   * Takes the host's range of the task network from the control plane (see Runtime.useNetwork);
+   * it takes effect at setup, so call it before recover() and start(). Absent when the options name
+   * a subnet: that one wins, and the agent then asks the server for no range.
+   */
+  readonly useNetwork?: (subnet: string, taskNetwork?: string) => void;
 
   constructor(options: OciRuntimeOptions) {
     this.options = options;
@@ -226,9 +238,30 @@ export class OciRuntime implements Runtime {
     this.cgroupParent = (options.cgroupParent ?? '/dabba').replace(/\/+$/, '');
     if (!this.cgroupParent.startsWith('/'))
       throw fail('BadConfig', 'cgroupParent must be an absolute cgroup path');
+    if (options.network?.subnet === undefined) {
+      this.useNetwork = (subnet, taskNetwork) => this.assignNetwork(subnet, taskNetwork);
+    }
   }
 
   // ---- setup ----
+
+  /** See useNetwork. */
+  private assignNetwork(subnet: string, taskNetwork?: string): void {
+    const next = {
+      subnet: parseSubnet(subnet).cidr,
+      ...(taskNetwork === undefined ? {} : { taskNetwork: parseSubnet(taskNetwork).cidr }),
+    };
+    if (this.ready !== undefined && next.subnet !== this.assigned?.subnet) {
+      this.logger.warn(
+        {
+          subnet: next.subnet,
+          inUse: this.assigned?.subnet ?? '10.88.0.0/16',
+        },
+        "the host's task range changed while the runtime runs; it applies after a restart",
+      );
+    }
+    this.assigned = next;
+  }
 
   private init(): Promise<Ready> {
     this.ready ??= this.setup().catch((e: unknown) => {
@@ -261,16 +294,27 @@ export class OciRuntime implements Runtime {
       layout.version === 2 ||
       (memoryMount !== undefined &&
         (await exists(join(memoryMount.mountpoint, 'memory.memsw.limit_in_bytes'))));
-    const subnet = parseSubnet(this.options.network?.subnet ?? '10.88.0.0/16');
+    // A subnet configured on the agent wins (useNetwork is absent then); else the host's range
+    // from the control plane; else the default.
+    const assigned = this.assigned;
+    const subnet = parseSubnet(this.options.network?.subnet ?? assigned?.subnet ?? '10.88.0.0/16');
     const ipam = new Ipam(join(this.stateDir, 'ipam.json'), subnet);
     const network = new BridgeNetwork({
       bridge: this.options.network?.bridge ?? 'dabba0',
       subnet,
+      ...(assigned?.taskNetwork === undefined ? {} : { taskNetwork: parseSubnet(assigned.taskNetwork) }),
       ip,
       ...(nft ? { nft } : {}),
       logger: this.logger,
       run: this.helper.run,
     });
+    const holder = (await ipam.list())[subnet.gateway];
+    if (holder !== undefined) {
+      this.logger.warn(
+        { gateway: subnet.gateway, task: holder },
+        "a task from before the subnet changed holds this range's gateway address; restart it",
+      );
+    }
     await network.ensureBridge();
     const cli = new OciCli(which, runtimePath, this.runtimeRoot, this.helper.run);
     this.watchExits();

@@ -1,7 +1,7 @@
 import { NotFoundError, ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { parseDuration } from '../../lib/index.ts';
-import type { Task, TaskStatus } from '../../model/index.ts';
+import type { RegisterHostRequest, Task, TaskStatus } from '../../model/index.ts';
 import { jobOfTaskId, keys } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { readJsonBody } from '../http/body.ts';
@@ -9,6 +9,7 @@ import type { Router } from '../http/router.ts';
 import type { HostLiveness } from '../state/hosts.ts';
 import { heartbeat, registerHost, setHostSchedulable } from '../state/hosts.ts';
 import { rangeJson } from '../state/json.ts';
+import { parseTaskNetwork, type TaskNetwork } from '../state/task-network.ts';
 import { parseBody } from '../state/parse.ts';
 import { hostViews } from '../state/views.ts';
 import { drainSchema, heartbeatSchema, registerHostSchema, taskStatusSchema } from '../state/wire-schemas.ts';
@@ -21,20 +22,24 @@ export function hostRoutes(
   clock: Clock,
   liveness: HostLiveness,
   events: EventLog,
+  network: TaskNetwork = parseTaskNetwork(),
 ): void {
   router.on('GET', '/v1/hosts', () => hostViews(store));
 
   router.on('POST', '/v1/hosts', async ({ req }) => {
     const body = parseBody(registerHostSchema, await readJsonBody(req), 'host registration');
-    const request = { id: body.id, labels: body.labels, capacity: body.capacity, runtime: body.runtime };
-    const r = await registerHost(
-      store,
-      body.agentUrl === undefined ? request : { ...request, agentUrl: body.agentUrl },
-      liveness,
-      clock,
-    );
+    const request: RegisterHostRequest = {
+      id: body.id,
+      labels: body.labels,
+      capacity: body.capacity,
+      runtime: body.runtime,
+    };
+    if (body.agentUrl !== undefined) request.agentUrl = body.agentUrl;
+    if (body.wantSubnet === true) request.wantSubnet = true;
+    const r = await registerHost(store, request, liveness, clock, network);
+    const what = r.subnet === undefined ? body.runtime : `${body.runtime}, tasks in ${r.subnet}`;
     await events.append([
-      { kind: 'HostRegistered', host: body.id, message: `host ${body.id} registered (${body.runtime})` },
+      { kind: 'HostRegistered', host: body.id, message: `host ${body.id} registered (${what})` },
     ]);
     return r;
   });

@@ -1,56 +1,120 @@
-import { ConflictError, LeaseNotFoundError, NotFoundError } from '../../errors/index.ts';
+import { ConflictError, DabbaError, LeaseNotFoundError, NotFoundError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import type { HostRecord, RegisterHostRequest, RegisterHostResult } from '../../model/index.ts';
 import { keys } from '../../model/index.ts';
-import type { Store } from '../../store/index.ts';
-import { getJson } from './json.ts';
+import type { Compare, Store, TxnOp } from '../../store/index.ts';
+import { decode, getJson } from './json.ts';
+import { lowestFreeRange, parseTaskNetwork, rangeCount, type TaskNetwork } from './task-network.ts';
 
 export interface HostLiveness {
   /** Seconds without a heartbeat before a host counts as down. */
   ttlSeconds: number;
 }
 
+/** Attempts at the registration txn when others write the same keys at the same time. */
+const REGISTER_ATTEMPTS = 100;
+
 /**
  * Registers (or re-registers) a host: a fresh lease keeps /alive/ID; the administrative state of a
- * known host (cordoned, draining) is kept.
+ * known host (cordoned, draining, with its drain deadline) is kept.
+ *
+ * With `wantSubnet` the host gets its range of the task network: the one it already holds (a
+ * re-registration, an agent restart), else the lowest range no other host holds. The range's key
+ * (keys.subnet) is created in the same txn as the host record, on the condition that it does not
+ * exist and that the host record has not changed since it was read, so two registrations can
+ * never get the same range and a host never ends up holding two. A network with no range left is
+ * DABBA_E_NETWORK_FULL.
  */
 export async function registerHost(
   store: Store,
   req: RegisterHostRequest,
   liveness: HostLiveness,
   clock: Clock,
+  network: TaskNetwork = parseTaskNetwork(),
 ): Promise<RegisterHostResult> {
   const lease = await store.grantLease(liveness.ttlSeconds);
-  const existing = await getJson<HostRecord>(store, keys.host(req.id));
-  const record: HostRecord = {
-    id: req.id,
-    labels: req.labels,
-    capacity: req.capacity,
-    schedulable: existing?.value.schedulable ?? 'ready',
-    runtime: req.runtime,
-    registeredAt: clock.now(),
-    lease: lease.id,
-  };
-  if (req.agentUrl !== undefined) record.agentUrl = req.agentUrl;
-  await store.txn({
-    compare: [],
-    success: [
-      { type: 'put', key: keys.host(req.id), value: JSON.stringify(record) },
-      {
-        type: 'put',
-        key: keys.alive(req.id),
-        value: JSON.stringify({ since: clock.now() }),
+  try {
+    for (let attempt = 0; attempt < REGISTER_ATTEMPTS; attempt++) {
+      const existing = await getJson<HostRecord>(store, keys.host(req.id));
+      const schedulable = existing?.value.schedulable ?? 'ready';
+      const record: HostRecord = {
+        id: req.id,
+        labels: req.labels,
+        capacity: req.capacity,
+        schedulable,
+        runtime: req.runtime,
+        registeredAt: clock.now(),
         lease: lease.id,
-      },
-    ],
-  });
-  if (existing && existing.value.lease !== lease.id)
-    await store.revokeLease(existing.value.lease).catch(() => {});
-  return {
-    lease: lease.id,
-    ttlSeconds: liveness.ttlSeconds,
-    heartbeatMs: Math.max(200, Math.floor((liveness.ttlSeconds * 1000) / 3)),
-  };
+      };
+      if (req.agentUrl !== undefined) record.agentUrl = req.agentUrl;
+      const deadline = existing?.value.drainDeadline;
+      if (schedulable === 'draining' && deadline !== undefined) record.drainDeadline = deadline;
+      const compare: Compare[] = [
+        { key: keys.host(req.id), target: 'mod', op: '=', modRevision: existing?.kv.modRevision ?? 0 },
+      ];
+      const ops: TxnOp[] = [];
+      // A range, once given, stays with the host (also while it registers without asking).
+      let subnet = existing?.value.subnet;
+      if (req.wantSubnet === true) {
+        const held = subnet === undefined ? undefined : await store.get(keys.subnet(subnet));
+        if (subnet === undefined) subnet = await freeRange(store, network, req.id);
+        if (held === undefined) {
+          compare.push({ key: keys.subnet(subnet), target: 'create', op: '=', createRevision: 0 });
+          ops.push({ type: 'put', key: keys.subnet(subnet), value: JSON.stringify({ host: req.id }) });
+        }
+      }
+      if (subnet !== undefined) record.subnet = subnet;
+      const r = await store.txn({
+        compare,
+        success: [
+          { type: 'put', key: keys.host(req.id), value: JSON.stringify(record) },
+          {
+            type: 'put',
+            key: keys.alive(req.id),
+            value: JSON.stringify({ since: clock.now() }),
+            lease: lease.id,
+          },
+          ...ops,
+        ],
+      });
+      if (!r.succeeded) continue;
+      if (existing && existing.value.lease !== lease.id)
+        await store.revokeLease(existing.value.lease).catch(() => {});
+      return {
+        lease: lease.id,
+        ttlSeconds: liveness.ttlSeconds,
+        heartbeatMs: Math.max(200, Math.floor((liveness.ttlSeconds * 1000) / 3)),
+        ...(req.wantSubnet === true && subnet !== undefined ? { subnet, taskNetwork: network.cidr } : {}),
+      };
+    }
+    throw new ConflictError(`host "${req.id}" is being changed by someone else; try again`);
+  } catch (e) {
+    await store.revokeLease(lease.id).catch(() => {});
+    throw e;
+  }
+}
+
+/** The lowest range of the task network that no host holds, or DABBA_E_NETWORK_FULL. */
+async function freeRange(store: Store, network: TaskNetwork, hostId: string): Promise<string> {
+  const [held, hosts] = await Promise.all([store.range(keys.subnetsPrefix), store.range(keys.hostsPrefix)]);
+  const taken = new Set<string>();
+  for (const kv of held.kvs) taken.add(kv.key.slice(keys.subnetsPrefix.length).replace('-', '/'));
+  for (const kv of hosts.kvs) {
+    const s = decode<HostRecord>(kv).subnet;
+    if (s !== undefined) taken.add(s);
+  }
+  const free = lowestFreeRange(network, taken);
+  if (free !== undefined) return free;
+  const count = rangeCount(network);
+  throw new DabbaError(
+    'DABBA_E_NETWORK_FULL',
+    `the task network ${network.cidr} has no free /${network.hostPrefix} left for host "${hostId}" ` +
+      `(${count} range${count === 1 ? '' : 's'}, all held by other hosts): widen it with ` +
+      `dabba server --task-network, or give hosts smaller ranges with --host-subnet-size`,
+    {
+      details: { host: hostId, taskNetwork: network.cidr, hostSubnetSize: network.hostPrefix, ranges: count },
+    },
+  );
 }
 
 /** Renews a host's lease; a lease that is gone (or not the host's) answers 404 so the agent re-registers. */

@@ -140,6 +140,7 @@ export async function hostViews(store: Store, now = Date.now()): Promise<HostVie
       tasks: taskCount.get(h.id) ?? 0,
     };
     if (h.agentUrl !== undefined) view.agentUrl = h.agentUrl;
+    if (h.subnet !== undefined) view.subnet = h.subnet;
     if (h.schedulable === 'draining' && h.drainDeadline !== undefined) view.drainDeadline = h.drainDeadline;
     if (h.schedulable === 'draining') {
       view.drain = drainProgress(

@@ -13,6 +13,8 @@ export const registerHostSchema = z.strictObject({
   }),
   runtime: z.string().min(1).max(32),
   agentUrl: z.url().optional(),
+  /** The agent's runtime gives tasks addresses: give the host its range of the task network. */
+  wantSubnet: z.boolean().optional(),
 });
 
 export const heartbeatSchema = z.strictObject({ lease: z.number().int().positive() });
