@@ -144,6 +144,15 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         void runner.stop().then(() => {
           if (runners.get(id) === runner) runners.delete(id);
         });
+      } else if (task !== undefined && (adoptable.has(id) || recovered.exited.some((e) => e.taskId === id))) {
+        // Left by the previous agent (running, or exited with its traces): stop and remove it
+        // before saying 'stopped', as for any task, since the scheduler deletes the task on that word.
+        adoptable.delete(id);
+        const r = new TaskRunner(task, deps);
+        runners.set(id, r);
+        void r.stop().then(() => {
+          if (runners.get(id) === r) runners.delete(id);
+        });
       } else if (task !== undefined) {
         // Assigned as stopped and never run here: say so, so the scheduler can remove it.
         reporter.report({
