@@ -7,51 +7,46 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { RuntimeError } from '../../errors/index.ts';
+import {
+  formatCidr,
+  formatIpv4,
+  isPrivateRange,
+  parseCidr,
+  parseIpv4,
+  rangeHas,
+  type Ipv4Range,
+} from '../../lib/index.ts';
 
-export interface Subnet {
-  /** Network address as a 32-bit number. */
-  base: number;
-  prefix: number;
+/** A task range: its first address and prefix length (see lib/ipv4), gateway and CIDR text. */
+export interface Subnet extends Ipv4Range {
   /** The bridge's address (first host address). */
   gateway: string;
   cidr: string;
 }
 
+/** "10.88.3.7" as a number; a RuntimeError (BadNetwork) for anything else. */
 export function ipToNumber(ip: string): number {
-  const parts = ip.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+  const n = parseIpv4(ip);
+  if (n === undefined) {
     throw new RuntimeError(`bad IPv4 address "${ip}"`, { details: { reason: 'BadNetwork' } });
   }
-  return (((parts[0] ?? 0) << 24) >>> 0) + ((parts[1] ?? 0) << 16) + ((parts[2] ?? 0) << 8) + (parts[3] ?? 0);
-}
-
-export function numberToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-function isPrivate(n: number, prefix: number): boolean {
-  const inRange = (net: string, bits: number): boolean =>
-    prefix >= bits && n >>> (32 - bits) === ipToNumber(net) >>> (32 - bits);
-  return inRange('10.0.0.0', 8) || inRange('172.16.0.0', 12) || inRange('192.168.0.0', 16);
+  return n;
 }
 
 /** Parses "10.88.0.0/16"; only private ranges, /8 to /29. */
 export function parseSubnet(cidr: string): Subnet {
-  const [ip, bits] = cidr.split('/');
-  const prefix = Number(bits);
-  if (!ip || !Number.isInteger(prefix) || prefix < 8 || prefix > 29) {
+  const range = parseCidr(cidr);
+  if (range === undefined || range.prefix < 8 || range.prefix > 29) {
     throw new RuntimeError(`bad subnet "${cidr}" (use a private CIDR such as 10.88.0.0/16)`, {
       details: { reason: 'BadNetwork' },
     });
   }
-  const mask = (0xffffffff << (32 - prefix)) >>> 0;
-  const base = (ipToNumber(ip) & mask) >>> 0;
-  if (!isPrivate(base, prefix)) {
+  if (!isPrivateRange(range)) {
     throw new RuntimeError(`subnet ${cidr} is not a private range (10/8, 172.16/12, 192.168/16)`, {
       details: { reason: 'BadNetwork' },
     });
   }
-  return { base, prefix, gateway: numberToIp(base + 1), cidr: `${numberToIp(base)}/${prefix}` };
+  return { ...range, gateway: formatIpv4(range.base + 1), cidr: formatCidr(range) };
 }
 
 interface IpamFile {
@@ -95,14 +90,8 @@ export class Ipam {
 
   /** Whether `address` is in this subnet. */
   contains(address: string): boolean {
-    let n: number;
-    try {
-      n = ipToNumber(address);
-    } catch {
-      return false;
-    }
-    const size = 2 ** (32 - this.subnet.prefix);
-    return Math.floor(n / size) === Math.floor(this.subnet.base / size);
+    const n = parseIpv4(address);
+    return n !== undefined && rangeHas(this.subnet, n);
   }
 
   private async write(v: IpamFile): Promise<void> {
@@ -125,7 +114,7 @@ export class Ipam {
       const hosts = 2 ** (32 - this.subnet.prefix) - 3; // minus network, gateway, broadcast
       for (let i = 0; i < hosts; i++) {
         const offset = ((v.cursor + i) % hosts) + 2;
-        const addr = numberToIp(this.subnet.base + offset);
+        const addr = formatIpv4(this.subnet.base + offset);
         if (v.allocations[addr] !== undefined) continue;
         v.allocations[addr] = owner;
         v.cursor = (offset - 2 + 1) % hosts;

@@ -14,7 +14,8 @@
  */
 import { RuntimeError } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
-import { ipToNumber, type Subnet } from './ipam.ts';
+import { parseCidr, rangeContains, rangesOverlap } from '../../lib/index.ts';
+import type { Subnet } from './ipam.ts';
 import type { ToolRunner } from './fork-helper.ts';
 import { runTool } from './tool.ts';
 
@@ -201,16 +202,13 @@ export class BridgeNetwork {
 
 /** Whether `outer` contains `inner` and is larger. */
 function contains(outer: Subnet | undefined, inner: Subnet): boolean {
-  if (outer === undefined || outer.prefix >= inner.prefix) return false;
-  const size = 2 ** (32 - outer.prefix);
-  return Math.floor(inner.base / size) === Math.floor(outer.base / size);
+  return outer !== undefined && outer.prefix < inner.prefix && rangeContains(outer, inner);
 }
 
 /** Whether an address on the bridge (with its prefix) overlaps `subnet`. */
 function overlaps(a: { local: string; prefixlen: number }, subnet: Subnet): boolean {
-  const bits = Math.min(a.prefixlen, subnet.prefix);
-  const size = 2 ** (32 - bits);
-  return Math.floor(ipToNumber(a.local) / size) === Math.floor(subnet.base / size);
+  const range = parseCidr(`${a.local}/${a.prefixlen}`);
+  return range !== undefined && rangesOverlap(range, subnet);
 }
 
 /** Interfaces and namespaces that exist now (for leak checks). */

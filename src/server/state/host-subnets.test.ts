@@ -14,7 +14,8 @@ import type { HostRecord } from '../../model/index.ts';
 import { keys } from '../../model/index.ts';
 import { SqliteStore, type Store } from '../../store/index.ts';
 import { registerHost, setHostSchedulable } from './hosts.ts';
-import { lowestFreeRange, parseBlock, parseTaskNetwork } from './task-network.ts';
+import { formatCidr, parseCidr, rangeSize } from '../../lib/index.ts';
+import { lowestFreeRange, parseTaskNetwork } from './task-network.ts';
 
 const capacity = { cpu: 1, memoryBytes: 1024 ** 3, pids: 100 };
 
@@ -151,14 +152,13 @@ describe('range arithmetic', () => {
           { maxLength: 12 },
         ),
         (picks) => {
-          const taken = picks.map(({ third, bits }) => {
-            const b = parseBlock(`10.40.${third}.0/${bits}`);
-            const n = b?.start ?? 0;
-            return `10.40.${Math.floor(n / 256) % 256}.${n % 256}/${bits}`;
-          });
-          const blocks = taken.map((t) => parseBlock(t)).filter((b) => b !== undefined);
+          const taken = picks.map(({ third, bits }) =>
+            formatCidr(parseCidr(`10.40.${third}.0/${bits}`) ?? { base: 0, prefix: bits }),
+          );
+          const blocks = taken.map((t) => parseCidr(t)).filter((b) => b !== undefined);
           const free = lowestFreeRange(network, taken);
-          const overlapsTaken = (s: number): boolean => blocks.some((b) => b.start < s + 256 && s < b.end);
+          const overlapsTaken = (s: number): boolean =>
+            blocks.some((b) => b.base < s + 256 && s < b.base + rangeSize(b.prefix));
           const first = network.base;
           const candidates = Array.from({ length: 16 }, (_, i) => first + i * 256);
           const expected = candidates.find((s) => !overlapsTaken(s));

@@ -4,6 +4,7 @@
  * runtime gives tasks addresses holds one block, recorded in the store.
  */
 import { DabbaError } from '../../errors/index.ts';
+import { formatCidr, isPrivateRange, parseCidr, rangeSize, rangesOverlap } from '../../lib/index.ts';
 
 export const DEFAULT_TASK_NETWORK = '10.88.0.0/16';
 export const DEFAULT_HOST_SUBNET_SIZE = 24;
@@ -18,51 +19,6 @@ export interface TaskNetwork {
   hostPrefix: number;
 }
 
-/** A range as numbers: [start, end) with end = start + size. */
-interface Block {
-  start: number;
-  end: number;
-}
-
-function ipv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    n = n * 256 + Number(p);
-  }
-  return n;
-}
-
-function dotted(n: number): string {
-  return [
-    Math.floor(n / 2 ** 24) % 256,
-    Math.floor(n / 2 ** 16) % 256,
-    Math.floor(n / 256) % 256,
-    n % 256,
-  ].join('.');
-}
-
-/** "10.88.3.0/24" as a block, or undefined if it is not IPv4 CIDR. */
-export function parseBlock(cidr: string): Block | undefined {
-  const [ip, bits, ...rest] = cidr.split('/');
-  const n = ip === undefined ? undefined : ipv4(ip);
-  const prefix = Number(bits);
-  if (n === undefined || rest.length > 0 || !/^\d{1,2}$/.test(bits ?? '') || prefix > 32) return undefined;
-  const size = 2 ** (32 - prefix);
-  const start = Math.floor(n / size) * size;
-  return { start, end: start + size };
-}
-
-function isPrivate(b: Block): boolean {
-  const within = (net: string): boolean => {
-    const r = parseBlock(net);
-    return r !== undefined && b.start >= r.start && b.end <= r.end;
-  };
-  return within('10.0.0.0/8') || within('172.16.0.0/12') || within('192.168.0.0/16');
-}
-
 /**
  * Checks and normalizes the task network: a private range (10/8, 172.16/12, 192.168/16) of /8 to
  * /29, and a per-host size from the network's own prefix to /29 (a task range needs a gateway and
@@ -72,22 +28,22 @@ export function parseTaskNetwork(
   cidr: string = DEFAULT_TASK_NETWORK,
   hostPrefix: number = DEFAULT_HOST_SUBNET_SIZE,
 ): TaskNetwork {
-  const block = parseBlock(cidr);
-  const prefix = Number(cidr.split('/')[1]);
-  if (block === undefined || prefix < 8 || prefix > 29) {
+  const block = parseCidr(cidr);
+  if (block === undefined || block.prefix < 8 || block.prefix > 29) {
     throw new DabbaError(
       'DABBA_E_BAD_REQUEST',
       `--task-network "${cidr}" is not an IPv4 CIDR from /8 to /29 (for example 10.88.0.0/16)`,
       { details: { taskNetwork: cidr } },
     );
   }
-  if (!isPrivate(block)) {
+  if (!isPrivateRange(block)) {
     throw new DabbaError(
       'DABBA_E_BAD_REQUEST',
       `--task-network ${cidr} is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)`,
       { details: { taskNetwork: cidr } },
     );
   }
+  const { prefix } = block;
   if (!Number.isInteger(hostPrefix) || hostPrefix < prefix || hostPrefix > 29) {
     throw new DabbaError(
       'DABBA_E_BAD_REQUEST',
@@ -95,12 +51,12 @@ export function parseTaskNetwork(
       { details: { taskNetwork: cidr, hostSubnetSize: hostPrefix } },
     );
   }
-  return { cidr: `${dotted(block.start)}/${prefix}`, base: block.start, prefix, hostPrefix };
+  return { cidr: formatCidr(block), base: block.base, prefix, hostPrefix };
 }
 
 /** How many host ranges the task network holds. */
 export function rangeCount(n: TaskNetwork): number {
-  return 2 ** (n.hostPrefix - n.prefix);
+  return rangeSize(n.prefix) / rangeSize(n.hostPrefix);
 }
 
 /**
@@ -108,17 +64,20 @@ export function rangeCount(n: TaskNetwork): number {
  * inside the network or not), or undefined when there is none left.
  */
 export function lowestFreeRange(n: TaskNetwork, taken: Iterable<string>): string | undefined {
-  const size = 2 ** (32 - n.hostPrefix);
-  const end = n.base + 2 ** (32 - n.prefix);
-  const blocks = [...taken]
-    .map(parseBlock)
-    .filter((b): b is Block => b !== undefined && b.end > n.base && b.start < end)
-    .sort((a, b) => a.start - b.start);
+  const size = rangeSize(n.hostPrefix);
+  const end = n.base + rangeSize(n.prefix);
+  const held: { start: number; end: number }[] = [];
+  for (const c of taken) {
+    const r = parseCidr(c);
+    if (r !== undefined && rangesOverlap(r, n))
+      held.push({ start: r.base, end: r.base + rangeSize(r.prefix) });
+  }
+  held.sort((a, b) => a.start - b.start);
   let cursor = n.base;
-  for (const b of blocks) {
+  for (const b of held) {
     if (b.end <= cursor) continue;
     if (b.start >= cursor + size) break;
     cursor = Math.ceil(b.end / size) * size;
   }
-  return cursor + size <= end ? `${dotted(cursor)}/${n.hostPrefix}` : undefined;
+  return cursor + size <= end ? formatCidr({ base: cursor, prefix: n.hostPrefix }) : undefined;
 }
