@@ -5,16 +5,13 @@
  * SQLite store; the agent in process on a runtime that survives the agent (as containers do).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startAgent } from '../../src/agent/index.ts';
-import { DabbaClient } from '../../src/client/index.ts';
+import type { DabbaClient } from '../../src/client/index.ts';
 import { silentLogger, sleep } from '../../src/lib/index.ts';
 import { FakeRuntime } from '../../src/runtime/fake/index.ts';
-import { startServer, type RunningServer } from '../../src/server/index.ts';
-import { SqliteStore } from '../../src/store/index.ts';
+import { startTestServer, type TestServer } from '../helpers/api-server.ts';
 
 /** A runtime whose stop() can be held, as a slow container's grace period would. */
 class HeldRuntime extends FakeRuntime {
@@ -38,30 +35,17 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 }
 
 describe('a job stopped while the agent was away', { timeout: 60_000 }, () => {
-  let dir: string;
-  let store: SqliteStore;
-  let server: RunningServer;
+  let t: TestServer;
   let client: DabbaClient;
   const closers: (() => Promise<void>)[] = [];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'dabba-away-'));
-    store = await SqliteStore.open(join(dir, 'store.db'));
-    server = await startServer({
-      store,
-      storeName: 'sqlite',
-      host: '127.0.0.1',
-      port: 0,
-      logger: silentLogger,
-      hostTtlSeconds: 30,
-    });
-    client = new DabbaClient({ addr: server.url });
+    t = await startTestServer('away');
+    client = t.client;
   });
   after(async () => {
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
-    await server.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await t.close();
   });
 
   async function agent(runtime: FakeRuntime, name: string): Promise<() => Promise<void>> {
@@ -70,7 +54,7 @@ describe('a job stopped while the agent was away', { timeout: 60_000 }, () => {
       runtime,
       hostId: 'h1',
       labels: {},
-      dataDir: join(dir, name),
+      dataDir: join(t.dir, name),
       logger: silentLogger,
       capacity: { cpu: 4, memoryBytes: 8 * 2 ** 30, pids: 4096 },
     });

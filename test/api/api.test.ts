@@ -1,15 +1,10 @@
 /** The HTTP API against a real SQLite store: jobs, versions, hosts, statuses, events and the SSE watch. */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DabbaClient } from '../../src/client/index.ts';
+import type { DabbaClient } from '../../src/client/index.ts';
 import { DabbaError } from '../../src/errors/index.ts';
-import { silentLogger } from '../../src/lib/index.ts';
 import type { Task, WatchEventWire } from '../../src/model/index.ts';
-import { SqliteStore } from '../../src/store/index.ts';
-import { startServer, type RunningServer } from '../../src/server/index.ts';
+import { startTestServer, type TestServer } from '../helpers/api-server.ts';
 
 const job = (replicas: number, greeting = 'hi') => ({
   name: 'web',
@@ -18,29 +13,14 @@ const job = (replicas: number, greeting = 'hi') => ({
 });
 
 describe('HTTP API', () => {
-  let dir: string;
-  let store: SqliteStore;
-  let server: RunningServer;
+  let t: TestServer;
   let client: DabbaClient;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'dabba-api-'));
-    store = await SqliteStore.open(join(dir, 'store.db'));
-    server = await startServer({
-      store,
-      storeName: 'sqlite',
-      host: '127.0.0.1',
-      port: 0,
-      logger: silentLogger,
-      hostTtlSeconds: 2,
-    });
-    client = new DabbaClient({ addr: server.url });
+    t = await startTestServer('api', { hostTtlSeconds: 2 });
+    client = t.client;
   });
-  after(async () => {
-    await server.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => t.close());
 
   test('health', async () => {
     const h = await client.health();
@@ -237,7 +217,7 @@ describe('HTTP API', () => {
 
   test('watch from a compacted revision answers DABBA_E_COMPACTED', async () => {
     await client.putJob('web', job(5));
-    await store.compact(await store.revision());
+    await t.store.compact(await t.store.revision());
     const controller = new AbortController();
     await assert.rejects(
       (async () => {

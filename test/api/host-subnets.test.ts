@@ -5,18 +5,15 @@
  * the ranges; a bad task network stops the server from starting.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DabbaClient } from '../../src/client/index.ts';
+import type { DabbaClient } from '../../src/client/index.ts';
 import { DabbaError } from '../../src/errors/index.ts';
-import { silentLogger } from '../../src/lib/index.ts';
 import type { HostRecord, RegisterHostRequest } from '../../src/model/index.ts';
 import { keys } from '../../src/model/index.ts';
-import { startServer, type RunningServer } from '../../src/server/index.ts';
-import { SqliteStore } from '../../src/store/index.ts';
+import type { SqliteStore } from '../../src/store/index.ts';
 import { cli } from '../helpers/dev-cluster.ts';
+import type { RunningServer } from '../../src/server/index.ts';
+import { startTestServer, type TestServer } from '../helpers/api-server.ts';
 
 const capacity = { cpu: 2, memoryBytes: 1024 ** 3, pids: 1000 };
 
@@ -28,26 +25,11 @@ async function withServer(
   options: { taskNetwork?: string; hostSubnetSize?: number },
   fn: (client: DabbaClient, store: SqliteStore, server: RunningServer) => Promise<void>,
 ): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'dabba-subnets-'));
-  const store = await SqliteStore.open(join(dir, 'store.db'));
+  const t = await startTestServer('subnets', options);
   try {
-    const server = await startServer({
-      store,
-      storeName: 'sqlite',
-      host: '127.0.0.1',
-      port: 0,
-      logger: silentLogger,
-      hostTtlSeconds: 30,
-      ...options,
-    });
-    try {
-      await fn(new DabbaClient({ addr: server.url }), store, server);
-    } finally {
-      await server.close();
-    }
+    await fn(t.client, t.store, t.server);
   } finally {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
+    await t.close();
   }
 }
 
@@ -58,29 +40,16 @@ async function heldRanges(store: SqliteStore): Promise<Map<string, string>> {
 }
 
 describe('task network ranges (default 10.88.0.0/16 in /24s)', () => {
-  let dir: string;
+  let t: TestServer;
   let store: SqliteStore;
-  let server: RunningServer;
   let client: DabbaClient;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'dabba-subnets-'));
-    store = await SqliteStore.open(join(dir, 'store.db'));
-    server = await startServer({
-      store,
-      storeName: 'sqlite',
-      host: '127.0.0.1',
-      port: 0,
-      logger: silentLogger,
-      hostTtlSeconds: 30,
-    });
-    client = new DabbaClient({ addr: server.url });
+    t = await startTestServer('subnets');
+    store = t.store;
+    client = t.client;
   });
-  after(async () => {
-    await server.close();
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => t.close());
 
   test('the first host gets 10.88.0.0/24, the next the lowest free; no range without asking', async () => {
     const a = await client.registerHost(host('alpha'));
@@ -137,7 +106,7 @@ describe('task network ranges (default 10.88.0.0/16 in /24s)', () => {
   });
 
   test('GET /v1/hosts and dabba hosts show each range', async () => {
-    const res = await fetch(`${server.url}/v1/hosts`);
+    const res = await fetch(`${t.server.url}/v1/hosts`);
     const views = (await res.json()) as { id: string; subnet?: string }[];
     const byId = new Map(views.map((v) => [v.id, v.subnet]));
     assert.equal(byId.get('alpha'), '10.88.0.0/24');
@@ -145,11 +114,11 @@ describe('task network ranges (default 10.88.0.0/16 in /24s)', () => {
     assert.equal(byId.get('proc'), undefined);
     assert.ok(byId.has('proc'));
 
-    const json = await cli(['hosts', '--json'], { addr: server.url });
+    const json = await cli(['hosts', '--json'], { addr: t.server.url });
     assert.equal(json.code, 0, json.stderr);
     const listed = JSON.parse(json.stdout) as { id: string; subnet?: string }[];
     assert.equal(listed.find((h) => h.id === 'beta')?.subnet, '10.88.1.0/24');
-    const table = await cli(['hosts'], { addr: server.url });
+    const table = await cli(['hosts'], { addr: t.server.url });
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^HOST\s+STATE\s+RUNTIME\s+SUBNET\s/);
     assert.match(table.stdout, /^alpha\s+\S+\s+oci\s+10\.88\.0\.0\/24\s/m);

@@ -4,30 +4,13 @@
  * no capacity is handed out twice and that what does not fit waits with its explanation.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { DabbaClient } from '../../src/client/index.ts';
-import { silentLogger } from '../../src/lib/index.ts';
-import { startServer } from '../../src/server/index.ts';
-import { SqliteStore } from '../../src/store/index.ts';
+import { startTestServer } from '../helpers/api-server.ts';
 
 test('jobs submitted together fill the fleet exactly; the rest wait, explained', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'dabba-packing-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const store = await SqliteStore.open(join(dir, 'store.db'));
-  t.after(() => store.close());
-  const server = await startServer({
-    store,
-    storeName: 'sqlite',
-    host: '127.0.0.1',
-    port: 0,
-    logger: silentLogger,
-    hostTtlSeconds: 30,
-  });
+  const server = await startTestServer('packing');
   t.after(() => server.close());
-  const client = new DabbaClient({ addr: server.url });
+  const { client } = server;
 
   // 6 hosts of 2 CPUs: room for 24 tasks of 0.5 CPU.
   for (let i = 0; i < 6; i++) {
