@@ -12,6 +12,7 @@ import type { DabbaClient } from '../../src/client/index.ts';
 import { silentLogger, sleep } from '../../src/lib/index.ts';
 import { FakeRuntime } from '../../src/runtime/fake/index.ts';
 import { startTestServer, type TestServer } from '../helpers/api-server.ts';
+import { waitFor } from '../helpers/dev-cluster.ts';
 
 /** A runtime whose stop() can be held, as a slow container's grace period would. */
 class HeldRuntime extends FakeRuntime {
@@ -21,16 +22,6 @@ class HeldRuntime extends FakeRuntime {
     this.stopsCalled++;
     await this.hold;
     return super.stop(taskId, graceMs);
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
   }
 }
 
@@ -65,7 +56,7 @@ describe('a job stopped while the agent was away', { timeout: 60_000 }, () => {
 
   async function runningTask(job: string): Promise<string> {
     await client.putJob(job, { name: job, replicas: 1, task: { command: ['sleep', '100'] } });
-    return until(`${job} running`, async () => {
+    return waitFor(`${job} running`, async () => {
       const tasks = await client.jobTasks(job);
       const t = tasks[0];
       return tasks.length === 1 && t?.state === 'running' ? t.id : undefined;
@@ -79,7 +70,7 @@ describe('a job stopped while the agent was away', { timeout: 60_000 }, () => {
     await closeFirst(); // the task runs on, as a container outlives its agent
     assert.deepEqual(runtime.running(), [id]);
     await client.stopJob('away');
-    await until('desired stop', async () =>
+    await waitFor('desired stop', async () =>
       (await client.jobTasks('away'))[0]?.desired === 'stop' ? true : undefined,
     );
 
@@ -89,7 +80,7 @@ describe('a job stopped while the agent was away', { timeout: 60_000 }, () => {
     // Released whatever happens (before that agent is closed: closers run last first), so a failed
     // assertion does not leave the agent stuck in a stop.
     closers.push(() => Promise.resolve(release()));
-    await until('the new agent stopping it', () =>
+    await waitFor('the new agent stopping it', () =>
       Promise.resolve(runtime.stopsCalled > 0 ? true : undefined),
     );
     // While the stop is held (a grace period), the task is still there and not reported stopped.
@@ -98,7 +89,7 @@ describe('a job stopped while the agent was away', { timeout: 60_000 }, () => {
     assert.equal(during.length, 1, 'the record stays while the process is being stopped');
     assert.notEqual(during[0]?.state, 'stopped');
     release();
-    await until('no task left', async () =>
+    await waitFor('no task left', async () =>
       (await client.jobTasks('away')).length === 0 ? true : undefined,
     );
     assert.deepEqual(runtime.running(), []);
@@ -112,11 +103,11 @@ describe('a job stopped while the agent was away', { timeout: 60_000 }, () => {
     await closeFirst();
     runtime.exit(id, { exitCode: 1, signal: null, reason: 'Error' });
     await client.stopJob('gone');
-    await until('desired stop', async () =>
+    await waitFor('desired stop', async () =>
       (await client.jobTasks('gone'))[0]?.desired === 'stop' ? true : undefined,
     );
     await agent(runtime, 'b2');
-    await until('no task left', async () =>
+    await waitFor('no task left', async () =>
       (await client.jobTasks('gone')).length === 0 ? true : undefined,
     );
     assert.deepEqual((await runtime.recover()).exited, [], 'the exited task was removed from the runtime');

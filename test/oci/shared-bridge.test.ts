@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/index.ts';
 import { DabbaClient } from '../../src/client/index.ts';
-import { shortId, silentLogger, sleep } from '../../src/lib/index.ts';
+import { shortId, silentLogger } from '../../src/lib/index.ts';
 import type { TaskRow } from '../../src/model/index.ts';
 import { OciRuntime } from '../../src/runtime/oci/index.ts';
 import { runTool } from '../../src/runtime/oci/tool.ts';
 import { startServer, type RunningServer } from '../../src/server/index.ts';
 import { SqliteStore } from '../../src/store/index.ts';
 import { ociAvailable, removeDir, removeTestImages, reportUnavailable, testImages } from './oci-fixture.ts';
+import { waitFor } from '../helpers/dev-cluster.ts';
 
 /** A /23 in 10.190-199.x.0 nobody routes yet (other tests use 10.88-89, 10.200-251). */
 async function freeTaskNetwork(): Promise<{ a: number; b: number }> {
@@ -30,26 +31,6 @@ async function freeTaskNetwork(): Promise<{ a: number; b: number }> {
     return { a, b };
   }
   throw new Error('no free task network found');
-}
-
-async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      assert.fail(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await sleep(100);
-  }
 }
 
 async function httpGet(url: string): Promise<string> {
@@ -106,7 +87,7 @@ else {
     }
 
     async function runningTask(job: string): Promise<TaskRow & { address: string; pid: number }> {
-      return eventually(`${job} running with an address`, async () => {
+      return waitFor(`${job} running with an address`, async () => {
         const t = (await tasksOf(job)).find((x) => x.state === 'running' && x.ready);
         return t && t.address !== null && t.pid !== null
           ? { ...t, address: t.address, pid: t.pid }
@@ -257,7 +238,7 @@ else {
 
       for (const h of hosts) await client.stopJob(`web-${h}`);
       for (const h of hosts) {
-        await eventually(`web-${h} stopped`, async () =>
+        await waitFor(`web-${h} stopped`, async () =>
           (await tasksOf(`web-${h}`)).every((t) => t.state === 'stopped' || t.state === 'failed')
             ? true
             : undefined,
