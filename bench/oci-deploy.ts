@@ -22,7 +22,8 @@
  *    prepare/create/start split).
  *  - memory: conmon RSS/PSS per task; the agent's RSS with N tasks running minus with none, / N.
  *
- * Usage (root, runc, conmon): node bench/oci-deploy.ts [--rounds 11] [--tasks 50]
+ * Usage (root, runc, conmon): node bench/oci-deploy.ts [--rounds 11] [--tasks 50] [--oci-runtime runc|crun]
+ * (--oci-runtime: the agent's runtime; the raw baselines are runc either way)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
@@ -46,10 +47,17 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '11' },
     tasks: { type: 'string', default: '50' },
+    /** The agent's OCI runtime; the raw baselines are runc either way (the issue's anchor). */
+    'oci-runtime': { type: 'string', default: 'runc' },
   },
 });
 const ROUNDS = Number(values.rounds);
 const TASKS = Number(values.tasks);
+const AGENT_RUNTIME = values['oci-runtime'];
+if (AGENT_RUNTIME !== 'runc' && AGENT_RUNTIME !== 'crun') {
+  console.error(`--oci-runtime must be runc or crun, not "${AGENT_RUNTIME}"`);
+  process.exit(2);
+}
 const HOST = 'ocibench';
 const AGENT_NET = { bridge: 'dbdep0', subnet: '10.247.0.0/16' };
 const RAW_NET = { bridge: 'dbraw0', subnet: parseSubnet('10.246.0.0/16') };
@@ -221,7 +229,7 @@ function startAgentProcess(): ChildProcess {
       '--driver',
       'oci',
       '--oci-runtime',
-      'runc',
+      AGENT_RUNTIME,
       '--bridge',
       AGENT_NET.bridge,
       '--subnet',
@@ -613,7 +621,7 @@ try {
   const rawRun1 = median(rawOne.map((r) => r.running));
   const rawAns1 = median(rawOne.map((r) => r.answering));
   console.log(
-    `deploy -> running, oci runtime (${detected.reason}), one host, builtin image hello (httpd :8080)`,
+    `deploy -> running, oci runtime (${detected.reason}; the agent runs ${AGENT_RUNTIME}), one host, builtin image hello (httpd :8080)`,
   );
   console.log('');
   console.log(
