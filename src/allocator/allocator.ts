@@ -6,9 +6,8 @@
  * `sampleSize` hosts that pass: the best one, lexicographically over the scorers, wins (ties: the
  * smaller host id). A class that fits nowhere gets an explanation built from every host.
  */
-import type { HostView } from '../model/index.ts';
+import type { Explanation, HostView } from '../model/index.ts';
 import { explain, type NamedFilter } from './explain.ts';
-import type { Explanation } from './explanation.ts';
 import { Fleet } from './fleet.ts';
 import { JobState } from './job-state.ts';
 import type { ClassFilter, ClassInfo, ClassScorer, FilterPlugin, ScorePlugin } from './plugin.ts';

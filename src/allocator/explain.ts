@@ -3,7 +3,7 @@
  * each host counted once under the first filter that rejects it, the nearest fits, and the
  * suggestions of the filters that alone stand in the way.
  */
-import type { Explanation, FilterCount, NearFailure, NearFit, ReasonCount } from './explanation.ts';
+import type { Explanation, FilterCount, NearFailure, NearFit, ReasonCount } from '../model/index.ts';
 import { summarize } from './explanation.ts';
 import type { Fleet } from './fleet.ts';
 import type { ClassFilter } from './plugin.ts';

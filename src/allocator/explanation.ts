@@ -5,15 +5,6 @@
 import { formatExplanation as formatLines, type Explanation } from '../model/explanation.ts';
 import { formatNeeds, plural } from './format.ts';
 
-export type {
-  Explanation,
-  FilterCount,
-  NearFailure,
-  NearFit,
-  ReasonCount,
-  Shortfall,
-} from '../model/explanation.ts';
-
 /** How many reason groups and suggestions the one-line summary shows. */
 const SUMMARY_REASONS = 6;
 const SUMMARY_SUGGESTIONS = 3;

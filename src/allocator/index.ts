@@ -27,7 +27,7 @@ export type {
   NearFit,
   ReasonCount,
   Shortfall,
-} from './explanation.ts';
+} from '../model/index.ts';
 export type {
   ClassFilter,
   ClassInfo,

@@ -5,7 +5,7 @@
  * array reads per host.
  */
 import type { Fleet } from './fleet.ts';
-import type { Shortfall } from './explanation.ts';
+import type { Shortfall } from '../model/index.ts';
 import type { JobState } from './job-state.ts';
 import type { PlacementAsk, ScoringMode } from './types.ts';
 

@@ -2,8 +2,7 @@
  * The allocator's request and result: tasks to place, the fleet, a seed; hosts chosen, or a
  * structured explanation of why not.
  */
-import type { HostView, PlacementSpec, PortSpec, ResourceSpec } from '../model/index.ts';
-import type { Explanation } from './explanation.ts';
+import type { Explanation, HostView, PlacementSpec, PortSpec, ResourceSpec } from '../model/index.ts';
 
 /** A job's tasks that already run (or stay) somewhere: they steer spread, distinct hosts and `min`. */
 export interface JobTaskCounts {

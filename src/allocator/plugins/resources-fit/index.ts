@@ -2,8 +2,7 @@
  * resources-fit: the host's free cpu, memory and pids (capacity - allocated - what this allocation
  * already placed there) cover the task's reservation.
  */
-import type { ResourceSpec } from '../../../model/index.ts';
-import type { Shortfall } from '../../explanation.ts';
+import type { ResourceSpec, Shortfall } from '../../../model/index.ts';
 import { CPU_EPSILON, type Fleet } from '../../fleet.ts';
 import { cpus, formatCpu, memory } from '../../format.ts';
 import type { FilterPlugin, Rejection } from '../../plugin.ts';
