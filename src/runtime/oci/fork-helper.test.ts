@@ -106,7 +106,20 @@ describe('ForkHelper', () => {
     const failed = await h.runWithSync('/bin/sh', ['-c', 'echo oops >&2; exit 3']);
     assert.equal(failed.line, undefined);
     assert.equal(failed.result.stderr, 'oops\n');
+    assert.equal(failed.result.code, 3, "the tool's exit code, not the relay's");
+    assert.equal(r.result.code, 0);
     await new Promise((r) => setTimeout(r, 500)); // let the sleep above end
+  });
+
+  test('a working directory that cannot be entered ends the call with 127 and says why', async (t) => {
+    const { h } = await helper(t);
+    const gone = '/nonexistent/dabba-fork-helper-test';
+    const r = await h.run('/bin/true', [], { cwd: gone });
+    assert.equal(r.code, 127);
+    assert.match(r.stderr, /nonexistent/);
+    const s = await h.runWithSync('/bin/true', [], { cwd: gone });
+    assert.equal(s.result.code, 127);
+    assert.equal(s.line, undefined);
   });
 
   test('shellQuote', () => {

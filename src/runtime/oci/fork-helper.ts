@@ -36,6 +36,8 @@ interface Pending {
   note: string;
   /** The line the tool wrote on its sync pipe (runWithSync). */
   sync?: string;
+  /** runWithSync: the tool's exit code comes back in a file of its own (ID.c). */
+  withSync?: boolean;
 }
 
 export interface SyncResult {
@@ -132,7 +134,11 @@ export class ForkHelper {
       hasOut ? readFile(out, 'utf8').catch(() => '') : '',
       hasErr ? readFile(err, 'utf8').catch(() => '') : '',
     ]);
-    await Promise.all([rm(out, { force: true }), rm(err, { force: true })]);
+    await Promise.all([
+      rm(out, { force: true }),
+      rm(err, { force: true }),
+      p.withSync ? rm(join(this.dir, `${id}.c`), { force: true }) : undefined,
+    ]);
     this.finish(id, p, code, stderr, stdout);
   }
 
@@ -171,7 +177,7 @@ export class ForkHelper {
       const resolve = (result: ToolResult, line: string | undefined): void => resolveSubmit({ line, result });
       const child = this.ensure();
       const id = this.next++;
-      const p: Pending = { resolve, note: '' };
+      const p: Pending = { resolve, note: '', withSync };
       this.pending.set(id, p);
       if (this.pending.size === 1) this.setRef(child, true);
       const out = shellQuote(join(this.dir, `${id}.o`));
@@ -181,7 +187,12 @@ export class ForkHelper {
         .map(([k, v]) => `${k}=${shellQuote(v)} `)
         .join('');
       const cmd = env + [file, ...args].map(shellQuote).join(' ');
-      const cd = options.cwd !== undefined ? `cd ${shellQuote(options.cwd)} || exit 127; ` : '';
+      // A directory that cannot be entered ends the job as a tool that is not there would (127),
+      // with the shell's message as its stderr.
+      const cd =
+        options.cwd !== undefined
+          ? `cd ${shellQuote(options.cwd)} 2>${err} || { echo "${id} x 127 01"; exit; }; `
+          : '';
       let input = '';
       let redirect = '</dev/null';
       if (options.input !== undefined) {
@@ -191,14 +202,19 @@ export class ForkHelper {
           options.input + (options.input.endsWith('\n') || options.input === '' ? '' : '\n') + end + '\n';
       }
       // With a sync pipe, the tool's fd 3 is a pipe into a reader (builtins only) that relays its
-      // first line ("ID s 1 LINE", or "ID s 0" on EOF); the job then waits for the reader.
+      // first line ("ID s 1 LINE", or "ID s 0" on EOF); the job then waits for the reader. A
+      // pipeline's code is the reader's, so a tool that fails leaves its own in ID.c; it is written
+      // before the reader can see EOF (the group holds the pipe open until then), and a tool that
+      // wrote its line has no code worth having (conmon's first process exits 0 at once).
+      const code = shellQuote(join(this.dir, `${id}.c`));
       const tool = withSync
-        ? `{ ${cmd} 3>&1 ${redirect} >${out} 2>${err}; } | ` +
+        ? `{ ${cmd} 3>&1 ${redirect} >${out} 2>${err} || echo $? >${code}; } | ` +
           `{ if IFS= read -r l; then printf '%s\\n' "${id} s 1 $l"; else printf '%s\\n' "${id} s 0"; fi; }`
         : `${cmd} ${redirect} >${out} 2>${err}`;
+      const toolCode = withSync ? ` [ -s ${code} ] && read c <${code};` : '';
       // The job: a background subshell that starts the tool, says its pid, waits, says its code.
       const job =
-        `( ${cd}${tool} & p=$!; echo "${id} p $p"; wait $p; c=$?; o=0; e=0; ` +
+        `( ${cd}${tool} & p=$!; echo "${id} p $p"; wait $p; c=$?;${toolCode} o=0; e=0; ` +
         `[ -s ${out} ] && o=1; [ -s ${err} ] && e=1; echo "${id} x $c $o$e" ) &\n` +
         input;
       if (options.timeoutMs !== undefined) {
