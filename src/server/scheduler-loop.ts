@@ -165,7 +165,10 @@ export class SchedulerLoop {
         if (job === '*') for (const name of this.cache.jobs.keys()) this.#dirty.add(name);
         else if (job !== undefined) this.#dirty.add(job);
       }
-      const rev = batch[0]?.kv.modRevision;
+      // A batch may hold several revisions (a group commit, several plans at once): the cache has
+      // seen up to the last one. (Taking the first left jobs waiting for a revision already seen,
+      // until some unrelated write came.)
+      const rev = batch.at(-1)?.kv.modRevision;
       if (rev !== undefined) this.cache.revision = rev;
       this.#kick();
     }
@@ -204,6 +207,7 @@ export class SchedulerLoop {
         const inflight: Promise<void>[] = [];
         let inflightOps = 0;
         let sliceStart = performance.now();
+        const exclusive = this.#exclusiveFence();
         for (const job of [...this.#dirty]) {
           if (signal.aborted) break;
           const fence = this.#ownership.fenceFor(job);
@@ -217,7 +221,6 @@ export class SchedulerLoop {
           if (pendingRev !== undefined && this.cache.revision < pendingRev) continue;
           this.#dirty.delete(job);
           this.#pending.delete(job);
-          const exclusive = this.#ownership.fenceForAll?.();
           const written = { ops: 0 };
           const p = this.#reconcileJob(job, fence, exclusive, written, signal).catch((e: unknown) => {
             this.#o.logger.error({ err: e, job }, 'reconcile failed; will retry');
@@ -255,6 +258,20 @@ export class SchedulerLoop {
       });
       this.#wake = undefined;
     }
+  }
+
+  /**
+   * The fence on every shard, when this replica owns them all, its cache has seen the last of them
+   * taken (so every earlier owner's placements are in it: the exclusive path does not compare
+   * per-host placement keys), and its compares fit in one transaction with room for the plan
+   * (etcd takes 128 operations: 64 shards already need 128 compares). Otherwise undefined: plans
+   * then fence on their job's shard and compare placement keys.
+   */
+  #exclusiveFence(): JobFence | undefined {
+    const all = this.#ownership.fenceForAll?.();
+    if (all === undefined || this.cache.revision < all.since) return undefined;
+    if (all.compares.length + 1 + TXN_HEADROOM * 2 > this.#o.store.maxTxnOps) return undefined;
+    return all;
   }
 
   /**
