@@ -24,15 +24,6 @@ export interface Subnet extends Ipv4Range {
   cidr: string;
 }
 
-/** "10.88.3.7" as a number; a RuntimeError (BadNetwork) for anything else. */
-export function ipToNumber(ip: string): number {
-  const n = parseIpv4(ip);
-  if (n === undefined) {
-    throw new RuntimeError(`bad IPv4 address "${ip}"`, { details: { reason: 'BadNetwork' } });
-  }
-  return n;
-}
-
 /** Parses "10.88.0.0/16"; only private ranges, /8 to /29. */
 export function parseSubnet(cidr: string): Subnet {
   const range = parseCidr(cidr);

@@ -463,7 +463,9 @@ export class OciRuntime implements Runtime {
       // cgroups, address).
       const hostsFile = join(taskDir, 'hosts');
       const hostnameFile = join(taskDir, 'hostname');
-      const preparing = Promise.all([
+      // All settled before going on: on a failure, the cleanup below must not run while another
+      // step (a netns, a mount, an address) is still being made, or that one would be left behind.
+      const preparing = settleAll([
         writeRecord(taskDir, rec),
         this.images.prepareRootfs(image, taskDir, this.helper.run),
         ready.network.createNamespace(rec),
@@ -993,4 +995,12 @@ export class OciRuntime implements Runtime {
       r && { netns: r.netns, hostVeth: r.hostVeth, cgroupLeaf: r.cgroupLeaf, taskDir: this.taskDir(taskId) }
     );
   }
+}
+
+/** Like Promise.all, but rejects (with the first failure) only once every promise has settled. */
+async function settleAll<T extends Promise<unknown>[]>(
+  ps: readonly [...T],
+): Promise<{ [K in keyof T]: Awaited<T[K]> }> {
+  for (const r of await Promise.allSettled(ps)) if (r.status === 'rejected') throw r.reason;
+  return Promise.all(ps);
 }
