@@ -19,15 +19,8 @@ export type {
   PlaceResult,
   ScoringMode,
 } from './types.ts';
-export { formatExplanation, summarize } from './explanation.ts';
-export type {
-  Explanation,
-  FilterCount,
-  NearFailure,
-  NearFit,
-  ReasonCount,
-  Shortfall,
-} from '../model/index.ts';
+export { formatExplanation } from './explanation.ts';
+export type { Explanation } from '../model/index.ts';
 export type {
   ClassFilter,
   ClassInfo,

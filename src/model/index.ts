@@ -27,3 +27,4 @@ export {
   type JobFileInput,
 } from './job-schema.ts';
 export * from './plan.ts';
+export * from './task-network.ts';

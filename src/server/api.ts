@@ -13,7 +13,7 @@ import { serverRoutes, type ServersSource } from './routes/servers.ts';
 import { watchRoutes } from './routes/watch.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
-import type { TaskNetwork } from './state/task-network.ts';
+import type { TaskNetwork } from '../model/index.ts';
 
 export interface ApiOptions {
   store: Store;

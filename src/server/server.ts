@@ -15,7 +15,7 @@ import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
-import { parseTaskNetwork } from './state/task-network.ts';
+import { parseTaskNetwork } from '../model/index.ts';
 
 export interface ServerOptions {
   store: Store;

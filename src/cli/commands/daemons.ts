@@ -1,7 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { DabbaError } from '../../errors/index.ts';
 import { parseDuration, parseSize } from '../../lib/index.ts';
+import { parseTaskNetwork } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext, Daemon } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -47,27 +49,22 @@ function parseTimeout(text: string): number {
   return Math.round(r.ms / 1000);
 }
 
-/** `--task-network` and `--host-subnet-size` (the server checks the range itself). */
-function parseTaskNetwork(
+/** `--task-network` and `--host-subnet-size`, checked as the server checks them (a usage error here). */
+function parseTaskNetworkFlags(
   cidr: string | undefined,
   size: string | undefined,
 ): { taskNetwork?: string; hostSubnetSize?: number } {
-  const out: { taskNetwork?: string; hostSubnetSize?: number } = {};
-  if (cidr !== undefined) {
-    if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(cidr))
-      throw new CliError(`--task-network "${cidr}" is not a CIDR such as 10.88.0.0/16`, EXIT.USAGE);
-    out.taskNetwork = cidr;
+  if (cidr === undefined && size === undefined) return {};
+  const bits = size === undefined ? undefined : Number(size.replace(/^\//, ''));
+  if (bits !== undefined && !Number.isInteger(bits))
+    throw new CliError(`--host-subnet-size "${size}" must be a prefix length such as 24`, EXIT.USAGE);
+  try {
+    const n = parseTaskNetwork(cidr, bits);
+    return { taskNetwork: n.cidr, hostSubnetSize: n.hostPrefix };
+  } catch (e) {
+    if (e instanceof DabbaError) throw new CliError(e.message, EXIT.USAGE);
+    throw e;
   }
-  if (size !== undefined) {
-    const bits = Number(size.replace(/^\//, ''));
-    if (!Number.isInteger(bits) || bits < 8 || bits > 29)
-      throw new CliError(
-        `--host-subnet-size "${size}" must be a prefix length from 8 to 29 (e.g. 24)`,
-        EXIT.USAGE,
-      );
-    out.hostSubnetSize = bits;
-  }
-  return out;
 }
 
 const TASK_NETWORK_HELP = 'private range hosts get their task ranges from (oci; default 10.88.0.0/16)';
@@ -157,7 +154,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             port,
             driver,
             ...parseOciRuntime(opts.ociRuntime),
-            ...parseTaskNetwork(opts.taskNetwork, opts.hostSubnetSize),
+            ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
           },
           ctx.signal,
         );
@@ -266,7 +263,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
               : { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
             hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
             ...(opts.store === undefined ? {} : { store: opts.store }),
-            ...parseTaskNetwork(opts.taskNetwork, opts.hostSubnetSize),
+            ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
           },
           ctx.signal,
         );

@@ -9,7 +9,7 @@ import type { Router } from '../http/router.ts';
 import type { HostLiveness } from '../state/hosts.ts';
 import { heartbeat, registerHost, setHostSchedulable } from '../state/hosts.ts';
 import { rangeJson } from '../state/json.ts';
-import { parseTaskNetwork, type TaskNetwork } from '../state/task-network.ts';
+import { parseTaskNetwork, type TaskNetwork } from '../../model/index.ts';
 import { parseBody } from '../state/parse.ts';
 import { hostViews } from '../state/views.ts';
 import { drainSchema, heartbeatSchema, registerHostSchema, taskStatusSchema } from '../state/wire-schemas.ts';

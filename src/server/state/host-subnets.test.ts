@@ -15,7 +15,7 @@ import { keys } from '../../model/index.ts';
 import { SqliteStore, type Store } from '../../store/index.ts';
 import { registerHost, setHostSchedulable } from './hosts.ts';
 import { formatCidr, parseCidr, rangeSize } from '../../lib/index.ts';
-import { lowestFreeRange, parseTaskNetwork } from './task-network.ts';
+import { lowestFreeRange, parseTaskNetwork } from '../../model/index.ts';
 
 const capacity = { cpu: 1, memoryBytes: 1024 ** 3, pids: 100 };
 

@@ -4,7 +4,7 @@ import type { HostRecord, RegisterHostRequest, RegisterHostResult } from '../../
 import { keys } from '../../model/index.ts';
 import type { Compare, Store, TxnOp } from '../../store/index.ts';
 import { decode, getJson } from './json.ts';
-import { lowestFreeRange, parseTaskNetwork, rangeCount, type TaskNetwork } from './task-network.ts';
+import { lowestFreeRange, parseTaskNetwork, rangeCount, type TaskNetwork } from '../../model/index.ts';
 
 export interface HostLiveness {
   /** Seconds without a heartbeat before a host counts as down. */

@@ -3,8 +3,8 @@
  * podCIDR): one private IPv4 range, cut into equal blocks of `hostPrefix` bits; each host whose
  * runtime gives tasks addresses holds one block, recorded in the store.
  */
-import { DabbaError } from '../../errors/index.ts';
-import { formatCidr, isPrivateRange, parseCidr, rangeSize, rangesOverlap } from '../../lib/index.ts';
+import { DabbaError } from '../errors/index.ts';
+import { formatCidr, isPrivateRange, parseCidr, rangeSize, rangesOverlap } from '../lib/index.ts';
 
 export const DEFAULT_TASK_NETWORK = '10.88.0.0/16';
 export const DEFAULT_HOST_SUBNET_SIZE = 24;
