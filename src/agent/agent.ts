@@ -52,9 +52,11 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const runners = new Map<string, TaskRunner>();
   const capacity = o.capacity ?? (await detectCapacity());
 
-  // Filled by the runtime's recovery, once registered (see the end).
-  let recovered: Awaited<ReturnType<Runtime['recover']>> = { running: [], exited: [] };
+  // What the previous agent left, from the runtime's recovery once registered (see the end), until
+  // the first listing of assignments has dealt with it: running tasks to adopt, exited ones whose
+  // traces are still there.
   const adoptable = new Map<string, TaskHandle>();
+  const exitedLeft = new Set<string>();
 
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
@@ -137,22 +139,26 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }
   }
 
+  /** Stops the task through its runner, which is dropped once the task is stopped and removed. */
+  function stopAndForget(id: string, runner: TaskRunner): void {
+    void runner.stop().then(() => {
+      if (runners.get(id) === runner) runners.delete(id);
+    });
+  }
+
   function apply(task: Task | undefined, id: string): void {
     const runner = runners.get(id);
     if (task === undefined || task.desired === 'stop') {
       if (runner) {
-        void runner.stop().then(() => {
-          if (runners.get(id) === runner) runners.delete(id);
-        });
-      } else if (task !== undefined && (adoptable.has(id) || recovered.exited.some((e) => e.taskId === id))) {
+        stopAndForget(id, runner);
+      } else if (task !== undefined && (adoptable.has(id) || exitedLeft.has(id))) {
         // Left by the previous agent (running, or exited with its traces): stop and remove it
         // before saying 'stopped', as for any task, since the scheduler deletes the task on that word.
         adoptable.delete(id);
+        exitedLeft.delete(id);
         const r = new TaskRunner(task, deps);
         runners.set(id, r);
-        void r.stop().then(() => {
-          if (runners.get(id) === r) runners.delete(id);
-        });
+        stopAndForget(id, r);
       } else if (task !== undefined) {
         // Assigned as stopped and never run here: say so, so the scheduler can remove it.
         reporter.report({
@@ -197,9 +203,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
             await memory.remove(id);
           }
           adoptable.clear();
-          for (const e of recovered.exited) {
-            if (!assigned.has(e.taskId)) await o.runtime.remove(e.taskId).catch(() => undefined);
+          for (const id of exitedLeft) {
+            if (!assigned.has(id)) await o.runtime.remove(id).catch(() => undefined);
           }
+          exitedLeft.clear();
         }
         const prefix = keys.hostAssignmentsPrefix(o.hostId);
         for await (const batch of o.client.watch(prefix, revision + 1, signal)) {
@@ -234,8 +241,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     else if (wantSubnet)
       logger.warn("the server gave no task range for this host; the runtime's default is used");
     loops.push(heartbeats(heartbeatMs));
-    recovered = await o.runtime.recover();
+    const recovered = await o.runtime.recover();
     for (const h of recovered.running) adoptable.set(h.taskId, h);
+    for (const e of recovered.exited) exitedLeft.add(e.taskId);
     logger.info({ running: adoptable.size, exited: recovered.exited.length }, 'runtime recovered tasks');
   } catch (e) {
     controller.abort();
