@@ -134,10 +134,29 @@ test('a failed report is retried; other tasks are not held up by it', async (t) 
     ok(res);
   });
   const r = reporter(t, api.url);
+  const t0 = Date.now();
+  let steadyAt = 0;
+  let flakyRetriedAt = 0;
+  const seen = api.seen;
+  const watch = setInterval(() => {
+    if (steadyAt === 0 && seen.some((s) => s.id === 'steady')) steadyAt = Date.now() - t0;
+    if (flakyRetriedAt === 0 && seen.filter((s) => s.id === 'flaky').length >= 2)
+      flakyRetriedAt = Date.now() - t0;
+  }, 2);
+  t.after(() => clearInterval(watch));
   r.report(status('flaky', 'running'));
   r.report(status('steady', 'running'));
   await r.flushed();
+  clearInterval(watch);
   const ids = api.seen.map((s) => s.id);
   assert.equal(ids.filter((i) => i === 'flaky').length, 3, ids.join(','));
-  assert.ok(ids.indexOf('steady') < ids.lastIndexOf('flaky'), 'steady went out while flaky backed off');
+  // flaky's first retry waits out its backoff (400 ms); steady goes out meanwhile, not after it.
+  assert.ok(
+    steadyAt > 0 && flakyRetriedAt > 0,
+    `steady at ${steadyAt} ms, flaky retried at ${flakyRetriedAt} ms`,
+  );
+  assert.ok(
+    steadyAt + 200 < flakyRetriedAt,
+    `steady went out at ${steadyAt} ms, flaky's retry at ${flakyRetriedAt} ms: steady waited for flaky's backoff`,
+  );
 });

@@ -17,7 +17,8 @@ export class StatusReporter {
   readonly #logger: Logger;
   readonly #latest = new Map<string, TaskStatus>();
   readonly #inFlight = new Map<string, Promise<void>>();
-  #failures = 0;
+  /** Failed sends in a row, per task: each task backs off on its own. */
+  readonly #failures = new Map<string, number>();
   #wake: (() => void) | undefined;
   #idle: Promise<void> = Promise.resolve();
   #idleResolve: (() => void) | undefined;
@@ -52,17 +53,19 @@ export class StatusReporter {
         { task: id, state: status.state, at: performance.timeOrigin + performance.now() },
         'status sent',
       );
-      this.#failures = 0;
+      this.#failures.delete(id);
     } catch (e) {
       if (e instanceof DabbaError && (e.code === 'DABBA_E_NOT_FOUND' || e.code === 'DABBA_E_VALIDATION')) {
         this.#logger.debug({ task: id, code: e.code }, 'status dropped');
+        this.#failures.delete(id);
         return;
       }
       if (!this.#latest.has(id)) this.#latest.set(id, status);
-      this.#failures++;
+      const failures = (this.#failures.get(id) ?? 0) + 1;
+      this.#failures.set(id, failures);
       this.#logger.warn({ task: id, err: (e as Error).message }, 'status report failed; retrying');
       // The task stays "in flight" while it backs off: its retry waits, other tasks do not.
-      await sleep(backoffDelay(this.#failures, { initialMs: 200, maxMs: 5000 }), signal);
+      await sleep(backoffDelay(failures, { initialMs: 200, maxMs: 5000 }), signal);
     }
   }
 
