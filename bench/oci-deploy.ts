@@ -27,7 +27,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -93,9 +93,16 @@ function canConnect(host: string, port: number): Promise<boolean> {
     s.once('error', () => r(false));
   });
 }
-/** When host:port first accepts a connection (tried every `everyMs`: 1 for one task, 5 for many). */
+/**
+ * When host:port first accepts a connection (tried every `everyMs`: 1 for one task, 5 for many);
+ * rejects after 60 s, so a task that never answers fails the run instead of hanging it.
+ */
 async function answering(host: string, port: number, everyMs = 1): Promise<number> {
-  while (!(await canConnect(host, port))) await sleep(everyMs);
+  const deadline = Date.now() + 60_000;
+  while (!(await canConnect(host, port))) {
+    if (Date.now() > deadline) throw new Error(`${host}:${port} did not answer within 60 s`);
+    await sleep(everyMs);
+  }
   return now();
 }
 
@@ -125,6 +132,8 @@ const server = await startServer({
 });
 const client = new DabbaClient({ addr: server.url });
 const watchStop = new AbortController();
+/** Jobs deployed and not yet stopped: stopped in the end whatever happens. */
+const deployed = new Set<string>();
 
 // ---- what the store and the agent say, with times ----
 
@@ -315,6 +324,7 @@ async function deploy(name: string, n: number): Promise<Deployed> {
   };
   changed.add(poll);
   const t0 = now();
+  deployed.add(name);
   await client.putJob(name, toUserForm(v.spec));
   const putAnswered = now() - t0;
   await until(`${n} tasks of ${name} running`, () => jobIds().length >= n).catch((e: unknown) => {
@@ -362,6 +372,7 @@ async function undeploy(name: string): Promise<void> {
     if (Date.now() > deadline) throw new Error(`tasks of ${name} still there after 60 s`);
     await sleep(20);
   }
+  deployed.delete(name);
 }
 
 // ---- raw runc run -d ----
@@ -466,6 +477,7 @@ async function rawConmonStart(id: string, bundle: string): Promise<number> {
   const t0 = now();
   const d = join(dir, 'raw-conmon', id);
   await mkdir(d, { recursive: true });
+  rawIds.push(id); // deleted in cleanupRaw whatever happens here (an unknown id is harmless)
   const pid = await new Promise<number>((resolvePid, reject) => {
     const child = spawn(
       conmonPath,
@@ -489,10 +501,15 @@ async function rawConmonStart(id: string, bundle: string): Promise<number> {
       },
     );
     child.on('error', reject);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('conmon gave no sync message within 30 s'));
+    }, 30_000);
     let text = '';
     const sync = child.stdio[3] as Readable;
     sync.setEncoding('utf8');
     const done = (): void => {
+      clearTimeout(timer);
       const m = /"data"\s*:\s*(-?\d+)/.exec(text);
       const n = Number(m?.[1] ?? NaN);
       if (n > 0) resolvePid(n);
@@ -509,15 +526,27 @@ async function rawConmonStart(id: string, bundle: string): Promise<number> {
     sync.on('end', done);
   });
   void pid;
-  rawIds.push(id);
   await spawnOk(runcPath, ['--root', rawRoot, 'start', id]);
   return now() - t0;
 }
 
 async function cleanupRaw(): Promise<void> {
   for (const id of rawIds.splice(0)) await runTool(runcPath, ['--root', rawRoot, 'delete', '--force', id]);
-  const made = await runTool('ls', [join(dir, 'raw')]);
-  for (const id of made.stdout.split('\n').filter((l) => l !== '')) {
+  // The raw conmons exit with their containers; one that did not (a failed create) is killed.
+  for (const id of await readdir(join(dir, 'raw-conmon')).catch(() => [] as string[])) {
+    const d = join(dir, 'raw-conmon', id);
+    const pid = Number((await readFile(join(d, 'conmon.pid'), 'utf8').catch(() => '')).trim());
+    const comm = pid > 0 ? (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() : '';
+    if (comm === 'conmon') {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await rm(d, { recursive: true, force: true });
+  }
+  for (const id of await readdir(join(dir, 'raw')).catch(() => [] as string[])) {
     await rawNet.teardown({ netns: `dbraw-${id}`, hostVeth: `dbr${id}` });
     await rawImages.releaseRootfs(join(dir, 'raw', id));
     await rm(join(dir, 'raw', id), { recursive: true, force: true });
@@ -528,7 +557,6 @@ async function cleanupRaw(): Promise<void> {
 
 let agent: ChildProcess | undefined;
 let agentExit: Promise<unknown> = Promise.resolve();
-const deployed: string[] = [];
 try {
   await rawNet.ensureBridge();
   agent = startAgentProcess();
@@ -592,7 +620,6 @@ try {
   const rawManyAnswering = now() - t0;
   void t0;
   await cleanupRaw();
-  deployed.push('many');
   const many = await deploy('many', TASKS);
 
   // Memory with N running.
@@ -608,7 +635,6 @@ try {
     if (pid > 0) conmons.push(await memoryOf(pid));
   }
   await undeploy('many');
-  deployed.pop();
   await sleep(2000);
   const agentAfter = await agentMemory(proc);
   t0 = 0;
@@ -721,7 +747,7 @@ try {
       `heap ${perTask(agentIdle.heapUsed, agentBusy.heapUsed)} (vs after: ${perTask(agentAfter.heapUsed, agentBusy.heapUsed)})`,
   );
 } finally {
-  for (const name of deployed) await undeploy(name).catch(() => undefined);
+  for (const name of [...deployed]) await undeploy(name).catch(() => undefined);
   watchStop.abort();
   if (agent && agent.exitCode === null) {
     agent.kill('SIGTERM');
