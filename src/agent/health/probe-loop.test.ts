@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { sleep } from '../../lib/index.ts';
 import type { ProbeSpec } from '../../model/index.ts';
 import { ProbeLoop, runProbe, type ProbeResult, type ProbeState, type Timers } from './index.ts';
+import { getEventListeners } from 'node:events';
 
 /** Timers and clock that only move when told; advancing runs due callbacks and lets promises settle. */
 class FakeTime implements Timers {
@@ -167,6 +168,16 @@ describe('ProbeLoop', () => {
     await time.advance(0);
     assert.deepEqual(changes, [{ passing: false, message: 'boom 1' }]);
     loop.stop();
+  });
+
+  test('stop() leaves no listener on the start signal (a runner signal outlives many loops)', () => {
+    const ac = new AbortController();
+    for (let i = 0; i < 5; i++) {
+      const { loop } = scripted(spec({}), 'liveness', [true]);
+      loop.start(ac.signal);
+      loop.stop();
+    }
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 0);
   });
 
   test('stop (or the start signal) ends the loop and aborts the run in flight', async () => {

@@ -49,6 +49,8 @@ export class ProbeLoop {
   #timer: unknown;
   #abort: AbortController | undefined;
   #stopped = false;
+  /** Takes stop() off the start signal (a long-lived signal would otherwise keep every loop). */
+  #unlisten: (() => void) | undefined;
 
   constructor(options: ProbeLoopOptions) {
     this.#o = options;
@@ -67,7 +69,9 @@ export class ProbeLoop {
     this.#abort = new AbortController();
     if (signal !== undefined) {
       if (signal.aborted) return this.stop();
-      signal.addEventListener('abort', () => this.stop(), { once: true });
+      const onAbort = (): void => this.stop();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#unlisten = () => signal.removeEventListener('abort', onAbort);
     }
     this.#schedule(Math.max(0, this.#o.spec.initialDelayMs));
   }
@@ -75,6 +79,8 @@ export class ProbeLoop {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#unlisten?.();
+    this.#unlisten = undefined;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#abort?.abort();
