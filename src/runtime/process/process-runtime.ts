@@ -75,6 +75,8 @@ interface TaskRecord {
   poller: NodeJS.Timeout | undefined;
   stopping: Promise<void> | undefined;
   removed: boolean;
+  /** The exit record being written when our child ended: remove() waits for it before deleting. */
+  exitWritten?: Promise<void>;
 }
 
 function startError(
@@ -300,7 +302,7 @@ export class ProcessRuntime implements Runtime {
             };
       rec.settle(status);
       if (rec.state.pid !== 0 && !rec.removed) {
-        writeJsonAtomic(rec.dir, EXIT_FILE, status).catch(() => undefined);
+        rec.exitWritten = writeJsonAtomic(rec.dir, EXIT_FILE, status).catch(() => undefined);
       }
       this.#log.info({ taskId: rec.state.taskId, ...status }, 'task exited');
     });
@@ -435,6 +437,8 @@ export class ProcessRuntime implements Runtime {
     if (rec !== undefined) {
       if ((await this.#members(rec)).length > 0 || rec.exit === undefined) await this.stop(taskId, 0);
       rec.removed = true;
+      // The exit record (a temp file, then a rename in the task dir) must not land mid-delete.
+      await rec.exitWritten;
       if (rec.poller !== undefined) clearInterval(rec.poller);
       rec.poller = undefined;
       this.#ports.release(Object.values(rec.state.ports));
@@ -443,8 +447,8 @@ export class ProcessRuntime implements Runtime {
       return;
     }
     if (!TASK_ID.test(taskId)) return;
-    // The log pump may still be closing its file just after the process ended: a concurrent
-    // create makes one pass of the recursive delete fail with ENOTEMPTY, so let it retry.
+    // A file created in the dir during the delete (a log rotation of a task ending right now)
+    // makes one pass of the recursive delete fail with ENOTEMPTY: let it retry.
     await rm(join(this.#tasksDir, taskId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 
