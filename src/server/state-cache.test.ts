@@ -100,11 +100,32 @@ test('the kept fleet always equals a fresh index of the host views, whatever the
           }
         }
         // Looked at after each batch, as the scheduler does between passes.
+        // The views' allocation (kept task by task) equals a count from the tasks themselves.
+        for (const v of cache.hostViews()) {
+          const on = [...cache.tasks.values()].flatMap((m) =>
+            [...m.values()].filter((e) => e.value.host === v.id).map((e) => e.value.spec.resources),
+          );
+          assert.equal(v.tasks, on.length, `tasks on ${v.id}`);
+          assert.equal(
+            v.allocated.cpu,
+            on.reduce((a, r) => a + r.cpu, 0),
+            `cpu on ${v.id}`,
+          );
+          assert.equal(
+            v.allocated.memoryBytes,
+            on.reduce((a, r) => a + r.memoryBytes, 0),
+          );
+          assert.equal(
+            v.allocated.pids,
+            on.reduce((a, r) => a + r.pids, 0),
+          );
+        }
         const kept = cache.fleet();
         const fresh = new Fleet(cache.hostViews());
         assert.deepEqual(kept.hosts, fresh.hosts);
         assert.deepEqual([...kept.freeCpu], [...fresh.freeCpu]);
         assert.deepEqual([...kept.freePids], [...fresh.freePids]);
+        assert.deepEqual([...kept.freeMemory], [...fresh.freeMemory]);
         assert.deepEqual(kept.column('rack'), fresh.column('rack'));
       }
     }),
