@@ -3,7 +3,7 @@ import type { Clock } from '../../lib/index.ts';
 import type { HostRecord, RegisterHostRequest, RegisterHostResult } from '../../model/index.ts';
 import { keys } from '../../model/index.ts';
 import type { Compare, Store, TxnOp } from '../../store/index.ts';
-import { decode, getJson } from './json.ts';
+import { getJson } from './json.ts';
 import { lowestFreeRange, parseTaskNetwork, rangeCount, type TaskNetwork } from '../../model/index.ts';
 
 export interface HostLiveness {
@@ -33,6 +33,8 @@ export async function registerHost(
   network: TaskNetwork = parseTaskNetwork(),
 ): Promise<RegisterHostResult> {
   const lease = await store.grantLease(liveness.ttlSeconds);
+  /** Ranges this call picked and lost to another host's registration: not tried again. */
+  const lost = new Set<string>();
   try {
     for (let attempt = 0; attempt < REGISTER_ATTEMPTS; attempt++) {
       const existing = await getJson<HostRecord>(store, keys.host(req.id));
@@ -57,7 +59,7 @@ export async function registerHost(
       let subnet = existing?.value.subnet;
       if (req.wantSubnet === true) {
         const held = subnet === undefined ? undefined : await store.get(keys.subnet(subnet));
-        if (subnet === undefined) subnet = await freeRange(store, network, req.id);
+        if (subnet === undefined) subnet = await freeRange(store, network, req.id, lost);
         if (held === undefined) {
           compare.push({ key: keys.subnet(subnet), target: 'create', op: '=', createRevision: 0 });
           ops.push({ type: 'put', key: keys.subnet(subnet), value: JSON.stringify({ host: req.id }) });
@@ -77,7 +79,12 @@ export async function registerHost(
           ...ops,
         ],
       });
-      if (!r.succeeded) continue;
+      if (!r.succeeded) {
+        // Either the host record changed meanwhile, or another host took the range picked: the
+        // next attempt reads again, and picks another range in the second case.
+        if (subnet !== undefined && existing?.value.subnet === undefined) lost.add(subnet);
+        continue;
+      }
       if (existing && existing.value.lease !== lease.id)
         await store.revokeLease(existing.value.lease).catch(() => {});
       return {
@@ -87,22 +94,28 @@ export async function registerHost(
         ...(req.wantSubnet === true && subnet !== undefined ? { subnet, taskNetwork: network.cidr } : {}),
       };
     }
-    throw new ConflictError(`host "${req.id}" is being changed by someone else; try again`);
+    throw new ConflictError(
+      `host "${req.id}" could not register: its record or the task ranges changed under each of ${REGISTER_ATTEMPTS} attempts; try again`,
+    );
   } catch (e) {
     await store.revokeLease(lease.id).catch(() => {});
     throw e;
   }
 }
 
-/** The lowest range of the task network that no host holds, or DABBA_E_NETWORK_FULL. */
-async function freeRange(store: Store, network: TaskNetwork, hostId: string): Promise<string> {
-  const [held, hosts] = await Promise.all([store.range(keys.subnetsPrefix), store.range(keys.hostsPrefix)]);
-  const taken = new Set<string>();
+/**
+ * The lowest range of the task network that no host holds (each held range has its key, written
+ * with the host record) and that is not in `lost`, or DABBA_E_NETWORK_FULL.
+ */
+async function freeRange(
+  store: Store,
+  network: TaskNetwork,
+  hostId: string,
+  lost: ReadonlySet<string>,
+): Promise<string> {
+  const held = await store.range(keys.subnetsPrefix);
+  const taken = new Set(lost);
   for (const kv of held.kvs) taken.add(kv.key.slice(keys.subnetsPrefix.length).replace('-', '/'));
-  for (const kv of hosts.kvs) {
-    const s = decode<HostRecord>(kv).subnet;
-    if (s !== undefined) taken.add(s);
-  }
   const free = lowestFreeRange(network, taken);
   if (free !== undefined) return free;
   const count = rangeCount(network);
