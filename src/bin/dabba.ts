@@ -14,6 +14,15 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+// Output cut short (`dabba status | head -3`): end quietly, as a Unix tool killed by SIGPIPE would
+// (exit 141), instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    throw e;
+  });
+}
+
 const DEFAULT_ADDR = 'http://127.0.0.1:7070';
 
 const code = await runCli(process.argv.slice(2), {
