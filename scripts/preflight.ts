@@ -2,7 +2,7 @@
  * `npm test`'s first step: the system packages the tests need (src/lib/system-deps/packages.ts) are
  * checked; as root on Debian/Ubuntu the missing ones are installed (apt-get update once, only then);
  * otherwise it stops, before any test, printing what to run. Prints nothing when all is there.
- * Exit: 0 ready, 1 something is missing (nothing else ran).
+ * Exit: 0 ready, 1 something is missing (nothing else ran). `--list` prints the packages, one a line.
  *
  * Imports the system-deps folder directly, not src/lib/index.ts: the check must start fast.
  */
@@ -32,6 +32,10 @@ function list(): SystemPackage[] {
 
 async function main(): Promise<number> {
   const packages = list();
+  if (process.argv.includes('--list')) {
+    process.stdout.write(packages.map((p) => `${p.package}\n`).join(''));
+    return 0;
+  }
   const before = await checkPackages(packages);
   const missing = missingPackages(before);
   if (missing.length === 0) return 0;

@@ -85,6 +85,13 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     skippedBy: ['DABBA_SKIP_OCI'],
   },
   {
+    package: 'mount',
+    command: 'mount',
+    feature: 'containers',
+    usedBy: "containers' overlay root filesystems (mount, umount); not in a minimal (apt-only) Debian",
+    skippedBy: ['DABBA_SKIP_OCI'],
+  },
+  {
     package: 'busybox-static',
     command: 'busybox',
     override: 'DABBA_BUSYBOX',
