@@ -24,9 +24,9 @@ ROOT=$WORK/root
 
 cleanup() {
   local rc=$?
-  # Every mount below the chroot, deepest first: ours (/proc, /sys, /dev) and any the tests made
-  # there (`ip netns add` mounts /run/netns).
-  awk -v r="$ROOT/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+  # Every mount of the chroot, deepest first: ours (the root, /proc, /sys, /dev) and any the tests
+  # made there (`ip netns add` mounts /run/netns).
+  awk -v r="$ROOT" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r |
     while read -r m; do umount --recursive --lazy "$m" 2>/dev/null || true; done
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf --one-file-system "$WORK"; fi
   exit $rc
@@ -51,6 +51,8 @@ cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 # As in any chroot: packages' maintainer scripts start no services here (etcd-server would).
 printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"
 chmod +x "$ROOT/usr/sbin/policy-rc.d"
+# The chroot's / must be a mount point, as on a real machine (`ip netns exec` remounts it rslave).
+mount --bind "$ROOT" "$ROOT"
 mount -t proc proc "$ROOT/proc"
 mount --rbind /sys "$ROOT/sys"
 mount --make-rslave "$ROOT/sys"

@@ -87,7 +87,12 @@ describe('preflight', () => {
     const asNobody = (args: string[], extra: Record<string, string>) =>
       spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', ...args], {
         cwd: REPO,
-        env: cleanEnv({ HOME: home, npm_config_cache: join(home, 'npm-cache'), ...extra }),
+        env: cleanEnv({
+          HOME: home,
+          npm_config_cache: join(home, 'npm-cache'),
+          npm_config_update_notifier: 'false',
+          ...extra,
+        }),
         encoding: 'utf8',
         timeout: 60_000,
       });
