@@ -3,6 +3,7 @@
 import { runCli } from '../cli/index.ts';
 import { DabbaClient } from '../client/index.ts';
 import { daemons } from './daemons.ts';
+import { probeDev } from './dev-probe.ts';
 
 const controller = new AbortController();
 let interrupts = 0;
@@ -30,6 +31,7 @@ const code = await runCli(process.argv.slice(2), {
   err: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
   env: process.env,
   daemons,
+  probeDev,
   signal: controller.signal,
   client: (addr) => new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR }),
 });

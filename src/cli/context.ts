@@ -60,6 +60,21 @@ export interface Daemons {
   agent(o: AgentDaemonOptions, signal: AbortSignal): Promise<Daemon>;
 }
 
+/**
+ * What `dabba dev` would use on this machine, for `dabba doctor`. Found by bin/, which may use the
+ * runtime's own detection (the CLI may not import it).
+ */
+export interface DevProbe {
+  /** The runtime `dabba dev` would choose with `--driver auto`, and why (as `dabba dev` says it). */
+  runtime: { name: 'oci' | 'process'; ociRuntime?: 'runc' | 'crun'; reason: string };
+  /** v2: unified at /sys/fs/cgroup; v1: per-controller hierarchies; hybrid: v1 plus a v2 mount beside. */
+  cgroups: 'v1' | 'v2' | 'hybrid' | 'none';
+  /** The oci task network's bridge: whether it exists yet, and its addresses. */
+  bridge: { name: string; present: boolean; addresses: string[] };
+  /** The per-host proxy (HAProxy): where and which version, when installed. */
+  proxy: { name: 'haproxy'; path?: string; version?: string };
+}
+
 export interface CliContext {
   out: Out;
   err: Out;
@@ -68,4 +83,6 @@ export interface CliContext {
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
   client(addr?: string): DabbaClient;
+  /** For `dabba doctor` (given by bin/; without it doctor reports the packages only). */
+  probeDev?: () => Promise<DevProbe>;
 }

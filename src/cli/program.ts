@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from './cli-error.ts';
 import { daemonCommands } from './commands/daemons.ts';
 import { deployCommand } from './commands/deploy.ts';
+import { doctorCommand } from './commands/doctor.ts';
 import { hostCommand } from './commands/host.ts';
 import { hostsCommand } from './commands/hosts.ts';
 import { imageCommand } from './commands/image.ts';
@@ -36,6 +37,7 @@ export function buildProgram(ctx: CliContext): Command {
   rollbackCommands(program, ctx);
   imageCommand(program, ctx);
   serversCommand(program, ctx);
+  doctorCommand(program, ctx);
   for (const c of program.commands)
     c.exitOverride().configureOutput({
       writeOut: (s) => ctx.out.write(s),
