@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -82,11 +82,16 @@ describe('preflight', () => {
   });
 
   describe('as a non-root user, with a package that is not installed', () => {
-    let home: string;
+    let home = '';
+    /**
+     * The repository seen through a bind mount under the temp dir: a clone may live where nobody
+     * cannot reach it (under /root, mode 0700), and the mount skips the parents' permissions.
+     */
+    let repo = '';
     let missingPkg: (typeof NOT_NEEDED)[number];
     const asNobody = (args: string[], extra: Record<string, string>) =>
       spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', ...args], {
-        cwd: REPO,
+        cwd: repo,
         env: cleanEnv({
           HOME: home,
           npm_config_cache: join(home, 'npm-cache'),
@@ -104,13 +109,22 @@ describe('preflight', () => {
         assert.fail(`all of ${NOT_NEEDED.map((p) => p[0]).join(', ')} are installed`);
       home = await mkdtemp(join(tmpdir(), 'dabba-preflight-'));
       await chown(home, 65534, 65534);
+      repo = join(home, 'repo');
+      await mkdir(repo);
+      const m = spawnSync('mount', ['--bind', REPO, repo], { encoding: 'utf8' });
+      assert.equal(m.status, 0, `mount --bind the repository: ${m.stderr}`);
     });
     after(async () => {
-      await rm(home, { recursive: true, force: true });
+      if (repo !== '') {
+        spawnSync('umount', [repo]);
+        // Never a recursive delete through a mount that is still there: the repository would go.
+        await rmdir(repo);
+      }
+      if (home !== '') await rm(home, { recursive: true, force: true });
     });
 
     test('the preflight alone, with the real list only: passes (it needs no root when nothing is missing)', () => {
-      const r = asNobody([NODE, 'scripts/preflight.ts'], {});
+      const r = asNobody([join(repo, 'node_modules/.bin/node'), 'scripts/preflight.ts'], {});
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout + r.stderr, '');
     });
@@ -140,7 +154,7 @@ describe('preflight', () => {
 
     test('dabba doctor reports the same package missing, exit 1', () => {
       const [pkg, file] = missingPkg;
-      const r = asNobody([join(REPO, 'bin/dabba'), 'doctor', '--json'], {
+      const r = asNobody([join(repo, 'bin/dabba'), 'doctor', '--json'], {
         DABBA_EXTRA_SYSTEM_PACKAGES: `${pkg}:${file}`,
       });
       assert.equal(r.status, 1, r.stderr);
