@@ -6,3 +6,4 @@ export * from './ids.ts';
 export * from './ipv4.ts';
 export * from './logger.ts';
 export * from './sizes.ts';
+export * from './request-target.ts';
