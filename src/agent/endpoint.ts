@@ -1,11 +1,78 @@
-/** The agent's own HTTP endpoint: the server proxies `dabba logs` here. */
-import { createServer, type Server } from 'node:http';
+/**
+ * The agent's own HTTP endpoint: the server proxies `dabba logs` here. No input may crash or hang
+ * it: the request target is parsed without throwing, bad percent-encoding is a 400, every error of a
+ * handler becomes an answer, malformed requests get a connection-level 400, and slow or idle clients
+ * are cut by the header and keep-alive timeouts.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodePathSegment, parseRequestTarget } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
 
 export interface AgentEndpoint {
   url: string;
   close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function fail(res: ServerResponse, status: number, code: string, message: string): void {
+  send(res, status, { code, message, details: {} });
+}
+
+async function streamLogs(
+  runtime: Runtime,
+  id: string,
+  query: URLSearchParams,
+  res: ServerResponse,
+): Promise<void> {
+  const controller = new AbortController();
+  res.on('close', () => controller.abort());
+  const tail = query.get('tail');
+  const opts = {
+    follow: query.get('follow') === '1',
+    signal: controller.signal,
+    ...(tail !== null && /^\d{1,9}$/.test(tail) ? { tail: Number(tail) } : {}),
+  };
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  try {
+    for await (const line of runtime.logs(id, opts)) {
+      if (!res.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => res.once('drain', r));
+      if (controller.signal.aborted) break;
+    }
+  } catch {
+    // task removed or client gone
+  }
+  res.end();
+}
+
+function handle(
+  runtime: Runtime,
+  hasTask: (id: string) => boolean,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> | void {
+  const target = parseRequestTarget(req.url);
+  if (!target) return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the request target is not a path');
+  if (target.pathname === '/v1/health') return send(res, 200, { ok: true });
+  const m = /^\/v1\/logs\/([^/]+)$/.exec(target.pathname);
+  if (!m) return fail(res, 404, 'DABBA_E_NOT_FOUND', 'no such endpoint');
+  if (req.method !== 'GET')
+    return fail(res, 405, 'DABBA_E_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed here`);
+  const id = decodePathSegment(m[1] ?? '');
+  if (id === undefined)
+    return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the task id is not valid percent-encoding');
+  if (!hasTask(id))
+    return fail(res, 404, 'DABBA_E_NOT_FOUND', `task ${JSON.stringify(id)} is not on this host`);
+  return streamLogs(runtime, id, target.query, res);
 }
 
 export async function startEndpoint(
@@ -14,43 +81,19 @@ export async function startEndpoint(
   host: string,
   port: number,
 ): Promise<AgentEndpoint> {
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const m = /^\/v1\/logs\/([^/]+)$/.exec(url.pathname);
-    const send = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (url.pathname === '/v1/health') return send(200, { ok: true });
-    if (!m || req.method !== 'GET')
-      return send(404, { code: 'DABBA_E_NOT_FOUND', message: 'no such endpoint', details: {} });
-    const id = decodeURIComponent(m[1] ?? '');
-    if (!hasTask(id))
-      return send(404, {
-        code: 'DABBA_E_NOT_FOUND',
-        message: `task "${id}" is not on this host`,
-        details: {},
-      });
-    const controller = new AbortController();
-    res.on('close', () => controller.abort());
-    const tail = url.searchParams.get('tail');
-    const follow = url.searchParams.get('follow') === '1';
-    void (async () => {
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      try {
-        const opts = {
-          follow,
-          signal: controller.signal,
-          ...(tail !== null && /^\d+$/.test(tail) ? { tail: Number(tail) } : {}),
-        };
-        for await (const line of runtime.logs(id, opts)) {
-          if (!res.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => res.once('drain', r));
-        }
-      } catch {
-        // task removed or client gone
-      }
-      res.end();
-    })();
+  const server: Server = createServer({ headersTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
+    // Nothing here reads a body; whatever a client sends is drained so it gets the answer.
+    req.resume();
+    try {
+      const p = handle(runtime, hasTask, req, res);
+      if (p) p.catch(() => fail(res, 500, 'DABBA_E_INTERNAL', 'internal error'));
+    } catch {
+      fail(res, 500, 'DABBA_E_INTERNAL', 'internal error');
+    }
+  });
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy(err);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -8,6 +8,12 @@ export const ERROR_CODES = {
   DABBA_E_MALFORMED_JSON: 400,
   DABBA_E_UNSUPPORTED_MEDIA_TYPE: 415,
   DABBA_E_BODY_TOO_LARGE: 413,
+  /** A request body stopped arriving (no byte for the idle timeout) before it ended. */
+  DABBA_E_REQUEST_TIMEOUT: 408,
+  /** An image (archive, manifest, config or layer) is malformed, unsafe or does not match its digest. */
+  DABBA_E_IMAGE_INVALID: 400,
+  /** An image goes over a configured bound (decompressed size, entries, metadata size). */
+  DABBA_E_IMAGE_TOO_LARGE: 413,
   DABBA_E_NOT_FOUND: 404,
   DABBA_E_METHOD_NOT_ALLOWED: 405,
   DABBA_E_CONFLICT: 409,

@@ -8,3 +8,4 @@ export * from './ipv4.ts';
 export * from './logger.ts';
 export * from './sizes.ts';
 export * from './system-deps/index.ts';
+export * from './request-target.ts';

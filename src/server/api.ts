@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '../lib/index.ts';
+import { DabbaError } from '../errors/index.ts';
+import { parseRequestTarget, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
@@ -76,15 +77,19 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
     res.on('close', abort);
     shutdown.addEventListener('abort', abort, { once: true });
     res.on('close', () => shutdown.removeEventListener('abort', abort));
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // A request target that is not a path (an absolute URL with a bad port...) must not throw here:
+    // an exception in this listener would take the whole server down.
+    const url = parseRequestTarget(req.url) ?? { pathname: '', query: new URLSearchParams() };
     void (async () => {
       try {
+        if (url.pathname === '')
+          throw new DabbaError('DABBA_E_BAD_REQUEST', 'the request target is not a path (/v1/...)');
         const { handler, params, status } = router.match(req.method ?? 'GET', url.pathname);
         const result = await handler({
           req,
           res,
           params,
-          query: url.searchParams,
+          query: url.query,
           signal: controller.signal,
         });
         if (result !== undefined && !res.headersSent) sendJson(res, status, result);
@@ -93,12 +98,16 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
         if (status >= 500)
           o.logger.error({ err: e, method: req.method, path: url.pathname }, 'request failed');
         else o.logger.debug({ code: body.code, method: req.method, path: url.pathname }, 'request refused');
-        if (res.headersSent) {
-          res.end();
-          return;
+        try {
+          if (res.headersSent) {
+            res.end();
+            return;
+          }
+          if (!req.complete) lingeringClose(req, res);
+          sendJson(res, status, body);
+        } catch {
+          res.destroy();
         }
-        if (!req.complete) lingeringClose(req, res);
-        sendJson(res, status, body);
       }
     })();
   });
