@@ -13,6 +13,7 @@ import type { Runtime, TaskHandle } from '../runtime/index.ts';
 import { ImagePuller } from './image-puller.ts';
 import { detectCapacity } from './capacity.ts';
 import { startEndpoint, type AgentEndpoint } from './endpoint.ts';
+import { hostCsr, needsRenewal, saveHostCertificate, type HostCredentials } from './host-credentials.ts';
 import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
@@ -32,6 +33,14 @@ export interface AgentOptions {
   statsIntervalMs?: number;
   /** The host's image store (oci): images tasks need are fetched from the server into it. */
   images?: ImageStore;
+  /**
+   * The host's certificate (see host-credentials.ts): the client should already present it; the
+   * endpoint then serves HTTPS with it, by default on the certificate's address, and the agent
+   * renews it when a third of its lifetime is left.
+   */
+  credentials?: HostCredentials;
+  /** How often the certificate's age is checked (ms, default one hour). */
+  renewCheckMs?: number;
 }
 
 export interface RunningAgent {
@@ -61,8 +70,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
     (id) => runners.has(id),
-    o.listenHost ?? '127.0.0.1',
+    o.listenHost ?? o.credentials?.address ?? '127.0.0.1',
     o.listenPort ?? 0,
+    o.credentials,
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
@@ -223,6 +233,30 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }
   }
 
+  /** Renews the host certificate (same key) when due, presenting the current one. */
+  async function renewals(): Promise<void> {
+    let creds = o.credentials;
+    if (creds === undefined) return;
+    while (!signal.aborted) {
+      if (needsRenewal(creds, clock.now())) {
+        try {
+          const issued = await o.client.renewHostCertificate(o.hostId, await hostCsr(o.dataDir, o.hostId));
+          creds = await saveHostCertificate(o.dataDir, issued);
+          o.client.setClientCertificate(creds.certPem, creds.keyPem);
+          endpoint.setCredentials(creds);
+          logger.info({ notAfter: creds.notAfter.toISOString() }, 'host certificate renewed');
+          continue;
+        } catch (e) {
+          if (signal.aborted) return;
+          logger.warn({ err: messageOf(e) }, 'host certificate renewal failed; retrying');
+          await sleep(Math.min(o.renewCheckMs ?? 3_600_000, 60_000), signal);
+          continue;
+        }
+      }
+      await sleep(o.renewCheckMs ?? 3_600_000, signal);
+    }
+  }
+
   async function stats(): Promise<void> {
     const every = o.statsIntervalMs ?? 10_000;
     while (!signal.aborted) {
@@ -251,7 +285,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     await endpoint.close();
     throw e;
   }
-  loops.push(reporter.run(signal), syncAssignments(), stats());
+  loops.push(reporter.run(signal), syncAssignments(), stats(), renewals());
 
   return {
     endpointUrl: endpoint.url,

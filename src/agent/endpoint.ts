@@ -1,16 +1,32 @@
 /**
- * The agent's own HTTP endpoint: the server proxies `dabba logs` here. No input may crash or hang
- * it: the request target is parsed without throwing, bad percent-encoding is a 400, every error of a
+ * The agent's own endpoint: the server proxies `dabba logs` here. With a host certificate it serves
+ * HTTPS with it and answers only the control plane: a client certificate of the cluster CA with
+ * O=dabba:servers (the server's), checked at the handshake. No input may crash or hang it: the
+ * request target is parsed without throwing, bad percent-encoding is a 400, every error of a
  * handler becomes an answer, malformed requests get a connection-level 400, and slow or idle clients
  * are cut by the header and keep-alive timeouts.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { decodePathSegment, parseRequestTarget } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
+import type { HostCredentials } from './host-credentials.ts';
+
+/** Subject organisation of the control plane's certificates (see src/auth/pki). */
+const SERVERS_ORG = 'dabba:servers';
 
 export interface AgentEndpoint {
   url: string;
+  /** Serves a renewed certificate to new connections. */
+  setCredentials(creds: HostCredentials): void;
   close(): Promise<void>;
 }
 
@@ -57,12 +73,18 @@ async function streamLogs(
 function handle(
   runtime: Runtime,
   hasTask: (id: string) => boolean,
+  tls: boolean,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> | void {
   const target = parseRequestTarget(req.url);
   if (!target) return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the request target is not a path');
   if (target.pathname === '/v1/health') return send(res, 200, { ok: true });
+  if (tls) {
+    const peer = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate() : undefined;
+    if (peer?.subject?.O !== SERVERS_ORG)
+      return fail(res, 403, 'DABBA_E_FORBIDDEN', 'only the control plane may read from this endpoint');
+  }
   const m = /^\/v1\/logs\/([^/]+)$/.exec(target.pathname);
   if (!m) return fail(res, 404, 'DABBA_E_NOT_FOUND', 'no such endpoint');
   if (req.method !== 'GET')
@@ -80,17 +102,35 @@ export async function startEndpoint(
   hasTask: (id: string) => boolean,
   host: string,
   port: number,
+  creds?: HostCredentials,
 ): Promise<AgentEndpoint> {
-  const server: Server = createServer({ headersTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
+  const listener: RequestListener = (req, res) => {
     // Nothing here reads a body; whatever a client sends is drained so it gets the answer.
     req.resume();
     try {
-      const p = handle(runtime, hasTask, req, res);
+      const p = handle(runtime, hasTask, creds !== undefined, req, res);
       if (p) p.catch(() => fail(res, 500, 'DABBA_E_INTERNAL', 'internal error'));
     } catch {
       fail(res, 500, 'DABBA_E_INTERNAL', 'internal error');
     }
-  });
+  };
+  const options = { headersTimeout: 30_000, requestTimeout: 0 };
+  const tlsServer: HttpsServer | undefined =
+    creds === undefined
+      ? undefined
+      : createHttpsServer(
+          {
+            ...options,
+            cert: creds.certPem,
+            key: creds.keyPem,
+            ca: creds.caPem,
+            requestCert: true,
+            rejectUnauthorized: true,
+            minVersion: 'TLSv1.2',
+          },
+          listener,
+        );
+  const server: Server = tlsServer ?? createServer(options, listener);
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy(err);
@@ -101,7 +141,10 @@ export async function startEndpoint(
   });
   const addr = server.address() as AddressInfo;
   return {
-    url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    url: `${creds ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    setCredentials(c) {
+      tlsServer?.setSecureContext({ cert: c.certPem, key: c.keyPem, ca: c.caPem });
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

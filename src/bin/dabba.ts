@@ -33,6 +33,7 @@ const code = await runCli(process.argv.slice(2), {
   daemons,
   probeDev,
   signal: controller.signal,
-  client: (addr) => new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR }),
+  client: (addr, tls) =>
+    new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR, ...(tls ?? {}) }),
 });
 process.exitCode = code;

@@ -4,9 +4,17 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { detectCapacity, startAgent } from '../agent/index.ts';
+import {
+  detectCapacity,
+  hostCsr,
+  loadHostCredentials,
+  saveHostCertificate,
+  startAgent,
+  type HostCredentials,
+} from '../agent/index.ts';
+import { issueAndRecordHostCertificate } from '../auth/index.ts';
 import type { AgentDaemonOptions, Daemon, Daemons, DevOptions, ServerDaemonOptions } from '../cli/index.ts';
-import { DabbaClient } from '../client/index.ts';
+import { DabbaClient, fetchPinnedCa } from '../client/index.ts';
 import { DabbaError } from '../errors/index.ts';
 import { createLogger, type Logger } from '../lib/index.ts';
 import { NAME_PATTERN } from '../lib/index.ts';
@@ -14,7 +22,7 @@ import type { Runtime } from '../runtime/index.ts';
 import { ImageStore, createBuiltinImage } from '../image/index.ts';
 import { OciRuntime, detectOci } from '../runtime/oci/index.ts';
 import { ProcessRuntime } from '../runtime/process/index.ts';
-import { startServer } from '../server/index.ts';
+import { startServer, type RunningServer } from '../server/index.ts';
 import { EtcdStore, SqliteStore, type Store } from '../store/index.ts';
 
 function defaultHostId(): string {
@@ -138,6 +146,36 @@ async function openSqlite(dataDir: string, logger: Logger): Promise<{ store: Sql
   return { store, name: `sqlite:${path}` };
 }
 
+/**
+ * dev: the local agent gets its host certificate straight from the server in this process (as a
+ * join would give it), so logs flow over TLS to the address of that certificate, as in a cluster.
+ */
+async function devHostCredentials(
+  server: RunningServer,
+  store: Store,
+  agentDir: string,
+  hostId: string,
+): Promise<HostCredentials> {
+  const issued = await issueAndRecordHostCertificate(store, server.pki.ca, {
+    hostId,
+    address: '127.0.0.1',
+    csrPem: await hostCsr(agentDir, hostId),
+  });
+  return saveHostCertificate(agentDir, { certificate: issued.certPem, ca: issued.caPem });
+}
+
+/** The CA an agent verifies the server with: --ca, else the one saved at join, else fetched by its pin. */
+async function agentCa(
+  o: AgentDaemonOptions,
+  saved: HostCredentials | undefined,
+): Promise<string | undefined> {
+  if (o.caPem !== undefined) return o.caPem;
+  if (saved !== undefined) return saved.caPem;
+  if (o.caPin === undefined) return undefined;
+  const first = o.servers.split(',')[0]?.trim() ?? '';
+  return fetchPinnedCa(/^https?:\/\//.test(first) ? first : `https://${first}`, o.caPin);
+}
+
 export const daemons: Daemons = {
   async dev(o: DevOptions): Promise<Daemon> {
     // The terminal is for the person; the structured log goes to a file in the data dir.
@@ -164,6 +202,7 @@ export const daemons: Daemons = {
         logger: logger.child({ part: 'server' }),
         images,
         replicaId: 'dev',
+        dataDir: join(o.dataDir, 'server'),
         ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
         ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
       });
@@ -172,19 +211,33 @@ export const daemons: Daemons = {
       await runtime.close();
       throw listenError(e, o.host, o.port);
     }
+    const credentials = await devHostCredentials(server, store, agentDir, defaultHostId());
     const agent = await startAgent({
-      client: new DabbaClient({ addr: server.url }),
+      client: new DabbaClient({
+        addr: server.url,
+        ca: credentials.caPem,
+        cert: credentials.certPem,
+        key: credentials.keyPem,
+      }),
       runtime,
       hostId: defaultHostId(),
       labels: { 'dabba.io/mode': 'dev' },
       dataDir: agentDir,
       logger: logger.child({ part: 'agent' }),
+      credentials,
       ...(chosen.images ? { images: chosen.images } : {}),
     });
+    const caFile = server.pki.caFile;
     return {
       url: server.url,
       runtime: runtime.name,
-      notes: [...notes, `host: ${defaultHostId()}`, `log: ${logFile}`],
+      notes: [
+        ...notes,
+        `host: ${defaultHostId()}`,
+        `log: ${logFile}`,
+        ...(server.pki.tls && caFile ? [`tls: HTTPS; clients need --ca ${caFile} (or DABBA_CA)`] : []),
+      ],
+      ...(server.pki.tls && caFile ? { caFile } : {}),
       async close() {
         await agent.close();
         await runtime.close();
@@ -220,11 +273,21 @@ export const daemons: Daemons = {
         ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
         ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
         ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
+        dataDir: o.dataDir,
+        ...(o.forceTls === true ? { forceTls: true } : {}),
+        ...(o.tlsNames === undefined ? {} : { tlsNames: o.tlsNames }),
       });
+      const { pki } = server;
       return {
         url: server.url,
         runtime: '',
-        notes: [`store: ${name}`],
+        notes: [
+          `store: ${name}`,
+          `cluster CA: ${pki.caFile ?? '(in the store)'}${pki.caCreated ? ' (created now)' : ''}, pin ${pki.ca.pin}`,
+          pki.tls
+            ? `tls: HTTPS; clients and agents verify it with --ca ${pki.caFile ?? 'ca.crt'} (or DABBA_CA)`
+            : 'tls: plain HTTP on loopback (--tls serves HTTPS here too)',
+        ],
         async close() {
           await server.close();
           await store.close();
@@ -246,7 +309,7 @@ export const daemons: Daemons = {
       ...(o.advertise ? { advertise: o.advertise } : {}),
     });
     const { runtime, note } = chosen;
-    const [lhost, lport] = (o.listen ?? '127.0.0.1:0').split(':');
+    const [lhost, lport] = (o.listen ?? ':0').split(':');
     const hostId = o.hostId ?? defaultHostId();
     const detected = await detectCapacity();
     const capacity = {
@@ -254,22 +317,35 @@ export const daemons: Daemons = {
       ...(o.cpu === undefined ? {} : { cpu: o.cpu }),
       ...(o.memoryBytes === undefined ? {} : { memoryBytes: o.memoryBytes }),
     };
+    const credentials = await loadHostCredentials(o.dataDir);
+    const ca = await agentCa(o, credentials);
     const agent = await startAgent({
-      client: new DabbaClient({ addr: o.servers }),
+      client: new DabbaClient({
+        addr: o.servers,
+        ...(ca === undefined ? {} : { ca }),
+        ...(credentials ? { cert: credentials.certPem, key: credentials.keyPem } : {}),
+      }),
+      ...(credentials ? { credentials } : {}),
       runtime,
       hostId,
       labels: o.labels,
       dataDir: o.dataDir,
       logger,
       capacity,
-      listenHost: lhost || '127.0.0.1',
+      ...(lhost ? { listenHost: lhost } : {}),
       listenPort: Number(lport ?? 0),
       ...(chosen.images ? { images: chosen.images } : {}),
     });
     return {
       url: agent.endpointUrl,
       runtime: runtime.name,
-      notes: [note, `host: ${hostId}`],
+      notes: [
+        note,
+        `host: ${hostId}`,
+        credentials
+          ? `host certificate: ${credentials.hostId} at ${credentials.address}, until ${credentials.notAfter.toISOString()}`
+          : 'host certificate: none (the agent is not joined)',
+      ],
       async close() {
         await agent.close();
         await runtime.close();

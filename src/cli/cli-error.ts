@@ -24,7 +24,7 @@ export function describeError(e: unknown): { message: string; exitCode: ExitCode
     }
     const status = httpStatusFor(e.code);
     const exitCode =
-      e.code === 'DABBA_E_UNAVAILABLE' || e.code === 'DABBA_E_TIMEOUT'
+      e.code === 'DABBA_E_UNAVAILABLE' || e.code === 'DABBA_E_TIMEOUT' || e.code === 'DABBA_E_TLS'
         ? EXIT.UNREACHABLE
         : e.code === 'DABBA_E_NOT_FOUND'
           ? EXIT.NOT_FOUND

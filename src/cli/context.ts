@@ -1,4 +1,4 @@
-import type { DabbaClient } from '../client/index.ts';
+import type { ClientTls, DabbaClient } from '../client/index.ts';
 import type { Out } from './output.ts';
 
 /** Long-running daemons are started by bin/ (which picks the concrete store and runtime). */
@@ -28,6 +28,9 @@ export interface ServerDaemonOptions {
   /** The task network hosts get their ranges from, and the size of each (prefix bits). */
   taskNetwork?: string;
   hostSubnetSize?: number;
+  /** Serve HTTPS on loopback too; extra names for the server certificate. */
+  forceTls?: boolean;
+  tlsNames?: string[];
 }
 export interface AgentDaemonOptions {
   servers: string;
@@ -45,6 +48,9 @@ export interface AgentDaemonOptions {
   /** What the host offers to tasks, instead of all its cores / memory. */
   cpu?: number;
   memoryBytes?: number;
+  /** PEM of the cluster CA the server is verified against (`--ca`), or the pin to fetch it by. */
+  caPem?: string;
+  caPin?: string;
 }
 export interface Daemon {
   url: string;
@@ -52,6 +58,8 @@ export interface Daemon {
   runtime: string;
   /** Lines to show the user once it is up (what runs where, which runtime and why). */
   notes: string[];
+  /** The cluster CA file clients need, when the API serves HTTPS. */
+  caFile?: string;
   close(): Promise<void>;
 }
 export interface Daemons {
@@ -82,7 +90,10 @@ export interface CliContext {
   daemons: Daemons;
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
-  client(addr?: string): DabbaClient;
+  /** A client for the server at addr (default DABBA_ADDR), verifying https:// servers against tls.ca. */
+  client(addr?: string, tls?: ClientTls): DabbaClient;
+  /** The CA given with the global `--ca FILE` or `DABBA_CA` (read before any command runs). */
+  tls?: ClientTls;
   /** For `dabba doctor` (given by bin/; without it doctor reports the packages only). */
   probeDev?: () => Promise<DevProbe>;
 }

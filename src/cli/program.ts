@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { describeError } from './cli-error.ts';
+import { readFile } from 'node:fs/promises';
+import type { ClientTls } from '../client/index.ts';
+import { CliError, describeError } from './cli-error.ts';
 import { daemonCommands } from './commands/daemons.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { doctorCommand } from './commands/doctor.ts';
@@ -15,11 +17,40 @@ import { stopCommand } from './commands/stop.ts';
 import type { CliContext } from './context.ts';
 import { EXIT } from './exit-codes.ts';
 
-export function buildProgram(ctx: CliContext): Command {
+/** Reads the CA file of `--ca` / DABBA_CA: a PEM certificate, or a clear error. */
+async function readCaFile(path: string, from: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new CliError(
+      `${from} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'}); the server writes its CA to DATA_DIR/ca.crt`,
+      EXIT.USAGE,
+    );
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    throw new CliError(`${from} ${path} is not a PEM certificate (the server's DATA_DIR/ca.crt)`, EXIT.USAGE);
+  return text;
+}
+
+export function buildProgram(outer: CliContext): Command {
+  // Filled by the hook below from --ca / DABBA_CA before any command's action runs.
+  const tls: ClientTls = {};
+  const ctx: CliContext = { ...outer, tls, client: (addr, t) => outer.client(addr, t ?? tls) };
   const program = new Command('dabba')
     .description('Dabba: deploy, run and keep services healthy on a fleet of hosts')
     .version('0.1.0')
     .option('--debug', 'show stack traces of errors')
+    .option(
+      '--ca <file>',
+      "the cluster CA to verify https:// servers with (default $DABBA_CA; the server's DATA_DIR/ca.crt)",
+    )
+    .hook('preAction', async (cmd) => {
+      const flag = cmd.opts<{ ca?: string }>().ca;
+      const env = outer.env['DABBA_CA'];
+      if (flag !== undefined) tls.ca = await readCaFile(flag, '--ca');
+      else if (env !== undefined && env !== '') tls.ca = await readCaFile(env, 'DABBA_CA');
+    })
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({

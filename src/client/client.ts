@@ -20,14 +20,28 @@ import type {
   TaskStatus,
   Task,
   WatchEventWire,
+  ClusterCaView,
+  HostCertificateView,
 } from '../model/index.ts';
 import { readSse } from './sse.ts';
+import {
+  certificateErrorCode,
+  tlsDispatcher,
+  untrustedServerError,
+  withDispatcher,
+  type ClientTls,
+} from './tls.ts';
 
 export interface ClientOptions {
   /** One or more base URLs (http://host:port), or a comma-separated string of them. */
   addr: string | string[];
   /** Per-request timeout (not applied to streams). */
   timeoutMs?: number;
+  /** PEM of the CA that https:// servers are verified against (the cluster CA; default: the system's). */
+  ca?: string;
+  /** PEM of a client certificate and its key, presented over TLS (an agent's host certificate). */
+  cert?: string;
+  key?: string;
 }
 
 interface RequestOptions {
@@ -39,11 +53,20 @@ interface RequestOptions {
   stream?: boolean;
 }
 
+/** Without a scheme: plain HTTP on loopback, HTTPS beyond it (where servers always serve HTTPS). */
+function defaultScheme(hostPort: string): 'http' | 'https' {
+  const host = hostPort
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase();
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') ? 'http' : 'https';
+}
+
 export function parseAddrs(addr: string | string[]): string[] {
   const list = (Array.isArray(addr) ? addr : addr.split(','))
     .map((a) => a.trim())
     .filter((a) => a !== '')
-    .map((a) => (/^https?:\/\//.test(a) ? a : `http://${a}`).replace(/\/+$/, ''));
+    .map((a) => (/^https?:\/\//.test(a) ? a : `${defaultScheme(a)}://${a}`).replace(/\/+$/, ''));
   if (list.length === 0) throw new DabbaError('DABBA_E_BAD_REQUEST', 'no server address given');
   for (const a of list) {
     try {
@@ -61,10 +84,30 @@ export class DabbaClient {
   readonly addrs: string[];
   #current = 0;
   readonly #timeoutMs: number;
+  #tls: ClientTls;
+  #dispatcher: ReturnType<typeof tlsDispatcher>;
 
   constructor(options: ClientOptions) {
     this.addrs = parseAddrs(options.addr);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#tls = {
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(options.cert === undefined ? {} : { cert: options.cert }),
+      ...(options.key === undefined ? {} : { key: options.key }),
+    };
+    this.#dispatcher = tlsDispatcher(this.#tls);
+  }
+
+  /**
+   * Presents another client certificate from the next request on (an agent's renewed host
+   * certificate). Open streams keep the connection they have.
+   */
+  setClientCertificate(cert: string, key: string): void {
+    const old = this.#dispatcher;
+    this.#tls = { ...this.#tls, cert, key };
+    this.#dispatcher = tlsDispatcher(this.#tls);
+    // Let requests in flight finish on the old connections.
+    void old?.close().catch(() => undefined);
   }
 
   /** The address requests currently go to. */
@@ -92,7 +135,7 @@ export class DabbaClient {
           init.headers = { 'content-type': opts.raw.contentType };
         }
         if (opts.headers) init.headers = { ...(init.headers as Record<string, string>), ...opts.headers };
-        const res = await fetch(base + path, init);
+        const res = await fetch(base + path, withDispatcher(init, this.#dispatcher));
         if (res.status === 503 && i < this.addrs.length - 1) {
           await res.body?.cancel();
           continue;
@@ -101,6 +144,9 @@ export class DabbaClient {
         return res;
       } catch (e) {
         if (opts.signal?.aborted) throw e;
+        const tlsCode = certificateErrorCode(e);
+        // A server that cannot be verified is not failed over from silently: say what to fix.
+        if (tlsCode !== undefined) throw untrustedServerError(base, tlsCode, this.#tls.ca !== undefined, e);
         lastError = e;
       }
     }
@@ -187,6 +233,14 @@ export class DabbaClient {
   }
   assignments(hostId: string): Promise<{ revision: number; tasks: Task[] }> {
     return this.#json('GET', `/v1/hosts/${encodeURIComponent(hostId)}/assignments`);
+  }
+  /** The cluster CA (public). */
+  clusterCa(): Promise<ClusterCaView> {
+    return this.#json('GET', '/v1/ca');
+  }
+  /** Renews this host's certificate; the request must present the current one (client certificate). */
+  renewHostCertificate(hostId: string, csr: string): Promise<HostCertificateView> {
+    return this.#json('POST', `/v1/hosts/${encodeURIComponent(hostId)}/certificate`, { body: { csr } });
   }
   reportStatus(status: TaskStatus): Promise<{ ok: true }> {
     return this.#json('PUT', `/v1/tasks/${encodeURIComponent(status.id)}/status`, { body: status });

@@ -5,6 +5,10 @@
 export const ERROR_CODES = {
   DABBA_E_VALIDATION: 400,
   DABBA_E_BAD_REQUEST: 400,
+  /** No credential, or one that is not valid (unknown, expired, revoked, wrong CA). */
+  DABBA_E_UNAUTHENTICATED: 401,
+  /** A valid credential that does not allow this (which role, namespace or host is missing). */
+  DABBA_E_FORBIDDEN: 403,
   DABBA_E_MALFORMED_JSON: 400,
   DABBA_E_UNSUPPORTED_MEDIA_TYPE: 415,
   DABBA_E_BODY_TOO_LARGE: 413,
@@ -25,6 +29,8 @@ export const ERROR_CODES = {
   DABBA_E_STORE_CLOSED: 503,
   DABBA_E_UNAVAILABLE: 503,
   DABBA_E_TIMEOUT: 504,
+  /** The client could not verify the server's TLS certificate (a CA is missing or wrong). */
+  DABBA_E_TLS: 502,
   DABBA_E_RUNTIME: 500,
   DABBA_E_INTERNAL: 500,
 } as const;

@@ -127,3 +127,21 @@ export interface ServersView {
   broker: string | null;
   store: { name: string; ok: boolean; revision: number; error?: string };
 }
+
+/** `GET /v1/ca`: the cluster CA certificate (public), and its pin (`sha256:` of its public key). */
+export interface ClusterCaView {
+  cert: string;
+  pin: string;
+}
+
+/** A host certificate as the server hands it out (join, renewal). */
+export interface HostCertificateView {
+  hostId: string;
+  address: string;
+  /** PEM of the host certificate. */
+  certificate: string;
+  /** PEM of the cluster CA it chains to. */
+  ca: string;
+  /** ISO-8601. */
+  notAfter: string;
+}

@@ -1,4 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { DabbaError } from '../errors/index.ts';
 import { parseRequestTarget, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
@@ -15,6 +22,8 @@ import { watchRoutes } from './routes/watch.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { TaskNetwork } from '../model/index.ts';
+import type { ServerPki } from './pki.ts';
+import { certificateRoutes } from './routes/certificates.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -30,6 +39,8 @@ export interface ApiOptions {
   images?: ImageStore;
   /** The control-plane replicas (`GET /v1/servers`). */
   servers?: ServersSource;
+  /** The cluster CA and this replica's certificate; with `pki.tls` the API serves HTTPS. */
+  pki?: ServerPki;
 }
 
 export function buildRouter(o: ApiOptions): Router {
@@ -50,7 +61,8 @@ export function buildRouter(o: ApiOptions): Router {
   });
   jobRoutes(router, o.store, o.clock, o.events);
   hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
-  logRoutes(router, o.store);
+  logRoutes(router, o.store, o.pki);
+  if (o.pki) certificateRoutes(router, o.store, o.pki, o.events);
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
@@ -68,10 +80,15 @@ function lingeringClose(req: IncomingMessage, _res: ServerResponse): void {
   req.once('end', () => clearTimeout(timer));
 }
 
-/** The HTTP API server. Never crashes on bad input: every error becomes a JSON answer. */
+/**
+ * The API server: HTTPS with the replica's certificate when `o.pki.tls`, else plain HTTP. Over TLS a
+ * client may present a certificate (host agents do; token clients need not): it is checked against
+ * the cluster CA only, and `hostIdentityFromRequest` reads the result. Never crashes on bad input:
+ * every error becomes a JSON answer.
+ */
 export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
   const router = buildRouter(o);
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+  const listener: RequestListener = (req, res) => {
     const controller = new AbortController();
     const abort = (): void => controller.abort();
     res.on('close', abort);
@@ -110,7 +127,24 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
         }
       }
     })();
-  });
+  };
+  const options = { requestTimeout: 0, headersTimeout: 30_000 };
+  const server: Server = o.pki?.tls
+    ? createHttpsServer(
+        {
+          ...options,
+          cert: o.pki.identity.certPem,
+          key: o.pki.identity.keyPem,
+          // Client certificates are verified against the cluster CA alone (not the system's CAs);
+          // one that fails leaves the request unauthenticated by certificate instead of refused.
+          ca: o.pki.ca.certPem,
+          requestCert: true,
+          rejectUnauthorized: false,
+          minVersion: 'TLSv1.2',
+        },
+        listener,
+      )
+    : createServer(options, listener);
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy(err);

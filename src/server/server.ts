@@ -11,6 +11,7 @@ import { systemClock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
+import { preparePki, type ServerPki } from './pki.ts';
 import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
@@ -49,6 +50,15 @@ export interface ServerOptions {
   taskNetwork?: string;
   /** Prefix length of each host's range of the task network (default 24: 254 task addresses). */
   hostSubnetSize?: number;
+  /**
+   * Where the cluster CA is written (`ca.crt`, `ca.key` 0600) and read from. The CA itself lives in
+   * the store, shared by every replica; without a data dir it is only there.
+   */
+  dataDir?: string;
+  /** Serve HTTPS on loopback too (beyond loopback it always does). */
+  forceTls?: boolean;
+  /** More names (DNS or IP) for the server certificate, besides the listen/advertise hosts and hostname. */
+  tlsNames?: string[];
 }
 
 export interface CloseOptions {
@@ -60,7 +70,10 @@ export interface CloseOptions {
 }
 
 export interface RunningServer {
+  /** http://... on plain loopback, https://... with TLS. */
   url: string;
+  /** The cluster CA and this replica's certificate; `pki.tls` says whether the API serves HTTPS. */
+  pki: ServerPki;
   scheduler: SchedulerLoop;
   replica: Replica;
   /** Stops accepting requests, ends streams and loops; does not close the store. */
@@ -82,6 +95,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const signal = controller.signal;
   const events = new EventLog(o.store, clock);
   let replica: Replica | undefined = undefined;
+  const pki = await preparePki(o.store, {
+    host: o.host,
+    logger,
+    ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }),
+    ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
+    ...(o.forceTls === undefined ? {} : { forceTls: o.forceTls }),
+    ...(o.tlsNames === undefined ? {} : { tlsNames: o.tlsNames }),
+  });
   const http = createApiServer(
     {
       store: o.store,
@@ -93,6 +114,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       taskNetwork,
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
+      pki,
       servers: {
         view: () => {
           if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
@@ -111,7 +133,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
   const addr = http.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = `${pki.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   const r = new Replica({
     store: o.store,
     logger: logger.child({ part: 'shards' }),
@@ -155,10 +177,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       signal,
     ),
   ];
-  logger.info({ url, shards: shardCount, leaseTtlSeconds: ttl }, 'server listening');
+  logger.info(
+    { url, shards: shardCount, leaseTtlSeconds: ttl, tls: pki.tls, caPin: pki.ca.pin },
+    'server listening',
+  );
   let closed: Promise<void> | undefined;
   return {
     url,
+    pki,
     scheduler,
     replica: r,
     close(options: CloseOptions = {}) {

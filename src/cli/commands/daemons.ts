@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DabbaError } from '../../errors/index.ts';
@@ -171,7 +171,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         ctx.err.write(`dabba dev: API at ${daemon.url} (data in ${opts.dataDir})\n`);
         for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
         if (job) {
-          const client = ctx.client(daemon.url);
+          const client = ctx.client(
+            daemon.url,
+            daemon.caFile === undefined ? undefined : { ca: await readFile(daemon.caFile, 'utf8') },
+          );
           const put = await client.putJob(job.spec.name, job.userForm);
           ctx.err.write(`deploying ${job.spec.name} version ${put.version}\n`);
           const r = await waitForRollout(
@@ -189,6 +192,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             '',
             'try next (in another terminal):',
             `  export DABBA_ADDR=${daemon.url}`,
+            ...(daemon.caFile === undefined ? [] : [`  export DABBA_CA=${daemon.caFile}`]),
             '  bin/dabba status            # jobs',
             ...(job ? [`  bin/dabba status ${job.spec.name}      # its tasks, pids and addresses`] : []),
             "  bin/dabba logs TASK -f      # a task's output",
@@ -219,10 +223,19 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--advertise-url <url>', 'URL other replicas and `dabba servers` show for this one')
     .option('--task-network <cidr>', TASK_NETWORK_HELP)
     .option('--host-subnet-size <bits>', HOST_SUBNET_HELP)
+    .option('--tls', 'serve HTTPS on loopback too (beyond loopback the server always does)')
+    .option(
+      '--tls-name <name>',
+      'another DNS name or IP for the server certificate (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .action(
       async (opts: {
         dataDir: string;
         listen: string;
+        tls?: boolean;
+        tlsName: string[];
         store?: string;
         hostTimeout: string;
         replicaId?: string;
@@ -248,8 +261,11 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
           );
         }
         if (opts.advertiseUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(opts.advertiseUrl)) {
-          throw new CliError(`--advertise-url "${opts.advertiseUrl}" must be http://HOST:PORT`, EXIT.USAGE);
+          throw new CliError(`--advertise-url "${opts.advertiseUrl}" must be https://HOST:PORT`, EXIT.USAGE);
         }
+        for (const n of opts.tlsName)
+          if (!/^[A-Za-z0-9.:-]{1,253}$/.test(n))
+            throw new CliError(`--tls-name "${n}" must be a DNS name or an IP address`, EXIT.USAGE);
         const daemon = await ctx.daemons.server(
           {
             dataDir: resolve(opts.dataDir),
@@ -263,6 +279,8 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
               : { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
             hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
             ...(opts.store === undefined ? {} : { store: opts.store }),
+            ...(opts.tls === true ? { forceTls: true } : {}),
+            ...(opts.tlsName.length > 0 ? { tlsNames: opts.tlsName } : {}),
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
           },
           ctx.signal,
@@ -297,6 +315,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       '--advertise <ip>',
       "address this host's tasks are reachable at (process runtime; default 127.0.0.1)",
     )
+    .option(
+      '--ca-pin <sha256:hex>',
+      'fetch the cluster CA from the server and accept it only if its key has this pin (as printed by `dabba server`); or give the CA itself with --ca FILE',
+    )
     .option('--cpu <cores>', 'CPU offered to tasks (default: all cores)')
     .option('--memory <size>', 'memory offered to tasks, e.g. 4Gi (default: all memory)')
     .action(
@@ -313,7 +335,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         advertise?: string;
         cpu?: string;
         memory?: string;
+        caPin?: string;
       }) => {
+        if (opts.caPin !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.caPin))
+          throw new CliError(`--ca-pin "${opts.caPin}" must be sha256:<64 hex digits>`, EXIT.USAGE);
         const daemon = await ctx.daemons.agent(
           {
             servers: opts.server,
@@ -327,6 +352,8 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...parseCapacity(opts.cpu, opts.memory),
             ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+            ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),
+            ...(opts.caPin === undefined ? {} : { caPin: opts.caPin }),
           },
           ctx.signal,
         );

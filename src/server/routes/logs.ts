@@ -2,14 +2,17 @@ import { DabbaError, NotFoundError, UnavailableError } from '../../errors/index.
 import type { HostRecord, Task } from '../../model/index.ts';
 import { jobOfTaskId, keys } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
+import { agentTarget, withDispatcher } from '../agent-connection.ts';
 import type { Router } from '../http/router.ts';
+import type { ServerPki } from '../pki.ts';
 import { getJson } from '../state/json.ts';
 
 /**
  * `GET /v1/tasks/ID/logs?follow=1&tail=N`: the server finds the task's host and streams the log from
- * that host's agent (as the Kubernetes API server does with the kubelet). NDJSON lines.
+ * that host's agent (as the Kubernetes API server does with the kubelet). NDJSON lines. The agent is
+ * reached only at the address of the host certificate the server issued (see agent-connection.ts).
  */
-export function logRoutes(router: Router, store: Store): void {
+export function logRoutes(router: Router, store: Store, pki?: ServerPki): void {
   router.on('GET', '/v1/tasks/:id/logs', async ({ params, query, res, signal }) => {
     const id = params['id'] ?? '';
     const job = jobOfTaskId(id);
@@ -22,8 +25,8 @@ export function logRoutes(router: Router, store: Store): void {
       );
     }
     const host = await getJson<HostRecord>(store, keys.host(task.value.host));
-    if (!host?.value.agentUrl)
-      throw new UnavailableError(`the agent of host ${task.value.host} serves no logs`);
+    if (!host) throw new UnavailableError(`host ${task.value.host} is not registered`);
+    const target = await agentTarget(store, pki, host.value);
     const q = new URLSearchParams();
     const follow = query.get('follow');
     const tail = query.get('tail');
@@ -31,9 +34,10 @@ export function logRoutes(router: Router, store: Store): void {
     if (tail !== null && /^\d+$/.test(tail)) q.set('tail', tail);
     let upstream: Response;
     try {
-      upstream = await fetch(`${host.value.agentUrl}/v1/logs/${encodeURIComponent(id)}?${q.toString()}`, {
-        signal,
-      });
+      upstream = await fetch(
+        `${target.base}/v1/logs/${encodeURIComponent(id)}?${q.toString()}`,
+        withDispatcher({ signal }, target.dispatcher),
+      );
     } catch (cause) {
       throw new UnavailableError(`cannot reach the agent of host ${task.value.host} for logs`, { cause });
     }

@@ -1,5 +1,5 @@
 import { CompactedError, DabbaError } from '../../errors/index.ts';
-import type { WatchEventWire } from '../../model/index.ts';
+import { keys, type WatchEventWire } from '../../model/index.ts';
 import type { Store, WatchEvent } from '../../store/index.ts';
 import type { Router } from '../http/router.ts';
 
@@ -52,7 +52,10 @@ export function watchRoutes(router: Router, store: Store): void {
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     try {
       const opts = fromRevision === undefined ? { signal } : { signal, fromRevision };
-      for await (const batch of store.watch(prefix, opts)) {
+      for await (const all of store.watch(prefix, opts)) {
+        // Secrets (the CA key) are never served, whatever prefix is watched.
+        const batch = all.filter((e) => !e.kv.key.startsWith(keys.secretPrefix));
+        if (batch.length === 0) continue;
         const rev = batch[0]?.kv.modRevision ?? 0;
         const ok = res.write(
           `event: events\nid: ${rev}\ndata: ${JSON.stringify({ events: batch.map(wire) })}\n\n`,
