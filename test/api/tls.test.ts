@@ -220,7 +220,7 @@ describe('HTTPS API and host identity', () => {
     const asHost = await issueHostKeyAndCertificate(ca, { hostId: 'h9', address: '127.0.0.1' });
     assert.deepEqual(await get(endpointLogs, { ca: caPem, cert: asHost.certPem, key: asHost.keyPem }), {
       code: 'DABBA_E_FORBIDDEN',
-      message: 'only the control plane',
+      message: 'only the control plane may read from this endpoint',
       details: {},
     });
 
