@@ -164,7 +164,7 @@ export async function applyEntry(s: UnpackState, entry: TarEntry): Promise<void>
     s.dirMeta.set('', meta);
     return;
   }
-  await s.root.dirs(parent, true);
+  await s.root.dirs(parent, true, rel);
   const abs = s.root.abs(rel);
   switch (h.type) {
     case 'directory': {

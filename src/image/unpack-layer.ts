@@ -38,7 +38,7 @@ const DIR_NOFOLLOW = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NO
 async function applyDirMeta(s: UnpackState): Promise<void> {
   const dirs = [...s.dirMeta.entries()].sort((a, b) => b[0].length - a[0].length);
   for (const [rel, m] of dirs) {
-    if (!(await s.root.dirs(parentOf(rel), false))) continue;
+    if (!(await s.root.dirs(parentOf(rel), false, rel))) continue;
     let fh;
     try {
       fh = await open(s.root.abs(rel), DIR_NOFOLLOW);

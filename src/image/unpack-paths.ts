@@ -84,9 +84,10 @@ export class SafeRoot {
   /**
    * Checks that `rel` and every directory above it are real directories, creating missing ones
    * (mode 0755) when `create`; returns false when one is missing and `create` is false. A component
-   * that is a symlink or not a directory is refused.
+   * that is a symlink or not a directory is refused; the error names `entry`, the path being
+   * written (default `rel`).
    */
-  async dirs(rel: string, create: boolean): Promise<boolean> {
+  async dirs(rel: string, create: boolean, entry = rel): Promise<boolean> {
     if (rel === '') return true;
     let prefix = '';
     for (const part of rel.split('/')) {
@@ -99,8 +100,8 @@ export class SafeRoot {
       } else if (!st.isDirectory()) {
         throw new ImageError(
           'InvalidImage',
-          `layer path "${rel.slice(0, 300)}" goes through "${prefix.slice(0, 300)}", which is ${kindOf(st)}`,
-          { details: { path: rel, through: prefix } },
+          `layer path "${entry.slice(0, 300)}" goes through "${prefix.slice(0, 300)}", which is ${kindOf(st)}`,
+          { details: { path: entry, through: prefix } },
         );
       }
       this.#dirs.add(prefix);
@@ -110,7 +111,7 @@ export class SafeRoot {
 
   /** The final component's lstat, its parents checked (not created); undefined when absent. */
   async lstat(rel: string): Promise<Stats | undefined> {
-    if (!(await this.dirs(parentOf(rel), false))) return undefined;
+    if (!(await this.dirs(parentOf(rel), false, rel))) return undefined;
     return lstatOrUndefined(this.abs(rel));
   }
 

@@ -86,7 +86,7 @@ export async function writeWhiteouts(
   };
   for (const rel of whiteouts) {
     const parent = rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
-    await root.dirs(parent, true);
+    await root.dirs(parent, true, rel);
     if (!(await lstatOrUndefined(root.abs(rel)))) plan(rel);
   }
   for (const dir of opaque) {

@@ -45,7 +45,7 @@ export interface TaskStatus {
   ports?: Record<string, number>;
   exitCode?: number;
   /** Machine-readable reason of the last state change: Started, Exited, OOMKilled, LivenessFailed,
-   * StartFailed, ImageNotFound, CommandNotFound, Stopped, ...; a crash loop keeps the
+   * StartFailed, ImageNotFound, ImageRefused, CommandNotFound, Stopped, ...; a crash loop keeps the
    * cause as reason and says so in the message, with nextRestartAt */
   reason?: string;
   message?: string;

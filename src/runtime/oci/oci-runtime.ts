@@ -16,6 +16,7 @@ import {
   DEFAULT_PATH,
   ImageError,
   imageDefaults,
+  type ImageErrorReason,
   type ImageInfo,
   type ImageStore,
 } from '../../image/index.ts';
@@ -169,6 +170,15 @@ function helpersBase(stateDir: string): string {
   }
   return join(stateDir, 'helpers');
 }
+
+/** Image errors that are the image's content, not the host (mount or I/O failures are the host's). */
+const REFUSED: ReadonlySet<ImageErrorReason> = new Set([
+  'InvalidImage',
+  'TooLarge',
+  'DigestMismatch',
+  'SizeMismatch',
+  'UnsupportedMediaType',
+]);
 
 function fail(
   reason: string,
@@ -614,6 +624,12 @@ export class OciRuntime implements Runtime {
         this.logger.warn({ taskId, err: messageOf(err) }, 'cleanup after failed start'),
       );
       if (e instanceof RuntimeError) throw e;
+      // An image whose layers the store will not unpack (an escape, a bound, a digest) is the
+      // image's fault, not the host's: say so, and which image, in the task's reason and message.
+      if (e instanceof ImageError && REFUSED.has(e.reason)) {
+        const details = { taskId, image: spec.image, code: e.code, refusal: e.reason };
+        throw fail('ImageRefused', `image "${spec.image}" refused: ${messageOf(e)}`, details, e);
+      }
       if (e instanceof ImageError || isDabbaError(e)) throw fail('StartFailed', messageOf(e), { taskId }, e);
       throw fail('StartFailed', `starting task ${taskId} failed: ${messageOf(e)}`, { taskId }, e);
     }
