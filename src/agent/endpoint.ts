@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Runtime } from '../runtime/index.ts';
+import { handleAcceptErrors, silentLogger, type Logger } from '../lib/index.ts';
 
 export interface AgentEndpoint {
   url: string;
@@ -13,6 +14,7 @@ export async function startEndpoint(
   hasTask: (id: string) => boolean,
   host: string,
   port: number,
+  logger: Logger = silentLogger,
 ): Promise<AgentEndpoint> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -56,6 +58,7 @@ export async function startEndpoint(
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
+  handleAcceptErrors(server, logger, 'agent endpoint');
   const addr = server.address() as AddressInfo;
   return {
     url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,

@@ -8,7 +8,7 @@ import { detectCapacity, startAgent } from '../agent/index.ts';
 import type { AgentDaemonOptions, Daemon, Daemons, DevOptions, ServerDaemonOptions } from '../cli/index.ts';
 import { DabbaClient } from '../client/index.ts';
 import { DabbaError } from '../errors/index.ts';
-import { createLogger, type Logger } from '../lib/index.ts';
+import { createLogger, distinctFileSystems, installProcessFaultPolicy, type Logger } from '../lib/index.ts';
 import { NAME_PATTERN } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
 import { ImageStore, createBuiltinImage } from '../image/index.ts';
@@ -164,6 +164,10 @@ export const daemons: Daemons = {
         logger: logger.child({ part: 'server' }),
         images,
         replicaId: 'dev',
+        storage: {
+          paths: await distinctFileSystems([o.dataDir, join(o.dataDir, 'images')]),
+          ...(o.watermark ? { watermark: o.watermark } : {}),
+        },
         ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
         ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
       });
@@ -180,18 +184,22 @@ export const daemons: Daemons = {
       dataDir: agentDir,
       logger: logger.child({ part: 'agent' }),
       ...(chosen.images ? { images: chosen.images } : {}),
+      ...(o.watermark ? { watermark: o.watermark } : {}),
     });
-    return {
+    const daemon: Daemon = {
       url: server.url,
       runtime: runtime.name,
       notes: [...notes, `host: ${defaultHostId()}`, `log: ${logFile}`],
       async close() {
+        uninstall();
         await agent.close();
         await runtime.close();
         await server.close();
         await store.close();
       },
     };
+    const uninstall = installProcessFaultPolicy({ logger, close: () => daemon.close() });
+    return daemon;
   },
 
   async server(o: ServerDaemonOptions): Promise<Daemon> {
@@ -220,16 +228,23 @@ export const daemons: Daemons = {
         ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
         ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
         ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
+        storage: {
+          paths: await distinctFileSystems([o.dataDir, join(o.dataDir, 'images')]),
+          ...(o.watermark ? { watermark: o.watermark } : {}),
+        },
       });
-      return {
+      const daemon: Daemon = {
         url: server.url,
         runtime: '',
         notes: [`store: ${name}`],
         async close() {
+          uninstall();
           await server.close();
           await store.close();
         },
       };
+      const uninstall = installProcessFaultPolicy({ logger, close: () => daemon.close() });
+      return daemon;
     } catch (e) {
       await store.close();
       throw listenError(e, o.host, o.port);
@@ -265,16 +280,20 @@ export const daemons: Daemons = {
       listenHost: lhost || '127.0.0.1',
       listenPort: Number(lport ?? 0),
       ...(chosen.images ? { images: chosen.images } : {}),
+      ...(o.watermark ? { watermark: o.watermark } : {}),
     });
-    return {
+    const daemon: Daemon = {
       url: agent.endpointUrl,
       runtime: runtime.name,
       notes: [note, `host: ${hostId}`],
       async close() {
+        uninstall();
         await agent.close();
         await runtime.close();
       },
     };
+    const uninstall = installProcessFaultPolicy({ logger, close: () => daemon.close() });
+    return daemon;
   },
 };
 

@@ -1,4 +1,5 @@
 import type { DabbaClient } from '../client/index.ts';
+import type { Watermark } from '../lib/index.ts';
 import type { Out } from './output.ts';
 
 /** Long-running daemons are started by bin/ (which picks the concrete store and runtime). */
@@ -12,6 +13,8 @@ export interface DevOptions {
   /** The task network hosts get their ranges from, and the size of each (prefix bits). */
   taskNetwork?: string;
   hostSubnetSize?: number;
+  /** Storage watermark: free space below it is low (docs/operations.md). */
+  watermark?: Watermark;
 }
 export interface ServerDaemonOptions {
   dataDir: string;
@@ -28,6 +31,8 @@ export interface ServerDaemonOptions {
   /** The task network hosts get their ranges from, and the size of each (prefix bits). */
   taskNetwork?: string;
   hostSubnetSize?: number;
+  /** Storage watermark: free space below it is low (docs/operations.md). */
+  watermark?: Watermark;
 }
 export interface AgentDaemonOptions {
   servers: string;
@@ -45,6 +50,8 @@ export interface AgentDaemonOptions {
   /** What the host offers to tasks, instead of all its cores / memory. */
   cpu?: number;
   memoryBytes?: number;
+  /** Storage watermark: free space below it is low (docs/operations.md). */
+  watermark?: Watermark;
 }
 export interface Daemon {
   url: string;

@@ -14,6 +14,8 @@ import { watchRoutes } from './routes/watch.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { TaskNetwork } from '../model/index.ts';
+import { isStorageError } from '../errors/index.ts';
+import { faultCounts, type StorageHooks } from './storage/index.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -29,15 +31,19 @@ export interface ApiOptions {
   images?: ImageStore;
   /** The control-plane replicas (`GET /v1/servers`). */
   servers?: ServersSource;
+  /** Storage faults: health, refusing new things below the watermark, 507 for a lack of space. */
+  storage?: StorageHooks;
 }
 
 export function buildRouter(o: ApiOptions): Router {
   const router = new Router();
   router.on('GET', '/v1/health', async () => ({
     ok: true,
+    ...(o.storage?.health() ?? { status: 'ok', reasons: [] }),
     revision: await o.store.revision(),
     store: o.storeName,
     version: o.version,
+    faults: faultCounts(),
   }));
   router.on('GET', '/v1/events', async ({ query }) => {
     const limit = Number(query.get('limit') ?? 100);
@@ -79,6 +85,7 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
     const url = new URL(req.url ?? '/', 'http://localhost');
     void (async () => {
       try {
+        o.storage?.admit(req.method ?? 'GET', url.pathname);
         const { handler, params, status } = router.match(req.method ?? 'GET', url.pathname);
         const result = await handler({
           req,
@@ -88,9 +95,11 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
           signal: controller.signal,
         });
         if (result !== undefined && !res.headersSent) sendJson(res, status, result);
-      } catch (e) {
+      } catch (thrown) {
+        const e = o.storage ? o.storage.failed(thrown) : thrown;
         const { status, body } = toErrorBody(e);
-        if (status >= 500)
+        // Storage faults are said once by the storage guard, not per request.
+        if (status >= 500 && !isStorageError(e))
           o.logger.error({ err: e, method: req.method, path: url.pathname }, 'request failed');
         else o.logger.debug({ code: body.code, method: req.method, path: url.pathname }, 'request refused');
         if (res.headersSent) {

@@ -6,8 +6,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { DabbaError } from '../errors/index.ts';
-import type { Clock, Logger } from '../lib/index.ts';
-import { systemClock } from '../lib/index.ts';
+import type { Clock, Logger, Watermark } from '../lib/index.ts';
+import { handleAcceptErrors, systemClock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
@@ -15,6 +15,7 @@ import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
+import { StorageGuard, observeStore } from './storage/index.ts';
 import { parseTaskNetwork } from '../model/index.ts';
 
 export interface ServerOptions {
@@ -49,6 +50,12 @@ export interface ServerOptions {
   taskNetwork?: string;
   /** Prefix length of each host's range of the task network (default 24: 254 task addresses). */
   hostSubnetSize?: number;
+  /**
+   * Storage faults (docs/operations.md): the directories holding the server's data, watched for free
+   * space below the watermark and for turning read-only. Without it, only the store's own errors
+   * say that a disk is full.
+   */
+  storage?: { paths: string[]; watermark?: Watermark; intervalMs?: number };
 }
 
 export interface CloseOptions {
@@ -80,11 +87,17 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const logger = o.logger.child({ replica: replicaId });
   const controller = new AbortController();
   const signal = controller.signal;
-  const events = new EventLog(o.store, clock);
+  const guard = o.storage
+    ? new StorageGuard({ ...o.storage, clock, logger: logger.child({ part: 'storage' }) })
+    : undefined;
+  // Every part writes through the observed store: a write refused for lack of space is seen once.
+  const store = guard ? observeStore(o.store, guard) : o.store;
+  const events = new EventLog(store, clock);
+  guard?.attach(events);
   let replica: Replica | undefined = undefined;
   const http = createApiServer(
     {
-      store: o.store,
+      store,
       storeName: o.storeName,
       clock,
       logger,
@@ -93,10 +106,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       taskNetwork,
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
+      ...(guard ? { storage: guard } : {}),
       servers: {
         view: () => {
           if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
-          return serversView(o.store, o.storeName, replica);
+          return serversView(store, o.storeName, replica);
         },
       },
     },
@@ -109,11 +123,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       resolve();
     });
   });
+  handleAcceptErrors(http, logger, 'API server');
   const addr = http.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
   const r = new Replica({
-    store: o.store,
+    store,
     logger: logger.child({ part: 'shards' }),
     clock,
     id: replicaId,
@@ -131,7 +146,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   }
   replica = r;
   const scheduler = new SchedulerLoop({
-    store: o.store,
+    store,
     clock,
     logger: logger.child({ part: 'scheduler' }),
     events,
@@ -144,9 +159,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const loops = [
     r.run(signal),
     scheduler.run(signal),
+    ...(guard ? [guard.run(signal)] : []),
     runBrokerDuties(
       {
-        store: o.store,
+        store,
         replica: r,
         logger: logger.child({ part: 'broker' }),
         keepEvents: o.keepEvents ?? 5000,
