@@ -141,15 +141,17 @@ export class DiskMonitor {
       next.set(key, { ...c, since: this.#conditions.get(key)?.since ?? since ?? this.#clock.now() });
     };
     for (const f of this.#faults.values()) {
-      const space = this.space(f.path);
+      // A fault below a watched directory is that directory's condition (said once, not per file).
+      const path = this.#paths.find((p) => within(f.path, p)) ?? f.path;
+      const space = this.space(path);
       add(
         {
           kind: f.kind,
-          path: f.path,
+          path,
           message:
             f.kind === 'full'
-              ? `no space left for writes to ${f.path} (${describeSpace(space)})`
-              : `${f.path} is on a read-only file system`,
+              ? `no space left in ${path} (${describeSpace(space)})`
+              : `${path} is on a read-only file system`,
           ...spaceFields(space),
         },
         f.since,
