@@ -1,12 +1,13 @@
 /**
- * Errors a listening server meets after it is up: above all `accept EMFILE` / `ENFILE` (no file
- * descriptor left for a new connection). Node emits them as 'error' on the server, which without a
- * listener ends the process; libuv meanwhile accepts such a connection on a reserved descriptor and
- * closes it at once (its "EMFILE trick"), so the accept loop neither spins nor stops: the server
- * answers again as soon as descriptors are free.
+ * Errors a listening server meets after it is up, above all running out of file descriptors.
+ * On `accept` EMFILE / ENFILE, libuv accepts the pending connections on a descriptor it keeps in
+ * reserve and closes them at once (its "EMFILE trick"), so the accept loop neither spins nor stops,
+ * and the server answers again as soon as descriptors are free; such connections are not reported.
+ * Any accept error libuv does hand on is emitted by Node as 'error' on the server, which without a
+ * listener ends the process.
  *
  * Here: the first error of a burst is logged (warn), the others are counted, and the end of the
- * burst is logged with the count; nothing else is done and the server keeps listening.
+ * burst is logged with the count; the server keeps listening.
  */
 import type { Server } from 'node:net';
 import type { Logger } from './logger.ts';
