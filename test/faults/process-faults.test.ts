@@ -34,12 +34,16 @@ test(
     await waitFor('the stream error counted', async () =>
       (await server.health()).faults['uncaughtExceptions'] === 1 ? true : undefined,
     );
-    assert.match(server.output, /"level":50.*injected stream error.*uncaught I\/O error/);
+    await waitFor('logged', () =>
+      /"level":50.*injected stream error.*uncaught I\/O error/.test(server.output) ? true : undefined,
+    );
     server.send('reject');
     await waitFor('the rejection counted', async () =>
       (await server.health()).faults['unhandledRejections'] === 1 ? true : undefined,
     );
-    assert.match(server.output, /"level":50.*injected rejection.*unhandled promise rejection/);
+    await waitFor('logged', () =>
+      /"level":50.*injected rejection.*unhandled promise rejection/.test(server.output) ? true : undefined,
+    );
     assert.ok(server.alive);
     const jobs = await fetch(`${server.url}/v1/jobs`);
     assert.equal(jobs.status, 200, 'still serving');
@@ -47,6 +51,8 @@ test(
     server.send('bug');
     const code = await server.exited;
     assert.equal(code, 70);
-    assert.match(server.output, /"level":60.*injected programming error.*programming error/);
+    await waitFor('logged', () =>
+      /"level":60.*injected programming error.*programming error/.test(server.output) ? true : undefined,
+    );
   },
 );
