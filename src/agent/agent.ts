@@ -4,7 +4,7 @@
  */
 import type { DabbaClient } from '../client/index.ts';
 import { DabbaError, messageOf } from '../errors/index.ts';
-import type { Clock, Logger } from '../lib/index.ts';
+import type { Clock, Logger, Watermark } from '../lib/index.ts';
 import { backoffDelay, sleep, systemClock } from '../lib/index.ts';
 import type { HostCapacity, Task } from '../model/index.ts';
 import { keys } from '../model/index.ts';
@@ -17,6 +17,7 @@ import { hostCsr, needsRenewal, saveHostCertificate, type HostCredentials } from
 import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
+import { DiskConditions } from './disk-conditions.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -41,6 +42,10 @@ export interface AgentOptions {
   credentials?: HostCredentials;
   /** How often the certificate's age is checked (ms, default one hour). */
   renewCheckMs?: number;
+  /** Free space in the data dir below this is DiskPressure (default 64 MiB or 2%). */
+  watermark?: Watermark;
+  /** How often the data dir's free space is looked at (ms, default 2,000). */
+  diskCheckMs?: number;
 }
 
 export interface RunningAgent {
@@ -57,7 +62,14 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const controller = new AbortController();
   const signal = controller.signal;
   const reporter = new StatusReporter(o.client, logger);
-  const memory = new TaskStateFiles(o.dataDir);
+  const memory = new TaskStateFiles(o.dataDir, logger);
+  const disk = new DiskConditions({
+    dataDir: o.dataDir,
+    clock,
+    logger,
+    ...(o.watermark ? { watermark: o.watermark } : {}),
+    ...(o.diskCheckMs === undefined ? {} : { intervalMs: o.diskCheckMs }),
+  });
   const runners = new Map<string, TaskRunner>();
   const capacity = o.capacity ?? (await detectCapacity());
 
@@ -73,6 +85,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     o.listenHost ?? o.credentials?.address ?? '127.0.0.1',
     o.listenPort ?? 0,
     o.credentials,
+    logger,
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
@@ -133,7 +146,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await sleep(every, signal);
       if (signal.aborted) return;
       try {
-        await o.client.heartbeat(o.hostId, lease);
+        await o.client.heartbeat(o.hostId, lease, disk.conditions());
       } catch (e) {
         if (signal.aborted) return;
         if (
@@ -274,7 +287,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     if (network !== undefined) o.runtime.useNetwork?.(network.subnet, network.taskNetwork);
     else if (wantSubnet)
       logger.warn("the server gave no task range for this host; the runtime's default is used");
-    loops.push(heartbeats(heartbeatMs));
+    loops.push(disk.run(signal), heartbeats(heartbeatMs));
     const recovered = await o.runtime.recover();
     for (const h of recovered.running) adoptable.set(h.taskId, h);
     for (const e of recovered.exited) exitedLeft.add(e.taskId);

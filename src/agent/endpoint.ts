@@ -22,6 +22,7 @@ import type { HostCredentials } from './host-credentials.ts';
 
 /** Subject organisation of the control plane's certificates (see src/auth/pki). */
 const SERVERS_ORG = 'dabba:servers';
+import { handleAcceptErrors, silentLogger, type Logger } from '../lib/index.ts';
 
 export interface AgentEndpoint {
   url: string;
@@ -103,6 +104,7 @@ export async function startEndpoint(
   host: string,
   port: number,
   creds?: HostCredentials,
+  logger: Logger = silentLogger,
 ): Promise<AgentEndpoint> {
   const listener: RequestListener = (req, res) => {
     // Nothing here reads a body; whatever a client sends is drained so it gets the answer.
@@ -139,6 +141,7 @@ export async function startEndpoint(
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
+  handleAcceptErrors(server, logger, 'agent endpoint');
   const addr = server.address() as AddressInfo;
   return {
     url: `${creds ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,

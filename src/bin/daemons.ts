@@ -16,7 +16,7 @@ import { issueAndRecordHostCertificate } from '../auth/index.ts';
 import type { AgentDaemonOptions, Daemon, Daemons, DevOptions, ServerDaemonOptions } from '../cli/index.ts';
 import { DabbaClient, fetchPinnedCa } from '../client/index.ts';
 import { DabbaError } from '../errors/index.ts';
-import { createLogger, type Logger } from '../lib/index.ts';
+import { createLogger, distinctFileSystems, installProcessFaultPolicy, type Logger } from '../lib/index.ts';
 import { NAME_PATTERN } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
 import { ImageStore, createBuiltinImage } from '../image/index.ts';
@@ -203,6 +203,10 @@ export const daemons: Daemons = {
         images,
         replicaId: 'dev',
         dataDir: join(o.dataDir, 'server'),
+        storage: {
+          paths: await distinctFileSystems([o.dataDir, join(o.dataDir, 'images')]),
+          ...(o.watermark ? { watermark: o.watermark } : {}),
+        },
         ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
         ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
       });
@@ -226,9 +230,10 @@ export const daemons: Daemons = {
       logger: logger.child({ part: 'agent' }),
       credentials,
       ...(chosen.images ? { images: chosen.images } : {}),
+      ...(o.watermark ? { watermark: o.watermark } : {}),
     });
     const caFile = server.pki.caFile;
-    return {
+    const daemon: Daemon = {
       url: server.url,
       runtime: runtime.name,
       notes: [
@@ -239,12 +244,15 @@ export const daemons: Daemons = {
       ],
       ...(server.pki.tls && caFile ? { caFile } : {}),
       async close() {
+        uninstall();
         await agent.close();
         await runtime.close();
         await server.close();
         await store.close();
       },
     };
+    const uninstall = installProcessFaultPolicy({ logger, close: () => daemon.close() });
+    return daemon;
   },
 
   async server(o: ServerDaemonOptions): Promise<Daemon> {
@@ -276,9 +284,13 @@ export const daemons: Daemons = {
         dataDir: o.dataDir,
         ...(o.forceTls === true ? { forceTls: true } : {}),
         ...(o.tlsNames === undefined ? {} : { tlsNames: o.tlsNames }),
+        storage: {
+          paths: await distinctFileSystems([o.dataDir, join(o.dataDir, 'images')]),
+          ...(o.watermark ? { watermark: o.watermark } : {}),
+        },
       });
       const { pki } = server;
-      return {
+      const daemon: Daemon = {
         url: server.url,
         runtime: '',
         notes: [
@@ -289,10 +301,13 @@ export const daemons: Daemons = {
             : 'tls: plain HTTP on loopback (--tls serves HTTPS here too)',
         ],
         async close() {
+          uninstall();
           await server.close();
           await store.close();
         },
       };
+      const uninstall = installProcessFaultPolicy({ logger, close: () => daemon.close() });
+      return daemon;
     } catch (e) {
       await store.close();
       throw listenError(e, o.host, o.port);
@@ -335,8 +350,9 @@ export const daemons: Daemons = {
       ...(lhost ? { listenHost: lhost } : {}),
       listenPort: Number(lport ?? 0),
       ...(chosen.images ? { images: chosen.images } : {}),
+      ...(o.watermark ? { watermark: o.watermark } : {}),
     });
-    return {
+    const daemon: Daemon = {
       url: agent.endpointUrl,
       runtime: runtime.name,
       notes: [
@@ -347,10 +363,13 @@ export const daemons: Daemons = {
           : 'host certificate: none (the agent is not joined)',
       ],
       async close() {
+        uninstall();
         await agent.close();
         await runtime.close();
       },
     };
+    const uninstall = installProcessFaultPolicy({ logger, close: () => daemon.close() });
+    return daemon;
   },
 };
 

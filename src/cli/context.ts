@@ -1,4 +1,5 @@
 import type { ClientTls, DabbaClient } from '../client/index.ts';
+import type { Watermark } from '../lib/index.ts';
 import type { Out } from './output.ts';
 
 /** Long-running daemons are started by bin/ (which picks the concrete store and runtime). */
@@ -12,6 +13,8 @@ export interface DevOptions {
   /** The task network hosts get their ranges from, and the size of each (prefix bits). */
   taskNetwork?: string;
   hostSubnetSize?: number;
+  /** Storage watermark: free space below it is low (docs/operations.md). */
+  watermark?: Watermark;
 }
 export interface ServerDaemonOptions {
   dataDir: string;
@@ -31,6 +34,8 @@ export interface ServerDaemonOptions {
   /** Serve HTTPS on loopback too; extra names for the server certificate. */
   forceTls?: boolean;
   tlsNames?: string[];
+  /** Storage watermark: free space below it is low (docs/operations.md). */
+  watermark?: Watermark;
 }
 export interface AgentDaemonOptions {
   servers: string;
@@ -51,6 +56,8 @@ export interface AgentDaemonOptions {
   /** PEM of the cluster CA the server is verified against (`--ca`), or the pin to fetch it by. */
   caPem?: string;
   caPin?: string;
+  /** Storage watermark: free space below it is low (docs/operations.md). */
+  watermark?: Watermark;
 }
 export interface Daemon {
   url: string;

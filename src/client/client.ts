@@ -7,6 +7,7 @@ import type {
   DabbaEvent,
   Deployment,
   HealthView,
+  HostCondition,
   HostView,
   JobPlanView,
   JobSummary,
@@ -228,8 +229,10 @@ export class DabbaClient {
   registerHost(req: RegisterHostRequest): Promise<RegisterHostResult> {
     return this.#json('POST', '/v1/hosts', { body: req });
   }
-  heartbeat(hostId: string, lease: number): Promise<{ ok: true }> {
-    return this.#json('POST', `/v1/hosts/${encodeURIComponent(hostId)}/heartbeat`, { body: { lease } });
+  heartbeat(hostId: string, lease: number, conditions?: HostCondition[]): Promise<{ ok: true }> {
+    return this.#json('POST', `/v1/hosts/${encodeURIComponent(hostId)}/heartbeat`, {
+      body: conditions === undefined ? { lease } : { lease, conditions },
+    });
   }
   assignments(hostId: string): Promise<{ revision: number; tasks: Task[] }> {
     return this.#json('GET', `/v1/hosts/${encodeURIComponent(hostId)}/assignments`);

@@ -25,6 +25,14 @@ export const ERROR_CODES = {
   DABBA_E_NETWORK_FULL: 409,
   DABBA_E_COMPACTED: 410,
   DABBA_E_LEASE_NOT_FOUND: 404,
+  /**
+   * A write refused for lack of space (a full disk, etcd's NOSPACE alarm, or free space below the
+   * server's watermark for new job versions and images). Reads keep working; writes resume by
+   * themselves once there is room.
+   */
+  DABBA_E_STORAGE_FULL: 507,
+  /** A write refused because the data directory's file system is read-only. Reads keep working. */
+  DABBA_E_STORAGE_READONLY: 507,
   DABBA_E_STORE: 503,
   DABBA_E_STORE_CLOSED: 503,
   DABBA_E_UNAVAILABLE: 503,

@@ -96,9 +96,15 @@ export interface WatchEventWire {
 
 export interface HealthView {
   ok: boolean;
+  /** 'degraded': the server answers but something needs the operator (see `reasons`). */
+  status?: 'ok' | 'degraded';
+  /** Why the status is degraded, one sentence each (a full or read-only disk, space below the watermark). */
+  reasons?: string[];
   revision: number;
   store: string;
   version: string;
+  /** Counters of errors the process survived (uncaught I/O errors, accept errors, log write errors). */
+  faults?: Record<string, number>;
 }
 
 /** One control-plane replica in `GET /v1/servers`. */

@@ -24,6 +24,8 @@ import type { HostLiveness } from './state/hosts.ts';
 import type { TaskNetwork } from '../model/index.ts';
 import type { ServerPki } from './pki.ts';
 import { certificateRoutes } from './routes/certificates.ts';
+import { isStorageError } from '../errors/index.ts';
+import { faultCounts, type StorageHooks } from './storage/index.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -41,15 +43,19 @@ export interface ApiOptions {
   servers?: ServersSource;
   /** The cluster CA and this replica's certificate; with `pki.tls` the API serves HTTPS. */
   pki?: ServerPki;
+  /** Storage faults: health, refusing new things below the watermark, 507 for a lack of space. */
+  storage?: StorageHooks;
 }
 
 export function buildRouter(o: ApiOptions): Router {
   const router = new Router();
   router.on('GET', '/v1/health', async () => ({
     ok: true,
+    ...(o.storage?.health() ?? { status: 'ok', reasons: [] }),
     revision: await o.store.revision(),
     store: o.storeName,
     version: o.version,
+    faults: faultCounts(),
   }));
   router.on('GET', '/v1/events', async ({ query }) => {
     const limit = Number(query.get('limit') ?? 100);
@@ -101,6 +107,7 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
       try {
         if (url.pathname === '')
           throw new DabbaError('DABBA_E_BAD_REQUEST', 'the request target is not a path (/v1/...)');
+        o.storage?.admit(req.method ?? 'GET', url.pathname);
         const { handler, params, status } = router.match(req.method ?? 'GET', url.pathname);
         const result = await handler({
           req,
@@ -110,9 +117,11 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
           signal: controller.signal,
         });
         if (result !== undefined && !res.headersSent) sendJson(res, status, result);
-      } catch (e) {
+      } catch (thrown) {
+        const e = o.storage ? o.storage.failed(thrown) : thrown;
         const { status, body } = toErrorBody(e);
-        if (status >= 500)
+        // Storage faults are said once by the storage guard, not per request.
+        if (status >= 500 && !isStorageError(e))
           o.logger.error({ err: e, method: req.method, path: url.pathname }, 'request failed');
         else o.logger.debug({ code: body.code, method: req.method, path: url.pathname }, 'request refused');
         try {

@@ -6,8 +6,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { DabbaError } from '../errors/index.ts';
-import type { Clock, Logger } from '../lib/index.ts';
-import { systemClock } from '../lib/index.ts';
+import type { Clock, Logger, Watermark } from '../lib/index.ts';
+import { handleAcceptErrors, systemClock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
@@ -16,6 +16,7 @@ import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
+import { StorageGuard, observeStore } from './storage/index.ts';
 import { parseTaskNetwork } from '../model/index.ts';
 
 export interface ServerOptions {
@@ -59,6 +60,12 @@ export interface ServerOptions {
   forceTls?: boolean;
   /** More names (DNS or IP) for the server certificate, besides the listen/advertise hosts and hostname. */
   tlsNames?: string[];
+  /**
+   * Storage faults (docs/operations.md): the directories holding the server's data, watched for free
+   * space below the watermark and for turning read-only. Without it, only the store's own errors
+   * say that a disk is full.
+   */
+  storage?: { paths: string[]; watermark?: Watermark; intervalMs?: number };
 }
 
 export interface CloseOptions {
@@ -93,7 +100,13 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const logger = o.logger.child({ replica: replicaId });
   const controller = new AbortController();
   const signal = controller.signal;
-  const events = new EventLog(o.store, clock);
+  const guard = o.storage
+    ? new StorageGuard({ ...o.storage, clock, logger: logger.child({ part: 'storage' }) })
+    : undefined;
+  // Every part writes through the observed store: a write refused for lack of space is seen once.
+  const store = guard ? observeStore(o.store, guard) : o.store;
+  const events = new EventLog(store, clock);
+  guard?.attach(events);
   let replica: Replica | undefined = undefined;
   const pki = await preparePki(o.store, {
     host: o.host,
@@ -105,7 +118,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
   const http = createApiServer(
     {
-      store: o.store,
+      store,
       storeName: o.storeName,
       clock,
       logger,
@@ -115,10 +128,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
       pki,
+      ...(guard ? { storage: guard } : {}),
       servers: {
         view: () => {
           if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
-          return serversView(o.store, o.storeName, replica);
+          return serversView(store, o.storeName, replica);
         },
       },
     },
@@ -131,11 +145,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       resolve();
     });
   });
+  handleAcceptErrors(http, logger, 'API server');
   const addr = http.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${pki.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   const r = new Replica({
-    store: o.store,
+    store,
     logger: logger.child({ part: 'shards' }),
     clock,
     id: replicaId,
@@ -153,7 +168,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   }
   replica = r;
   const scheduler = new SchedulerLoop({
-    store: o.store,
+    store,
     clock,
     logger: logger.child({ part: 'scheduler' }),
     events,
@@ -166,9 +181,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const loops = [
     r.run(signal),
     scheduler.run(signal),
+    ...(guard ? [guard.run(signal)] : []),
     runBrokerDuties(
       {
-        store: o.store,
+        store,
         replica: r,
         logger: logger.child({ part: 'broker' }),
         keepEvents: o.keepEvents ?? 5000,

@@ -51,15 +51,22 @@ export class DevCluster {
   url = '';
   proc: ChildProcess | undefined;
   #log = '';
+  /** Extra arguments of `dabba dev`. */
+  #args: string[] = [];
 
   private constructor(dataDir: string, marker: string) {
     this.dataDir = dataDir;
     this.marker = marker;
   }
 
-  static async start(options: { driver?: string } = {}): Promise<DevCluster> {
+  /** `prepare` runs on the empty data dir before the first boot (e.g. mounts a small tmpfs there). */
+  static async start(
+    options: { driver?: string; args?: string[]; prepare?: (dataDir: string) => Promise<void> } = {},
+  ): Promise<DevCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'dabba-e2e-'));
     const c = new DevCluster(dir, randomUUID());
+    c.#args = options.args ?? [];
+    await options.prepare?.(dir);
     await c.boot(options.driver ?? 'process');
     return c;
   }
@@ -77,7 +84,17 @@ export class DevCluster {
     await mkdir(this.tmp, { recursive: true });
     const proc = spawn(
       process.execPath,
-      [DABBA, 'dev', '--data-dir', basename(this.dataDir), '--listen', '127.0.0.1:0', '--driver', driver],
+      [
+        DABBA,
+        'dev',
+        '--data-dir',
+        basename(this.dataDir),
+        '--listen',
+        '127.0.0.1:0',
+        '--driver',
+        driver,
+        ...this.#args,
+      ],
       {
         cwd: dirname(this.dataDir),
         env: { ...process.env, DABBA_LOG_LEVEL: 'warn', DABBA_TEST_MARKER: this.marker, TMPDIR: this.tmp },

@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DabbaError } from '../../errors/index.ts';
-import { parseDuration, parseSize } from '../../lib/index.ts';
+import { parseDuration, parseSize, type Watermark } from '../../lib/index.ts';
 import { parseTaskNetwork } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext, Daemon } from '../context.ts';
@@ -66,6 +66,21 @@ function parseTaskNetworkFlags(
     throw e;
   }
 }
+
+/** `--min-free` and `--min-free-percent`: the storage watermark (docs/operations.md). */
+function parseWatermark(bytes: string, percent: string): { watermark: Watermark } {
+  const size = parseSize(bytes);
+  if (!size.ok) throw new CliError(`--min-free: ${size.error}`, EXIT.USAGE);
+  const pct = Number(percent);
+  if (!Number.isFinite(pct) || pct < 0 || pct > 50) {
+    throw new CliError(`--min-free-percent "${percent}" must be a number from 0 to 50`, EXIT.USAGE);
+  }
+  return { watermark: { minFreeBytes: size.bytes, minFreePercent: pct } };
+}
+
+const MIN_FREE_HELP = 'below this much free space in the data dir, new job versions and images are refused';
+const MIN_FREE_PERCENT_HELP = 'the same, as a percentage of the file system';
+const AGENT_MIN_FREE_HELP = 'below this much free space in the data dir the host reports DiskPressure';
 
 const TASK_NETWORK_HELP = 'private range hosts get their task ranges from (oci; default 10.88.0.0/16)';
 const HOST_SUBNET_HELP = "prefix length of each host's task range (default 24: 254 addresses)";
@@ -134,11 +149,15 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--deploy <file|dir>', "deploy this job file (or a folder's job.RUNTIME.yaml / job.yaml) once up")
     .option('--task-network <cidr>', TASK_NETWORK_HELP)
     .option('--host-subnet-size <bits>', HOST_SUBNET_HELP)
+    .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
+    .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
     .action(
       async (opts: {
         dataDir: string;
         listen: string;
         driver: string;
+        minFree: string;
+        minFreePercent: string;
         deploy?: string;
         ociRuntime?: string;
         taskNetwork?: string;
@@ -155,6 +174,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             driver,
             ...parseOciRuntime(opts.ociRuntime),
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
+            ...parseWatermark(opts.minFree, opts.minFreePercent),
           },
           ctx.signal,
         );
@@ -230,12 +250,16 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
+    .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
     .action(
       async (opts: {
         dataDir: string;
         listen: string;
         tls?: boolean;
         tlsName: string[];
+        minFree: string;
+        minFreePercent: string;
         store?: string;
         hostTimeout: string;
         replicaId?: string;
@@ -282,6 +306,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...(opts.tls === true ? { forceTls: true } : {}),
             ...(opts.tlsName.length > 0 ? { tlsNames: opts.tlsName } : {}),
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
+            ...parseWatermark(opts.minFree, opts.minFreePercent),
           },
           ctx.signal,
         );
@@ -321,8 +346,12 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     )
     .option('--cpu <cores>', 'CPU offered to tasks (default: all cores)')
     .option('--memory <size>', 'memory offered to tasks, e.g. 4Gi (default: all memory)')
+    .option('--min-free <size>', AGENT_MIN_FREE_HELP, '64Mi')
+    .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
     .action(
       async (opts: {
+        minFree: string;
+        minFreePercent: string;
         server: string;
         dataDir: string;
         hostId?: string;
@@ -350,6 +379,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...(opts.subnet === undefined ? {} : { subnet: opts.subnet }),
             ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
             ...parseCapacity(opts.cpu, opts.memory),
+            ...parseWatermark(opts.minFree, opts.minFreePercent),
             ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
             ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),

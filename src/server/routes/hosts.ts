@@ -87,7 +87,7 @@ export function hostRoutes(
 
   router.on('POST', '/v1/hosts/:id/heartbeat', async ({ req, params }) => {
     const body = parseBody(heartbeatSchema, await readJsonBody(req), 'heartbeat');
-    await heartbeat(store, params['id'] ?? '', body.lease);
+    await heartbeat(store, params['id'] ?? '', body.lease, body.conditions);
     return { ok: true };
   });
 

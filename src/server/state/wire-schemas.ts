@@ -1,5 +1,6 @@
 /** Schemas for what agents send the server (host registration, task status). */
 import { z } from 'zod';
+import { HOST_CONDITION_TYPES } from '../../model/index.ts';
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a lowercase DNS label');
 
@@ -17,7 +18,19 @@ export const registerHostSchema = z.strictObject({
   wantSubnet: z.boolean().optional(),
 });
 
-export const heartbeatSchema = z.strictObject({ lease: z.number().int().positive() });
+export const heartbeatSchema = z.strictObject({
+  lease: z.number().int().positive(),
+  conditions: z
+    .array(
+      z.strictObject({
+        type: z.enum(HOST_CONDITION_TYPES),
+        message: z.string().max(1024),
+        since: z.number().int().nonnegative(),
+      }),
+    )
+    .max(16)
+    .optional(),
+});
 
 const count = z.number().int().nonnegative();
 
