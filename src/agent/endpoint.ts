@@ -1,7 +1,8 @@
-/** The agent's own HTTP endpoint: the server proxies `dabba logs` here. */
+/** The agent's own HTTP endpoint: the server proxies `dabba logs` and `dabba exec` here. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Runtime } from '../runtime/index.ts';
+import { serveExec } from './exec-endpoint.ts';
 
 export interface AgentEndpoint {
   url: string;
@@ -22,6 +23,9 @@ export async function startEndpoint(
       res.end(JSON.stringify(body));
     };
     if (url.pathname === '/v1/health') return send(200, { ok: true });
+    const ex = /^\/v1\/exec\/([^/]+)$/.exec(url.pathname);
+    if (ex && req.method === 'POST')
+      return serveExec(runtime, hasTask, decodeURIComponent(ex[1] ?? ''), req, res);
     if (!m || req.method !== 'GET')
       return send(404, { code: 'DABBA_E_NOT_FOUND', message: 'no such endpoint', details: {} });
     const id = decodeURIComponent(m[1] ?? '');

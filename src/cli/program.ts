@@ -1,5 +1,11 @@
 import { Command, CommanderError } from 'commander';
-import { describeError } from './cli-error.ts';
+import { CommandExit, describeError } from './cli-error.ts';
+import { CLI_VERSION } from './version.ts';
+import { completionCommand } from './commands/completion.ts';
+import { describeCommand } from './commands/describe.ts';
+import { execCommand } from './commands/exec.ts';
+import { restartCommand, scaleCommand } from './commands/scale.ts';
+import { versionCommand } from './commands/version.ts';
 import { daemonCommands } from './commands/daemons.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { hostCommand } from './commands/host.ts';
@@ -17,7 +23,7 @@ import { EXIT } from './exit-codes.ts';
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('dabba')
     .description('Dabba: deploy, run and keep services healthy on a fleet of hosts')
-    .version('0.1.0')
+    .version(CLI_VERSION)
     .option('--debug', 'show stack traces of errors')
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -36,6 +42,12 @@ export function buildProgram(ctx: CliContext): Command {
   rollbackCommands(program, ctx);
   imageCommand(program, ctx);
   serversCommand(program, ctx);
+  versionCommand(program, ctx);
+  scaleCommand(program, ctx);
+  restartCommand(program, ctx);
+  execCommand(program, ctx);
+  describeCommand(program, ctx);
+  completionCommand(program, ctx);
   for (const c of program.commands)
     c.exitOverride().configureOutput({
       writeOut: (s) => ctx.out.write(s),
@@ -61,6 +73,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
         return EXIT.OK;
       return EXIT.USAGE;
     }
+    if (e instanceof CommandExit) return e.code;
     const { message, exitCode } = describeError(e);
     ctx.err.write(`error: ${message}\n`);
     if (debug && e instanceof Error && e.stack) ctx.err.write(`${e.stack}\n`);
