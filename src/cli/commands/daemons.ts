@@ -100,6 +100,7 @@ function tryNext(
     ...(job ? [`  bin/dabba status ${job}           # its tasks, pids and addresses`] : []),
     `  bin/dabba logs ${task ?? 'TASK'} -f    # a task's output (Ctrl-C to stop)`,
     `  bin/dabba deploy ${path}${file !== undefined && file !== path ? `   # this is ${file}: edit its GREETING first for a rolling update` : ''}`,
+    ...(task ? [`  bin/dabba exec ${task} -- cat /etc/hostname   # a command inside a task`] : []),
     ...(job ? [`  bin/dabba stop ${job}`] : []),
     'Ctrl-C stops the server and agent; tasks keep running and are picked up by the next `dabba dev`.',
     '',
