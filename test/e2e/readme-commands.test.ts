@@ -42,7 +42,8 @@ interface Run {
 
 /**
  * Runs one shell line from the repository. With `interruptAfterOutput` (a `-f` command) it is sent
- * SIGINT, as Ctrl-C would, once it has printed something.
+ * SIGINT, as Ctrl-C would, once it has printed something or after 3 s (busybox httpd, the container
+ * example, logs nothing).
  */
 function sh(
   line: string,
@@ -75,6 +76,11 @@ function sh(
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => group('SIGKILL'), 180_000);
+    if (o.interruptAfterOutput)
+      setTimeout(() => {
+        interrupted = true;
+        group('SIGINT');
+      }, 3000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -183,7 +189,7 @@ for (const driver of ['process', 'oci'] as const) {
       const what = `${line}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- dev\n${c.log.slice(-3000)}`;
       if (follow) {
         assert.ok([0, 130].includes(r.code), `interrupted: exit ${r.code}: ${what}`);
-        assert.ok(r.stdout.trim().length > 0, `printed the task's output: ${what}`);
+        if (driver === 'process') assert.ok(r.stdout.trim().length > 0, `printed the task's output: ${what}`);
       } else {
         assert.equal(r.code, 0, what);
       }
