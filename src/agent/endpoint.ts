@@ -1,5 +1,5 @@
 /**
- * The agent's own endpoint: the server proxies `dabba logs` here. With a host certificate it serves
+ * The agent's own endpoint: the server proxies `dabba logs` and `dabba exec` here. With a host certificate it serves
  * HTTPS with it and answers only the control plane: a client certificate of the cluster CA with
  * O=dabba:servers (the server's), checked at the handshake. No input may crash or hang it: the
  * request target is parsed without throwing, bad percent-encoding is a 400, every error of a
@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { decodePathSegment, parseRequestTarget } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
+import { serveExec } from './exec-endpoint.ts';
 import type { HostCredentials } from './host-credentials.ts';
 
 /** Subject organisation of the control plane's certificates (see src/auth/pki). */
@@ -78,6 +79,8 @@ function handle(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> | void {
+  // Only exec reads a body; for the rest whatever a client sends is drained so it gets the answer.
+  if (!(req.url ?? '').startsWith('/v1/exec/')) req.resume();
   const target = parseRequestTarget(req.url);
   if (!target) return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the request target is not a path');
   if (target.pathname === '/v1/health') return send(res, 200, { ok: true });
@@ -85,6 +88,15 @@ function handle(
     const peer = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate() : undefined;
     if (peer?.subject?.O !== SERVERS_ORG)
       return fail(res, 403, 'DABBA_E_FORBIDDEN', 'only the control plane may read from this endpoint');
+  }
+  const ex = /^\/v1\/exec\/([^/]+)$/.exec(target.pathname);
+  if (ex) {
+    if (req.method !== 'POST')
+      return fail(res, 405, 'DABBA_E_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed here`);
+    const task = decodePathSegment(ex[1] ?? '');
+    if (task === undefined)
+      return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the task id is not valid percent-encoding');
+    return serveExec(runtime, hasTask, task, req, res);
   }
   const m = /^\/v1\/logs\/([^/]+)$/.exec(target.pathname);
   if (!m) return fail(res, 404, 'DABBA_E_NOT_FOUND', 'no such endpoint');
@@ -107,8 +119,6 @@ export async function startEndpoint(
   logger: Logger = silentLogger,
 ): Promise<AgentEndpoint> {
   const listener: RequestListener = (req, res) => {
-    // Nothing here reads a body; whatever a client sends is drained so it gets the answer.
-    req.resume();
     try {
       const p = handle(runtime, hasTask, creds !== undefined, req, res);
       if (p) p.catch(() => fail(res, 500, 'DABBA_E_INTERNAL', 'internal error'));

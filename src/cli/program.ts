@@ -1,7 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { readFile } from 'node:fs/promises';
 import type { ClientTls } from '../client/index.ts';
-import { CliError, describeError } from './cli-error.ts';
+import { CliError, CommandExit, describeError } from './cli-error.ts';
+import { CLI_VERSION } from './version.ts';
+import { completionCommand } from './commands/completion.ts';
+import { describeCommand } from './commands/describe.ts';
+import { execCommand } from './commands/exec.ts';
+import { restartCommand, scaleCommand } from './commands/scale.ts';
+import { versionCommand } from './commands/version.ts';
 import { daemonCommands } from './commands/daemons.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { doctorCommand } from './commands/doctor.ts';
@@ -39,7 +45,7 @@ export function buildProgram(outer: CliContext): Command {
   const ctx: CliContext = { ...outer, tls, client: (addr, t) => outer.client(addr, t ?? tls) };
   const program = new Command('dabba')
     .description('Dabba: deploy, run and keep services healthy on a fleet of hosts')
-    .version('0.1.0')
+    .version(CLI_VERSION)
     .option('--debug', 'show stack traces of errors')
     .option(
       '--ca <file>',
@@ -69,6 +75,12 @@ export function buildProgram(outer: CliContext): Command {
   imageCommand(program, ctx);
   serversCommand(program, ctx);
   doctorCommand(program, ctx);
+  versionCommand(program, ctx);
+  scaleCommand(program, ctx);
+  restartCommand(program, ctx);
+  execCommand(program, ctx);
+  describeCommand(program, ctx);
+  completionCommand(program, ctx);
   for (const c of program.commands)
     c.exitOverride().configureOutput({
       writeOut: (s) => ctx.out.write(s),
@@ -94,6 +106,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
         return EXIT.OK;
       return EXIT.USAGE;
     }
+    if (e instanceof CommandExit) return e.code;
     const { message, exitCode } = describeError(e);
     ctx.err.write(`error: ${message}\n`);
     if (debug && e instanceof Error && e.stack) ctx.err.write(`${e.stack}\n`);

@@ -17,6 +17,7 @@ import type {
   RegisterHostRequest,
   RegisterHostResult,
   ServersView,
+  VersionView,
   TaskRow,
   TaskStatus,
   Task,
@@ -168,6 +169,10 @@ export class DabbaClient {
   health(): Promise<HealthView> {
     return this.#json('GET', '/v1/health');
   }
+  /** The server's version and store, and the runtimes its hosts run tasks with. */
+  version(): Promise<VersionView> {
+    return this.#json('GET', '/v1/version');
+  }
   /** The control-plane replicas, which shards each owns, and the store's health. */
   servers(): Promise<ServersView> {
     return this.#json('GET', '/v1/servers');
@@ -211,6 +216,14 @@ export class DabbaClient {
     return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/rollback`, {
       body: version === undefined ? {} : { version },
     });
+  }
+  /** A new version with only `replicas` changed (rolled out like a deploy). */
+  scaleJob(name: string, replicas: number): Promise<PutJobResult & { from: number }> {
+    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/scale`, { body: { replicas } });
+  }
+  /** A new version that replaces every task (a rolling restart under the update budget). */
+  restartJob(name: string): Promise<PutJobResult & { from: number }> {
+    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/restart`, { body: {} });
   }
   jobDeployments(name: string): Promise<Deployment[]> {
     return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/deployments`);
@@ -341,6 +354,37 @@ export class DabbaClient {
     }
   }
 
+  /**
+   * Runs a command in a task (`POST /v1/tasks/ID/exec`): yields its output as it comes, then one
+   * `{exit}`. Aborting the signal ends the command.
+   */
+  async *exec(
+    taskId: string,
+    command: string[],
+    signal: AbortSignal,
+  ): AsyncGenerator<{ stream: 'stdout' | 'stderr'; data: Uint8Array } | { exit: number }> {
+    const res = await this.#fetch('POST', `/v1/tasks/${encodeURIComponent(taskId)}/exec`, {
+      body: { command },
+      signal,
+      stream: true,
+    });
+    if (!res.ok || !res.body) {
+      await parseResponse(res);
+      return;
+    }
+    for await (const line of ndjson(res.body as AsyncIterable<Uint8Array>)) {
+      const o = JSON.parse(line) as { stream?: string; data?: string; exit?: number; error?: string };
+      if (typeof o.exit === 'number') {
+        yield { exit: o.exit };
+        return;
+      }
+      if (o.error !== undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', `exec in ${taskId}: ${o.error}`);
+      if (o.data !== undefined)
+        yield { stream: o.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(o.data, 'base64') };
+    }
+    throw new DabbaError('DABBA_E_UNAVAILABLE', `exec in ${taskId}: the stream ended before the exit code`);
+  }
+
   /** Streams a task's log lines (NDJSON from the server, proxied from the task's agent). */
   async *logs(
     taskId: string,
@@ -373,6 +417,20 @@ export class DabbaClient {
     } catch (e) {
       if (signal.aborted) return;
       throw e;
+    }
+  }
+}
+
+async function* ndjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of body) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.trim() !== '') yield line;
     }
   }
 }

@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   DABBA_E_NOT_FOUND: 404,
   DABBA_E_METHOD_NOT_ALLOWED: 405,
   DABBA_E_CONFLICT: 409,
+  /** No host's runtime can run the job's task (no image for containers, an image the server lacks). */
+  DABBA_E_UNRUNNABLE: 422,
   /** Every per-host range of the task network is taken (widen `dabba server --task-network`). */
   DABBA_E_NETWORK_FULL: 409,
   DABBA_E_COMPACTED: 410,

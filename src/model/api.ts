@@ -107,6 +107,15 @@ export interface HealthView {
   faults?: Record<string, number>;
 }
 
+/** `GET /v1/version` (`dabba version`): the server's version and store, and its hosts' runtimes. */
+export interface VersionView {
+  version: string;
+  store: string;
+  revision: number;
+  /** Per runtime: how many hosts run tasks with it, and how many of them are not down. */
+  runtimes: { runtime: string; hosts: number; up: number }[];
+}
+
 /** One control-plane replica in `GET /v1/servers`. */
 export interface ServerReplicaView {
   id: string;

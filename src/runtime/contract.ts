@@ -291,6 +291,34 @@ export function runtimeContract(name: string, factory: () => Promise<RuntimeFixt
       assert.ok(Date.now() - t0 < 3000, `timed-out exec returned after ${Date.now() - t0}ms`);
     });
 
+    test('execStream streams stdout and stderr apart, with the exit code, and an abort ends it', async (t) => {
+      const f = fixture();
+      const rt = f.runtime;
+      const h = await launch(t, rt, f, LOOP, { env: { X: '42' } });
+      const s = await rt.execStream(h.taskId, [...f.shell, 'echo "x=$X"; echo oops >&2; echo two; exit 5']);
+      const got: Record<string, string> = { stdout: '', stderr: '' };
+      for await (const c of s.output) got[c.stream] += Buffer.from(c.data).toString('utf8');
+      assert.equal(await s.exit, 5);
+      assert.equal(got['stdout'], 'x=42\ntwo\n');
+      assert.equal(got['stderr'], 'oops\n');
+      const missing = await rt.execStream(h.taskId, ['no-such-command-here']);
+      for await (const c of missing.output) void c;
+      assert.notEqual(await missing.exit, 0, 'a command that does not exist fails');
+      const ac = new AbortController();
+      const long = await rt.execStream(h.taskId, [...f.shell, 'echo started; sleep 30'], {
+        signal: ac.signal,
+      });
+      const t0 = Date.now();
+      for await (const c of long.output) {
+        if (Buffer.from(c.data).toString('utf8').includes('started')) ac.abort();
+      }
+      assert.notEqual(await long.exit, 0);
+      assert.ok(Date.now() - t0 < 5000, `aborted exec ended after ${Date.now() - t0}ms`);
+      const h2 = await launch(t, rt, f, 'exit 0');
+      await rt.wait(h2.taskId);
+      await assert.rejects(rt.execStream(h2.taskId, [...f.shell, 'true']), RuntimeError);
+    });
+
     test('stats reports the usage of a running task', async (t) => {
       const f = fixture();
       const rt = f.runtime;

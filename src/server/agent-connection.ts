@@ -58,7 +58,7 @@ export async function agentTarget(
   pki: ServerPki | undefined,
   host: HostRecord,
 ): Promise<AgentTarget> {
-  if (!host.agentUrl) throw new UnavailableError(`the agent of host ${host.id} serves no logs`);
+  if (!host.agentUrl) throw new UnavailableError(`the agent of host ${host.id} has no endpoint (logs, exec)`);
   const claimed = new URL(host.agentUrl);
   const rec = pki ? await hostCertificateRecord(store, host.id) : undefined;
   if (pki && rec) {

@@ -19,6 +19,9 @@ import { jobRoutes } from './routes/jobs.ts';
 import { logRoutes } from './routes/logs.ts';
 import { serverRoutes, type ServersSource } from './routes/servers.ts';
 import { watchRoutes } from './routes/watch.ts';
+import { versionRoutes } from './routes/version.ts';
+import { jobVerbRoutes } from './routes/job-verbs.ts';
+import { execRoutes } from './routes/exec.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { TaskNetwork } from '../model/index.ts';
@@ -65,10 +68,13 @@ export function buildRouter(o: ApiOptions): Router {
       ...(job === null ? {} : { job }),
     });
   });
-  jobRoutes(router, o.store, o.clock, o.events);
+  jobRoutes(router, o.store, o.clock, o.events, o.images);
   hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
   logRoutes(router, o.store, o.pki);
   if (o.pki) certificateRoutes(router, o.store, o.pki, o.events);
+  versionRoutes(router, o.store, o.storeName, o.version);
+  jobVerbRoutes(router, o.store, o.clock, o.events);
+  execRoutes(router, o.store, o.pki);
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);

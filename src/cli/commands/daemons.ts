@@ -1,5 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DabbaError } from '../../errors/index.ts';
 import { parseDuration, parseSize, type Watermark } from '../../lib/index.ts';
@@ -7,7 +7,7 @@ import { parseTaskNetwork } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext, Daemon } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
-import { loadJobFile } from '../job-loader.ts';
+import { jobFileFor, loadJobFile } from '../job-loader.ts';
 import { waitForRollout } from './deploy.ts';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7070';
@@ -97,22 +97,33 @@ function parseOciRuntime(text: string | undefined): { ociRuntime?: 'runc' | 'cru
 }
 
 /**
- * `--deploy` takes a job file, or a folder with job files: `job.RUNTIME.yaml` for the runtime in use
- * (e.g. job.oci.yaml for containers) if there is one, else `job.yaml`.
+ * What to try once `dabba dev` is up: commands that work as printed, with this cluster's address,
+ * job and one of its tasks (the README's quick start lists the same ones).
  */
-async function jobFileFor(path: string, runtime: string): Promise<string> {
-  try {
-    if (!(await stat(path)).isDirectory()) return path;
-  } catch {
-    return path;
-  }
-  const specific = join(path, `job.${runtime}.yaml`);
-  try {
-    await stat(specific);
-    return specific;
-  } catch {
-    return join(path, 'job.yaml');
-  }
+function tryNext(
+  url: string,
+  job: string | undefined,
+  task: string | undefined,
+  deploy: string | undefined,
+  file: string | undefined,
+  caFile: string | undefined,
+): string {
+  const path = deploy ?? 'examples/hello';
+  const lines = [
+    '',
+    'try next (in another terminal):',
+    `  export DABBA_ADDR=${url}`,
+    ...(caFile === undefined ? [] : [`  export DABBA_CA=${caFile}`]),
+    '  bin/dabba status                 # jobs',
+    ...(job ? [`  bin/dabba status ${job}           # its tasks, pids and addresses`] : []),
+    `  bin/dabba logs ${task ?? 'TASK'} -f    # a task's output (Ctrl-C to stop)`,
+    `  bin/dabba deploy ${path}${file !== undefined && file !== path ? `   # this is ${file}: edit its GREETING first for a rolling update` : ''}`,
+    ...(task ? [`  bin/dabba exec ${task} -- cat /etc/hostname   # a command inside a task`] : []),
+    ...(job ? [`  bin/dabba stop ${job}`] : []),
+    'Ctrl-C stops the server and agent; tasks keep running and are picked up by the next `dabba dev`.',
+    '',
+  ];
+  return lines.join('\n');
 }
 
 function parseLabels(list: string[]): Record<string, string> {
@@ -179,24 +190,24 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
           ctx.signal,
         );
         let job;
+        let jobFile: string | undefined;
         try {
-          job =
-            opts.deploy === undefined
-              ? undefined
-              : await loadJobFile(await jobFileFor(opts.deploy, daemon.runtime));
+          jobFile = opts.deploy === undefined ? undefined : await jobFileFor(opts.deploy, daemon.runtime);
+          job = jobFile === undefined ? undefined : await loadJobFile(jobFile);
         } catch (e) {
           await daemon.close();
           throw e;
         }
         ctx.err.write(`dabba dev: API at ${daemon.url} (data in ${opts.dataDir})\n`);
         for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
+        let task: string | undefined;
         if (job) {
           const client = ctx.client(
             daemon.url,
             daemon.caFile === undefined ? undefined : { ca: await readFile(daemon.caFile, 'utf8') },
           );
           const put = await client.putJob(job.spec.name, job.userForm);
-          ctx.err.write(`deploying ${job.spec.name} version ${put.version}\n`);
+          ctx.err.write(`deploying ${job.spec.name} version ${put.version} from ${jobFile ?? ''}\n`);
           const r = await waitForRollout(
             client,
             job.spec.name,
@@ -206,22 +217,9 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             job.spec.update.deadlineMs,
           );
           if (!r.ok) ctx.err.write(`deploy failed: ${r.message}\n`);
+          task = r.view.tasks.find((t) => t.desired === 'run' && t.state === 'running')?.id;
         }
-        ctx.err.write(
-          [
-            '',
-            'try next (in another terminal):',
-            `  export DABBA_ADDR=${daemon.url}`,
-            ...(daemon.caFile === undefined ? [] : [`  export DABBA_CA=${daemon.caFile}`]),
-            '  bin/dabba status            # jobs',
-            ...(job ? [`  bin/dabba status ${job.spec.name}      # its tasks, pids and addresses`] : []),
-            "  bin/dabba logs TASK -f      # a task's output",
-            '  bin/dabba deploy examples/hello/job.yaml',
-            ...(job ? [`  bin/dabba stop ${job.spec.name}`] : []),
-            'Ctrl-C stops the server and agent; tasks keep running and are picked up by the next `dabba dev`.',
-            '',
-          ].join('\n'),
-        );
+        ctx.err.write(tryNext(daemon.url, job?.spec.name, task, opts.deploy, jobFile, daemon.caFile));
         await runUntilInterrupted(ctx, daemon);
       },
     );

@@ -22,8 +22,11 @@ import {
 } from '../../image/index.ts';
 import { createLogger, sleep, type Logger } from '../../lib/index.ts';
 import type { TaskUsage } from '../../model/index.ts';
+import { ociExecStream } from './exec-stream.ts';
 import type {
   ExecResult,
+  ExecSession,
+  ExecStreamOptions,
   ExitStatus,
   LogLine,
   LogReadOptions,
@@ -950,6 +953,22 @@ export class OciRuntime implements Runtime {
       child.on('close', (code, signal) =>
         finish(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1)),
       );
+    });
+  }
+
+  async execStream(taskId: string, command: string[], options: ExecStreamOptions = {}): Promise<ExecSession> {
+    const ready = await this.init();
+    const r = await this.requireRecord(taskId);
+    if (r.phase !== 'running' || this.exits.has(taskId))
+      throw fail('NotRunning', `task ${taskId} is not running`, { taskId });
+    if (command.length === 0) throw fail('ExecFailed', 'exec needs a command', { taskId });
+    return ociExecStream({
+      cli: ready.cli.path,
+      globalArgs: ready.cli.globalArgs,
+      containerId: r.containerId,
+      pidFile: join(this.taskDir(taskId), `exec-${randomBytes(4).toString('hex')}.pid`),
+      command,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   }
 

@@ -12,8 +12,11 @@ import { join, resolve } from 'node:path';
 import { messageOf, NotFoundError, RuntimeError } from '../../errors/index.ts';
 import { silentLogger, sleep, type Logger } from '../../lib/index.ts';
 import type { TaskUsage } from '../../model/index.ts';
+import { childSession, failedSession } from '../exec-session.ts';
 import type {
   ExecResult,
+  ExecSession,
+  ExecStreamOptions,
   ExitStatus,
   LogLine,
   LogReadOptions,
@@ -503,6 +506,30 @@ export class ProcessRuntime implements Runtime {
       throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning', taskId } });
     }
     return runExec(command, { env: rec.state.env, cwd: rec.state.cwd, timeoutMs });
+  }
+
+  async execStream(taskId: string, command: string[], options: ExecStreamOptions = {}): Promise<ExecSession> {
+    const rec = this.#get(taskId);
+    if (!(await this.#alive(rec))) {
+      throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning', taskId } });
+    }
+    const { env, cwd } = rec.state;
+    const [name, ...args] = command;
+    const file =
+      name === undefined ? undefined : await resolveCommand(name, env['PATH'] ?? DEFAULT_PATH, cwd);
+    if (name === undefined || file === undefined)
+      return failedSession(127, `${name ?? ''}: command not found`);
+    const child = spawn(file, args, {
+      argv0: name,
+      cwd,
+      env,
+      detached: true, // its own process group: an abort kills everything it started
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const kill = (): void => {
+      if (child.pid !== undefined) trySignal(-child.pid, 'SIGKILL');
+    };
+    return childSession(child, kill, options.signal);
   }
 
   async stats(taskId: string): Promise<TaskUsage | undefined> {
