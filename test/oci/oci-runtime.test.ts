@@ -116,7 +116,11 @@ else {
       assert.equal(r.exitCode, 0, r.output);
       const [hostname, , cmdline] = r.output.trim().split('\n');
       assert.equal(hostname, h.taskId);
-      assert.match(cmdline ?? '', /^sh -c echo ready/, 'the task is pid 1 of its pid namespace');
+      assert.match(
+        cmdline ?? '',
+        /^\/run\/dabba-init -- sh -c echo ready/,
+        "the init is pid 1 of the task's pid namespace, running the task's command",
+      );
     });
 
     test('confinement: Docker default capabilities, no_new_privs, seccomp, masked and read-only paths', async (t) => {

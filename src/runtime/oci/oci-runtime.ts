@@ -44,6 +44,7 @@ import { Admission } from './admission.ts';
 import { startConmonVia } from './conmon.ts';
 import { ForkHelper } from './fork-helper.ts';
 import { readCriLog } from './cri-log.ts';
+import { findInit } from './init-binary.ts';
 import { Ipam, parseSubnet } from './ipam.ts';
 import { BridgeNetwork, netnsPath } from './network.ts';
 import { OciCli } from './oci-cli.ts';
@@ -97,6 +98,8 @@ interface Ready {
   ipam: Ipam;
   network: BridgeNetwork;
   nofile: number;
+  /** The container init (catatonit), if the host has a usable one. */
+  init: string | undefined;
 }
 
 interface Deferred<T> {
@@ -318,7 +321,14 @@ export class OciRuntime implements Runtime {
     await network.ensureBridge();
     const cli = new OciCli(which, runtimePath, this.runtimeRoot, this.helper.run);
     this.watchExits();
-    return { cli, conmon, layout, swapLimit, ipam, network, nofile: await openFileLimit() };
+    const init = await findInit();
+    if (init === undefined) {
+      this.logger.warn(
+        'no static catatonit found (apt-get install catatonit): containers run their command as PID 1, ' +
+          'where a SIGTERM it has no handler for is ignored and zombies are not reaped',
+      );
+    }
+    return { cli, conmon, layout, swapLimit, ipam, network, nofile: await openFileLimit(), init };
   }
 
   /** Output directories of fork helpers of agents that are gone (a kill -9 leaves one behind). */
@@ -532,6 +542,7 @@ export class OciRuntime implements Runtime {
         cgroupVersion: ready.layout.version,
         swapLimit: ready.swapLimit,
         nofile: ready.nofile,
+        ...(spec.init !== false && ready.init !== undefined ? { init: ready.init } : {}),
       });
       // A plain write: until the record says "created", a crash means the task is destroyed.
       await writeFile(join(taskDir, 'config.json'), JSON.stringify(config, null, 2));
