@@ -1,16 +1,30 @@
 /** The agent's own HTTP endpoint: the server proxies `dabba logs` here. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Runtime } from '../runtime/index.ts';
+import { isDabbaError } from '../errors/index.ts';
+import { LOG_INSTANCE_HEADER, type LastExit, type LogInstance } from '../model/index.ts';
+import type { LogLine, Runtime } from '../runtime/index.ts';
 
 export interface AgentEndpoint {
   url: string;
   close(): Promise<void>;
 }
 
+/** What the endpoint needs to know of a task on this host (undefined: not here). */
+export interface EndpointTask {
+  /** Its last run is over and was removed to start again: the log to show is the previous one. */
+  betweenRuns: boolean;
+  /** How its previous run ended, if it had one. */
+  lastExit?: LastExit;
+}
+
+function isNotFound(e: unknown): boolean {
+  return isDabbaError(e) && e.details['reason'] === 'NotFound';
+}
+
 export async function startEndpoint(
   runtime: Runtime,
-  hasTask: (id: string) => boolean,
+  taskInfo: (id: string) => EndpointTask | undefined,
   host: string,
   port: number,
 ): Promise<AgentEndpoint> {
@@ -25,7 +39,8 @@ export async function startEndpoint(
     if (!m || req.method !== 'GET')
       return send(404, { code: 'DABBA_E_NOT_FOUND', message: 'no such endpoint', details: {} });
     const id = decodeURIComponent(m[1] ?? '');
-    if (!hasTask(id))
+    const task = taskInfo(id);
+    if (!task)
       return send(404, {
         code: 'DABBA_E_NOT_FOUND',
         message: `task "${id}" is not on this host`,
@@ -34,20 +49,48 @@ export async function startEndpoint(
     const controller = new AbortController();
     res.on('close', () => controller.abort());
     const tail = url.searchParams.get('tail');
-    const follow = url.searchParams.get('follow') === '1';
+    const requested = url.searchParams.get('previous') === '1';
+    // The previous run's log when asked for, or when the task waits to start again (its current
+    // run is gone): a crash loop's output is there exactly when it is needed.
+    const previous = requested || task.betweenRuns;
+    const follow = url.searchParams.get('follow') === '1' && !previous;
     void (async () => {
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const opts = {
+        follow,
+        signal: controller.signal,
+        ...(previous ? { previous: true } : {}),
+        ...(tail !== null && /^\d+$/.test(tail) ? { tail: Number(tail) } : {}),
+      };
+      const lines = runtime.logs(id, opts)[Symbol.asyncIterator]();
+      // The first line (or the end) before the answer: a previous run that is not there is a 404.
+      let first: IteratorResult<LogLine> | undefined;
+      if (previous) {
+        try {
+          first = await lines.next();
+        } catch (e) {
+          if (requested || !isNotFound(e)) {
+            return send(404, {
+              code: 'DABBA_E_NOT_FOUND',
+              message: `task ${id} has no previous run on this host`,
+              details: {},
+            });
+          }
+          first = { done: true, value: undefined };
+        }
+      }
+      const instance: LogInstance | undefined = previous
+        ? { instance: 'previous', requested, ...(task.lastExit ? { exit: task.lastExit } : {}) }
+        : undefined;
+      res.writeHead(200, {
+        'content-type': 'application/x-ndjson',
+        ...(instance ? { [LOG_INSTANCE_HEADER]: JSON.stringify(instance) } : {}),
+      });
       try {
-        const opts = {
-          follow,
-          signal: controller.signal,
-          ...(tail !== null && /^\d+$/.test(tail) ? { tail: Number(tail) } : {}),
-        };
-        for await (const line of runtime.logs(id, opts)) {
-          if (!res.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => res.once('drain', r));
+        for (let r = first ?? (await lines.next()); r.done !== true; r = await lines.next()) {
+          if (!res.write(`${JSON.stringify(r.value)}\n`)) await new Promise((ok) => res.once('drain', ok));
         }
       } catch {
-        // task removed or client gone
+        // the task was removed meanwhile, or the client went away: the stream just ends
       }
       res.end();
     })();

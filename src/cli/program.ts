@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from './cli-error.ts';
 import { daemonCommands } from './commands/daemons.ts';
 import { deployCommand } from './commands/deploy.ts';
+import { eventsCommand } from './commands/events.ts';
 import { hostCommand } from './commands/host.ts';
 import { hostsCommand } from './commands/hosts.ts';
 import { imageCommand } from './commands/image.ts';
@@ -31,6 +32,7 @@ export function buildProgram(ctx: CliContext): Command {
   statusCommand(program, ctx);
   stopCommand(program, ctx);
   logsCommand(program, ctx);
+  eventsCommand(program, ctx);
   hostsCommand(program, ctx);
   hostCommand(program, ctx);
   rollbackCommands(program, ctx);
@@ -62,7 +64,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
       return EXIT.USAGE;
     }
     const { message, exitCode } = describeError(e);
-    ctx.err.write(`error: ${message}\n`);
+    // An empty message says nothing more is to be said (a follow ended by Ctrl-C: exit 130).
+    if (message !== '') ctx.err.write(`error: ${message}\n`);
     if (debug && e instanceof Error && e.stack) ctx.err.write(`${e.stack}\n`);
     return exitCode;
   }

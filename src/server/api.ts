@@ -5,6 +5,7 @@ import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import { Router } from './http/router.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
+import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { imageRoutes } from './routes/images.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -39,14 +40,7 @@ export function buildRouter(o: ApiOptions): Router {
     store: o.storeName,
     version: o.version,
   }));
-  router.on('GET', '/v1/events', async ({ query }) => {
-    const limit = Number(query.get('limit') ?? 100);
-    const job = query.get('job');
-    return o.events.list({
-      limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 5000) : 100,
-      ...(job === null ? {} : { job }),
-    });
-  });
+  eventRoutes(router, o.store, o.events);
   jobRoutes(router, o.store, o.clock, o.events);
   hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
   logRoutes(router, o.store);
@@ -90,7 +84,8 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
         if (result !== undefined && !res.headersSent) sendJson(res, status, result);
       } catch (e) {
         const { status, body } = toErrorBody(e);
-        if (status >= 500)
+        // A client that went away (a Ctrl-C'd `dabba logs -f`) is no server error.
+        if (status >= 500 && !controller.signal.aborted)
           o.logger.error({ err: e, method: req.method, path: url.pathname }, 'request failed');
         else o.logger.debug({ code: body.code, method: req.method, path: url.pathname }, 'request refused');
         if (res.headersSent) {

@@ -57,12 +57,16 @@ export class DevCluster {
     this.marker = marker;
   }
 
-  static async start(options: { driver?: string } = {}): Promise<DevCluster> {
+  /** `args`: more `dabba dev` flags (e.g. a `--task-network` of the test's own). */
+  static async start(options: { driver?: string; args?: string[] } = {}): Promise<DevCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'dabba-e2e-'));
     const c = new DevCluster(dir, randomUUID());
+    c.#args = options.args ?? [];
     await c.boot(options.driver ?? 'process');
     return c;
   }
+
+  #args: string[] = [];
 
   /** TMPDIR of the dev process and so of every task: how the cluster's processes are found. */
   get tmp(): string {
@@ -77,7 +81,17 @@ export class DevCluster {
     await mkdir(this.tmp, { recursive: true });
     const proc = spawn(
       process.execPath,
-      [DABBA, 'dev', '--data-dir', basename(this.dataDir), '--listen', '127.0.0.1:0', '--driver', driver],
+      [
+        DABBA,
+        'dev',
+        '--data-dir',
+        basename(this.dataDir),
+        '--listen',
+        '127.0.0.1:0',
+        '--driver',
+        driver,
+        ...this.#args,
+      ],
       {
         cwd: dirname(this.dataDir),
         env: { ...process.env, DABBA_LOG_LEVEL: 'warn', DABBA_TEST_MARKER: this.marker, TMPDIR: this.tmp },
