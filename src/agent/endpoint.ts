@@ -1,5 +1,5 @@
 /** The agent's own HTTP endpoint: the server proxies `dabba logs` here. */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDabbaError } from '../errors/index.ts';
 import { LOG_INSTANCE_HEADER, type LastExit, type LogInstance } from '../model/index.ts';
@@ -20,6 +20,20 @@ export interface EndpointTask {
 
 function isNotFound(e: unknown): boolean {
   return isDabbaError(e) && e.details['reason'] === 'NotFound';
+}
+
+/** Until the client has read what was written, or is gone (a gone client never drains). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+    if (res.destroyed) done();
+  });
 }
 
 export async function startEndpoint(
@@ -87,7 +101,8 @@ export async function startEndpoint(
       });
       try {
         for (let r = first ?? (await lines.next()); r.done !== true; r = await lines.next()) {
-          if (!res.write(`${JSON.stringify(r.value)}\n`)) await new Promise((ok) => res.once('drain', ok));
+          if (res.destroyed) break;
+          if (!res.write(`${JSON.stringify(r.value)}\n`)) await drained(res);
         }
       } catch {
         // the task was removed meanwhile, or the client went away: the stream just ends

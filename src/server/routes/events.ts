@@ -2,6 +2,7 @@ import { CompactedError, DabbaError } from '../../errors/index.ts';
 import type { DabbaEvent } from '../../model/index.ts';
 import { keys } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
+import { writeChunk } from '../http/respond.ts';
 import type { Router } from '../http/router.ts';
 import type { EventLog } from '../state/events.ts';
 
@@ -41,13 +42,12 @@ export function eventRoutes(router: Router, store: Store, events: EventLog): voi
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const send = async (e: DabbaEvent, rev: number): Promise<void> => {
-      if (!res.write(`event: event\nid: ${rev}\ndata: ${JSON.stringify(e)}\n\n`))
-        await new Promise((r) => res.once('drain', r));
-    };
+    const send = (e: DabbaEvent, rev: number): Promise<void> =>
+      writeChunk(res, `event: event\nid: ${rev}\ndata: ${JSON.stringify(e)}\n\n`);
     for (const e of backlog) await send(e, from - 1);
     res.write(': following\n\n');
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    res.on('close', () => clearInterval(ping));
     try {
       for await (const batch of store.watch(keys.eventsPrefix, { signal, fromRevision: from })) {
         for (const w of batch) {

@@ -2,6 +2,7 @@ import { DabbaError, NotFoundError, UnavailableError } from '../../errors/index.
 import type { HostRecord, Task } from '../../model/index.ts';
 import { jobOfTaskId, keys, LOG_INSTANCE_HEADER } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
+import { writeChunk } from '../http/respond.ts';
 import type { Router } from '../http/router.ts';
 import { getJson } from '../state/json.ts';
 
@@ -64,7 +65,8 @@ export function logRoutes(router: Router, store: Store): void {
     });
     try {
       for await (const chunk of upstream.body) {
-        if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+        await writeChunk(res, chunk as Uint8Array);
+        if (res.destroyed) break;
       }
     } catch {
       // client or agent went away: end the stream
