@@ -81,7 +81,12 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
-    (id) => runners.has(id),
+    (id) => {
+      const r = runners.get(id);
+      if (r === undefined) return undefined;
+      const lastExit = r.status.lastExit;
+      return { betweenRuns: r.betweenRuns, ...(lastExit ? { lastExit } : {}) };
+    },
     o.listenHost ?? o.credentials?.address ?? '127.0.0.1',
     o.listenPort ?? 0,
     o.credentials,

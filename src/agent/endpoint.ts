@@ -16,14 +16,23 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { decodePathSegment, parseRequestTarget } from '../lib/index.ts';
+import {
+  decodePathSegment,
+  handleAcceptErrors,
+  parseRequestTarget,
+  silentLogger,
+  type Logger,
+} from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
+import { fail, send } from './endpoint-respond.ts';
 import { serveExec } from './exec-endpoint.ts';
+import { streamLogs, type EndpointTask } from './logs-endpoint.ts';
+
+export type { EndpointTask } from './logs-endpoint.ts';
 import type { HostCredentials } from './host-credentials.ts';
 
 /** Subject organisation of the control plane's certificates (see src/auth/pki). */
 const SERVERS_ORG = 'dabba:servers';
-import { handleAcceptErrors, silentLogger, type Logger } from '../lib/index.ts';
 
 export interface AgentEndpoint {
   url: string;
@@ -32,49 +41,9 @@ export interface AgentEndpoint {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function fail(res: ServerResponse, status: number, code: string, message: string): void {
-  send(res, status, { code, message, details: {} });
-}
-
-async function streamLogs(
-  runtime: Runtime,
-  id: string,
-  query: URLSearchParams,
-  res: ServerResponse,
-): Promise<void> {
-  const controller = new AbortController();
-  res.on('close', () => controller.abort());
-  const tail = query.get('tail');
-  const opts = {
-    follow: query.get('follow') === '1',
-    signal: controller.signal,
-    ...(tail !== null && /^\d{1,9}$/.test(tail) ? { tail: Number(tail) } : {}),
-  };
-  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-  try {
-    for await (const line of runtime.logs(id, opts)) {
-      if (!res.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => res.once('drain', r));
-      if (controller.signal.aborted) break;
-    }
-  } catch {
-    // task removed or client gone
-  }
-  res.end();
-}
-
 function handle(
   runtime: Runtime,
-  hasTask: (id: string) => boolean,
+  taskInfo: (id: string) => EndpointTask | undefined,
   tls: boolean,
   req: IncomingMessage,
   res: ServerResponse,
@@ -96,7 +65,7 @@ function handle(
     const task = decodePathSegment(ex[1] ?? '');
     if (task === undefined)
       return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the task id is not valid percent-encoding');
-    return serveExec(runtime, hasTask, task, req, res);
+    return serveExec(runtime, (t) => taskInfo(t) !== undefined, task, req, res);
   }
   const m = /^\/v1\/logs\/([^/]+)$/.exec(target.pathname);
   if (!m) return fail(res, 404, 'DABBA_E_NOT_FOUND', 'no such endpoint');
@@ -105,14 +74,14 @@ function handle(
   const id = decodePathSegment(m[1] ?? '');
   if (id === undefined)
     return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the task id is not valid percent-encoding');
-  if (!hasTask(id))
-    return fail(res, 404, 'DABBA_E_NOT_FOUND', `task ${JSON.stringify(id)} is not on this host`);
-  return streamLogs(runtime, id, target.query, res);
+  const task = taskInfo(id);
+  if (!task) return fail(res, 404, 'DABBA_E_NOT_FOUND', `task ${JSON.stringify(id)} is not on this host`);
+  return streamLogs(runtime, id, task, target.query, res);
 }
 
 export async function startEndpoint(
   runtime: Runtime,
-  hasTask: (id: string) => boolean,
+  taskInfo: (id: string) => EndpointTask | undefined,
   host: string,
   port: number,
   creds?: HostCredentials,
@@ -120,7 +89,7 @@ export async function startEndpoint(
 ): Promise<AgentEndpoint> {
   const listener: RequestListener = (req, res) => {
     try {
-      const p = handle(runtime, hasTask, creds !== undefined, req, res);
+      const p = handle(runtime, taskInfo, creds !== undefined, req, res);
       if (p) p.catch(() => fail(res, 500, 'DABBA_E_INTERNAL', 'internal error'));
     } catch {
       fail(res, 500, 'DABBA_E_INTERNAL', 'internal error');

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDabbaError, messageOf } from '../errors/index.ts';
 import type { Runtime } from '../runtime/index.ts';
+import { drained } from './endpoint-respond.ts';
 
 const MAX_BODY = 256 * 1024;
 
@@ -58,8 +59,9 @@ export function serveExec(
       return send(res, 409, 'DABBA_E_CONFLICT', messageOf(e));
     }
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    // A client gone meanwhile never drains: drained() also ends on close.
     const line = (o: unknown): Promise<void> | undefined =>
-      res.write(`${JSON.stringify(o)}\n`) ? undefined : new Promise((r) => res.once('drain', () => r()));
+      res.write(`${JSON.stringify(o)}\n`) ? undefined : drained(res);
     try {
       for await (const chunk of session.output) {
         if (controller.signal.aborted) break;

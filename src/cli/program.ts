@@ -11,6 +11,7 @@ import { versionCommand } from './commands/version.ts';
 import { daemonCommands } from './commands/daemons.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { doctorCommand } from './commands/doctor.ts';
+import { eventsCommand } from './commands/events.ts';
 import { hostCommand } from './commands/host.ts';
 import { hostsCommand } from './commands/hosts.ts';
 import { imageCommand } from './commands/image.ts';
@@ -69,6 +70,7 @@ export function buildProgram(outer: CliContext): Command {
   statusCommand(program, ctx);
   stopCommand(program, ctx);
   logsCommand(program, ctx);
+  eventsCommand(program, ctx);
   hostsCommand(program, ctx);
   hostCommand(program, ctx);
   rollbackCommands(program, ctx);
@@ -108,7 +110,8 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
     }
     if (e instanceof CommandExit) return e.code;
     const { message, exitCode } = describeError(e);
-    ctx.err.write(`error: ${message}\n`);
+    // An empty message says nothing more is to be said (a follow ended by Ctrl-C: exit 130).
+    if (message !== '') ctx.err.write(`error: ${message}\n`);
     if (debug && e instanceof Error && e.stack) ctx.err.write(`${e.stack}\n`);
     return exitCode;
   }

@@ -9,6 +9,7 @@ import type {
   HealthView,
   HostCondition,
   HostView,
+  LogInstance,
   JobPlanView,
   JobSummary,
   JobVersionRecord,
@@ -25,6 +26,7 @@ import type {
   ClusterCaView,
   HostCertificateView,
 } from '../model/index.ts';
+import { LOG_INSTANCE_HEADER } from '../model/index.ts';
 import { readSse } from './sse.ts';
 import {
   certificateErrorCode,
@@ -328,6 +330,56 @@ export class DabbaClient {
   }
 
   /**
+   * Follows the event log (`GET /v1/events?follow=1`): the newest `limit` events (of `job`), then
+   * each new one, until the signal aborts. A lost connection is resumed from the last revision seen
+   * (retrying every second while the server is away); if that revision was compacted meanwhile the
+   * log is listed again, without repeating events already yielded.
+   */
+  async *followEvents(options: {
+    job?: string;
+    limit?: number;
+    signal: AbortSignal;
+  }): AsyncGenerator<DabbaEvent> {
+    const { signal } = options;
+    const seen = new Set<string>();
+    let rev: number | undefined;
+    while (!signal.aborted) {
+      const q = new URLSearchParams({ follow: '1' });
+      if (options.job) q.set('job', options.job);
+      if (options.limit) q.set('limit', String(options.limit));
+      if (rev !== undefined) q.set('rev', String(rev));
+      try {
+        const res = await this.#fetch('GET', `/v1/events?${q.toString()}`, { signal, stream: true });
+        if (!res.ok || !res.body) {
+          await parseResponse(res);
+          return;
+        }
+        for await (const msg of readSse(res.body, signal)) {
+          if (msg.event === 'error') throw errorFromBody(JSON.parse(msg.data), 410);
+          if (msg.event !== 'event') continue;
+          const e = JSON.parse(msg.data) as DabbaEvent;
+          if (msg.id !== undefined) rev = Number(msg.id) + 1;
+          if (seen.has(e.id)) continue;
+          if (seen.size >= 10_000) seen.clear();
+          seen.add(e.id);
+          yield e;
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        // Compacted: list again. The server away: retry. Anything else the server said: give up.
+        if (e instanceof DabbaError) {
+          if (e.code === 'DABBA_E_COMPACTED') rev = undefined;
+          else if (e.code !== 'DABBA_E_UNAVAILABLE') throw e;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1000);
+        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+  }
+
+  /**
    * Streams store events under prefix from revision `rev` (inclusive). Yields batches (one per
    * revision). Throws DabbaError DABBA_E_COMPACTED when rev is too old: re-list and watch again.
    */
@@ -388,11 +440,20 @@ export class DabbaClient {
   /** Streams a task's log lines (NDJSON from the server, proxied from the task's agent). */
   async *logs(
     taskId: string,
-    options: { follow?: boolean; tail?: number; signal?: AbortSignal } = {},
+    options: {
+      follow?: boolean;
+      tail?: number;
+      /** The instance before the current one (kept across a restart). */
+      previous?: boolean;
+      signal?: AbortSignal;
+      /** Called before the first line when the log is not the running instance's (see LogInstance). */
+      onInstance?: (instance: LogInstance) => void;
+    } = {},
   ): AsyncGenerator<{ stream: string; time?: number; text: string }> {
     const q = new URLSearchParams();
     if (options.follow) q.set('follow', '1');
     if (options.tail !== undefined) q.set('tail', String(options.tail));
+    if (options.previous) q.set('previous', '1');
     const signal = options.signal ?? new AbortController().signal;
     const res = await this.#fetch('GET', `/v1/tasks/${encodeURIComponent(taskId)}/logs?${q.toString()}`, {
       signal,
@@ -401,6 +462,14 @@ export class DabbaClient {
     if (!res.ok || !res.body) {
       await parseResponse(res);
       return;
+    }
+    const instance = res.headers.get(LOG_INSTANCE_HEADER);
+    if (instance !== null && options.onInstance) {
+      try {
+        options.onInstance(JSON.parse(instance) as LogInstance);
+      } catch {
+        // a malformed header: no note
+      }
     }
     const decoder = new TextDecoder();
     let buf = '';

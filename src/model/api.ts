@@ -3,7 +3,7 @@ import type { Deployment } from './deployment.ts';
 import type { PlacementExplanation } from './explanation.ts';
 import type { HostCapacity } from './host.ts';
 import type { JobStatus } from './job.ts';
-import type { TaskState } from './task.ts';
+import type { LastExit, TaskState } from './task.ts';
 
 /** One task row of `GET /v1/jobs/NAME/tasks` and `dabba status JOB --json`. */
 export interface TaskRow {
@@ -20,6 +20,8 @@ export interface TaskRow {
   ports: Record<string, number>;
   pid: number | null;
   exitCode: number | null;
+  /** How the task's previous run ended (kept across its restart). */
+  lastExit: LastExit | null;
   reason: string | null;
   message: string | null;
   unplaced: string | null;
@@ -159,4 +161,19 @@ export interface HostCertificateView {
   ca: string;
   /** ISO-8601. */
   notAfter: string;
+}
+
+/**
+ * Header of a task's log stream (`GET /v1/tasks/ID/logs`) that is not from the task's running
+ * instance, JSON: the log of the instance before (kept across a restart in place), shown because it
+ * was asked for (`?previous=1`) or because the task is not running now.
+ */
+export const LOG_INSTANCE_HEADER = 'x-dabba-log-instance';
+
+export interface LogInstance {
+  instance: 'previous';
+  /** True when `previous` was asked for; false when shown because the task is not running. */
+  requested: boolean;
+  /** How that instance ended, when known. */
+  exit?: LastExit;
 }

@@ -408,6 +408,56 @@ export function runtimeContract(name: string, factory: () => Promise<RuntimeFixt
       );
     });
 
+    test("a restart in place keeps the address and the ended run's log as the previous one", async (t) => {
+      const f = fixture();
+      const rt = f.runtime;
+      const first = await launch(t, rt, f, 'echo run one; exit 3');
+      const id = first.taskId;
+      assert.equal((await rt.wait(id)).exitCode, 3);
+      await assert.rejects(readLogs(rt, id, { previous: true }), 'no previous run before a restart');
+      await rt.remove(id, { restarting: true });
+      assert.deepEqual(texts(await readLogs(rt, id, { previous: true })), ['run one']);
+      const second = await rt.start({
+        taskId: id,
+        job: 'contract',
+        version: 1,
+        spec: taskSpec(f, `echo run two; ${LOOP}`),
+        env: { DABBA_TASK_ID: id },
+      });
+      assert.equal(second.address, first.address, 'the same address after the restart');
+      await waitForLine(rt, id, 'run two');
+      assert.deepEqual(texts(await readLogs(rt, id)), ['run two'], 'the current run only');
+      assert.deepEqual(texts(await readLogs(rt, id, { previous: true })), ['run one']);
+      const again = await (await f.reopen()).recover();
+      assert.ok(
+        again.running.some((h) => h.taskId === id && h.address === first.address),
+        'a new instance adopts it',
+      );
+      await rt.stop(id, 0);
+      await rt.remove(id);
+      await assert.rejects(readLogs(rt, id, { previous: true }), 'removed for good: no previous log');
+      const after = await (await f.reopen()).recover();
+      assert.ok(![...after.running, ...after.exited].some((x) => x.taskId === id), 'forgotten');
+    });
+
+    test('a task left between two runs is reported as exited by recover, and removable', async (t) => {
+      const f = fixture();
+      const rt = f.runtime;
+      const h = await launch(t, rt, f, 'echo once; exit 0');
+      await rt.wait(h.taskId);
+      await rt.remove(h.taskId, { restarting: true });
+      const rt2 = await f.reopen();
+      const found = await rt2.recover();
+      assert.ok(
+        found.exited.some((x) => x.taskId === h.taskId),
+        JSON.stringify(found),
+      );
+      assert.deepEqual(texts(await readLogs(rt2, h.taskId, { previous: true })), ['once']);
+      await rt2.remove(h.taskId);
+      const later = await (await f.reopen()).recover();
+      assert.ok(![...later.running, ...later.exited].some((x) => x.taskId === h.taskId));
+    });
+
     test('no process is left after stop and remove', async (t) => {
       const f = fixture();
       const rt = f.runtime;

@@ -83,6 +83,21 @@ export interface LogReadOptions {
   /** Keep reading as the task writes; ends when the signal aborts. */
   follow?: boolean;
   signal?: AbortSignal;
+  /**
+   * The log of the run before (kept by a `remove` with `restarting`; at most the last MiB), not the
+   * current one; fails with reason NotFound when there is none. Never followed (it is complete).
+   */
+  previous?: boolean;
+}
+
+export interface RemoveOptions {
+  /**
+   * The task is restarted in place: it will be started again under the same id on this host. The
+   * runtime keeps what belongs to the task rather than to one run of it: its address (oci: the task
+   * keeps its IP across restarts, as a pod does) and the log of the run that ended, until a remove
+   * without this option.
+   */
+  restarting?: boolean;
 }
 
 export interface Runtime {
@@ -97,8 +112,8 @@ export interface Runtime {
   wait(taskId: string): Promise<ExitStatus>;
   /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. Idempotent. */
   stop(taskId: string, graceMs: number): Promise<void>;
-  /** Removes every trace of a stopped task: state, logs, cgroups, mounts. Idempotent. */
-  remove(taskId: string): Promise<void>;
+  /** Removes every trace of a stopped task: state, logs, cgroups, mounts. Idempotent. See RemoveOptions. */
+  remove(taskId: string, options?: RemoveOptions): Promise<void>;
   /** Tasks found running from a previous agent, re-adopted; tasks found dead are reported too. */
   recover(): Promise<{ running: TaskHandle[]; exited: { taskId: string; status: ExitStatus }[] }>;
   /** Runs a command in the task's environment (for exec probes). */

@@ -13,6 +13,7 @@ import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import { Router } from './http/router.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
+import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { imageRoutes } from './routes/images.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -60,14 +61,7 @@ export function buildRouter(o: ApiOptions): Router {
     version: o.version,
     faults: faultCounts(),
   }));
-  router.on('GET', '/v1/events', async ({ query }) => {
-    const limit = Number(query.get('limit') ?? 100);
-    const job = query.get('job');
-    return o.events.list({
-      limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 5000) : 100,
-      ...(job === null ? {} : { job }),
-    });
-  });
+  eventRoutes(router, o.store, o.events);
   jobRoutes(router, o.store, o.clock, o.events, o.images);
   hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
   logRoutes(router, o.store, o.pki);
@@ -126,8 +120,9 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
       } catch (thrown) {
         const e = o.storage ? o.storage.failed(thrown) : thrown;
         const { status, body } = toErrorBody(e);
-        // Storage faults are said once by the storage guard, not per request.
-        if (status >= 500 && !isStorageError(e))
+        // Storage faults are said once by the storage guard, not per request; a client that went
+        // away (a Ctrl-C'd `dabba logs -f`) is no server error.
+        if (status >= 500 && !isStorageError(e) && !controller.signal.aborted)
           o.logger.error({ err: e, method: req.method, path: url.pathname }, 'request failed');
         else o.logger.debug({ code: body.code, method: req.method, path: url.pathname }, 'request refused');
         try {

@@ -261,7 +261,12 @@ describe('listener fuzz', () => {
       images: await ImageStore.open(join(imagesDir, 'images'), { limits: { maxImageBytes: 1024 * 1024 } }),
     });
     runtime = new ProcessRuntime({ stateDir: join(imagesDir, 'runtime'), logger: silentLogger });
-    endpoint = await startEndpoint(runtime, (id) => id === 'known-task', '127.0.0.1', 0);
+    endpoint = await startEndpoint(
+      runtime,
+      (id) => (id === 'known-task' ? { betweenRuns: false } : undefined),
+      '127.0.0.1',
+      0,
+    );
   });
 
   after(async () => {

@@ -12,6 +12,7 @@ import { jobOfTaskId, keys } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { agentTarget, withDispatcher } from '../agent-connection.ts';
 import { readJsonBody } from '../http/body.ts';
+import { writeChunk } from '../http/respond.ts';
 import type { Router } from '../http/router.ts';
 import type { ServerPki } from '../pki.ts';
 import { getJson } from '../state/json.ts';
@@ -69,7 +70,7 @@ export function execRoutes(router: Router, store: Store, pki?: ServerPki): void 
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     try {
       for await (const chunk of upstream.body) {
-        if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
+        await writeChunk(res, chunk as Uint8Array);
       }
     } catch {
       // client or agent went away: end the stream (the agent kills the command)

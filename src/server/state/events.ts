@@ -33,10 +33,17 @@ export class EventLog {
   }
 
   async list(options: { job?: string; limit?: number } = {}): Promise<DabbaEvent[]> {
-    const { kvs } = await this.#store.range(keys.eventsPrefix);
+    return (await this.listAt(options)).events;
+  }
+
+  /** The newest events (oldest first) and the store revision they were read at. */
+  async listAt(
+    options: { job?: string; limit?: number } = {},
+  ): Promise<{ events: DabbaEvent[]; revision: number }> {
+    const { kvs, revision } = await this.#store.range(keys.eventsPrefix);
     let events = kvs.map((kv) => decode<DabbaEvent>(kv));
     if (options.job !== undefined) events = events.filter((e) => e.job === options.job);
     const limit = options.limit ?? 100;
-    return events.slice(-limit);
+    return { events: events.slice(-limit), revision };
   }
 }

@@ -33,6 +33,7 @@ export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
     ports: status?.ports ?? {},
     pid: live ? (status.pid ?? null) : null,
     exitCode: status?.exitCode ?? null,
+    lastExit: status?.lastExit ?? null,
     reason: status?.reason ?? (task.unplaced !== undefined ? 'Unplaced' : null),
     message: status?.message ?? task.unplaced ?? null,
     unplaced: task.unplaced ?? null,

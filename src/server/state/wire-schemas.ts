@@ -46,6 +46,14 @@ export const taskStatusSchema = z.strictObject({
   address: z.string().max(64).optional(),
   ports: z.record(z.string(), z.number().int().min(0).max(65535)).optional(),
   exitCode: z.number().int().optional(),
+  lastExit: z
+    .strictObject({
+      reason: z.string().min(1).max(64),
+      exitCode: z.number().int().optional(),
+      signal: z.string().max(16).optional(),
+      at: count,
+    })
+    .optional(),
   reason: z.string().max(64).optional(),
   message: z.string().max(4096).optional(),
   startedAt: count.optional(),
