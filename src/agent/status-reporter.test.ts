@@ -83,16 +83,15 @@ test('statuses of many tasks go out concurrently, at most 8 at once; latest wins
     r.report(status(`t${i}`, 'starting'));
     r.report(status(`t${i}`, 'running'));
   }
-  const t0 = Date.now();
   await r.flushed();
-  const took = Date.now() - t0;
   assert.equal(api.seen.length, 20, 'one report per task: the newest');
   assert.ok(
     api.seen.every((s) => s.state === 'running'),
     JSON.stringify(api.seen),
   );
+  // Concurrency is seen by the API itself (requests in flight at once), not by timing, which a
+  // loaded machine would make flaky.
   assert.ok(api.peak() > 1 && api.peak() <= 8, `peak concurrency ${api.peak()}`);
-  assert.ok(took < 20 * 30, `20 reports of 30 ms took ${took} ms: not concurrent`);
 });
 
 test("one task's statuses are sent in order, never two at once", async (t) => {
