@@ -69,7 +69,7 @@ const CRASH = `name: crash
 replicas: 1
 task:
   image: busybox
-  command: ["sh", "-c", "echo \\"run $(cat /proc/sys/kernel/random/uuid)\\"; sleep 8; exit 3"]
+  command: ["sh", "-c", "echo \\"run $(cat /proc/sys/kernel/random/uuid)\\"; sleep 15; exit 3"]
   resources: { cpu: 0.1, memory: 32Mi, pids: 16 }
   restart: { policy: always, backoff: 4s, maxBackoff: 4s }
   stopGracePeriod: 1s
@@ -180,7 +180,7 @@ describe('restarts, events and logs with containers', { skip: skip ? detected.re
     const waiting = await waitFor(
       'the task to wait for its restart',
       async () => (await tasks('crash')).find((t) => t.state === 'failed' && t.restarts >= 1),
-      20_000,
+      30_000,
       100,
     );
     const between = await c.cli(['logs', waiting.id]);
@@ -193,6 +193,7 @@ describe('restarts, events and logs with containers', { skip: skip ? detected.re
       (await tasks('crash')).find(
         (t) => t.id === waiting.id && t.state === 'running' && t.restarts === waiting.restarts,
       );
+    // Each run lasts 15 s: room for the three CLI calls below on a loaded machine.
     await waitFor('the next run', sameRun, 20_000, 100);
     const previous = await c.cli(['logs', waiting.id, '--previous']);
     const current = await waitFor('the next run to print', async () => {
