@@ -15,16 +15,4 @@ export function fail(res: ServerResponse, status: number, code: string, message:
   send(res, status, { code, message, details: {} });
 }
 
-/** Until the client has read what was written, or is gone (a gone client never drains). */
-export function drained(res: ServerResponse): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-    if (res.destroyed) done();
-  });
-}
+export { drained } from '../lib/index.ts';

@@ -13,3 +13,4 @@ export * from './process-faults.ts';
 export * from './sizes.ts';
 export * from './system-deps/index.ts';
 export * from './request-target.ts';
+export * from './write-chunk.ts';
