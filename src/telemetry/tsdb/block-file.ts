@@ -7,7 +7,9 @@
  *         16   f64 range start (ms, inclusive), f64 range end (exclusive)
  *         32   u32 series count n, u32 crc32 of the directory
  *         40   directory: n x (8 bytes series id, u32 point count, u32 offset, u32 length, u32 crc32)
- *    40+24n   data: each series' Gorilla stream (see gorilla.ts), at its offset
+ *    40+24n   data: each series' stream at its offset: for raw points a sealed chunk
+ *              (sealed-chunk.ts: a mode byte, a scale byte, then the bits); for roll-ups the
+ *              4-column Gorilla XOR stream (gorilla.ts)
  * Little endian. Opening reads only the header and directory; a series' stream is read with one
  * pread and checked against its crc32. Files are written once (temp file, fsync, rename) and never
  * modified; compaction replaces them.

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { BitReader, BitWriter } from './bits.ts';
 import { decode, GorillaEncoder } from './gorilla.ts';
+import { decodeSealed, sealChunk } from './sealed-chunk.ts';
 
 const bitsOf = (v: number): bigint => {
   const b = new Float64Array([v]);
@@ -94,4 +95,45 @@ test('a truncated stream is reported, not misread silently', () => {
   for (let i = 0; i < 100; i++) e.append(i * 10_000 + (i % 7), Math.sin(i));
   const bytes = e.bytes();
   assert.equal(decode(bytes.subarray(0, bytes.length - 20), 100).ok, false);
+});
+
+/** Values a sealed chunk may code as integers: counters, scaled decimals, big and negative ones. */
+const intLike = fc.oneof(
+  fc.integer({ min: -1e6, max: 1e9 }),
+  fc.integer({ min: -99_999, max: 99_999 }).map((x) => x / 1000),
+  fc.integer({ min: -99_999, max: 99_999 }).map((x) => x / 10),
+  fc.constantFrom(2 ** 50 - 1, -(2 ** 50) + 1, 2 ** 50, 2 ** 53, 0.1 + 0.2, -0, 0),
+  anyFloat,
+);
+
+test('sealed chunks (xor, integer delta or delta of delta, whichever is smallest) round-trip bit for bit', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 300 }).chain((n) =>
+        fc.record({
+          ts: n === 0 ? fc.constant([]) : timestamps(n - 1),
+          vs: fc.oneof(
+            fc.array(intLike, { minLength: n, maxLength: n }),
+            // a counter: mostly regular increments
+            fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: n, maxLength: n }).map((d) => {
+              let c = 0;
+              return d.map((x) => (c += x));
+            }),
+          ),
+        }),
+      ),
+      ({ ts, vs }) => {
+        const e = new GorillaEncoder();
+        for (let i = 0; i < ts.length; i++) e.append(ts[i]!, vs[i]!);
+        const sealed = sealChunk(e.bytes(), ts.length);
+        assert.ok(sealed.length <= e.bytes().length + 2);
+        const t = new Float64Array(ts.length);
+        const v = new Float64Array(ts.length);
+        assert.equal(decodeSealed(sealed, ts.length, t, v), true);
+        assert.deepEqual([...t], ts);
+        assert.deepEqual([...v].map(bitsOf), vs.map(bitsOf));
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -53,16 +53,65 @@ function readSigned64(r: BitReader): number {
 }
 
 /** Appends points (timestamp + one value per column) to one compressed stream. */
+/**
+ * How values are coded: 'xor' (Gorilla, any float64), or for integer-valued data (after scaling by
+ * a power of ten) 'delta' (each value minus the previous) or 'dod' (the delta minus the previous
+ * delta), both as bucketed integers: 0 -> '0'; [-31, 32] -> '10' + 6 bits; [-2047, 2048] -> '110'
+ * + 12 bits; [-524287, 524288] -> '1110' + 20 bits; otherwise '1111' + 64 bits.
+ */
+export type ValueMode = 'xor' | 'delta' | 'dod';
+
+/** Integers of the integer modes stay under this, so deltas of deltas stay exact in a float64. */
+export const MAX_INT_VALUE = 2 ** 50;
+
+function writeInt(w: BitWriter, d: number): void {
+  if (d === 0) w.writeBit(0);
+  else if (d >= -31 && d <= 32) w.writeBits((0b10 << 6) | (d + 31), 8);
+  else if (d >= -2047 && d <= 2048) w.writeBits((0b110 << 12) | (d + 2047), 15);
+  else if (d >= -524287 && d <= 524288) w.writeBits((0b1110 << 20) | (d + 524287), 24);
+  else {
+    w.writeBits(0b1111, 4);
+    writeSigned64(w, d);
+  }
+}
+
+function readInt(r: BitReader): number {
+  let ones = 0;
+  while (ones < 4 && r.readBit() === 1) ones++;
+  switch (ones) {
+    case 0:
+      return 0;
+    case 1:
+      return r.readBits(6) - 31;
+    case 2:
+      return r.readBits(12) - 2047;
+    case 3:
+      return r.readBits(20) - 524287;
+    default:
+      return readSigned64(r);
+  }
+}
+
 export class GorillaEncoder {
   readonly columns: number;
+  readonly mode: ValueMode;
+  readonly scale: number;
+  #prevX = 0;
+  #prevD = 0;
   readonly #w: BitWriter;
   readonly #cols: ColumnState[];
   #count = 0;
   #prevT = 0;
   #prevDelta = NOMINAL_DELTA_MS;
 
-  constructor(columns = 1, initialBytes = 64) {
+  /**
+   * `mode` and `scale` (values are multiplied by it to become integers) apply to one column only;
+   * the caller guarantees the integer modes' values are exact (see sealChunk).
+   */
+  constructor(columns = 1, initialBytes = 64, mode: ValueMode = 'xor', scale = 1) {
     this.columns = columns;
+    this.mode = mode;
+    this.scale = scale;
     this.#w = new BitWriter(initialBytes);
     this.#cols = Array.from({ length: columns }, () => ({ hi: 0, lo: 0, leading: -1, trailing: 0 }));
   }
@@ -83,8 +132,20 @@ export class GorillaEncoder {
    */
   append(t: number, v: number): void {
     this.#time(t);
-    this.#value(this.#cols[0]!, v);
+    if (this.mode === 'xor') this.#value(this.#cols[0]!, v);
+    else this.#int(Math.round(v * this.scale));
     this.#count++;
+  }
+
+  #int(x: number): void {
+    if (this.#count === 0) {
+      writeSigned64(this.#w, x);
+    } else {
+      const d = x - this.#prevX;
+      writeInt(this.#w, this.mode === 'delta' ? d : d - this.#prevD);
+      this.#prevD = d;
+    }
+    this.#prevX = x;
   }
 
   /** Appends a point with `columns` values: vs[0..columns). */
@@ -183,9 +244,13 @@ export function decodeInto(
   columns: number,
   ts: Float64Array,
   vals: Float64Array,
+  mode: ValueMode = 'xor',
+  scale = 1,
 ): boolean {
   if (count === 0) return true;
   const r = new BitReader(bytes);
+  let x = 0;
+  let dx = 0;
   const his = new Uint32Array(columns);
   const los = new Uint32Array(columns);
   const leads = new Int32Array(columns);
@@ -211,6 +276,16 @@ export function decodeInto(
       t += delta;
     }
     ts[i] = t;
+    if (mode !== 'xor') {
+      if (i === 0) x = readSigned64(r);
+      else {
+        const d = readInt(r);
+        dx = mode === 'delta' ? d : dx + d;
+        x += dx;
+      }
+      vals[i] = x / scale;
+      continue;
+    }
     for (let c = 0; c < columns; c++) {
       if (i === 0) {
         his[c] = r.readBits(32);

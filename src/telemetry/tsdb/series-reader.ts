@@ -6,6 +6,7 @@
  */
 import type { BlockSet } from './block-set.ts';
 import { decodeInto } from './gorilla.ts';
+import { decodeSealed } from './sealed-chunk.ts';
 import type { Head } from './head.ts';
 import { DabbaError } from '../../errors/index.ts';
 import { TIER_RESOLUTION, type Tier } from './layout.ts';
@@ -50,12 +51,13 @@ export class SeriesReader {
           last,
           v,
           b.reader.path,
+          tier === 'raw',
         );
       }
     }
     if (this.#head !== undefined && ref >= 0 && (tiers === undefined || tiers.includes('raw'))) {
       for (const c of this.#head.chunksOf(ref, start, end)) {
-        last = this.#emit(c.bytes, c.count, 1, 0, start, end, last, v, 'head');
+        last = this.#emit(c.bytes, c.count, 1, 0, start, end, last, v, 'head', false);
       }
     }
   }
@@ -70,6 +72,7 @@ export class SeriesReader {
     last: number,
     v: Visitor,
     where: string,
+    sealed: boolean,
   ): number {
     if (this.#ts.length < count) {
       this.#ts = new Float64Array(count * 2);
@@ -77,7 +80,8 @@ export class SeriesReader {
     }
     const ts = this.#ts;
     const vals = this.#vals;
-    if (!decodeInto(bytes, count, columns, ts, vals)) {
+    const ok = sealed ? decodeSealed(bytes, count, ts, vals) : decodeInto(bytes, count, columns, ts, vals);
+    if (!ok) {
       throw new DabbaError('DABBA_E_STORE', `${where}: a series stream is shorter than its point count`);
     }
     for (let i = 0; i < count; i++) {

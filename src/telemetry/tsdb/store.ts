@@ -23,6 +23,7 @@ import { blockPath, DAY_MS, TIERS, WINDOW_MS, type Tier } from './layout.ts';
 import { assemble, compileMatchers, StepAccumulator, type Query, type ResultSeries } from './query.ts';
 import { SeriesIndex, type SeriesInfo } from './series-index.ts';
 import { SeriesReader } from './series-reader.ts';
+import { sealChunk } from './sealed-chunk.ts';
 
 export interface TsdbOptions {
   /** The store's directory (created when missing), e.g. beside the control plane's data. */
@@ -207,7 +208,10 @@ export class TimeSeriesStore {
     return chunks.length > 0;
   }
 
-  /** One stream per series: chunks of a series closed early (MAX_CHUNK_POINTS) are joined. */
+  /**
+   * One sealed stream per series (sealed-chunk.ts): chunks of a series closed early
+   * (MAX_CHUNK_POINTS) are joined first.
+   */
   #merge(chunks: ClosedChunk[]): BlockSeries[] {
     const byRef = new Map<number, ClosedChunk[]>();
     for (const c of chunks) {
@@ -219,7 +223,7 @@ export class TimeSeriesStore {
     for (const [ref, list] of byRef) {
       const id = this.#index.get(ref)!.id;
       if (list.length === 1) {
-        out.push({ id, count: list[0]!.count, bytes: list[0]!.bytes });
+        out.push({ id, count: list[0]!.count, bytes: sealChunk(list[0]!.bytes, list[0]!.count) });
         continue;
       }
       const enc = new GorillaEncoder(1, 1024);
@@ -227,7 +231,7 @@ export class TimeSeriesStore {
         const d = decode(c.bytes, c.count);
         for (let i = 0; i < c.count; i++) enc.append(d.ts[i]!, d.vals[i]!);
       }
-      out.push({ id, count: enc.count, bytes: enc.bytes() });
+      out.push({ id, count: enc.count, bytes: sealChunk(enc.bytes(), enc.count) });
     }
     return out;
   }
