@@ -1,0 +1,127 @@
+/**
+ * Bit-level writer and reader over a Uint8Array, most significant bit first. Values are passed as
+ * unsigned 32-bit numbers (at most 32 bits per call); 64-bit quantities go as two halves.
+ */
+
+/** Appends bits to a buffer that grows by doubling; `bytes()` is a copy of what was written. */
+export class BitWriter {
+  #buf: Uint8Array;
+  /** Index of the byte being filled. */
+  #byte = 0;
+  /** Bits already used in the byte being filled (0..7). */
+  #bit = 0;
+
+  constructor(initialBytes = 64) {
+    this.#buf = new Uint8Array(Math.max(8, initialBytes));
+  }
+
+  /** Number of bits written so far. */
+  get bitLength(): number {
+    return this.#byte * 8 + this.#bit;
+  }
+
+  /** Writes one bit (0 or 1). */
+  writeBit(b: number): void {
+    if (b !== 0) this.#buf[this.#byte]! |= 0x80 >>> this.#bit;
+    if (++this.#bit === 8) this.#nextByte();
+  }
+
+  /** Writes the low `n` bits of `v` (0 <= n <= 32, v < 2^n), most significant first. */
+  writeBits(v: number, n: number): void {
+    while (n > 0) {
+      const free = 8 - this.#bit;
+      const take = n < free ? n : free;
+      n -= take;
+      const chunk = (v >>> n) & ((1 << take) - 1);
+      this.#buf[this.#byte]! |= chunk << (free - take);
+      this.#bit += take;
+      if (this.#bit === 8) this.#nextByte();
+    }
+  }
+
+  /** Writes the low `n` bits (0..64) of the 64-bit value hi:lo. */
+  writeBits64(hi: number, lo: number, n: number): void {
+    if (n > 32) {
+      this.writeBits(hi, n - 32);
+      this.writeBits(lo, 32);
+    } else {
+      this.writeBits(lo, n);
+    }
+  }
+
+  /** The written bits, zero-padded to a whole byte (a copy). */
+  bytes(): Uint8Array {
+    return this.#buf.slice(0, this.#byte + (this.#bit > 0 ? 1 : 0));
+  }
+
+  #nextByte(): void {
+    this.#bit = 0;
+    if (++this.#byte === this.#buf.length) {
+      const bigger = new Uint8Array(this.#buf.length * 2);
+      bigger.set(this.#buf);
+      this.#buf = bigger;
+    }
+  }
+}
+
+/** Reads bits written by BitWriter. Reading past the end yields zero bits and sets `overrun`. */
+export class BitReader {
+  readonly #buf: Uint8Array;
+  #byte = 0;
+  #bit = 0;
+  /** Set once a read went past the end of the buffer (a truncated or corrupt stream). */
+  overrun = false;
+  /** Scratch for readBits64: the high and low halves of the last 64-bit read. */
+  hi = 0;
+  lo = 0;
+
+  constructor(buf: Uint8Array) {
+    this.#buf = buf;
+  }
+
+  readBit(): number {
+    if (this.#byte >= this.#buf.length) {
+      this.overrun = true;
+      return 0;
+    }
+    const b = (this.#buf[this.#byte]! >>> (7 - this.#bit)) & 1;
+    if (++this.#bit === 8) {
+      this.#bit = 0;
+      this.#byte++;
+    }
+    return b;
+  }
+
+  /** Reads `n` bits (0..32) as an unsigned number. */
+  readBits(n: number): number {
+    let v = 0;
+    while (n > 0) {
+      if (this.#byte >= this.#buf.length) {
+        this.overrun = true;
+        return v * 2 ** n;
+      }
+      const avail = 8 - this.#bit;
+      const take = n < avail ? n : avail;
+      const chunk = (this.#buf[this.#byte]! >>> (avail - take)) & ((1 << take) - 1);
+      v = v * (1 << take) + chunk;
+      n -= take;
+      this.#bit += take;
+      if (this.#bit === 8) {
+        this.#bit = 0;
+        this.#byte++;
+      }
+    }
+    return v;
+  }
+
+  /** Reads `n` bits (0..64) into `hi` and `lo` (unsigned halves). */
+  readBits64(n: number): void {
+    if (n > 32) {
+      this.hi = this.readBits(n - 32);
+      this.lo = this.readBits(32);
+    } else {
+      this.hi = 0;
+      this.lo = this.readBits(n);
+    }
+  }
+}
