@@ -130,7 +130,7 @@ interface LeafOptions<T> {
   default?: unknown;
 }
 
-type Ctx = z.core.$RefinementCtx<unknown>;
+type Ctx = z.core.$RefinementCtx;
 
 function addIssue(
   ctx: Ctx,
@@ -143,7 +143,7 @@ function addIssue(
 }
 
 /** A hand-parsed leaf: unknown input, T output. */
-type Leaf<T> = z.ZodPipe<z.ZodUnknown, z.ZodTransform<T, unknown>>;
+type Leaf<T> = z.ZodPipe<z.ZodUnknown, z.ZodTransform<T>>;
 type DefaultedLeaf<T> = z.ZodPrefault<Leaf<T>>;
 
 function leaf<T>(o: LeafOptions<T> & { default: unknown }): DefaultedLeaf<T>;

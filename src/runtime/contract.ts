@@ -302,7 +302,9 @@ export function runtimeContract(name: string, factory: () => Promise<RuntimeFixt
       assert.equal(got['stdout'], 'x=42\ntwo\n');
       assert.equal(got['stderr'], 'oops\n');
       const missing = await rt.execStream(h.taskId, ['no-such-command-here']);
-      for await (const c of missing.output) void c;
+      for await (const _chunk of missing.output) {
+        // drained: only the exit code matters
+      }
       assert.notEqual(await missing.exit, 0, 'a command that does not exist fails');
       const ac = new AbortController();
       const long = await rt.execStream(h.taskId, [...f.shell, 'echo started; sleep 30'], {

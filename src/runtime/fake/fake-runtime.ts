@@ -122,8 +122,7 @@ export class FakeRuntime implements Runtime {
     for (const f of t.followers) f();
   }
 
-  stop(taskId: string, graceMs: number): Promise<void> {
-    void graceMs;
+  stop(taskId: string, _graceMs: number): Promise<void> {
     this.exit(taskId, { exitCode: 143, signal: 'SIGTERM', reason: 'Killed' });
     return Promise.resolve();
   }
@@ -145,8 +144,7 @@ export class FakeRuntime implements Runtime {
     return Promise.resolve({ running, exited });
   }
 
-  exec(taskId: string, command: string[], timeoutMs: number): Promise<ExecResult> {
-    void timeoutMs;
+  exec(taskId: string, command: string[], _timeoutMs: number): Promise<ExecResult> {
     const t = this.#tasks.get(taskId);
     if (!t || t.exit)
       return Promise.reject(
