@@ -4,8 +4,10 @@ import tseslint from 'typescript-eslint';
 import importPlugin from 'eslint-plugin-import';
 
 /**
- * Layering of src/ (ARCHITECTURE.md section 6): each folder may import only the folders listed
- * for it. Anything not listed is refused by lint, so imports point downward only.
+ * Layering of src/ (docs/architecture.md, "Layers"): each folder may import only the folders listed
+ * for it. Anything not listed is refused by lint, so imports point downward only. Only folders that
+ * exist are listed: a new folder (broker/, taskcontrol/, mesh/, configdist/, telemetry/ are planned)
+ * gets its zone here, with what it may import and who may import it, in the commit that creates it.
  * @type {Record<string, string[]>}
  */
 const allowed = {
@@ -15,8 +17,6 @@ const allowed = {
   store: ['lib', 'errors', 'model'],
   scheduler: ['lib', 'errors', 'model', 'allocator'],
   allocator: ['lib', 'errors', 'model'],
-  broker: ['lib', 'errors', 'model', 'store'],
-  taskcontrol: ['lib', 'errors', 'model'],
   runtime: ['lib', 'errors', 'model', 'image'],
   image: ['lib', 'errors', 'model'],
   // X.509 building blocks (keys, CSRs, parsing): auth issues certificates with them, and the agent
@@ -24,29 +24,15 @@ const allowed = {
   x509: ['lib', 'errors'],
   auth: ['lib', 'errors', 'model', 'store', 'x509'],
   client: ['lib', 'errors', 'model'],
-  server: [
-    'lib',
-    'errors',
-    'model',
-    'store',
-    'scheduler',
-    'allocator',
-    'broker',
-    'taskcontrol',
-    'image',
-    'auth',
-  ],
+  server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth'],
   agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509'],
-  mesh: ['lib', 'errors', 'model', 'client'],
-  configdist: ['lib', 'errors', 'model', 'client'],
-  telemetry: ['lib', 'errors', 'model', 'client'],
   cli: ['lib', 'errors', 'model', 'client'],
 };
 const zones = Object.entries(allowed).map(([target, ok]) => ({
   target: `./src/${target}`,
   from: './src',
   except: [`./${target}`, ...ok.map((f) => `./${f}`)],
-  message: `src/${target} may import only: ${[target, ...ok].join(', ')} (see ARCHITECTURE.md section 6).`,
+  message: `src/${target} may import only: ${[target, ...ok].join(', ')} (see docs/architecture.md, "Layers").`,
 }));
 
 export default tseslint.config(
@@ -72,6 +58,32 @@ export default tseslint.config(
         },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
+      // A switch over a union without a default handles every member (the four switches with a
+      // deliberate default, e.g. on process.arch, keep it).
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: true },
+      ],
+      // The cheap part of strictTypeChecked. Left out, with their counts when last measured:
+      // no-confusing-void-expression (183), no-non-null-assertion (119), restrict-template-expressions
+      // with only numbers allowed (74; it stays at recommended's options), no-dynamic-delete (4),
+      // no-invalid-void-type (3, on Promise.withResolvers<void>), no-unnecessary-type-parameters (1,
+      // getJson<T>), no-unnecessary-condition (not cheap).
+      '@typescript-eslint/no-meaningless-void-operator': 'error',
+      '@typescript-eslint/no-mixed-enums': 'error',
+      '@typescript-eslint/no-unnecessary-boolean-literal-compare': 'error',
+      '@typescript-eslint/no-unnecessary-template-expression': 'error',
+      '@typescript-eslint/no-unnecessary-type-arguments': 'error',
+      '@typescript-eslint/prefer-return-this-type': 'error',
+      '@typescript-eslint/prefer-reduce-type-parameter': 'error',
+      '@typescript-eslint/prefer-literal-enum-member': 'error',
+      '@typescript-eslint/use-unknown-in-catch-callback-variable': 'error',
+      '@typescript-eslint/no-deprecated': 'error',
+      '@typescript-eslint/no-extraneous-class': 'error',
+      '@typescript-eslint/no-useless-constructor': 'error',
+      '@typescript-eslint/no-misused-spread': 'error',
+      '@typescript-eslint/related-getter-setter-pairs': 'error',
+      '@typescript-eslint/unified-signatures': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'import/no-cycle': ['error', { ignoreExternal: true }],

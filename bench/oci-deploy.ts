@@ -393,7 +393,7 @@ let rawAddr = 2;
 async function rawBundle(id: string, img: ImageInfo): Promise<{ bundle: string; address: string }> {
   const b = join(dir, 'raw', id);
   await mkdir(b, { recursive: true });
-  const mount = await rawImages.prepareRootfs(img, b);
+  await rawImages.prepareRootfs(img, b);
   const address = `10.246.${Math.floor(rawAddr / 250)}.${(rawAddr % 250) + 2}`;
   rawAddr++;
   const net = { netns: `dbraw-${id}`, hostVeth: `dbr${id}`, address };
@@ -418,7 +418,6 @@ async function rawBundle(id: string, img: ImageInfo): Promise<{ bundle: string; 
     swapLimit: true,
     nofile: 1024,
   });
-  void mount;
   await writeFile(join(b, 'config.json'), JSON.stringify(config));
   return { bundle: b, address };
 }
@@ -478,7 +477,7 @@ async function rawConmonStart(id: string, bundle: string): Promise<number> {
   const d = join(dir, 'raw-conmon', id);
   await mkdir(d, { recursive: true });
   rawIds.push(id); // deleted in cleanupRaw whatever happens here (an unknown id is harmless)
-  const pid = await new Promise<number>((resolvePid, reject) => {
+  await new Promise<number>((resolvePid, reject) => {
     const child = spawn(
       conmonPath,
       conmonArgs({
@@ -525,7 +524,6 @@ async function rawConmonStart(id: string, bundle: string): Promise<number> {
     });
     sync.on('end', done);
   });
-  void pid;
   await spawnOk(runcPath, ['--root', rawRoot, 'start', id]);
   return now() - t0;
 }
@@ -618,7 +616,6 @@ try {
   const rawMany = await Promise.all(bundles.map((b, i) => rawRun(`m${i}`, b.bundle, b.address, 5)));
   const rawManyRunning = Math.max(...rawMany.map((r) => r.running));
   const rawManyAnswering = now() - t0;
-  void t0;
   await cleanupRaw();
   const many = await deploy('many', TASKS);
 

@@ -207,7 +207,9 @@ async function main(): Promise<void> {
           await Promise.all(
             batch.map((id) =>
               client.heartbeat(id, leases.get(id) ?? 0).then(
-                () => void heartbeats++,
+                () => {
+                  heartbeats++;
+                },
                 () => undefined,
               ),
             ),

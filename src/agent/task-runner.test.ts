@@ -143,16 +143,13 @@ class ScriptedRuntime implements Runtime {
     return this.#proc.exit.promise;
   }
 
-  async stop(taskId: string, graceMs: number): Promise<void> {
-    void taskId;
-    void graceMs;
+  async stop(_taskId: string, _graceMs: number): Promise<void> {
     this.calls.push('stop');
     await this.#pass('stop');
     this.#end(143, 'SIGTERM', 'Killed');
   }
 
-  async remove(taskId: string): Promise<void> {
-    void taskId;
+  async remove(_taskId: string): Promise<void> {
     this.calls.push('remove');
     await this.#pass('remove');
     this.#end(137, 'SIGKILL', 'Killed');
@@ -163,9 +160,7 @@ class ScriptedRuntime implements Runtime {
     return Promise.resolve({ running: [], exited: [] });
   }
 
-  async exec(taskId: string, command: string[], timeoutMs: number): Promise<ExecResult> {
-    void command;
-    void timeoutMs;
+  async exec(taskId: string, _command: string[], _timeoutMs: number): Promise<ExecResult> {
     await this.#pass('exec');
     if (!this.alive)
       throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning' } });

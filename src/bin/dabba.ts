@@ -27,8 +27,8 @@ for (const stream of [process.stdout, process.stderr]) {
 const DEFAULT_ADDR = 'http://127.0.0.1:7070';
 
 const code = await runCli(process.argv.slice(2), {
-  out: { write: (s) => void process.stdout.write(s), isTTY: process.stdout.isTTY === true },
-  err: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
+  out: { write: (s) => void process.stdout.write(s), isTTY: Boolean(process.stdout.isTTY) },
+  err: { write: (s) => void process.stderr.write(s), isTTY: Boolean(process.stderr.isTTY) },
   env: process.env,
   daemons,
   probeDev,

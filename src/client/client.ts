@@ -197,6 +197,10 @@ export class DabbaClient {
   stopJob(name: string): Promise<{ job: string; stopped: boolean }> {
     return this.#json('DELETE', `/v1/jobs/${encodeURIComponent(name)}`);
   }
+  /** Removes a stopped job's records (its job, versions and deployments); 409 while it has tasks. */
+  purgeJob(name: string): Promise<{ job: string; purged: true; versions: number; deployments: number }> {
+    return this.#json('DELETE', `/v1/jobs/${encodeURIComponent(name)}?purge=1`);
+  }
   jobVersions(name: string): Promise<JobVersionRecord[]> {
     return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/versions`);
   }

@@ -72,12 +72,12 @@ export async function buildBusyboxRootfs(dir: string, busybox?: string): Promise
   for (const applet of stdout.split('\n').map((l) => l.trim())) {
     if (!applet || !applet.includes('/') || applet === 'bin/busybox') continue;
     await mkdir(join(dir, dirname(applet)), { recursive: true, mode: 0o755 });
-    await symlink('/bin/busybox', join(dir, applet)).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
+    await symlink('/bin/busybox', join(dir, applet)).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     });
   }
-  await symlink('/bin/busybox', join(dir, 'bin/sh')).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EEXIST') throw e;
+  await symlink('/bin/busybox', join(dir, 'bin/sh')).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   });
   await writeFile(
     join(dir, 'etc/passwd'),

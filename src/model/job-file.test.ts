@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { ValidationIssue } from '../errors/dabba-error.ts';
 import { formatIssues, parseJobFile, toUserForm, validateJob } from './job-file.ts';
 import type { JobSpec } from './job.ts';
+import { portProtocol } from './job.ts';
 
 const MI = 1024 * 1024;
 
@@ -497,7 +498,7 @@ task:
     - { name: other, port: 80 }
     - { name: Bad_Name, port: 82 }
     - { name: a-very-long-port-name, port: 83 }
-    - { name: udp, port: 84, protocol: udp }
+    - { name: udp, port: 84, protocol: sctp }
 `;
     const issues = parseBad(text);
     const dupName = issueAt(issues, 'task.ports[1].name');
@@ -507,7 +508,55 @@ task:
     assertAt(issueAt(issues, 'task.ports[2].port'), text, '80', 2);
     assert.match(issueAt(issues, 'task.ports[3].name').message, /not a valid port name/);
     assert.match(issueAt(issues, 'task.ports[4].name').message, /at most 15 characters/);
-    assert.equal(issueAt(issues, 'task.ports[5].protocol').expected, 'one of: tcp');
+    assert.equal(issueAt(issues, 'task.ports[5].protocol').expected, 'one of: http, tcp, udp');
+  });
+
+  test('ports: an explicit protocol wins, else the name decides (http, web, metrics, *-http)', () => {
+    const spec = parseOk(`${MINIMAL}  ports:
+    - { name: http, port: 80 }
+    - { name: web, port: 81 }
+    - { name: metrics, port: 82 }
+    - { name: admin-http, port: 83 }
+    - { name: redis, port: 6379 }
+    - { name: api, port: 84, protocol: http }
+    - { name: legacy-http, port: 85, protocol: tcp }
+    - { name: dns, port: 53, protocol: udp }
+    - { name: www, port: 86, protocol: tcp }
+`);
+    assert.deepEqual(
+      spec.task.ports.map((p) => [p.name, portProtocol(p)]),
+      [
+        ['http', 'http'],
+        ['web', 'http'],
+        ['metrics', 'http'],
+        ['admin-http', 'http'],
+        ['redis', 'tcp'],
+        ['api', 'http'],
+        ['legacy-http', 'tcp'],
+        ['dns', 'udp'],
+        ['www', 'tcp'],
+      ],
+    );
+    // The normalized form of a port without protocol is what specs stored before the field held.
+    assert.deepEqual(spec.task.ports[0], { name: 'http', port: 80, protocol: 'tcp' });
+    assert.deepEqual(spec.task.ports[5], { name: 'api', port: 84, protocol: 'tcp', http: true });
+    assert.deepEqual(spec.task.ports[6], { name: 'legacy-http', port: 85, protocol: 'tcp', http: false });
+    // The user form spells the protocol out and reads back to the same spec.
+    const user = toUserForm(spec) as { task: { ports: unknown[] } };
+    assert.deepEqual(user.task.ports[0], { name: 'http', port: 80, protocol: 'http' });
+    const again = validateJob(user);
+    assert.ok(again.ok);
+    assert.deepEqual(again.spec, spec);
+  });
+
+  test('ports: tcp and http probes cannot check a udp port', () => {
+    const text = `${MINIMAL}  ports:
+    - { name: dns, port: 53, protocol: udp }
+  health:
+    liveness: { tcp: { port: dns } }
+`;
+    const issue = issueAt(parseBad(text), 'task.health.liveness.tcp.port');
+    assert.match(issue.message, /a udp port, which a tcp probe cannot check/);
   });
 
   test('probes need exactly one action', () => {

@@ -7,6 +7,7 @@ import type { Document, Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import type { ValidationIssue } from '../errors/dabba-error.ts';
 import type { JobSpec, ProbeSpec } from './job.ts';
+import { portProtocol } from './job.ts';
 import { closest, formatExactDuration, JOB_DEFAULTS, jobFileSchema } from './job-schema.ts';
 import type { JobIssueParams } from './job-schema.ts';
 
@@ -504,7 +505,7 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
         memory: formatExactSize(t.resources.memoryBytes),
         pids: t.resources.pids,
       },
-      ports: t.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+      ports: t.ports.map((p) => ({ name: p.name, port: p.port, protocol: portProtocol(p) })),
       health,
       restart: {
         policy: t.restart.policy,

@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { NAME_PATTERN } from '../lib/ids.ts';
 import { formatIssues, parseJobFile, toUserForm, validateJob } from './job-file.ts';
 import type { Constraint, JobSpec, PortSpec, ProbeSpec, RestartPolicy, SpreadSpec } from './job.ts';
+import { normalizePort } from './job.ts';
 import { JOB_LIMITS, editDistance, jobJsonSchema, jobSchemaFileText } from './job-schema.ts';
 
 const SECOND = 1000;
@@ -159,9 +160,10 @@ const ports: fc.Arbitrary<PortSpec[]> = fc
   .tuple(
     fc.uniqueArray(portName, { maxLength: 4 }),
     fc.uniqueArray(fc.integer({ min: 1, max: 65535 }), { minLength: 4, maxLength: 4 }),
+    fc.array(fc.constantFrom('http' as const, 'tcp' as const, undefined), { minLength: 4, maxLength: 4 }),
   )
-  .map(([names, numbers]) =>
-    names.map((name, i) => ({ name, port: numbers[i] ?? 1, protocol: 'tcp' as const })),
+  .map(([names, numbers, protocols]) =>
+    names.map((name, i) => normalizePort(name, numbers[i] ?? 1, protocols[i])),
   );
 
 const constraint: fc.Arbitrary<Constraint> = fc.oneof(

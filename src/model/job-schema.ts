@@ -16,6 +16,7 @@ import type {
   Constraint,
   JobSpec,
   PlacementSpec,
+  PortProtocol,
   PortSpec,
   ProbeSpec,
   ResourceSpec,
@@ -24,6 +25,7 @@ import type {
   TaskSpec,
   UpdateSpec,
 } from './job.ts';
+import { normalizePort } from './job.ts';
 
 const KI = 1024;
 const MI = 1024 * KI;
@@ -79,7 +81,6 @@ export const JOB_DEFAULTS = {
   probeInitialDelay: '0s',
   httpPath: '/',
   httpScheme: 'http',
-  protocol: 'tcp',
   maxUnavailable: 1,
   maxSurge: 1,
   canary: 0,
@@ -88,6 +89,8 @@ export const JOB_DEFAULTS = {
   autoRollback: true,
   autoPromote: false,
 } as const;
+
+export const PORT_PROTOCOLS = ['http', 'tcp', 'udp'] as const satisfies readonly PortProtocol[];
 
 export const RESTART_POLICIES = ['always', 'on-failure', 'never'] as const satisfies readonly RestartPolicy[];
 
@@ -127,7 +130,7 @@ interface LeafOptions<T> {
   default?: unknown;
 }
 
-type Ctx = z.core.$RefinementCtx<unknown>;
+type Ctx = z.core.$RefinementCtx;
 
 function addIssue(
   ctx: Ctx,
@@ -140,7 +143,7 @@ function addIssue(
 }
 
 /** A hand-parsed leaf: unknown input, T output. */
-type Leaf<T> = z.ZodPipe<z.ZodUnknown, z.ZodTransform<T, unknown>>;
+type Leaf<T> = z.ZodPipe<z.ZodUnknown, z.ZodTransform<T>>;
 type DefaultedLeaf<T> = z.ZodPrefault<Leaf<T>>;
 
 function leaf<T>(o: LeafOptions<T> & { default: unknown }): DefaultedLeaf<T>;
@@ -657,6 +660,22 @@ const resourcesSchema = z
   .transform((r): ResourceSpec => ({ cpu: r.cpu, memoryBytes: r.memory, pids: r.pids }))
   .prefault({});
 
+const protocolLeaf = leaf<PortProtocol>({
+  expected: `one of: ${PORT_PROTOCOLS.join(', ')}`,
+  json: {
+    type: 'string',
+    enum: PORT_PROTOCOLS,
+    description:
+      'What the port speaks: http, tcp or udp. Without it, a port named http, web or metrics, or whose name ends in -http, is http, and any other is tcp. `dabba deploy` and `dabba status` print http:// addresses for http ports, tcp:// and udp:// for the others; tcp and http probes cannot check a udp port.',
+  },
+  parse: (v) => {
+    if (typeof v === 'string' && (PORT_PROTOCOLS as readonly string[]).includes(v))
+      return ok(v as PortProtocol);
+    const near = typeof v === 'string' ? closest(v.trim().toLowerCase(), PORT_PROTOCOLS) : undefined;
+    return bad(near !== undefined ? `is not valid; did you mean "${near}"?` : 'is not valid');
+  },
+});
+
 const portSchema = z
   .strictObject({
     name: leaf<string>({
@@ -684,10 +703,10 @@ const portSchema = z
       },
     }),
     port: integer('Port number the task listens on.', JOB_LIMITS.port.min, JOB_LIMITS.port.max),
-    protocol: enumLeaf('Transport protocol (only tcp for now).', ['tcp'] as const, JOB_DEFAULTS.protocol),
+    protocol: protocolLeaf.optional(),
   })
   .meta({ description: 'A port the task listens on.' })
-  .transform((p): PortSpec => ({ name: p.name, port: p.port, protocol: p.protocol }));
+  .transform((p): PortSpec => normalizePort(p.name, p.port, p.protocol));
 
 const portsSchema = z
   .array(portSchema)
@@ -938,6 +957,9 @@ const taskSchema = z
       const names = ports.flatMap((p: unknown) =>
         isRecord(p) && typeof p['name'] === 'string' ? [p['name']] : [],
       );
+      const udp = ports.flatMap((p: unknown) =>
+        isRecord(p) && typeof p['name'] === 'string' && p['protocol'] === 'udp' ? [p['name']] : [],
+      );
       const health: unknown = task.health;
       if (!isRecord(health)) return;
       for (const kind of ['liveness', 'readiness'] as const) {
@@ -957,6 +979,16 @@ const taskSchema = z
         if (!actionIsValid) continue;
         const target = action[key];
         const port = isRecord(target) ? target['port'] : undefined;
+        if (typeof port === 'string' && udp.includes(port)) {
+          addIssue(
+            ctx,
+            port,
+            `refers to port "${port}", a udp port, which a ${key} probe cannot check`,
+            { expected: 'a tcp or http port, or an exec probe' },
+            ['health', kind, key, 'port'],
+          );
+          continue;
+        }
         if (typeof port !== 'string' || names.includes(port)) continue;
         addIssue(
           ctx,

@@ -11,7 +11,37 @@ export interface PortSpec {
   /** Port the task listens on inside its network namespace (oci); with the process runtime the agent
    * maps it to a free host port, passed to the task as DABBA_PORT_<NAME> (and PORT for the first). */
   port: number;
-  protocol: 'tcp';
+  /** Transport: tcp (HTTP runs over tcp) or udp. */
+  protocol: 'tcp' | 'udp';
+  /**
+   * Whether a tcp port serves HTTP, present only where it differs from what the port's name says
+   * (httpByName): absent, a port named http, web, metrics or *-http is HTTP and others are not. Kept
+   * out of the normalized form at its derived value so that specs stored before the field existed
+   * (all `protocol: 'tcp'`) compare equal to the same file read again. See portProtocol().
+   */
+  http?: boolean;
+}
+
+/** What a port speaks, as the job file's `protocol` says it: http, tcp or udp. */
+export type PortProtocol = 'http' | 'tcp' | 'udp';
+
+/** The name rule for ports without an explicit protocol: http, web, metrics and *-http are HTTP. */
+export function httpByName(name: string): boolean {
+  return name === 'http' || name === 'web' || name === 'metrics' || name.endsWith('-http');
+}
+
+/** The protocol a (normalized) port speaks: udp, else its explicit http flag, else the name rule. */
+export function portProtocol(p: PortSpec): PortProtocol {
+  if (p.protocol === 'udp') return 'udp';
+  return (p.http ?? httpByName(p.name)) ? 'http' : 'tcp';
+}
+
+/** The normalized form of a port whose protocol is `protocol` (undefined: not given, the name decides). */
+export function normalizePort(name: string, port: number, protocol: PortProtocol | undefined): PortSpec {
+  if (protocol === 'udp') return { name, port, protocol: 'udp' };
+  if (protocol === undefined || (protocol === 'http') === httpByName(name))
+    return { name, port, protocol: 'tcp' };
+  return { name, port, protocol: 'tcp', http: protocol === 'http' };
 }
 
 export type ProbeAction =

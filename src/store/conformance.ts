@@ -530,8 +530,10 @@ export function storeConformance(
           const ops = Array.from({ length: Math.min(wave, manyWrites - start) }, async (_, j) => {
             const i = start + j;
             // A fifth elsewhere, a fifth under a sibling prefix ("wx" is not under "w/"), the rest watched.
-            if (i % 5 === 0) return void (await store.put(`${p}o/${i % 50}`, String(i)));
-            if (i % 5 === 1) return void (await store.put(`${p}wx${i % 7}`, String(i)));
+            if (i % 5 === 0 || i % 5 === 1) {
+              await store.put(i % 5 === 0 ? `${p}o/${i % 50}` : `${p}wx${i % 7}`, String(i));
+              return;
+            }
             const key = `${watched}${i % 100}`;
             if (i % 10 === 5) {
               const d = await store.delete(key);

@@ -210,4 +210,40 @@ describe('dabba dev end to end (process runtime)', () => {
     assert.equal(v.status, 'stopped');
     assert.equal(v.tasks.length, 0);
   });
+
+  test('stop --purge: the job leaves status; its name deploys again as version 1', async () => {
+    const r = await c.cli(['stop', 'hello', '--purge']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /job hello purged: \d+ versions and \d+ deployments? removed/);
+    const list = await c.cli(['status']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.doesNotMatch(list.stdout, /hello/);
+    const gone = await c.cli(['status', 'hello']);
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, /hello/);
+
+    // Again, now with a tcp port beside the http one: deploy prints tcp:// for it.
+    await writeFile(
+      jobFile,
+      jobYaml('again').replace(
+        'ports: [{ name: http, port: 8080 }]',
+        'ports: [{ name: http, port: 8080 }, { name: cache, port: 6379 }]',
+      ),
+    );
+    const d = await c.cli(['deploy', jobFile]);
+    assert.equal(d.code, 0, `deploy failed: ${d.stdout}\n${d.stderr}`);
+    assert.match(d.stdout, /job hello version 1 is healthy/);
+    assert.match(d.stdout, /^ {2}http: http:\/\/127\.0\.0\.1:\d+ {2}\(hello-/m);
+    assert.match(d.stdout, /^ {2}cache: tcp:\/\/127\.0\.0\.1:\d+ {2}\(hello-/m);
+    assert.doesNotMatch(d.stdout, /cache: http:/);
+    const v = await status();
+    assert.equal(v.version, 1);
+
+    // Purging a job that still runs stops it, waits for its tasks, then purges.
+    const p = await c.cli(['stop', 'hello', '--purge']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.match(p.stdout, /stopped: no tasks left\njob hello purged: 1 version and 1 deployment removed/);
+    for (const t of v.tasks)
+      await waitFor(`pid ${t.pid} gone`, () => Promise.resolve(!isAlive(t.pid ?? 0)), 10_000);
+  });
 });

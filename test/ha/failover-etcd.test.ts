@@ -12,7 +12,7 @@ import { DabbaClient } from '../../src/client/index.ts';
 import type { ServersView, Task } from '../../src/model/index.ts';
 import { shardOf, type RegisteredServer } from '../../src/server/shards/index.ts';
 import { EtcdStore } from '../../src/store/index.ts';
-import { etcdVersion, startEtcdCluster } from '../helpers/etcd-cluster.ts';
+import { etcdSkip, startEtcdCluster } from '../helpers/etcd-cluster.ts';
 import { FakeAgent, rollingJob, waitFor } from './helpers.ts';
 import { ServerProcs, type ServerProc } from './server-procs.ts';
 
@@ -29,7 +29,7 @@ interface Created {
 
 test(
   '3 dabba servers on etcd: kill -9 and SIGSTOP of the shard owner during rollouts',
-  { skip: etcdVersion() === undefined ? 'etcd is not installed' : false, timeout: 120_000 },
+  { skip: etcdSkip(), timeout: 120_000 },
   async (t) => {
     const cluster = await startEtcdCluster({ members: 3 });
     t.after(() => cluster.stop());

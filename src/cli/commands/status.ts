@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { describeExit, formatExplanation, type JobView, type TaskRow } from '../../model/index.ts';
+import {
+  describeExit,
+  formatExplanation,
+  httpByName,
+  type JobView,
+  type PortProtocol,
+  type TaskRow,
+} from '../../model/index.ts';
 import type { CliContext } from '../context.ts';
 import { ago, formatSize, table } from '../output.ts';
 
@@ -29,13 +36,38 @@ export function unplacedBlocks(tasks: readonly TaskRow[]): string[] {
   return out;
 }
 
-/** URLs of the job's running tasks' declared ports. */
+/** The protocol of each port the job's spec (user form, as the API sends it) declares. */
+function portProtocols(spec: unknown): Map<string, PortProtocol> {
+  const out = new Map<string, PortProtocol>();
+  const task = isObject(spec) ? spec['task'] : undefined;
+  const ports = isObject(task) ? task['ports'] : undefined;
+  if (!Array.isArray(ports)) return out;
+  for (const p of ports as unknown[]) {
+    if (!isObject(p) || typeof p['name'] !== 'string') continue;
+    const protocol = p['protocol'];
+    if (protocol === 'http' || protocol === 'tcp' || protocol === 'udp') out.set(p['name'], protocol);
+  }
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Where the job's running tasks answer, one line per declared port: `http://ADDR:PORT` for http
+ * ports, `tcp://ADDR:PORT` and `udp://ADDR:PORT` for the others. A port the spec does not list (a
+ * task of another version) follows the name rule.
+ */
 export function endpointsOf(view: JobView): string[] {
+  const protocols = portProtocols(view.spec);
   const out: string[] = [];
   for (const t of view.tasks) {
     if (t.state !== 'running' || t.address === null) continue;
-    for (const [name, port] of Object.entries(t.ports))
-      out.push(`${name}: http://${t.address}:${port}  (${t.id})`);
+    for (const [name, port] of Object.entries(t.ports)) {
+      const scheme = protocols.get(name) ?? (httpByName(name) ? 'http' : 'tcp');
+      out.push(`${name}: ${scheme}://${t.address}:${port}  (${t.id})`);
+    }
   }
   return out;
 }

@@ -1,1 +1,1 @@
-export { FakeRuntime, type FakeRuntimeOptions } from './fake-runtime.ts';
+export { FakeHost, FakeRuntime, type FakeRuntimeOptions } from './fake-runtime.ts';

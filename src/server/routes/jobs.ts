@@ -14,7 +14,7 @@ import type {
 import type { Store } from '../../store/index.ts';
 import type { Router } from '../http/router.ts';
 import { readJsonBody } from '../http/body.ts';
-import { getJobRecord, putJobVersion, rollbackJob, stopJob } from '../state/jobs.ts';
+import { getJobRecord, purgeJob, putJobVersion, rollbackJob, stopJob } from '../state/jobs.ts';
 import { parseBody } from '../state/parse.ts';
 import { rollbackSchema } from '../state/wire-schemas.ts';
 import { getJson, rangeJson } from '../state/json.ts';
@@ -101,8 +101,21 @@ export function jobRoutes(
 
   router.on('GET', '/v1/jobs/:name', ({ params }) => jobView(store, checkName(params['name'] ?? '')));
 
-  router.on('DELETE', '/v1/jobs/:name', async ({ params }) => {
+  router.on('DELETE', '/v1/jobs/:name', async ({ params, query }) => {
     const name = checkName(params['name'] ?? '');
+    const purge = query.get('purge');
+    if (purge !== null && purge !== '0' && purge !== 'false') {
+      // ?purge=1: remove a stopped job's records, with the event that says so, in one transaction.
+      return purgeJob(store, name, (r) =>
+        events.ops([
+          {
+            kind: 'JobPurged',
+            job: name,
+            message: `job ${name} purged (${r.versions} version${r.versions === 1 ? '' : 's'} removed)`,
+          },
+        ]),
+      );
+    }
     const r = await stopJob(store, name, clock);
     if (r.stopped) await events.append([{ kind: 'JobStopped', job: name, message: `job ${name} stopped` }]);
     return r;

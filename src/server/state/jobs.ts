@@ -3,7 +3,7 @@ import { ConflictError, NotFoundError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import type { Deployment, JobRecord, JobSpec, JobVersionRecord, PutJobResult } from '../../model/index.ts';
 import { keys } from '../../model/index.ts';
-import type { Store } from '../../store/index.ts';
+import type { Store, TxnOp } from '../../store/index.ts';
 import { getJson } from './json.ts';
 
 const MAX_ATTEMPTS = 10;
@@ -59,6 +59,63 @@ export async function stopJob(
       success: [{ type: 'put', key: keys.job(name), value: JSON.stringify(record) }],
     });
     if (r.succeeded) return { job: name, stopped: true };
+  }
+  throw new ConflictError(`job "${name}" is being changed by someone else; try again`);
+}
+
+/** What `purgeJob` removed: the job's record, its versions and its deployments. */
+export interface PurgeJobResult {
+  job: string;
+  purged: true;
+  versions: number;
+  deployments: number;
+}
+
+/**
+ * Removes a stopped job's records: the job, its versions, its deployments (and task status records
+ * an agent may have left behind), in one transaction; events stay. Refused (409) while the job is
+ * active or still has tasks: stop it and wait for its tasks first. The transaction compares the job
+ * record read here, so a deploy or a change racing with it wins and the purge is tried again (no
+ * task appears for a stopped job: the scheduler fences its plans on the same record). After a purge
+ * the name is free: the next deploy of it is version 1.
+ */
+export async function purgeJob(
+  store: Store,
+  name: string,
+  extraOps: (r: Omit<PurgeJobResult, 'purged'>) => TxnOp[] = () => [],
+): Promise<PurgeJobResult> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await getJson<JobRecord>(store, keys.job(name));
+    if (!current) throw new NotFoundError('job', name);
+    if (current.value.status !== 'stopped') {
+      throw new ConflictError(
+        `job "${name}" is active; stop it first (dabba stop ${name} --purge stops it, waits for its tasks and purges it)`,
+        { details: { job: name, status: current.value.status } },
+      );
+    }
+    const [tasks, versions, deployments] = await Promise.all([
+      store.range(keys.jobTasksPrefix(name)),
+      store.range(keys.jobVersionsPrefix(name)),
+      store.range(keys.jobDeploymentsPrefix(name)),
+    ]);
+    if (tasks.kvs.length > 0) {
+      throw new ConflictError(
+        `job "${name}" still has ${tasks.kvs.length} task${tasks.kvs.length === 1 ? '' : 's'}; wait until they have stopped (dabba status ${name}) and purge again`,
+        { details: { job: name, tasks: tasks.kvs.length } },
+      );
+    }
+    const counts = { job: name, versions: versions.kvs.length, deployments: deployments.kvs.length };
+    const r = await store.txn({
+      compare: [{ key: keys.job(name), target: 'mod', op: '=', modRevision: current.kv.modRevision }],
+      success: [
+        { type: 'delete', key: keys.job(name) },
+        { type: 'deletePrefix', prefix: keys.jobVersionsPrefix(name) },
+        { type: 'deletePrefix', prefix: keys.jobDeploymentsPrefix(name) },
+        { type: 'deletePrefix', prefix: keys.jobStatusPrefix(name) },
+        ...extraOps(counts),
+      ],
+    });
+    if (r.succeeded) return { ...counts, purged: true };
   }
   throw new ConflictError(`job "${name}" is being changed by someone else; try again`);
 }

@@ -6,24 +6,27 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { etcdVersion, startEtcdCluster, type EtcdCluster } from '../../../test/helpers/etcd-cluster.ts';
+import {
+  etcdMissingMessage,
+  etcdSkip,
+  etcdVersion,
+  startEtcdCluster,
+  type EtcdCluster,
+} from '../../../test/helpers/etcd-cluster.ts';
 import { DabbaError, UnavailableError } from '../../errors/index.ts';
 import { sleep } from '../../lib/index.ts';
 import { storeConformance } from '../conformance.ts';
 import type { WatchEvent } from '../store.ts';
 import { EtcdStore, type EtcdStoreOptions } from './etcd-store.ts';
 
-const skip = process.env['DABBA_SKIP_ETCD'] === '1';
+const skip = etcdSkip();
 const version = etcdVersion();
 
-if (skip) {
-  it('EtcdStore (skipped: DABBA_SKIP_ETCD=1)', { skip: true }, () => undefined);
+if (skip !== false) {
+  it(`EtcdStore (${skip})`, { skip }, () => undefined);
 } else if (version === undefined) {
   it('EtcdStore needs etcd', () => {
-    assert.fail(
-      'the etcd binary was not found: install etcd-server (apt-get install etcd-server; CI installs it), ' +
-        'set ETCD_BIN, or set DABBA_SKIP_ETCD=1 to skip the etcd tests',
-    );
+    assert.fail(etcdMissingMessage());
   });
 } else {
   suite();
