@@ -352,6 +352,8 @@ export function runtimeContract(name: string, factory: () => Promise<RuntimeFixt
         for (let i = 0; i < 100 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100));
         assert.match(out, re);
       };
+      // The shell's prompt first: runc sizes the container's terminal just after starting the command.
+      await until(/[#$] /);
       await type('stty size; tty; echo "=$((6*7))="\n');
       await until(/=42=/);
       assert.match(out, /\b30 100\r?$/m, 'the terminal has the size given at the start');

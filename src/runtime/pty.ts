@@ -48,7 +48,7 @@ async function alive(pid: number): Promise<boolean> {
 }
 
 /** The pty (/dev/pts/N) that script gave its child, if it can be found. */
-async function ptyPath(scriptPid: number): Promise<string | undefined> {
+export async function scriptPty(scriptPid: number): Promise<string | undefined> {
   const child = await scriptChild(scriptPid);
   if (child === undefined) return undefined;
   const path = await readlink(`/proc/${child}/fd/0`).catch(() => undefined);
@@ -56,33 +56,42 @@ async function ptyPath(scriptPid: number): Promise<string | undefined> {
 }
 
 /**
- * A resize function for the pty of a `script` process: sizes are applied one at a time, in order,
- * and only the latest of those that came meanwhile.
+ * A resize function: `stty -F PATH cols C rows R` on each terminal `targets` names (a pty, or a
+ * process's /proc/PID/fd/0). Sizes are applied one at a time, in order, and only the latest of those
+ * that came meanwhile.
  */
-export function ptyResizer(scriptPid: number): (cols: number, rows: number) => void {
-  let path: Promise<string | undefined> | undefined;
+export function ptyResizer(targets: () => Promise<string[]>): (cols: number, rows: number) => void {
   let pending: { cols: number; rows: number } | undefined;
   let running = false;
+  const stty = (path: string, size: { cols: number; rows: number }): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const p = spawn('stty', ['-F', path, 'cols', String(size.cols), 'rows', String(size.rows)], {
+        stdio: 'ignore',
+      });
+      p.once('error', () => resolve());
+      p.once('close', () => resolve());
+    });
   const run = async (): Promise<void> => {
     running = true;
     while (pending) {
       const size = pending;
       pending = undefined;
-      path ??= ptyPath(scriptPid);
-      const pty = await path;
-      if (pty === undefined) break;
-      await new Promise<void>((resolve) => {
-        const p = spawn('stty', ['-F', pty, 'cols', String(size.cols), 'rows', String(size.rows)], {
-          stdio: 'ignore',
-        });
-        p.once('error', () => resolve());
-        p.once('close', () => resolve());
-      });
+      for (const path of await targets()) await stty(path, size);
     }
     running = false;
   };
   return (cols, rows) => {
     pending = { cols: Math.max(1, Math.floor(cols)), rows: Math.max(1, Math.floor(rows)) };
     if (!running) void run();
+  };
+}
+
+/** The targets of a resize of script's own pty (found once). */
+export function scriptPtyTarget(scriptPid: number): () => Promise<string[]> {
+  let path: Promise<string | undefined> | undefined;
+  return async () => {
+    path ??= scriptPty(scriptPid);
+    const p = await path;
+    return p === undefined ? [] : [p];
   };
 }

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { sleep } from '../../lib/index.ts';
 import { childSession, type ExecChild } from '../exec-session.ts';
-import { ptyResizer, scriptArgs, shellLine } from '../pty.ts';
+import { ptyResizer, scriptArgs, scriptPtyTarget, shellLine } from '../pty.ts';
 import type { ExecSession } from '../runtime.ts';
 
 export function ociExecStream(o: {
@@ -70,7 +70,16 @@ export function ociExecStream(o: {
     ended = true;
     return rm(o.pidFile, { force: true });
   });
-  const resize = o.tty && child.pid !== undefined ? ptyResizer(child.pid) : undefined;
+  // The container's pty is sized directly (through /proc/PID/fd/0 of the exec'd process: crun does
+  // not pass SIGWINCH on), and script's too (runc passes its size on when it changes).
+  const hostPty = child.pid === undefined ? undefined : scriptPtyTarget(child.pid);
+  const resize =
+    o.tty && hostPty
+      ? ptyResizer(async () => {
+          const pid = Number((await readFile(o.pidFile, 'utf8').catch(() => '')).trim());
+          return [...(await hostPty()), ...(pid > 0 ? [`/proc/${pid}/fd/0`] : [])];
+        })
+      : undefined;
   return {
     output: session.output,
     exit,

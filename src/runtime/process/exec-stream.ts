@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { childSession, failedSession, type ExecChild } from '../exec-session.ts';
-import { ptyResizer, scriptArgs, scriptChild, shellLine, shellQuote } from '../pty.ts';
+import { ptyResizer, scriptArgs, scriptChild, scriptPtyTarget, shellLine, shellQuote } from '../pty.ts';
 import type { ExecSession, ExecStreamOptions } from '../runtime.ts';
 import { resolveCommand } from './command-lookup.ts';
 import { sessionMembers } from './proc.ts';
@@ -48,7 +48,7 @@ export async function processExecStream(
       })();
     };
     const s = childSession(child, kill, options.signal, true);
-    return scriptPid === undefined ? s : { ...s, resize: ptyResizer(scriptPid) };
+    return scriptPid === undefined ? s : { ...s, resize: ptyResizer(scriptPtyTarget(scriptPid)) };
   }
   const child = spawn(file, args, {
     argv0: name,
