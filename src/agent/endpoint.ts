@@ -26,6 +26,9 @@ import {
 import type { Runtime } from '../runtime/index.ts';
 import { fail, send } from './endpoint-respond.ts';
 import { serveExec } from './exec-endpoint.ts';
+import { serveExecUpgrade, upgradeRefusal } from './exec-upgrade.ts';
+import type { Duplex } from 'node:stream';
+import { EXEC_UPGRADE_PROTOCOL, parseExecQuery } from '../model/index.ts';
 import { streamLogs, type EndpointTask } from './logs-endpoint.ts';
 
 export type { EndpointTask } from './logs-endpoint.ts';
@@ -79,6 +82,46 @@ function handle(
   return streamLogs(runtime, id, task, target.query, res);
 }
 
+/**
+ * An upgrade request: only the interactive exec (`POST /v1/exec/TASK` with `Upgrade: dabba-exec`),
+ * under the same rules as the other routes (the control plane's certificate over TLS).
+ */
+function handleUpgrade(
+  runtime: Runtime,
+  taskInfo: (id: string) => EndpointTask | undefined,
+  tls: boolean,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): Promise<void> | void {
+  const refuse = (status: number, code: string, message: string): void =>
+    fail(upgradeRefusal(req, socket), status, code, message);
+  const target = parseRequestTarget(req.url);
+  if (!target) return refuse(400, 'DABBA_E_BAD_REQUEST', 'the request target is not a path');
+  if (tls) {
+    const peer = socket instanceof TLSSocket ? socket.getPeerCertificate() : undefined;
+    if (peer?.subject?.O !== SERVERS_ORG)
+      return refuse(403, 'DABBA_E_FORBIDDEN', 'only the control plane may read from this endpoint');
+  }
+  const ex = /^\/v1\/exec\/([^/]+)$/.exec(target.pathname);
+  if (!ex || (req.headers.upgrade ?? '').toLowerCase() !== EXEC_UPGRADE_PROTOCOL)
+    return refuse(
+      400,
+      'DABBA_E_BAD_REQUEST',
+      `only POST /v1/exec/TASK upgrades (to ${EXEC_UPGRADE_PROTOCOL})`,
+    );
+  if (req.method !== 'POST')
+    return refuse(405, 'DABBA_E_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed here`);
+  const task = decodePathSegment(ex[1] ?? '');
+  if (task === undefined)
+    return refuse(400, 'DABBA_E_BAD_REQUEST', 'the task id is not valid percent-encoding');
+  const spec = parseExecQuery(target.query);
+  if (typeof spec === 'string') return refuse(400, 'DABBA_E_BAD_REQUEST', spec);
+  if (taskInfo(task) === undefined)
+    return refuse(404, 'DABBA_E_NOT_FOUND', `task "${task}" is not on this host`);
+  return serveExecUpgrade(runtime, task, spec, req, socket, head);
+}
+
 export async function startEndpoint(
   runtime: Runtime,
   taskInfo: (id: string) => EndpointTask | undefined,
@@ -112,6 +155,15 @@ export async function startEndpoint(
           listener,
         );
   const server: Server = tlsServer ?? createServer(options, listener);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const tls = creds !== undefined;
+    try {
+      const p = handleUpgrade(runtime, taskInfo, tls, req, socket, head);
+      if (p) p.catch(() => socket.destroy());
+    } catch {
+      socket.destroy();
+    }
+  });
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy(err);

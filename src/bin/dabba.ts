@@ -32,6 +32,7 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   daemons,
   probeDev,
+  stdio: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
   signal: controller.signal,
   client: (addr, tls) =>
     new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR, ...(tls ?? {}) }),

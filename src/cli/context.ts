@@ -90,6 +90,13 @@ export interface DevProbe {
   proxy: { name: 'haproxy'; path?: string; version?: string };
 }
 
+/** The process's standard streams, for commands that pass bytes through (`dabba exec -i/-t`). */
+export interface CliStdio {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
 export interface CliContext {
   out: Out;
   err: Out;
@@ -101,6 +108,8 @@ export interface CliContext {
   client(addr?: string, tls?: ClientTls): DabbaClient;
   /** The CA given with the global `--ca FILE` or `DABBA_CA` (read before any command runs). */
   tls?: ClientTls;
+  /** The process's standard streams (given by bin/; without them `dabba exec -i/-t` is refused). */
+  stdio?: CliStdio;
   /** For `dabba doctor` (given by bin/; without it doctor reports the packages only). */
   probeDev?: () => Promise<DevProbe>;
 }

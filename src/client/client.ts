@@ -27,6 +27,8 @@ import type {
   HostCertificateView,
 } from '../model/index.ts';
 import { LOG_INSTANCE_HEADER } from '../model/index.ts';
+import type { ExecSpec } from '../model/index.ts';
+import { openExec, type ExecConnection } from './exec-upgrade.ts';
 import { readSse } from './sse.ts';
 import {
   certificateErrorCode,
@@ -119,6 +121,11 @@ export class DabbaClient {
     return this.addrs[this.#current] ?? this.addrs[0] ?? '';
   }
 
+  /** The headers every request carries (fetch and upgrades alike), with a request's own. */
+  #headers(own: Record<string, string> = {}): Record<string, string> {
+    return { ...own };
+  }
+
   async #fetch(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
     let lastError: unknown;
     for (let i = 0; i < this.addrs.length; i++) {
@@ -138,7 +145,10 @@ export class DabbaClient {
           init.duplex = 'half';
           init.headers = { 'content-type': opts.raw.contentType };
         }
-        if (opts.headers) init.headers = { ...(init.headers as Record<string, string>), ...opts.headers };
+        init.headers = this.#headers({
+          ...(init.headers as Record<string, string> | undefined),
+          ...opts.headers,
+        });
         const res = await fetch(base + path, withDispatcher(init, this.#dispatcher));
         if (res.status === 503 && i < this.addrs.length - 1) {
           await res.body?.cancel();
@@ -439,6 +449,45 @@ export class DabbaClient {
         yield { stream: o.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(o.data, 'base64') };
     }
     throw new DabbaError('DABBA_E_UNAVAILABLE', `exec in ${taskId}: the stream ended before the exit code`);
+  }
+
+  /**
+   * Runs a command in a task interactively (`dabba exec -i/-t`): an HTTP/1.1 Upgrade of
+   * `POST /v1/tasks/ID/exec` to the exec stream (model/exec-stream.ts). Refusals throw the server's
+   * typed error; unreachable servers are failed over as for other requests.
+   */
+  async execInteractive(taskId: string, spec: ExecSpec, signal: AbortSignal): Promise<ExecConnection> {
+    let lastError: unknown;
+    for (let i = 0; i < this.addrs.length; i++) {
+      const idx = (this.#current + i) % this.addrs.length;
+      const base = this.addrs[idx] ?? '';
+      let outcome;
+      try {
+        outcome = await openExec(base, taskId, spec, this.#headers(), this.#tls, signal);
+      } catch (e) {
+        if (signal.aborted) throw e;
+        const tlsCode = certificateErrorCode(e);
+        if (tlsCode !== undefined) throw untrustedServerError(base, tlsCode, this.#tls.ca !== undefined, e);
+        lastError = e;
+        continue;
+      }
+      if ('connection' in outcome) {
+        this.#current = idx;
+        return outcome.connection;
+      }
+      if (outcome.status === 503 && i < this.addrs.length - 1) continue;
+      let body: unknown;
+      try {
+        body = JSON.parse(outcome.body);
+      } catch {
+        body = undefined;
+      }
+      throw errorFromBody(body, outcome.status);
+    }
+    throw new UnavailableError(
+      `cannot reach the Dabba server at ${this.addrs.join(', ')} (is it running? set --addr or DABBA_ADDR)`,
+      { cause: lastError, details: { addrs: this.addrs } },
+    );
   }
 
   /** Streams a task's log lines (NDJSON from the server, proxied from the task's agent). */

@@ -28,3 +28,4 @@ export {
 } from './job-schema.ts';
 export * from './plan.ts';
 export * from './task-network.ts';
+export * from './exec-stream.ts';

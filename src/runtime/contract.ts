@@ -334,6 +334,59 @@ export function runtimeContract(name: string, factory: () => Promise<RuntimeFixt
       await assert.rejects(rt.execStream(h2.taskId, [...f.shell, 'true']), RuntimeError);
     });
 
+    test('execStream passes stdin, and gives a terminal that follows resizes and turns Ctrl-C into SIGINT', async (t) => {
+      const f = fixture();
+      const rt = f.runtime;
+      const h = await launch(t, rt, f, LOOP);
+      const ac = new AbortController();
+      t.after(() => ac.abort()); // a failed assertion leaves no command behind
+      const piped = await rt.execStream(h.taskId, ['cat'], { stdin: true, signal: ac.signal });
+      assert.ok(piped.input, 'a session with stdin has an input');
+      await piped.input.write(new TextEncoder().encode('hello\n'));
+      piped.input.end();
+      let text = '';
+      for await (const c of piped.output) text += Buffer.from(c.data).toString('utf8');
+      assert.deepEqual([text, await piped.exit], ['hello\n', 0]);
+
+      const s = await rt.execStream(h.taskId, ['sh'], {
+        stdin: true,
+        tty: { cols: 100, rows: 30 },
+        signal: ac.signal,
+      });
+      assert.ok(s.input && s.resize !== undefined, 'a terminal session has an input and a resize');
+      let out = '';
+      const streams = new Set<string>();
+      const reading = (async () => {
+        for await (const c of s.output) {
+          streams.add(c.stream);
+          out += Buffer.from(c.data).toString('utf8');
+        }
+      })();
+      const type = (line: string): Promise<void> => s.input!.write(new TextEncoder().encode(line));
+      const until = async (re: RegExp): Promise<void> => {
+        for (let i = 0; i < 100 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+        assert.match(out, re);
+      };
+      // The shell's prompt first: runc sizes the container's terminal just after starting the command.
+      await until(/[#$] /);
+      await type('stty size; tty; echo "=$((6*7))="\n');
+      await until(/=42=/);
+      assert.match(out, /\b30 100\r?$/m, 'the terminal has the size given at the start');
+      assert.match(out, /\/dev\/pts\/\d+\r?$/m, 'tty names a pty');
+      s.resize(120, 40);
+      await new Promise((r) => setTimeout(r, 500));
+      const t0 = Date.now();
+      await type('sleep 100\n');
+      await new Promise((r) => setTimeout(r, 500));
+      await type('\u0003');
+      await type('stty size; exit 7\n');
+      await reading;
+      assert.equal(await s.exit, 7, out);
+      assert.match(out, /\b40 120\r?$/m, 'the resize reached the terminal');
+      assert.ok(Date.now() - t0 < 10_000, `Ctrl-C interrupted sleep: ended after ${Date.now() - t0}ms`);
+      assert.deepEqual([...streams], ['stdout'], 'with a terminal everything is stdout');
+    });
+
     test('stats reports the usage of a running task', async (t) => {
       const f = fixture();
       const rt = f.runtime;

@@ -1,10 +1,40 @@
 /** An ExecSession over a spawned child process (both real runtimes use it for `dabba exec`). */
 import type { ChildProcessByStdio } from 'node:child_process';
 import { constants } from 'node:os';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ExecChunk, ExecSession } from './runtime.ts';
 
-type Child = ChildProcessByStdio<null, Readable, Readable>;
+/** A spawned command with stdout and stderr piped, and stdin piped or not. */
+export type ExecChild = ChildProcessByStdio<Writable | null, Readable, Readable>;
+type Child = ExecChild;
+
+/** Ctrl-D: end of input on a terminal in its usual (canonical) mode. */
+const EOF_ON_TERMINAL = new Uint8Array([4]);
+
+/** The session's input over the child's stdin pipe; with a terminal, end of input is typed as Ctrl-D. */
+function childInput(stdin: Writable, tty: boolean): NonNullable<ExecSession['input']> {
+  // A command that exits (or closes its stdin) before reading everything: EPIPE is no error here.
+  stdin.on('error', () => undefined);
+  const write = (data: Uint8Array): Promise<void> =>
+    new Promise((resolve) => {
+      if (stdin.destroyed || stdin.writableEnded) return resolve();
+      if (stdin.write(data)) return resolve();
+      const done = (): void => {
+        stdin.off('drain', done);
+        stdin.off('close', done);
+        resolve();
+      };
+      stdin.once('drain', done);
+      stdin.once('close', done);
+    });
+  return {
+    write,
+    end: () => {
+      if (tty) void write(EOF_ON_TERMINAL);
+      else if (!stdin.destroyed) stdin.end();
+    },
+  };
+}
 
 const DRAIN_MS = 300;
 
@@ -25,9 +55,10 @@ export function signalNumber(signal: string): number {
  * Merges the child's stdout and stderr into one stream of chunks (in the order they were read) and
  * resolves `exit` once the child has exited and both pipes have ended. `kill` is how to end the
  * command when `signal` aborts (the caller knows what must be killed: a process group, a pid inside
- * a container).
+ * a container). A child spawned with a stdin pipe gives the session an `input`; with `tty` (the
+ * child is `script`, see pty.ts) end of input is Ctrl-D on the terminal.
  */
-export function childSession(child: Child, kill: () => void, signal?: AbortSignal): ExecSession {
+export function childSession(child: Child, kill: () => void, signal?: AbortSignal, tty = false): ExecSession {
   const queue: ExecChunk[] = [];
   let wake: (() => void) | undefined;
   let open = 2;
@@ -63,6 +94,7 @@ export function childSession(child: Child, kill: () => void, signal?: AbortSigna
     // Something the command left in the background may hold the pipes open: once the command
     // has exited, what it wrote is read for a moment, then the pipes are closed.
     child.once('exit', () => {
+      child.stdin?.destroy();
       setTimeout(() => {
         child.stdout.destroy();
         child.stderr.destroy();
@@ -91,5 +123,5 @@ export function childSession(child: Child, kill: () => void, signal?: AbortSigna
       await new Promise<void>((r) => (wake = r));
     }
   }
-  return { output: output(), exit };
+  return { output: output(), exit, ...(child.stdin ? { input: childInput(child.stdin, tty) } : {}) };
 }

@@ -56,18 +56,33 @@ export interface ExecChunk {
 
 /**
  * A command running in a task's environment (`dabba exec`): its output as it comes, then its exit
- * code. Non-interactive: the command's stdin is empty (/dev/null), it has no terminal.
+ * code. Without `stdin` in the options its stdin is empty (/dev/null); without `tty` it has no
+ * terminal.
  */
 export interface ExecSession {
   /** stdout and stderr pieces in the order they were read; ends when the command's output ends. */
   output: AsyncIterable<ExecChunk>;
   /** The exit code; 128+N when killed by signal N. */
   exit: Promise<number>;
+  /**
+   * The command's input (with `stdin` or `tty` in the options): `write` resolves once the bytes are
+   * taken (or the command is gone), `end` is end of input (with a terminal: Ctrl-D on it).
+   */
+  input?: { write(data: Uint8Array): Promise<void>; end(): void };
+  /** With `tty`: sets the terminal's size (the command gets SIGWINCH). */
+  resize?(cols: number, rows: number): void;
 }
 
 export interface ExecStreamOptions {
   /** Kills the command (and what it started) when aborted; `exit` then resolves with 137. */
   signal?: AbortSignal;
+  /** The caller writes the command's stdin (ExecSession.input). */
+  stdin?: boolean;
+  /**
+   * The command gets a terminal (a pty) of this size, as its stdin, stdout and stderr: its output
+   * all comes as stdout, and what is written to `input` is typed on that terminal.
+   */
+  tty?: { cols: number; rows: number };
 }
 
 export interface LogLine {

@@ -1,5 +1,5 @@
 /**
- * How the server reaches an agent (logs): at the address of the host certificate it issued for that
+ * How the server reaches an agent (logs, exec): at the address of the host certificate it issued for that
  * host, over TLS, accepting only that host's certificate from the cluster CA, and presenting its own
  * server certificate. Never at an address a request merely claims.
  */
@@ -12,11 +12,21 @@ import type { Store } from '../store/index.ts';
 import { HOSTS_ORG, hostCertificateRecord, isLoopbackHost } from '../auth/index.ts';
 import type { ServerPki } from './pki.ts';
 
+/** The TLS settings of a connection to an agent: the cluster CA, the server's certificate, the pin. */
+export interface AgentTls {
+  ca: string;
+  cert: string;
+  key: string;
+  checkServerIdentity: (name: string, cert: PeerCertificate) => Error | undefined;
+}
+
 export interface AgentTarget {
   /** Base URL, e.g. https://10.0.0.7:41234 */
   base: string;
   /** The connection settings to use with fetch (`dispatcher`), if any. */
   dispatcher?: Agent;
+  /** The same settings for a raw node:https request (an upgrade); with `dispatcher`. */
+  tls?: AgentTls;
 }
 
 function hostPart(address: string): string {
@@ -38,7 +48,7 @@ function checkAgentIdentity(hostId: string, address: string) {
   };
 }
 
-const dispatchers = new Map<string, Agent>();
+const dispatchers = new Map<string, { dispatcher: Agent; tls: AgentTls }>();
 
 /**
  * fetch options with an undici dispatcher. The undici package is pinned to the version Node bundles
@@ -64,24 +74,23 @@ export async function agentTarget(
   if (pki && rec) {
     const port = claimed.port || '443';
     const key = `${host.id}|${rec.address}|${rec.serialNumber}|${pki.ca.pin}`;
-    let dispatcher = dispatchers.get(key);
-    if (dispatcher === undefined) {
+    let conn = dispatchers.get(key);
+    if (conn === undefined) {
       for (const [k, d] of dispatchers)
         if (k.startsWith(`${host.id}|`)) {
           dispatchers.delete(k);
-          void d.close().catch(() => undefined);
+          void d.dispatcher.close().catch(() => undefined);
         }
-      dispatcher = new Agent({
-        connect: {
-          ca: pki.ca.certPem,
-          cert: pki.identity.certPem,
-          key: pki.identity.keyPem,
-          checkServerIdentity: checkAgentIdentity(host.id, rec.address),
-        },
-      });
-      dispatchers.set(key, dispatcher);
+      const tls: AgentTls = {
+        ca: pki.ca.certPem,
+        cert: pki.identity.certPem,
+        key: pki.identity.keyPem,
+        checkServerIdentity: checkAgentIdentity(host.id, rec.address),
+      };
+      conn = { dispatcher: new Agent({ connect: tls }), tls };
+      dispatchers.set(key, conn);
     }
-    return { base: `https://${hostPart(rec.address)}:${port}`, dispatcher };
+    return { base: `https://${hostPart(rec.address)}:${port}`, dispatcher: conn.dispatcher, tls: conn.tls };
   }
   if (!pki?.tls && claimed.protocol === 'http:' && isLoopbackHost(claimed.hostname))
     return { base: `http://${claimed.host}` };

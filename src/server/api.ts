@@ -11,7 +11,9 @@ import { parseRequestTarget, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
-import { Router } from './http/router.ts';
+import type { Duplex } from 'node:stream';
+import { Router, type RouteContext } from './http/router.ts';
+import { upgradeResponse } from './http/upgrade.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -94,7 +96,8 @@ function lingeringClose(req: IncomingMessage, _res: ServerResponse): void {
  */
 export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
   const router = buildRouter(o);
-  const listener: RequestListener = (req, res) => {
+  // Requests and upgrades (interactive exec) take the same path: admission, routing, errors.
+  const serve = (req: IncomingMessage, res: ServerResponse, upgrade?: RouteContext['upgrade']): void => {
     const controller = new AbortController();
     const abort = (): void => controller.abort();
     res.on('close', abort);
@@ -108,15 +111,18 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
         if (url.pathname === '')
           throw new DabbaError('DABBA_E_BAD_REQUEST', 'the request target is not a path (/v1/...)');
         o.storage?.admit(req.method ?? 'GET', url.pathname);
-        const { handler, params, status } = router.match(req.method ?? 'GET', url.pathname);
-        const result = await handler({
+        const route = router.match(req.method ?? 'GET', url.pathname);
+        if (upgrade && !route.upgrade)
+          throw new DabbaError('DABBA_E_BAD_REQUEST', `${url.pathname} does not take an Upgrade request`);
+        const result = await route.handler({
           req,
           res,
-          params,
+          params: route.params,
           query: url.query,
           signal: controller.signal,
+          ...(upgrade ? { upgrade } : {}),
         });
-        if (result !== undefined && !res.headersSent) sendJson(res, status, result);
+        if (result !== undefined && !res.headersSent) sendJson(res, route.status, result);
       } catch (thrown) {
         const e = o.storage ? o.storage.failed(thrown) : thrown;
         const { status, body } = toErrorBody(e);
@@ -130,7 +136,7 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
             res.end();
             return;
           }
-          if (!req.complete) lingeringClose(req, res);
+          if (!req.complete && !upgrade) lingeringClose(req, res);
           sendJson(res, status, body);
         } catch {
           res.destroy();
@@ -138,6 +144,7 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
       }
     })();
   };
+  const listener: RequestListener = (req, res) => serve(req, res);
   const options = { requestTimeout: 0, headersTimeout: 30_000 };
   const server: Server = o.pki?.tls
     ? createHttpsServer(
@@ -155,6 +162,10 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
         listener,
       )
     : createServer(options, listener);
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    serve(req, upgradeResponse(req, socket), { socket, head });
+  });
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy(err);

@@ -292,6 +292,29 @@ describe('listener fuzz', () => {
     await healthy(endpoint.url);
   });
 
+  test('upgrade requests: refused with a 4xx where they do not belong or are malformed, never a crash', async () => {
+    const up = (line: string, protocol = 'dabba-exec'): Buffer =>
+      Buffer.from(`${line} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`);
+    const cases: [string, Buffer, number][] = [
+      [server.server.url, up('GET /v1/jobs'), 400],
+      [server.server.url, up('GET /v1/health'), 400],
+      [server.server.url, up('POST /v1/tasks/nope-abcde/exec?command=sh&tty=1'), 404],
+      [server.server.url, up('POST /v1/tasks/nope-abcde/exec'), 400],
+      [server.server.url, up('POST /v1/tasks/nope-abcde/exec?command=sh', 'websocket'), 400],
+      [endpoint.url, up('POST /v1/exec/%E0?command=sh'), 400],
+      [endpoint.url, up('POST /v1/exec/known-task'), 400],
+      [endpoint.url, up('POST /v1/exec/other-task?command=sh'), 404],
+      [endpoint.url, up('GET /v1/exec/known-task?command=sh'), 405],
+      [endpoint.url, up('GET /v1/logs/known-task'), 400],
+    ];
+    for (const [url, bytes, status] of cases) {
+      const out = await rawRequest(url, bytes);
+      assert.equal(out.status, status, bytes.toString('latin1').split('\r\n')[0]);
+    }
+    await healthy(server.server.url);
+    await healthy(endpoint.url);
+  });
+
   test('the server: an absolute request target with a bad port is a 400, not a crash', async () => {
     const out = await rawRequest(
       server.server.url,

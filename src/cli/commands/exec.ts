@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { CliError, CommandExit } from '../cli-error.ts';
+import { CommandExit } from '../cli-error.ts';
+import { execInteractive } from './exec-interactive.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -7,23 +8,25 @@ export function execCommand(program: Command, ctx: CliContext): void {
   program
     .command('exec')
     .description(
-      "run a command in a task: in its container's namespaces and cgroup (oci), or with its environment and working directory (process); exits with the command's exit code",
+      "run a command in a task: in its container's namespaces and cgroup (oci), or with its environment and working directory (process); -i passes stdin, -t gives it a terminal (-it for a shell); exits with the command's exit code",
     )
     .usage('[options] TASK -- COMMAND [ARG...]')
     .argument('<task>', 'task id (see dabba status JOB)')
     .argument('<command...>', 'the command and its arguments, after --')
-    .option('-i, --stdin', 'pass stdin to the command (interactive; not supported yet)')
-    .option('-t, --tty', 'give the command a terminal (interactive; not supported yet)')
+    .option('-i, --stdin', "pass stdin to the command (Ctrl-D or the input's end closes it)")
+    .option(
+      '-t, --tty',
+      'give the command a terminal of this size (with -i: this terminal is raw while it runs, Ctrl-C goes to the command)',
+    )
     .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
     .action(
       async (task: string, command: string[], opts: { stdin?: boolean; tty?: boolean; addr?: string }) => {
-        if (opts.stdin || opts.tty) {
-          throw new CliError(
-            'dabba exec: -i/-t (interactive, with a terminal) is not supported yet; run a command without them, e.g. dabba exec TASK -- cat /etc/hostname',
-            EXIT.USAGE,
-          );
-        }
         const client = ctx.client(opts.addr);
+        if (opts.stdin === true || opts.tty === true)
+          return execInteractive(ctx, client, task, command, {
+            stdin: opts.stdin === true,
+            tty: opts.tty === true,
+          });
         const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
         try {
           for await (const m of client.exec(task, command, ctx.signal)) {

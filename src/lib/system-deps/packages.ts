@@ -32,6 +32,7 @@ export const FEATURES = {
   'task-network': 'task network: bridge, veth pairs, routes (oci) and testbed namespaces',
   isolation: "isolation between jobs' tasks on the task network (nftables rules)",
   images: 'the built-in busybox and hello images (image store tests, `dabba dev` with containers)',
+  'exec-terminal': '`dabba exec -t`: a terminal (pty) for the command, with either runtime',
   'etcd-store': 'the etcd store (`dabba server --store etcd://...`, HA tests)',
   extra: 'packages added for this run by DABBA_EXTRA_SYSTEM_PACKAGES',
 } as const;
@@ -113,6 +114,13 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     feature: 'isolation',
     usedBy: "the task network's isolation rules between jobs (oci)",
     skippedBy: ['DABBA_SKIP_OCI'],
+  },
+  {
+    package: 'bsdutils',
+    command: 'script',
+    feature: 'exec-terminal',
+    usedBy: 'util-linux script: the pty of `dabba exec -t` (src/runtime/pty.ts, test/e2e/exec-interactive)',
+    skippedBy: [],
   },
   {
     package: 'etcd-server',

@@ -1029,6 +1029,8 @@ export class OciRuntime implements Runtime {
       pidFile: join(this.taskDir(taskId), `exec-${randomBytes(4).toString('hex')}.pid`),
       command,
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.stdin === true ? { stdin: true } : {}),
+      ...(options.tty ? { tty: options.tty } : {}),
     });
   }
 

@@ -12,7 +12,6 @@ import { join, resolve } from 'node:path';
 import { messageOf, NotFoundError, RuntimeError } from '../../errors/index.ts';
 import { silentLogger, sleep, type Logger } from '../../lib/index.ts';
 import type { TaskUsage } from '../../model/index.ts';
-import { childSession, failedSession } from '../exec-session.ts';
 import type {
   ExecResult,
   ExecSession,
@@ -26,6 +25,7 @@ import type {
   TaskLaunch,
 } from '../runtime.ts';
 import { resolveCommand } from './command-lookup.ts';
+import { processExecStream } from './exec-stream.ts';
 import { runExec, signalExitCode } from './exec.ts';
 import { DEFAULT_PORT_RANGE, PortAllocator, type PortRange } from './port-allocator.ts';
 import { portEnv } from '../port-env.ts';
@@ -536,23 +536,7 @@ export class ProcessRuntime implements Runtime {
     if (!(await this.#alive(rec))) {
       throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning', taskId } });
     }
-    const { env, cwd } = rec.state;
-    const [name, ...args] = command;
-    const file =
-      name === undefined ? undefined : await resolveCommand(name, env['PATH'] ?? DEFAULT_PATH, cwd);
-    if (name === undefined || file === undefined)
-      return failedSession(127, `${name ?? ''}: command not found`);
-    const child = spawn(file, args, {
-      argv0: name,
-      cwd,
-      env,
-      detached: true, // its own process group: an abort kills everything it started
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const kill = (): void => {
-      if (child.pid !== undefined) trySignal(-child.pid, 'SIGKILL');
-    };
-    return childSession(child, kill, options.signal);
+    return processExecStream(command, { ...rec.state, defaultPath: DEFAULT_PATH }, options);
   }
 
   async stats(taskId: string): Promise<TaskUsage | undefined> {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { DabbaError } from '../../errors/index.ts';
 
 export interface RouteContext {
@@ -8,6 +9,12 @@ export interface RouteContext {
   query: URLSearchParams;
   /** Aborts when the client goes away or the server shuts down. */
   signal: AbortSignal;
+  /**
+   * An HTTP/1.1 Upgrade request (only to routes registered with `upgrade: true`): the connection,
+   * and what the client sent after its headers. `res` answers refusals; once the handler has
+   * switched protocols it owns the socket and answers nothing through `res`.
+   */
+  upgrade?: { socket: Duplex; head: Buffer };
 }
 
 /** A handler returns a JSON-able value (sent with `status`), or undefined if it wrote the response. */
@@ -18,24 +25,36 @@ interface Route {
   parts: string[];
   handler: Handler;
   status: number;
+  upgrade: boolean;
 }
 
 /** A small path router: `/v1/jobs/:name` style patterns, 404 and 405 as typed errors. */
 export class Router {
   readonly #routes: Route[] = [];
 
-  on(method: string, pattern: string, handler: Handler, status = 200): this {
-    this.#routes.push({ method, parts: pattern.split('/').filter(Boolean), handler, status });
+  /** `options.upgrade`: the route also takes HTTP/1.1 Upgrade requests (RouteContext.upgrade). */
+  on(
+    method: string,
+    pattern: string,
+    handler: Handler,
+    status = 200,
+    options: { upgrade?: boolean } = {},
+  ): this {
+    const parts = pattern.split('/').filter(Boolean);
+    this.#routes.push({ method, parts, handler, status, upgrade: options.upgrade === true });
     return this;
   }
 
-  match(method: string, path: string): { handler: Handler; params: Record<string, string>; status: number } {
+  match(
+    method: string,
+    path: string,
+  ): { handler: Handler; params: Record<string, string>; status: number; upgrade: boolean } {
     const parts = path.split('/').filter(Boolean);
     const allowed: string[] = [];
     for (const r of this.#routes) {
       const params = matchParts(r.parts, parts);
       if (!params) continue;
-      if (r.method === method) return { handler: r.handler, params, status: r.status };
+      if (r.method === method) return { handler: r.handler, params, status: r.status, upgrade: r.upgrade };
       allowed.push(r.method);
     }
     if (allowed.length > 0) {

@@ -1,0 +1,186 @@
+/**
+ * `dabba exec -i` and `-it` end to end on `dabba dev`, with containers and with the process runtime:
+ * the CLI runs on a real pseudo-terminal (util-linux `script` gives it one, as a user's terminal
+ * would), types into a remote `sh`, and sees the answers, a pty name from `tty`, the remote exit
+ * code as its own, Ctrl-C interrupting a remote `sleep` while the shell carries on, and its own
+ * terminal settings restored afterwards; `-i` alone pipes stdin to a remote `cat`.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ImageStore } from '../../src/image/index.ts';
+import type { JobView } from '../../src/model/index.ts';
+import { OciRuntime, detectOci } from '../../src/runtime/oci/index.ts';
+import { runTool } from '../../src/runtime/oci/tool.ts';
+import { DevCluster, REPO, waitFor } from '../helpers/dev-cluster.ts';
+
+const DABBA = join(REPO, 'src', 'bin', 'dabba.ts');
+const detected = await detectOci();
+const skipOci = !detected.ok && process.env['DABBA_SKIP_OCI'] === '1';
+if (!detected.ok && !skipOci) {
+  throw new Error(
+    `containers are needed for this test: ${detected.reason} (run as root with runc and conmon installed; DABBA_SKIP_OCI=1 skips)`,
+  );
+}
+
+/** A /16 task network of this test's own, so parallel clusters never share addresses. */
+async function freeTaskNetwork(): Promise<string> {
+  const routes = (await runTool('ip', ['-j', 'route', 'show'])).stdout;
+  for (let i = 0; i < 50; i++) {
+    const a = 150 + Math.floor(Math.random() * 50);
+    if (!routes.includes(`"10.${a}.`)) return `10.${a}.0.0/16`;
+  }
+  throw new Error('no free task network found');
+}
+
+/** Terminal output without its control sequences (cursor queries, line clears). */
+const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
+const plain = (s: string): string => s.replace(CSI, '');
+
+const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Runs `line` (a shell command line) on a pseudo-terminal of its own, as typed in a terminal: `steps`
+ * types into it once the output matches what each waits for. Resolves with the output and exit code.
+ */
+async function onTerminal(
+  line: string,
+  env: Record<string, string>,
+  steps: { after: RegExp; type: string; pauseMs?: number }[],
+): Promise<{ code: number; out: string; ms: number }> {
+  const child = spawn('script', ['-q', '-e', '-f', '-c', line, '/dev/null'], {
+    env: { ...process.env, DABBA_LOG_LEVEL: 'warn', SHELL: '/bin/sh', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString('utf8');
+    // Answer as a terminal does when asked where the cursor is (busybox ash asks after its prompt).
+    if (d.includes('\u001b[6n')) child.stdin.write('\u001b[1;5R');
+  });
+  child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const exited = new Promise<number>((resolve) =>
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))),
+  );
+  const t0 = Date.now();
+  try {
+    let from = 0;
+    for (const step of steps) {
+      const seen = (): boolean => step.after.test(plain(out.slice(from)));
+      await waitFor(String(step.after), seen, 20_000, 50).catch((e: unknown) => {
+        throw new Error(`${String(e)}; the output was:\n${out}`);
+      });
+      from = out.length;
+      await new Promise((r) => setTimeout(r, step.pauseMs ?? 100));
+      child.stdin.write(step.type);
+    }
+    const code = await exited;
+    return { code, out, ms: Date.now() - t0 };
+  } finally {
+    clearTimeout(killer);
+    child.kill('SIGKILL');
+  }
+}
+
+function scenarios(name: string, start: () => Promise<{ c: DevCluster; task: string }>): void {
+  let c: DevCluster;
+  let task = '';
+  before(async () => {
+    ({ c, task } = await start());
+  });
+
+  test(`${name}: -it sh answers, tty names a pty, the exit code is the CLI's, the terminal is restored`, async () => {
+    const exec = `node_modules/.bin/node ${quote(DABBA)} exec -it ${task} -- sh`;
+    // stty -g before and after: the CLI's raw mode is undone when it ends.
+    const r = await onTerminal(
+      `cd ${quote(REPO)}; stty -g; ${exec}; rc=$?; stty -g; exit $rc`,
+      { DABBA_ADDR: c.url },
+      [{ after: /[#$] $/, type: 'echo "=$((6*7))="; tty; exit 3\r' }],
+    );
+    assert.equal(r.code, 3, r.out);
+    assert.match(r.out, /=42=/);
+    assert.match(r.out, /^\/dev\/pts\/\d+\r?$/m, 'tty answers with a pty');
+    const modes = r.out.split(/\r?\n/).filter((l) => /^[0-9a-f]+(:[0-9a-f]+){10,}$/.test(l.trim()));
+    assert.equal(modes.length, 2, r.out);
+    assert.equal(modes[0], modes[1], 'the terminal settings are as they were before');
+  });
+
+  test(`${name}: Ctrl-C in raw mode reaches the remote command, and the shell carries on`, async () => {
+    const exec = `node_modules/.bin/node ${quote(DABBA)} exec -it ${task} -- sh`;
+    const r = await onTerminal(`cd ${quote(REPO)}; exec ${exec}`, { DABBA_ADDR: c.url }, [
+      { after: /[#$] $/, type: 'sleep 100\r' },
+      { after: /sleep 100/, type: '\u0003', pauseMs: 700 },
+      { after: /[#$] $/, type: 'echo "after-$((1+1))"; exit 0\r' },
+    ]);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /after-2/);
+    assert.ok(r.ms < 30_000, `the sleep was interrupted (took ${r.ms} ms)`);
+  });
+
+  test(`${name}: -i pipes stdin (echo hello | dabba exec -i T -- cat)`, async () => {
+    const child = spawn(process.execPath, [DABBA, 'exec', '-i', task, '--', 'cat'], {
+      env: { ...process.env, DABBA_ADDR: c.url, DABBA_LOG_LEVEL: 'warn' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.stdin.end('hello\n');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    clearTimeout(killer);
+    assert.deepEqual([code, stdout], [0, 'hello\n'], stderr);
+    const r = await c.cli(['exec', '-it', task, '--', 'true']);
+    assert.equal(r.code, 2, 'with -it, input that is no terminal is refused');
+    assert.match(r.stderr, /not a terminal/);
+  });
+}
+
+describe('dabba exec -it with containers', { skip: skipOci ? detected.reason : false }, () => {
+  let c: DevCluster | undefined;
+  let network = '';
+  after(async () => {
+    if (!c) return;
+    await c.kill9();
+    const stateDir = join(c.dataDir, 'agent', 'runtime', 'oci');
+    const rt = new OciRuntime({ stateDir, images: await ImageStore.open(join(c.dataDir, 'images')) });
+    const { running, exited } = await rt.recover();
+    for (const h of running) await rt.stop(h.taskId, 0);
+    for (const id of [...running.map((h) => h.taskId), ...exited.map((e) => e.taskId)]) await rt.remove(id);
+    await rt.close();
+    await c.destroy();
+    await runTool('ip', ['addr', 'del', `${network.replace(/\.0\.0\/16$/, '.0.1')}/24`, 'dev', 'dabba0']);
+  });
+  scenarios('oci', async () => {
+    network = await freeTaskNetwork();
+    c = await DevCluster.start({ driver: 'oci', args: ['--task-network', network] });
+    return { c, task: await deploy(c, 'image: busybox\n  command: ["sleep", "100000"]') };
+  });
+});
+
+describe('dabba exec -it with the process runtime', () => {
+  let c: DevCluster | undefined;
+  after(async () => c?.destroy());
+  scenarios('process', async () => {
+    c = await DevCluster.start({ driver: 'process' });
+    return { c, task: await deploy(c, 'command: ["sleep", "100000"]') };
+  });
+});
+
+async function deploy(c: DevCluster, command: string): Promise<string> {
+  const file = join(c.dataDir, 'shell.yaml');
+  await writeFile(
+    file,
+    `name: shell\nreplicas: 1\ntask:\n  ${command}\n  resources: { cpu: 0.1, memory: 32Mi, pids: 32 }\n  stopGracePeriod: 1s\n`,
+  );
+  const d = await c.cli(['deploy', file]);
+  assert.equal(d.code, 0, d.stdout + d.stderr);
+  const s = await c.cli(['status', 'shell', '--json']);
+  const task = (JSON.parse(s.stdout) as JobView).tasks.find((t) => t.state === 'running');
+  assert.ok(task, s.stdout);
+  return task.id;
+}
