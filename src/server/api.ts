@@ -27,7 +27,7 @@ import { jobVerbRoutes } from './routes/job-verbs.ts';
 import { execRoutes } from './routes/exec.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
-import type { TaskNetwork } from '../model/index.ts';
+import type { HostView, TaskNetwork } from '../model/index.ts';
 import type { ServerPki } from './pki.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { isStorageError } from '../errors/index.ts';
@@ -51,6 +51,11 @@ export interface ApiOptions {
   pki?: ServerPki;
   /** Storage faults: health, refusing new things below the watermark, 507 for a lack of space. */
   storage?: StorageHooks;
+  /**
+   * The hosts as this replica's scheduler cache holds them, once it is loaded (undefined before):
+   * what a deploy's runnability check reads instead of every host and assignment in the store.
+   */
+  cachedHosts?: () => readonly HostView[] | undefined;
 }
 
 export function buildRouter(o: ApiOptions): Router {
@@ -64,7 +69,7 @@ export function buildRouter(o: ApiOptions): Router {
     faults: faultCounts(),
   }));
   eventRoutes(router, o.store, o.events);
-  jobRoutes(router, o.store, o.clock, o.events, o.images);
+  jobRoutes(router, o.store, o.clock, o.events, o.images, o.cachedHosts);
   hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
   logRoutes(router, o.store, o.pki);
   if (o.pki) certificateRoutes(router, o.store, o.pki, o.events);

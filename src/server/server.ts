@@ -108,6 +108,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const events = new EventLog(store, clock);
   guard?.attach(events);
   let replica: Replica | undefined = undefined;
+  let cacheOwner: SchedulerLoop | undefined = undefined;
   const pki = await preparePki(o.store, {
     host: o.host,
     logger,
@@ -129,6 +130,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       ...(o.images ? { images: o.images } : {}),
       pki,
       ...(guard ? { storage: guard } : {}),
+      cachedHosts: () =>
+        cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostViews() : undefined,
       servers: {
         view: () => {
           if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
@@ -175,6 +178,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ownership: r,
     replicaId,
   });
+  cacheOwner = scheduler;
   r.onChange((c) => {
     if (c.acquired.length > 0) scheduler.ownershipChanged();
   });

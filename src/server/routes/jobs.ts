@@ -29,7 +29,7 @@ import { unrunnable } from '../runnable.ts';
 /** Whether some host can run the spec's task (runtimes and image), as plan and deploy both see it. */
 async function runnability(
   spec: JobSpec,
-  hosts: HostView[],
+  hosts: readonly HostView[],
   images: ImageStore | undefined,
 ): Promise<Unrunnable | undefined> {
   const image = spec.task.image;
@@ -74,13 +74,16 @@ export function jobRoutes(
   clock: Clock,
   events: EventLog,
   images?: ImageStore,
+  cachedHosts?: () => readonly HostView[] | undefined,
 ): void {
   router.on('GET', '/v1/jobs', () => jobSummaries(store));
 
   router.on('PUT', '/v1/jobs/:name', async ({ req, params }) => {
     const name = checkName(params['name'] ?? '');
     const spec = validOrThrow(name, await readJsonBody(req));
-    const cannot = await runnability(spec, await hostViews(store), images);
+    // The scheduler cache's hosts when loaded: a deploy must not read every host and assignment.
+    const hosts = cachedHosts?.() ?? (await hostViews(store));
+    const cannot = await runnability(spec, hosts, images);
     if (cannot) {
       throw new DabbaError('DABBA_E_UNRUNNABLE', cannot.message, {
         details: {
