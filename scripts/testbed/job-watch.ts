@@ -29,8 +29,12 @@ export class JobWatcher {
   #abort = new AbortController();
   errors = 0;
 
-  constructor(serverUrl: string, job: string, everyMs = 150) {
+  readonly #headers: Record<string, string>;
+
+  /** `token`: the API token to read the job with (the testbed's admin token). */
+  constructor(serverUrl: string, job: string, everyMs = 150, token?: string) {
     this.#url = `${serverUrl}/v1/jobs/${encodeURIComponent(job)}`;
+    this.#headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
     this.job = job;
     this.#everyMs = everyMs;
   }
@@ -43,7 +47,7 @@ export class JobWatcher {
 
   async poll(): Promise<JobView | undefined> {
     try {
-      const res = await fetch(this.#url, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(this.#url, { signal: AbortSignal.timeout(2000), headers: this.#headers });
       if (!res.ok) {
         this.errors++;
         return undefined;

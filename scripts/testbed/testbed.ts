@@ -180,9 +180,29 @@ export class Testbed {
     return this.#stopped;
   }
 
+  /**
+   * The admin token the server wrote in its data dir (once it has started): the CLI runs and API
+   * reads use it, and the agents join with it.
+   */
+  get adminToken(): string | undefined {
+    try {
+      const t = readFileSync(join(this.stateDir, 'data', 'server', 'admin.token'), 'utf8').trim();
+      return t === '' ? undefined : t;
+    } catch {
+      return undefined;
+    }
+  }
+
   #env(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    const token = this.adminToken;
+    if (token !== undefined) {
+      env['DABBA_TOKEN'] = token;
+      env['DABBA_JOIN_TOKEN'] = token;
+    }
+    // The CLI's stored credentials: the testbed's own, never the user's.
+    env['XDG_CONFIG_HOME'] = join(this.stateDir, 'config');
     // Tasks run `node`: the one running this testbed (Node 24) comes first on PATH.
     env['PATH'] = `${dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
     env['DABBA_LOG_LEVEL'] = this.#logLevel;
@@ -397,7 +417,11 @@ export class Testbed {
 
   /** GET a JSON document of the API (e.g. /v1/hosts). */
   async api<T>(path: string): Promise<T> {
-    const res = await fetch(this.url + path, { signal: AbortSignal.timeout(5000) });
+    const token = this.adminToken;
+    const res = await fetch(this.url + path, {
+      signal: AbortSignal.timeout(5000),
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    });
     const text = await res.text();
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${text}`);
     return JSON.parse(text) as T;

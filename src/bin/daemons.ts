@@ -1,7 +1,7 @@
 /**
  * The only place that picks concrete implementations: the SQLite store, the process or oci runtime.
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { detectCapacity, startAgent } from '../agent/index.ts';
@@ -16,6 +16,48 @@ import { OciRuntime, detectOci } from '../runtime/oci/index.ts';
 import { ProcessRuntime } from '../runtime/process/index.ts';
 import { startServer } from '../server/index.ts';
 import { EtcdStore, SqliteStore, type Store } from '../store/index.ts';
+import { createToken, issueHostCredential } from '../auth/index.ts';
+import { shortId } from '../lib/index.ts';
+
+/** Writes a secret (a bare token and a newline) readable by its owner only. */
+async function writeSecret(path: string, token: string): Promise<void> {
+  await writeFile(path, `${token}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+}
+
+async function readSecret(path: string): Promise<string | undefined> {
+  try {
+    const t = (await readFile(path, 'utf8')).trim();
+    return t === '' ? undefined : t;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The admin token of a server's data dir: `DATA_DIR/admin.token` is written when this server
+ * created the cluster's admin token (a fresh store); a replica joining a store that has one writes
+ * nothing (the admin token is in the data dir of the replica that created it).
+ */
+async function adminTokenNote(
+  dataDir: string,
+  created: string | undefined,
+): Promise<{ token?: string; note: string }> {
+  const file = join(dataDir, 'admin.token');
+  if (created !== undefined) {
+    await writeSecret(file, created);
+    return {
+      token: created,
+      note: `admin token: ${file} (created; log in with: dabba login --addr URL --token-file ${file})`,
+    };
+  }
+  const existing = await readSecret(file);
+  if (existing !== undefined) return { token: existing, note: `admin token: ${file}` };
+  return {
+    note: 'admin token: the store had one already (see admin.token in the data dir of the replica that created it)',
+  };
+}
 
 function defaultHostId(): string {
   const h = hostname()
@@ -172,8 +214,23 @@ export const daemons: Daemons = {
       await runtime.close();
       throw listenError(e, o.host, o.port);
     }
+    // dev sets up the local user: the admin token in the data dir (made anew if that file was
+    // deleted) and the agent's host credential, issued directly (no join needed in one process).
+    const admin = await adminTokenNote(o.dataDir, server.adminToken);
+    let adminToken = admin.token;
+    if (adminToken === undefined) {
+      adminToken = (
+        await createToken(
+          store,
+          { name: `dev-admin-${shortId(6)}`, role: 'admin', namespaces: '*', createdBy: 'dabba dev' },
+          Date.now(),
+        )
+      ).token;
+      await writeSecret(join(o.dataDir, 'admin.token'), adminToken);
+    }
+    const credential = await issueHostCredential(store, defaultHostId(), 'dabba dev', Date.now());
     const agent = await startAgent({
-      client: new DabbaClient({ addr: server.url }),
+      client: new DabbaClient({ addr: server.url, token: credential }),
       runtime,
       hostId: defaultHostId(),
       labels: { 'dabba.io/mode': 'dev' },
@@ -184,7 +241,13 @@ export const daemons: Daemons = {
     return {
       url: server.url,
       runtime: runtime.name,
-      notes: [...notes, `host: ${defaultHostId()}`, `log: ${logFile}`],
+      adminToken,
+      notes: [
+        ...notes,
+        `host: ${defaultHostId()}`,
+        `admin token: ${join(o.dataDir, 'admin.token')}`,
+        `log: ${logFile}`,
+      ],
       async close() {
         await agent.close();
         await runtime.close();
@@ -198,8 +261,17 @@ export const daemons: Daemons = {
     const logger = createLogger('dabba-server');
     const { store, name } = await openStore(o.store, o.dataDir, logger);
     try {
+      await mkdir(o.dataDir, { recursive: true });
       const images = await ImageStore.open(join(o.dataDir, 'images'));
+      const bootstrap = o.adminTokenFile === undefined ? undefined : await readSecret(o.adminTokenFile);
+      if (o.adminTokenFile !== undefined && bootstrap === undefined) {
+        throw new DabbaError(
+          'DABBA_E_BAD_REQUEST',
+          `--admin-token-file ${o.adminTokenFile} is missing or empty`,
+        );
+      }
       const server = await startServer({
+        ...(bootstrap === undefined ? {} : { auth: { adminToken: bootstrap } }),
         store,
         storeName: name,
         host: o.host,
@@ -221,10 +293,14 @@ export const daemons: Daemons = {
         ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
         ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
       });
+      const admin = await adminTokenNote(o.dataDir, server.adminToken);
+      if (server.adminToken !== undefined)
+        logger.info({ file: join(o.dataDir, 'admin.token') }, 'admin token created');
       return {
         url: server.url,
         runtime: '',
-        notes: [`store: ${name}`],
+        ...(admin.token === undefined ? {} : { adminToken: admin.token }),
+        notes: [`store: ${name}`, admin.note],
         async close() {
           await server.close();
           await store.close();
@@ -254,8 +330,15 @@ export const daemons: Daemons = {
       ...(o.cpu === undefined ? {} : { cpu: o.cpu }),
       ...(o.memoryBytes === undefined ? {} : { memoryBytes: o.memoryBytes }),
     };
+    let credential: string;
+    try {
+      credential = await hostCredential(o, hostId);
+    } catch (e) {
+      await runtime.close();
+      throw e;
+    }
     const agent = await startAgent({
-      client: new DabbaClient({ addr: o.servers }),
+      client: new DabbaClient({ addr: o.servers, token: credential }),
       runtime,
       hostId,
       labels: o.labels,
@@ -277,6 +360,34 @@ export const daemons: Daemons = {
     };
   },
 };
+
+/**
+ * The agent's host credential: the one stored in its data dir (`host.credential`, 0600) while the
+ * server accepts it, else a new one for the join token (stored for the next start).
+ */
+async function hostCredential(o: AgentDaemonOptions, hostId: string): Promise<string> {
+  const file = join(o.dataDir, 'host.credential');
+  const stored = await readSecret(file);
+  if (stored !== undefined) {
+    if (o.joinToken === undefined) return stored;
+    // With a join token at hand, a credential the server no longer knows (revoked) is replaced.
+    try {
+      const who = await new DabbaClient({ addr: o.servers, token: stored }).whoami();
+      if (who.kind === 'host' && who.hostId === hostId) return stored;
+    } catch (e) {
+      if (!(e instanceof DabbaError) || e.code !== 'DABBA_E_UNAUTHENTICATED') throw e;
+    }
+  }
+  if (o.joinToken === undefined) {
+    throw new DabbaError(
+      'DABBA_E_UNAUTHENTICATED',
+      `this agent has no host credential (${file}): start it with --join-token T (an admin makes one with: dabba token create NAME --role agent)`,
+    );
+  }
+  const r = await new DabbaClient({ addr: o.servers, token: o.joinToken }).join(hostId);
+  await writeSecret(file, r.credential);
+  return r.credential;
+}
 
 function listenError(e: unknown, host: string, port: number): unknown {
   const code = (e as NodeJS.ErrnoException).code;

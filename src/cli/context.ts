@@ -14,6 +14,8 @@ export interface DevOptions {
   hostSubnetSize?: number;
 }
 export interface ServerDaemonOptions {
+  /** A file holding the admin token to bootstrap a fresh store with (replicas sharing one store). */
+  adminTokenFile?: string;
   dataDir: string;
   host: string;
   port: number;
@@ -31,6 +33,8 @@ export interface ServerDaemonOptions {
 }
 export interface AgentDaemonOptions {
   servers: string;
+  /** A join token (role agent): exchanged for the host's credential when it has none. */
+  joinToken?: string;
   dataDir: string;
   hostId?: string;
   labels: Record<string, string>;
@@ -52,6 +56,8 @@ export interface Daemon {
   runtime: string;
   /** Lines to show the user once it is up (what runs where, which runtime and why). */
   notes: string[];
+  /** dev and server: the admin token in the data dir (`admin.token`), when there is one. */
+  adminToken?: string;
   close(): Promise<void>;
 }
 export interface Daemons {
@@ -67,5 +73,16 @@ export interface CliContext {
   daemons: Daemons;
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
-  client(addr?: string): DabbaClient;
+  /**
+   * A client for `addr` (default $DABBA_ADDR, else 127.0.0.1:7070). Inside commands it carries the
+   * token and namespace the user gave (or `o`'s).
+   */
+  client(addr?: string, o?: { token?: string; namespace?: string }): DabbaClient;
+}
+
+/** The options every command takes (before or after the command's name). */
+export interface GlobalOptions {
+  token?: string;
+  namespace: string[];
+  allNamespaces?: boolean;
 }

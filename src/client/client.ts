@@ -12,6 +12,7 @@ import type {
   JobSummary,
   JobVersionRecord,
   JobView,
+  NamespaceView,
   PutJobResult,
   RegisterHostRequest,
   RegisterHostResult,
@@ -23,11 +24,59 @@ import type {
 } from '../model/index.ts';
 import { readSse } from './sse.ts';
 
+/** What a join answers: the host's credential (an object, so that a certificate can be added). */
+export interface JoinResult {
+  hostId: string;
+  credential: string;
+}
+
+export interface CreatedToken {
+  name: string;
+  token: string;
+  role: string;
+  namespaces: string[] | '*';
+  expires: number | null;
+}
+
+export interface TokenListEntry {
+  name: string;
+  role: string;
+  namespaces: string[] | '*';
+  hostId: string | null;
+  expires: number | null;
+  createdAt: number;
+  createdBy: string;
+}
+
+/** A quota change: a number sets a limit, null removes it, absent leaves it. */
+export interface QuotaChange {
+  cpu?: number | null;
+  memoryBytes?: number | null;
+  tasks?: number | null;
+}
+
+export interface AuditRow {
+  at: number;
+  who: string;
+  kind: string;
+  method: string;
+  route: string;
+  path: string;
+  namespace: string | null;
+  object: string | null;
+  remote: string | null;
+  status: number;
+}
+
 export interface ClientOptions {
   /** One or more base URLs (http://host:port), or a comma-separated string of them. */
   addr: string | string[];
   /** Per-request timeout (not applied to streams). */
   timeoutMs?: number;
+  /** Bearer token sent with every request (a user's token, or a host's credential). */
+  token?: string;
+  /** Namespace of namespaced requests (`?namespace=`; `*`: every namespace, for lists). Default: the server's, `default`. */
+  namespace?: string;
 }
 
 interface RequestOptions {
@@ -61,10 +110,33 @@ export class DabbaClient {
   readonly addrs: string[];
   #current = 0;
   readonly #timeoutMs: number;
+  readonly #token: string | undefined;
+  readonly #ns: string;
 
   constructor(options: ClientOptions) {
     this.addrs = parseAddrs(options.addr);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#token = options.token;
+    this.#ns = options.namespace === undefined ? '' : `namespace=${encodeURIComponent(options.namespace)}`;
+  }
+
+  /** A client like this one with another token or namespace. */
+  with(o: { token?: string; namespace?: string }): DabbaClient {
+    const ns = this.#ns === '' ? undefined : decodeURIComponent(this.#ns.slice('namespace='.length));
+    const token = o.token ?? this.#token;
+    const namespace = o.namespace ?? ns;
+    return new DabbaClient({
+      addr: this.addrs,
+      timeoutMs: this.#timeoutMs,
+      ...(token === undefined ? {} : { token }),
+      ...(namespace === undefined ? {} : { namespace }),
+    });
+  }
+
+  /** A namespaced path: `?namespace=` added when the client has one. */
+  #n(path: string): string {
+    if (this.#ns === '') return path;
+    return `${path}${path.includes('?') ? '&' : '?'}${this.#ns}`;
   }
 
   /** The address requests currently go to. */
@@ -92,6 +164,12 @@ export class DabbaClient {
           init.headers = { 'content-type': opts.raw.contentType };
         }
         if (opts.headers) init.headers = { ...(init.headers as Record<string, string>), ...opts.headers };
+        if (this.#token !== undefined) {
+          init.headers = {
+            ...(init.headers as Record<string, string>),
+            authorization: `Bearer ${this.#token}`,
+          };
+        }
         const res = await fetch(base + path, init);
         if (res.status === 503 && i < this.addrs.length - 1) {
           await res.body?.cancel();
@@ -128,29 +206,29 @@ export class DabbaClient {
 
   // Jobs
   putJob(name: string, userForm: unknown): Promise<PutJobResult> {
-    return this.#json('PUT', `/v1/jobs/${encodeURIComponent(name)}`, { body: userForm });
+    return this.#json('PUT', this.#n(`/v1/jobs/${encodeURIComponent(name)}`), { body: userForm });
   }
   /** What deploying this job file would change, computed by the server with nothing written. */
   planJob(name: string, userForm: unknown): Promise<JobPlanView> {
-    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/plan`, { body: userForm });
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/plan`), { body: userForm });
   }
   getJob(name: string): Promise<JobView> {
-    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}`);
+    return this.#json('GET', this.#n(`/v1/jobs/${encodeURIComponent(name)}`));
   }
   listJobs(): Promise<JobSummary[]> {
-    return this.#json('GET', '/v1/jobs');
+    return this.#json('GET', this.#n('/v1/jobs'));
   }
   stopJob(name: string): Promise<{ job: string; stopped: boolean }> {
-    return this.#json('DELETE', `/v1/jobs/${encodeURIComponent(name)}`);
+    return this.#json('DELETE', this.#n(`/v1/jobs/${encodeURIComponent(name)}`));
   }
   jobVersions(name: string): Promise<JobVersionRecord[]> {
-    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/versions`);
+    return this.#json('GET', this.#n(`/v1/jobs/${encodeURIComponent(name)}/versions`));
   }
   jobTasks(name: string): Promise<TaskRow[]> {
-    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/tasks`);
+    return this.#json('GET', this.#n(`/v1/jobs/${encodeURIComponent(name)}/tasks`));
   }
   promoteJob(name: string): Promise<{ job: string; version: number; promoted: boolean; changed: boolean }> {
-    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/promote`, { body: {} });
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/promote`), { body: {} });
   }
   drainHost(
     id: string,
@@ -161,12 +239,12 @@ export class DabbaClient {
     });
   }
   rollbackJob(name: string, version?: number): Promise<PutJobResult & { from: number; to: number }> {
-    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/rollback`, {
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/rollback`), {
       body: version === undefined ? {} : { version },
     });
   }
   jobDeployments(name: string): Promise<Deployment[]> {
-    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/deployments`);
+    return this.#json('GET', this.#n(`/v1/jobs/${encodeURIComponent(name)}/deployments`));
   }
 
   // Hosts
@@ -190,6 +268,48 @@ export class DabbaClient {
   }
   reportStatus(status: TaskStatus): Promise<{ ok: true }> {
     return this.#json('PUT', `/v1/tasks/${encodeURIComponent(status.id)}/status`, { body: status });
+  }
+
+  /** Exchanges a join token (this client's) for the host's credential. */
+  join(hostId: string): Promise<JoinResult> {
+    return this.#json('POST', '/v1/hosts/join', { body: { hostId } });
+  }
+
+  // Identity, namespaces, audit
+  whoami(): Promise<{
+    kind: string;
+    name?: string;
+    role?: string;
+    hostId?: string;
+    namespaces?: string[] | '*';
+  }> {
+    return this.#json('GET', '/v1/whoami');
+  }
+  createToken(req: {
+    name: string;
+    role: string;
+    namespaces?: string[] | '*';
+    ttl?: string;
+  }): Promise<CreatedToken> {
+    return this.#json('POST', '/v1/tokens', { body: req });
+  }
+  listTokens(): Promise<TokenListEntry[]> {
+    return this.#json('GET', '/v1/tokens');
+  }
+  revokeToken(name: string): Promise<{ name: string; revoked: boolean }> {
+    return this.#json('DELETE', `/v1/tokens/${encodeURIComponent(name)}`);
+  }
+  createNamespace(name: string, quota: QuotaChange = {}): Promise<NamespaceView> {
+    return this.#json('POST', '/v1/namespaces', { body: { name, quota } });
+  }
+  listNamespaces(): Promise<NamespaceView[]> {
+    return this.#json('GET', '/v1/namespaces');
+  }
+  setQuota(name: string, quota: QuotaChange): Promise<NamespaceView> {
+    return this.#json('PUT', `/v1/namespaces/${encodeURIComponent(name)}/quota`, { body: quota });
+  }
+  audit(since?: number): Promise<AuditRow[]> {
+    return this.#json('GET', `/v1/audit${since === undefined ? '' : `?since=${since}`}`);
   }
 
   // Images
@@ -254,7 +374,7 @@ export class DabbaClient {
     const q = new URLSearchParams();
     if (options.job) q.set('job', options.job);
     if (options.limit) q.set('limit', String(options.limit));
-    return this.#json('GET', `/v1/events${q.size ? `?${q.toString()}` : ''}`);
+    return this.#json('GET', this.#n(`/v1/events${q.size ? `?${q.toString()}` : ''}`));
   }
 
   /**
@@ -293,10 +413,14 @@ export class DabbaClient {
     if (options.follow) q.set('follow', '1');
     if (options.tail !== undefined) q.set('tail', String(options.tail));
     const signal = options.signal ?? new AbortController().signal;
-    const res = await this.#fetch('GET', `/v1/tasks/${encodeURIComponent(taskId)}/logs?${q.toString()}`, {
-      signal,
-      stream: true,
-    });
+    const res = await this.#fetch(
+      'GET',
+      this.#n(`/v1/tasks/${encodeURIComponent(taskId)}/logs?${q.toString()}`),
+      {
+        signal,
+        stream: true,
+      },
+    );
     if (!res.ok || !res.body) {
       await parseResponse(res);
       return;

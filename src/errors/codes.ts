@@ -8,6 +8,12 @@ export const ERROR_CODES = {
   DABBA_E_MALFORMED_JSON: 400,
   DABBA_E_UNSUPPORTED_MEDIA_TYPE: 415,
   DABBA_E_BODY_TOO_LARGE: 413,
+  /** No credentials, or credentials that are unknown, revoked or expired. */
+  DABBA_E_UNAUTHENTICATED: 401,
+  /** Authenticated, but the role or namespaces do not allow this; details say what was missing. */
+  DABBA_E_FORBIDDEN: 403,
+  /** A deploy would take a namespace past its quota (nothing was stored); details say by how much. */
+  DABBA_E_QUOTA_EXCEEDED: 403,
   DABBA_E_NOT_FOUND: 404,
   DABBA_E_METHOD_NOT_ALLOWED: 405,
   DABBA_E_CONFLICT: 409,

@@ -8,7 +8,9 @@ import type { TaskState } from './task.ts';
 /** One task row of `GET /v1/jobs/NAME/tasks` and `dabba status JOB --json`. */
 export interface TaskRow {
   id: string;
+  /** The job's name (without its namespace). */
   job: string;
+  namespace: string;
   host: string | null;
   state: TaskState;
   desired: 'run' | 'stop';
@@ -33,6 +35,7 @@ export interface TaskRow {
 /** `GET /v1/jobs/NAME` and `dabba status JOB --json`. */
 export interface JobView {
   job: string;
+  namespace: string;
   version: number;
   status: JobStatus;
   replicas: number;
@@ -47,6 +50,7 @@ export interface JobView {
 
 export interface JobSummary {
   job: string;
+  namespace: string;
   version: number;
   status: JobStatus;
   replicas: number;

@@ -3,7 +3,23 @@ import type { Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
+import {
+  ANONYMOUS,
+  UNRESTRICTED,
+  authenticate,
+  authorize,
+  permissionFor,
+  routeKey,
+  shouldAudit,
+  unauthenticated,
+  type AuditLog,
+  type Authenticator,
+  type Principal,
+  type TokenCache,
+} from '../auth/index.ts';
+import { DabbaError } from '../errors/index.ts';
 import { Router } from './http/router.ts';
+import { authRoutes } from './routes/auth.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { imageRoutes } from './routes/images.ts';
@@ -13,7 +29,7 @@ import { serverRoutes, type ServersSource } from './routes/servers.ts';
 import { watchRoutes } from './routes/watch.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
-import type { TaskNetwork } from '../model/index.ts';
+import { ALL_NAMESPACES, jobId, type TaskNetwork } from '../model/index.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -29,6 +45,18 @@ export interface ApiOptions {
   images?: ImageStore;
   /** The control-plane replicas (`GET /v1/servers`). */
   servers?: ServersSource;
+  /**
+   * Authentication: who may call what (src/auth). Absent: every request acts as an admin — only for
+   * measuring what authentication costs (bench/api-auth.ts), never a default.
+   */
+  auth?: ApiAuth;
+}
+
+export interface ApiAuth {
+  /** Tried in order; the first that finds credentials it knows decides. */
+  authenticators: readonly Authenticator[];
+  tokens: TokenCache;
+  audit: AuditLog;
 }
 
 export function buildRouter(o: ApiOptions): Router {
@@ -39,12 +67,14 @@ export function buildRouter(o: ApiOptions): Router {
     store: o.storeName,
     version: o.version,
   }));
-  router.on('GET', '/v1/events', async ({ query }) => {
+  // Events of the request's namespace's jobs, and the cluster's (hosts, images) that name no job.
+  router.on('GET', '/v1/events', async ({ query, namespace }) => {
     const limit = Number(query.get('limit') ?? 100);
     const job = query.get('job');
     return o.events.list({
       limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 5000) : 100,
-      ...(job === null ? {} : { job }),
+      namespace,
+      ...(job === null ? {} : { job: namespace === ALL_NAMESPACES ? job : jobId(namespace, job) }),
     });
   });
   jobRoutes(router, o.store, o.clock, o.events);
@@ -53,7 +83,78 @@ export function buildRouter(o: ApiOptions): Router {
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
+  authRoutes(router, {
+    store: o.store,
+    clock: o.clock,
+    ...(o.auth ? { tokens: o.auth.tokens, audit: o.auth.audit } : {}),
+  });
+  // Every route must be in the authorization table: a route without an entry is a bug, not a
+  // route open to everyone.
+  const missing = router.routes().filter((r) => permissionFor(r.method, r.pattern) === undefined);
+  if (missing.length > 0) {
+    throw new DabbaError(
+      'DABBA_E_INTERNAL',
+      `routes without an entry in the authorization table: ${missing.map((r) => routeKey(r.method, r.pattern)).join(', ')}`,
+    );
+  }
   return router;
+}
+
+/** Authenticates and authorizes a matched request: the principal and the namespace it may use. */
+async function admit(
+  o: ApiOptions,
+  req: IncomingMessage,
+  method: string,
+  pattern: string,
+  params: Record<string, string>,
+  query: URLSearchParams,
+  seen: { principal: Principal },
+): Promise<{ principal: Principal; namespace: string }> {
+  const permission = permissionFor(method, pattern) ?? 'admin';
+  let principal: Principal = UNRESTRICTED;
+  if (o.auth !== undefined && permission !== 'open') {
+    const outcome = await authenticate(o.auth.authenticators, req);
+    if (!outcome.ok) throw unauthenticated(outcome.failure);
+    principal = outcome.principal;
+  } else if (o.auth !== undefined) principal = ANONYMOUS;
+  seen.principal = principal;
+  const access = authorize(principal, permission, {
+    namespace: query.get('namespace'),
+    params,
+    prefix: query.get('prefix'),
+  });
+  return { principal, namespace: access.namespace };
+}
+
+function auditOnClose(
+  o: ApiOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: {
+    method: string;
+    pattern: string;
+    path: string;
+    params: Record<string, string>;
+    query: URLSearchParams;
+  },
+  seen: { principal: Principal },
+): void {
+  const audit = o.auth?.audit;
+  if (audit === undefined) return;
+  const key = routeKey(route.method, route.pattern);
+  res.once('close', () => {
+    if (!shouldAudit(route.method, key, seen.principal)) return;
+    const object = route.params['name'] ?? route.params['id'] ?? route.params['ref'] ?? null;
+    void audit.record(seen.principal, {
+      method: route.method,
+      route: key,
+      path: route.path,
+      namespace: route.query.get('namespace') ?? (route.pattern.startsWith('/v1/jobs') ? 'default' : null),
+      object,
+      remote: req.socket.remoteAddress ?? null,
+      status: res.statusCode,
+    });
+  });
 }
 
 /**
@@ -68,7 +169,7 @@ function lingeringClose(req: IncomingMessage, _res: ServerResponse): void {
 }
 
 /** The HTTP API server. Never crashes on bad input: every error becomes a JSON answer. */
-export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
+export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & { router: Router } {
   const router = buildRouter(o);
   const server = createServer({ requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
     const controller = new AbortController();
@@ -79,13 +180,25 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
     const url = new URL(req.url ?? '/', 'http://localhost');
     void (async () => {
       try {
-        const { handler, params, status } = router.match(req.method ?? 'GET', url.pathname);
+        const method = req.method ?? 'GET';
+        const { handler, params, status, pattern } = router.match(method, url.pathname);
+        const seen: { principal: Principal } = { principal: ANONYMOUS };
+        auditOnClose(
+          o,
+          req,
+          res,
+          { method, pattern, path: url.pathname, params, query: url.searchParams },
+          seen,
+        );
+        const { principal, namespace } = await admit(o, req, method, pattern, params, url.searchParams, seen);
         const result = await handler({
           req,
           res,
           params,
           query: url.searchParams,
           signal: controller.signal,
+          principal,
+          namespace,
         });
         if (result !== undefined && !res.headersSent) sendJson(res, status, result);
       } catch (e) {
@@ -106,5 +219,5 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy(err);
   });
-  return server;
+  return Object.assign(server, { router });
 }

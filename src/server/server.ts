@@ -16,6 +16,14 @@ import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
 import { parseTaskNetwork } from '../model/index.ts';
+import {
+  AuditLog,
+  TokenCache,
+  bearerAuthenticator,
+  bootstrapAdminToken,
+  type Authenticator,
+} from '../auth/index.ts';
+import type { ApiAuth } from './api.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -49,6 +57,26 @@ export interface ServerOptions {
   taskNetwork?: string;
   /** Prefix length of each host's range of the task network (default 24: 254 task addresses). */
   hostSubnetSize?: number;
+  /**
+   * Authentication and authorization (on by default). `false` turns them off: every request acts as
+   * an admin and nothing is audited — only for measuring their cost (bench/api-auth.ts).
+   */
+  auth?: false | AuthOptions;
+  /** Audit records kept by the broker's trimming (default 10,000). */
+  keepAudit?: number;
+}
+
+export interface AuthOptions {
+  /**
+   * The bootstrap admin token to use when the store has no admin token yet (default: a new random
+   * one). Replicas given the same one agree; tests pass their own.
+   */
+  adminToken?: string;
+  /**
+   * Authenticators tried before the bearer token's (e.g. a client certificate turned into a host
+   * principal, once the server speaks TLS).
+   */
+  authenticators?: readonly Authenticator[];
 }
 
 export interface CloseOptions {
@@ -61,8 +89,15 @@ export interface CloseOptions {
 
 export interface RunningServer {
   url: string;
+  /**
+   * The bare admin token this server created in the store at start (a fresh cluster), for the
+   * caller to hand over (`DATA_DIR/admin.token`); undefined when an admin token existed already.
+   */
+  adminToken?: string;
   scheduler: SchedulerLoop;
   replica: Replica;
+  /** Every API route this server serves (`METHOD /pattern`), e.g. to check the authorization table. */
+  routes(): { method: string; pattern: string }[];
   /** Stops accepting requests, ends streams and loops; does not close the store. */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -81,6 +116,17 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const controller = new AbortController();
   const signal = controller.signal;
   const events = new EventLog(o.store, clock);
+  let auth: ApiAuth | undefined;
+  let adminToken: string | undefined;
+  if (o.auth !== false) {
+    const tokens = new TokenCache(o.store, logger.child({ part: 'tokens' }));
+    auth = {
+      tokens,
+      audit: new AuditLog(o.store, clock, logger.child({ part: 'audit' })),
+      authenticators: [...(o.auth?.authenticators ?? []), bearerAuthenticator(tokens, clock)],
+    };
+    adminToken = await bootstrapAdminToken(o.store, clock.now(), o.auth?.adminToken);
+  }
   let replica: Replica | undefined = undefined;
   const http = createApiServer(
     {
@@ -93,6 +139,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       taskNetwork,
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
+      ...(auth ? { auth } : {}),
       servers: {
         view: () => {
           if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
@@ -142,6 +189,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (c.acquired.length > 0) scheduler.ownershipChanged();
   });
   const loops = [
+    ...(auth ? [auth.tokens.run(signal)] : []),
     r.run(signal),
     scheduler.run(signal),
     runBrokerDuties(
@@ -150,6 +198,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         replica: r,
         logger: logger.child({ part: 'broker' }),
         keepEvents: o.keepEvents ?? 5000,
+        keepAudit: o.keepAudit ?? 10_000,
         intervalMs: o.brokerIntervalMs ?? 60_000,
       },
       signal,
@@ -159,8 +208,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   let closed: Promise<void> | undefined;
   return {
     url,
+    ...(adminToken === undefined ? {} : { adminToken }),
     scheduler,
     replica: r,
+    routes: () => http.router.routes(),
     close(options: CloseOptions = {}) {
       closed ??= (async () => {
         controller.abort();

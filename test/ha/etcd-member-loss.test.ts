@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/lib/index.ts';
 import { startServer, type RunningServer } from '../../src/server/index.ts';
 import { EtcdStore } from '../../src/store/index.ts';
 import { startEtcdCluster, type EtcdCluster } from '../helpers/etcd-cluster.ts';
+import { TEST_ADMIN_TOKEN } from '../helpers/auth.ts';
 
 const skip = process.env['DABBA_SKIP_ETCD'] === '1' ? 'DABBA_SKIP_ETCD=1' : false;
 
@@ -26,6 +27,7 @@ describe('control plane on etcd: member loss', { skip }, () => {
       stores.push(store);
       servers.push(
         await startServer({
+          auth: { adminToken: TEST_ADMIN_TOKEN },
           store,
           storeName: 'etcd',
           host: '127.0.0.1',
@@ -36,7 +38,7 @@ describe('control plane on etcd: member loss', { skip }, () => {
         }),
       );
     }
-    client = new DabbaClient({ addr: servers.map((s) => s.url), timeoutMs: 10_000 });
+    client = new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: servers.map((s) => s.url), timeoutMs: 10_000 });
     await client.registerHost({
       id: 'h1',
       labels: {},

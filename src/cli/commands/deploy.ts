@@ -3,7 +3,7 @@ import type { DabbaClient } from '../../client/index.ts';
 import { sleep } from '../../lib/index.ts';
 import type { JobView } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
-import type { CliContext } from '../context.ts';
+import type { CliContext, GlobalOptions } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 import { loadJobFile } from '../job-loader.ts';
 import { endpointsOf } from './status.ts';
@@ -18,7 +18,7 @@ export function deployCommand(program: Command, ctx: CliContext): void {
     .option('--json', 'print the final job status as JSON')
     .action(async (file: string, opts: { detach?: boolean; addr?: string; json?: boolean }) => {
       const { spec, userForm } = await loadJobFile(file);
-      const client = ctx.client(opts.addr);
+      const client = ctx.client(opts.addr, fileNamespace(program, spec.namespace));
       const put = await client.putJob(spec.name, userForm);
       const say = (s: string): void => (opts.json ? ctx.err : ctx.out).write(s);
       say(
@@ -34,6 +34,19 @@ export function deployCommand(program: Command, ctx: CliContext): void {
       if (opts.json) ctx.out.write(JSON.stringify(final.view, null, 2) + '\n');
       if (!final.ok) throw new CliError(final.message, EXIT.FAILED);
     });
+}
+
+/**
+ * The namespace of a job file's requests: the file's `namespace:` (which `-n` may repeat but not
+ * contradict), else `-n`, else default.
+ */
+export function fileNamespace(program: Command, fromFile: string | undefined): { namespace?: string } {
+  if (fromFile === undefined) return {};
+  const given = program.opts<GlobalOptions>().namespace.at(-1);
+  if (given !== undefined && given !== fromFile) {
+    throw new CliError(`the job file is in namespace "${fromFile}" but -n says "${given}"`, EXIT.USAGE);
+  }
+  return { namespace: fromFile };
 }
 
 export async function waitForRollout(

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { JobPlanView } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
+import { fileNamespace } from './deploy.ts';
 import { EXIT } from '../exit-codes.ts';
 import { loadJobFile } from '../job-loader.ts';
 import { table } from '../output.ts';
@@ -48,7 +49,9 @@ export function planCommand(program: Command, ctx: CliContext): void {
     .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
     .action(async (file: string, opts: { json?: boolean; addr?: string }) => {
       const { spec, userForm } = await loadJobFile(file);
-      const plan = await ctx.client(opts.addr).planJob(spec.name, userForm);
+      const plan = await ctx
+        .client(opts.addr, fileNamespace(program, spec.namespace))
+        .planJob(spec.name, userForm);
       ctx.out.write(opts.json ? JSON.stringify(plan, null, 2) + '\n' : render(plan));
       const unplaceable = plan.failures.reduce((n, f) => n + f.count, 0);
       if (unplaceable > 0) {

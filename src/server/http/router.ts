@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '../../auth/index.ts';
 import { DabbaError } from '../../errors/index.ts';
 
 export interface RouteContext {
@@ -8,6 +9,10 @@ export interface RouteContext {
   query: URLSearchParams;
   /** Aborts when the client goes away or the server shuts down. */
   signal: AbortSignal;
+  /** Who asks (authenticated and authorized for the route before the handler runs). */
+  principal: Principal;
+  /** The namespace the request was authorized for (`?namespace=`, default `default`; `*`: all). */
+  namespace: string;
 }
 
 /** A handler returns a JSON-able value (sent with `status`), or undefined if it wrote the response. */
@@ -15,6 +20,7 @@ export type Handler = (ctx: RouteContext) => Promise<unknown>;
 
 interface Route {
   method: string;
+  pattern: string;
   parts: string[];
   handler: Handler;
   status: number;
@@ -25,17 +31,25 @@ export class Router {
   readonly #routes: Route[] = [];
 
   on(method: string, pattern: string, handler: Handler, status = 200): this {
-    this.#routes.push({ method, parts: pattern.split('/').filter(Boolean), handler, status });
+    this.#routes.push({ method, pattern, parts: pattern.split('/').filter(Boolean), handler, status });
     return this;
   }
 
-  match(method: string, path: string): { handler: Handler; params: Record<string, string>; status: number } {
+  /** Every route as `METHOD /pattern`. */
+  routes(): { method: string; pattern: string }[] {
+    return this.#routes.map((r) => ({ method: r.method, pattern: r.pattern }));
+  }
+
+  match(
+    method: string,
+    path: string,
+  ): { handler: Handler; params: Record<string, string>; status: number; pattern: string } {
     const parts = path.split('/').filter(Boolean);
     const allowed: string[] = [];
     for (const r of this.#routes) {
       const params = matchParts(r.parts, parts);
       if (!params) continue;
-      if (r.method === method) return { handler: r.handler, params, status: r.status };
+      if (r.method === method) return { handler: r.handler, params, status: r.status, pattern: r.pattern };
       allowed.push(r.method);
     }
     if (allowed.length > 0) {

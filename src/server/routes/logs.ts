@@ -10,9 +10,9 @@ import { getJson } from '../state/json.ts';
  * that host's agent (as the Kubernetes API server does with the kubelet). NDJSON lines.
  */
 export function logRoutes(router: Router, store: Store): void {
-  router.on('GET', '/v1/tasks/:id/logs', async ({ params, query, res, signal }) => {
+  router.on('GET', '/v1/tasks/:id/logs', async ({ params, query, res, signal, namespace }) => {
     const id = params['id'] ?? '';
-    const job = jobOfTaskId(id);
+    const job = jobOfTaskId(id, namespace);
     const task = job === undefined ? undefined : await getJson<Task>(store, keys.task(job, id));
     if (!task) throw new NotFoundError('task', id);
     if (task.value.host === null) {
