@@ -1255,8 +1255,7 @@ const namespaceLeaf = leaf<string>({
     pattern: NAME_PATTERN.source,
     minLength: 1,
     maxLength: 63,
-    default: 'default',
-    description: `Namespace the job belongs to (default "default"): ${NAME_RULE}. Tokens are granted namespaces; a namespace may have a quota.`,
+    description: `Namespace the job belongs to (absent: "default"): ${NAME_RULE}. Tokens are granted namespaces; a namespace may have a quota.`,
     examples: ['default', 'team-a'],
   },
   parse: (v) => {
