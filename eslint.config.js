@@ -19,7 +19,10 @@ const allowed = {
   taskcontrol: ['lib', 'errors', 'model'],
   runtime: ['lib', 'errors', 'model', 'image'],
   image: ['lib', 'errors', 'model'],
-  auth: ['lib', 'errors', 'model', 'store'],
+  // X.509 building blocks (keys, CSRs, parsing): auth issues certificates with them, and the agent
+  // makes its own key and CSR with them, so the host key never leaves the host.
+  x509: ['lib', 'errors'],
+  auth: ['lib', 'errors', 'model', 'store', 'x509'],
   client: ['lib', 'errors', 'model'],
   server: [
     'lib',
@@ -33,7 +36,7 @@ const allowed = {
     'image',
     'auth',
   ],
-  agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client'],
+  agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509'],
   mesh: ['lib', 'errors', 'model', 'client'],
   configdist: ['lib', 'errors', 'model', 'client'],
   telemetry: ['lib', 'errors', 'model', 'client'],

@@ -4,7 +4,7 @@
  */
 import type { DabbaClient } from '../client/index.ts';
 import { DabbaError, messageOf } from '../errors/index.ts';
-import type { Clock, Logger } from '../lib/index.ts';
+import type { Clock, Logger, Watermark } from '../lib/index.ts';
 import { backoffDelay, sleep, systemClock } from '../lib/index.ts';
 import type { HostCapacity, Task } from '../model/index.ts';
 import { keys } from '../model/index.ts';
@@ -13,9 +13,11 @@ import type { Runtime, TaskHandle } from '../runtime/index.ts';
 import { ImagePuller } from './image-puller.ts';
 import { detectCapacity } from './capacity.ts';
 import { startEndpoint, type AgentEndpoint } from './endpoint.ts';
+import { hostCsr, needsRenewal, saveHostCertificate, type HostCredentials } from './host-credentials.ts';
 import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
+import { DiskConditions } from './disk-conditions.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -32,6 +34,18 @@ export interface AgentOptions {
   statsIntervalMs?: number;
   /** The host's image store (oci): images tasks need are fetched from the server into it. */
   images?: ImageStore;
+  /**
+   * The host's certificate (see host-credentials.ts): the client should already present it; the
+   * endpoint then serves HTTPS with it, by default on the certificate's address, and the agent
+   * renews it when a third of its lifetime is left.
+   */
+  credentials?: HostCredentials;
+  /** How often the certificate's age is checked (ms, default one hour). */
+  renewCheckMs?: number;
+  /** Free space in the data dir below this is DiskPressure (default 64 MiB or 2%). */
+  watermark?: Watermark;
+  /** How often the data dir's free space is looked at (ms, default 2,000). */
+  diskCheckMs?: number;
 }
 
 export interface RunningAgent {
@@ -48,7 +62,14 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const controller = new AbortController();
   const signal = controller.signal;
   const reporter = new StatusReporter(o.client, logger);
-  const memory = new TaskStateFiles(o.dataDir);
+  const memory = new TaskStateFiles(o.dataDir, logger);
+  const disk = new DiskConditions({
+    dataDir: o.dataDir,
+    clock,
+    logger,
+    ...(o.watermark ? { watermark: o.watermark } : {}),
+    ...(o.diskCheckMs === undefined ? {} : { intervalMs: o.diskCheckMs }),
+  });
   const runners = new Map<string, TaskRunner>();
   const capacity = o.capacity ?? (await detectCapacity());
 
@@ -60,9 +81,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
-    (id) => runners.has(id),
-    o.listenHost ?? '127.0.0.1',
+    (id) => {
+      const r = runners.get(id);
+      if (r === undefined) return undefined;
+      const lastExit = r.status.lastExit;
+      return { betweenRuns: r.betweenRuns, ...(lastExit ? { lastExit } : {}) };
+    },
+    o.listenHost ?? o.credentials?.address ?? '127.0.0.1',
     o.listenPort ?? 0,
+    o.credentials,
+    logger,
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
@@ -123,7 +151,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       await sleep(every, signal);
       if (signal.aborted) return;
       try {
-        await o.client.heartbeat(o.hostId, lease);
+        await o.client.heartbeat(o.hostId, lease, disk.conditions());
       } catch (e) {
         if (signal.aborted) return;
         if (
@@ -223,6 +251,30 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }
   }
 
+  /** Renews the host certificate (same key) when due, presenting the current one. */
+  async function renewals(): Promise<void> {
+    let creds = o.credentials;
+    if (creds === undefined) return;
+    while (!signal.aborted) {
+      if (needsRenewal(creds, clock.now())) {
+        try {
+          const issued = await o.client.renewHostCertificate(o.hostId, await hostCsr(o.dataDir, o.hostId));
+          creds = await saveHostCertificate(o.dataDir, issued);
+          o.client.setClientCertificate(creds.certPem, creds.keyPem);
+          endpoint.setCredentials(creds);
+          logger.info({ notAfter: creds.notAfter.toISOString() }, 'host certificate renewed');
+          continue;
+        } catch (e) {
+          if (signal.aborted) return;
+          logger.warn({ err: messageOf(e) }, 'host certificate renewal failed; retrying');
+          await sleep(Math.min(o.renewCheckMs ?? 3_600_000, 60_000), signal);
+          continue;
+        }
+      }
+      await sleep(o.renewCheckMs ?? 3_600_000, signal);
+    }
+  }
+
   async function stats(): Promise<void> {
     const every = o.statsIntervalMs ?? 10_000;
     while (!signal.aborted) {
@@ -240,7 +292,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     if (network !== undefined) o.runtime.useNetwork?.(network.subnet, network.taskNetwork);
     else if (wantSubnet)
       logger.warn("the server gave no task range for this host; the runtime's default is used");
-    loops.push(heartbeats(heartbeatMs));
+    loops.push(disk.run(signal), heartbeats(heartbeatMs));
     const recovered = await o.runtime.recover();
     for (const h of recovered.running) adoptable.set(h.taskId, h);
     for (const e of recovered.exited) exitedLeft.add(e.taskId);
@@ -251,7 +303,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     await endpoint.close();
     throw e;
   }
-  loops.push(reporter.run(signal), syncAssignments(), stats());
+  loops.push(reporter.run(signal), syncAssignments(), stats(), renewals());
 
   return {
     endpointUrl: endpoint.url,

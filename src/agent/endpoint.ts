@@ -1,64 +1,132 @@
-/** The agent's own HTTP endpoint: the server proxies `dabba logs` here. */
-import { createServer, type Server } from 'node:http';
+/**
+ * The agent's own endpoint: the server proxies `dabba logs` and `dabba exec` here. With a host certificate it serves
+ * HTTPS with it and answers only the control plane: a client certificate of the cluster CA with
+ * O=dabba:servers (the server's), checked at the handshake. No input may crash or hang it: the
+ * request target is parsed without throwing, bad percent-encoding is a 400, every error of a
+ * handler becomes an answer, malformed requests get a connection-level 400, and slow or idle clients
+ * are cut by the header and keep-alive timeouts.
+ */
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import {
+  decodePathSegment,
+  handleAcceptErrors,
+  parseRequestTarget,
+  silentLogger,
+  type Logger,
+} from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
+import { fail, send } from './endpoint-respond.ts';
+import { serveExec } from './exec-endpoint.ts';
+import { streamLogs, type EndpointTask } from './logs-endpoint.ts';
+
+export type { EndpointTask } from './logs-endpoint.ts';
+import type { HostCredentials } from './host-credentials.ts';
+
+/** Subject organisation of the control plane's certificates (see src/auth/pki). */
+const SERVERS_ORG = 'dabba:servers';
 
 export interface AgentEndpoint {
   url: string;
+  /** Serves a renewed certificate to new connections. */
+  setCredentials(creds: HostCredentials): void;
   close(): Promise<void>;
+}
+
+function handle(
+  runtime: Runtime,
+  taskInfo: (id: string) => EndpointTask | undefined,
+  tls: boolean,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> | void {
+  // Only exec reads a body; for the rest whatever a client sends is drained so it gets the answer.
+  if (!(req.url ?? '').startsWith('/v1/exec/')) req.resume();
+  const target = parseRequestTarget(req.url);
+  if (!target) return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the request target is not a path');
+  if (target.pathname === '/v1/health') return send(res, 200, { ok: true });
+  if (tls) {
+    const peer = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate() : undefined;
+    if (peer?.subject?.O !== SERVERS_ORG)
+      return fail(res, 403, 'DABBA_E_FORBIDDEN', 'only the control plane may read from this endpoint');
+  }
+  const ex = /^\/v1\/exec\/([^/]+)$/.exec(target.pathname);
+  if (ex) {
+    if (req.method !== 'POST')
+      return fail(res, 405, 'DABBA_E_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed here`);
+    const task = decodePathSegment(ex[1] ?? '');
+    if (task === undefined)
+      return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the task id is not valid percent-encoding');
+    return serveExec(runtime, (t) => taskInfo(t) !== undefined, task, req, res);
+  }
+  const m = /^\/v1\/logs\/([^/]+)$/.exec(target.pathname);
+  if (!m) return fail(res, 404, 'DABBA_E_NOT_FOUND', 'no such endpoint');
+  if (req.method !== 'GET')
+    return fail(res, 405, 'DABBA_E_METHOD_NOT_ALLOWED', `${req.method ?? ''} is not allowed here`);
+  const id = decodePathSegment(m[1] ?? '');
+  if (id === undefined)
+    return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the task id is not valid percent-encoding');
+  const task = taskInfo(id);
+  if (!task) return fail(res, 404, 'DABBA_E_NOT_FOUND', `task ${JSON.stringify(id)} is not on this host`);
+  return streamLogs(runtime, id, task, target.query, res);
 }
 
 export async function startEndpoint(
   runtime: Runtime,
-  hasTask: (id: string) => boolean,
+  taskInfo: (id: string) => EndpointTask | undefined,
   host: string,
   port: number,
+  creds?: HostCredentials,
+  logger: Logger = silentLogger,
 ): Promise<AgentEndpoint> {
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const m = /^\/v1\/logs\/([^/]+)$/.exec(url.pathname);
-    const send = (status: number, body: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (url.pathname === '/v1/health') return send(200, { ok: true });
-    if (!m || req.method !== 'GET')
-      return send(404, { code: 'DABBA_E_NOT_FOUND', message: 'no such endpoint', details: {} });
-    const id = decodeURIComponent(m[1] ?? '');
-    if (!hasTask(id))
-      return send(404, {
-        code: 'DABBA_E_NOT_FOUND',
-        message: `task "${id}" is not on this host`,
-        details: {},
-      });
-    const controller = new AbortController();
-    res.on('close', () => controller.abort());
-    const tail = url.searchParams.get('tail');
-    const follow = url.searchParams.get('follow') === '1';
-    void (async () => {
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      try {
-        const opts = {
-          follow,
-          signal: controller.signal,
-          ...(tail !== null && /^\d+$/.test(tail) ? { tail: Number(tail) } : {}),
-        };
-        for await (const line of runtime.logs(id, opts)) {
-          if (!res.write(`${JSON.stringify(line)}\n`)) await new Promise((r) => res.once('drain', r));
-        }
-      } catch {
-        // task removed or client gone
-      }
-      res.end();
-    })();
+  const listener: RequestListener = (req, res) => {
+    try {
+      const p = handle(runtime, taskInfo, creds !== undefined, req, res);
+      if (p) p.catch(() => fail(res, 500, 'DABBA_E_INTERNAL', 'internal error'));
+    } catch {
+      fail(res, 500, 'DABBA_E_INTERNAL', 'internal error');
+    }
+  };
+  const options = { headersTimeout: 30_000, requestTimeout: 0 };
+  const tlsServer: HttpsServer | undefined =
+    creds === undefined
+      ? undefined
+      : createHttpsServer(
+          {
+            ...options,
+            cert: creds.certPem,
+            key: creds.keyPem,
+            ca: creds.caPem,
+            requestCert: true,
+            rejectUnauthorized: true,
+            minVersion: 'TLSv1.2',
+          },
+          listener,
+        );
+  const server: Server = tlsServer ?? createServer(options, listener);
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy(err);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
+  handleAcceptErrors(server, logger, 'agent endpoint');
   const addr = server.address() as AddressInfo;
   return {
-    url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    url: `${creds ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`,
+    setCredentials(c) {
+      tlsServer?.setSecureContext({ cert: c.certPem, key: c.keyPem, ca: c.caPem });
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

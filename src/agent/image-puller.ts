@@ -1,8 +1,8 @@
 /** Makes sure a task's image is on this host before it starts: fetched from the server once. */
 import type { DabbaClient } from '../client/index.ts';
-import { DabbaError, RuntimeError, messageOf } from '../errors/index.ts';
+import { DabbaError, RuntimeError, messageOf, storageFaultOf } from '../errors/index.ts';
 import type { ImageStore } from '../image/index.ts';
-import type { Logger } from '../lib/index.ts';
+import { describeSpace, diskSpaceSync, type Logger } from '../lib/index.ts';
 
 export class ImagePuller {
   readonly #images: ImageStore;
@@ -33,6 +33,19 @@ export class ImagePuller {
       this.#logger.info({ image: ref, ms: Date.now() - started }, 'image pulled from the server');
     } catch (e) {
       const notFound = e instanceof DabbaError && e.code === 'DABBA_E_NOT_FOUND';
+      const fault = storageFaultOf(e);
+      if (fault === 'full' || fault === 'read-only') {
+        const where = this.#images.dir;
+        throw new RuntimeError(
+          fault === 'full'
+            ? `could not store image "${ref}" on this host: no space left in ${where} (${describeSpace(diskSpaceSync(where))})`
+            : `could not store image "${ref}" on this host: ${where} is on a read-only file system`,
+          {
+            cause: e,
+            details: { reason: fault === 'full' ? 'DiskFull' : 'DiskReadOnly', image: ref, where },
+          },
+        );
+      }
       throw new RuntimeError(
         notFound
           ? `image "${ref}" not found on the server (import it: dabba image import FILE)`

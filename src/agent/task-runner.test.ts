@@ -14,7 +14,15 @@ import { DabbaClient } from '../client/index.ts';
 import { RuntimeError } from '../errors/index.ts';
 import { silentLogger, sleep, systemClock } from '../lib/index.ts';
 import type { ProbeSpec, Task, TaskSpec, TaskStatus, TaskUsage } from '../model/index.ts';
-import type { ExecResult, ExitStatus, LogLine, Runtime, TaskHandle, TaskLaunch } from '../runtime/index.ts';
+import type {
+  ExecResult,
+  ExecSession,
+  ExitStatus,
+  LogLine,
+  Runtime,
+  TaskHandle,
+  TaskLaunch,
+} from '../runtime/index.ts';
 import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles, type TaskMemory } from './task-state-file.ts';
@@ -162,6 +170,14 @@ class ScriptedRuntime implements Runtime {
     if (!this.alive)
       throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning' } });
     return { exitCode: this.execFails ? 1 : 0, output: '', timedOut: false };
+  }
+
+  execStream(taskId: string): Promise<ExecSession> {
+    return Promise.reject(
+      new RuntimeError(`task ${taskId}: the scripted runtime does not stream execs`, {
+        details: { reason: 'NotRunning' },
+      }),
+    );
   }
 
   async stats(): Promise<TaskUsage | undefined> {

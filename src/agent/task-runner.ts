@@ -10,7 +10,7 @@
 import { DabbaError, messageOf } from '../errors/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
 import { backoffDelay, sleep } from '../lib/index.ts';
-import type { ProbeSpec, Task, TaskState, TaskStatus } from '../model/index.ts';
+import type { LastExit, ProbeSpec, Task, TaskState, TaskStatus } from '../model/index.ts';
 import type { ExitStatus, Runtime, TaskHandle } from '../runtime/index.ts';
 import { ProbeLoop, runProbe } from './health/index.ts';
 import type { StatusReporter } from './status-reporter.ts';
@@ -45,6 +45,8 @@ export class TaskRunner {
   #stopping: Promise<void> | undefined;
   #started = false;
   #livenessKill: (() => void) | undefined;
+  /** Removed after an exit, to be started again: its log is the previous run's for now. */
+  #betweenRuns = false;
 
   constructor(task: Task, deps: TaskRunnerDeps) {
     this.task = task;
@@ -67,6 +69,11 @@ export class TaskRunner {
 
   get running(): boolean {
     return this.#handle !== undefined;
+  }
+
+  /** Whether the task's last run is over and was removed for a restart (its log is the previous one). */
+  get betweenRuns(): boolean {
+    return this.#betweenRuns;
   }
 
   /** Begins the task's life; `adopted` is a process found running from a previous agent. */
@@ -171,12 +178,13 @@ export class TaskRunner {
               ? e.details['reason']
               : 'StartFailed';
           this.#d.logger.warn({ task: this.task.id, reason, err: messageOf(e) }, 'task failed to start');
-          if (!(await this.#afterExit({ exitCode: null, reason, message: messageOf(e), crashed: true })))
-            return;
+          const failed = { exitCode: null, signal: null, reason, message: messageOf(e), crashed: true };
+          if (!(await this.#afterExit(failed))) return;
           continue;
         }
       }
       this.#handle = handle;
+      this.#betweenRuns = false;
       // A start that returns after stop(): stop() waits for this life to end, then stops it.
       if (signal.aborted) return;
       const startedAt = handle.startedAt;
@@ -235,23 +243,35 @@ export class TaskRunner {
             ? 'process ended (exit code unknown: it ended while the agent was away)'
             : `exited with code ${exit.exitCode}${exit.signal ? ` (${exit.signal})` : ''}`;
       const crashed = livenessFailed || exit.oomKilled || exit.exitCode !== 0;
-      if (!(await this.#afterExit({ exitCode: exit.exitCode, reason, message, crashed }))) return;
+      const ended = { exitCode: exit.exitCode, signal: exit.signal, reason, message, crashed };
+      if (!(await this.#afterExit(ended, exit.finishedAt))) return;
     }
   }
 
   /** Decides about a restart after an exit or failed start; false when the task is done. */
-  async #afterExit(e: {
-    exitCode: number | null;
-    reason: string;
-    message: string;
-    crashed: boolean;
-  }): Promise<boolean> {
+  async #afterExit(
+    e: {
+      exitCode: number | null;
+      signal: string | null;
+      reason: string;
+      message: string;
+      crashed: boolean;
+    },
+    at = this.#d.clock.now(),
+  ): Promise<boolean> {
     const signal = this.#stop.signal;
     if (signal.aborted) return false;
     const policy = this.task.spec.restart.policy;
     const restart = policy === 'always' || (policy === 'on-failure' && e.crashed);
     const state: TaskState = e.crashed ? 'failed' : 'stopped';
-    const exitFields = e.exitCode === null ? {} : { exitCode: e.exitCode };
+    // Kept across the restart (a start does not clear it), so the status still says why.
+    const lastExit: LastExit = {
+      reason: e.reason,
+      ...(e.exitCode === null ? {} : { exitCode: e.exitCode }),
+      ...(e.signal === null ? {} : { signal: e.signal }),
+      at,
+    };
+    const exitFields = { lastExit, ...(e.exitCode === null ? {} : { exitCode: e.exitCode }) };
     if (!restart) {
       this.#update(
         { state, reason: e.reason, message: e.message, healthy: false, ready: false, ...exitFields },
@@ -287,7 +307,9 @@ export class TaskRunner {
       { task: this.task.id, reason: e.reason, delay, restarts: this.#restarts },
       'restarting task',
     );
-    await this.#d.runtime.remove(this.task.id).catch(() => undefined);
+    // A restart in place: the runtime keeps the task's address and this run's log.
+    this.#betweenRuns = true;
+    await this.#d.runtime.remove(this.task.id, { restarting: true }).catch(() => undefined);
     await sleep(delay, signal);
     return !signal.aborted;
   }

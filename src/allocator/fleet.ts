@@ -115,7 +115,7 @@ export class Fleet {
       this.#shape.columns.clear();
       this.#shape.codes.clear();
       this.#shape.statics.clear();
-    } else if (before.state !== view.state) {
+    } else if (before.state !== view.state || conditionsOf(before) !== conditionsOf(view)) {
       this.#shape.statics.clear();
     }
     this.#setCapacity(i, view);
@@ -236,4 +236,9 @@ function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
   return ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
+}
+
+/** A host's reported conditions as one string (a change re-runs the static filters). */
+function conditionsOf(h: HostView): string {
+  return h.conditions?.map((c) => c.type).join(',') ?? '';
 }

@@ -1,5 +1,7 @@
+/** Who may do what: identity (tokens, host certificates), authorization, namespaces, audit, the cluster PKI. */
 export * from './principal.ts';
 export * from './authn/authenticate.ts';
+export * from './authn/certificate.ts';
 export * from './authz/authorize.ts';
 export * from './authz/permissions.ts';
 export * from './authz/route-table.ts';
@@ -10,3 +12,4 @@ export * from './tokens/token-cache.ts';
 export * from './namespaces/namespaces.ts';
 export * from './namespaces/quota.ts';
 export * from './audit/audit-log.ts';
+export * from './pki/index.ts';

@@ -3,6 +3,7 @@
 import { runCli } from '../cli/index.ts';
 import { DabbaClient } from '../client/index.ts';
 import { daemons } from './daemons.ts';
+import { probeDev } from './dev-probe.ts';
 
 const controller = new AbortController();
 let interrupts = 0;
@@ -14,6 +15,15 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+// Output cut short (`dabba status | head -3`): end quietly, as a Unix tool killed by SIGPIPE would
+// (exit 141), instead of dying on an unhandled EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(141);
+    throw e;
+  });
+}
+
 const DEFAULT_ADDR = 'http://127.0.0.1:7070';
 
 const code = await runCli(process.argv.slice(2), {
@@ -21,7 +31,9 @@ const code = await runCli(process.argv.slice(2), {
   err: { write: (s) => void process.stderr.write(s), isTTY: process.stderr.isTTY === true },
   env: process.env,
   daemons,
+  probeDev,
   signal: controller.signal,
-  client: (addr) => new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR }),
+  client: (addr, o) =>
+    new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR, ...(o ?? {}) }),
 });
 process.exitCode = code;

@@ -2,19 +2,28 @@
  * The only place that picks concrete implementations: the SQLite store, the process or oci runtime.
  */
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { detectCapacity, startAgent } from '../agent/index.ts';
+import {
+  detectCapacity,
+  hostCsr,
+  loadHostCredentials,
+  saveHostCertificate,
+  startAgent,
+  type HostCredentials,
+} from '../agent/index.ts';
+import { issueAndRecordHostCertificate } from '../auth/index.ts';
 import type { AgentDaemonOptions, Daemon, Daemons, DevOptions, ServerDaemonOptions } from '../cli/index.ts';
-import { DabbaClient } from '../client/index.ts';
+import { DabbaClient, fetchPinnedCa } from '../client/index.ts';
 import { DabbaError } from '../errors/index.ts';
-import { createLogger, type Logger } from '../lib/index.ts';
+import { createLogger, distinctFileSystems, installProcessFaultPolicy, type Logger } from '../lib/index.ts';
 import { NAME_PATTERN } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
 import { ImageStore, createBuiltinImage } from '../image/index.ts';
 import { OciRuntime, detectOci } from '../runtime/oci/index.ts';
 import { ProcessRuntime } from '../runtime/process/index.ts';
-import { startServer } from '../server/index.ts';
+import { startServer, type RunningServer } from '../server/index.ts';
 import { EtcdStore, SqliteStore, type Store } from '../store/index.ts';
 import { createToken, issueHostCredential } from '../auth/index.ts';
 import { shortId } from '../lib/index.ts';
@@ -180,6 +189,36 @@ async function openSqlite(dataDir: string, logger: Logger): Promise<{ store: Sql
   return { store, name: `sqlite:${path}` };
 }
 
+/**
+ * dev: the local agent gets its host certificate straight from the server in this process (as a
+ * join would give it), so logs flow over TLS to the address of that certificate, as in a cluster.
+ */
+async function devHostCredentials(
+  server: RunningServer,
+  store: Store,
+  agentDir: string,
+  hostId: string,
+): Promise<HostCredentials> {
+  const issued = await issueAndRecordHostCertificate(store, server.pki.ca, {
+    hostId,
+    address: '127.0.0.1',
+    csrPem: await hostCsr(agentDir, hostId),
+  });
+  return saveHostCertificate(agentDir, { certificate: issued.certPem, ca: issued.caPem });
+}
+
+/** The CA an agent verifies the server with: --ca, else the one saved at join, else fetched by its pin. */
+async function agentCa(
+  o: AgentDaemonOptions,
+  saved: HostCredentials | undefined,
+): Promise<string | undefined> {
+  if (o.caPem !== undefined) return o.caPem;
+  if (saved !== undefined) return saved.caPem;
+  if (o.caPin === undefined) return undefined;
+  const first = o.servers.split(',')[0]?.trim() ?? '';
+  return fetchPinnedCa(/^https?:\/\//.test(first) ? first : `https://${first}`, o.caPin);
+}
+
 export const daemons: Daemons = {
   async dev(o: DevOptions): Promise<Daemon> {
     // The terminal is for the person; the structured log goes to a file in the data dir.
@@ -206,6 +245,11 @@ export const daemons: Daemons = {
         logger: logger.child({ part: 'server' }),
         images,
         replicaId: 'dev',
+        dataDir: join(o.dataDir, 'server'),
+        storage: {
+          paths: await distinctFileSystems([o.dataDir, join(o.dataDir, 'images')]),
+          ...(o.watermark ? { watermark: o.watermark } : {}),
+        },
         ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
         ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
       });
@@ -215,7 +259,8 @@ export const daemons: Daemons = {
       throw listenError(e, o.host, o.port);
     }
     // dev sets up the local user: the admin token in the data dir (made anew if that file was
-    // deleted) and the agent's host credential, issued directly (no join needed in one process).
+    // deleted), and the agent's host identity, issued directly (no join needed in one process): a
+    // host credential (plain HTTP on loopback) and a host certificate (TLS; logs and exec).
     const admin = await adminTokenNote(o.dataDir, server.adminToken);
     let adminToken = admin.token;
     if (adminToken === undefined) {
@@ -229,16 +274,26 @@ export const daemons: Daemons = {
       await writeSecret(join(o.dataDir, 'admin.token'), adminToken);
     }
     const credential = await issueHostCredential(store, defaultHostId(), 'dabba dev', Date.now());
+    const credentials = await devHostCredentials(server, store, agentDir, defaultHostId());
     const agent = await startAgent({
-      client: new DabbaClient({ addr: server.url, token: credential }),
+      client: new DabbaClient({
+        addr: server.url,
+        token: credential,
+        ca: credentials.caPem,
+        cert: credentials.certPem,
+        key: credentials.keyPem,
+      }),
       runtime,
       hostId: defaultHostId(),
       labels: { 'dabba.io/mode': 'dev' },
       dataDir: agentDir,
       logger: logger.child({ part: 'agent' }),
+      credentials,
       ...(chosen.images ? { images: chosen.images } : {}),
+      ...(o.watermark ? { watermark: o.watermark } : {}),
     });
-    return {
+    const caFile = server.pki.caFile;
+    const daemon: Daemon = {
       url: server.url,
       runtime: runtime.name,
       adminToken,
@@ -247,14 +302,19 @@ export const daemons: Daemons = {
         `host: ${defaultHostId()}`,
         `admin token: ${join(o.dataDir, 'admin.token')}`,
         `log: ${logFile}`,
+        ...(server.pki.tls && caFile ? [`tls: HTTPS; clients need --ca ${caFile} (or DABBA_CA)`] : []),
       ],
+      ...(server.pki.tls && caFile ? { caFile } : {}),
       async close() {
+        uninstall();
         await agent.close();
         await runtime.close();
         await server.close();
         await store.close();
       },
     };
+    const uninstall = installProcessFaultPolicy({ logger, close: () => daemon.close() });
+    return daemon;
   },
 
   async server(o: ServerDaemonOptions): Promise<Daemon> {
@@ -292,20 +352,38 @@ export const daemons: Daemons = {
         ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
         ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),
         ...(o.hostSubnetSize === undefined ? {} : { hostSubnetSize: o.hostSubnetSize }),
+        dataDir: o.dataDir,
+        ...(o.forceTls === true ? { forceTls: true } : {}),
+        ...(o.tlsNames === undefined ? {} : { tlsNames: o.tlsNames }),
+        storage: {
+          paths: await distinctFileSystems([o.dataDir, join(o.dataDir, 'images')]),
+          ...(o.watermark ? { watermark: o.watermark } : {}),
+        },
       });
       const admin = await adminTokenNote(o.dataDir, server.adminToken);
       if (server.adminToken !== undefined)
         logger.info({ file: join(o.dataDir, 'admin.token') }, 'admin token created');
-      return {
+      const { pki } = server;
+      const daemon: Daemon = {
         url: server.url,
         runtime: '',
         ...(admin.token === undefined ? {} : { adminToken: admin.token }),
-        notes: [`store: ${name}`, admin.note],
+        notes: [
+          `store: ${name}`,
+          admin.note,
+          `cluster CA: ${pki.caFile ?? '(in the store)'}${pki.caCreated ? ' (created now)' : ''}, pin ${pki.ca.pin}`,
+          pki.tls
+            ? `tls: HTTPS; clients and agents verify it with --ca ${pki.caFile ?? 'ca.crt'} (or DABBA_CA)`
+            : 'tls: plain HTTP on loopback (--tls serves HTTPS here too)',
+        ],
         async close() {
+          uninstall();
           await server.close();
           await store.close();
         },
       };
+      const uninstall = installProcessFaultPolicy({ logger, close: () => daemon.close() });
+      return daemon;
     } catch (e) {
       await store.close();
       throw listenError(e, o.host, o.port);
@@ -322,7 +400,7 @@ export const daemons: Daemons = {
       ...(o.advertise ? { advertise: o.advertise } : {}),
     });
     const { runtime, note } = chosen;
-    const [lhost, lport] = (o.listen ?? '127.0.0.1:0').split(':');
+    const [lhost, lport] = (o.listen ?? ':0').split(':');
     const hostId = o.hostId ?? defaultHostId();
     const detected = await detectCapacity();
     const capacity = {
@@ -330,63 +408,108 @@ export const daemons: Daemons = {
       ...(o.cpu === undefined ? {} : { cpu: o.cpu }),
       ...(o.memoryBytes === undefined ? {} : { memoryBytes: o.memoryBytes }),
     };
-    let credential: string;
+    let identity: AgentIdentity;
     try {
-      credential = await hostCredential(o, hostId);
+      identity = await agentIdentity(o, hostId);
     } catch (e) {
       await runtime.close();
       throw e;
     }
+    const { credential, credentials, ca } = identity;
     const agent = await startAgent({
-      client: new DabbaClient({ addr: o.servers, token: credential }),
+      client: new DabbaClient({
+        addr: o.servers,
+        ...(credential === undefined ? {} : { token: credential }),
+        ...(ca === undefined ? {} : { ca }),
+        ...(credentials ? { cert: credentials.certPem, key: credentials.keyPem } : {}),
+      }),
+      ...(credentials ? { credentials } : {}),
       runtime,
       hostId,
       labels: o.labels,
       dataDir: o.dataDir,
       logger,
       capacity,
-      listenHost: lhost || '127.0.0.1',
+      ...(lhost ? { listenHost: lhost } : {}),
       listenPort: Number(lport ?? 0),
       ...(chosen.images ? { images: chosen.images } : {}),
+      ...(o.watermark ? { watermark: o.watermark } : {}),
     });
-    return {
+    const daemon: Daemon = {
       url: agent.endpointUrl,
       runtime: runtime.name,
-      notes: [note, `host: ${hostId}`],
+      notes: [
+        note,
+        `host: ${hostId}`,
+        credentials
+          ? `host certificate: ${credentials.hostId} at ${credentials.address}, until ${credentials.notAfter.toISOString()}`
+          : 'host certificate: none (the agent is not joined)',
+      ],
       async close() {
+        uninstall();
         await agent.close();
         await runtime.close();
       },
     };
+    const uninstall = installProcessFaultPolicy({ logger, close: () => daemon.close() });
+    return daemon;
   },
 };
 
+/** What an agent proves itself with, and the CA it verifies the server against. */
+interface AgentIdentity {
+  /** The host credential (a bearer token bound to the host): what a plain-HTTP server checks. */
+  credential: string | undefined;
+  /** The host certificate and key: what a TLS server checks (it goes before the credential). */
+  credentials: HostCredentials | undefined;
+  ca: string | undefined;
+}
+
+/** The address a join asks the host certificate for: the agent's listen IP if it names one. */
+function joinAddress(o: AgentDaemonOptions): string | undefined {
+  const host = (o.listen ?? '').split(':')[0] ?? '';
+  if (isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::') return host;
+  return o.advertise;
+}
+
 /**
- * The agent's host credential: the one stored in its data dir (`host.credential`, 0600) while the
- * server accepts it, else a new one for the join token (stored for the next start).
+ * The agent's identity: its host credential (`host.credential`, 0600) and host certificate
+ * (`host.crt`, `host.key`) from its data dir. With a join token, a host that lacks either, or whose
+ * credential the server no longer knows (revoked), joins: it sends a CSR for its key and stores the
+ * credential and the certificate it gets back. Without a join token it needs one of them already.
  */
-async function hostCredential(o: AgentDaemonOptions, hostId: string): Promise<string> {
+async function agentIdentity(o: AgentDaemonOptions, hostId: string): Promise<AgentIdentity> {
   const file = join(o.dataDir, 'host.credential');
+  const credentials = await loadHostCredentials(o.dataDir);
+  const ca = await agentCa(o, credentials);
   const stored = await readSecret(file);
-  if (stored !== undefined) {
-    if (o.joinToken === undefined) return stored;
+  const tls = ca === undefined ? {} : { ca };
+  if (o.joinToken === undefined) {
+    if (stored === undefined && credentials === undefined) {
+      throw new DabbaError(
+        'DABBA_E_UNAUTHENTICATED',
+        `this agent has no host credential (${file}): start it with --join-token T (an admin makes one with: dabba token create NAME --role agent)`,
+      );
+    }
+    return { credential: stored, credentials, ca };
+  }
+  if (stored !== undefined && credentials?.hostId === hostId) {
     // With a join token at hand, a credential the server no longer knows (revoked) is replaced.
     try {
-      const who = await new DabbaClient({ addr: o.servers, token: stored }).whoami();
-      if (who.kind === 'host' && who.hostId === hostId) return stored;
+      const who = await new DabbaClient({ addr: o.servers, token: stored, ...tls }).whoami();
+      if (who.kind === 'host' && who.hostId === hostId) return { credential: stored, credentials, ca };
     } catch (e) {
       if (!(e instanceof DabbaError) || e.code !== 'DABBA_E_UNAUTHENTICATED') throw e;
     }
   }
-  if (o.joinToken === undefined) {
-    throw new DabbaError(
-      'DABBA_E_UNAUTHENTICATED',
-      `this agent has no host credential (${file}): start it with --join-token T (an admin makes one with: dabba token create NAME --role agent)`,
-    );
-  }
-  const r = await new DabbaClient({ addr: o.servers, token: o.joinToken }).join(hostId);
+  const address = joinAddress(o);
+  const r = await new DabbaClient({ addr: o.servers, token: o.joinToken, ...tls }).join(hostId, {
+    csr: await hostCsr(o.dataDir, hostId),
+    ...(address === undefined ? {} : { address }),
+  });
   await writeSecret(file, r.credential);
-  return r.credential;
+  const issued = r.hostCertificate ? await saveHostCertificate(o.dataDir, r.hostCertificate) : credentials;
+  return { credential: r.credential, credentials: issued, ca: ca ?? issued?.caPem };
 }
 
 function listenError(e: unknown, host: string, port: number): unknown {

@@ -12,6 +12,18 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * Ends the command with this exit code and nothing more printed (the exit code of a command run by
+ * `dabba exec`, any number from 0 to 255).
+ */
+export class CommandExit extends Error {
+  readonly code: number;
+  constructor(code: number) {
+    super(`exit ${code}`);
+    this.code = code;
+  }
+}
+
 /** Maps any error to what the user sees and the exit code. */
 export function describeError(e: unknown): { message: string; exitCode: ExitCode } {
   if (e instanceof CliError) return { message: e.message, exitCode: e.exitCode };
@@ -24,7 +36,7 @@ export function describeError(e: unknown): { message: string; exitCode: ExitCode
     }
     const status = httpStatusFor(e.code);
     const exitCode =
-      e.code === 'DABBA_E_UNAVAILABLE' || e.code === 'DABBA_E_TIMEOUT'
+      e.code === 'DABBA_E_UNAVAILABLE' || e.code === 'DABBA_E_TIMEOUT' || e.code === 'DABBA_E_TLS'
         ? EXIT.UNREACHABLE
         : e.code === 'DABBA_E_NOT_FOUND'
           ? EXIT.NOT_FOUND

@@ -1,4 +1,5 @@
-import type { DabbaClient } from '../client/index.ts';
+import type { ClientTls, DabbaClient } from '../client/index.ts';
+import type { Watermark } from '../lib/index.ts';
 import type { Out } from './output.ts';
 
 /** Long-running daemons are started by bin/ (which picks the concrete store and runtime). */
@@ -12,6 +13,8 @@ export interface DevOptions {
   /** The task network hosts get their ranges from, and the size of each (prefix bits). */
   taskNetwork?: string;
   hostSubnetSize?: number;
+  /** Storage watermark: free space below it is low (docs/operations.md). */
+  watermark?: Watermark;
 }
 export interface ServerDaemonOptions {
   /** A file holding the admin token to bootstrap a fresh store with (replicas sharing one store). */
@@ -30,6 +33,11 @@ export interface ServerDaemonOptions {
   /** The task network hosts get their ranges from, and the size of each (prefix bits). */
   taskNetwork?: string;
   hostSubnetSize?: number;
+  /** Serve HTTPS on loopback too; extra names for the server certificate. */
+  forceTls?: boolean;
+  tlsNames?: string[];
+  /** Storage watermark: free space below it is low (docs/operations.md). */
+  watermark?: Watermark;
 }
 export interface AgentDaemonOptions {
   servers: string;
@@ -49,6 +57,11 @@ export interface AgentDaemonOptions {
   /** What the host offers to tasks, instead of all its cores / memory. */
   cpu?: number;
   memoryBytes?: number;
+  /** PEM of the cluster CA the server is verified against (`--ca`), or the pin to fetch it by. */
+  caPem?: string;
+  caPin?: string;
+  /** Storage watermark: free space below it is low (docs/operations.md). */
+  watermark?: Watermark;
 }
 export interface Daemon {
   url: string;
@@ -58,12 +71,29 @@ export interface Daemon {
   notes: string[];
   /** dev and server: the admin token in the data dir (`admin.token`), when there is one. */
   adminToken?: string;
+  /** The cluster CA file clients need, when the API serves HTTPS. */
+  caFile?: string;
   close(): Promise<void>;
 }
 export interface Daemons {
   dev(o: DevOptions, signal: AbortSignal): Promise<Daemon>;
   server(o: ServerDaemonOptions, signal: AbortSignal): Promise<Daemon>;
   agent(o: AgentDaemonOptions, signal: AbortSignal): Promise<Daemon>;
+}
+
+/**
+ * What `dabba dev` would use on this machine, for `dabba doctor`. Found by bin/, which may use the
+ * runtime's own detection (the CLI may not import it).
+ */
+export interface DevProbe {
+  /** The runtime `dabba dev` would choose with `--driver auto`, and why (as `dabba dev` says it). */
+  runtime: { name: 'oci' | 'process'; ociRuntime?: 'runc' | 'crun'; reason: string };
+  /** v2: unified at /sys/fs/cgroup; v1: per-controller hierarchies; hybrid: v1 plus a v2 mount beside. */
+  cgroups: 'v1' | 'v2' | 'hybrid' | 'none';
+  /** The oci task network's bridge: whether it exists yet, and its addresses. */
+  bridge: { name: string; present: boolean; addresses: string[] };
+  /** The per-host proxy (HAProxy): where and which version, when installed. */
+  proxy: { name: 'haproxy'; path?: string; version?: string };
 }
 
 export interface CliContext {
@@ -75,10 +105,18 @@ export interface CliContext {
   signal: AbortSignal;
   /**
    * A client for `addr` (default $DABBA_ADDR, else 127.0.0.1:7070). Inside commands it carries the
-   * token and namespace the user gave (or `o`'s).
+   * token and namespace the user gave and the CA (`--ca`, DABBA_CA, or stored by `dabba login`),
+   * unless `o` says otherwise.
    */
-  client(addr?: string, o?: { token?: string; namespace?: string }): DabbaClient;
+  client(addr?: string, o?: ClientOverrides): DabbaClient;
+  /** The CA given with the global `--ca FILE` or `DABBA_CA` (read before any command runs). */
+  tls?: ClientTls;
+  /** For `dabba doctor` (given by bin/; without it doctor reports the packages only). */
+  probeDev?: () => Promise<DevProbe>;
 }
+
+/** What a command may set on its client besides the address. */
+export type ClientOverrides = ClientTls & { token?: string; namespace?: string };
 
 /** The options every command takes (before or after the command's name). */
 export interface GlobalOptions {

@@ -12,6 +12,8 @@ import { EXIT } from './exit-codes.ts';
 
 export interface ServerCredentials {
   token: string;
+  /** PEM of the cluster CA the server is verified against (an https:// server). */
+  ca?: string;
   /** When they were stored (epoch ms). */
   savedAt: number;
 }

@@ -3,6 +3,7 @@ export type {
   CliContext,
   Daemon,
   Daemons,
+  DevProbe,
   DevOptions,
   ServerDaemonOptions,
   AgentDaemonOptions,

@@ -1,7 +1,17 @@
 import { Command, CommanderError } from 'commander';
-import { describeError } from './cli-error.ts';
+import { readFile } from 'node:fs/promises';
+import type { ClientTls } from '../client/index.ts';
+import { CliError, CommandExit, describeError } from './cli-error.ts';
+import { CLI_VERSION } from './version.ts';
+import { completionCommand } from './commands/completion.ts';
+import { describeCommand } from './commands/describe.ts';
+import { execCommand } from './commands/exec.ts';
+import { restartCommand, scaleCommand } from './commands/scale.ts';
+import { versionCommand } from './commands/version.ts';
 import { daemonCommands } from './commands/daemons.ts';
 import { deployCommand } from './commands/deploy.ts';
+import { doctorCommand } from './commands/doctor.ts';
+import { eventsCommand } from './commands/events.ts';
 import { hostCommand } from './commands/host.ts';
 import { hostsCommand } from './commands/hosts.ts';
 import { imageCommand } from './commands/image.ts';
@@ -17,24 +27,47 @@ import { credentialsPath, readCredentials, type CredentialsFile } from './creden
 import { accessCommands } from './commands/access.ts';
 import { auditCommand } from './commands/audit.ts';
 
+/** Reads the CA file of `--ca` / DABBA_CA: a PEM certificate, or a clear error. */
+async function readCaFile(path: string, from: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new CliError(
+      `${from} ${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'}); the server writes its CA to DATA_DIR/ca.crt`,
+      EXIT.USAGE,
+    );
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----'))
+    throw new CliError(`${from} ${path} is not a PEM certificate (the server's DATA_DIR/ca.crt)`, EXIT.USAGE);
+  return text;
+}
+
 /**
  * The context commands see: its client carries the token (`--token` > `DABBA_TOKEN` > the stored
- * credentials of the address) and the namespace (`-n`, `--all-namespaces`: `*`).
+ * credentials of the address), the namespace (`-n`, `--all-namespaces`: `*`) and the CA (`--ca` >
+ * `DABBA_CA` > the one `dabba login` stored for the address).
  */
-function withCredentials(ctx: CliContext, program: Command): { ctx: CliContext; load: () => Promise<void> } {
+function withCredentials(
+  outer: CliContext,
+  program: Command,
+  tls: ClientTls,
+): { ctx: CliContext; load: () => Promise<void> } {
   let stored: CredentialsFile = { servers: {} };
   const wrapped: CliContext = {
-    ...ctx,
+    ...outer,
+    tls,
     client: (addr, o) => {
-      const base = ctx.client(addr);
+      const addrs = outer.client(addr).addrs;
+      const saved = addrs.map((a) => stored.servers[a]).find((c) => c !== undefined);
       const g = program.opts<GlobalOptions>();
-      const token =
-        o?.token ??
-        g.token ??
-        (ctx.env['DABBA_TOKEN'] || undefined) ??
-        base.addrs.map((a) => stored.servers[a]?.token).find((t) => t !== undefined);
+      const token = o?.token ?? g.token ?? (outer.env['DABBA_TOKEN'] || undefined) ?? saved?.token;
       const namespace = o?.namespace ?? (g.allNamespaces ? '*' : g.namespace.at(-1));
-      return base.with({
+      const ca = o?.ca ?? tls.ca ?? saved?.ca;
+      return outer.client(addr, {
+        ...(o?.cert === undefined ? {} : { cert: o.cert }),
+        ...(o?.key === undefined ? {} : { key: o.key }),
+        ...(ca === undefined ? {} : { ca }),
         ...(token === undefined || token === '' ? {} : { token }),
         ...(namespace === undefined ? {} : { namespace }),
       });
@@ -43,19 +76,22 @@ function withCredentials(ctx: CliContext, program: Command): { ctx: CliContext; 
   return {
     ctx: wrapped,
     load: async () => {
+      // Read only when something may come from it: the token, or the CA.
       const g = program.opts<GlobalOptions>();
-      if (g.token === undefined && !ctx.env['DABBA_TOKEN'])
-        stored = await readCredentials(credentialsPath(ctx.env));
+      const hasToken = g.token !== undefined || Boolean(outer.env['DABBA_TOKEN']);
+      if (!hasToken || tls.ca === undefined) stored = await readCredentials(credentialsPath(outer.env));
     },
   };
 }
 
 export function buildProgram(outer: CliContext): Command {
+  // Filled by the hook below from --ca / DABBA_CA before any command's action runs.
+  const tls: ClientTls = {};
   const program = new Command('dabba');
-  const { ctx, load } = withCredentials(outer, program);
+  const { ctx, load } = withCredentials(outer, program, tls);
   program
     .description('Dabba: deploy, run and keep services healthy on a fleet of hosts')
-    .version('0.1.0')
+    .version(CLI_VERSION)
     .option('--debug', 'show stack traces of errors')
     .option('--token <token>', 'API token (default $DABBA_TOKEN, else the credentials `dabba login` stored)')
     .option(
@@ -65,7 +101,17 @@ export function buildProgram(outer: CliContext): Command {
       [] as string[],
     )
     .option('--all-namespaces', 'lists: every namespace the token covers')
-    .hook('preAction', load)
+    .option(
+      '--ca <file>',
+      "the cluster CA to verify https:// servers with (default $DABBA_CA; the server's DATA_DIR/ca.crt)",
+    )
+    .hook('preAction', async (cmd) => {
+      const flag = cmd.opts<{ ca?: string }>().ca;
+      const env = outer.env['DABBA_CA'];
+      if (flag !== undefined) tls.ca = await readCaFile(flag, '--ca');
+      else if (env !== undefined && env !== '') tls.ca = await readCaFile(env, 'DABBA_CA');
+      await load();
+    })
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
@@ -78,6 +124,7 @@ export function buildProgram(outer: CliContext): Command {
   statusCommand(program, ctx);
   stopCommand(program, ctx);
   logsCommand(program, ctx);
+  eventsCommand(program, ctx);
   hostsCommand(program, ctx);
   hostCommand(program, ctx);
   rollbackCommands(program, ctx);
@@ -85,6 +132,13 @@ export function buildProgram(outer: CliContext): Command {
   serversCommand(program, ctx);
   accessCommands(program, ctx);
   auditCommand(program, ctx);
+  doctorCommand(program, ctx);
+  versionCommand(program, ctx);
+  scaleCommand(program, ctx);
+  restartCommand(program, ctx);
+  execCommand(program, ctx);
+  describeCommand(program, ctx);
+  completionCommand(program, ctx);
   for (const c of program.commands)
     c.exitOverride().configureOutput({
       writeOut: (s) => ctx.out.write(s),
@@ -110,8 +164,10 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
         return EXIT.OK;
       return EXIT.USAGE;
     }
+    if (e instanceof CommandExit) return e.code;
     const { message, exitCode } = describeError(e);
-    ctx.err.write(`error: ${message}\n`);
+    // An empty message says nothing more is to be said (a follow ended by Ctrl-C: exit 130).
+    if (message !== '') ctx.err.write(`error: ${message}\n`);
     if (debug && e instanceof Error && e.stack) ctx.err.write(`${e.stack}\n`);
     return exitCode;
   }

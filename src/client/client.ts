@@ -7,7 +7,9 @@ import type {
   DabbaEvent,
   Deployment,
   HealthView,
+  HostCondition,
   HostView,
+  LogInstance,
   JobPlanView,
   JobSummary,
   JobVersionRecord,
@@ -17,17 +19,32 @@ import type {
   RegisterHostRequest,
   RegisterHostResult,
   ServersView,
+  VersionView,
   TaskRow,
   TaskStatus,
   Task,
   WatchEventWire,
+  ClusterCaView,
+  HostCertificateView,
 } from '../model/index.ts';
+import { LOG_INSTANCE_HEADER } from '../model/index.ts';
 import { readSse } from './sse.ts';
+import {
+  certificateErrorCode,
+  tlsDispatcher,
+  untrustedServerError,
+  withDispatcher,
+  type ClientTls,
+} from './tls.ts';
 
-/** What a join answers: the host's credential (an object, so that a certificate can be added). */
+/**
+ * What a join answers: the host's credential (a bearer token bound to the host), and its host
+ * certificate when the join sent a CSR (the server has a CA).
+ */
 export interface JoinResult {
   hostId: string;
   credential: string;
+  hostCertificate?: HostCertificateView;
 }
 
 export interface CreatedToken {
@@ -77,6 +94,11 @@ export interface ClientOptions {
   token?: string;
   /** Namespace of namespaced requests (`?namespace=`; `*`: every namespace, for lists). Default: the server's, `default`. */
   namespace?: string;
+  /** PEM of the CA that https:// servers are verified against (the cluster CA; default: the system's). */
+  ca?: string;
+  /** PEM of a client certificate and its key, presented over TLS (an agent's host certificate). */
+  cert?: string;
+  key?: string;
 }
 
 interface RequestOptions {
@@ -88,11 +110,20 @@ interface RequestOptions {
   stream?: boolean;
 }
 
+/** Without a scheme: plain HTTP on loopback, HTTPS beyond it (where servers always serve HTTPS). */
+function defaultScheme(hostPort: string): 'http' | 'https' {
+  const host = hostPort
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase();
+  return host === 'localhost' || host === '::1' || host.startsWith('127.') ? 'http' : 'https';
+}
+
 export function parseAddrs(addr: string | string[]): string[] {
   const list = (Array.isArray(addr) ? addr : addr.split(','))
     .map((a) => a.trim())
     .filter((a) => a !== '')
-    .map((a) => (/^https?:\/\//.test(a) ? a : `http://${a}`).replace(/\/+$/, ''));
+    .map((a) => (/^https?:\/\//.test(a) ? a : `${defaultScheme(a)}://${a}`).replace(/\/+$/, ''));
   if (list.length === 0) throw new DabbaError('DABBA_E_BAD_REQUEST', 'no server address given');
   for (const a of list) {
     try {
@@ -112,15 +143,23 @@ export class DabbaClient {
   readonly #timeoutMs: number;
   readonly #token: string | undefined;
   readonly #ns: string;
+  #tls: ClientTls;
+  #dispatcher: ReturnType<typeof tlsDispatcher>;
 
   constructor(options: ClientOptions) {
     this.addrs = parseAddrs(options.addr);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#token = options.token;
     this.#ns = options.namespace === undefined ? '' : `namespace=${encodeURIComponent(options.namespace)}`;
+    this.#tls = {
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
+      ...(options.cert === undefined ? {} : { cert: options.cert }),
+      ...(options.key === undefined ? {} : { key: options.key }),
+    };
+    this.#dispatcher = tlsDispatcher(this.#tls);
   }
 
-  /** A client like this one with another token or namespace. */
+  /** A client like this one (same servers and TLS settings) with another token or namespace. */
   with(o: { token?: string; namespace?: string }): DabbaClient {
     const ns = this.#ns === '' ? undefined : decodeURIComponent(this.#ns.slice('namespace='.length));
     const token = o.token ?? this.#token;
@@ -128,6 +167,7 @@ export class DabbaClient {
     return new DabbaClient({
       addr: this.addrs,
       timeoutMs: this.#timeoutMs,
+      ...this.#tls,
       ...(token === undefined ? {} : { token }),
       ...(namespace === undefined ? {} : { namespace }),
     });
@@ -137,6 +177,18 @@ export class DabbaClient {
   #n(path: string): string {
     if (this.#ns === '') return path;
     return `${path}${path.includes('?') ? '&' : '?'}${this.#ns}`;
+  }
+
+  /**
+   * Presents another client certificate from the next request on (an agent's renewed host
+   * certificate). Open streams keep the connection they have.
+   */
+  setClientCertificate(cert: string, key: string): void {
+    const old = this.#dispatcher;
+    this.#tls = { ...this.#tls, cert, key };
+    this.#dispatcher = tlsDispatcher(this.#tls);
+    // Let requests in flight finish on the old connections.
+    void old?.close().catch(() => undefined);
   }
 
   /** The address requests currently go to. */
@@ -170,7 +222,7 @@ export class DabbaClient {
             authorization: `Bearer ${this.#token}`,
           };
         }
-        const res = await fetch(base + path, init);
+        const res = await fetch(base + path, withDispatcher(init, this.#dispatcher));
         if (res.status === 503 && i < this.addrs.length - 1) {
           await res.body?.cancel();
           continue;
@@ -179,6 +231,9 @@ export class DabbaClient {
         return res;
       } catch (e) {
         if (opts.signal?.aborted) throw e;
+        const tlsCode = certificateErrorCode(e);
+        // A server that cannot be verified is not failed over from silently: say what to fix.
+        if (tlsCode !== undefined) throw untrustedServerError(base, tlsCode, this.#tls.ca !== undefined, e);
         lastError = e;
       }
     }
@@ -198,6 +253,10 @@ export class DabbaClient {
 
   health(): Promise<HealthView> {
     return this.#json('GET', '/v1/health');
+  }
+  /** The server's version and store, and the runtimes its hosts run tasks with. */
+  version(): Promise<VersionView> {
+    return this.#json('GET', '/v1/version');
   }
   /** The control-plane replicas, which shards each owns, and the store's health. */
   servers(): Promise<ServersView> {
@@ -243,6 +302,14 @@ export class DabbaClient {
       body: version === undefined ? {} : { version },
     });
   }
+  /** A new version with only `replicas` changed (rolled out like a deploy). */
+  scaleJob(name: string, replicas: number): Promise<PutJobResult & { from: number }> {
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/scale`), { body: { replicas } });
+  }
+  /** A new version that replaces every task (a rolling restart under the update budget). */
+  restartJob(name: string): Promise<PutJobResult & { from: number }> {
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/restart`), { body: {} });
+  }
   jobDeployments(name: string): Promise<Deployment[]> {
     return this.#json('GET', this.#n(`/v1/jobs/${encodeURIComponent(name)}/deployments`));
   }
@@ -260,19 +327,32 @@ export class DabbaClient {
   registerHost(req: RegisterHostRequest): Promise<RegisterHostResult> {
     return this.#json('POST', '/v1/hosts', { body: req });
   }
-  heartbeat(hostId: string, lease: number): Promise<{ ok: true }> {
-    return this.#json('POST', `/v1/hosts/${encodeURIComponent(hostId)}/heartbeat`, { body: { lease } });
+  heartbeat(hostId: string, lease: number, conditions?: HostCondition[]): Promise<{ ok: true }> {
+    return this.#json('POST', `/v1/hosts/${encodeURIComponent(hostId)}/heartbeat`, {
+      body: conditions === undefined ? { lease } : { lease, conditions },
+    });
   }
   assignments(hostId: string): Promise<{ revision: number; tasks: Task[] }> {
     return this.#json('GET', `/v1/hosts/${encodeURIComponent(hostId)}/assignments`);
+  }
+  /** The cluster CA (public). */
+  clusterCa(): Promise<ClusterCaView> {
+    return this.#json('GET', '/v1/ca');
+  }
+  /** Renews this host's certificate; the request must present the current one (client certificate). */
+  renewHostCertificate(hostId: string, csr: string): Promise<HostCertificateView> {
+    return this.#json('POST', `/v1/hosts/${encodeURIComponent(hostId)}/certificate`, { body: { csr } });
   }
   reportStatus(status: TaskStatus): Promise<{ ok: true }> {
     return this.#json('PUT', `/v1/tasks/${encodeURIComponent(status.id)}/status`, { body: status });
   }
 
-  /** Exchanges a join token (this client's) for the host's credential. */
-  join(hostId: string): Promise<JoinResult> {
-    return this.#json('POST', '/v1/hosts/join', { body: { hostId } });
+  /**
+   * Exchanges a join token (this client's) for the host's credential; with a CSR (`csr`), also for a
+   * host certificate for `address` (default: the address the server sees the request come from).
+   */
+  join(hostId: string, cert?: { csr: string; address?: string }): Promise<JoinResult> {
+    return this.#json('POST', '/v1/hosts/join', { body: { hostId, ...cert } });
   }
 
   // Identity, namespaces, audit
@@ -378,6 +458,56 @@ export class DabbaClient {
   }
 
   /**
+   * Follows the event log (`GET /v1/events?follow=1`): the newest `limit` events (of `job`), then
+   * each new one, until the signal aborts. A lost connection is resumed from the last revision seen
+   * (retrying every second while the server is away); if that revision was compacted meanwhile the
+   * log is listed again, without repeating events already yielded.
+   */
+  async *followEvents(options: {
+    job?: string;
+    limit?: number;
+    signal: AbortSignal;
+  }): AsyncGenerator<DabbaEvent> {
+    const { signal } = options;
+    const seen = new Set<string>();
+    let rev: number | undefined;
+    while (!signal.aborted) {
+      const q = new URLSearchParams({ follow: '1' });
+      if (options.job) q.set('job', options.job);
+      if (options.limit) q.set('limit', String(options.limit));
+      if (rev !== undefined) q.set('rev', String(rev));
+      try {
+        const res = await this.#fetch('GET', this.#n(`/v1/events?${q.toString()}`), { signal, stream: true });
+        if (!res.ok || !res.body) {
+          await parseResponse(res);
+          return;
+        }
+        for await (const msg of readSse(res.body, signal)) {
+          if (msg.event === 'error') throw errorFromBody(JSON.parse(msg.data), 410);
+          if (msg.event !== 'event') continue;
+          const e = JSON.parse(msg.data) as DabbaEvent;
+          if (msg.id !== undefined) rev = Number(msg.id) + 1;
+          if (seen.has(e.id)) continue;
+          if (seen.size >= 10_000) seen.clear();
+          seen.add(e.id);
+          yield e;
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        // Compacted: list again. The server away: retry. Anything else the server said: give up.
+        if (e instanceof DabbaError) {
+          if (e.code === 'DABBA_E_COMPACTED') rev = undefined;
+          else if (e.code !== 'DABBA_E_UNAVAILABLE') throw e;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1000);
+        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+  }
+
+  /**
    * Streams store events under prefix from revision `rev` (inclusive). Yields batches (one per
    * revision). Throws DabbaError DABBA_E_COMPACTED when rev is too old: re-list and watch again.
    */
@@ -404,14 +534,54 @@ export class DabbaClient {
     }
   }
 
+  /**
+   * Runs a command in a task (`POST /v1/tasks/ID/exec`): yields its output as it comes, then one
+   * `{exit}`. Aborting the signal ends the command.
+   */
+  async *exec(
+    taskId: string,
+    command: string[],
+    signal: AbortSignal,
+  ): AsyncGenerator<{ stream: 'stdout' | 'stderr'; data: Uint8Array } | { exit: number }> {
+    const res = await this.#fetch('POST', this.#n(`/v1/tasks/${encodeURIComponent(taskId)}/exec`), {
+      body: { command },
+      signal,
+      stream: true,
+    });
+    if (!res.ok || !res.body) {
+      await parseResponse(res);
+      return;
+    }
+    for await (const line of ndjson(res.body as AsyncIterable<Uint8Array>)) {
+      const o = JSON.parse(line) as { stream?: string; data?: string; exit?: number; error?: string };
+      if (typeof o.exit === 'number') {
+        yield { exit: o.exit };
+        return;
+      }
+      if (o.error !== undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', `exec in ${taskId}: ${o.error}`);
+      if (o.data !== undefined)
+        yield { stream: o.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(o.data, 'base64') };
+    }
+    throw new DabbaError('DABBA_E_UNAVAILABLE', `exec in ${taskId}: the stream ended before the exit code`);
+  }
+
   /** Streams a task's log lines (NDJSON from the server, proxied from the task's agent). */
   async *logs(
     taskId: string,
-    options: { follow?: boolean; tail?: number; signal?: AbortSignal } = {},
+    options: {
+      follow?: boolean;
+      tail?: number;
+      /** The instance before the current one (kept across a restart). */
+      previous?: boolean;
+      signal?: AbortSignal;
+      /** Called before the first line when the log is not the running instance's (see LogInstance). */
+      onInstance?: (instance: LogInstance) => void;
+    } = {},
   ): AsyncGenerator<{ stream: string; time?: number; text: string }> {
     const q = new URLSearchParams();
     if (options.follow) q.set('follow', '1');
     if (options.tail !== undefined) q.set('tail', String(options.tail));
+    if (options.previous) q.set('previous', '1');
     const signal = options.signal ?? new AbortController().signal;
     const res = await this.#fetch(
       'GET',
@@ -424,6 +594,14 @@ export class DabbaClient {
     if (!res.ok || !res.body) {
       await parseResponse(res);
       return;
+    }
+    const instance = res.headers.get(LOG_INSTANCE_HEADER);
+    if (instance !== null && options.onInstance) {
+      try {
+        options.onInstance(JSON.parse(instance) as LogInstance);
+      } catch {
+        // a malformed header: no note
+      }
     }
     const decoder = new TextDecoder();
     let buf = '';
@@ -440,6 +618,20 @@ export class DabbaClient {
     } catch (e) {
       if (signal.aborted) return;
       throw e;
+    }
+  }
+}
+
+async function* ndjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of body) {
+    buf += decoder.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.trim() !== '') yield line;
     }
   }
 }

@@ -1,2 +1,4 @@
 export * from './client.ts';
 export type { SseMessage } from './sse.ts';
+export { certificatePin, type ClientTls } from './tls.ts';
+export { PIN_PATTERN, fetchPinnedCa } from './ca-discovery.ts';

@@ -1,2 +1,3 @@
 export * from './codes.ts';
 export * from './dabba-error.ts';
+export * from './storage.ts';

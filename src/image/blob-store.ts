@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { NotFoundError } from '../errors/index.ts';
 import { digestHex, hashDigest, isDigest, newHash, sha256Digest, type Digest } from './digest.ts';
 import { digestMismatch, ImageError } from './errors.ts';
+import { tooLarge } from './limits.ts';
 
 export interface BlobInfo {
   digest: Digest;
@@ -66,8 +67,16 @@ export class BlobStore {
     return createReadStream(this.path(digest), { start: offset });
   }
 
-  /** The whole blob, verified against its digest (for manifests and configs). */
-  async readBytes(digest: Digest): Promise<Buffer> {
+  /**
+   * The whole blob, verified against its digest (for manifests and configs). With `maxBytes`, a
+   * larger blob is refused (TooLarge) before it is read.
+   */
+  async readBytes(digest: Digest, maxBytes?: number): Promise<Buffer> {
+    if (maxBytes !== undefined) {
+      const size = await this.size(digest);
+      if (size !== undefined && size > maxBytes)
+        throw tooLarge(`blob ${digest} (${size} bytes)`, 'maxJsonBytes', maxBytes);
+    }
     let bytes: Buffer;
     try {
       bytes = await readFile(this.path(digest));

@@ -1,8 +1,14 @@
-/** Layers and archives may be gzip-compressed; tell by the magic bytes, not by names or media types. */
+/**
+ * Layers and archives may be gzip-compressed; tell by the magic bytes, not by names or media types.
+ * Decompression is bounded (a gzip bomb stops at the limit, having written nothing past it) and the
+ * bytes read from the file are hashed on the way, so a layer blob is verified by the same read that
+ * unpacks it.
+ */
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { hashDigest, newHash, type Digest } from './digest.ts';
 import { ImageError } from './errors.ts';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -20,13 +26,84 @@ export async function detectCompression(path: string): Promise<Compression> {
   }
 }
 
+export interface DecompressOptions {
+  /** What the file is, for error messages ("layer sha256:..."). */
+  what?: string;
+  /** Most decompressed bytes to yield; going over throws `onOver()`. Default: unbounded. */
+  maxBytes?: number;
+  onOver?: () => ImageError;
+}
+
+/** A file's content, gunzipped when it is gzip; iterate it once. */
+export class Decompressed implements AsyncIterable<Buffer> {
+  readonly compression: Compression;
+  /** Decompressed bytes yielded so far. */
+  bytes = 0;
+  readonly #raw: Readable;
+  readonly #out: Readable;
+  readonly #rawHash = newHash();
+  readonly #options: DecompressOptions;
+
+  constructor(path: string, compression: Compression, options: DecompressOptions) {
+    this.compression = compression;
+    this.#options = options;
+    this.#raw = createReadStream(path, { highWaterMark: 256 * 1024 });
+    if (compression === 'gzip') {
+      const gunzip = createGunzip();
+      this.#raw.on('data', (c: Buffer) => this.#rawHash.update(c));
+      this.#raw.on('error', (e) => gunzip.destroy(e));
+      this.#out = this.#raw.pipe(gunzip);
+    } else {
+      this.#out = this.#raw;
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    const limit = this.#options.maxBytes ?? Infinity;
+    try {
+      for await (const chunk of this.#out as AsyncIterable<Buffer>) {
+        this.bytes += chunk.length;
+        if (this.bytes > limit) {
+          throw (
+            this.#options.onOver?.() ??
+            new ImageError('TooLarge', `${this.#what()} expands to more than ${limit} bytes`)
+          );
+        }
+        if (this.compression !== 'gzip') this.#rawHash.update(chunk);
+        yield chunk;
+      }
+    } catch (e) {
+      if (e instanceof ImageError) throw e;
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (code.startsWith('Z_') || code === 'ERR_STREAM_PREMATURE_CLOSE') {
+        throw new ImageError(
+          'InvalidImage',
+          `${this.#what()} is not valid gzip (truncated or corrupt): ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+  }
+
+  /** sha256 of the file's bytes; complete once the iteration has reached the end. */
+  rawDigest(): Digest {
+    return hashDigest(this.#rawHash.copy());
+  }
+
+  destroy(): void {
+    this.#out.destroy();
+    this.#raw.destroy();
+  }
+
+  #what(): string {
+    return this.#options.what ?? 'archive';
+  }
+}
+
 /** The file's content, gunzipped when it is gzip. zstd is refused with a clear error. */
-export async function openDecompressed(path: string): Promise<Readable> {
+export async function openDecompressed(path: string, options: DecompressOptions = {}): Promise<Decompressed> {
   const c = await detectCompression(path);
   if (c === 'zstd') throw new ImageError('UnsupportedMediaType', 'zstd-compressed layers are not supported');
-  const raw = createReadStream(path, { highWaterMark: 256 * 1024 });
-  if (c === 'none') return raw;
-  const gunzip = createGunzip();
-  raw.on('error', (e) => gunzip.destroy(e));
-  return raw.pipe(gunzip);
+  return new Decompressed(path, c, options);
 }

@@ -1,5 +1,5 @@
 /** Errors of the image store. details.reason is machine-readable (DigestMismatch, InvalidImage, ...). */
-import { DabbaError, type ErrorDetails } from '../errors/index.ts';
+import { DabbaError, type ErrorCode, type ErrorDetails } from '../errors/index.ts';
 
 export type ImageErrorReason =
   | 'DigestMismatch'
@@ -7,8 +7,26 @@ export type ImageErrorReason =
   | 'InvalidImage'
   | 'InvalidReference'
   | 'UnsupportedMediaType'
+  | 'TooLarge'
   | 'UnpackFailed'
   | 'MountFailed';
+
+function codeFor(reason: ImageErrorReason): ErrorCode {
+  switch (reason) {
+    case 'MountFailed':
+    case 'UnpackFailed':
+      return 'DABBA_E_INTERNAL';
+    case 'TooLarge':
+      return 'DABBA_E_IMAGE_TOO_LARGE';
+    case 'DigestMismatch':
+    case 'SizeMismatch':
+    case 'InvalidImage':
+      return 'DABBA_E_IMAGE_INVALID';
+    case 'InvalidReference':
+    case 'UnsupportedMediaType':
+      return 'DABBA_E_BAD_REQUEST';
+  }
+}
 
 export class ImageError extends DabbaError {
   readonly reason: ImageErrorReason;
@@ -17,14 +35,10 @@ export class ImageError extends DabbaError {
     message: string,
     options: { cause?: unknown; details?: ErrorDetails } = {},
   ) {
-    super(
-      reason === 'MountFailed' || reason === 'UnpackFailed' ? 'DABBA_E_INTERNAL' : 'DABBA_E_BAD_REQUEST',
-      message,
-      {
-        details: { reason, ...options.details },
-        cause: options.cause,
-      },
-    );
+    super(codeFor(reason), message, {
+      details: { reason, ...options.details },
+      cause: options.cause,
+    });
     this.reason = reason;
   }
 }

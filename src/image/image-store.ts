@@ -14,6 +14,7 @@ import { isDigest, type Digest } from './digest.ts';
 import { exportArchive, exportLayout } from './export.ts';
 import { importArchive, importLayout, importPath, type ImportOptions } from './import.ts';
 import { LayerCache } from './layer-cache.ts';
+import { resolveLimits, type ImageLimits } from './limits.ts';
 import { imageDefaults, loadImage } from './load-image.ts';
 import { MEDIA, parseManifestOrIndex } from './oci-types.ts';
 import { isMountPoint, mountOverlay, unmount } from './overlay.ts';
@@ -57,16 +58,24 @@ export class ImageStore implements ImageWriter {
   /** Parsed images by digest (content never changes under a digest). */
   private readonly loaded = new Map<Digest, ImageInfo>();
 
-  private constructor(dir: string) {
+  /** Bounds on what images may make this store read, expand or create. */
+  readonly limits: ImageLimits;
+
+  private constructor(dir: string, limits: ImageLimits) {
     // Absolute: mount runs in another working directory.
     this.dir = resolve(dir);
+    this.limits = limits;
     this.blobs = new BlobStore(this.dir);
-    this.layers = new LayerCache(join(this.dir, 'layers'), this.blobs);
+    this.layers = new LayerCache(join(this.dir, 'layers'), this.blobs, limits);
     this.refsPath = join(this.dir, 'refs.json');
   }
 
-  static async open(dir: string): Promise<ImageStore> {
-    const s = new ImageStore(dir);
+  /**
+   * Opens (creating) the store in `dir`. `options.limits` override the bounds; unset ones come from
+   * the DABBA_IMAGE_MAX_* environment variables, then the defaults (see limits.ts).
+   */
+  static async open(dir: string, options: { limits?: Partial<ImageLimits> } = {}): Promise<ImageStore> {
+    const s = new ImageStore(dir, resolveLimits(options.limits));
     await mkdir(s.dir, { recursive: true });
     await s.blobs.init();
     await s.layers.init();
@@ -128,7 +137,7 @@ export class ImageStore implements ImageWriter {
   async load(name: string, digest: Digest): Promise<ImageInfo> {
     let info = this.loaded.get(digest);
     if (!info) {
-      info = await loadImage(this.blobs, name, digest);
+      info = await loadImage(this.blobs, name, digest, this.limits);
       if (this.loaded.size > 256) this.loaded.clear();
       this.loaded.set(digest, info);
     }
@@ -221,7 +230,7 @@ export class ImageStore implements ImageWriter {
   async getManifest(ref: string): Promise<ManifestBytes | undefined> {
     const digest = await this.resolve(ref);
     if (!digest) return undefined;
-    const bytes = await this.blobs.readBytes(digest);
+    const bytes = await this.blobs.readBytes(digest, this.limits.maxJsonBytes);
     const parsed = parseManifestOrIndex(bytes);
     const mediaType =
       (parsed.kind === 'index' ? parsed.index.mediaType : parsed.manifest.mediaType) ??

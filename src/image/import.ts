@@ -6,10 +6,12 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { BlobInfo } from './blob-store.ts';
 import { detectCompression, openDecompressed } from './compression.ts';
 import { digestHex, isDigest, type Digest } from './digest.ts';
 import { ImageError } from './errors.ts';
+import { checkJsonSize, tooLarge } from './limits.ts';
 import {
   IMAGE_NAME_ANNOTATION,
   MEDIA,
@@ -21,7 +23,7 @@ import {
   type Manifest,
 } from './oci-types.ts';
 import { canonicalName, parseReference } from './reference.ts';
-import { readTar } from './tar-reader.ts';
+import { readTar, type TarEntry } from './tar-reader.ts';
 import type { ImageInfo, ImageWriter } from './types.ts';
 
 export interface ImportOptions {
@@ -61,7 +63,10 @@ async function checkComplete(writer: ImageWriter, d: Descriptor, depth = 0): Pro
   if (depth > 4) throw new ImageError('InvalidImage', 'index nesting too deep');
   if (d.mediaType.includes('layer') || d.mediaType.includes('config') || d.mediaType.includes('rootfs'))
     return;
-  const parsed = parseManifestOrIndex(await writer.blobs.readBytes(d.digest), d.mediaType);
+  const parsed = parseManifestOrIndex(
+    await writer.blobs.readBytes(d.digest, writer.limits.maxJsonBytes),
+    d.mediaType,
+  );
   if (parsed.kind === 'index') {
     for (const m of parsed.index.manifests) await checkComplete(writer, m, depth + 1);
     return;
@@ -95,11 +100,17 @@ async function importIndex(
   return out;
 }
 
-interface DockerManifestEntry {
-  Config: string;
-  RepoTags?: string[] | null;
-  Layers: string[];
-}
+const dockerManifestSchema = z
+  .array(
+    z.looseObject({
+      Config: z.string().max(4096),
+      RepoTags: z.array(z.string().max(1024)).max(1000).nullable().optional(),
+      Layers: z.array(z.string().max(4096)).max(1000),
+    }),
+  )
+  .max(1000);
+
+type DockerManifestEntry = z.output<typeof dockerManifestSchema>[number];
 
 function parseDockerManifest(bytes: Buffer): DockerManifestEntry[] {
   let v: unknown;
@@ -108,14 +119,15 @@ function parseDockerManifest(bytes: Buffer): DockerManifestEntry[] {
   } catch (e) {
     throw new ImageError('InvalidImage', 'manifest.json is not valid JSON', { cause: e });
   }
-  if (!Array.isArray(v)) throw new ImageError('InvalidImage', 'manifest.json is not an array');
-  return v.map((e: unknown, i) => {
-    const o = e as Partial<DockerManifestEntry>;
-    if (typeof o.Config !== 'string' || !Array.isArray(o.Layers)) {
-      throw new ImageError('InvalidImage', `manifest.json[${i}] needs Config and Layers`);
-    }
-    return o as DockerManifestEntry;
-  });
+  const r = dockerManifestSchema.safeParse(v);
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new ImageError(
+      'InvalidImage',
+      `manifest.json is not a docker-save manifest: ${first ? `${['manifest.json', ...first.path.map(String)].join('.')}: ${first.message}` : 'invalid'}`,
+    );
+  }
+  return r.data;
 }
 
 async function importDocker(
@@ -128,7 +140,9 @@ async function importDocker(
   for (const e of entries) {
     const configBlob = blobAt(e.Config);
     if (!configBlob) throw new ImageError('InvalidImage', `archive lacks ${e.Config}`);
-    const config = parseImageConfig(await writer.blobs.readBytes(configBlob.digest));
+    const config = parseImageConfig(
+      await writer.blobs.readBytes(configBlob.digest, writer.limits.maxJsonBytes),
+    );
     const diffIds = config.rootfs.diff_ids;
     if (diffIds.length !== e.Layers.length) {
       throw new ImageError(
@@ -179,13 +193,22 @@ export async function importArchive(
   file: string,
   options: ImportOptions = {},
 ): Promise<ImageInfo[]> {
-  const stream = await openDecompressed(file);
+  const limits = writer.limits;
+  const stream = await openDecompressed(file, {
+    what: `archive ${file}`,
+    maxBytes: limits.maxImageBytes,
+    onOver: () => tooLarge('the archive (decompressed)', 'maxImageBytes', limits.maxImageBytes),
+  });
+  const json = async (entry: TarEntry, what: string): Promise<Buffer> => {
+    checkJsonSize(entry.header.size, what, limits);
+    return entry.bytes();
+  };
   const byPath = new Map<string, BlobInfo>();
   const links = new Map<string, string>();
   let indexBytes: Buffer | undefined;
   let dockerBytes: Buffer | undefined;
   try {
-    for await (const entry of readTar(stream)) {
+    for await (const entry of readTar(stream, limits)) {
       const p = clean(entry.header.path);
       if (entry.header.type === 'symlink' || entry.header.type === 'hardlink') {
         // Old docker-save archives link repeated layers to their first copy.
@@ -197,8 +220,8 @@ export async function importArchive(
         continue;
       }
       if (entry.header.type !== 'file') continue;
-      if (p === 'index.json') indexBytes = await entry.bytes();
-      else if (p === 'manifest.json') dockerBytes = await entry.bytes();
+      if (p === 'index.json') indexBytes = await json(entry, 'index.json');
+      else if (p === 'manifest.json') dockerBytes = await json(entry, 'manifest.json');
       else {
         const m = BLOB_PATH.exec(p);
         if (m?.[1]) {
@@ -233,7 +256,10 @@ async function copyReferenced(writer: ImageWriter, dir: string, d: Descriptor, d
     await writer.blobs.ingest(createReadStream(path), { digest: d.digest, size: d.size });
   }
   if (depth > 4 || d.mediaType.includes('layer') || d.mediaType.includes('config')) return;
-  const parsed = parseManifestOrIndex(await writer.blobs.readBytes(d.digest), d.mediaType);
+  const parsed = parseManifestOrIndex(
+    await writer.blobs.readBytes(d.digest, writer.limits.maxJsonBytes),
+    d.mediaType,
+  );
   if (parsed.kind === 'index') {
     for (const m of parsed.index.manifests) await copyReferenced(writer, dir, m, depth + 1);
     return;
@@ -251,8 +277,10 @@ export async function importLayout(
 ): Promise<ImageInfo[]> {
   let indexBytes: Buffer;
   try {
+    checkJsonSize((await stat(join(dir, 'index.json'))).size, 'index.json', writer.limits);
     indexBytes = await readFile(join(dir, 'index.json'));
   } catch (e) {
+    if (e instanceof ImageError) throw e;
     throw new ImageError('InvalidImage', `${dir} is not an OCI image layout (no index.json)`, { cause: e });
   }
   const parsed = parseManifestOrIndex(indexBytes, MEDIA.ociIndex);

@@ -11,6 +11,7 @@ import type { BlobStore } from './blob-store.ts';
 import { openDecompressed } from './compression.ts';
 import { chainIds, digestHex, hashDigest, newHash, type Digest } from './digest.ts';
 import { digestMismatch, ImageError } from './errors.ts';
+import { DEFAULT_LIMITS, tooLarge, type ImageLimits } from './limits.ts';
 import { isLayerMediaTypeSupported } from './oci-types.ts';
 import { readTar } from './tar-reader.ts';
 import type { ImageInfo } from './types.ts';
@@ -29,10 +30,14 @@ export class LayerCache {
   readonly root: string;
   private readonly blobs: BlobStore;
   private readonly inflight = new Map<string, Promise<void>>();
+  readonly limits: ImageLimits;
+  /** Told about device nodes a layer carried and that were not created (for the log). */
+  onSkippedDevices?: (blob: Digest, paths: string[]) => void;
 
-  constructor(root: string, blobs: BlobStore) {
+  constructor(root: string, blobs: BlobStore, limits: ImageLimits = DEFAULT_LIMITS) {
     this.root = root;
     this.blobs = blobs;
+    this.limits = limits;
   }
 
   async init(): Promise<void> {
@@ -59,6 +64,9 @@ export class LayerCache {
     const diffIds = image.config.rootfs.diff_ids;
     const chains = chainIds(diffIds);
     const dirs: string[] = [];
+    // The image bound covers the layers unpacked by this call (those already unpacked were bounded
+    // when they were).
+    const budget = { left: this.limits.maxImageBytes };
     for (const [i, chain] of chains.entries()) {
       const layer = image.manifest.layers[i];
       const diffId = diffIds[i];
@@ -69,7 +77,7 @@ export class LayerCache {
         let p = this.inflight.get(key);
         if (!p) {
           const lowers = [...dirs].reverse();
-          p = this.unpack(layer.digest, layer.mediaType, diffId, dir, lowers).finally(() =>
+          p = this.unpack(layer.digest, layer.mediaType, diffId, dir, lowers, budget).finally(() =>
             this.inflight.delete(key),
           );
           this.inflight.set(key, p);
@@ -87,17 +95,27 @@ export class LayerCache {
     diffId: Digest,
     dir: string,
     lowers: string[],
+    budget: { left: number },
   ): Promise<void> {
     if (!isLayerMediaTypeSupported(mediaType)) {
       throw new ImageError('UnsupportedMediaType', `layer ${blob} has unsupported media type ${mediaType}`);
     }
     if (!(await this.blobs.has(blob)))
       throw new ImageError('InvalidImage', `layer blob ${blob} is not in the store`);
+    const limits = this.limits;
+    const imageBound = budget.left < limits.maxLayerBytes;
+    const stream = await openDecompressed(this.blobs.path(blob), {
+      what: `layer ${blob}`,
+      maxBytes: Math.min(limits.maxLayerBytes, budget.left),
+      onOver: () =>
+        imageBound
+          ? tooLarge(`the image's layers (decompressed)`, 'maxImageBytes', limits.maxImageBytes)
+          : tooLarge(`layer ${blob} (decompressed)`, 'maxLayerBytes', limits.maxLayerBytes),
+    });
     const tmp = join(this.root, `.tmp-${digestHex(diffId).slice(0, 16)}-${randomBytes(4).toString('hex')}`);
     await mkdir(tmp, { mode: 0o755 });
     await chmod(tmp, 0o755);
-    const stream = await openDecompressed(this.blobs.path(blob));
-    const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const it = stream[Symbol.asyncIterator]();
     const hash = newHash();
     // The tar reader stops at the end-of-archive marker; the diff id covers every byte, so the
     // reader gets a view that does not close the stream and the rest is hashed afterwards.
@@ -112,14 +130,20 @@ export class LayerCache {
       }),
     };
     try {
-      await unpackLayer(readTar(hashed), tmp, { lowers });
+      const stats = await unpackLayer(readTar(hashed, limits), tmp, { lowers });
       for (;;) {
         const r = await it.next();
         if (r.done) break;
         hash.update(r.value);
       }
+      budget.left -= stream.bytes;
+      // Both digests are checked on the bytes this unpack read, before the layer gets its name:
+      // the stored blob's (compressed) digest and the config's diff id (uncompressed).
+      const raw = stream.rawDigest();
+      if (raw !== blob) throw digestMismatch(blob, raw, 'layer blob');
       const actual = hashDigest(hash);
       if (actual !== diffId) throw digestMismatch(diffId, actual, 'layer diff id');
+      if (stats.skippedDevices.length > 0) this.onSkippedDevices?.(blob, stats.skippedDevices);
       if (await exists(dir)) await rm(tmp, { recursive: true, force: true });
       else await rename(tmp, dir);
     } catch (e) {

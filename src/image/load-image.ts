@@ -2,24 +2,31 @@
 import type { BlobStore } from './blob-store.ts';
 import type { Digest } from './digest.ts';
 import { ImageError } from './errors.ts';
+import { DEFAULT_LIMITS, type ImageLimits } from './limits.ts';
 import { hostArchitecture, parseImageConfig, parseManifestOrIndex, pickPlatform } from './oci-types.ts';
 import type { ImageDefaults, ImageInfo } from './types.ts';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export async function loadImage(blobs: BlobStore, name: string, digest: Digest): Promise<ImageInfo> {
+export async function loadImage(
+  blobs: BlobStore,
+  name: string,
+  digest: Digest,
+  limits: ImageLimits = DEFAULT_LIMITS,
+): Promise<ImageInfo> {
+  const max = limits.maxJsonBytes;
   let manifestDigest = digest;
-  let parsed = parseManifestOrIndex(await blobs.readBytes(digest));
+  let parsed = parseManifestOrIndex(await blobs.readBytes(digest, max));
   for (let depth = 0; parsed.kind === 'index'; depth++) {
     const pick = pickPlatform(parsed.index);
     if (!pick || depth > 4) {
       throw new ImageError('InvalidImage', `image ${name} has no manifest for linux/${hostArchitecture()}`);
     }
     manifestDigest = pick.digest;
-    parsed = parseManifestOrIndex(await blobs.readBytes(pick.digest), pick.mediaType);
+    parsed = parseManifestOrIndex(await blobs.readBytes(pick.digest, max), pick.mediaType);
   }
   const manifest = parsed.manifest;
-  const config = parseImageConfig(await blobs.readBytes(manifest.config.digest));
+  const config = parseImageConfig(await blobs.readBytes(manifest.config.digest, max));
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
     throw new ImageError(
       'InvalidImage',

@@ -1,4 +1,5 @@
 /** The parts of the OCI image spec (and Docker's equivalents) the store reads and writes. */
+import { z } from 'zod';
 import type { Digest } from './digest.ts';
 import { isDigest } from './digest.ts';
 import { ImageError } from './errors.ts';
@@ -65,6 +66,62 @@ export interface ImageConfig {
   history?: { created?: string; created_by?: string; empty_layer?: boolean; comment?: string }[];
 }
 
+// ---- validation: every manifest, index and config is checked against a schema before use ----
+
+const digestSchema = z.string().refine(isDigest, { message: 'not a sha256 digest (sha256:<64 hex>)' });
+const annotationsSchema = z.record(z.string(), z.string());
+const stringList = z.array(z.string().max(64 * 1024)).max(10_000);
+
+const descriptorSchema = z.looseObject({
+  mediaType: z.string().max(255).optional(),
+  digest: digestSchema,
+  size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  annotations: annotationsSchema.optional(),
+  platform: z
+    .looseObject({
+      architecture: z.string().max(64),
+      os: z.string().max(64),
+      variant: z.string().max(64).optional(),
+    })
+    .optional(),
+  urls: z.array(z.string()).optional(),
+});
+
+const manifestSchema = z.looseObject({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().max(255).optional(),
+  config: descriptorSchema,
+  layers: z.array(descriptorSchema).max(1000),
+  annotations: annotationsSchema.optional(),
+});
+
+const indexSchema = z.looseObject({
+  schemaVersion: z.literal(2),
+  mediaType: z.string().max(255).optional(),
+  manifests: z.array(descriptorSchema).max(1000),
+  annotations: annotationsSchema.optional(),
+});
+
+const runConfigSchema = z.looseObject({
+  User: z.string().max(1024).optional(),
+  Env: stringList.nullable().optional(),
+  Entrypoint: stringList.nullable().optional(),
+  Cmd: stringList.nullable().optional(),
+  WorkingDir: z.string().max(4096).optional(),
+  ExposedPorts: z.record(z.string(), z.unknown()).nullable().optional(),
+  Labels: z.record(z.string(), z.string()).nullable().optional(),
+  StopSignal: z.string().max(64).optional(),
+});
+
+const configSchema = z.looseObject({
+  created: z.string().optional(),
+  architecture: z.string().max(64).optional(),
+  os: z.string().max(64).optional(),
+  config: runConfigSchema.nullable().optional(),
+  rootfs: z.looseObject({ type: z.string(), diff_ids: z.array(digestSchema).max(1000) }),
+  history: z.array(z.unknown()).optional(),
+});
+
 function fail(message: string): never {
   throw new ImageError('InvalidImage', message);
 }
@@ -81,12 +138,23 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Checks `v` against a schema; the error lists the first problems with their field paths. */
+function check<S extends z.ZodType>(schema: S, v: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  const problems = r.error.issues
+    .slice(0, 5)
+    .map((i) => `${[what, ...i.path.map(String)].join('.')}: ${i.message}`)
+    .join('; ');
+  fail(`invalid ${what}: ${problems}`);
+}
+
+function toDescriptor(d: z.output<typeof descriptorSchema>): Descriptor {
+  return { ...d, mediaType: d.mediaType ?? '', digest: d.digest } as Descriptor;
+}
+
 export function checkDescriptor(v: unknown, what: string): Descriptor {
-  if (!isObject(v)) fail(`${what}: descriptor is not an object`);
-  const { mediaType, digest, size } = v;
-  if (typeof digest !== 'string' || !isDigest(digest)) fail(`${what}: bad digest ${String(digest)}`);
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) fail(`${what}: bad size`);
-  return { ...(v as unknown as Descriptor), mediaType: typeof mediaType === 'string' ? mediaType : '' };
+  return toDescriptor(check(descriptorSchema, v, what));
 }
 
 /** A manifest or an index, told apart by media type or shape. */
@@ -94,28 +162,30 @@ export type ManifestOrIndex = { kind: 'manifest'; manifest: Manifest } | { kind:
 
 export function parseManifestOrIndex(bytes: Uint8Array, mediaTypeHint?: string): ManifestOrIndex {
   const v = parseJson(bytes, 'manifest');
-  if (!isObject(v)) fail('manifest is not an object');
+  if (!isObject(v)) fail('manifest is not a JSON object');
   const mt = typeof v['mediaType'] === 'string' ? v['mediaType'] : (mediaTypeHint ?? '');
-  if (Array.isArray(v['manifests']) || mt === MEDIA.ociIndex || mt === MEDIA.dockerManifestList) {
-    if (!Array.isArray(v['manifests'])) fail('index has no manifests');
-    const manifests = v['manifests'].map((d, i) => checkDescriptor(d, `index.manifests[${i}]`));
-    return { kind: 'index', index: { ...(v as unknown as ImageIndex), manifests } };
+  if ('manifests' in v || mt === MEDIA.ociIndex || mt === MEDIA.dockerManifestList) {
+    const index = check(indexSchema, v, 'index');
+    return {
+      kind: 'index',
+      index: { ...(index as unknown as ImageIndex), manifests: index.manifests.map(toDescriptor) },
+    };
   }
-  if (!isObject(v['config']) || !Array.isArray(v['layers'])) fail('manifest needs config and layers');
-  const config = checkDescriptor(v['config'], 'manifest.config');
-  const layers = v['layers'].map((d, i) => checkDescriptor(d, `manifest.layers[${i}]`));
-  return { kind: 'manifest', manifest: { ...(v as unknown as Manifest), config, layers } };
+  const m = check(manifestSchema, v, 'manifest');
+  return {
+    kind: 'manifest',
+    manifest: {
+      ...(m as unknown as Manifest),
+      config: toDescriptor(m.config),
+      layers: m.layers.map(toDescriptor),
+    },
+  };
 }
 
 export function parseImageConfig(bytes: Uint8Array): ImageConfig {
   const v = parseJson(bytes, 'image config');
-  if (!isObject(v)) fail('image config is not an object');
-  const rootfs = v['rootfs'];
-  if (!isObject(rootfs) || !Array.isArray(rootfs['diff_ids'])) fail('image config has no rootfs.diff_ids');
-  for (const d of rootfs['diff_ids']) {
-    if (typeof d !== 'string' || !isDigest(d)) fail(`image config: bad diff id ${String(d)}`);
-  }
-  return v as unknown as ImageConfig;
+  if (!isObject(v)) fail('image config is not a JSON object');
+  return check(configSchema, v, 'image config') as unknown as ImageConfig;
 }
 
 /** The architecture name images use for this machine. */

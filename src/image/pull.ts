@@ -1,11 +1,19 @@
 /**
  * Pulls an image from an ImageSource: the manifest (and, for an index, this platform's manifest),
  * then every blob not already stored, each verified against its digest and resumed from its partial
- * download if an earlier attempt was cut.
+ * download if an earlier attempt was cut. A blob is stored under its name only once verified, and a
+ * layer is verified again by the read that unpacks it (layer-cache.ts), before the layer is kept.
  */
 import { isDigest, sha256Digest, type Digest } from './digest.ts';
 import { digestMismatch, ImageError } from './errors.ts';
-import { parseManifestOrIndex, pickPlatform, hostArchitecture, type Descriptor } from './oci-types.ts';
+import { checkJsonSize, tooLarge, type ImageLimits } from './limits.ts';
+import {
+  parseManifestOrIndex,
+  pickPlatform,
+  hostArchitecture,
+  type Descriptor,
+  type Manifest,
+} from './oci-types.ts';
 import { canonicalName, parseReference } from './reference.ts';
 import type { ImageInfo, ImageSource, ImageWriter } from './types.ts';
 
@@ -23,6 +31,7 @@ async function fetchManifest(
   expected?: Digest,
 ): Promise<{ digest: Digest; bytes: Buffer; mediaType?: string }> {
   const m = await source.manifest(ref);
+  checkJsonSize(m.bytes.length, `manifest of ${ref}`, writer.limits);
   const bytes = Buffer.from(m.bytes);
   const digest = sha256Digest(bytes);
   if (m.digest !== undefined) {
@@ -56,6 +65,19 @@ async function fetchBlobs(
   await Promise.all(Array.from({ length: n }, worker));
 }
 
+/** Refuses, before fetching anything, blobs the limits would refuse later anyway. */
+function checkSizes(limits: ImageLimits, m: Manifest): void {
+  checkJsonSize(m.config.size, `image config ${m.config.digest}`, limits);
+  let total = 0;
+  for (const l of m.layers) {
+    if (l.size > limits.maxLayerBytes)
+      throw tooLarge(`layer ${l.digest} (${l.size} bytes)`, 'maxLayerBytes', limits.maxLayerBytes);
+    total += l.size;
+  }
+  if (total > limits.maxImageBytes)
+    throw tooLarge(`the image's layers (${total} bytes)`, 'maxImageBytes', limits.maxImageBytes);
+}
+
 export async function pullImage(
   writer: ImageWriter,
   source: ImageSource,
@@ -73,6 +95,7 @@ export async function pullImage(
     parsed = parseManifestOrIndex(child.bytes, pick.mediaType);
   }
   const m = parsed.manifest;
+  checkSizes(writer.limits, m);
   await fetchBlobs(writer, source, [m.config, ...m.layers], options);
   const key = canonicalName(ref);
   await writer.tag(key, top.digest);

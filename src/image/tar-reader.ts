@@ -1,9 +1,12 @@
 /**
  * Streaming tar reader: yields entries in archive order; each entry's body must be read (or it is
  * skipped) before asking for the next one. Applies pax ('x', 'g') and GNU long-name ('L', 'K') records.
+ * Bounded: entry count, path and link lengths and the size of pax/GNU meta records are checked
+ * against `limits` before anything is buffered, and a cut archive is an error, not a short read.
  */
 import { Readable } from 'node:stream';
 import { ImageError } from './errors.ts';
+import { DEFAULT_LIMITS, tooLarge, type ImageLimits } from './limits.ts';
 import {
   BLOCK,
   decodeHeader,
@@ -35,6 +38,11 @@ class ByteQueue {
       Symbol.asyncIterator in source
         ? source[Symbol.asyncIterator]()
         : Readable.from(source)[Symbol.asyncIterator]();
+  }
+
+  /** Bytes buffered and not taken yet. */
+  get buffered(): number {
+    return this.length;
   }
 
   /** Buffers at least n bytes; false if the source ends first. */
@@ -97,13 +105,45 @@ class ByteQueue {
 }
 
 function truncated(): ImageError {
-  return new ImageError('InvalidImage', 'tar archive is truncated');
+  return new ImageError('InvalidImage', 'tar archive is truncated (it ends inside an entry)');
+}
+
+export type TarLimits = Pick<ImageLimits, 'maxEntries' | 'maxPathBytes' | 'maxLinkBytes' | 'maxMetaBytes'>;
+
+/** A pax number (uid, gid, mtime): finite and not negative, or the archive is refused. */
+function paxNumber(pax: Record<string, string>, key: string, fallback: number, integer: boolean): number {
+  const text = pax[key];
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isSafeInteger(n)))
+    throw new ImageError('InvalidImage', `bad pax ${key} "${text.slice(0, 40)}" in tar`);
+  return n;
+}
+
+function checkHeader(header: TarHeader, limits: TarLimits): void {
+  const pathBytes = Buffer.byteLength(header.path);
+  if (pathBytes > limits.maxPathBytes)
+    throw tooLarge(`tar entry path (${pathBytes} bytes)`, 'maxPathBytes', limits.maxPathBytes);
+  const linkBytes = Buffer.byteLength(header.linkpath);
+  if (linkBytes > limits.maxLinkBytes)
+    throw tooLarge(
+      `link target of ${header.path.slice(0, 200)} (${linkBytes} bytes)`,
+      'maxLinkBytes',
+      limits.maxLinkBytes,
+    );
+  if (header.path.includes('\0') || header.linkpath.includes('\0'))
+    throw new ImageError(
+      'InvalidImage',
+      `tar entry ${JSON.stringify(header.path.slice(0, 200))} has a NUL byte in its path or link`,
+    );
 }
 
 export async function* readTar(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  limits: TarLimits = DEFAULT_LIMITS,
 ): AsyncGenerator<TarEntry> {
   const q = new ByteQueue(source);
+  let entries = 0;
   let globalPax: Record<string, string> = {};
   let nextPax: Record<string, string> = {};
   let longName: string | undefined;
@@ -112,6 +152,7 @@ export async function* readTar(
     for (;;) {
       if (!(await q.fill(BLOCK))) {
         // A missing end-of-archive marker is tolerated (many writers omit it), a cut header is not.
+        if (q.buffered > 0) throw truncated();
         return;
       }
       const block = q.take(BLOCK);
@@ -123,7 +164,8 @@ export async function* readTar(
         throw new ImageError('InvalidImage', 'bad entry size in tar');
 
       if (raw.typeflag === 'x' || raw.typeflag === 'g' || raw.typeflag === 'L' || raw.typeflag === 'K') {
-        if (size > 16 * 1024 * 1024) throw new ImageError('InvalidImage', 'tar meta entry too large');
+        if (size > limits.maxMetaBytes)
+          throw tooLarge(`tar ${raw.typeflag} header (${size} bytes)`, 'maxMetaBytes', limits.maxMetaBytes);
         if (!(await q.fill(size + padding(size)))) throw truncated();
         const body = Buffer.from(q.take(size));
         q.take(padding(size));
@@ -138,15 +180,21 @@ export async function* readTar(
         continue;
       }
 
+      if (++entries > limits.maxEntries)
+        throw tooLarge(
+          `tar archive (more than ${limits.maxEntries} entries)`,
+          'maxEntries',
+          limits.maxEntries,
+        );
       const type = typeFromFlag(raw.typeflag);
       const header: TarHeader = {
         path: pax['path'] ?? longName ?? raw.path,
         type: type ?? 'file',
         mode: raw.mode,
-        uid: pax['uid'] !== undefined ? Number(pax['uid']) : raw.uid,
-        gid: pax['gid'] !== undefined ? Number(pax['gid']) : raw.gid,
+        uid: paxNumber(pax, 'uid', raw.uid, true),
+        gid: paxNumber(pax, 'gid', raw.gid, true),
         size: type === 'file' ? size : 0,
-        mtime: pax['mtime'] !== undefined ? Number(pax['mtime']) : raw.mtime,
+        mtime: paxNumber(pax, 'mtime', raw.mtime, false),
         linkpath: pax['linkpath'] ?? longLink ?? raw.linkpath,
         uname: pax['uname'] ?? raw.uname,
         gname: pax['gname'] ?? raw.gname,
@@ -157,6 +205,7 @@ export async function* readTar(
       for (const [k, v] of Object.entries(pax)) {
         if (k.startsWith('SCHILY.xattr.')) xattrs[k.slice('SCHILY.xattr.'.length)] = v;
       }
+      checkHeader(header, limits);
       nextPax = {};
       longName = undefined;
       longLink = undefined;

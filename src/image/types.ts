@@ -1,6 +1,7 @@
 /** Public types of the image store. */
 import type { BlobInfo, BlobStore } from './blob-store.ts';
 import type { Digest } from './digest.ts';
+import type { ImageLimits } from './limits.ts';
 import type { ImageConfig, Manifest } from './oci-types.ts';
 
 /** An image as the store knows it. */
@@ -58,6 +59,7 @@ export interface ManifestBytes {
 /** What importers need from the store (kept apart so they do not import the store class). */
 export interface ImageWriter {
   readonly blobs: BlobStore;
+  readonly limits: ImageLimits;
   tag(name: string, digest: Digest): Promise<void>;
   load(name: string, digest: Digest): Promise<ImageInfo>;
 }

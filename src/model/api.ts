@@ -3,7 +3,7 @@ import type { Deployment } from './deployment.ts';
 import type { PlacementExplanation } from './explanation.ts';
 import type { HostCapacity } from './host.ts';
 import type { JobStatus } from './job.ts';
-import type { TaskState } from './task.ts';
+import type { LastExit, TaskState } from './task.ts';
 
 /** One task row of `GET /v1/jobs/NAME/tasks` and `dabba status JOB --json`. */
 export interface TaskRow {
@@ -22,6 +22,8 @@ export interface TaskRow {
   ports: Record<string, number>;
   pid: number | null;
   exitCode: number | null;
+  /** How the task's previous run ended (kept across its restart). */
+  lastExit: LastExit | null;
   reason: string | null;
   message: string | null;
   unplaced: string | null;
@@ -100,9 +102,24 @@ export interface WatchEventWire {
 
 export interface HealthView {
   ok: boolean;
+  /** 'degraded': the server answers but something needs the operator (see `reasons`). */
+  status?: 'ok' | 'degraded';
+  /** Why the status is degraded, one sentence each (a full or read-only disk, space below the watermark). */
+  reasons?: string[];
   revision: number;
   store: string;
   version: string;
+  /** Counters of errors the process survived (uncaught I/O errors, accept errors, log write errors). */
+  faults?: Record<string, number>;
+}
+
+/** `GET /v1/version` (`dabba version`): the server's version and store, and its hosts' runtimes. */
+export interface VersionView {
+  version: string;
+  store: string;
+  revision: number;
+  /** Per runtime: how many hosts run tasks with it, and how many of them are not down. */
+  runtimes: { runtime: string; hosts: number; up: number }[];
 }
 
 /** One control-plane replica in `GET /v1/servers`. */
@@ -130,4 +147,37 @@ export interface ServersView {
   /** Who owns the broker shard, if anyone. */
   broker: string | null;
   store: { name: string; ok: boolean; revision: number; error?: string };
+}
+
+/** `GET /v1/ca`: the cluster CA certificate (public), and its pin (`sha256:` of its public key). */
+export interface ClusterCaView {
+  cert: string;
+  pin: string;
+}
+
+/** A host certificate as the server hands it out (join, renewal). */
+export interface HostCertificateView {
+  hostId: string;
+  address: string;
+  /** PEM of the host certificate. */
+  certificate: string;
+  /** PEM of the cluster CA it chains to. */
+  ca: string;
+  /** ISO-8601. */
+  notAfter: string;
+}
+
+/**
+ * Header of a task's log stream (`GET /v1/tasks/ID/logs`) that is not from the task's running
+ * instance, JSON: the log of the instance before (kept across a restart in place), shown because it
+ * was asked for (`?previous=1`) or because the task is not running now.
+ */
+export const LOG_INSTANCE_HEADER = 'x-dabba-log-instance';
+
+export interface LogInstance {
+  instance: 'previous';
+  /** True when `previous` was asked for; false when shown because the task is not running. */
+  requested: boolean;
+  /** How that instance ended, when known. */
+  exit?: LastExit;
 }

@@ -1,5 +1,20 @@
 export type HostState = 'ready' | 'cordoned' | 'draining' | 'down';
 
+/**
+ * A condition the agent reports about its host with each heartbeat, cleared by the agent when it is
+ * over. Any of them keeps new tasks off the host (the host-state placement filter); running tasks
+ * stay. DiskFull: no space left in the agent's data dir; DiskPressure: free space below the agent's
+ * watermark; DiskReadOnly: the data dir's file system turned read-only.
+ */
+export interface HostCondition {
+  type: 'DiskFull' | 'DiskPressure' | 'DiskReadOnly';
+  message: string;
+  /** Since when (ms since the epoch). */
+  since: number;
+}
+
+export const HOST_CONDITION_TYPES = ['DiskFull', 'DiskPressure', 'DiskReadOnly'] as const;
+
 export interface HostCapacity {
   cpu: number;
   memoryBytes: number;
@@ -32,6 +47,8 @@ export interface HostRecord {
    * Its tasks get addresses from it; the range is held under keys.subnet(...) while the host is.
    */
   subnet?: string;
+  /** What the agent last reported about its host (absent or empty: nothing wrong). */
+  conditions?: HostCondition[];
 }
 
 /** A host as the API shows it. */
@@ -51,4 +68,6 @@ export interface HostView {
   drain?: string;
   /** The host's range of the task network, when it has one (see HostRecord.subnet). */
   subnet?: string;
+  /** Conditions the agent reports (see HostCondition); present only when there are some. */
+  conditions?: HostCondition[];
 }

@@ -514,6 +514,7 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
         rescheduleAfter: t.restart.rescheduleAfter ?? JOB_DEFAULTS.rescheduleAfter,
       },
       stopGracePeriod: formatExactDuration(t.stopGracePeriodMs),
+      init: t.init !== false,
     },
     update: {
       maxUnavailable: spec.update.maxUnavailable,

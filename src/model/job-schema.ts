@@ -923,6 +923,10 @@ const taskSchema = z
       JOB_LIMITS.stopGracePeriodMs.max,
       JOB_DEFAULTS.stopGracePeriod,
     ),
+    init: boolean(
+      "Run a tiny init (catatonit) as the container's PID 1: it forwards signals to the task's process (so one without a SIGTERM handler still stops) and reaps zombies. false runs the command as PID 1. Ignored by the process runtime.",
+      true,
+    ),
   })
   .meta({ description: 'What each replica runs.' })
   .superRefine(
@@ -990,6 +994,7 @@ const taskSchema = z
       health,
       restart: t.restart,
       stopGracePeriodMs: t.stopGracePeriod,
+      ...(t.init ? {} : { init: false as const }),
     };
   });
 

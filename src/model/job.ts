@@ -58,6 +58,13 @@ export interface TaskSpec {
   };
   /** Time between SIGTERM and SIGKILL on stop. */
   stopGracePeriodMs: number;
+  /**
+   * Whether a container runs a tiny init (catatonit) as its PID 1, which forwards signals to the
+   * task's process and reaps zombies. Absent means true (the normalized form leaves it out then,
+   * so specs stored before the field existed compare equal); false runs the command as PID 1.
+   * Ignored by the process runtime.
+   */
+  init?: false;
 }
 
 export interface UpdateSpec {

@@ -41,6 +41,16 @@ export const keys = {
   /** The audit log of write requests, in time order. */
   audit: (at: number, id: string) => `/audit/${String(at).padStart(15, '0')}-${id}`,
   auditPrefix: '/audit/',
+  /**
+   * Secrets of the control plane (the cluster CA's key): never served by any route, watch included.
+   * Other secret records belong under this prefix too.
+   */
+  secretPrefix: '/pki/',
+  /** The cluster CA: {"cert": PEM, "key": PEM, "createdAt": ms}; created once, by the first replica. */
+  clusterCa: '/pki/ca',
+  /** The last host certificate issued to a host: its address is where the server reaches the agent. */
+  hostCertificate: (host: string) => `/hostcerts/${host}`,
+  hostCertificatesPrefix: '/hostcerts/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

@@ -32,4 +32,18 @@ export interface JobPlanView {
   /** Tasks of the job per host, now and after. */
   perHost: { host: string; before: number; after: number }[];
   failures: PlanFailure[];
+  /** Set when no host's runtime can run the task at all (no image for a container-only fleet, an
+   * image the server does not have): a deploy is refused with DABBA_E_UNRUNNABLE. */
+  unrunnable?: Unrunnable;
+}
+
+/** Why no host can run a job's task (see `JobPlanView.unrunnable`). */
+export interface Unrunnable {
+  /** NoImage | ImageNotFound */
+  code: 'NoImage' | 'ImageNotFound';
+  /** What is wrong and how to fix it. */
+  message: string;
+  /** Runtimes of the live hosts. */
+  runtimes: string[];
+  image?: string;
 }

@@ -28,6 +28,37 @@ export interface TaskUsage {
   pids: number;
 }
 
+/**
+ * How the task's previous run ended (or why its last start failed), kept on its status across the
+ * restart that follows, so `dabba status` still says why it restarted.
+ */
+export interface LastExit {
+  /** Exited, Killed (by a signal), OOMKilled, LivenessFailed, or why a start failed
+   * (StartFailed, ImageNotFound, CommandNotFound, ...). */
+  reason: string;
+  /** Exit code (128+N when killed by signal N); absent when unknown or the start failed. */
+  exitCode?: number;
+  /** The signal that ended it (SIGKILL, SIGTERM, ...), when it was one. */
+  signal?: string;
+  /** When it ended (epoch ms). */
+  at: number;
+}
+
+/** One line for a last exit: "killed by SIGKILL (exit 137)", "exit code 3", "OOMKilled (exit 137)". */
+export function describeExit(e: LastExit): string {
+  const code = e.exitCode === undefined ? '' : `exit ${e.exitCode}`;
+  switch (e.reason) {
+    case 'Exited':
+      return e.exitCode === undefined ? 'exited (code unknown)' : `exit code ${e.exitCode}`;
+    case 'Killed':
+      return `killed by ${e.signal ?? 'a signal'}${code ? ` (${code})` : ''}`;
+    case 'LivenessFailed':
+      return `liveness failed${e.signal ? `, stopped by ${e.signal}` : ''}${code ? ` (${code})` : ''}`;
+    default:
+      return `${e.reason}${code ? ` (${code})` : ''}`;
+  }
+}
+
 /** A task as its agent sees it: the record under /status/ID, written only by the agent. */
 export interface TaskStatus {
   id: string;
@@ -44,8 +75,10 @@ export interface TaskStatus {
   /** Declared port name -> port reachable at `address`. */
   ports?: Record<string, number>;
   exitCode?: number;
+  /** How the previous run ended; kept when the task starts again. */
+  lastExit?: LastExit;
   /** Machine-readable reason of the last state change: Started, Exited, OOMKilled, LivenessFailed,
-   * StartFailed, ImageNotFound, CommandNotFound, Stopped, ...; a crash loop keeps the
+   * StartFailed, ImageNotFound, ImageRefused, CommandNotFound, Stopped, ...; a crash loop keeps the
    * cause as reason and says so in the message, with nextRestartAt */
   reason?: string;
   message?: string;

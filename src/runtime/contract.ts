@@ -291,6 +291,34 @@ export function runtimeContract(name: string, factory: () => Promise<RuntimeFixt
       assert.ok(Date.now() - t0 < 3000, `timed-out exec returned after ${Date.now() - t0}ms`);
     });
 
+    test('execStream streams stdout and stderr apart, with the exit code, and an abort ends it', async (t) => {
+      const f = fixture();
+      const rt = f.runtime;
+      const h = await launch(t, rt, f, LOOP, { env: { X: '42' } });
+      const s = await rt.execStream(h.taskId, [...f.shell, 'echo "x=$X"; echo oops >&2; echo two; exit 5']);
+      const got: Record<string, string> = { stdout: '', stderr: '' };
+      for await (const c of s.output) got[c.stream] += Buffer.from(c.data).toString('utf8');
+      assert.equal(await s.exit, 5);
+      assert.equal(got['stdout'], 'x=42\ntwo\n');
+      assert.equal(got['stderr'], 'oops\n');
+      const missing = await rt.execStream(h.taskId, ['no-such-command-here']);
+      for await (const c of missing.output) void c;
+      assert.notEqual(await missing.exit, 0, 'a command that does not exist fails');
+      const ac = new AbortController();
+      const long = await rt.execStream(h.taskId, [...f.shell, 'echo started; sleep 30'], {
+        signal: ac.signal,
+      });
+      const t0 = Date.now();
+      for await (const c of long.output) {
+        if (Buffer.from(c.data).toString('utf8').includes('started')) ac.abort();
+      }
+      assert.notEqual(await long.exit, 0);
+      assert.ok(Date.now() - t0 < 5000, `aborted exec ended after ${Date.now() - t0}ms`);
+      const h2 = await launch(t, rt, f, 'exit 0');
+      await rt.wait(h2.taskId);
+      await assert.rejects(rt.execStream(h2.taskId, [...f.shell, 'true']), RuntimeError);
+    });
+
     test('stats reports the usage of a running task', async (t) => {
       const f = fixture();
       const rt = f.runtime;
@@ -378,6 +406,56 @@ export function runtimeContract(name: string, factory: () => Promise<RuntimeFixt
         [],
         'removed tasks are forgotten',
       );
+    });
+
+    test("a restart in place keeps the address and the ended run's log as the previous one", async (t) => {
+      const f = fixture();
+      const rt = f.runtime;
+      const first = await launch(t, rt, f, 'echo run one; exit 3');
+      const id = first.taskId;
+      assert.equal((await rt.wait(id)).exitCode, 3);
+      await assert.rejects(readLogs(rt, id, { previous: true }), 'no previous run before a restart');
+      await rt.remove(id, { restarting: true });
+      assert.deepEqual(texts(await readLogs(rt, id, { previous: true })), ['run one']);
+      const second = await rt.start({
+        taskId: id,
+        job: 'contract',
+        version: 1,
+        spec: taskSpec(f, `echo run two; ${LOOP}`),
+        env: { DABBA_TASK_ID: id },
+      });
+      assert.equal(second.address, first.address, 'the same address after the restart');
+      await waitForLine(rt, id, 'run two');
+      assert.deepEqual(texts(await readLogs(rt, id)), ['run two'], 'the current run only');
+      assert.deepEqual(texts(await readLogs(rt, id, { previous: true })), ['run one']);
+      const again = await (await f.reopen()).recover();
+      assert.ok(
+        again.running.some((h) => h.taskId === id && h.address === first.address),
+        'a new instance adopts it',
+      );
+      await rt.stop(id, 0);
+      await rt.remove(id);
+      await assert.rejects(readLogs(rt, id, { previous: true }), 'removed for good: no previous log');
+      const after = await (await f.reopen()).recover();
+      assert.ok(![...after.running, ...after.exited].some((x) => x.taskId === id), 'forgotten');
+    });
+
+    test('a task left between two runs is reported as exited by recover, and removable', async (t) => {
+      const f = fixture();
+      const rt = f.runtime;
+      const h = await launch(t, rt, f, 'echo once; exit 0');
+      await rt.wait(h.taskId);
+      await rt.remove(h.taskId, { restarting: true });
+      const rt2 = await f.reopen();
+      const found = await rt2.recover();
+      assert.ok(
+        found.exited.some((x) => x.taskId === h.taskId),
+        JSON.stringify(found),
+      );
+      assert.deepEqual(texts(await readLogs(rt2, h.taskId, { previous: true })), ['once']);
+      await rt2.remove(h.taskId);
+      const later = await (await f.reopen()).recover();
+      assert.ok(![...later.running, ...later.exited].some((x) => x.taskId === h.taskId));
     });
 
     test('no process is left after stop and remove', async (t) => {

@@ -48,6 +48,28 @@ export interface ExecResult {
 
 export type LogStream = 'stdout' | 'stderr';
 
+/** One piece of a streamed exec's output. */
+export interface ExecChunk {
+  stream: LogStream;
+  data: Uint8Array;
+}
+
+/**
+ * A command running in a task's environment (`dabba exec`): its output as it comes, then its exit
+ * code. Non-interactive: the command's stdin is empty (/dev/null), it has no terminal.
+ */
+export interface ExecSession {
+  /** stdout and stderr pieces in the order they were read; ends when the command's output ends. */
+  output: AsyncIterable<ExecChunk>;
+  /** The exit code; 128+N when killed by signal N. */
+  exit: Promise<number>;
+}
+
+export interface ExecStreamOptions {
+  /** Kills the command (and what it started) when aborted; `exit` then resolves with 137. */
+  signal?: AbortSignal;
+}
+
 export interface LogLine {
   stream: LogStream;
   /** Milliseconds since the epoch when known (oci/conmon logs carry timestamps). */
@@ -61,6 +83,21 @@ export interface LogReadOptions {
   /** Keep reading as the task writes; ends when the signal aborts. */
   follow?: boolean;
   signal?: AbortSignal;
+  /**
+   * The log of the run before (kept by a `remove` with `restarting`; at most the last MiB), not the
+   * current one; fails with reason NotFound when there is none. Never followed (it is complete).
+   */
+  previous?: boolean;
+}
+
+export interface RemoveOptions {
+  /**
+   * The task is restarted in place: it will be started again under the same id on this host. The
+   * runtime keeps what belongs to the task rather than to one run of it: its address (oci: the task
+   * keeps its IP across restarts, as a pod does) and the log of the run that ended, until a remove
+   * without this option.
+   */
+  restarting?: boolean;
 }
 
 export interface Runtime {
@@ -75,12 +112,19 @@ export interface Runtime {
   wait(taskId: string): Promise<ExitStatus>;
   /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. Idempotent. */
   stop(taskId: string, graceMs: number): Promise<void>;
-  /** Removes every trace of a stopped task: state, logs, cgroups, mounts. Idempotent. */
-  remove(taskId: string): Promise<void>;
+  /** Removes every trace of a stopped task: state, logs, cgroups, mounts. Idempotent. See RemoveOptions. */
+  remove(taskId: string, options?: RemoveOptions): Promise<void>;
   /** Tasks found running from a previous agent, re-adopted; tasks found dead are reported too. */
   recover(): Promise<{ running: TaskHandle[]; exited: { taskId: string; status: ExitStatus }[] }>;
   /** Runs a command in the task's environment (for exec probes). */
   exec(taskId: string, command: string[], timeoutMs: number): Promise<ExecResult>;
+  /**
+   * Runs a command in the task's environment as `dabba exec` does, streaming its output: for oci in
+   * the container's namespaces and cgroup (`runc exec`), for process with the task's environment and
+   * working directory. Rejects with a RuntimeError (details.reason NotRunning, NotFound) if the task
+   * does not run; a command that cannot be started answers exit 126/127 with why on stderr.
+   */
+  execStream(taskId: string, command: string[], options?: ExecStreamOptions): Promise<ExecSession>;
   /** Current usage of a running task, if the runtime can measure it. */
   stats(taskId: string): Promise<TaskUsage | undefined>;
   /** Reads the task's captured output, oldest first. */

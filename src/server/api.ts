@@ -1,5 +1,13 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '../lib/index.ts';
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { DabbaError, isStorageError } from '../errors/index.ts';
+import { parseRequestTarget, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
@@ -17,19 +25,25 @@ import {
   type Principal,
   type TokenCache,
 } from '../auth/index.ts';
-import { DabbaError } from '../errors/index.ts';
 import { Router } from './http/router.ts';
 import { authRoutes } from './routes/auth.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
+import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { imageRoutes } from './routes/images.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { logRoutes } from './routes/logs.ts';
 import { serverRoutes, type ServersSource } from './routes/servers.ts';
 import { watchRoutes } from './routes/watch.ts';
+import { versionRoutes } from './routes/version.ts';
+import { jobVerbRoutes } from './routes/job-verbs.ts';
+import { execRoutes } from './routes/exec.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
-import { ALL_NAMESPACES, jobId, type TaskNetwork } from '../model/index.ts';
+import type { TaskNetwork } from '../model/index.ts';
+import type { ServerPki } from './pki.ts';
+import { certificateRoutes } from './routes/certificates.ts';
+import { faultCounts, type StorageHooks } from './storage/index.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -45,6 +59,10 @@ export interface ApiOptions {
   images?: ImageStore;
   /** The control-plane replicas (`GET /v1/servers`). */
   servers?: ServersSource;
+  /** The cluster CA and this replica's certificate; with `pki.tls` the API serves HTTPS. */
+  pki?: ServerPki;
+  /** Storage faults: health, refusing new things below the watermark, 507 for a lack of space. */
+  storage?: StorageHooks;
   /**
    * Authentication: who may call what (src/auth). Absent: every request acts as an admin — only for
    * measuring what authentication costs (bench/api-auth.ts), never a default.
@@ -63,23 +81,20 @@ export function buildRouter(o: ApiOptions): Router {
   const router = new Router();
   router.on('GET', '/v1/health', async () => ({
     ok: true,
+    ...(o.storage?.health() ?? { status: 'ok', reasons: [] }),
     revision: await o.store.revision(),
     store: o.storeName,
     version: o.version,
+    faults: faultCounts(),
   }));
-  // Events of the request's namespace's jobs, and the cluster's (hosts, images) that name no job.
-  router.on('GET', '/v1/events', async ({ query, namespace }) => {
-    const limit = Number(query.get('limit') ?? 100);
-    const job = query.get('job');
-    return o.events.list({
-      limit: Number.isInteger(limit) && limit > 0 ? Math.min(limit, 5000) : 100,
-      namespace,
-      ...(job === null ? {} : { job: namespace === ALL_NAMESPACES ? job : jobId(namespace, job) }),
-    });
-  });
-  jobRoutes(router, o.store, o.clock, o.events);
+  eventRoutes(router, o.store, o.events);
+  jobRoutes(router, o.store, o.clock, o.events, o.images);
   hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
-  logRoutes(router, o.store);
+  logRoutes(router, o.store, o.pki);
+  if (o.pki) certificateRoutes(router, o.store, o.pki, o.events);
+  versionRoutes(router, o.store, o.storeName, o.version);
+  jobVerbRoutes(router, o.store, o.clock, o.events);
+  execRoutes(router, o.store, o.pki);
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
@@ -87,6 +102,7 @@ export function buildRouter(o: ApiOptions): Router {
     store: o.store,
     clock: o.clock,
     ...(o.auth ? { tokens: o.auth.tokens, audit: o.auth.audit } : {}),
+    ...(o.pki ? { pki: o.pki } : {}),
   });
   // Every route must be in the authorization table: a route without an entry is a bug, not a
   // route open to everyone.
@@ -168,53 +184,81 @@ function lingeringClose(req: IncomingMessage, _res: ServerResponse): void {
   req.once('end', () => clearTimeout(timer));
 }
 
-/** The HTTP API server. Never crashes on bad input: every error becomes a JSON answer. */
+/**
+ * The API server: HTTPS with the replica's certificate when `o.pki.tls`, else plain HTTP. Over TLS a
+ * client may present a certificate (host agents do; token clients need not): it is checked against
+ * the cluster CA only, and `hostIdentityFromRequest` reads the result. Never crashes on bad input:
+ * every error becomes a JSON answer.
+ */
 export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & { router: Router } {
   const router = buildRouter(o);
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+  const listener: RequestListener = (req, res) => {
     const controller = new AbortController();
     const abort = (): void => controller.abort();
     res.on('close', abort);
     shutdown.addEventListener('abort', abort, { once: true });
     res.on('close', () => shutdown.removeEventListener('abort', abort));
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    // A request target that is not a path (an absolute URL with a bad port...) must not throw here:
+    // an exception in this listener would take the whole server down.
+    const url = parseRequestTarget(req.url) ?? { pathname: '', query: new URLSearchParams() };
     void (async () => {
       try {
+        if (url.pathname === '')
+          throw new DabbaError('DABBA_E_BAD_REQUEST', 'the request target is not a path (/v1/...)');
         const method = req.method ?? 'GET';
         const { handler, params, status, pattern } = router.match(method, url.pathname);
         const seen: { principal: Principal } = { principal: ANONYMOUS };
-        auditOnClose(
-          o,
-          req,
-          res,
-          { method, pattern, path: url.pathname, params, query: url.searchParams },
-          seen,
-        );
-        const { principal, namespace } = await admit(o, req, method, pattern, params, url.searchParams, seen);
+        auditOnClose(o, req, res, { method, pattern, path: url.pathname, params, query: url.query }, seen);
+        const { principal, namespace } = await admit(o, req, method, pattern, params, url.query, seen);
+        o.storage?.admit(method, url.pathname);
         const result = await handler({
           req,
           res,
           params,
-          query: url.searchParams,
+          query: url.query,
           signal: controller.signal,
           principal,
           namespace,
         });
         if (result !== undefined && !res.headersSent) sendJson(res, status, result);
-      } catch (e) {
+      } catch (thrown) {
+        const e = o.storage ? o.storage.failed(thrown) : thrown;
         const { status, body } = toErrorBody(e);
-        if (status >= 500)
+        // Storage faults are said once by the storage guard, not per request; a client that went
+        // away (a Ctrl-C'd `dabba logs -f`) is no server error.
+        if (status >= 500 && !isStorageError(e) && !controller.signal.aborted)
           o.logger.error({ err: e, method: req.method, path: url.pathname }, 'request failed');
         else o.logger.debug({ code: body.code, method: req.method, path: url.pathname }, 'request refused');
-        if (res.headersSent) {
-          res.end();
-          return;
+        try {
+          if (res.headersSent) {
+            res.end();
+            return;
+          }
+          if (!req.complete) lingeringClose(req, res);
+          sendJson(res, status, body);
+        } catch {
+          res.destroy();
         }
-        if (!req.complete) lingeringClose(req, res);
-        sendJson(res, status, body);
       }
     })();
-  });
+  };
+  const options = { requestTimeout: 0, headersTimeout: 30_000 };
+  const server: Server = o.pki?.tls
+    ? createHttpsServer(
+        {
+          ...options,
+          cert: o.pki.identity.certPem,
+          key: o.pki.identity.keyPem,
+          // Client certificates are verified against the cluster CA alone (not the system's CAs);
+          // one that fails leaves the request unauthenticated by certificate instead of refused.
+          ca: o.pki.ca.certPem,
+          requestCert: true,
+          rejectUnauthorized: false,
+          minVersion: 'TLSv1.2',
+        },
+        listener,
+      )
+    : createServer(options, listener);
   server.on('clientError', (err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy(err);

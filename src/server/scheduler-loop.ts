@@ -11,7 +11,7 @@
  * placement key, so two shards never fill the same free capacity (or host port) at once; a replica
  * that owns every shard (the usual lone server) fences on all of them instead and skips those keys.
  */
-import { CompactedError, messageOf } from '../errors/index.ts';
+import { CompactedError, isStorageError, messageOf } from '../errors/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
 import { shortId, sleep } from '../lib/index.ts';
 import type { JobRecord, JobVersionRecord, Task } from '../model/index.ts';
@@ -223,7 +223,10 @@ export class SchedulerLoop {
           this.#pending.delete(job);
           const written = { ops: 0 };
           const p = this.#reconcileJob(job, fence, exclusive, written, signal).catch((e: unknown) => {
-            this.#o.logger.error({ err: e, job }, 'reconcile failed; will retry');
+            // A full or read-only disk is said once by the storage guard, not per job and pass.
+            if (isStorageError(e))
+              this.#o.logger.debug({ code: e.code, job }, 'plan not written; will retry');
+            else this.#o.logger.error({ err: e, job }, 'reconcile failed; will retry');
             this.#dirty.add(job);
           });
           if (exclusive === undefined) {

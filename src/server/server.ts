@@ -6,21 +6,24 @@
  */
 import type { AddressInfo } from 'node:net';
 import { DabbaError } from '../errors/index.ts';
-import type { Clock, Logger } from '../lib/index.ts';
-import { systemClock } from '../lib/index.ts';
+import type { Clock, Logger, Watermark } from '../lib/index.ts';
+import { handleAcceptErrors, systemClock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
+import { preparePki, type ServerPki } from './pki.ts';
 import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
+import { StorageGuard, observeStore } from './storage/index.ts';
 import { parseTaskNetwork } from '../model/index.ts';
 import {
   AuditLog,
   TokenCache,
   bearerAuthenticator,
   bootstrapAdminToken,
+  certificateAuthenticator,
   type Authenticator,
 } from '../auth/index.ts';
 import type { ApiAuth } from './api.ts';
@@ -58,6 +61,21 @@ export interface ServerOptions {
   /** Prefix length of each host's range of the task network (default 24: 254 task addresses). */
   hostSubnetSize?: number;
   /**
+   * Where the cluster CA is written (`ca.crt`, `ca.key` 0600) and read from. The CA itself lives in
+   * the store, shared by every replica; without a data dir it is only there.
+   */
+  dataDir?: string;
+  /** Serve HTTPS on loopback too (beyond loopback it always does). */
+  forceTls?: boolean;
+  /** More names (DNS or IP) for the server certificate, besides the listen/advertise hosts and hostname. */
+  tlsNames?: string[];
+  /**
+   * Storage faults (docs/operations.md): the directories holding the server's data, watched for free
+   * space below the watermark and for turning read-only. Without it, only the store's own errors
+   * say that a disk is full.
+   */
+  storage?: { paths: string[]; watermark?: Watermark; intervalMs?: number };
+  /**
    * Authentication and authorization (on by default). `false` turns them off: every request acts as
    * an admin and nothing is audited — only for measuring their cost (bench/api-auth.ts).
    */
@@ -73,8 +91,7 @@ export interface AuthOptions {
    */
   adminToken?: string;
   /**
-   * Authenticators tried before the bearer token's (e.g. a client certificate turned into a host
-   * principal, once the server speaks TLS).
+   * Authenticators tried after the client certificate's and before the bearer token's.
    */
   authenticators?: readonly Authenticator[];
 }
@@ -88,12 +105,15 @@ export interface CloseOptions {
 }
 
 export interface RunningServer {
+  /** http://... on plain loopback, https://... with TLS. */
   url: string;
   /**
    * The bare admin token this server created in the store at start (a fresh cluster), for the
    * caller to hand over (`DATA_DIR/admin.token`); undefined when an admin token existed already.
    */
   adminToken?: string;
+  /** The cluster CA and this replica's certificate; `pki.tls` says whether the API serves HTTPS. */
+  pki: ServerPki;
   scheduler: SchedulerLoop;
   replica: Replica;
   /** Every API route this server serves (`METHOD /pattern`), e.g. to check the authorization table. */
@@ -115,22 +135,41 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const logger = o.logger.child({ replica: replicaId });
   const controller = new AbortController();
   const signal = controller.signal;
-  const events = new EventLog(o.store, clock);
+  const guard = o.storage
+    ? new StorageGuard({ ...o.storage, clock, logger: logger.child({ part: 'storage' }) })
+    : undefined;
+  // Every part writes through the observed store: a write refused for lack of space is seen once.
+  const store = guard ? observeStore(o.store, guard) : o.store;
+  const events = new EventLog(store, clock);
+  guard?.attach(events);
   let auth: ApiAuth | undefined;
   let adminToken: string | undefined;
   if (o.auth !== false) {
-    const tokens = new TokenCache(o.store, logger.child({ part: 'tokens' }));
+    const tokens = new TokenCache(store, logger.child({ part: 'tokens' }));
     auth = {
       tokens,
-      audit: new AuditLog(o.store, clock, logger.child({ part: 'audit' })),
-      authenticators: [...(o.auth?.authenticators ?? []), bearerAuthenticator(tokens, clock)],
+      audit: new AuditLog(store, clock, logger.child({ part: 'audit' })),
+      // A verified host certificate first: an agent beyond loopback is its certificate.
+      authenticators: [
+        certificateAuthenticator(),
+        ...(o.auth?.authenticators ?? []),
+        bearerAuthenticator(tokens, clock),
+      ],
     };
-    adminToken = await bootstrapAdminToken(o.store, clock.now(), o.auth?.adminToken);
+    adminToken = await bootstrapAdminToken(store, clock.now(), o.auth?.adminToken);
   }
   let replica: Replica | undefined = undefined;
+  const pki = await preparePki(o.store, {
+    host: o.host,
+    logger,
+    ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }),
+    ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
+    ...(o.forceTls === undefined ? {} : { forceTls: o.forceTls }),
+    ...(o.tlsNames === undefined ? {} : { tlsNames: o.tlsNames }),
+  });
   const http = createApiServer(
     {
-      store: o.store,
+      store,
       storeName: o.storeName,
       clock,
       logger,
@@ -140,10 +179,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
       ...(auth ? { auth } : {}),
+      pki,
+      ...(guard ? { storage: guard } : {}),
       servers: {
         view: () => {
           if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
-          return serversView(o.store, o.storeName, replica);
+          return serversView(store, o.storeName, replica);
         },
       },
     },
@@ -156,11 +197,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       resolve();
     });
   });
+  handleAcceptErrors(http, logger, 'API server');
   const addr = http.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `http://${host}:${addr.port}`;
+  const url = `${pki.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   const r = new Replica({
-    store: o.store,
+    store,
     logger: logger.child({ part: 'shards' }),
     clock,
     id: replicaId,
@@ -178,7 +220,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   }
   replica = r;
   const scheduler = new SchedulerLoop({
-    store: o.store,
+    store,
     clock,
     logger: logger.child({ part: 'scheduler' }),
     events,
@@ -192,9 +234,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ...(auth ? [auth.tokens.run(signal)] : []),
     r.run(signal),
     scheduler.run(signal),
+    ...(guard ? [guard.run(signal)] : []),
     runBrokerDuties(
       {
-        store: o.store,
+        store,
         replica: r,
         logger: logger.child({ part: 'broker' }),
         keepEvents: o.keepEvents ?? 5000,
@@ -204,11 +247,15 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       signal,
     ),
   ];
-  logger.info({ url, shards: shardCount, leaseTtlSeconds: ttl }, 'server listening');
+  logger.info(
+    { url, shards: shardCount, leaseTtlSeconds: ttl, tls: pki.tls, caPin: pki.ca.pin },
+    'server listening',
+  );
   let closed: Promise<void> | undefined;
   return {
     url,
     ...(adminToken === undefined ? {} : { adminToken }),
+    pki,
     scheduler,
     replica: r,
     routes: () => http.router.routes(),

@@ -339,6 +339,7 @@ export class StateCache {
     };
     if (h.agentUrl !== undefined) v.agentUrl = h.agentUrl;
     if (h.schedulable === 'draining' && h.drainDeadline !== undefined) v.drainDeadline = h.drainDeadline;
+    if (h.conditions !== undefined && h.conditions.length > 0) v.conditions = h.conditions;
     return v;
   }
 

@@ -28,12 +28,17 @@ const THROUGH: Record<string, Caller[]> = {
   join: ['agent', 'admin'],
   host: ['host', 'admin'],
   fetch: ['viewer', 'deployer', 'admin', 'host'],
+  // Certificate renewal: only a host by its current certificate (over TLS; test/api/tls.test.ts),
+  // so on this plain-HTTP server no caller gets through (a host credential gets 403 too).
+  hostcert: [],
 };
 
 /** Route -> the kind above, and how to call it (path with parameters filled, query, body). */
 const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: unknown }> = {
   'GET /v1/health': { kind: 'open', path: '/v1/health' },
+  'GET /v1/ca': { kind: 'open', path: '/v1/ca' },
   'GET /v1/whoami': { kind: 'any', path: '/v1/whoami' },
+  'GET /v1/version': { kind: 'any', path: '/v1/version' },
   'GET /v1/events': { kind: 'read', path: '/v1/events' },
   'GET /v1/servers': { kind: 'read', path: '/v1/servers' },
   'GET /v1/jobs': { kind: 'read', path: '/v1/jobs' },
@@ -43,16 +48,20 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'POST /v1/jobs/:name/plan': { kind: 'read', path: '/v1/jobs/web/plan', body: {} },
   'POST /v1/jobs/:name/promote': { kind: 'write', path: '/v1/jobs/nothing/promote', body: {} },
   'POST /v1/jobs/:name/rollback': { kind: 'write', path: '/v1/jobs/nothing/rollback', body: {} },
+  'POST /v1/jobs/:name/scale': { kind: 'write', path: '/v1/jobs/nothing/scale', body: { replicas: 1 } },
+  'POST /v1/jobs/:name/restart': { kind: 'write', path: '/v1/jobs/nothing/restart', body: {} },
   'GET /v1/jobs/:name/versions': { kind: 'read', path: '/v1/jobs/web/versions' },
   'GET /v1/jobs/:name/tasks': { kind: 'read', path: '/v1/jobs/web/tasks' },
   'GET /v1/jobs/:name/deployments': { kind: 'read', path: '/v1/jobs/web/deployments' },
   'GET /v1/tasks/:id': { kind: 'read', path: '/v1/tasks/web-aaaaa' },
   'GET /v1/tasks/:id/logs': { kind: 'read', path: '/v1/tasks/web-aaaaa/logs' },
+  'POST /v1/tasks/:id/exec': { kind: 'write', path: '/v1/tasks/web-aaaaa/exec', body: { command: ['true'] } },
   'GET /v1/hosts': { kind: 'read', path: '/v1/hosts' },
   'POST /v1/hosts/join': { kind: 'join', path: '/v1/hosts/join', body: {} },
   'POST /v1/hosts': { kind: 'host', path: '/v1/hosts', body: {} },
   'POST /v1/hosts/:id/heartbeat': { kind: 'host', path: '/v1/hosts/h1/heartbeat', body: {} },
   'GET /v1/hosts/:id/assignments': { kind: 'host', path: '/v1/hosts/h1/assignments' },
+  'POST /v1/hosts/:id/certificate': { kind: 'hostcert', path: '/v1/hosts/h1/certificate', body: {} },
   'PUT /v1/tasks/:id/status': { kind: 'host', path: '/v1/tasks/web-aaaaa/status', body: {} },
   'POST /v1/hosts/:id/cordon': { kind: 'admin', path: '/v1/hosts/nohost/cordon', body: {} },
   'POST /v1/hosts/:id/uncordon': { kind: 'admin', path: '/v1/hosts/nohost/uncordon', body: {} },

@@ -75,6 +75,38 @@ describe('namespaces, quotas and tokens', () => {
     assert.equal((await refusal(inA.putJob('web', job('web', 1, 0.1, 'b')))).code, 'DABBA_E_BAD_REQUEST');
   });
 
+  test("a viewer of a sees only a's events, listed and followed; scale and restart stay in their namespace", async () => {
+    const tok = await admin.createToken({ name: 'view-a', role: 'viewer', namespaces: ['a'] });
+    const viewA = new DabbaClient({ addr: t.server.url, token: tok.token, namespace: 'a' });
+    const ac = new AbortController();
+    const followed: { job?: string; message: string }[] = [];
+    const following = (async () => {
+      for await (const e of viewA.followEvents({ signal: ac.signal })) followed.push(e);
+    })();
+    try {
+      await admin.with({ namespace: 'a' }).putJob('ev', job('ev', 1, 0.1));
+      await admin.with({ namespace: 'b' }).putJob('ev', job('ev', 1, 0.1));
+      await admin.with({ namespace: 'b' }).scaleJob('ev', 2);
+      await admin.with({ namespace: 'a' }).restartJob('ev');
+      await waitFor('the restart of a/ev followed', () =>
+        followed.some((e) => e.job === 'a:ev' && /restarted/.test(e.message)) ? true : undefined,
+      );
+      const listed = await viewA.events({ limit: 5000 });
+      for (const e of [...listed, ...followed]) {
+        assert.ok(e.job === undefined || e.job.startsWith('a:'), `a viewer of a saw ${JSON.stringify(e)}`);
+      }
+      assert.ok(listed.some((e) => e.job === 'a:ev'));
+      // Scaled in b only; restarted in a only.
+      assert.equal((await admin.with({ namespace: 'b' }).getJob('ev')).replicas, 2);
+      assert.equal((await admin.with({ namespace: 'a' }).getJob('ev')).replicas, 1);
+      assert.equal((await refusal(viewA.scaleJob('ev', 3))).code, 'DABBA_E_FORBIDDEN');
+      assert.equal((await refusal(viewA.with({ namespace: 'b' }).events())).code, 'DABBA_E_FORBIDDEN');
+    } finally {
+      ac.abort();
+      await following;
+    }
+  });
+
   test('two jobs of one name in two namespaces are apart (keys, tasks, views)', async () => {
     await admin.with({ namespace: 'a' }).putJob('twin', job('twin', 1, 0.1));
     await admin.with({ namespace: 'b' }).putJob('twin', job('twin', 2, 0.1));

@@ -85,7 +85,7 @@ describe('image distribution', { skip: skip ? detected.reason : false }, () => {
         '--subnet',
         '10.89.7.0/24',
       ],
-      /endpoint at (http:\/\/\S+)/,
+      /endpoint at (https?:\/\/\S+)/,
     );
     agent = a.proc;
   });

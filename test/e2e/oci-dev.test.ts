@@ -167,9 +167,19 @@ update: { minHealthy: 0s }
     );
   });
 
-  test('an unknown image, a missing command and too little memory fail with a clear reason; others run on', async () => {
+  test('an unknown image is refused at deploy; a missing command and too little memory fail with a clear reason; others run on', async () => {
+    await writeFile(
+      file('noimage'),
+      job(
+        'noimage',
+        'task:\n  image: no-such-image\n  command: ["sh"]\nupdate: { deadline: 5s, minHealthy: 0s }\n',
+      ),
+    );
+    const refused = await c.cli(['deploy', file('noimage'), '--detach']);
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /image "no-such-image" .* is not on the server/);
+    assert.equal((await c.api('GET', '/v1/jobs/noimage')).status, 404, 'nothing stored');
     const cases: [string, string, RegExp][] = [
-      ['noimage', 'image: no-such-image\n  command: ["sh"]', /ImageNotFound/],
       ['nocmd', 'image: busybox\n  command: ["/bin/not-here"]', /CommandNotFound/],
       [
         'tiny',

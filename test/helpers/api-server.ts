@@ -59,7 +59,12 @@ export async function startTestServer(
       dir,
       store,
       server,
-      client: new DabbaClient({ addr: server.url, token: TEST_ADMIN_TOKEN }),
+      client: new DabbaClient({
+        addr: server.url,
+        token: TEST_ADMIN_TOKEN,
+        // An HTTPS server (forceTls) is verified against its cluster CA.
+        ...(server.pki.tls ? { ca: server.pki.ca.certPem } : {}),
+      }),
       adminToken: TEST_ADMIN_TOKEN,
       close: () => cleanup(opened, server),
     };

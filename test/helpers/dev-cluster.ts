@@ -56,18 +56,37 @@ export class DevCluster {
   url = '';
   proc: ChildProcess | undefined;
   #log = '';
+  /** Extra arguments of `dabba dev`. */
+  #args: string[] = [];
 
   private constructor(dataDir: string, marker: string) {
     this.dataDir = dataDir;
     this.marker = marker;
   }
 
-  static async start(options: { driver?: string } = {}): Promise<DevCluster> {
+  /**
+   * `args`: more arguments for `dabba dev` (e.g. `--deploy examples/hello`); `cwd`: run it from
+   * there, with the data dir given as an absolute path (relative paths in `args` then resolve there);
+   * `prepare` runs on the empty data dir before the first boot (e.g. mounts a small tmpfs there).
+   */
+  static async start(
+    options: {
+      driver?: string;
+      args?: string[];
+      cwd?: string;
+      prepare?: (dataDir: string) => Promise<void>;
+    } = {},
+  ): Promise<DevCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'dabba-e2e-'));
     const c = new DevCluster(dir, randomUUID());
+    c.#args = options.args ?? [];
+    if (options.cwd !== undefined) c.#cwd = options.cwd;
+    await options.prepare?.(dir);
     await c.boot(options.driver ?? 'process');
     return c;
   }
+
+  #cwd: string | undefined;
 
   /** TMPDIR of the dev process and so of every task: how the cluster's processes are found. */
   get tmp(): string {
@@ -82,9 +101,19 @@ export class DevCluster {
     await mkdir(this.tmp, { recursive: true });
     const proc = spawn(
       process.execPath,
-      [DABBA, 'dev', '--data-dir', basename(this.dataDir), '--listen', '127.0.0.1:0', '--driver', driver],
+      [
+        DABBA,
+        'dev',
+        '--data-dir',
+        this.#cwd === undefined ? basename(this.dataDir) : this.dataDir,
+        '--listen',
+        '127.0.0.1:0',
+        '--driver',
+        driver,
+        ...this.#args,
+      ],
       {
-        cwd: dirname(this.dataDir),
+        cwd: this.#cwd ?? dirname(this.dataDir),
         env: {
           ...process.env,
           DABBA_LOG_LEVEL: 'warn',

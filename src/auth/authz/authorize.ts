@@ -140,6 +140,15 @@ export function authorize(p: Principal, permission: Permission, req: AccessReque
     case 'host-self':
       needSelf(p, req.params['id'] ?? '', permission);
       return { namespace: DEFAULT_NAMESPACE };
+    case 'host-own':
+      if (p.kind !== 'host') {
+        throw forbidden(`only a host may do this: it needs ${PERMISSION_HELP[permission]}`, {
+          need: PERMISSION_HELP[permission],
+          have: p.role,
+        });
+      }
+      needSelf(p, req.params['id'] ?? '', permission);
+      return { namespace: DEFAULT_NAMESPACE };
     case 'watch': {
       if (isAdmin(p)) return { namespace: DEFAULT_NAMESPACE };
       if (p.kind === 'host' && (req.prefix ?? '').startsWith(`/assign/${p.hostId}/`)) {

@@ -25,6 +25,8 @@ export type Permission =
   | 'host-register'
   /** Routes under /v1/hosts/:id for the host itself (heartbeat, its assignments): that host, admin. */
   | 'host-self'
+  /** Only the host of `:id` itself (its certificate renewal): not even an admin. */
+  | 'host-own'
   /** Task status: a host, for tasks assigned to it (the handler checks the body's host), admin. */
   | 'host-tasks'
   /** The store watch: admin any prefix; a host only its own assignments (/assign/HOST/). */
@@ -43,6 +45,7 @@ export const PERMISSION_HELP: Record<Permission, string> = {
   join: 'an agent (join) token, or role admin',
   'host-register': "the host's own credential, or role admin",
   'host-self': "the host's own credential, or role admin",
+  'host-own': 'the host itself (its current host certificate)',
   'host-tasks': 'a host credential (tasks assigned to that host), or role admin',
   watch: "role admin, or a host's credential for its own assignments",
 };

@@ -34,7 +34,8 @@ function tokenCommands(program: Command, ctx: CliContext): void {
       }
       const namespaces = program.opts<GlobalOptions>().namespace;
       const all = program.opts<GlobalOptions>().allNamespaces === true || namespaces.includes('*');
-      const r = await ctx.client(opts.addr).createToken({
+      const client = ctx.client(opts.addr);
+      const r = await client.createToken({
         name,
         role: opts.role,
         ...(all ? { namespaces: '*' as const } : namespaces.length > 0 ? { namespaces } : {}),
@@ -44,6 +45,17 @@ function tokenCommands(program: Command, ctx: CliContext): void {
       ctx.out.write(`${r.token}\n`);
       const ns = r.namespaces === '*' ? 'all namespaces' : `namespaces: ${r.namespaces.join(', ') || '-'}`;
       ctx.err.write(`token ${r.name}: role ${r.role}, ${ns}, expires ${when(r.expires)}\n`);
+      if (r.role === 'agent') {
+        // What the agent needs besides the token: how to trust the server (stdout stays the token).
+        const pin = await client.clusterCa().then(
+          (ca) => ca.pin,
+          () => undefined,
+        );
+        if (pin !== undefined)
+          ctx.err.write(
+            `join with: dabba agent --server ${client.addr} --join-token TOKEN --ca-pin ${pin} --data-dir DIR\n`,
+          );
+      }
     });
   token
     .command('ls')
@@ -81,7 +93,7 @@ function tokenCommands(program: Command, ctx: CliContext): void {
 function loginCommand(program: Command, ctx: CliContext): void {
   program
     .command('login')
-    .description("store a server's token for this user (checked with the server first)")
+    .description("store a server's token (and --ca) for this user (checked with the server first)")
     .requiredOption('--addr <url>', 'server address')
     .requiredOption('--token-file <file>', 'file holding the token (e.g. DATA_DIR/admin.token)')
     .action(async (opts: { addr: string; tokenFile: string }) => {
@@ -101,7 +113,13 @@ function loginCommand(program: Command, ctx: CliContext): void {
       const client = ctx.client(opts.addr, { token });
       const who = await client.whoami();
       const path = credentialsPath(ctx.env);
-      await saveCredentials(path, client.addr, { token, savedAt: Date.now() });
+      // The CA it was verified with (--ca / DABBA_CA) is stored too: later commands need neither.
+      const ca = ctx.tls?.ca;
+      await saveCredentials(path, client.addr, {
+        token,
+        ...(ca === undefined ? {} : { ca }),
+        savedAt: Date.now(),
+      });
       ctx.err.write(
         `logged in to ${client.addr} as ${who.name ?? who.hostId ?? who.kind} (stored in ${path})\n`,
       );

@@ -1,13 +1,13 @@
-import { stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DabbaError } from '../../errors/index.ts';
-import { parseDuration, parseSize } from '../../lib/index.ts';
+import { parseDuration, parseSize, type Watermark } from '../../lib/index.ts';
 import { parseTaskNetwork } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext, Daemon } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
-import { loadJobFile } from '../job-loader.ts';
+import { jobFileFor, loadJobFile } from '../job-loader.ts';
 import { waitForRollout } from './deploy.ts';
 import { credentialsPath, saveCredentials } from '../credentials.ts';
 
@@ -68,6 +68,21 @@ function parseTaskNetworkFlags(
   }
 }
 
+/** `--min-free` and `--min-free-percent`: the storage watermark (docs/operations.md). */
+function parseWatermark(bytes: string, percent: string): { watermark: Watermark } {
+  const size = parseSize(bytes);
+  if (!size.ok) throw new CliError(`--min-free: ${size.error}`, EXIT.USAGE);
+  const pct = Number(percent);
+  if (!Number.isFinite(pct) || pct < 0 || pct > 50) {
+    throw new CliError(`--min-free-percent "${percent}" must be a number from 0 to 50`, EXIT.USAGE);
+  }
+  return { watermark: { minFreeBytes: size.bytes, minFreePercent: pct } };
+}
+
+const MIN_FREE_HELP = 'below this much free space in the data dir, new job versions and images are refused';
+const MIN_FREE_PERCENT_HELP = 'the same, as a percentage of the file system';
+const AGENT_MIN_FREE_HELP = 'below this much free space in the data dir the host reports DiskPressure';
+
 const TASK_NETWORK_HELP = 'private range hosts get their task ranges from (oci; default 10.88.0.0/16)';
 const HOST_SUBNET_HELP = "prefix length of each host's task range (default 24: 254 addresses)";
 
@@ -83,22 +98,33 @@ function parseOciRuntime(text: string | undefined): { ociRuntime?: 'runc' | 'cru
 }
 
 /**
- * `--deploy` takes a job file, or a folder with job files: `job.RUNTIME.yaml` for the runtime in use
- * (e.g. job.oci.yaml for containers) if there is one, else `job.yaml`.
+ * What to try once `dabba dev` is up: commands that work as printed, with this cluster's address,
+ * job and one of its tasks (the README's quick start lists the same ones).
  */
-async function jobFileFor(path: string, runtime: string): Promise<string> {
-  try {
-    if (!(await stat(path)).isDirectory()) return path;
-  } catch {
-    return path;
-  }
-  const specific = join(path, `job.${runtime}.yaml`);
-  try {
-    await stat(specific);
-    return specific;
-  } catch {
-    return join(path, 'job.yaml');
-  }
+function tryNext(
+  url: string,
+  job: string | undefined,
+  task: string | undefined,
+  deploy: string | undefined,
+  file: string | undefined,
+  caFile: string | undefined,
+): string {
+  const path = deploy ?? 'examples/hello';
+  const lines = [
+    '',
+    'try next (in another terminal):',
+    `  export DABBA_ADDR=${url}`,
+    ...(caFile === undefined ? [] : [`  export DABBA_CA=${caFile}`]),
+    '  bin/dabba status                 # jobs',
+    ...(job ? [`  bin/dabba status ${job}           # its tasks, pids and addresses`] : []),
+    `  bin/dabba logs ${task ?? 'TASK'} -f    # a task's output (Ctrl-C to stop)`,
+    `  bin/dabba deploy ${path}${file !== undefined && file !== path ? `   # this is ${file}: edit its GREETING first for a rolling update` : ''}`,
+    ...(task ? [`  bin/dabba exec ${task} -- cat /etc/hostname   # a command inside a task`] : []),
+    ...(job ? [`  bin/dabba stop ${job}`] : []),
+    'Ctrl-C stops the server and agent; tasks keep running and are picked up by the next `dabba dev`.',
+    '',
+  ];
+  return lines.join('\n');
 }
 
 function parseLabels(list: string[]): Record<string, string> {
@@ -136,12 +162,16 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--task-network <cidr>', TASK_NETWORK_HELP)
     .option('--host-subnet-size <bits>', HOST_SUBNET_HELP)
     .option('--no-login', "do not store the admin token in the user's credentials (~/.config/dabba)")
+    .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
+    .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
     .action(
       async (opts: {
         dataDir: string;
         listen: string;
         driver: string;
         login?: boolean;
+        minFree: string;
+        minFreePercent: string;
         deploy?: string;
         ociRuntime?: string;
         taskNetwork?: string;
@@ -158,26 +188,32 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             driver,
             ...parseOciRuntime(opts.ociRuntime),
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
+            ...parseWatermark(opts.minFree, opts.minFreePercent),
           },
           ctx.signal,
         );
         let job;
+        let jobFile: string | undefined;
         try {
-          job =
-            opts.deploy === undefined
-              ? undefined
-              : await loadJobFile(await jobFileFor(opts.deploy, daemon.runtime));
+          jobFile = opts.deploy === undefined ? undefined : await jobFileFor(opts.deploy, daemon.runtime);
+          job = jobFile === undefined ? undefined : await loadJobFile(jobFile);
         } catch (e) {
           await daemon.close();
           throw e;
         }
         ctx.err.write(`dabba dev: API at ${daemon.url} (data in ${opts.dataDir})\n`);
         for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
-        // The local user is logged in to it, so that `bin/dabba status` works as is.
+        const ca = daemon.caFile === undefined ? undefined : await readFile(daemon.caFile, 'utf8');
+        // The local user is logged in to it (with its CA when it serves HTTPS), so that
+        // `bin/dabba status` works as is.
         if (daemon.adminToken !== undefined && opts.login !== false) {
           const path = credentialsPath(ctx.env);
           try {
-            await saveCredentials(path, daemon.url, { token: daemon.adminToken, savedAt: Date.now() });
+            await saveCredentials(path, daemon.url, {
+              token: daemon.adminToken,
+              ...(ca === undefined ? {} : { ca }),
+              savedAt: Date.now(),
+            });
             ctx.err.write(`  credentials: stored for ${daemon.url} in ${path}\n`);
           } catch (e) {
             ctx.err.write(
@@ -185,13 +221,14 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             );
           }
         }
+        let task: string | undefined;
         if (job) {
-          const client = ctx.client(
-            daemon.url,
-            daemon.adminToken === undefined ? {} : { token: daemon.adminToken },
-          );
+          const client = ctx.client(daemon.url, {
+            ...(daemon.adminToken === undefined ? {} : { token: daemon.adminToken }),
+            ...(ca === undefined ? {} : { ca }),
+          });
           const put = await client.putJob(job.spec.name, job.userForm);
-          ctx.err.write(`deploying ${job.spec.name} version ${put.version}\n`);
+          ctx.err.write(`deploying ${job.spec.name} version ${put.version} from ${jobFile ?? ''}\n`);
           const r = await waitForRollout(
             client,
             job.spec.name,
@@ -201,21 +238,9 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             job.spec.update.deadlineMs,
           );
           if (!r.ok) ctx.err.write(`deploy failed: ${r.message}\n`);
+          task = r.view.tasks.find((t) => t.desired === 'run' && t.state === 'running')?.id;
         }
-        ctx.err.write(
-          [
-            '',
-            'try next (in another terminal):',
-            `  export DABBA_ADDR=${daemon.url}`,
-            '  bin/dabba status            # jobs',
-            ...(job ? [`  bin/dabba status ${job.spec.name}      # its tasks, pids and addresses`] : []),
-            "  bin/dabba logs TASK -f      # a task's output",
-            '  bin/dabba deploy examples/hello/job.yaml',
-            ...(job ? [`  bin/dabba stop ${job.spec.name}`] : []),
-            'Ctrl-C stops the server and agent; tasks keep running and are picked up by the next `dabba dev`.',
-            '',
-          ].join('\n'),
-        );
+        ctx.err.write(tryNext(daemon.url, job?.spec.name, task, opts.deploy, jobFile, daemon.caFile));
         await runUntilInterrupted(ctx, daemon);
       },
     );
@@ -241,11 +266,24 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       '--admin-token-file <file>',
       'bootstrap a fresh store with this admin token (default: a new one in DATA_DIR/admin.token)',
     )
+    .option('--tls', 'serve HTTPS on loopback too (beyond loopback the server always does)')
+    .option(
+      '--tls-name <name>',
+      'another DNS name or IP for the server certificate (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
+    .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
     .action(
       async (opts: {
         adminTokenFile?: string;
         dataDir: string;
         listen: string;
+        tls?: boolean;
+        tlsName: string[];
+        minFree: string;
+        minFreePercent: string;
         store?: string;
         hostTimeout: string;
         replicaId?: string;
@@ -271,8 +309,11 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
           );
         }
         if (opts.advertiseUrl !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(opts.advertiseUrl)) {
-          throw new CliError(`--advertise-url "${opts.advertiseUrl}" must be http://HOST:PORT`, EXIT.USAGE);
+          throw new CliError(`--advertise-url "${opts.advertiseUrl}" must be https://HOST:PORT`, EXIT.USAGE);
         }
+        for (const n of opts.tlsName)
+          if (!/^[A-Za-z0-9.:-]{1,253}$/.test(n))
+            throw new CliError(`--tls-name "${n}" must be a DNS name or an IP address`, EXIT.USAGE);
         const daemon = await ctx.daemons.server(
           {
             dataDir: resolve(opts.dataDir),
@@ -287,7 +328,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
             ...(opts.store === undefined ? {} : { store: opts.store }),
             ...(opts.adminTokenFile === undefined ? {} : { adminTokenFile: resolve(opts.adminTokenFile) }),
+            ...(opts.tls === true ? { forceTls: true } : {}),
+            ...(opts.tlsName.length > 0 ? { tlsNames: opts.tlsName } : {}),
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
+            ...parseWatermark(opts.minFree, opts.minFreePercent),
           },
           ctx.signal,
         );
@@ -325,10 +369,18 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       '--advertise <ip>',
       "address this host's tasks are reachable at (process runtime; default 127.0.0.1)",
     )
+    .option(
+      '--ca-pin <sha256:hex>',
+      'fetch the cluster CA from the server and accept it only if its key has this pin (as printed by `dabba server`); or give the CA itself with --ca FILE',
+    )
     .option('--cpu <cores>', 'CPU offered to tasks (default: all cores)')
     .option('--memory <size>', 'memory offered to tasks, e.g. 4Gi (default: all memory)')
+    .option('--min-free <size>', AGENT_MIN_FREE_HELP, '64Mi')
+    .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
     .action(
       async (opts: {
+        minFree: string;
+        minFreePercent: string;
         server: string;
         joinToken?: string;
         dataDir: string;
@@ -342,7 +394,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         advertise?: string;
         cpu?: string;
         memory?: string;
+        caPin?: string;
       }) => {
+        if (opts.caPin !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.caPin))
+          throw new CliError(`--ca-pin "${opts.caPin}" must be sha256:<64 hex digits>`, EXIT.USAGE);
         const daemon = await ctx.daemons.agent(
           {
             servers: opts.server,
@@ -357,8 +412,11 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...(opts.subnet === undefined ? {} : { subnet: opts.subnet }),
             ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
             ...parseCapacity(opts.cpu, opts.memory),
+            ...parseWatermark(opts.minFree, opts.minFreePercent),
             ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+            ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),
+            ...(opts.caPin === undefined ? {} : { caPin: opts.caPin }),
           },
           ctx.signal,
         );

@@ -1,26 +1,29 @@
 import type { Command } from 'commander';
 import type { DabbaClient } from '../../client/index.ts';
 import { sleep } from '../../lib/index.ts';
-import type { JobView } from '../../model/index.ts';
+import type { JobView, TaskRow } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext, GlobalOptions } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
-import { loadJobFile } from '../job-loader.ts';
+import { loadJobFile, resolveJobPath } from '../job-loader.ts';
 import { endpointsOf } from './status.ts';
 
 export function deployCommand(program: Command, ctx: CliContext): void {
   program
     .command('deploy')
     .description('submit a job file as a new version and wait for its rollout')
-    .argument('<file>', 'job file (YAML)')
+    .argument(
+      '<file>',
+      "job file (YAML), or a folder: its job.RUNTIME.yaml for the hosts' runtime, else job.yaml",
+    )
     .option('--detach', 'do not wait for the rollout')
     .option('--addr <addr>', 'server address(es), comma-separated (default $DABBA_ADDR)')
     .option('--json', 'print the final job status as JSON')
     .action(async (file: string, opts: { detach?: boolean; addr?: string; json?: boolean }) => {
-      const { spec, userForm } = await loadJobFile(file);
+      const say = (s: string): void => (opts.json ? ctx.err : ctx.out).write(s);
+      const { spec, userForm } = await loadJobFile(await resolveJobPath(file, ctx.client(opts.addr), say));
       const client = ctx.client(opts.addr, fileNamespace(program, spec.namespace));
       const put = await client.putJob(spec.name, userForm);
-      const say = (s: string): void => (opts.json ? ctx.err : ctx.out).write(s);
       say(
         put.changed
           ? `job ${put.job} version ${put.version} submitted\n`
@@ -93,9 +96,13 @@ export async function waitForRollout(
       return { ok: true, message: 'paused for promotion', view };
     }
     if (mine?.state === 'succeeded') {
+      // The scheduler calls a rollout done once no old task is meant to run; success is reported
+      // here only once none still runs either (stopped, or gone), so none answers any more.
+      const settled = await waitForOldTasks(client, name, version, ctx, say, tty, lastLine);
       if (tty) say('\n');
-      say(summary(view));
-      return { ok: true, message: 'healthy', view };
+      if (!settled.ok) return { ok: false, message: settled.message, view: settled.view };
+      say(summary(settled.view));
+      return { ok: true, message: 'healthy', view: settled.view };
     }
     if (mine?.state === 'failed' || mine?.state === 'stopped' || mine?.state === 'superseded') {
       if (tty) say('\n');
@@ -121,27 +128,84 @@ export async function waitForRollout(
   }
 }
 
+/** Old tasks told to stop that have not stopped yet (they may still answer). */
+function stillStopping(view: JobView): TaskRow[] {
+  return view.tasks.filter(
+    (t) => t.desired === 'stop' && t.host !== null && t.state !== 'stopped' && t.state !== 'failed',
+  );
+}
+
+/** How long old tasks may take to stop once the rollout succeeded (their grace period and more). */
+const OLD_TASKS_WAIT_MS = 2 * 60_000;
+
+async function waitForOldTasks(
+  client: DabbaClient,
+  name: string,
+  version: number,
+  ctx: CliContext,
+  say: (s: string) => void,
+  tty: boolean,
+  lastLine: string,
+): Promise<{ ok: boolean; message: string; view: JobView }> {
+  const giveUpAt = Date.now() + OLD_TASKS_WAIT_MS;
+  let shown = lastLine;
+  for (;;) {
+    const view = await client.getJob(name);
+    const stopping = stillStopping(view);
+    const line = progressLine(view, version);
+    if (line !== shown) {
+      say(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+      shown = line;
+    }
+    if (stopping.length === 0) return { ok: true, message: 'healthy', view };
+    if (view.version !== version)
+      return { ok: false, message: `version ${version} was replaced by version ${view.version}`, view };
+    if (Date.now() > giveUpAt) {
+      return {
+        ok: false,
+        message: `version ${version} is healthy, but ${stopping.length} old task${stopping.length === 1 ? ' has' : 's have'} not stopped: ${stopping.map((t) => `${t.id} (${t.state} on ${t.host ?? '-'})`).join(', ')}`,
+        view,
+      };
+    }
+    await sleep(250, ctx.signal);
+  }
+}
+
+/**
+ * One line of progress. While the deployment of `version` exists its counts are the scheduler's
+ * own (tasks kept from an earlier version with the same spec count as new); old tasks still
+ * stopping are shown until they have stopped, so the last line matches the end state.
+ */
 function progressLine(view: JobView, version: number): string {
+  const d = view.deployment?.version === version ? view.deployment : null;
   const mine = view.tasks.filter((t) => t.version === version && t.desired === 'run');
-  const healthy = mine.filter((t) => t.state === 'running' && t.healthy).length;
-  const running = mine.filter((t) => t.state === 'running').length;
-  const old = view.tasks.filter((t) => t.version !== version && t.desired === 'run').length;
   const failing = mine.filter((t) => t.state === 'failed');
   const unplaced = mine.filter((t) => t.unplaced !== null);
-  let line = `rollout v${version}: ${healthy}/${view.replicas} healthy, ${running} running`;
-  if (old > 0) line += `, ${old} old`;
+  const stopping = stillStopping(view).length;
+  let line: string;
+  if (d) {
+    line = `rollout v${version}: ${d.healthy}/${d.desired} healthy, ${d.running} running`;
+    if (d.old > 0) line += `, ${d.old} old`;
+  } else {
+    const healthy = mine.filter((t) => t.state === 'running' && t.healthy).length;
+    const running = mine.filter((t) => t.state === 'running').length;
+    const old = view.tasks.filter((t) => t.version !== version && t.desired === 'run').length;
+    line = `rollout v${version}: ${healthy}/${view.replicas} healthy, ${running} running`;
+    if (old > 0) line += `, ${old} old`;
+  }
+  if (stopping > 0) line += `, ${stopping} old stopping`;
   if (failing.length > 0)
     line += `, ${failing.length} failing (${failing[0]?.reason ?? ''}: ${failing[0]?.message ?? ''})`;
   if (unplaced.length > 0) line += `, ${unplaced.length} unplaced (${unplaced[0]?.unplaced ?? ''})`;
-  if (view.deployment && view.deployment.version === version && view.deployment.state !== 'in-progress') {
-    line += ` [${view.deployment.state}]`;
-  }
+  if (d && d.state !== 'in-progress' && !(d.state === 'succeeded' && stopping > 0)) line += ` [${d.state}]`;
   return line;
 }
 
+/** Where the job answers now: the ready tasks that are meant to run (after success: all current). */
 function summary(view: JobView): string {
-  const eps = endpointsOf(view);
-  let s = `job ${view.job} version ${view.version} is healthy: ${view.counts.healthy}/${view.replicas} tasks\n`;
+  const ready = view.tasks.filter((t) => t.desired === 'run' && t.state === 'running' && t.healthy);
+  const eps = endpointsOf({ ...view, tasks: ready });
+  let s = `job ${view.job} version ${view.version} is healthy: ${ready.length}/${view.replicas} tasks\n`;
   if (eps.length > 0) s += `reach it at:\n${eps.map((e) => `  ${e}`).join('\n')}\n`;
   return s;
 }

@@ -15,9 +15,21 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
         return ctx.out.write('no hosts registered (start an agent: dabba agent --server URL)\n');
       // The task range column only where hosts have one (oci): process-only fleets have none.
       const subnets = hosts.some((h) => h.subnet !== undefined);
+      // Conditions the agents report (DiskFull, DiskPressure, DiskReadOnly): only when some host has one.
+      const conditions = hosts.some((h) => (h.conditions?.length ?? 0) > 0);
       ctx.out.write(
         table(
-          ['HOST', 'STATE', 'RUNTIME', ...(subnets ? ['SUBNET'] : []), 'TASKS', 'CPU', 'MEMORY', 'LABELS'],
+          [
+            'HOST',
+            'STATE',
+            'RUNTIME',
+            ...(subnets ? ['SUBNET'] : []),
+            'TASKS',
+            'CPU',
+            'MEMORY',
+            'LABELS',
+            ...(conditions ? ['CONDITIONS'] : []),
+          ],
           hosts.map((h) => [
             h.id,
             h.drain ?? h.state,
@@ -29,6 +41,7 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
             Object.entries(h.labels)
               .map(([k, v]) => `${k}=${v}`)
               .join(','),
+            ...(conditions ? [h.conditions?.map((c) => c.type).join(',') || '-'] : []),
           ]),
         ),
       );

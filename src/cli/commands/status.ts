@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatExplanation, type JobView, type TaskRow } from '../../model/index.ts';
+import { describeExit, formatExplanation, type JobView, type TaskRow } from '../../model/index.ts';
 import type { CliContext } from '../context.ts';
 import { ago, formatSize, table } from '../output.ts';
 
@@ -100,6 +100,7 @@ export function statusCommand(program: Command, ctx: CliContext): void {
             'STATE',
             'HEALTHY',
             'RESTARTS',
+            'LAST EXIT',
             'PID',
             'ADDRESS',
             'CPU',
@@ -114,6 +115,7 @@ export function statusCommand(program: Command, ctx: CliContext): void {
             t.desired === 'stop' && t.state !== 'stopped' ? `${t.state}(stopping)` : t.state,
             t.healthy ? 'yes' : 'no',
             String(t.restarts),
+            t.lastExit === null ? '-' : `${describeExit(t.lastExit)}, ${ago(t.lastExit.at)} ago`,
             t.pid === null ? '-' : String(t.pid),
             t.address === null
               ? '-'

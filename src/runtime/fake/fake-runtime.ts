@@ -8,7 +8,9 @@
 import { RuntimeError } from '../../errors/index.ts';
 import type { TaskUsage } from '../../model/index.ts';
 import type {
+  ExecChunk,
   ExecResult,
+  ExecSession,
   ExitStatus,
   LogLine,
   LogReadOptions,
@@ -153,6 +155,21 @@ export class FakeRuntime implements Runtime {
     // Exec probes succeed unless the command is literally `false`.
     const failed = command[0] === 'false';
     return Promise.resolve({ exitCode: failed ? 1 : 0, output: '', timedOut: false });
+  }
+
+  /** Runs nothing: the command line comes back on stdout; exit 1 for `false`, else 0. */
+  execStream(taskId: string, command: string[]): Promise<ExecSession> {
+    const t = this.#tasks.get(taskId);
+    if (!t || t.exit)
+      return Promise.reject(
+        new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning' } }),
+      );
+    const line = new TextEncoder().encode(`${command.join(' ')}\n`);
+    async function* output(): AsyncGenerator<ExecChunk> {
+      await Promise.resolve();
+      yield { stream: 'stdout', data: line };
+    }
+    return Promise.resolve({ output: output(), exit: Promise.resolve(command[0] === 'false' ? 1 : 0) });
   }
 
   stats(taskId: string): Promise<TaskUsage | undefined> {

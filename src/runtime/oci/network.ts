@@ -183,6 +183,9 @@ export class BridgeNetwork {
   async connect(t: TaskNet): Promise<void> {
     await this.ipBatch(
       [
+        // A MAC derived from the address (as Docker did): a task restarted in place keeps its
+        // address, and with it its MAC, so the neighbours' ARP entries for it stay right.
+        `link set eth0 address ${macOf(t.address)}`,
         `addr add ${t.address}/${this.subnet.prefix} dev eth0`,
         `link set eth0 up`,
         `link set lo up`,
@@ -198,6 +201,12 @@ export class BridgeNetwork {
   async teardown(t: Pick<TaskNet, 'netns' | 'hostVeth'>): Promise<void> {
     await this.ipBatch([`link del ${t.hostVeth}`, `netns del ${t.netns}`], { force: true });
   }
+}
+
+/** 02:db:A:B:C:D for A.B.C.D: locally administered, unicast, one per address. */
+export function macOf(address: string): string {
+  const bytes = address.split('.').map((b) => Number(b).toString(16).padStart(2, '0'));
+  return ['02', 'db', ...bytes].join(':');
 }
 
 /** Whether `outer` contains `inner` and is larger. */

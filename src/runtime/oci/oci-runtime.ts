@@ -16,16 +16,21 @@ import {
   DEFAULT_PATH,
   ImageError,
   imageDefaults,
+  type ImageErrorReason,
   type ImageInfo,
   type ImageStore,
 } from '../../image/index.ts';
 import { createLogger, sleep, type Logger } from '../../lib/index.ts';
 import type { TaskUsage } from '../../model/index.ts';
+import { ociExecStream } from './exec-stream.ts';
 import type {
   ExecResult,
+  ExecSession,
+  ExecStreamOptions,
   ExitStatus,
   LogLine,
   LogReadOptions,
+  RemoveOptions,
   Runtime,
   TaskHandle,
   TaskLaunch,
@@ -44,18 +49,22 @@ import { Admission } from './admission.ts';
 import { startConmonVia } from './conmon.ts';
 import { ForkHelper } from './fork-helper.ts';
 import { readCriLog } from './cri-log.ts';
+import { findInit } from './init-binary.ts';
 import { Ipam, parseSubnet } from './ipam.ts';
 import { BridgeNetwork, netnsPath } from './network.ts';
 import { OciCli } from './oci-cli.ts';
 import { portEnv } from '../port-env.ts';
+import { keepTail } from '../previous-log.ts';
 import { findCommand, lookupUser } from './rootfs-lookup.ts';
 import { buildSpec } from './spec.ts';
 import {
   isAlive,
   processStartTime,
   readExit,
+  readJson,
   readRecord,
   writeExit,
+  writeJsonAtomic,
   writeRecord,
   type TaskRecord,
 } from './task-record.ts';
@@ -97,6 +106,8 @@ interface Ready {
   ipam: Ipam;
   network: BridgeNetwork;
   nofile: number;
+  /** The container init (catatonit), if the host has a usable one. */
+  init: string | undefined;
 }
 
 interface Deferred<T> {
@@ -170,6 +181,15 @@ function helpersBase(stateDir: string): string {
   return join(stateDir, 'helpers');
 }
 
+/** Image errors that are the image's content, not the host (mount or I/O failures are the host's). */
+const REFUSED: ReadonlySet<ImageErrorReason> = new Set([
+  'InvalidImage',
+  'TooLarge',
+  'DigestMismatch',
+  'SizeMismatch',
+  'UnsupportedMediaType',
+]);
+
 function fail(
   reason: string,
   message: string,
@@ -188,6 +208,8 @@ export class OciRuntime implements Runtime {
   private readonly tasksDir: string;
   private readonly exitsDir: string;
   private readonly socketsDir: string;
+  /** Logs (and exits) of tasks' previous runs, kept across restarts in place: <id>.log, <id>.exit.json. */
+  private readonly previousDir: string;
   private readonly runtimeRoot: string;
   private readonly cgroupParent: string;
   private ready: Promise<Ready> | undefined;
@@ -229,6 +251,7 @@ export class OciRuntime implements Runtime {
     this.tasksDir = join(stateDir, 'tasks');
     this.exitsDir = join(stateDir, 'exits');
     this.socketsDir = join(stateDir, 'sockets');
+    this.previousDir = join(stateDir, 'previous');
     this.runtimeRoot = resolve(options.runtimeRoot ?? join(stateDir, 'runtime'));
     this.admission = new Admission(options.maxConcurrentStarts ?? Infinity);
     this.helpersDir = helpersBase(stateDir);
@@ -280,7 +303,7 @@ export class OciRuntime implements Runtime {
     const ip = await findExecutable('ip');
     if (!ip) throw fail('Unavailable', 'ip (iproute2) not found on PATH');
     const nft = await findExecutable('nft');
-    for (const d of [this.tasksDir, this.exitsDir, this.socketsDir, this.runtimeRoot]) {
+    for (const d of [this.tasksDir, this.exitsDir, this.socketsDir, this.previousDir, this.runtimeRoot]) {
       await mkdir(d, { recursive: true, mode: 0o700 });
     }
     await this.removeStaleHelperDirs();
@@ -318,7 +341,14 @@ export class OciRuntime implements Runtime {
     await network.ensureBridge();
     const cli = new OciCli(which, runtimePath, this.runtimeRoot, this.helper.run);
     this.watchExits();
-    return { cli, conmon, layout, swapLimit, ipam, network, nofile: await openFileLimit() };
+    const init = await findInit();
+    if (init === undefined) {
+      this.logger.warn(
+        'no static catatonit found (apt-get install catatonit): containers run their command as PID 1, ' +
+          'where a SIGTERM it has no handler for is ignored and zombies are not reaped',
+      );
+    }
+    return { cli, conmon, layout, swapLimit, ipam, network, nofile: await openFileLimit(), init };
   }
 
   /** Output directories of fork helpers of agents that are gone (a kill -9 leaves one behind). */
@@ -532,6 +562,7 @@ export class OciRuntime implements Runtime {
         cgroupVersion: ready.layout.version,
         swapLimit: ready.swapLimit,
         nofile: ready.nofile,
+        ...(spec.init !== false && ready.init !== undefined ? { init: ready.init } : {}),
       });
       // A plain write: until the record says "created", a crash means the task is destroyed.
       await writeFile(join(taskDir, 'config.json'), JSON.stringify(config, null, 2));
@@ -610,10 +641,19 @@ export class OciRuntime implements Runtime {
       void this.checkExit(taskId);
       return this.handleOf(rec);
     } catch (e) {
-      await this.destroy(rec).catch((err: unknown) =>
+      // A task between two runs (restarted in place) keeps its address for the next attempt, and
+      // remove() releases it; a first start that fails leaves nothing behind.
+      const keepAddress = await exists(this.previousLog(taskId));
+      await this.destroy(rec, { keepAddress, keepLog: false }).catch((err: unknown) =>
         this.logger.warn({ taskId, err: messageOf(err) }, 'cleanup after failed start'),
       );
       if (e instanceof RuntimeError) throw e;
+      // An image whose layers the store will not unpack (an escape, a bound, a digest) is the
+      // image's fault, not the host's: say so, and which image, in the task's reason and message.
+      if (e instanceof ImageError && REFUSED.has(e.reason)) {
+        const details = { taskId, image: spec.image, code: e.code, refusal: e.reason };
+        throw fail('ImageRefused', `image "${spec.image}" refused: ${messageOf(e)}`, details, e);
+      }
       if (e instanceof ImageError || isDabbaError(e)) throw fail('StartFailed', messageOf(e), { taskId }, e);
       throw fail('StartFailed', `starting task ${taskId} failed: ${messageOf(e)}`, { taskId }, e);
     }
@@ -759,21 +799,46 @@ export class OciRuntime implements Runtime {
 
   // ---- remove ----
 
-  async remove(taskId: string): Promise<void> {
-    await this.init();
+  async remove(taskId: string, options: RemoveOptions = {}): Promise<void> {
+    const ready = await this.init();
     await this.settled(taskId);
     const r = await this.record(taskId);
     if (!r) {
-      if (TASK_ID.test(taskId) && (await exists(this.taskDir(taskId))))
-        await this.purge(await this.init(), taskId);
+      if (!TASK_ID.test(taskId)) return;
+      if (await exists(this.taskDir(taskId))) await this.purge(ready, taskId);
+      // Between two runs (or left so by an agent that died then): the address and previous log.
+      if (!options.restarting) await this.forgetTask(ready, taskId);
       return;
     }
     if (r.phase !== 'creating') await this.stop(taskId, 0);
-    await this.destroy(r);
+    const restarting = options.restarting === true;
+    await this.destroy(r, { keepAddress: restarting, keepLog: restarting });
   }
 
-  /** Deletes everything the task owns, whatever state it got to. */
-  private async destroy(r: TaskRecord): Promise<void> {
+  private previousLog(taskId: string): string {
+    return join(this.previousDir, `${taskId}.log`);
+  }
+
+  private previousExit(taskId: string): string {
+    return join(this.previousDir, `${taskId}.exit.json`);
+  }
+
+  /** What a task keeps between runs: its address and its previous run's log. */
+  private async forgetTask(ready: Ready, taskId: string): Promise<void> {
+    await ready.ipam.releaseOwner(taskId);
+    await rm(this.previousLog(taskId), { force: true });
+    await rm(this.previousExit(taskId), { force: true });
+  }
+
+  /**
+   * Deletes everything the task owns, whatever state it got to, but what `keep` says: for a restart
+   * in place (see RemoveOptions) its address stays allocated to it and its log is kept as the
+   * previous run's; after a failed start only the address is kept (the previous log stays as it was).
+   */
+  private async destroy(
+    r: TaskRecord,
+    keep: { keepAddress: boolean; keepLog: boolean } = { keepAddress: false, keepLog: false },
+  ): Promise<void> {
     const ready = await this.init();
     const taskDir = this.taskDir(r.taskId);
     this.removing.add(r.taskId);
@@ -789,7 +854,12 @@ export class OciRuntime implements Runtime {
         this.logger.warn({ taskId: r.taskId, left }, 'cgroup directories could not be removed');
       await ready.network.teardown(r);
       await this.images.releaseRootfs(taskDir, this.helper.run);
-      await ready.ipam.releaseOwner(r.taskId);
+      if (keep.keepLog) {
+        await keepTail(join(taskDir, 'ctr.log'), this.previousLog(r.taskId));
+        const exit = this.exits.get(r.taskId) ?? (await readExit(taskDir));
+        if (exit) await writeJsonAtomic(this.previousExit(r.taskId), exit);
+      }
+      if (!keep.keepAddress) await this.forgetTask(ready, r.taskId);
       await rm(this.exitFile(r), { force: true });
       await rm(join(this.socketsDir, r.key), { force: true });
       await rm(taskDir, { recursive: true, force: true });
@@ -866,6 +936,15 @@ export class OciRuntime implements Runtime {
       }
       exited.push({ taskId: r.taskId, status: await this.finalize(r) });
     }
+    // Tasks between two runs (removed to be restarted in place) when the agent stopped: reported
+    // as exited, so the agent starts them again (same address) or removes them.
+    for (const name of await readdir(this.previousDir)) {
+      const taskId = name.endsWith('.log') ? name.slice(0, -'.log'.length) : '';
+      if (!TASK_ID.test(taskId) || present.has(taskId)) continue;
+      present.add(taskId);
+      const status = (await readJson<ExitStatus>(this.previousExit(taskId))) ?? exitStatusFrom(null, false);
+      exited.push({ taskId, status });
+    }
     // Addresses held by tasks that no longer exist (a crash between allocation and record).
     for (const [addr, owner] of Object.entries(await ready.ipam.list())) {
       if (!present.has(owner)) await ready.ipam.release(addr, owner);
@@ -937,6 +1016,22 @@ export class OciRuntime implements Runtime {
     });
   }
 
+  async execStream(taskId: string, command: string[], options: ExecStreamOptions = {}): Promise<ExecSession> {
+    const ready = await this.init();
+    const r = await this.requireRecord(taskId);
+    if (r.phase !== 'running' || this.exits.has(taskId))
+      throw fail('NotRunning', `task ${taskId} is not running`, { taskId });
+    if (command.length === 0) throw fail('ExecFailed', 'exec needs a command', { taskId });
+    return ociExecStream({
+      cli: ready.cli.path,
+      globalArgs: ready.cli.globalArgs,
+      containerId: r.containerId,
+      pidFile: join(this.taskDir(taskId), `exec-${randomBytes(4).toString('hex')}.pid`),
+      command,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
   async stats(taskId: string): Promise<TaskUsage | undefined> {
     await this.init();
     const r = await this.record(taskId);
@@ -950,6 +1045,13 @@ export class OciRuntime implements Runtime {
 
   private async *readLogs(taskId: string, options: LogReadOptions): AsyncGenerator<LogLine> {
     await this.init();
+    if (options.previous === true) {
+      const path = this.previousLog(taskId);
+      if (!TASK_ID.test(taskId) || !(await exists(path)))
+        throw fail('NotFound', `task ${taskId} has no previous run on this host`, { taskId });
+      yield* readCriLog(path, { ...options, follow: false }, { finished: () => Promise.resolve(true) });
+      return;
+    }
     const r = await this.record(taskId);
     if (!r) throw fail('NotFound', `task ${taskId} is not known to the oci runtime`, { taskId });
     yield* readCriLog(join(this.taskDir(taskId), 'ctr.log'), options, {

@@ -4,6 +4,7 @@
  * seccomp profile, masked and read-only /proc and /sys paths, and resource limits.
  */
 import type { ResourceSpec } from '../../model/index.ts';
+import { INIT_PATH, initArgs } from './init-binary.ts';
 import { defaultSeccompProfile } from './seccomp.ts';
 
 /** Docker's default capabilities. */
@@ -67,6 +68,8 @@ export interface SpecInput {
   swapLimit: boolean;
   /** Open-file limit (soft = hard); no more than the agent's own hard limit. */
   nofile: number;
+  /** Host path of a static init (catatonit) to run as PID 1 in front of `args`; none when absent. */
+  init?: string;
 }
 
 interface Mount {
@@ -158,6 +161,14 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       options: ['rbind', 'rprivate', 'ro'],
     },
   ];
+  if (input.init !== undefined) {
+    mounts.push({
+      destination: INIT_PATH,
+      type: 'bind',
+      source: input.init,
+      options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev'],
+    });
+  }
   const namespaces: { type: string; path?: string }[] = [
     { type: 'pid' },
     { type: 'mount' },
@@ -171,7 +182,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
     process: {
       terminal: false,
       user: { uid: input.uid, gid: input.gid },
-      args: input.args,
+      args: input.init === undefined ? input.args : initArgs(input.args),
       env: input.env,
       cwd: input.cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps },

@@ -12,11 +12,15 @@ import { join, resolve } from 'node:path';
 import { messageOf, NotFoundError, RuntimeError } from '../../errors/index.ts';
 import { silentLogger, sleep, type Logger } from '../../lib/index.ts';
 import type { TaskUsage } from '../../model/index.ts';
+import { childSession, failedSession } from '../exec-session.ts';
 import type {
   ExecResult,
+  ExecSession,
+  ExecStreamOptions,
   ExitStatus,
   LogLine,
   LogReadOptions,
+  RemoveOptions,
   Runtime,
   TaskHandle,
   TaskLaunch,
@@ -25,6 +29,7 @@ import { resolveCommand } from './command-lookup.ts';
 import { runExec, signalExitCode } from './exec.ts';
 import { DEFAULT_PORT_RANGE, PortAllocator, type PortRange } from './port-allocator.ts';
 import { portEnv } from '../port-env.ts';
+import { keepTail } from '../previous-log.ts';
 import { isAlive, readStat, rssBytes, sessionMembers, ticksToSeconds } from './proc.ts';
 import { TaskLogs } from './task-logs.ts';
 import {
@@ -108,6 +113,8 @@ export class ProcessRuntime implements Runtime {
   readonly name = 'process';
   readonly #stateDir: string;
   readonly #tasksDir: string;
+  /** Logs of tasks' previous runs, kept across restarts in place: <id>/stdout.log, stderr.log. */
+  readonly #previousDir: string;
   readonly #log: Logger;
   readonly #ports: PortAllocator;
   readonly #logMaxBytes: number;
@@ -122,6 +129,7 @@ export class ProcessRuntime implements Runtime {
   constructor(options: ProcessRuntimeOptions) {
     this.#stateDir = resolve(options.stateDir);
     this.#tasksDir = join(this.#stateDir, 'tasks');
+    this.#previousDir = join(this.#stateDir, 'previous');
     this.#log = (options.logger ?? silentLogger).child({ component: 'runtime.process' });
     this.#ports = new PortAllocator(options.portRange ?? DEFAULT_PORT_RANGE);
     this.#logMaxBytes = options.logMaxBytes ?? 10 * 1024 * 1024;
@@ -432,7 +440,7 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
-  async remove(taskId: string): Promise<void> {
+  async remove(taskId: string, options: RemoveOptions = {}): Promise<void> {
     const rec = this.#tasks.get(taskId);
     if (rec !== undefined) {
       if ((await this.#members(rec)).length > 0 || rec.exit === undefined) await this.stop(taskId, 0);
@@ -447,6 +455,17 @@ export class ProcessRuntime implements Runtime {
       return;
     }
     if (!TASK_ID.test(taskId)) return;
+    const previous = join(this.#previousDir, taskId);
+    if (options.restarting) {
+      // The run's output stays readable (logs({ previous })) while the task waits to start again.
+      await mkdir(previous, { recursive: true, mode: 0o700 });
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const file = `${stream}.log`;
+        await keepTail(join(this.#tasksDir, taskId, file), join(previous, file));
+      }
+    } else {
+      await rm(previous, { recursive: true, force: true });
+    }
     // A file created in the dir during the delete (a log rotation of a task ending right now)
     // makes one pass of the recursive delete fail with ENOTEMPTY: let it retry.
     await rm(join(this.#tasksDir, taskId), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
@@ -494,6 +513,13 @@ export class ProcessRuntime implements Runtime {
       if (rec.exit !== undefined) exited.push({ taskId, status: rec.exit });
       else running.push(this.#handle(rec));
     }
+    // Tasks between two runs (removed to restart in place) when the agent stopped: the agent
+    // starts them again or removes them (and their previous run's log).
+    const listed = new Set([...running, ...exited].map((t) => t.taskId));
+    for (const taskId of await readdir(this.#previousDir).catch(() => [] as string[])) {
+      if (TASK_ID.test(taskId) && !listed.has(taskId) && !this.#tasks.has(taskId))
+        exited.push({ taskId, status: unknownExit() });
+    }
     return { running, exited };
   }
 
@@ -503,6 +529,30 @@ export class ProcessRuntime implements Runtime {
       throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning', taskId } });
     }
     return runExec(command, { env: rec.state.env, cwd: rec.state.cwd, timeoutMs });
+  }
+
+  async execStream(taskId: string, command: string[], options: ExecStreamOptions = {}): Promise<ExecSession> {
+    const rec = this.#get(taskId);
+    if (!(await this.#alive(rec))) {
+      throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning', taskId } });
+    }
+    const { env, cwd } = rec.state;
+    const [name, ...args] = command;
+    const file =
+      name === undefined ? undefined : await resolveCommand(name, env['PATH'] ?? DEFAULT_PATH, cwd);
+    if (name === undefined || file === undefined)
+      return failedSession(127, `${name ?? ''}: command not found`);
+    const child = spawn(file, args, {
+      argv0: name,
+      cwd,
+      env,
+      detached: true, // its own process group: an abort kills everything it started
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const kill = (): void => {
+      if (child.pid !== undefined) trySignal(-child.pid, 'SIGKILL');
+    };
+    return childSession(child, kill, options.signal);
   }
 
   async stats(taskId: string): Promise<TaskUsage | undefined> {
@@ -527,6 +577,17 @@ export class ProcessRuntime implements Runtime {
   }
 
   async *logs(taskId: string, options: LogReadOptions = {}): AsyncIterable<LogLine> {
+    if (options.previous === true) {
+      const dir = join(this.#previousDir, taskId);
+      if (!TASK_ID.test(taskId) || (await readdir(dir).catch(() => undefined)) === undefined) {
+        throw new RuntimeError(`task ${taskId} has no previous run on this host`, {
+          details: { reason: 'NotFound', taskId },
+        });
+      }
+      const logs = new TaskLogs(dir, { maxBytes: Infinity, keep: 0 });
+      yield* logs.read({ ...options, follow: false }, { exited: () => true, gone: () => true });
+      return;
+    }
     const rec = this.#get(taskId);
     if (options.follow === true && rec.child === undefined) this.#ensurePoller(rec);
     yield* rec.logs.read(options, {

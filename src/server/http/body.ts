@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { DabbaError } from '../../errors/index.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** A body that sends nothing for this long is abandoned (408): a stalled client holds no handler. */
+export const BODY_IDLE_MS = 30_000;
 
 /** The request's media type, lower case, without parameters ("" when absent). */
 export function contentTypeOf(req: IncomingMessage): string {
@@ -10,9 +12,13 @@ export function contentTypeOf(req: IncomingMessage): string {
 
 /**
  * Reads a JSON request body: refuses wrong content types (415), bodies over the limit (413, without
- * reading them whole) and malformed JSON (400).
+ * reading them whole), bodies that stall (408) and malformed JSON (400).
  */
-export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+export async function readJsonBody(
+  req: IncomingMessage,
+  limit = MAX_BODY_BYTES,
+  idleMs = BODY_IDLE_MS,
+): Promise<unknown> {
   const type = contentTypeOf(req);
   if (type !== 'application/json' && !type.endsWith('+json')) {
     throw new DabbaError(
@@ -28,19 +34,37 @@ export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES)
   const chunks: Buffer[] = [];
   await new Promise<void>((resolve, reject) => {
     let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const done = (e?: unknown): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', done);
+      req.off('close', onClose);
+      if (e === undefined) resolve();
+      else reject(e instanceof Error ? e : new Error('request body read failed'));
+    };
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => done(stalled(idleMs)), idleMs);
+      timer.unref();
+    };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.off('end', resolve);
-        reject(tooLarge(limit));
-        return;
-      }
+      if (size > limit) return done(tooLarge(limit));
       chunks.push(chunk);
+      arm();
     };
+    const onEnd = (): void => done();
+    // A client that goes away mid-body ends neither with 'end' nor always with 'error'.
+    const onClose = (): void => {
+      if (!req.complete) done(new DabbaError('DABBA_E_BAD_REQUEST', 'the request body was cut off'));
+    };
+    arm();
     req.on('data', onData);
-    req.once('end', resolve);
-    req.once('error', reject);
+    req.once('end', onEnd);
+    req.once('error', done);
+    req.once('close', onClose);
   });
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') {
@@ -63,4 +87,12 @@ function tooLarge(limit: number): DabbaError {
   return new DabbaError('DABBA_E_BODY_TOO_LARGE', `request body is larger than the limit of ${limit} bytes`, {
     details: { limit },
   });
+}
+
+function stalled(idleMs: number): DabbaError {
+  return new DabbaError(
+    'DABBA_E_REQUEST_TIMEOUT',
+    `the request body stopped arriving (nothing for ${idleMs / 1000} s)`,
+    { details: { idleMs } },
+  );
 }

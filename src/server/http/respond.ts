@@ -24,3 +24,23 @@ export function toErrorBody(e: unknown): {
     body: { code: 'DABBA_E_INTERNAL', message: 'internal server error (see the server log)', details: {} },
   };
 }
+
+/**
+ * Writes a chunk of a streamed answer and waits while the client is slow to read; returns at once
+ * when the client is gone (a write to a closed response never drains: waiting for 'drain' there
+ * would hang the handler, and whatever timer it holds, for good).
+ */
+export async function writeChunk(res: ServerResponse, chunk: string | Uint8Array): Promise<void> {
+  if (res.destroyed || res.writableEnded) return;
+  if (res.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+    if (res.destroyed) done();
+  });
+}

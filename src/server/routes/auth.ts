@@ -11,6 +11,7 @@ import {
   canRead,
   createNamespace,
   createToken,
+  issueAndRecordHostCertificate,
   issueHostCredential,
   listNamespaces,
   listTokens,
@@ -26,6 +27,8 @@ import {
 import { readJsonBody } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 import { parseBody } from '../state/parse.ts';
+import type { ServerPki } from '../pki.ts';
+import { hostCertificateView } from './certificates.ts';
 import { createTokenSchema, joinSchema, namespaceSchema, quotaSchema } from '../state/wire-schemas.ts';
 
 export interface AuthRoutesOptions {
@@ -34,6 +37,15 @@ export interface AuthRoutesOptions {
   /** Absent when authentication is off: token changes then only reach the store. */
   tokens?: TokenCache;
   audit?: AuditLog;
+  /** The cluster CA: a join with a CSR gets a host certificate. */
+  pki?: ServerPki;
+}
+
+/** The peer's address as a certificate names it (an IPv4-mapped IPv6 address as IPv4). */
+function peerAddress(remote: string | undefined): string {
+  if (remote === undefined)
+    throw new DabbaError('DABBA_E_BAD_REQUEST', 'the join request has no peer address');
+  return remote.startsWith('::ffff:') ? remote.slice(7) : remote;
 }
 
 /** `30m`, `12h`, `7d`: a token's time to live. */
@@ -98,9 +110,20 @@ export function authRoutes(router: Router, o: AuthRoutesOptions): void {
 
   router.on('POST', '/v1/hosts/join', async ({ req, principal }) => {
     const body = parseBody(joinSchema, await readJsonBody(req), 'join request');
+    if (body.csr !== undefined && o.pki === undefined) {
+      throw new DabbaError('DABBA_E_BAD_REQUEST', 'this server has no cluster CA: join without a csr');
+    }
     const credential = await issueHostCredential(store, body.hostId, principalName(principal), clock.now());
-    // An object, so that more can be added (a host certificate) without breaking agents.
-    return { hostId: body.hostId, credential };
+    if (body.csr === undefined || o.pki === undefined) return { hostId: body.hostId, credential };
+    // The certificate's address is the one the server will reach the agent at (logs, exec): the
+    // one the join names, else the one the request came from.
+    const address = body.address ?? peerAddress(req.socket.remoteAddress);
+    const issued = await issueAndRecordHostCertificate(store, o.pki.ca, {
+      hostId: body.hostId,
+      address,
+      csrPem: body.csr,
+    });
+    return { hostId: body.hostId, credential, hostCertificate: hostCertificateView(issued) };
   });
 
   router.on(

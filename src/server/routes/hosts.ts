@@ -9,7 +9,8 @@ import { readJsonBody } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 import type { HostLiveness } from '../state/hosts.ts';
 import { heartbeat, registerHost, setHostSchedulable } from '../state/hosts.ts';
-import { rangeJson } from '../state/json.ts';
+import { getJson, rangeJson } from '../state/json.ts';
+import { statusEvents } from '../state/task-events.ts';
 import { parseTaskNetwork, type TaskNetwork } from '../../model/index.ts';
 import { parseBody } from '../state/parse.ts';
 import { hostViews } from '../state/views.ts';
@@ -89,7 +90,7 @@ export function hostRoutes(
 
   router.on('POST', '/v1/hosts/:id/heartbeat', async ({ req, params }) => {
     const body = parseBody(heartbeatSchema, await readJsonBody(req), 'heartbeat');
-    await heartbeat(store, params['id'] ?? '', body.lease);
+    await heartbeat(store, params['id'] ?? '', body.lease, body.conditions);
     return { ok: true };
   });
 
@@ -109,10 +110,17 @@ export function hostRoutes(
     if (jobOfTaskId(id, splitJobId(status.job).namespace) !== status.job) {
       throw new NotFoundError('task', id, { details: { job: status.job } });
     }
+    // What changed since the stored status (started, exited and why, restarted) goes to the event
+    // log in the same transaction. A report racing another for the same task could repeat an
+    // event; the agent sends one task's reports in order.
+    const prev = await getJson<TaskStatus>(store, keys.status(status.job, id));
     // Only a task that still exists (and is assigned to the reporting host) may have a status.
     const r = await store.txn({
       compare: [{ key: keys.assignment(status.host, id), target: 'create', op: '>', createRevision: 0 }],
-      success: [{ type: 'put', key: keys.status(status.job, id), value: JSON.stringify(status) }],
+      success: [
+        { type: 'put', key: keys.status(status.job, id), value: JSON.stringify(status) },
+        ...events.ops(statusEvents(prev?.value, status)),
+      ],
     });
     if (!r.succeeded) throw new NotFoundError('task', id, { details: { host: status.host } });
     return { ok: true };

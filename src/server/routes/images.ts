@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { spawn } from 'node:child_process';
 import { DabbaError, NotFoundError, ValidationError } from '../../errors/index.ts';
 import { ImageError, isDigest, type ImageStore } from '../../image/index.ts';
-import { contentTypeOf } from '../http/body.ts';
+import { BODY_IDLE_MS, contentTypeOf } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 import type { EventLog } from '../state/events.ts';
 
@@ -36,17 +36,40 @@ async function receiveUpload(req: IncomingMessage, dir: string): Promise<string>
   }
   const file = join(dir, 'upload.tar');
   let size = 0;
+  // An upload that stops sending is abandoned after BODY_IDLE_MS without a byte.
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(
+      () =>
+        req.destroy(
+          new DabbaError(
+            'DABBA_E_REQUEST_TIMEOUT',
+            `the image upload stopped arriving (${BODY_IDLE_MS / 1000} s)`,
+          ),
+        ),
+      BODY_IDLE_MS,
+    );
+    timer.unref();
+  };
+  arm();
   req.on('data', (c: Buffer) => {
     size += c.length;
+    arm();
     if (size > MAX_UPLOAD_BYTES)
       req.destroy(new DabbaError('DABBA_E_BODY_TOO_LARGE', 'image upload too large'));
   });
-  await pipeline(req, createWriteStream(file));
+  try {
+    await pipeline(req, createWriteStream(file));
+  } finally {
+    clearTimeout(timer);
+  }
   return file;
 }
 
+/** An image refused for its content keeps its own code (DABBA_E_IMAGE_INVALID, _TOO_LARGE...). */
 function imageFailure(e: unknown): unknown {
-  if (e instanceof ImageError) {
+  if (e instanceof ImageError && e.httpStatus >= 500) {
     return new ValidationError(e.message, [{ path: 'image', message: e.message }], { cause: e });
   }
   return e;

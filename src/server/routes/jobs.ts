@@ -29,6 +29,21 @@ import { dryRun } from '../dry-run.ts';
 import { promoteDeployment } from '../../scheduler/index.ts';
 import { hostViews, jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
 import type { EventLog } from '../state/events.ts';
+import type { ImageStore } from '../../image/index.ts';
+import type { HostView, Unrunnable } from '../../model/index.ts';
+import { unrunnable } from '../runnable.ts';
+
+/** Whether some host can run the spec's task (runtimes and image), as plan and deploy both see it. */
+async function runnability(
+  spec: JobSpec,
+  hosts: HostView[],
+  images: ImageStore | undefined,
+): Promise<Unrunnable | undefined> {
+  const image = spec.task.image;
+  const known =
+    image === undefined || images === undefined ? undefined : (await images.resolve(image)) !== undefined;
+  return unrunnable(spec, hosts, known);
+}
 
 function checkName(name: string): string {
   if (!NAME_PATTERN.test(name)) {
@@ -91,12 +106,28 @@ function validOrThrow(name: string, body: unknown, ns: string): JobSpec {
   return spec;
 }
 
-export function jobRoutes(router: Router, store: Store, clock: Clock, events: EventLog): void {
+export function jobRoutes(
+  router: Router,
+  store: Store,
+  clock: Clock,
+  events: EventLog,
+  images?: ImageStore,
+): void {
   router.on('GET', '/v1/jobs', ({ namespace }) => jobSummaries(store, namespace));
 
   router.on('PUT', '/v1/jobs/:name', async ({ req, params, namespace }) => {
     const { id, name: plain } = idOf(params, namespace);
     const spec = validOrThrow(plain, await readJsonBody(req), namespace);
+    const cannot = await runnability(spec, await hostViews(store), images);
+    if (cannot) {
+      throw new DabbaError('DABBA_E_UNRUNNABLE', cannot.message, {
+        details: {
+          reason: cannot.code,
+          runtimes: cannot.runtimes,
+          ...(cannot.image ? { image: cannot.image } : {}),
+        },
+      });
+    }
     const result = await putJobVersion(store, spec, clock);
     if (result.changed) {
       await events.append([
@@ -129,7 +160,9 @@ export function jobRoutes(router: Router, store: Store, clock: Clock, events: Ev
       const st = byId.get(t.id);
       return st ? { ...t, status: st } : t;
     });
-    return dryRun({ spec, current: current?.value, tasks: views, hosts });
+    const plan = dryRun({ spec, current: current?.value, tasks: views, hosts });
+    const cannot = await runnability(spec, hosts, images);
+    return cannot ? { ...plan, unrunnable: cannot } : plan;
   });
 
   router.on('POST', '/v1/jobs/:name/promote', async ({ params, namespace }) => {

@@ -1,6 +1,7 @@
 import { CompactedError, DabbaError } from '../../errors/index.ts';
-import type { WatchEventWire } from '../../model/index.ts';
+import { keys, type WatchEventWire } from '../../model/index.ts';
 import type { Store, WatchEvent } from '../../store/index.ts';
+import { writeChunk } from '../http/respond.ts';
 import type { Router } from '../http/router.ts';
 
 function wire(e: WatchEvent): WatchEventWire {
@@ -52,12 +53,15 @@ export function watchRoutes(router: Router, store: Store): void {
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     try {
       const opts = fromRevision === undefined ? { signal } : { signal, fromRevision };
-      for await (const batch of store.watch(prefix, opts)) {
+      for await (const all of store.watch(prefix, opts)) {
+        // Secrets (the CA key) are never served, whatever prefix is watched.
+        const batch = all.filter((e) => !e.kv.key.startsWith(keys.secretPrefix));
+        if (batch.length === 0) continue;
         const rev = batch[0]?.kv.modRevision ?? 0;
-        const ok = res.write(
+        await writeChunk(
+          res,
           `event: events\nid: ${rev}\ndata: ${JSON.stringify({ events: batch.map(wire) })}\n\n`,
         );
-        if (!ok) await new Promise((r) => res.once('drain', r));
       }
     } catch (e) {
       if (!signal.aborted) {

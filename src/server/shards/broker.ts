@@ -2,7 +2,7 @@
  * Broker duties: host-wide housekeeping that exactly one replica does, the owner of `/shards/broker`.
  * For now that is trimming the event log and the audit log; every write carries the broker shard's fence.
  */
-import { messageOf } from '../../errors/index.ts';
+import { isStorageError, messageOf } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import { sleep } from '../../lib/index.ts';
 import { keys } from '../../model/index.ts';
@@ -64,7 +64,7 @@ export async function runBrokerDuties(o: BrokerDutiesOptions, signal: AbortSigna
         if (a > 0) o.logger.debug({ deleted: a }, 'audit records trimmed');
       }
     } catch (e) {
-      if (!signal.aborted) o.logger.warn({ err: messageOf(e) }, 'event trim failed');
+      if (!signal.aborted && !isStorageError(e)) o.logger.warn({ err: messageOf(e) }, 'event trim failed');
     }
   }
 }

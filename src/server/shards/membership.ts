@@ -6,7 +6,13 @@
  * lease is lost it says so at once (`onLost`), revokes the old lease (best effort) and registers
  * again, as a newcomer.
  */
-import { ConflictError, DabbaError, LeaseNotFoundError, messageOf } from '../../errors/index.ts';
+import {
+  ConflictError,
+  DabbaError,
+  LeaseNotFoundError,
+  isStorageError,
+  messageOf,
+} from '../../errors/index.ts';
 import type { Clock, Logger } from '../../lib/index.ts';
 import { sleep } from '../../lib/index.ts';
 import type { LeaseId, Store } from '../../store/index.ts';
@@ -168,7 +174,9 @@ export class Membership {
           await this.register();
         } catch (e) {
           if (signal.aborted) break;
-          this.#o.logger.warn({ err: messageOf(e), replica: this.#o.id }, 'registration failed; retrying');
+          if (isStorageError(e)) this.#o.logger.debug({ code: e.code }, 'registration not written; retrying');
+          else
+            this.#o.logger.warn({ err: messageOf(e), replica: this.#o.id }, 'registration failed; retrying');
           await sleep(Math.min(1000, ttlMs / 3), signal);
           continue;
         }

@@ -34,7 +34,14 @@ export class EventLog {
 
   /** The newest events (of `job`, an id; of `namespace`'s jobs and those naming no job). */
   async list(options: { job?: string; limit?: number; namespace?: string } = {}): Promise<DabbaEvent[]> {
-    const { kvs } = await this.#store.range(keys.eventsPrefix);
+    return (await this.listAt(options)).events;
+  }
+
+  /** The newest events (oldest first) and the store revision they were read at. */
+  async listAt(
+    options: { job?: string; limit?: number; namespace?: string } = {},
+  ): Promise<{ events: DabbaEvent[]; revision: number }> {
+    const { kvs, revision } = await this.#store.range(keys.eventsPrefix);
     let events = kvs.map((kv) => decode<DabbaEvent>(kv));
     if (options.job !== undefined) events = events.filter((e) => e.job === options.job);
     const ns = options.namespace;
@@ -42,6 +49,6 @@ export class EventLog {
       events = events.filter((e) => e.job === undefined || namespaceOfJobId(e.job) === ns);
     }
     const limit = options.limit ?? 100;
-    return events.slice(-limit);
+    return { events: events.slice(-limit), revision };
   }
 }

@@ -1,6 +1,12 @@
 import { ConflictError, DabbaError, LeaseNotFoundError, NotFoundError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
-import type { HostRecord, RegisterHostRequest, RegisterHostResult } from '../../model/index.ts';
+import type {
+  HostCondition,
+  HostRecord,
+  RegisterHostRequest,
+  RegisterHostResult,
+} from '../../model/index.ts';
+import { recordConditions } from './host-conditions.ts';
 import { keys } from '../../model/index.ts';
 import type { Compare, Store, TxnOp } from '../../store/index.ts';
 import { getJson } from './json.ts';
@@ -131,11 +137,17 @@ async function freeRange(
 }
 
 /** Renews a host's lease; a lease that is gone (or not the host's) answers 404 so the agent re-registers. */
-export async function heartbeat(store: Store, hostId: string, lease: number): Promise<void> {
+export async function heartbeat(
+  store: Store,
+  hostId: string,
+  lease: number,
+  conditions?: HostCondition[],
+): Promise<void> {
   const host = await getJson<HostRecord>(store, keys.host(hostId));
   if (!host) throw new NotFoundError('host', hostId);
   if (host.value.lease !== lease) throw new LeaseNotFoundError(lease);
   await store.keepAlive(lease);
+  if (conditions !== undefined) await recordConditions(store, host, conditions);
 }
 
 /**

@@ -35,6 +35,7 @@ export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
     ports: status?.ports ?? {},
     pid: live ? (status.pid ?? null) : null,
     exitCode: status?.exitCode ?? null,
+    lastExit: status?.lastExit ?? null,
     reason: status?.reason ?? (task.unplaced !== undefined ? 'Unplaced' : null),
     message: status?.message ?? task.unplaced ?? null,
     unplaced: task.unplaced ?? null,
@@ -147,6 +148,7 @@ export async function hostViews(store: Store, now = Date.now()): Promise<HostVie
     };
     if (h.agentUrl !== undefined) view.agentUrl = h.agentUrl;
     if (h.subnet !== undefined) view.subnet = h.subnet;
+    if (h.conditions !== undefined && h.conditions.length > 0) view.conditions = h.conditions;
     if (h.schedulable === 'draining' && h.drainDeadline !== undefined) view.drainDeadline = h.drainDeadline;
     if (h.schedulable === 'draining') {
       view.drain = drainProgress(

@@ -1,5 +1,6 @@
 /** Schemas for what agents send the server (host registration, task status). */
 import { z } from 'zod';
+import { HOST_CONDITION_TYPES } from '../../model/index.ts';
 
 const name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a lowercase DNS label');
 
@@ -17,7 +18,19 @@ export const registerHostSchema = z.strictObject({
   wantSubnet: z.boolean().optional(),
 });
 
-export const heartbeatSchema = z.strictObject({ lease: z.number().int().positive() });
+export const heartbeatSchema = z.strictObject({
+  lease: z.number().int().positive(),
+  conditions: z
+    .array(
+      z.strictObject({
+        type: z.enum(HOST_CONDITION_TYPES),
+        message: z.string().max(1024),
+        since: z.number().int().nonnegative(),
+      }),
+    )
+    .max(16)
+    .optional(),
+});
 
 const count = z.number().int().nonnegative();
 /** A job's id: its name, `NS:NAME` outside the default namespace. */
@@ -40,6 +53,14 @@ export const taskStatusSchema = z.strictObject({
   address: z.string().max(64).optional(),
   ports: z.record(z.string(), z.number().int().min(0).max(65535)).optional(),
   exitCode: z.number().int().optional(),
+  lastExit: z
+    .strictObject({
+      reason: z.string().min(1).max(64),
+      exitCode: z.number().int().optional(),
+      signal: z.string().max(16).optional(),
+      at: count,
+    })
+    .optional(),
   reason: z.string().max(64).optional(),
   message: z.string().max(4096).optional(),
   startedAt: count.optional(),
@@ -63,7 +84,17 @@ export const createTokenSchema = z.strictObject({
   ttl: duration.optional(),
 });
 
-export const joinSchema = z.strictObject({ hostId: name });
+export const joinSchema = z.strictObject({
+  hostId: name,
+  /** A CSR for the host's key: the answer then carries a host certificate. */
+  csr: z
+    .string()
+    .min(1)
+    .max(16 * 1024)
+    .optional(),
+  /** The address the certificate is for (where the server reaches the agent); default: the peer's. */
+  address: z.ipv4().or(z.ipv6()).optional(),
+});
 
 const quotaValue = z.number().nonnegative().nullable().optional();
 

@@ -15,6 +15,7 @@ import {
   DabbaError,
   LeaseNotFoundError,
   StoreError,
+  StorageFullError,
   UnavailableError,
   isDabbaError,
 } from '../../errors/index.ts';
@@ -432,6 +433,14 @@ export class EtcdStore implements Store {
     const msg = etcdMessage(e);
     const details = { etcd: msg, endpoints: this.endpoints };
     if (msg === 'requested lease not found') return new LeaseNotFoundError(lease ?? 'unknown');
+    if (msg === 'mvcc: database space exceeded') {
+      // etcd's NOSPACE alarm: writes refused until an operator compacts, defragments and disarms it.
+      return new StorageFullError(
+        `etcd refused the ${what}: its database is full (NOSPACE alarm; compact, defragment, then "etcdctl alarm disarm"); reads still work`,
+        { where: `etcd ${this.endpoints.join(',')}`, reason: 'full' },
+        { cause: e },
+      );
+    }
     if (msg === 'mvcc: required revision has been compacted') {
       return new StoreError(`etcd ${what}: ${msg}`, { cause: e, details });
     }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { DabbaError, StoreError, isDabbaError } from '../../errors/index.ts';
+import { DabbaError, StoreError, isDabbaError, isStorageError } from '../../errors/index.ts';
 import { silentLogger, systemClock, type Clock, type Logger } from '../../lib/index.ts';
 import type {
   KeyValue,
@@ -35,6 +35,7 @@ import { Statements } from './statements.ts';
 import { WatchHub } from './watch-hub.ts';
 import { Watcher, type HistorySource } from './watcher.ts';
 import { WriteTx } from './write-tx.ts';
+import { WriteFaultState, storageErrorFor } from './storage-fault.ts';
 
 export interface SqliteStoreOptions {
   logger?: Logger;
@@ -105,12 +106,15 @@ export class SqliteStore implements Store {
   #closing: Promise<void> | undefined;
   #leaseTimer: NodeJS.Timeout | undefined;
   #expiring = false;
+  /** Writes failing for lack of space or a read-only disk (logged once; leases do not expire meanwhile). */
+  readonly #fault: WriteFaultState;
 
   private constructor(path: string, db: DatabaseSync, options: SqliteStoreOptions) {
     this.path = path;
     this.#db = db;
     this.#st = new Statements(db);
     this.#log = options.logger ?? silentLogger;
+    this.#fault = new WriteFaultState(this.#log);
     this.#clock = options.clock ?? systemClock;
     this.#retention = positiveInt(options.historyRetention ?? 100_000, 'historyRetention');
     this.#compactStep = Math.max(1, Math.min(1000, Math.floor(this.#retention / 100)));
@@ -385,6 +389,9 @@ export class SqliteStore implements Store {
     const outcomes: Outcome[] = [];
     try {
       this.#st.begin.run();
+      // After writes failed for lack of space, the first commit gives every lease a full TTL: the
+      // holders' renewals were refused meanwhile (etcd does the same on a new leader).
+      if (this.#fault.faulted) tx.renewAll();
       for (const p of batch) {
         const snap = tx.snapshot();
         this.#st.savepoint.run();
@@ -393,10 +400,14 @@ export class SqliteStore implements Store {
           this.#st.release.run();
           outcomes.push({ ok: true, value });
         } catch (e) {
+          // SQLITE_FULL and I/O errors roll the whole transaction back: nothing to undo here.
+          if (!this.#db.isTransaction) throw e;
           this.#st.rollbackTo.run();
           this.#st.release.run();
           tx.restore(snap);
-          outcomes.push({ ok: false, error: isDabbaError(e) ? e : storeFailure(e) });
+          const full = isDabbaError(e) ? undefined : storageErrorFor(e, this.path);
+          if (full) this.#fault.failed(full, 1);
+          outcomes.push({ ok: false, error: isDabbaError(e) ? e : (full ?? storeFailure(e)) });
         }
       }
       tx.autoCompact(this.#retention, this.#compactStep);
@@ -408,11 +419,14 @@ export class SqliteStore implements Store {
       } catch {
         // The transaction is already gone.
       }
-      const err = storeFailure(e);
-      this.#log.error({ err: e, writes: batch.length }, 'store commit failed');
+      const full = storageErrorFor(e, this.path);
+      const err = full ?? storeFailure(e);
+      if (full) this.#fault.failed(full, batch.length);
+      else this.#log.error({ err: e, writes: batch.length }, 'store commit failed');
       for (const p of batch) p.reject(err);
       return;
     }
+    if (outcomes.every((o) => o.ok || !isStorageError(o.error))) this.#fault.recovered();
     this.#revision = tx.revision;
     this.#compactRevision = tx.compactRevision;
     for (const pub of tx.published) this.#hub.dispatch(pub.revision, pub.events);
@@ -438,13 +452,19 @@ export class SqliteStore implements Store {
   readonly #expireLeases = (): void => {
     this.#leaseTimer = undefined;
     if (this.#expiring || this.#state !== 'open') return;
+    // While writes are refused no lease runs out: its holder's renewals could not be written.
+    if (this.#fault.faulted) {
+      this.#leaseTimer = setTimeout(this.#expireLeases, this.#leaseCheckMs);
+      return;
+    }
     this.#expiring = true;
     this.#write((tx) => tx.expire())
       .then((ids) => {
         if (ids.length > 0) this.#log.debug({ leases: ids }, 'leases expired');
       })
       .catch((e: unknown) => {
-        if (this.#state === 'open') this.#log.error({ err: e }, 'lease expiry failed');
+        if (this.#state === 'open' && !this.#fault.faulted)
+          this.#log.error({ err: e }, 'lease expiry failed');
       })
       .finally(() => {
         this.#expiring = false;

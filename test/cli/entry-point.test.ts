@@ -1,0 +1,43 @@
+/** The `dabba` entry point as a user's shell meets it: through symlinks, and with its output cut short. */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+const script = resolve('bin/dabba');
+
+describe('bin/dabba', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dabba-entry-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('works through a symlink in a PATH directory, and through a chain of links', async () => {
+    await symlink(script, join(dir, 'dabba'));
+    await symlink(join(dir, 'dabba'), join(dir, 'dabba2'));
+    for (const name of ['dabba', 'dabba2']) {
+      const r = spawnSync(name, ['--help'], {
+        cwd: tmpdir(),
+        env: { ...process.env, PATH: `${dir}:${process.env['PATH'] ?? ''}` },
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, `${name} --help: ${r.stderr}`);
+      assert.match(r.stdout, /Usage: dabba/);
+    }
+  });
+
+  test('output cut short (EPIPE) ends quietly: no stack, exit 141 like a Unix tool', async () => {
+    const child = spawn(script, ['--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader is gone before the CLI writes anything
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    assert.equal(stderr, '', 'nothing on stderr');
+    assert.equal(code, 141);
+  });
+});
