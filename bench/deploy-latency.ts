@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     logger: silentLogger,
   });
   const runtime = new ProcessRuntime({ stateDir: join(dir, 'runtime') });
-  const client = new DabbaClient({ addr: server.url });
+  const client = new DabbaClient({ token: server.adminToken ?? '', addr: server.url });
   const agent = await startAgent({
     client,
     runtime,

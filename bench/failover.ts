@@ -22,6 +22,7 @@ import { EtcdStore } from '../src/store/index.ts';
 import { startEtcdCluster, type EtcdCluster } from '../test/helpers/etcd-cluster.ts';
 import { FakeAgent, rollingJob, waitFor } from '../test/ha/helpers.ts';
 import { ServerProcs, type ServerProc } from '../test/ha/server-procs.ts';
+import { TEST_ADMIN_TOKEN } from '../test/helpers/auth.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -72,7 +73,11 @@ async function failoverRun(cluster: EtcdCluster): Promise<FailoverRun> {
         }
       }
     })().catch(() => undefined);
-    const client = new DabbaClient({ addr: servers.map((s) => s.url), timeoutMs: 10_000 });
+    const client = new DabbaClient({
+      token: TEST_ADMIN_TOKEN,
+      addr: servers.map((s) => s.url),
+      timeoutMs: 10_000,
+    });
     await waitFor(
       '3 replicas',
       async () => {
@@ -166,7 +171,7 @@ async function apiThroughput(cluster: EtcdCluster, replicas: number): Promise<Th
   try {
     const servers: ServerProc[] = [];
     for (let i = 0; i < replicas; i++) servers.push(await procs.start(storeUrl(cluster, ns), QUIET));
-    const clients = servers.map((s) => new DabbaClient({ addr: s.url }));
+    const clients = servers.map((s) => new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: s.url }));
     await waitFor('replicas up', async () => (await clients[0]?.servers())?.unowned.length === 0, 20_000);
     // Warm-up: create the jobs.
     for (let j = 0; j < 20; j++) await clients[0]?.putJob(`j${j}`, rollingJob(`j${j}`, 1, 'warm'));

@@ -130,7 +130,7 @@ const server = await startServer({
   logger: silentLogger,
   images: serverImages,
 });
-const client = new DabbaClient({ addr: server.url });
+const client = new DabbaClient({ token: server.adminToken ?? '', addr: server.url });
 const watchStop = new AbortController();
 /** Jobs deployed and not yet stopped: stopped in the end whatever happens. */
 const deployed = new Set<string>();
@@ -229,6 +229,8 @@ function startAgentProcess(): ChildProcess {
       `data:text/javascript,${encodeURIComponent(GC_HOOK)}`,
       DABBA,
       'agent',
+      '--join-token',
+      server.adminToken ?? '',
       '--server',
       server.url,
       '--data-dir',

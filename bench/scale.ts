@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     logger: silentLogger,
     hostTtlSeconds: TTL_SECONDS,
   });
-  const client = new DabbaClient({ addr: server.url, timeoutMs: 120_000 });
+  const client = new DabbaClient({ token: server.adminToken ?? '', addr: server.url, timeoutMs: 120_000 });
   const stop = new AbortController();
   const agents: RunningAgent[] = [];
   const loops: Promise<void>[] = [];
@@ -255,7 +255,9 @@ async function main(): Promise<void> {
         while (!stop.signal.aborted) {
           const path = probeJob === '' || latencies.length % 2 === 0 ? '/v1/health' : `/v1/jobs/${probeJob}`;
           const t = performance.now();
-          const res = await fetch(server.url + path).catch(() => undefined);
+          const res = await fetch(server.url + path, {
+            headers: { authorization: `Bearer ${server.adminToken ?? ''}` },
+          }).catch(() => undefined);
           await res?.arrayBuffer();
           latencies.push(performance.now() - t);
           await sleep(20);

@@ -10,7 +10,8 @@
  *        node scripts/etcd-cluster.ts down --dir DIR   # kills the servers and members, removes their data
  */
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -34,6 +35,11 @@ interface ServerProc {
 /** Starts `dabba server` replicas on the cluster, detached, logging to DIR/server-N.log. */
 async function startServers(dir: string, count: number, store: string): Promise<ServerProc[]> {
   const procs: ServerProc[] = [];
+  // One admin token for the replicas sharing the store: whichever starts first bootstraps it.
+  const tokenFile = join(dir, 'admin.token');
+  if (!existsSync(tokenFile)) {
+    writeFileSync(tokenFile, `dabba_${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  }
   for (let i = 1; i <= count; i++) {
     const port = 7170 + i;
     const log = openSync(join(dir, `server-${i}.log`), 'a');
@@ -50,6 +56,8 @@ async function startServers(dir: string, count: number, store: string): Promise<
         store,
         '--replica-id',
         `r${i}`,
+        '--admin-token-file',
+        tokenFile,
       ],
       { detached: true, stdio: ['ignore', log, log] },
     );
@@ -133,9 +141,10 @@ try {
         const procs = await startServers(dir, servers, `etcd://${hosts.join(',')}`);
         console.error(`${servers} dabba server replicas up (logs in ${dir}/server-N.log); use them with:`);
         console.error(`  export DABBA_ADDR=${procs.map((p) => p.url).join(',')}`);
+        console.error(`  export DABBA_TOKEN=$(cat ${join(dir, 'admin.token')})`);
         console.error('  bin/dabba servers');
         console.error(
-          `  bin/dabba agent --server ${procs.map((p) => p.url).join(',')} --data-dir /tmp/agent`,
+          `  bin/dabba agent --server ${procs.map((p) => p.url).join(',')} --data-dir /tmp/agent --join-token $(bin/dabba token create agent-$RANDOM --role agent)`,
         );
       }
       break;

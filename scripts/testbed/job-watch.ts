@@ -3,6 +3,8 @@
  * saw, so a test can ask afterwards how many tasks were healthy at any time and when a task began to
  * stop.
  */
+import { readFileSync } from 'node:fs';
+import { Agent } from 'undici';
 import type { JobView, TaskRow } from '../../src/model/index.ts';
 
 export interface Snapshot {
@@ -29,8 +31,19 @@ export class JobWatcher {
   #abort = new AbortController();
   errors = 0;
 
-  constructor(serverUrl: string, job: string, everyMs = 150) {
+  readonly #headers: Record<string, string>;
+
+  readonly #dispatcher: Agent | undefined;
+
+  /**
+   * `token`: the API token to read the job with (the testbed's admin token); `caFile`: the cluster
+   * CA an https:// server is verified against.
+   */
+  constructor(serverUrl: string, job: string, everyMs = 150, token?: string, caFile?: string) {
     this.#url = `${serverUrl}/v1/jobs/${encodeURIComponent(job)}`;
+    this.#headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+    this.#dispatcher =
+      caFile === undefined ? undefined : new Agent({ connect: { ca: readFileSync(caFile, 'utf8') } });
     this.job = job;
     this.#everyMs = everyMs;
   }
@@ -43,7 +56,12 @@ export class JobWatcher {
 
   async poll(): Promise<JobView | undefined> {
     try {
-      const res = await fetch(this.#url, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(this.#url, {
+        signal: AbortSignal.timeout(2000),
+        headers: this.#headers,
+        // undici's fetch takes its dispatcher at run time; its types differ from @types/node's copy.
+        ...((this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }) as RequestInit),
+      });
       if (!res.ok) {
         this.errors++;
         return undefined;
@@ -68,6 +86,7 @@ export class JobWatcher {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#loop;
+    await this.#dispatcher?.close().catch(() => undefined);
   }
 
   latest(): JobView | undefined {

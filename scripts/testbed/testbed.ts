@@ -3,8 +3,18 @@
  * its own address and its own `dabba agent` (process runtime). See docs/testbed.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Agent } from 'undici';
 import { dirname, join, resolve } from 'node:path';
 import type { HostView, JobView } from '../../src/model/index.ts';
 import { cli as runCli } from '../../test/helpers/dev-cluster.ts';
@@ -162,6 +172,7 @@ export class Testbed {
   readonly #agents = new Map<number, ChildProcess>();
   #server: ChildProcess | undefined;
   #stopped = false;
+  #dispatcher: Agent | undefined;
 
   constructor(slot: number, state: TestbedState, options: { hostTimeout: string; logLevel: string }) {
     this.slot = slot;
@@ -180,9 +191,55 @@ export class Testbed {
     return this.#stopped;
   }
 
+  /**
+   * The admin token the server wrote in its data dir (once it has started): the CLI runs and API
+   * reads use it, and the agents join with it.
+   */
+  get adminToken(): string | undefined {
+    try {
+      const t = readFileSync(join(this.stateDir, 'data', 'server', 'admin.token'), 'utf8').trim();
+      return t === '' ? undefined : t;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The cluster CA the server wrote in its data dir (once it has started): the server listens on
+   * the bridge, beyond loopback, so it serves HTTPS; the CLI runs and the agents verify it with this.
+   */
+  get caFile(): string | undefined {
+    const file = join(this.stateDir, 'data', 'server', 'ca.crt');
+    return existsSync(file) ? file : undefined;
+  }
+
+  /** fetch options that verify the server against the cluster CA (and carry the admin token). */
+  #fetchInit(signal: AbortSignal): RequestInit {
+    const token = this.adminToken;
+    const ca = this.caFile;
+    this.#dispatcher ??=
+      ca === undefined ? undefined : new Agent({ connect: { ca: readFileSync(ca, 'utf8') } });
+    return {
+      signal,
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      // undici's fetch takes its dispatcher at run time; its types differ from @types/node's copy.
+      ...((this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }) as RequestInit),
+    };
+  }
+
   #env(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    const token = this.adminToken;
+    if (token !== undefined) {
+      env['DABBA_TOKEN'] = token;
+      env['DABBA_JOIN_TOKEN'] = token;
+    }
+    const ca = this.caFile;
+    if (ca !== undefined) env['DABBA_CA'] = ca;
+    else delete env['DABBA_CA'];
+    // The CLI's stored credentials: the testbed's own, never the user's.
+    env['XDG_CONFIG_HOME'] = join(this.stateDir, 'config');
     // Tasks run `node`: the one running this testbed (Node 24) comes first on PATH.
     env['PATH'] = `${dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
     env['DABBA_LOG_LEVEL'] = this.#logLevel;
@@ -234,7 +291,8 @@ export class Testbed {
       if (start !== undefined) this.#state.server = { pid: child.pid, start };
       this.#save();
     }
-    const m = await waitForLine(log, offset, /API at (http:\/\/\S+)/, child, 'dabba server');
+    // Beyond loopback (the bridge's address) the server serves HTTPS.
+    const m = await waitForLine(log, offset, /API at (https?:\/\/\S+)/, child, 'dabba server');
     this.url = m[1] ?? '';
     this.#state.serverUrl = this.url;
     this.#save();
@@ -326,7 +384,7 @@ export class Testbed {
       if (start !== undefined) hs.agent = { pid: child.pid, start };
       this.#save();
     }
-    await waitForLine(h.logFile, offset, /endpoint at (http:\/\/\S+)/, child, `dabba agent of ${h.id}`);
+    await waitForLine(h.logFile, offset, /endpoint at (https?:\/\/\S+)/, child, `dabba agent of ${h.id}`);
   }
 
   /** SIGKILL the agent of host i (its tasks keep running in the namespace). */
@@ -397,7 +455,7 @@ export class Testbed {
 
   /** GET a JSON document of the API (e.g. /v1/hosts). */
   async api<T>(path: string): Promise<T> {
-    const res = await fetch(this.url + path, { signal: AbortSignal.timeout(5000) });
+    const res = await fetch(this.url + path, this.#fetchInit(AbortSignal.timeout(5000)));
     const text = await res.text();
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${text}`);
     return JSON.parse(text) as T;
@@ -458,6 +516,7 @@ export class Testbed {
     const children = [this.#server, ...this.#agents.values()];
     for (const c of children) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await Promise.all(children.map((c) => exited(c)));
+    await this.#dispatcher?.close().catch(() => undefined);
     this.stopSync();
   }
 

@@ -34,7 +34,7 @@ const code = await runCli(process.argv.slice(2), {
   probeDev,
   stdio: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
   signal: controller.signal,
-  client: (addr, tls) =>
-    new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR, ...(tls ?? {}) }),
+  client: (addr, o) =>
+    new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR, ...(o ?? {}) }),
 });
 process.exitCode = code;

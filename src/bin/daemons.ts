@@ -1,7 +1,8 @@
 /**
  * The only place that picks concrete implementations: the SQLite store, the process or oci runtime.
  */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -24,6 +25,48 @@ import { OciRuntime, detectOci } from '../runtime/oci/index.ts';
 import { ProcessRuntime } from '../runtime/process/index.ts';
 import { startServer, type RunningServer } from '../server/index.ts';
 import { EtcdStore, SqliteStore, type Store } from '../store/index.ts';
+import { createToken, issueHostCredential } from '../auth/index.ts';
+import { shortId } from '../lib/index.ts';
+
+/** Writes a secret (a bare token and a newline) readable by its owner only. */
+async function writeSecret(path: string, token: string): Promise<void> {
+  await writeFile(path, `${token}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
+}
+
+async function readSecret(path: string): Promise<string | undefined> {
+  try {
+    const t = (await readFile(path, 'utf8')).trim();
+    return t === '' ? undefined : t;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The admin token of a server's data dir: `DATA_DIR/admin.token` is written when this server
+ * created the cluster's admin token (a fresh store); a replica joining a store that has one writes
+ * nothing (the admin token is in the data dir of the replica that created it).
+ */
+async function adminTokenNote(
+  dataDir: string,
+  created: string | undefined,
+): Promise<{ token?: string; note: string }> {
+  const file = join(dataDir, 'admin.token');
+  if (created !== undefined) {
+    await writeSecret(file, created);
+    return {
+      token: created,
+      note: `admin token: ${file} (created; log in with: dabba login --addr URL --token-file ${file})`,
+    };
+  }
+  const existing = await readSecret(file);
+  if (existing !== undefined) return { token: existing, note: `admin token: ${file}` };
+  return {
+    note: 'admin token: the store had one already (see admin.token in the data dir of the replica that created it)',
+  };
+}
 
 function defaultHostId(): string {
   const h = hostname()
@@ -215,10 +258,27 @@ export const daemons: Daemons = {
       await runtime.close();
       throw listenError(e, o.host, o.port);
     }
+    // dev sets up the local user: the admin token in the data dir (made anew if that file was
+    // deleted), and the agent's host identity, issued directly (no join needed in one process): a
+    // host credential (plain HTTP on loopback) and a host certificate (TLS; logs and exec).
+    const admin = await adminTokenNote(o.dataDir, server.adminToken);
+    let adminToken = admin.token;
+    if (adminToken === undefined) {
+      adminToken = (
+        await createToken(
+          store,
+          { name: `dev-admin-${shortId(6)}`, role: 'admin', namespaces: '*', createdBy: 'dabba dev' },
+          Date.now(),
+        )
+      ).token;
+      await writeSecret(join(o.dataDir, 'admin.token'), adminToken);
+    }
+    const credential = await issueHostCredential(store, defaultHostId(), 'dabba dev', Date.now());
     const credentials = await devHostCredentials(server, store, agentDir, defaultHostId());
     const agent = await startAgent({
       client: new DabbaClient({
         addr: server.url,
+        token: credential,
         ca: credentials.caPem,
         cert: credentials.certPem,
         key: credentials.keyPem,
@@ -236,9 +296,11 @@ export const daemons: Daemons = {
     const daemon: Daemon = {
       url: server.url,
       runtime: runtime.name,
+      adminToken,
       notes: [
         ...notes,
         `host: ${defaultHostId()}`,
+        `admin token: ${join(o.dataDir, 'admin.token')}`,
         `log: ${logFile}`,
         ...(server.pki.tls && caFile ? [`tls: HTTPS; clients need --ca ${caFile} (or DABBA_CA)`] : []),
       ],
@@ -259,8 +321,17 @@ export const daemons: Daemons = {
     const logger = createLogger('dabba-server');
     const { store, name } = await openStore(o.store, o.dataDir, logger);
     try {
+      await mkdir(o.dataDir, { recursive: true });
       const images = await ImageStore.open(join(o.dataDir, 'images'));
+      const bootstrap = o.adminTokenFile === undefined ? undefined : await readSecret(o.adminTokenFile);
+      if (o.adminTokenFile !== undefined && bootstrap === undefined) {
+        throw new DabbaError(
+          'DABBA_E_BAD_REQUEST',
+          `--admin-token-file ${o.adminTokenFile} is missing or empty`,
+        );
+      }
       const server = await startServer({
+        ...(bootstrap === undefined ? {} : { auth: { adminToken: bootstrap } }),
         store,
         storeName: name,
         host: o.host,
@@ -289,12 +360,17 @@ export const daemons: Daemons = {
           ...(o.watermark ? { watermark: o.watermark } : {}),
         },
       });
+      const admin = await adminTokenNote(o.dataDir, server.adminToken);
+      if (server.adminToken !== undefined)
+        logger.info({ file: join(o.dataDir, 'admin.token') }, 'admin token created');
       const { pki } = server;
       const daemon: Daemon = {
         url: server.url,
         runtime: '',
+        ...(admin.token === undefined ? {} : { adminToken: admin.token }),
         notes: [
           `store: ${name}`,
+          admin.note,
           `cluster CA: ${pki.caFile ?? '(in the store)'}${pki.caCreated ? ' (created now)' : ''}, pin ${pki.ca.pin}`,
           pki.tls
             ? `tls: HTTPS; clients and agents verify it with --ca ${pki.caFile ?? 'ca.crt'} (or DABBA_CA)`
@@ -332,11 +408,18 @@ export const daemons: Daemons = {
       ...(o.cpu === undefined ? {} : { cpu: o.cpu }),
       ...(o.memoryBytes === undefined ? {} : { memoryBytes: o.memoryBytes }),
     };
-    const credentials = await loadHostCredentials(o.dataDir);
-    const ca = await agentCa(o, credentials);
+    let identity: AgentIdentity;
+    try {
+      identity = await agentIdentity(o, hostId);
+    } catch (e) {
+      await runtime.close();
+      throw e;
+    }
+    const { credential, credentials, ca } = identity;
     const agent = await startAgent({
       client: new DabbaClient({
         addr: o.servers,
+        ...(credential === undefined ? {} : { token: credential }),
         ...(ca === undefined ? {} : { ca }),
         ...(credentials ? { cert: credentials.certPem, key: credentials.keyPem } : {}),
       }),
@@ -372,6 +455,62 @@ export const daemons: Daemons = {
     return daemon;
   },
 };
+
+/** What an agent proves itself with, and the CA it verifies the server against. */
+interface AgentIdentity {
+  /** The host credential (a bearer token bound to the host): what a plain-HTTP server checks. */
+  credential: string | undefined;
+  /** The host certificate and key: what a TLS server checks (it goes before the credential). */
+  credentials: HostCredentials | undefined;
+  ca: string | undefined;
+}
+
+/** The address a join asks the host certificate for: the agent's listen IP if it names one. */
+function joinAddress(o: AgentDaemonOptions): string | undefined {
+  const host = (o.listen ?? '').split(':')[0] ?? '';
+  if (isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::') return host;
+  return o.advertise;
+}
+
+/**
+ * The agent's identity: its host credential (`host.credential`, 0600) and host certificate
+ * (`host.crt`, `host.key`) from its data dir. With a join token, a host that lacks either, or whose
+ * credential the server no longer knows (revoked), joins: it sends a CSR for its key and stores the
+ * credential and the certificate it gets back. Without a join token it needs one of them already.
+ */
+async function agentIdentity(o: AgentDaemonOptions, hostId: string): Promise<AgentIdentity> {
+  const file = join(o.dataDir, 'host.credential');
+  const credentials = await loadHostCredentials(o.dataDir);
+  const ca = await agentCa(o, credentials);
+  const stored = await readSecret(file);
+  const tls = ca === undefined ? {} : { ca };
+  if (o.joinToken === undefined) {
+    if (stored === undefined && credentials === undefined) {
+      throw new DabbaError(
+        'DABBA_E_UNAUTHENTICATED',
+        `this agent has no host credential (${file}): start it with --join-token T (an admin makes one with: dabba token create NAME --role agent)`,
+      );
+    }
+    return { credential: stored, credentials, ca };
+  }
+  if (stored !== undefined && credentials?.hostId === hostId) {
+    // With a join token at hand, a credential the server no longer knows (revoked) is replaced.
+    try {
+      const who = await new DabbaClient({ addr: o.servers, token: stored, ...tls }).whoami();
+      if (who.kind === 'host' && who.hostId === hostId) return { credential: stored, credentials, ca };
+    } catch (e) {
+      if (!(e instanceof DabbaError) || e.code !== 'DABBA_E_UNAUTHENTICATED') throw e;
+    }
+  }
+  const address = joinAddress(o);
+  const r = await new DabbaClient({ addr: o.servers, token: o.joinToken, ...tls }).join(hostId, {
+    csr: await hostCsr(o.dataDir, hostId),
+    ...(address === undefined ? {} : { address }),
+  });
+  await writeSecret(file, r.credential);
+  const issued = r.hostCertificate ? await saveHostCertificate(o.dataDir, r.hostCertificate) : credentials;
+  return { credential: r.credential, credentials: issued, ca: ca ?? issued?.caPem };
+}
 
 function listenError(e: unknown, host: string, port: number): unknown {
   const code = (e as NodeJS.ErrnoException).code;

@@ -17,6 +17,8 @@ export interface DevOptions {
   watermark?: Watermark;
 }
 export interface ServerDaemonOptions {
+  /** A file holding the admin token to bootstrap a fresh store with (replicas sharing one store). */
+  adminTokenFile?: string;
   dataDir: string;
   host: string;
   port: number;
@@ -39,6 +41,8 @@ export interface ServerDaemonOptions {
 }
 export interface AgentDaemonOptions {
   servers: string;
+  /** A join token (role agent): exchanged for the host's credential when it has none. */
+  joinToken?: string;
   dataDir: string;
   hostId?: string;
   labels: Record<string, string>;
@@ -65,6 +69,8 @@ export interface Daemon {
   runtime: string;
   /** Lines to show the user once it is up (what runs where, which runtime and why). */
   notes: string[];
+  /** dev and server: the admin token in the data dir (`admin.token`), when there is one. */
+  adminToken?: string;
   /** The cluster CA file clients need, when the API serves HTTPS. */
   caFile?: string;
   close(): Promise<void>;
@@ -104,12 +110,26 @@ export interface CliContext {
   daemons: Daemons;
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
-  /** A client for the server at addr (default DABBA_ADDR), verifying https:// servers against tls.ca. */
-  client(addr?: string, tls?: ClientTls): DabbaClient;
+  /**
+   * A client for `addr` (default $DABBA_ADDR, else 127.0.0.1:7070). Inside commands it carries the
+   * token and namespace the user gave and the CA (`--ca`, DABBA_CA, or stored by `dabba login`),
+   * unless `o` says otherwise.
+   */
+  client(addr?: string, o?: ClientOverrides): DabbaClient;
   /** The CA given with the global `--ca FILE` or `DABBA_CA` (read before any command runs). */
   tls?: ClientTls;
   /** The process's standard streams (given by bin/; without them `dabba exec -i/-t` is refused). */
   stdio?: CliStdio;
   /** For `dabba doctor` (given by bin/; without it doctor reports the packages only). */
   probeDev?: () => Promise<DevProbe>;
+}
+
+/** What a command may set on its client besides the address. */
+export type ClientOverrides = ClientTls & { token?: string; namespace?: string };
+
+/** The options every command takes (before or after the command's name). */
+export interface GlobalOptions {
+  token?: string;
+  namespace: string[];
+  allNamespaces?: boolean;
 }

@@ -21,8 +21,11 @@ import { planCommand } from './commands/plan.ts';
 import { serversCommand } from './commands/servers.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
-import type { CliContext } from './context.ts';
+import type { CliContext, GlobalOptions } from './context.ts';
 import { EXIT } from './exit-codes.ts';
+import { credentialsPath, readCredentials, type CredentialsFile } from './credentials.ts';
+import { accessCommands } from './commands/access.ts';
+import { auditCommand } from './commands/audit.ts';
 
 /** Reads the CA file of `--ca` / DABBA_CA: a PEM certificate, or a clear error. */
 async function readCaFile(path: string, from: string): Promise<string> {
@@ -40,14 +43,64 @@ async function readCaFile(path: string, from: string): Promise<string> {
   return text;
 }
 
+/**
+ * The context commands see: its client carries the token (`--token` > `DABBA_TOKEN` > the stored
+ * credentials of the address), the namespace (`-n`, `--all-namespaces`: `*`) and the CA (`--ca` >
+ * `DABBA_CA` > the one `dabba login` stored for the address).
+ */
+function withCredentials(
+  outer: CliContext,
+  program: Command,
+  tls: ClientTls,
+): { ctx: CliContext; load: () => Promise<void> } {
+  let stored: CredentialsFile = { servers: {} };
+  const wrapped: CliContext = {
+    ...outer,
+    tls,
+    client: (addr, o) => {
+      const addrs = outer.client(addr).addrs;
+      const saved = addrs.map((a) => stored.servers[a]).find((c) => c !== undefined);
+      const g = program.opts<GlobalOptions>();
+      const token = o?.token ?? g.token ?? (outer.env['DABBA_TOKEN'] || undefined) ?? saved?.token;
+      const namespace = o?.namespace ?? (g.allNamespaces ? '*' : g.namespace.at(-1));
+      const ca = o?.ca ?? tls.ca ?? saved?.ca;
+      return outer.client(addr, {
+        ...(o?.cert === undefined ? {} : { cert: o.cert }),
+        ...(o?.key === undefined ? {} : { key: o.key }),
+        ...(ca === undefined ? {} : { ca }),
+        ...(token === undefined || token === '' ? {} : { token }),
+        ...(namespace === undefined ? {} : { namespace }),
+      });
+    },
+  };
+  return {
+    ctx: wrapped,
+    load: async () => {
+      // Read only when something may come from it: the token, or the CA.
+      const g = program.opts<GlobalOptions>();
+      const hasToken = g.token !== undefined || Boolean(outer.env['DABBA_TOKEN']);
+      if (!hasToken || tls.ca === undefined) stored = await readCredentials(credentialsPath(outer.env));
+    },
+  };
+}
+
 export function buildProgram(outer: CliContext): Command {
   // Filled by the hook below from --ca / DABBA_CA before any command's action runs.
   const tls: ClientTls = {};
-  const ctx: CliContext = { ...outer, tls, client: (addr, t) => outer.client(addr, t ?? tls) };
-  const program = new Command('dabba')
+  const program = new Command('dabba');
+  const { ctx, load } = withCredentials(outer, program, tls);
+  program
     .description('Dabba: deploy, run and keep services healthy on a fleet of hosts')
     .version(CLI_VERSION)
     .option('--debug', 'show stack traces of errors')
+    .option('--token <token>', 'API token (default $DABBA_TOKEN, else the credentials `dabba login` stored)')
+    .option(
+      '-n, --namespace <ns>',
+      'namespace of the jobs and tasks (default "default"); repeatable for `token create`',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option('--all-namespaces', 'lists: every namespace the token covers')
     .option(
       '--ca <file>',
       "the cluster CA to verify https:// servers with (default $DABBA_CA; the server's DATA_DIR/ca.crt)",
@@ -57,6 +110,7 @@ export function buildProgram(outer: CliContext): Command {
       const env = outer.env['DABBA_CA'];
       if (flag !== undefined) tls.ca = await readCaFile(flag, '--ca');
       else if (env !== undefined && env !== '') tls.ca = await readCaFile(env, 'DABBA_CA');
+      await load();
     })
     .showSuggestionAfterError(true)
     .exitOverride()
@@ -76,6 +130,8 @@ export function buildProgram(outer: CliContext): Command {
   rollbackCommands(program, ctx);
   imageCommand(program, ctx);
   serversCommand(program, ctx);
+  accessCommands(program, ctx);
+  auditCommand(program, ctx);
   doctorCommand(program, ctx);
   versionCommand(program, ctx);
   scaleCommand(program, ctx);

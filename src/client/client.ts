@@ -14,6 +14,7 @@ import type {
   JobSummary,
   JobVersionRecord,
   JobView,
+  NamespaceView,
   PutJobResult,
   RegisterHostRequest,
   RegisterHostResult,
@@ -38,11 +39,63 @@ import {
   type ClientTls,
 } from './tls.ts';
 
+/**
+ * What a join answers: the host's credential (a bearer token bound to the host), and its host
+ * certificate when the join sent a CSR (the server has a CA).
+ */
+export interface JoinResult {
+  hostId: string;
+  credential: string;
+  hostCertificate?: HostCertificateView;
+}
+
+export interface CreatedToken {
+  name: string;
+  token: string;
+  role: string;
+  namespaces: string[] | '*';
+  expires: number | null;
+}
+
+export interface TokenListEntry {
+  name: string;
+  role: string;
+  namespaces: string[] | '*';
+  hostId: string | null;
+  expires: number | null;
+  createdAt: number;
+  createdBy: string;
+}
+
+/** A quota change: a number sets a limit, null removes it, absent leaves it. */
+export interface QuotaChange {
+  cpu?: number | null;
+  memoryBytes?: number | null;
+  tasks?: number | null;
+}
+
+export interface AuditRow {
+  at: number;
+  who: string;
+  kind: string;
+  method: string;
+  route: string;
+  path: string;
+  namespace: string | null;
+  object: string | null;
+  remote: string | null;
+  status: number;
+}
+
 export interface ClientOptions {
   /** One or more base URLs (http://host:port), or a comma-separated string of them. */
   addr: string | string[];
   /** Per-request timeout (not applied to streams). */
   timeoutMs?: number;
+  /** Bearer token sent with every request (a user's token, or a host's credential). */
+  token?: string;
+  /** Namespace of namespaced requests (`?namespace=`; `*`: every namespace, for lists). Default: the server's, `default`. */
+  namespace?: string;
   /** PEM of the CA that https:// servers are verified against (the cluster CA; default: the system's). */
   ca?: string;
   /** PEM of a client certificate and its key, presented over TLS (an agent's host certificate). */
@@ -90,18 +143,42 @@ export class DabbaClient {
   readonly addrs: string[];
   #current = 0;
   readonly #timeoutMs: number;
+  readonly #token: string | undefined;
+  readonly #ns: string;
   #tls: ClientTls;
   #dispatcher: ReturnType<typeof tlsDispatcher>;
 
   constructor(options: ClientOptions) {
     this.addrs = parseAddrs(options.addr);
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#token = options.token;
+    this.#ns = options.namespace === undefined ? '' : `namespace=${encodeURIComponent(options.namespace)}`;
     this.#tls = {
       ...(options.ca === undefined ? {} : { ca: options.ca }),
       ...(options.cert === undefined ? {} : { cert: options.cert }),
       ...(options.key === undefined ? {} : { key: options.key }),
     };
     this.#dispatcher = tlsDispatcher(this.#tls);
+  }
+
+  /** A client like this one (same servers and TLS settings) with another token or namespace. */
+  with(o: { token?: string; namespace?: string }): DabbaClient {
+    const ns = this.#ns === '' ? undefined : decodeURIComponent(this.#ns.slice('namespace='.length));
+    const token = o.token ?? this.#token;
+    const namespace = o.namespace ?? ns;
+    return new DabbaClient({
+      addr: this.addrs,
+      timeoutMs: this.#timeoutMs,
+      ...this.#tls,
+      ...(token === undefined ? {} : { token }),
+      ...(namespace === undefined ? {} : { namespace }),
+    });
+  }
+
+  /** A namespaced path: `?namespace=` added when the client has one. */
+  #n(path: string): string {
+    if (this.#ns === '') return path;
+    return `${path}${path.includes('?') ? '&' : '?'}${this.#ns}`;
   }
 
   /**
@@ -122,8 +199,9 @@ export class DabbaClient {
   }
 
   /** The headers every request carries (fetch and upgrades alike), with a request's own. */
+  /** Every request's headers, upgrades included: its own and the bearer token, if any. */
   #headers(own: Record<string, string> = {}): Record<string, string> {
-    return { ...own };
+    return this.#token === undefined ? { ...own } : { ...own, authorization: `Bearer ${this.#token}` };
   }
 
   async #fetch(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
@@ -192,33 +270,33 @@ export class DabbaClient {
 
   // Jobs
   putJob(name: string, userForm: unknown): Promise<PutJobResult> {
-    return this.#json('PUT', `/v1/jobs/${encodeURIComponent(name)}`, { body: userForm });
+    return this.#json('PUT', this.#n(`/v1/jobs/${encodeURIComponent(name)}`), { body: userForm });
   }
   /** What deploying this job file would change, computed by the server with nothing written. */
   planJob(name: string, userForm: unknown): Promise<JobPlanView> {
-    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/plan`, { body: userForm });
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/plan`), { body: userForm });
   }
   getJob(name: string): Promise<JobView> {
-    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}`);
+    return this.#json('GET', this.#n(`/v1/jobs/${encodeURIComponent(name)}`));
   }
   listJobs(): Promise<JobSummary[]> {
-    return this.#json('GET', '/v1/jobs');
+    return this.#json('GET', this.#n('/v1/jobs'));
   }
   stopJob(name: string): Promise<{ job: string; stopped: boolean }> {
-    return this.#json('DELETE', `/v1/jobs/${encodeURIComponent(name)}`);
+    return this.#json('DELETE', this.#n(`/v1/jobs/${encodeURIComponent(name)}`));
   }
   /** Removes a stopped job's records (its job, versions and deployments); 409 while it has tasks. */
   purgeJob(name: string): Promise<{ job: string; purged: true; versions: number; deployments: number }> {
     return this.#json('DELETE', `/v1/jobs/${encodeURIComponent(name)}?purge=1`);
   }
   jobVersions(name: string): Promise<JobVersionRecord[]> {
-    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/versions`);
+    return this.#json('GET', this.#n(`/v1/jobs/${encodeURIComponent(name)}/versions`));
   }
   jobTasks(name: string): Promise<TaskRow[]> {
-    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/tasks`);
+    return this.#json('GET', this.#n(`/v1/jobs/${encodeURIComponent(name)}/tasks`));
   }
   promoteJob(name: string): Promise<{ job: string; version: number; promoted: boolean; changed: boolean }> {
-    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/promote`, { body: {} });
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/promote`), { body: {} });
   }
   drainHost(
     id: string,
@@ -229,20 +307,20 @@ export class DabbaClient {
     });
   }
   rollbackJob(name: string, version?: number): Promise<PutJobResult & { from: number; to: number }> {
-    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/rollback`, {
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/rollback`), {
       body: version === undefined ? {} : { version },
     });
   }
   /** A new version with only `replicas` changed (rolled out like a deploy). */
   scaleJob(name: string, replicas: number): Promise<PutJobResult & { from: number }> {
-    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/scale`, { body: { replicas } });
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/scale`), { body: { replicas } });
   }
   /** A new version that replaces every task (a rolling restart under the update budget). */
   restartJob(name: string): Promise<PutJobResult & { from: number }> {
-    return this.#json('POST', `/v1/jobs/${encodeURIComponent(name)}/restart`, { body: {} });
+    return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/restart`), { body: {} });
   }
   jobDeployments(name: string): Promise<Deployment[]> {
-    return this.#json('GET', `/v1/jobs/${encodeURIComponent(name)}/deployments`);
+    return this.#json('GET', this.#n(`/v1/jobs/${encodeURIComponent(name)}/deployments`));
   }
 
   // Hosts
@@ -276,6 +354,51 @@ export class DabbaClient {
   }
   reportStatus(status: TaskStatus): Promise<{ ok: true }> {
     return this.#json('PUT', `/v1/tasks/${encodeURIComponent(status.id)}/status`, { body: status });
+  }
+
+  /**
+   * Exchanges a join token (this client's) for the host's credential; with a CSR (`csr`), also for a
+   * host certificate for `address` (default: the address the server sees the request come from).
+   */
+  join(hostId: string, cert?: { csr: string; address?: string }): Promise<JoinResult> {
+    return this.#json('POST', '/v1/hosts/join', { body: { hostId, ...cert } });
+  }
+
+  // Identity, namespaces, audit
+  whoami(): Promise<{
+    kind: string;
+    name?: string;
+    role?: string;
+    hostId?: string;
+    namespaces?: string[] | '*';
+  }> {
+    return this.#json('GET', '/v1/whoami');
+  }
+  createToken(req: {
+    name: string;
+    role: string;
+    namespaces?: string[] | '*';
+    ttl?: string;
+  }): Promise<CreatedToken> {
+    return this.#json('POST', '/v1/tokens', { body: req });
+  }
+  listTokens(): Promise<TokenListEntry[]> {
+    return this.#json('GET', '/v1/tokens');
+  }
+  revokeToken(name: string): Promise<{ name: string; revoked: boolean }> {
+    return this.#json('DELETE', `/v1/tokens/${encodeURIComponent(name)}`);
+  }
+  createNamespace(name: string, quota: QuotaChange = {}): Promise<NamespaceView> {
+    return this.#json('POST', '/v1/namespaces', { body: { name, quota } });
+  }
+  listNamespaces(): Promise<NamespaceView[]> {
+    return this.#json('GET', '/v1/namespaces');
+  }
+  setQuota(name: string, quota: QuotaChange): Promise<NamespaceView> {
+    return this.#json('PUT', `/v1/namespaces/${encodeURIComponent(name)}/quota`, { body: quota });
+  }
+  audit(since?: number): Promise<AuditRow[]> {
+    return this.#json('GET', `/v1/audit${since === undefined ? '' : `?since=${since}`}`);
   }
 
   // Images
@@ -340,7 +463,7 @@ export class DabbaClient {
     const q = new URLSearchParams();
     if (options.job) q.set('job', options.job);
     if (options.limit) q.set('limit', String(options.limit));
-    return this.#json('GET', `/v1/events${q.size ? `?${q.toString()}` : ''}`);
+    return this.#json('GET', this.#n(`/v1/events${q.size ? `?${q.toString()}` : ''}`));
   }
 
   /**
@@ -363,7 +486,7 @@ export class DabbaClient {
       if (options.limit) q.set('limit', String(options.limit));
       if (rev !== undefined) q.set('rev', String(rev));
       try {
-        const res = await this.#fetch('GET', `/v1/events?${q.toString()}`, { signal, stream: true });
+        const res = await this.#fetch('GET', this.#n(`/v1/events?${q.toString()}`), { signal, stream: true });
         if (!res.ok || !res.body) {
           await parseResponse(res);
           return;
@@ -429,7 +552,7 @@ export class DabbaClient {
     command: string[],
     signal: AbortSignal,
   ): AsyncGenerator<{ stream: 'stdout' | 'stderr'; data: Uint8Array } | { exit: number }> {
-    const res = await this.#fetch('POST', `/v1/tasks/${encodeURIComponent(taskId)}/exec`, {
+    const res = await this.#fetch('POST', this.#n(`/v1/tasks/${encodeURIComponent(taskId)}/exec`), {
       body: { command },
       signal,
       stream: true,
@@ -508,10 +631,14 @@ export class DabbaClient {
     if (options.tail !== undefined) q.set('tail', String(options.tail));
     if (options.previous) q.set('previous', '1');
     const signal = options.signal ?? new AbortController().signal;
-    const res = await this.#fetch('GET', `/v1/tasks/${encodeURIComponent(taskId)}/logs?${q.toString()}`, {
-      signal,
-      stream: true,
-    });
+    const res = await this.#fetch(
+      'GET',
+      this.#n(`/v1/tasks/${encodeURIComponent(taskId)}/logs?${q.toString()}`),
+      {
+        signal,
+        stream: true,
+      },
+    );
     if (!res.ok || !res.body) {
       await parseResponse(res);
       return;

@@ -5,13 +5,15 @@
 export const ERROR_CODES = {
   DABBA_E_VALIDATION: 400,
   DABBA_E_BAD_REQUEST: 400,
-  /** No credential, or one that is not valid (unknown, expired, revoked, wrong CA). */
+  /** No credential, or one that is not valid (unknown, expired, revoked, wrong CA); details say which. */
   DABBA_E_UNAUTHENTICATED: 401,
-  /** A valid credential that does not allow this (which role, namespace or host is missing). */
+  /** A valid credential that does not allow this; details say what was missing (role, namespace, host). */
   DABBA_E_FORBIDDEN: 403,
   DABBA_E_MALFORMED_JSON: 400,
   DABBA_E_UNSUPPORTED_MEDIA_TYPE: 415,
   DABBA_E_BODY_TOO_LARGE: 413,
+  /** A deploy would take a namespace past its quota (nothing was stored); details say by how much. */
+  DABBA_E_QUOTA_EXCEEDED: 403,
   /** A request body stopped arriving (no byte for the idle timeout) before it ended. */
   DABBA_E_REQUEST_TIMEOUT: 408,
   /** An image (archive, manifest, config or layer) is malformed, unsafe or does not match its digest. */

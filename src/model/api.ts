@@ -8,7 +8,9 @@ import type { LastExit, TaskState } from './task.ts';
 /** One task row of `GET /v1/jobs/NAME/tasks` and `dabba status JOB --json`. */
 export interface TaskRow {
   id: string;
+  /** The job's name (without its namespace). */
   job: string;
+  namespace: string;
   host: string | null;
   state: TaskState;
   desired: 'run' | 'stop';
@@ -35,6 +37,7 @@ export interface TaskRow {
 /** `GET /v1/jobs/NAME` and `dabba status JOB --json`. */
 export interface JobView {
   job: string;
+  namespace: string;
   version: number;
   status: JobStatus;
   replicas: number;
@@ -49,6 +52,7 @@ export interface JobView {
 
 export interface JobSummary {
   job: string;
+  namespace: string;
   version: number;
   status: JobStatus;
   replicas: number;

@@ -4,6 +4,7 @@ export * from './explanation.ts';
 export * from './host.ts';
 export * from './job.ts';
 export * from './keys.ts';
+export * from './namespace.ts';
 export * from './task.ts';
 export * from './api.ts';
 export {

@@ -494,6 +494,7 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
   if (t.health.readiness) health['readiness'] = probeToUser(t.health.readiness);
   return {
     name: spec.name,
+    ...(spec.namespace === undefined ? {} : { namespace: spec.namespace }),
     replicas: spec.replicas,
     task: {
       ...(t.image === undefined ? {} : { image: t.image }),

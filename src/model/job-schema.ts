@@ -519,7 +519,7 @@ const nameLeaf = leaf<string>({
     pattern: NAME_PATTERN.source,
     minLength: 1,
     maxLength: 63,
-    description: `Job name, unique in the cluster: ${NAME_RULE}. Used in task ids, host names and keys.`,
+    description: `Job name, unique in its namespace: ${NAME_RULE}. Used in task ids, host names and keys.`,
     examples: ['hello', 'web-frontend'],
   },
   parse: (v) => {
@@ -1285,6 +1285,23 @@ const placementSchema = z
   .transform((p): PlacementSpec => ({ spread: p.spread, constraints: p.constraints }))
   .prefault({});
 
+const namespaceLeaf = leaf<string>({
+  expected: NAME_RULE,
+  json: {
+    type: 'string',
+    pattern: NAME_PATTERN.source,
+    minLength: 1,
+    maxLength: 63,
+    description: `Namespace the job belongs to (absent: "default"): ${NAME_RULE}. Tokens are granted namespaces; a namespace may have a quota.`,
+    examples: ['default', 'team-a'],
+  },
+  parse: (v) => {
+    const s = plainString(v, 'a string', 63);
+    if (!s.ok) return s;
+    return NAME_PATTERN.test(s.value) ? s : bad('is not a valid namespace name');
+  },
+});
+
 // ---------------------------------------------------------------------------------------------
 // The job file.
 
@@ -1295,6 +1312,7 @@ export const jobFileSchema = z
       .meta({ description: 'URL or path of this JSON Schema, for editors; ignored by Dabba.' })
       .optional(),
     name: nameLeaf,
+    namespace: namespaceLeaf.optional(),
     replicas: integer(
       'Number of tasks to run.',
       JOB_LIMITS.replicas.min,
@@ -1311,6 +1329,8 @@ export const jobFileSchema = z
   })
   .transform((j): JobSpec => ({
     name: j.name,
+    // Left out when it is the default, so specs stored before namespaces existed compare equal.
+    ...(j.namespace === undefined || j.namespace === 'default' ? {} : { namespace: j.namespace }),
     replicas: j.replicas,
     task: j.task,
     update: j.update,

@@ -128,6 +128,8 @@ export interface PlacementSpec {
 
 export interface JobSpec {
   name: string;
+  /** Absent: the default namespace. */
+  namespace?: string;
   replicas: number;
   task: TaskSpec;
   update: UpdateSpec;
@@ -136,7 +138,7 @@ export interface JobSpec {
 
 export type JobStatus = 'active' | 'stopped';
 
-/** The record under /jobs/NAME. */
+/** The record under /jobs/ID; `name` is the job's id (its name, `NS:NAME` outside the default namespace). */
 export interface JobRecord {
   name: string;
   /** Current (desired) version; versions start at 1. */

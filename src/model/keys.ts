@@ -1,4 +1,5 @@
-/** The store's key layout, in one place. */
+/** The store's key layout, in one place. Job keys take the job's id (see namespace.ts). */
+import { splitJobId } from './namespace.ts';
 
 const pad = (n: number): string => String(n).padStart(10, '0');
 
@@ -28,6 +29,18 @@ export const keys = {
   jobDeploymentsPrefix: (job: string) => `/deployments/${job}/`,
   event: (at: number, id: string) => `/events/${String(at).padStart(15, '0')}-${id}`,
   eventsPrefix: '/events/',
+  /** Namespace records (quota); `default` exists without one. */
+  namespace: (name: string) => `/namespaces/${name}`,
+  namespacesPrefix: '/namespaces/',
+  /** Jobs of a namespace other than default: `/jobs/NS:` (default's jobs are those without a `:`). */
+  namespaceJobsPrefix: (ns: string) => `/jobs/${ns}:`,
+  namespaceTasksPrefix: (ns: string) => `/tasks/${ns}:`,
+  /** API tokens (hashed), by name. */
+  token: (name: string) => `/auth/tokens/${name}`,
+  tokensPrefix: '/auth/tokens/',
+  /** The audit log of write requests, in time order. */
+  audit: (at: number, id: string) => `/audit/${String(at).padStart(15, '0')}-${id}`,
+  auditPrefix: '/audit/',
   /**
    * Secrets of the control plane (the cluster CA's key): never served by any route, watch included.
    * Other secret records belong under this prefix too.
@@ -43,12 +56,17 @@ export const keys = {
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */
 export const TASK_SUFFIX_LENGTH = 5;
 
+/** A new task id for the job with this id: the job's name (not its namespace), a dash and the suffix. */
 export function taskIdFor(job: string, suffix: string): string {
-  return `${job}-${suffix}`;
+  return `${splitJobId(job).name}-${suffix}`;
 }
 
-/** The job a task id belongs to, or undefined if the id is not of the form JOB-xxxxx. */
-export function jobOfTaskId(id: string): string | undefined {
+/**
+ * The id of the job a task id belongs to (in `namespace`, default `default`), or undefined if the id
+ * is not of the form JOB-xxxxx.
+ */
+export function jobOfTaskId(id: string, namespace = 'default'): string | undefined {
   const m = /^([a-z0-9](?:[a-z0-9-]*[a-z0-9])?)-[a-z0-9]{5}$/.exec(id);
-  return m?.[1];
+  const name = m?.[1];
+  return name === undefined ? undefined : namespace === 'default' ? name : `${namespace}:${name}`;
 }

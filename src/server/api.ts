@@ -6,7 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { DabbaError } from '../errors/index.ts';
+import { DabbaError, isStorageError } from '../errors/index.ts';
 import { parseRequestTarget, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
@@ -14,6 +14,21 @@ import type { Store } from '../store/index.ts';
 import type { Duplex } from 'node:stream';
 import { Router, type RouteContext } from './http/router.ts';
 import { upgradeResponse } from './http/upgrade.ts';
+import {
+  ANONYMOUS,
+  UNRESTRICTED,
+  authenticate,
+  authorize,
+  permissionFor,
+  routeKey,
+  shouldAudit,
+  unauthenticated,
+  type AuditLog,
+  type Authenticator,
+  type Principal,
+  type TokenCache,
+} from '../auth/index.ts';
+import { authRoutes } from './routes/auth.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -30,7 +45,6 @@ import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
 import type { ServerPki } from './pki.ts';
 import { certificateRoutes } from './routes/certificates.ts';
-import { isStorageError } from '../errors/index.ts';
 import { faultCounts, type StorageHooks } from './storage/index.ts';
 
 export interface ApiOptions {
@@ -56,6 +70,18 @@ export interface ApiOptions {
    * what a deploy's runnability check reads instead of every host and assignment in the store.
    */
   cachedHosts?: () => readonly HostView[] | undefined;
+  /**
+   * Authentication: who may call what (src/auth). Absent: every request acts as an admin — only for
+   * measuring what authentication costs (bench/api-auth.ts), never a default.
+   */
+  auth?: ApiAuth;
+}
+
+export interface ApiAuth {
+  /** Tried in order; the first that finds credentials it knows decides. */
+  authenticators: readonly Authenticator[];
+  tokens: TokenCache;
+  audit: AuditLog;
 }
 
 export function buildRouter(o: ApiOptions): Router {
@@ -79,7 +105,79 @@ export function buildRouter(o: ApiOptions): Router {
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
+  authRoutes(router, {
+    store: o.store,
+    clock: o.clock,
+    ...(o.auth ? { tokens: o.auth.tokens, audit: o.auth.audit } : {}),
+    ...(o.pki ? { pki: o.pki } : {}),
+  });
+  // Every route must be in the authorization table: a route without an entry is a bug, not a
+  // route open to everyone.
+  const missing = router.routes().filter((r) => permissionFor(r.method, r.pattern) === undefined);
+  if (missing.length > 0) {
+    throw new DabbaError(
+      'DABBA_E_INTERNAL',
+      `routes without an entry in the authorization table: ${missing.map((r) => routeKey(r.method, r.pattern)).join(', ')}`,
+    );
+  }
   return router;
+}
+
+/** Authenticates and authorizes a matched request: the principal and the namespace it may use. */
+async function admit(
+  o: ApiOptions,
+  req: IncomingMessage,
+  method: string,
+  pattern: string,
+  params: Record<string, string>,
+  query: URLSearchParams,
+  seen: { principal: Principal },
+): Promise<{ principal: Principal; namespace: string }> {
+  const permission = permissionFor(method, pattern) ?? 'admin';
+  let principal: Principal = UNRESTRICTED;
+  if (o.auth !== undefined && permission !== 'open') {
+    const outcome = await authenticate(o.auth.authenticators, req);
+    if (!outcome.ok) throw unauthenticated(outcome.failure);
+    principal = outcome.principal;
+  } else if (o.auth !== undefined) principal = ANONYMOUS;
+  seen.principal = principal;
+  const access = authorize(principal, permission, {
+    namespace: query.get('namespace'),
+    params,
+    prefix: query.get('prefix'),
+  });
+  return { principal, namespace: access.namespace };
+}
+
+function auditOnClose(
+  o: ApiOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: {
+    method: string;
+    pattern: string;
+    path: string;
+    params: Record<string, string>;
+    query: URLSearchParams;
+  },
+  seen: { principal: Principal },
+): void {
+  const audit = o.auth?.audit;
+  if (audit === undefined) return;
+  const key = routeKey(route.method, route.pattern);
+  res.once('close', () => {
+    if (!shouldAudit(route.method, key, seen.principal)) return;
+    const object = route.params['name'] ?? route.params['id'] ?? route.params['ref'] ?? null;
+    void audit.record(seen.principal, {
+      method: route.method,
+      route: key,
+      path: route.path,
+      namespace: route.query.get('namespace') ?? (route.pattern.startsWith('/v1/jobs') ? 'default' : null),
+      object,
+      remote: req.socket.remoteAddress ?? null,
+      status: res.statusCode,
+    });
+  });
 }
 
 /**
@@ -99,7 +197,7 @@ function lingeringClose(req: IncomingMessage, _res: ServerResponse): void {
  * the cluster CA only, and `hostIdentityFromRequest` reads the result. Never crashes on bad input:
  * every error becomes a JSON answer.
  */
-export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
+export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & { router: Router } {
   const router = buildRouter(o);
   // Requests and upgrades (interactive exec) take the same path: admission, routing, errors.
   const serve = (req: IncomingMessage, res: ServerResponse, upgrade?: RouteContext['upgrade']): void => {
@@ -115,16 +213,23 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
       try {
         if (url.pathname === '')
           throw new DabbaError('DABBA_E_BAD_REQUEST', 'the request target is not a path (/v1/...)');
-        o.storage?.admit(req.method ?? 'GET', url.pathname);
-        const route = router.match(req.method ?? 'GET', url.pathname);
+        const method = req.method ?? 'GET';
+        const route = router.match(method, url.pathname);
         if (upgrade && !route.upgrade)
           throw new DabbaError('DABBA_E_BAD_REQUEST', `${url.pathname} does not take an Upgrade request`);
+        const { params, pattern } = route;
+        const seen: { principal: Principal } = { principal: ANONYMOUS };
+        auditOnClose(o, req, res, { method, pattern, path: url.pathname, params, query: url.query }, seen);
+        const { principal, namespace } = await admit(o, req, method, pattern, params, url.query, seen);
+        o.storage?.admit(method, url.pathname);
         const result = await route.handler({
           req,
           res,
           params: route.params,
           query: url.query,
           signal: controller.signal,
+          principal,
+          namespace,
           ...(upgrade ? { upgrade } : {}),
         });
         if (result !== undefined && !res.headersSent) sendJson(res, route.status, result);
@@ -175,5 +280,5 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy(err);
   });
-  return server;
+  return Object.assign(server, { router });
 }

@@ -18,6 +18,15 @@ import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from '
 import { EventLog } from './state/events.ts';
 import { StorageGuard, observeStore } from './storage/index.ts';
 import { parseTaskNetwork } from '../model/index.ts';
+import {
+  AuditLog,
+  TokenCache,
+  bearerAuthenticator,
+  bootstrapAdminToken,
+  certificateAuthenticator,
+  type Authenticator,
+} from '../auth/index.ts';
+import type { ApiAuth } from './api.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -66,6 +75,25 @@ export interface ServerOptions {
    * say that a disk is full.
    */
   storage?: { paths: string[]; watermark?: Watermark; intervalMs?: number };
+  /**
+   * Authentication and authorization (on by default). `false` turns them off: every request acts as
+   * an admin and nothing is audited — only for measuring their cost (bench/api-auth.ts).
+   */
+  auth?: false | AuthOptions;
+  /** Audit records kept by the broker's trimming (default 10,000). */
+  keepAudit?: number;
+}
+
+export interface AuthOptions {
+  /**
+   * The bootstrap admin token to use when the store has no admin token yet (default: a new random
+   * one). Replicas given the same one agree; tests pass their own.
+   */
+  adminToken?: string;
+  /**
+   * Authenticators tried after the client certificate's and before the bearer token's.
+   */
+  authenticators?: readonly Authenticator[];
 }
 
 export interface CloseOptions {
@@ -79,10 +107,17 @@ export interface CloseOptions {
 export interface RunningServer {
   /** http://... on plain loopback, https://... with TLS. */
   url: string;
+  /**
+   * The bare admin token this server created in the store at start (a fresh cluster), for the
+   * caller to hand over (`DATA_DIR/admin.token`); undefined when an admin token existed already.
+   */
+  adminToken?: string;
   /** The cluster CA and this replica's certificate; `pki.tls` says whether the API serves HTTPS. */
   pki: ServerPki;
   scheduler: SchedulerLoop;
   replica: Replica;
+  /** Every API route this server serves (`METHOD /pattern`), e.g. to check the authorization table. */
+  routes(): { method: string; pattern: string }[];
   /** Stops accepting requests, ends streams and loops; does not close the store. */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -107,6 +142,22 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const store = guard ? observeStore(o.store, guard) : o.store;
   const events = new EventLog(store, clock);
   guard?.attach(events);
+  let auth: ApiAuth | undefined;
+  let adminToken: string | undefined;
+  if (o.auth !== false) {
+    const tokens = new TokenCache(store, logger.child({ part: 'tokens' }));
+    auth = {
+      tokens,
+      audit: new AuditLog(store, clock, logger.child({ part: 'audit' })),
+      // A verified host certificate first: an agent beyond loopback is its certificate.
+      authenticators: [
+        certificateAuthenticator(),
+        ...(o.auth?.authenticators ?? []),
+        bearerAuthenticator(tokens, clock),
+      ],
+    };
+    adminToken = await bootstrapAdminToken(store, clock.now(), o.auth?.adminToken);
+  }
   let replica: Replica | undefined = undefined;
   let cacheOwner: SchedulerLoop | undefined = undefined;
   const pki = await preparePki(o.store, {
@@ -128,6 +179,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       taskNetwork,
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
+      ...(auth ? { auth } : {}),
       pki,
       ...(guard ? { storage: guard } : {}),
       cachedHosts: () =>
@@ -183,6 +235,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (c.acquired.length > 0) scheduler.ownershipChanged();
   });
   const loops = [
+    ...(auth ? [auth.tokens.run(signal)] : []),
     r.run(signal),
     scheduler.run(signal),
     ...(guard ? [guard.run(signal)] : []),
@@ -192,6 +245,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         replica: r,
         logger: logger.child({ part: 'broker' }),
         keepEvents: o.keepEvents ?? 5000,
+        keepAudit: o.keepAudit ?? 10_000,
         intervalMs: o.brokerIntervalMs ?? 60_000,
       },
       signal,
@@ -204,9 +258,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   let closed: Promise<void> | undefined;
   return {
     url,
+    ...(adminToken === undefined ? {} : { adminToken }),
     pki,
     scheduler,
     replica: r,
+    routes: () => http.router.routes(),
     close(options: CloseOptions = {}) {
       closed ??= (async () => {
         controller.abort();

@@ -87,6 +87,7 @@ describe('events from task status reports, and following them', { timeout: 30_00
 
   test('a follow resumes from a revision: only what came after', async (t) => {
     const res = await fetch(`${s.server.url}/v1/events?follow=1&job=web&limit=1`, {
+      headers: { authorization: `Bearer ${s.adminToken}` },
       signal: AbortSignal.timeout(5000),
     });
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
@@ -104,6 +105,7 @@ describe('events from task status reports, and following them', { timeout: 30_00
     t.after(() => ac.abort());
     const got: DabbaEvent[] = [];
     const r2 = await fetch(`${s.server.url}/v1/events?follow=1&job=web&rev=${rev + 1}`, {
+      headers: { authorization: `Bearer ${s.adminToken}` },
       signal: ac.signal,
     });
     const reader2 = r2.body?.getReader();

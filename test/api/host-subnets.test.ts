@@ -106,7 +106,9 @@ describe('task network ranges (default 10.88.0.0/16 in /24s)', () => {
   });
 
   test('GET /v1/hosts and dabba hosts show each range', async () => {
-    const res = await fetch(`${t.server.url}/v1/hosts`);
+    const res = await fetch(`${t.server.url}/v1/hosts`, {
+      headers: { authorization: `Bearer ${t.adminToken}` },
+    });
     const views = (await res.json()) as { id: string; subnet?: string }[];
     const byId = new Map(views.map((v) => [v.id, v.subnet]));
     assert.equal(byId.get('alpha'), '10.88.0.0/24');

@@ -2,7 +2,8 @@
  * Fuzzes the HTTP listeners of a real server (with an image store) and of a real agent endpoint:
  * random methods, paths (bad percent-encoding, unicode, very long), headers (bogus content-length,
  * transfer-encoding, content-type) and bodies (random bytes, cut JSON, deep nesting), over raw
- * sockets and fetch. Whatever the status (routes may answer 401 once authentication is on), every
+ * sockets and fetch, most with the admin token (so that they reach the handlers), some with none or
+ * a bad one. Whatever the status (401 without a valid token is fine), every
  * request gets an answer or a closed connection within a timeout, no client mistake gets a 5xx,
  * and the process keeps answering its health check after every batch. Bounded in time.
  */
@@ -80,6 +81,20 @@ const ROUTES = [
   '/v1/images/blobs/SEG',
   '/v1/servers',
   '/v1/logs/SEG',
+  '/v1/exec/SEG',
+  '/v1/ca',
+  '/v1/version',
+  '/v1/whoami',
+  '/v1/jobs/SEG/scale',
+  '/v1/jobs/SEG/restart',
+  '/v1/tasks/SEG/exec',
+  '/v1/hosts/SEG/certificate',
+  '/v1/hosts/join',
+  '/v1/tokens',
+  '/v1/tokens/SEG',
+  '/v1/namespaces',
+  '/v1/namespaces/SEG/quota',
+  '/v1/audit',
 ];
 
 const segment = fc.oneof(
@@ -169,7 +184,30 @@ const lengthHeader = fc.oneof(
 
 const transferEncoding = fc.constantFrom(undefined, 'chunked', 'gzip', 'chunked, chunked', 'identity', 'x');
 
-const request = fc.record({ method, path, query, body, contentType, lengthHeader, transferEncoding });
+/** With the admin token most requests get past authentication and reach the handlers. */
+const authorizationOf = (token: string): fc.Arbitrary<string | undefined> =>
+  fc.constantFrom(
+    `Bearer ${token}`,
+    `Bearer ${token}`,
+    `Bearer ${token}`,
+    undefined,
+    'Bearer dabba_bogus',
+    'Bearer ',
+    'Basic eDp5',
+    `Bearer ${token}\u0000`,
+  );
+
+const requestOf = (token: string): fc.Arbitrary<RequestSpec> =>
+  fc.record({
+    method,
+    path,
+    query,
+    body,
+    contentType,
+    lengthHeader,
+    transferEncoding,
+    authorization: authorizationOf(token),
+  });
 
 function encode(r: RequestSpec): Buffer {
   const lines = [`${r.method} ${r.path}${r.query} HTTP/1.1`, 'Host: fuzz'];
@@ -177,6 +215,7 @@ function encode(r: RequestSpec): Buffer {
   if (r.lengthHeader === 'auto') lines.push(`Content-Length: ${r.body.length}`);
   else if (r.lengthHeader !== 'none') lines.push(`Content-Length: ${r.lengthHeader}`);
   if (r.transferEncoding !== undefined) lines.push(`Transfer-Encoding: ${r.transferEncoding}`);
+  if (r.authorization !== undefined) lines.push(`Authorization: ${r.authorization}`);
   lines.push('Connection: close', '', '');
   return Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), r.body]);
 }
@@ -189,6 +228,7 @@ interface RequestSpec {
   contentType: string | undefined;
   lengthHeader: string;
   transferEncoding: string | undefined;
+  authorization: string | undefined;
 }
 
 async function healthy(url: string): Promise<void> {
@@ -197,11 +237,11 @@ async function healthy(url: string): Promise<void> {
   await res.arrayBuffer();
 }
 
-async function fuzz(url: string, ms: number): Promise<number> {
+async function fuzz(url: string, ms: number, token: string): Promise<number> {
   let runs = 0;
   let batch = 0;
   await fc.assert(
-    fc.asyncProperty(request, async (r) => {
+    fc.asyncProperty(requestOf(token), async (r) => {
       runs++;
       const out = await rawRequest(url, encode(r));
       if (out.status !== undefined)
@@ -214,7 +254,7 @@ async function fuzz(url: string, ms: number): Promise<number> {
   return runs;
 }
 
-async function fuzzFetch(url: string, ms: number): Promise<number> {
+async function fuzzFetch(url: string, ms: number, token: string): Promise<number> {
   let runs = 0;
   await fc.assert(
     fc.asyncProperty(
@@ -223,7 +263,8 @@ async function fuzzFetch(url: string, ms: number): Promise<number> {
       query,
       body,
       contentType,
-      async (m, p, q, b, ct) => {
+      fc.boolean(),
+      async (m, p, q, b, ct, withToken) => {
         runs++;
         let target: URL;
         try {
@@ -234,7 +275,10 @@ async function fuzzFetch(url: string, ms: number): Promise<number> {
         const res = await fetch(target, {
           method: m,
           ...(m === 'GET' || m === 'DELETE' ? {} : { body: b }),
-          headers: ct === undefined || /[^\t\x20-\x7e]/.test(ct) ? {} : { 'content-type': ct },
+          headers: {
+            ...(ct === undefined || /[^\t\x20-\x7e]/.test(ct) ? {} : { 'content-type': ct }),
+            ...(withToken ? { authorization: `Bearer ${token}` } : {}),
+          },
           signal: AbortSignal.timeout(ANSWER_MS),
         });
         const ctype = res.headers.get('content-type') ?? '';
@@ -337,12 +381,15 @@ describe('listener fuzz', () => {
   });
 
   test('random requests to the server: no crash, no hang, no 5xx', async () => {
-    const runs = (await fuzz(server.server.url, 6000)) + (await fuzzFetch(server.server.url, 3000));
+    const token = server.adminToken;
+    const runs =
+      (await fuzz(server.server.url, 6000, token)) + (await fuzzFetch(server.server.url, 3000, token));
     assert.ok(runs > 50, `only ${runs} requests were sent`);
   });
 
   test('random requests to the agent endpoint: no crash, no hang, no 5xx', async () => {
-    const runs = (await fuzz(endpoint.url, 4000)) + (await fuzzFetch(endpoint.url, 2000));
+    const token = server.adminToken;
+    const runs = (await fuzz(endpoint.url, 4000, token)) + (await fuzzFetch(endpoint.url, 2000, token));
     assert.ok(runs > 50, `only ${runs} requests were sent`);
   });
 });

@@ -17,6 +17,7 @@ import { Agent } from 'undici';
 import { hostCsr, saveHostCertificate, startAgent } from '../../src/agent/index.ts';
 import {
   createClusterCa,
+  hostCertificateRecord,
   hostIdentityFromRequest,
   issueAndRecordHostCertificate,
   issueHostKeyAndCertificate,
@@ -142,6 +143,38 @@ describe('HTTPS API and host identity', () => {
     assert.equal(await get(url, { ca: ca.certPem }), null);
   });
 
+  test('a join with a CSR gets a host certificate; with it the host is authenticated as itself, and only as itself', async () => {
+    const dir = join(dataDir, 'joined');
+    const joinToken = (await t.client.createToken({ name: 'tls-join', role: 'agent' })).token;
+    const r = await new DabbaClient({ addr: t.server.url, ca: caPem, token: joinToken }).join('j1', {
+      csr: await hostCsr(dir, 'j1'),
+    });
+    assert.ok(r.hostCertificate, 'the answer carries a certificate');
+    // The address the server saw the join come from.
+    assert.equal(r.hostCertificate.address, '127.0.0.1');
+    const creds = await saveHostCertificate(dir, r.hostCertificate);
+    assert.equal(creds.hostId, 'j1');
+    const asHost = new DabbaClient({ addr: t.server.url, ca: caPem, cert: creds.certPem, key: creds.keyPem });
+    assert.deepEqual(await asHost.whoami(), { kind: 'host', hostId: 'j1', via: 'certificate' });
+    // The certificate decides even beside another's bearer token.
+    assert.deepEqual(await asHost.with({ token: t.adminToken }).whoami(), {
+      kind: 'host',
+      hostId: 'j1',
+      via: 'certificate',
+    });
+    await asHost.heartbeat('j1', 30).catch((e: unknown) => {
+      // Not registered yet: anything but a refusal of who it is.
+      assert.ok(e instanceof DabbaError && e.code !== 'DABBA_E_FORBIDDEN', String(e));
+    });
+    await assert.rejects(
+      asHost.heartbeat('other', 30),
+      (e) => e instanceof DabbaError && e.code === 'DABBA_E_FORBIDDEN',
+    );
+    await assert.rejects(asHost.listJobs(), (e) => e instanceof DabbaError && e.code === 'DABBA_E_FORBIDDEN');
+    // The join records the address the server will reach the agent at.
+    assert.equal((await hostCertificateRecord(t.store, 'j1'))?.address, '127.0.0.1');
+  });
+
   test('a host renews only its own certificate, by presenting it', async () => {
     const ca = t.server.pki.ca;
     const dir = join(dataDir, 'renew');
@@ -170,6 +203,11 @@ describe('HTTPS API and host identity', () => {
         await hostCsr(dir, 'r1'),
       ),
       (e) => e instanceof DabbaError && e.code === 'DABBA_E_UNAUTHENTICATED',
+    );
+    // An admin token is not a host's certificate either.
+    await assert.rejects(
+      t.client.renewHostCertificate('r1', await hostCsr(dir, 'r1')),
+      (e) => e instanceof DabbaError && e.code === 'DABBA_E_FORBIDDEN',
     );
   });
 
@@ -201,7 +239,7 @@ describe('HTTPS API and host identity', () => {
     });
     closers.push(() => agent.close({ stopTasks: true }));
     assert.match(agent.endpointUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
-    const client = new DabbaClient({ addr: t.server.url, ca: caPem });
+    const client = new DabbaClient({ addr: t.server.url, ca: caPem, token: t.adminToken });
     await waitFor('h1 ready', async () =>
       (await client.hosts()).find((h) => h.id === 'h1' && h.state === 'ready'),
     );

@@ -121,7 +121,7 @@ describe('bad input', () => {
     assert.match(reply, /^HTTP\/1\.1 400/);
     const chunked = await fetch(`${c.url}/v1/jobs/x`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await c.adminToken()}` },
       body: new ReadableStream({
         start(ctrl) {
           const chunk = new TextEncoder().encode('a'.repeat(1024 * 1024));

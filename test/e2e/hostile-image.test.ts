@@ -23,6 +23,7 @@ import { shortId } from '../../src/lib/index.ts';
 import type { HostView, JobView, TaskRow } from '../../src/model/index.ts';
 import { OciRuntime, detectOci } from '../../src/runtime/oci/index.ts';
 import { REPO, cli, waitFor } from '../helpers/dev-cluster.ts';
+import { TEST_ADMIN_TOKEN, adminTokenFile } from '../helpers/auth.ts';
 import { MiB, hardlink, snapshot, symlink, zeroBomb } from '../image/hostile-fixtures.ts';
 import { freeNetwork } from '../oci/oci-fixture.ts';
 
@@ -79,12 +80,13 @@ const c = {
   net: undefined as { bridge: string; subnet: string } | undefined,
 };
 
-/** The API as the CLI uses it (an auth header, once there is one, goes here). */
+/** The API as the CLI uses it, with the test's admin token. */
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-  const init: RequestInit = { method };
+  const headers: Record<string, string> = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+  const init: RequestInit = { method, headers };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
-    init.headers = { 'content-type': 'application/json' };
+    headers['content-type'] = 'application/json';
   }
   const res = await fetch(c.addr + path, init);
   return { status: res.status, text: await res.text() };
@@ -141,14 +143,28 @@ async function startCluster(): Promise<void> {
   const net = await freeNetwork();
   c.net = net;
   const s = await daemon(
-    ['server', '--data-dir', join(c.dir, 'server'), '--listen', '127.0.0.1:0', '--host-timeout', '2s'],
+    [
+      'server',
+      '--data-dir',
+      join(c.dir, 'server'),
+      '--listen',
+      '127.0.0.1:0',
+      '--host-timeout',
+      '2s',
+      '--admin-token-file',
+      adminTokenFile(),
+    ],
     /API at (http:\/\/\S+)/,
   );
   c.server = s.proc;
   c.addr = s.url;
+  // The agent joins as an operator has it join: with a token of role agent.
+  const joinToken = await cli(['token', 'create', `join-${c.hostId}`, '--role', 'agent'], { addr: c.addr });
+  assert.equal(joinToken.code, 0, joinToken.stderr);
   const agentArgs = ['agent', '--server', c.addr, '--data-dir', join(c.dir, 'agent')];
+  agentArgs.push('--join-token', joinToken.stdout.trim());
   agentArgs.push('--host-id', c.hostId, '--driver', 'oci', '--bridge', net.bridge, '--subnet', net.subnet);
-  const a = await daemon(agentArgs, /endpoint at (http:\/\/\S+)/, {
+  const a = await daemon(agentArgs, /endpoint at (https?:\/\/\S+)/, {
     DABBA_IMAGE_MAX_LAYER_BYTES: String(LAYER_BOUND),
   });
   c.agent = a.proc;

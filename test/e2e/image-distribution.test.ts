@@ -13,6 +13,7 @@ import { ImageStore, buildBusyboxRootfs, createBuiltinImage } from '../../src/im
 import type { JobView } from '../../src/model/index.ts';
 import { OciRuntime, detectOci } from '../../src/runtime/oci/index.ts';
 import { REPO, cli, waitFor } from '../helpers/dev-cluster.ts';
+import { adminTokenFile } from '../helpers/auth.ts';
 
 const detected = await detectOci();
 const skip = !detected.ok && process.env['DABBA_SKIP_OCI'] === '1';
@@ -50,14 +51,27 @@ describe('image distribution', { skip: skip ? detected.reason : false }, () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dabba-images-'));
     const s = await daemon(
-      ['server', '--data-dir', join(dir, 'server'), '--listen', '127.0.0.1:0'],
+      [
+        'server',
+        '--data-dir',
+        join(dir, 'server'),
+        '--listen',
+        '127.0.0.1:0',
+        '--admin-token-file',
+        adminTokenFile(),
+      ],
       /API at (http:\/\/\S+)/,
     );
     server = s.proc;
     addr = s.url;
+    // The agent joins as an operator would have it join: with a token of role agent.
+    const join_ = await cli(['token', 'create', 'img-join', '--role', 'agent'], { addr });
+    assert.equal(join_.code, 0, join_.stderr);
     const a = await daemon(
       [
         'agent',
+        '--join-token',
+        join_.stdout.trim(),
         '--server',
         addr,
         '--data-dir',
@@ -71,7 +85,7 @@ describe('image distribution', { skip: skip ? detected.reason : false }, () => {
         '--subnet',
         '10.89.7.0/24',
       ],
-      /endpoint at (http:\/\/\S+)/,
+      /endpoint at (https?:\/\/\S+)/,
     );
     agent = a.proc;
   });

@@ -136,6 +136,10 @@ for (const driver of ['process', 'oci'] as const) {
         180_000,
       );
       env['DABBA_ADDR'] = c.url;
+      // The same user as the one who ran `npm start`: the credentials dev stored for its address
+      // are in this user's config dir (the cluster's own here); no token is given.
+      env['XDG_CONFIG_HOME'] = c.configHome;
+      delete env['DABBA_TOKEN'];
     });
     after(async () => {
       await c.kill9();

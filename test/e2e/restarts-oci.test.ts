@@ -156,7 +156,8 @@ describe('restarts, events and logs with containers', { skip: skip ? detected.re
       process.execPath,
       [join(REPO, 'src', 'bin', 'dabba.ts'), 'logs', '-f', ids[0] ?? ''],
       {
-        env: { ...process.env, DABBA_ADDR: c.url },
+        // As the user who started dev: its stored credentials, no token given.
+        env: { ...process.env, DABBA_ADDR: c.url, DABBA_TOKEN: '', XDG_CONFIG_HOME: c.configHome },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

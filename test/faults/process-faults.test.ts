@@ -26,7 +26,7 @@ test(
   'stream errors and rejections are logged, counted and survived; a bug exits 70',
   { timeout: 60_000 },
   async () => {
-    s = await ServerProc.start([join(REPO, 'test', 'faults', 'fixtures', 'fault-injector.ts'), dir]);
+    s = await ServerProc.start([join(REPO, 'test', 'faults', 'fixtures', 'fault-injector.ts'), dir], [], dir);
     const server = s;
     assert.equal((await server.health()).faults['uncaughtExceptions'], 0);
 
@@ -45,7 +45,7 @@ test(
       /"level":50.*injected rejection.*unhandled promise rejection/.test(server.output) ? true : undefined,
     );
     assert.ok(server.alive);
-    const jobs = await fetch(`${server.url}/v1/jobs`);
+    const jobs = await fetch(`${server.url}/v1/jobs`, { headers: await server.auth() });
     assert.equal(jobs.status, 200, 'still serving');
 
     server.send('bug');

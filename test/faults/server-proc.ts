@@ -4,6 +4,7 @@
  * by `stop()` even when the test failed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { REPO } from '../helpers/dev-cluster.ts';
 import { join } from 'node:path';
 
@@ -14,20 +15,24 @@ export class ServerProc {
   url = '';
   output = '';
   readonly exited: Promise<number | null>;
+  /** The server's data dir (`--data-dir`, or `dataDir` given to start): where admin.token is. */
+  readonly dataDir: string | undefined;
 
-  private constructor(proc: ChildProcess) {
+  private constructor(proc: ChildProcess, dataDir: string | undefined) {
     this.proc = proc;
+    this.dataDir = dataDir;
     this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
   }
 
   /** Runs `prefix... node args...` and waits until it prints its URL (`API at URL` or `URL URL`). */
-  static async start(args: string[], prefix: string[] = []): Promise<ServerProc> {
+  static async start(args: string[], prefix: string[] = [], dataDir?: string): Promise<ServerProc> {
     const cmd = [...prefix, process.execPath, ...args];
     const proc = spawn(cmd[0]!, cmd.slice(1), {
       env: { ...process.env, DABBA_LOG_LEVEL: 'info' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const s = new ServerProc(proc);
+    const flag = args.indexOf('--data-dir');
+    const s = new ServerProc(proc, dataDir ?? (flag < 0 ? undefined : args[flag + 1]));
     s.url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`did not start:\n${s.output}`)), 30_000);
       const onData = (d: Buffer): void => {
@@ -46,6 +51,13 @@ export class ServerProc {
       });
     });
     return s;
+  }
+
+  /** The admin token a fresh server wrote to its data dir, as request headers. */
+  async auth(): Promise<{ authorization: string }> {
+    if (this.dataDir === undefined) throw new Error('the server was started without a known data dir');
+    const token = (await readFile(join(this.dataDir, 'admin.token'), 'utf8')).trim();
+    return { authorization: `Bearer ${token}` };
   }
 
   get alive(): boolean {

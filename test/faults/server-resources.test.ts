@@ -60,7 +60,7 @@ test(
     for (const sock of sockets) sock.destroy();
     await waitFor('serving again', async () => s.health().catch(() => undefined), 15_000);
     assert.ok(s.alive, s.output);
-    const jobs = await fetch(`${s.url}/v1/jobs`);
+    const jobs = await fetch(`${s.url}/v1/jobs`, { headers: await s.auth() });
     assert.equal(jobs.status, 200);
   },
 );
@@ -95,7 +95,7 @@ test(
     ): Promise<{ status: number; body: { code?: string; message?: string } }> => {
       const res = await fetch(`${s.url}/v1/images/create?name=${name}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-tar' },
+        headers: { 'content-type': 'application/x-tar', ...(await s.auth()) },
         body: await readFile(tar),
       });
       return { status: res.status, body: (await res.json()) as { code?: string; message?: string } };
@@ -112,7 +112,7 @@ test(
     assert.equal(refused.status, 507);
     assert.equal(refused.body.code, 'DABBA_E_STORAGE_READONLY');
     assert.match(refused.body.message ?? '', /read-only file system/);
-    const list = await fetch(`${s.url}/v1/images`);
+    const list = await fetch(`${s.url}/v1/images`, { headers: await s.auth() });
     assert.equal(list.status, 200, 'reads work');
     assert.match(await list.text(), /"one/);
 

@@ -60,7 +60,7 @@ describe('rolling updates under load on a 4-host testbed', { skip }, () => {
     name: string,
     fn: () => Promise<T>,
   ): Promise<{ result: T; from: number; to: number }> {
-    watcher = new JobWatcher(tb.url, 'web');
+    watcher = new JobWatcher(tb.url, 'web', undefined, tb.adminToken, tb.caFile);
     await watcher.start();
     const w = watcher;
     load = new Load({ targets: () => w.targets(), durationMs: 60_000, maxRequests: 20_000 });

@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/lib/index.ts';
 import { startServer, type RunningServer } from '../../src/server/index.ts';
 import { EtcdStore } from '../../src/store/index.ts';
 import { etcdSkip, startEtcdCluster, type EtcdCluster } from '../helpers/etcd-cluster.ts';
+import { TEST_ADMIN_TOKEN } from '../helpers/auth.ts';
 
 // Needs etcd: fails without it (before() says what to install) unless DABBA_SKIP_ETCD=1.
 const skip = etcdSkip();
@@ -27,6 +28,7 @@ describe('control plane on etcd: member loss', { skip }, () => {
       stores.push(store);
       servers.push(
         await startServer({
+          auth: { adminToken: TEST_ADMIN_TOKEN },
           store,
           storeName: 'etcd',
           host: '127.0.0.1',
@@ -37,7 +39,7 @@ describe('control plane on etcd: member loss', { skip }, () => {
         }),
       );
     }
-    client = new DabbaClient({ addr: servers.map((s) => s.url), timeoutMs: 10_000 });
+    client = new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: servers.map((s) => s.url), timeoutMs: 10_000 });
     await client.registerHost({
       id: 'h1',
       labels: {},

@@ -15,6 +15,7 @@ import { EtcdStore } from '../../src/store/index.ts';
 import { etcdSkip, startEtcdCluster } from '../helpers/etcd-cluster.ts';
 import { FakeAgent, rollingJob, waitFor } from './helpers.ts';
 import { ServerProcs, type ServerProc } from './server-procs.ts';
+import { TEST_ADMIN_TOKEN } from '../helpers/auth.ts';
 
 const SHARDS = 16;
 const TTL_MS = 5000; // the default lease TTL of `dabba server`
@@ -69,7 +70,11 @@ test(
       }
     })().catch(() => undefined);
 
-    const client = new DabbaClient({ addr: servers.map((s) => s.url), timeoutMs: 10_000 });
+    const client = new DabbaClient({
+      token: TEST_ADMIN_TOKEN,
+      addr: servers.map((s) => s.url),
+      timeoutMs: 10_000,
+    });
     const view = await waitFor(
       '3 replicas owning every shard',
       async () => {
@@ -138,7 +143,11 @@ test(
     let apiCalls = 0;
     const polling = new AbortController();
     const poller = (async () => {
-      const c = new DabbaClient({ addr: servers.map((s) => s.url), timeoutMs: 3000 });
+      const c = new DabbaClient({
+        token: TEST_ADMIN_TOKEN,
+        addr: servers.map((s) => s.url),
+        timeoutMs: 3000,
+      });
       while (!polling.signal.aborted) {
         try {
           await c.getJob('web');
@@ -181,7 +190,7 @@ test(
       (await observer.get(`/servers/${frozenId}`))?.value ?? '{}',
     ) as RegisteredServer;
     const other = survivors.find((s) => s !== frozen) as ServerProc;
-    const otherClient = new DabbaClient({ addr: other.url });
+    const otherClient = new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: other.url });
     const stoppedAt = performance.now();
     frozen.stop();
     t.after(() => frozen.cont());

@@ -15,6 +15,7 @@ import type {
   WatchOptions,
 } from '../../src/store/index.ts';
 import { waitFor as sharedWaitFor } from '../helpers/dev-cluster.ts';
+import { TEST_ADMIN_TOKEN } from '../helpers/auth.ts';
 
 async function* delayed(inner: AsyncIterable<WatchEvent[]>, ms: number): AsyncGenerator<WatchEvent[]> {
   for await (const batch of inner) {
@@ -127,7 +128,7 @@ export class FakeAgent {
     this.#o = o;
     this.hostId = o.hostId;
     // A short timeout: a frozen server must not hold the heartbeats back past the host TTL.
-    this.client = new DabbaClient({ addr: o.addrs, timeoutMs: 1000 });
+    this.client = new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: o.addrs, timeoutMs: 1000 });
   }
 
   async start(): Promise<void> {

@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from '../helpers/dev-cluster.ts';
+import { adminTokenFile } from '../helpers/auth.ts';
 
 const DABBA = join(REPO, 'src', 'bin', 'dabba.ts');
 
@@ -81,7 +82,18 @@ export class ServerProcs {
     const dir = await mkdtemp(join(tmpdir(), 'dabba-ha-server-'));
     const proc = spawn(
       process.execPath,
-      [DABBA, 'server', '--data-dir', dir, '--listen', '127.0.0.1:0', '--store', store],
+      [
+        DABBA,
+        'server',
+        '--data-dir',
+        dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--store',
+        store,
+        '--admin-token-file',
+        adminTokenFile(),
+      ],
       { env: { ...process.env, DABBA_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const s = new ServerProc(dir, proc);

@@ -18,6 +18,7 @@ import { EventLog } from '../../src/server/state/events.ts';
 import { SqliteStore } from '../../src/store/index.ts';
 import { cli } from '../helpers/dev-cluster.ts';
 import { FakeAgent, RecordingStore, rollingJob, waitFor } from './helpers.ts';
+import { TEST_ADMIN_TOKEN } from '../helpers/auth.ts';
 
 const SHARDS = 16;
 
@@ -47,6 +48,7 @@ async function cluster(
     async add(id, o = {}) {
       const rec = new RecordingStore(store);
       const s = await startServer({
+        auth: { adminToken: TEST_ADMIN_TOKEN },
         store: rec.store,
         storeName: 'sqlite:shared',
         host: '127.0.0.1',
@@ -73,7 +75,7 @@ async function cluster(
     await rm(dir, { recursive: true, force: true });
   });
   for (const id of ids) await c.add(id);
-  c.client = new DabbaClient({ addr: c.servers.map((s) => s.url) });
+  c.client = new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: c.servers.map((s) => s.url) });
   return c;
 }
 
@@ -136,7 +138,7 @@ test('three replicas: every shard owned exactly once, spread 5/5/6; one broker; 
     assert.equal(r.broker, s?.replica.ownsBroker());
   }
   // Each replica answers, and says which one it is.
-  const fromR2 = await new DabbaClient({ addr: c.servers[1]?.url ?? '' }).servers();
+  const fromR2 = await new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: c.servers[1]?.url ?? '' }).servers();
   assert.deepEqual(
     fromR2.replicas.filter((r) => r.self).map((r) => r.id),
     ['r2'],
@@ -165,7 +167,7 @@ test('each job is scheduled only by the owner of its shard, once', async (t) => 
   const jobs = Array.from({ length: 8 }, (_, i) => `job${i}`);
   for (const [i, name] of jobs.entries()) {
     // Any replica takes any write.
-    const client = new DabbaClient({ addr: c.servers[i % 3]?.url ?? '' });
+    const client = new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: c.servers[i % 3]?.url ?? '' });
     await client.putJob(name, rollingJob(name, 2, 'v1'));
   }
   for (const name of jobs) {
@@ -441,6 +443,7 @@ test('same id again replaces the previous incarnation at once; a different shard
   assert.ok(ms < 2000, `restarted replica owns its shards after ${ms.toFixed(0)} ms`);
   await assert.rejects(
     startServer({
+      auth: { adminToken: TEST_ADMIN_TOKEN },
       store: c.store,
       storeName: 'x',
       host: '127.0.0.1',

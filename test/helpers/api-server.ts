@@ -10,13 +10,17 @@ import { DabbaClient } from '../../src/client/index.ts';
 import { silentLogger } from '../../src/lib/index.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/index.ts';
 import { SqliteStore } from '../../src/store/index.ts';
+import { TEST_ADMIN_TOKEN } from './auth.ts';
 
 export interface TestServer {
   /** The temp dir: the store is `store.db` in it; tests may put more there (agents' data dirs). */
   dir: string;
   store: SqliteStore;
   server: RunningServer;
+  /** A client with the admin token. */
   client: DabbaClient;
+  /** The server's bootstrap admin token. */
+  adminToken: string;
   close(): Promise<void>;
 }
 
@@ -45,6 +49,7 @@ export async function startTestServer(
       port: 0,
       logger: silentLogger,
       hostTtlSeconds: 30,
+      auth: { adminToken: TEST_ADMIN_TOKEN },
       ...options,
       store,
       storeName: 'sqlite',
@@ -54,7 +59,13 @@ export async function startTestServer(
       dir,
       store,
       server,
-      client: new DabbaClient({ addr: server.url }),
+      client: new DabbaClient({
+        addr: server.url,
+        token: TEST_ADMIN_TOKEN,
+        // An HTTPS server (forceTls) is verified against its cluster CA.
+        ...(server.pki.tls ? { ca: server.pki.ca.certPem } : {}),
+      }),
+      adminToken: TEST_ADMIN_TOKEN,
       close: () => cleanup(opened, server),
     };
   } catch (e) {

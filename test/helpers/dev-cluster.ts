@@ -10,6 +10,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 
+import { TEST_ADMIN_TOKEN, TEST_CONFIG_HOME } from './auth.ts';
+
 export const REPO = resolve(import.meta.dirname, '..', '..');
 const DABBA = join(REPO, 'src', 'bin', 'dabba.ts');
 
@@ -25,9 +27,12 @@ export function cli(
   options: { addr?: string; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
+    // The test's admin token, and a config dir of its own: never the user's ~/.config/dabba.
     const env: Record<string, string | undefined> = {
       ...process.env,
       DABBA_LOG_LEVEL: 'warn',
+      DABBA_TOKEN: TEST_ADMIN_TOKEN,
+      XDG_CONFIG_HOME: TEST_CONFIG_HOME,
       ...options.env,
     };
     if (options.addr !== undefined) env['DABBA_ADDR'] = options.addr;
@@ -109,7 +114,14 @@ export class DevCluster {
       ],
       {
         cwd: this.#cwd ?? dirname(this.dataDir),
-        env: { ...process.env, DABBA_LOG_LEVEL: 'warn', DABBA_TEST_MARKER: this.marker, TMPDIR: this.tmp },
+        env: {
+          ...process.env,
+          DABBA_LOG_LEVEL: 'warn',
+          DABBA_TEST_MARKER: this.marker,
+          TMPDIR: this.tmp,
+          // dev stores its admin token as this user's credentials: here, in the cluster's dir.
+          XDG_CONFIG_HOME: this.configHome,
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -138,8 +150,26 @@ export class DevCluster {
     return this.#log;
   }
 
+  /** The config dir (XDG_CONFIG_HOME) of the dev process and of this cluster's CLI runs. */
+  get configHome(): string {
+    return join(this.dataDir, 'config');
+  }
+
+  /** The admin token `dabba dev` wrote in its data dir. */
+  async adminToken(): Promise<string> {
+    return (await readFile(join(this.dataDir, 'admin.token'), 'utf8')).trim();
+  }
+
+  /**
+   * Runs the CLI against this cluster as the user after `dabba dev` would: no token given, the
+   * credentials dev stored picked up by address.
+   */
   cli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
-    return cli(args, { ...options, addr: this.url });
+    return cli(args, {
+      ...options,
+      addr: this.url,
+      env: { DABBA_TOKEN: '', XDG_CONFIG_HOME: this.configHome },
+    });
   }
 
   async api(
@@ -148,7 +178,10 @@ export class DevCluster {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<{ status: number; body: unknown }> {
-    const init: RequestInit = { method, headers: { ...headers } };
+    const init: RequestInit = {
+      method,
+      headers: { authorization: `Bearer ${await this.adminToken()}`, ...headers },
+    };
     if (body !== undefined) {
       init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
       if (!('content-type' in headers))

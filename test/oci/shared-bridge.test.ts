@@ -20,6 +20,7 @@ import { startServer, type RunningServer } from '../../src/server/index.ts';
 import { SqliteStore } from '../../src/store/index.ts';
 import { ociAvailable, removeDir, removeTestImages, reportUnavailable, testImages } from './oci-fixture.ts';
 import { waitFor } from '../helpers/dev-cluster.ts';
+import { TEST_ADMIN_TOKEN } from '../helpers/auth.ts';
 
 /** A /23 in 10.190-199.x.0 nobody routes yet (other tests use 10.88-89, 10.200-251). */
 async function freeTaskNetwork(): Promise<{ a: number; b: number }> {
@@ -100,6 +101,7 @@ else {
       net = await freeTaskNetwork();
       store = await SqliteStore.open(join(dir, 'store.db'));
       server = await startServer({
+        auth: { adminToken: TEST_ADMIN_TOKEN },
         store,
         storeName: 'sqlite',
         host: '127.0.0.1',
@@ -109,7 +111,7 @@ else {
         taskNetwork: `10.${net.a}.${net.b}.0/23`,
         hostSubnetSize: 24,
       });
-      client = new DabbaClient({ addr: server.url });
+      client = new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: server.url });
       // Both at once: the bridge is created by one and joined by the other.
       await Promise.all(hosts.map((h) => boot(h)));
     });

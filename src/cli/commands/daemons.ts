@@ -9,6 +9,7 @@ import type { CliContext, Daemon } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 import { jobFileFor, loadJobFile } from '../job-loader.ts';
 import { waitForRollout } from './deploy.ts';
+import { credentialsPath, saveCredentials } from '../credentials.ts';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7070';
 
@@ -160,6 +161,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--deploy <file|dir>', "deploy this job file (or a folder's job.RUNTIME.yaml / job.yaml) once up")
     .option('--task-network <cidr>', TASK_NETWORK_HELP)
     .option('--host-subnet-size <bits>', HOST_SUBNET_HELP)
+    .option('--no-login', "do not store the admin token in the user's credentials (~/.config/dabba)")
     .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
     .action(
@@ -167,6 +169,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         dataDir: string;
         listen: string;
         driver: string;
+        login?: boolean;
         minFree: string;
         minFreePercent: string;
         deploy?: string;
@@ -200,12 +203,30 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         }
         ctx.err.write(`dabba dev: API at ${daemon.url} (data in ${opts.dataDir})\n`);
         for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
+        const ca = daemon.caFile === undefined ? undefined : await readFile(daemon.caFile, 'utf8');
+        // The local user is logged in to it (with its CA when it serves HTTPS), so that
+        // `bin/dabba status` works as is.
+        if (daemon.adminToken !== undefined && opts.login !== false) {
+          const path = credentialsPath(ctx.env);
+          try {
+            await saveCredentials(path, daemon.url, {
+              token: daemon.adminToken,
+              ...(ca === undefined ? {} : { ca }),
+              savedAt: Date.now(),
+            });
+            ctx.err.write(`  credentials: stored for ${daemon.url} in ${path}\n`);
+          } catch (e) {
+            ctx.err.write(
+              `  credentials: not stored (${(e as Error).message}); use --token or DABBA_TOKEN\n`,
+            );
+          }
+        }
         let task: string | undefined;
         if (job) {
-          const client = ctx.client(
-            daemon.url,
-            daemon.caFile === undefined ? undefined : { ca: await readFile(daemon.caFile, 'utf8') },
-          );
+          const client = ctx.client(daemon.url, {
+            ...(daemon.adminToken === undefined ? {} : { token: daemon.adminToken }),
+            ...(ca === undefined ? {} : { ca }),
+          });
           const put = await client.putJob(job.spec.name, job.userForm);
           ctx.err.write(`deploying ${job.spec.name} version ${put.version} from ${jobFile ?? ''}\n`);
           const r = await waitForRollout(
@@ -241,6 +262,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--advertise-url <url>', 'URL other replicas and `dabba servers` show for this one')
     .option('--task-network <cidr>', TASK_NETWORK_HELP)
     .option('--host-subnet-size <bits>', HOST_SUBNET_HELP)
+    .option(
+      '--admin-token-file <file>',
+      'bootstrap a fresh store with this admin token (default: a new one in DATA_DIR/admin.token)',
+    )
     .option('--tls', 'serve HTTPS on loopback too (beyond loopback the server always does)')
     .option(
       '--tls-name <name>',
@@ -252,6 +277,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
     .action(
       async (opts: {
+        adminTokenFile?: string;
         dataDir: string;
         listen: string;
         tls?: boolean;
@@ -301,6 +327,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
               : { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
             hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
             ...(opts.store === undefined ? {} : { store: opts.store }),
+            ...(opts.adminTokenFile === undefined ? {} : { adminTokenFile: resolve(opts.adminTokenFile) }),
             ...(opts.tls === true ? { forceTls: true } : {}),
             ...(opts.tlsName.length > 0 ? { tlsNames: opts.tlsName } : {}),
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
@@ -320,6 +347,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .requiredOption('--server <url>', 'server address(es), comma-separated')
     .requiredOption('--data-dir <dir>', 'where task state and logs live')
     .option('--host-id <id>', 'host id (default: the hostname)')
+    .option(
+      '--join-token <token>',
+      'join token (dabba token create NAME --role agent; default $DABBA_JOIN_TOKEN): exchanged for a host credential kept in the data dir',
+    )
     .option(
       '--label <k=v>',
       'host label (repeatable)',
@@ -351,6 +382,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         minFree: string;
         minFreePercent: string;
         server: string;
+        joinToken?: string;
         dataDir: string;
         hostId?: string;
         label: string[];
@@ -369,6 +401,9 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         const daemon = await ctx.daemons.agent(
           {
             servers: opts.server,
+            ...((opts.joinToken ?? ctx.env['DABBA_JOIN_TOKEN'])
+              ? { joinToken: opts.joinToken ?? ctx.env['DABBA_JOIN_TOKEN'] ?? '' }
+              : {}),
             dataDir: resolve(opts.dataDir),
             labels: parseLabels(opts.label),
             driver: parseDriver(opts.driver),

@@ -3,7 +3,7 @@ import type { DabbaClient } from '../../client/index.ts';
 import { sleep } from '../../lib/index.ts';
 import type { JobView, TaskRow } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
-import type { CliContext } from '../context.ts';
+import type { CliContext, GlobalOptions } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 import { loadJobFile, resolveJobPath } from '../job-loader.ts';
 import { endpointsOf } from './status.ts';
@@ -20,9 +20,9 @@ export function deployCommand(program: Command, ctx: CliContext): void {
     .option('--addr <addr>', 'server address(es), comma-separated (default $DABBA_ADDR)')
     .option('--json', 'print the final job status as JSON')
     .action(async (file: string, opts: { detach?: boolean; addr?: string; json?: boolean }) => {
-      const client = ctx.client(opts.addr);
       const say = (s: string): void => (opts.json ? ctx.err : ctx.out).write(s);
-      const { spec, userForm } = await loadJobFile(await resolveJobPath(file, client, say));
+      const { spec, userForm } = await loadJobFile(await resolveJobPath(file, ctx.client(opts.addr), say));
+      const client = ctx.client(opts.addr, fileNamespace(program, spec.namespace));
       const put = await client.putJob(spec.name, userForm);
       say(
         put.changed
@@ -37,6 +37,19 @@ export function deployCommand(program: Command, ctx: CliContext): void {
       if (opts.json) ctx.out.write(JSON.stringify(final.view, null, 2) + '\n');
       if (!final.ok) throw new CliError(final.message, EXIT.FAILED);
     });
+}
+
+/**
+ * The namespace of a job file's requests: the file's `namespace:` (which `-n` may repeat but not
+ * contradict), else `-n`, else default.
+ */
+export function fileNamespace(program: Command, fromFile: string | undefined): { namespace?: string } {
+  if (fromFile === undefined) return {};
+  const given = program.opts<GlobalOptions>().namespace.at(-1);
+  if (given !== undefined && given !== fromFile) {
+    throw new CliError(`the job file is in namespace "${fromFile}" but -n says "${given}"`, EXIT.USAGE);
+  }
+  return { namespace: fromFile };
 }
 
 export async function waitForRollout(

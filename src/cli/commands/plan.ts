@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { JobPlanView } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
+import { fileNamespace } from './deploy.ts';
 import { EXIT } from '../exit-codes.ts';
 import { loadJobFile, resolveJobPath } from '../job-loader.ts';
 import { table } from '../output.ts';
@@ -54,11 +55,12 @@ export function planCommand(program: Command, ctx: CliContext): void {
     .option('--json', 'machine-readable output')
     .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
     .action(async (file: string, opts: { json?: boolean; addr?: string }) => {
-      const client = ctx.client(opts.addr);
       const { spec, userForm } = await loadJobFile(
-        await resolveJobPath(file, client, (s) => (opts.json ? ctx.err : ctx.out).write(s)),
+        await resolveJobPath(file, ctx.client(opts.addr), (s) => (opts.json ? ctx.err : ctx.out).write(s)),
       );
-      const plan = await client.planJob(spec.name, userForm);
+      const plan = await ctx
+        .client(opts.addr, fileNamespace(program, spec.namespace))
+        .planJob(spec.name, userForm);
       ctx.out.write(opts.json ? JSON.stringify(plan, null, 2) + '\n' : render(plan));
       if (plan.unrunnable) {
         throw new CliError(

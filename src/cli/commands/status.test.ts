@@ -8,6 +8,7 @@ function row(id: string, address: string, ports: Record<string, number>): TaskRo
   return {
     id,
     job: 'cache',
+    namespace: 'default',
     host: 'h1',
     state: 'running',
     desired: 'run',
@@ -35,6 +36,7 @@ function viewOf(yaml: string, tasks: TaskRow[]): JobView {
   if (!r.ok) assert.fail(r.issues.map((i) => i.message).join('; '));
   return {
     job: r.spec.name,
+    namespace: 'default',
     version: 1,
     status: 'active',
     replicas: tasks.length,

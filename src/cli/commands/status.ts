@@ -85,10 +85,23 @@ export function statusCommand(program: Command, ctx: CliContext): void {
         const jobs = await client.listJobs();
         if (opts.json) return ctx.out.write(JSON.stringify(jobs, null, 2) + '\n');
         if (jobs.length === 0) return ctx.out.write('no jobs (deploy one with: dabba deploy FILE)\n');
+        // The namespace column when the list spans several.
+        const many =
+          new Set(jobs.map((j) => j.namespace)).size > 1 || jobs.some((j) => j.namespace !== 'default');
         ctx.out.write(
           table(
-            ['JOB', 'VERSION', 'STATUS', 'HEALTHY', 'RUNNING', 'DEPLOYMENT', 'UPDATED'],
+            [
+              ...(many ? ['NAMESPACE'] : []),
+              'JOB',
+              'VERSION',
+              'STATUS',
+              'HEALTHY',
+              'RUNNING',
+              'DEPLOYMENT',
+              'UPDATED',
+            ],
             jobs.map((j) => [
+              ...(many ? [j.namespace] : []),
               j.job,
               String(j.version),
               j.status,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Principal } from '../../auth/index.ts';
 import { DabbaError } from '../../errors/index.ts';
 
 export interface RouteContext {
@@ -15,6 +16,10 @@ export interface RouteContext {
    * switched protocols it owns the socket and answers nothing through `res`.
    */
   upgrade?: { socket: Duplex; head: Buffer };
+  /** Who asks (authenticated and authorized for the route before the handler runs). */
+  principal: Principal;
+  /** The namespace the request was authorized for (`?namespace=`, default `default`; `*`: all). */
+  namespace: string;
 }
 
 /** A handler returns a JSON-able value (sent with `status`), or undefined if it wrote the response. */
@@ -22,6 +27,7 @@ export type Handler = (ctx: RouteContext) => Promise<unknown>;
 
 interface Route {
   method: string;
+  pattern: string;
   parts: string[];
   handler: Handler;
   status: number;
@@ -41,20 +47,32 @@ export class Router {
     options: { upgrade?: boolean } = {},
   ): this {
     const parts = pattern.split('/').filter(Boolean);
-    this.#routes.push({ method, parts, handler, status, upgrade: options.upgrade === true });
+    this.#routes.push({ method, pattern, parts, handler, status, upgrade: options.upgrade === true });
     return this;
+  }
+
+  /** Every route as `METHOD /pattern`. */
+  routes(): { method: string; pattern: string }[] {
+    return this.#routes.map((r) => ({ method: r.method, pattern: r.pattern }));
   }
 
   match(
     method: string,
     path: string,
-  ): { handler: Handler; params: Record<string, string>; status: number; upgrade: boolean } {
+  ): {
+    handler: Handler;
+    params: Record<string, string>;
+    status: number;
+    pattern: string;
+    upgrade: boolean;
+  } {
     const parts = path.split('/').filter(Boolean);
     const allowed: string[] = [];
     for (const r of this.#routes) {
       const params = matchParts(r.parts, parts);
       if (!params) continue;
-      if (r.method === method) return { handler: r.handler, params, status: r.status, upgrade: r.upgrade };
+      if (r.method === method)
+        return { handler: r.handler, params, status: r.status, pattern: r.pattern, upgrade: r.upgrade };
       allowed.push(r.method);
     }
     if (allowed.length > 0) {

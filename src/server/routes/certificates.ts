@@ -45,10 +45,13 @@ export function certificateRoutes(router: Router, store: Store, pki: ServerPki, 
   router.on('POST', '/v1/hosts/:id/certificate', async ({ req, params }) => {
     const id = params['id'] ?? '';
     const who = hostIdentityFromRequest(req);
+    // Authorized for the host itself only (route table); here: proved by its certificate, not by
+    // a host credential.
     if (who === undefined)
       throw new DabbaError(
-        'DABBA_E_UNAUTHENTICATED',
+        'DABBA_E_FORBIDDEN',
         'renewing a host certificate takes the current host certificate as TLS client certificate',
+        { details: { need: 'the host certificate' } },
       );
     if (who.hostId !== id)
       throw new DabbaError('DABBA_E_FORBIDDEN', `host ${who.hostId} may renew only its own certificate`, {

@@ -1,26 +1,32 @@
 import { CompactedError, DabbaError } from '../../errors/index.ts';
 import type { DabbaEvent } from '../../model/index.ts';
-import { keys } from '../../model/index.ts';
+import { ALL_NAMESPACES, jobId, keys, namespaceOfJobId } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { writeChunk } from '../http/respond.ts';
 import type { Router } from '../http/router.ts';
 import type { EventLog } from '../state/events.ts';
 
 /**
- * `GET /v1/events?job=J&limit=N`: the newest events, oldest first (JSON array).
+ * `GET /v1/events?job=J&limit=N`: the newest events, oldest first (JSON array). Only the events of
+ * the request's namespace's jobs, and the cluster's that name no job (hosts, images), are shown.
  * `GET /v1/events?follow=1[&job=J][&limit=N][&rev=R]`: server-sent events, one `event` message per
  * event (`data` the event, `id` the store revision it was written at): first the newest N (unless
  * `rev` is given), then each new one as it is written. A client that lost the stream resumes with
  * `rev` = last id + 1; a revision too old answers an `error` message (DABBA_E_COMPACTED): list again.
  */
 export function eventRoutes(router: Router, store: Store, events: EventLog): void {
-  router.on('GET', '/v1/events', async ({ query, res, signal }) => {
+  router.on('GET', '/v1/events', async ({ query, res, signal, namespace }) => {
     const limitText = Number(query.get('limit') ?? 100);
     const limit = Number.isInteger(limitText) && limitText > 0 ? Math.min(limitText, 5000) : 100;
-    const job = query.get('job') ?? undefined;
+    const jobName = query.get('job') ?? undefined;
+    // `job` names a job of the request's namespace (with `*`: a job id, `NS:NAME` or NAME).
+    const job = jobName === undefined || namespace === ALL_NAMESPACES ? jobName : jobId(namespace, jobName);
+    const visible = (e: DabbaEvent): boolean =>
+      (job === undefined || e.job === job) &&
+      (namespace === ALL_NAMESPACES || e.job === undefined || namespaceOfJobId(e.job) === namespace);
     const follow = query.get('follow');
     if (follow !== '1' && follow !== 'true')
-      return events.list({ limit, ...(job === undefined ? {} : { job }) });
+      return events.list({ limit, namespace, ...(job === undefined ? {} : { job }) });
 
     const revText = query.get('rev');
     if (revText !== null && !/^\d+$/.test(revText)) {
@@ -32,7 +38,7 @@ export function eventRoutes(router: Router, store: Store, events: EventLog): voi
     let backlog: DabbaEvent[] = [];
     if (revText !== null) from = Number(revText);
     else {
-      const listed = await events.listAt({ limit, ...(job === undefined ? {} : { job }) });
+      const listed = await events.listAt({ limit, namespace, ...(job === undefined ? {} : { job }) });
       backlog = listed.events;
       from = listed.revision + 1;
     }
@@ -58,7 +64,7 @@ export function eventRoutes(router: Router, store: Store, events: EventLog): voi
           } catch {
             continue;
           }
-          if (job === undefined || e.job === job) await send(e, w.kv.modRevision);
+          if (visible(e)) await send(e, w.kv.modRevision);
         }
       }
     } catch (e) {

@@ -38,8 +38,11 @@ async function taskAgent(
   store: Store,
   pki: ServerPki | undefined,
   id: string,
+  namespace: string,
 ): Promise<{ host: string; target: AgentTarget }> {
-  const job = jobOfTaskId(id);
+  // Authorized as a write in the request's namespace (it runs code in a task): the task is looked
+  // up in that namespace only.
+  const job = jobOfTaskId(id, namespace);
   const task = job === undefined ? undefined : await getJson<Task>(store, keys.task(job, id));
   if (!task) throw new NotFoundError('task', id);
   if (task.value.host === null)
@@ -75,7 +78,7 @@ async function interactiveExec(
     throw new DabbaError('DABBA_E_BAD_REQUEST', `exec upgrades only to ${EXEC_UPGRADE_PROTOCOL}`);
   const spec = parseExecQuery(ctx.query);
   if (typeof spec === 'string') throw new DabbaError('DABBA_E_BAD_REQUEST', `exec request: ${spec}`);
-  const { host, target } = await taskAgent(store, pki, id);
+  const { host, target } = await taskAgent(store, pki, id, ctx.namespace);
   let up;
   try {
     up = await agentUpgrade(
@@ -116,10 +119,10 @@ export function execRoutes(router: Router, store: Store, pki?: ServerPki): void 
     '/v1/tasks/:id/exec',
     async (ctx) => {
       if (ctx.upgrade) return interactiveExec(store, pki, ctx, ctx.upgrade);
-      const { req, params, res, signal } = ctx;
+      const { req, params, res, signal, namespace } = ctx;
       const id = params['id'] ?? '';
       const { command } = parseBody(execSchema, await readJsonBody(req), 'exec request');
-      const { host, target } = await taskAgent(store, pki, id);
+      const { host, target } = await taskAgent(store, pki, id, namespace);
       let upstream: Response;
       try {
         upstream = await fetch(

@@ -2,7 +2,8 @@ import { NotFoundError, ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { parseDuration } from '../../lib/index.ts';
 import type { RegisterHostRequest, Task, TaskStatus } from '../../model/index.ts';
-import { jobOfTaskId, keys } from '../../model/index.ts';
+import { jobOfTaskId, keys, splitJobId } from '../../model/index.ts';
+import { checkBoundHost } from '../../auth/index.ts';
 import type { Store } from '../../store/index.ts';
 import { readJsonBody } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
@@ -27,8 +28,9 @@ export function hostRoutes(
 ): void {
   router.on('GET', '/v1/hosts', () => hostViews(store));
 
-  router.on('POST', '/v1/hosts', async ({ req }) => {
+  router.on('POST', '/v1/hosts', async ({ req, principal }) => {
     const body = parseBody(registerHostSchema, await readJsonBody(req), 'host registration');
+    checkBoundHost(principal, body.id);
     const request: RegisterHostRequest = {
       id: body.id,
       labels: body.labels,
@@ -98,10 +100,16 @@ export function hostRoutes(
     return { revision, tasks: kvs.map((kv) => JSON.parse(kv.value) as Task) };
   });
 
-  router.on('PUT', '/v1/tasks/:id/status', async ({ req, params }) => {
+  router.on('PUT', '/v1/tasks/:id/status', async ({ req, params, principal }) => {
     const status = parseBody(taskStatusSchema, await readJsonBody(req), 'task status') as TaskStatus;
     const id = params['id'] ?? '';
+    // A host writes the status of its own tasks only (the compare below: assigned to that host).
+    checkBoundHost(principal, status.host);
     if (status.id !== id) throw new NotFoundError('task', id, { details: { bodyId: status.id } });
+    // The status goes under the job the task id names (in the namespace the job id says).
+    if (jobOfTaskId(id, splitJobId(status.job).namespace) !== status.job) {
+      throw new NotFoundError('task', id, { details: { job: status.job } });
+    }
     // What changed since the stored status (started, exited and why, restarted) goes to the event
     // log in the same transaction. A report racing another for the same task could repeat an
     // event; the agent sends one task's reports in order.
@@ -118,9 +126,9 @@ export function hostRoutes(
     return { ok: true };
   });
 
-  router.on('GET', '/v1/tasks/:id', async ({ params }) => {
+  router.on('GET', '/v1/tasks/:id', async ({ params, namespace }) => {
     const id = params['id'] ?? '';
-    const job = jobOfTaskId(id);
+    const job = jobOfTaskId(id, namespace);
     const tasks = job === undefined ? [] : await rangeJson<Task>(store, keys.jobTasksPrefix(job));
     const task = tasks.find((t) => t.id === id);
     if (!task || job === undefined) throw new NotFoundError('task', id);

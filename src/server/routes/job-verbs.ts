@@ -6,9 +6,11 @@
  *    restart` sets an annotation), so every task is replaced by a new one, a few at a time.
  */
 import { z } from 'zod';
-import { ConflictError, NotFoundError } from '../../errors/index.ts';
+import { ConflictError, DabbaError, NotFoundError } from '../../errors/index.ts';
+import { quotaGuard } from '../../auth/index.ts';
 import type { Clock } from '../../lib/index.ts';
-import { keys } from '../../model/index.ts';
+import { NAME_PATTERN } from '../../lib/index.ts';
+import { ALL_NAMESPACES, jobId, keys, splitJobId } from '../../model/index.ts';
 import type { JobRecord, JobSpec, JobVersionRecord, PutJobResult } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { readJsonBody } from '../http/body.ts';
@@ -45,27 +47,45 @@ async function deriveVersion(
     }
     const spec = change(current.value.spec);
     const from = current.value.version;
-    if (spec === undefined) return { job: name, version: from, changed: false, from };
+    const plain = splitJobId(name).name;
+    if (spec === undefined) return { job: plain, version: from, changed: false, from };
+    // A scale up counts against the namespace's quota like a deploy (checked in the same txn).
+    const guard = await quotaGuard(store, spec);
     const now = clock.now();
     const version = from + 1;
     const record: JobRecord = { ...current.value, version, spec, updatedAt: now };
     const versionRecord: JobVersionRecord = { name, version, spec, createdAt: now };
     const r = await store.txn({
-      compare: [{ key: keys.job(name), target: 'mod', op: '=', modRevision: current.kv.modRevision }],
+      compare: [
+        { key: keys.job(name), target: 'mod', op: '=', modRevision: current.kv.modRevision },
+        ...guard.compare,
+      ],
       success: [
+        ...guard.success,
         { type: 'put', key: keys.job(name), value: JSON.stringify(record) },
         { type: 'put', key: keys.jobVersion(name, version), value: JSON.stringify(versionRecord) },
         ...events.ops([{ kind: 'JobVersion', job: name, message: what(version) }]),
       ],
     });
-    if (r.succeeded) return { job: name, version, changed: true, from };
+    if (r.succeeded) return { job: plain, version, changed: true, from };
   }
   throw new ConflictError(`job "${name}" is being changed by someone else; try again`);
 }
 
+/** The job's id in the request's namespace (one namespace: a write). */
+function jobIdOf(params: Record<string, string>, namespace: string): string {
+  const name = params['name'] ?? '';
+  // A job name never holds a `:` (that would name another namespace's job): not found, as any
+  // name no job has.
+  if (!NAME_PATTERN.test(name)) throw new NotFoundError('job', name);
+  if (namespace === ALL_NAMESPACES)
+    throw new DabbaError('DABBA_E_BAD_REQUEST', 'name one namespace (?namespace=NS) for a single job');
+  return jobId(namespace, name);
+}
+
 export function jobVerbRoutes(router: Router, store: Store, clock: Clock, events: EventLog): void {
-  router.on('POST', '/v1/jobs/:name/scale', async ({ req, params }) => {
-    const name = params['name'] ?? '';
+  router.on('POST', '/v1/jobs/:name/scale', async ({ req, params, namespace }) => {
+    const name = jobIdOf(params, namespace);
     const { replicas } = parseBody(scaleSchema, await readJsonBody(req), 'scale request');
     return deriveVersion(
       store,
@@ -77,8 +97,8 @@ export function jobVerbRoutes(router: Router, store: Store, clock: Clock, events
     );
   });
 
-  router.on('POST', '/v1/jobs/:name/restart', async ({ req, params }) => {
-    const name = params['name'] ?? '';
+  router.on('POST', '/v1/jobs/:name/restart', async ({ req, params, namespace }) => {
+    const name = jobIdOf(params, namespace);
     parseBody(restartSchema, await readJsonBody(req), 'restart request');
     const at = new Date(clock.now()).toISOString();
     return deriveVersion(

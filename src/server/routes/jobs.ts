@@ -1,7 +1,14 @@
 import { ConflictError, DabbaError, NotFoundError, ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { NAME_PATTERN } from '../../lib/index.ts';
-import { formatIssue, keys, validateJob } from '../../model/index.ts';
+import {
+  ALL_NAMESPACES,
+  DEFAULT_NAMESPACE,
+  formatIssue,
+  jobId,
+  keys,
+  validateJob,
+} from '../../model/index.ts';
 import type {
   Deployment,
   JobRecord,
@@ -47,8 +54,27 @@ function checkName(name: string): string {
   return name;
 }
 
-/** Validates a job body (the job file as JSON) for the job named in the URL. */
-function validOrThrow(name: string, body: unknown): JobSpec {
+/** A single namespace for a job route (`*` lists only). */
+function oneNamespace(ns: string): string {
+  if (ns === ALL_NAMESPACES) {
+    throw new DabbaError('DABBA_E_BAD_REQUEST', 'name one namespace (?namespace=NS) for a single job', {
+      details: { namespace: ns },
+    });
+  }
+  return ns;
+}
+
+/** The id of the job named in the URL, in the request's namespace. */
+function idOf(params: Record<string, string>, ns: string): { id: string; name: string } {
+  const name = checkName(params['name'] ?? '');
+  return { id: jobId(oneNamespace(ns), name), name };
+}
+
+/**
+ * Validates a job body (the job file as JSON) for the job named in the URL, in namespace `ns`. A
+ * body without `namespace:` goes in `ns`; one with another namespace is refused.
+ */
+function validOrThrow(name: string, body: unknown, ns: string): JobSpec {
   const r = validateJob(body);
   if (!r.ok) {
     throw new ValidationError(
@@ -65,7 +91,19 @@ function validOrThrow(name: string, body: unknown): JobSpec {
       { details: { path: 'name', url: name, body: r.spec.name } },
     );
   }
-  return r.spec;
+  const bodyNs = r.spec.namespace ?? DEFAULT_NAMESPACE;
+  const hasNs = typeof body === 'object' && body !== null && 'namespace' in body;
+  if (hasNs && bodyNs !== ns) {
+    throw new DabbaError(
+      'DABBA_E_BAD_REQUEST',
+      `the job file's namespace ("${bodyNs}") differs from the request's ("${ns}"); deploy with -n ${bodyNs}`,
+      { details: { path: 'namespace', request: ns, body: bodyNs } },
+    );
+  }
+  const spec = { ...r.spec };
+  if (ns === DEFAULT_NAMESPACE) delete spec.namespace;
+  else spec.namespace = ns;
+  return spec;
 }
 
 export function jobRoutes(
@@ -76,11 +114,11 @@ export function jobRoutes(
   images?: ImageStore,
   cachedHosts?: () => readonly HostView[] | undefined,
 ): void {
-  router.on('GET', '/v1/jobs', () => jobSummaries(store));
+  router.on('GET', '/v1/jobs', ({ namespace }) => jobSummaries(store, namespace));
 
-  router.on('PUT', '/v1/jobs/:name', async ({ req, params }) => {
-    const name = checkName(params['name'] ?? '');
-    const spec = validOrThrow(name, await readJsonBody(req));
+  router.on('PUT', '/v1/jobs/:name', async ({ req, params, namespace }) => {
+    const { id, name: plain } = idOf(params, namespace);
+    const spec = validOrThrow(plain, await readJsonBody(req), namespace);
     // The scheduler cache's hosts when loaded: a deploy must not read every host and assignment.
     const hosts = cachedHosts?.() ?? (await hostViews(store));
     const cannot = await runnability(spec, hosts, images);
@@ -96,16 +134,16 @@ export function jobRoutes(
     const result = await putJobVersion(store, spec, clock);
     if (result.changed) {
       await events.append([
-        { kind: 'JobVersion', job: name, message: `job ${name} version ${result.version} submitted` },
+        { kind: 'JobVersion', job: id, message: `job ${id} version ${result.version} submitted` },
       ]);
     }
     return result;
   });
 
-  router.on('GET', '/v1/jobs/:name', ({ params }) => jobView(store, checkName(params['name'] ?? '')));
+  router.on('GET', '/v1/jobs/:name', ({ params, namespace }) => jobView(store, idOf(params, namespace).id));
 
-  router.on('DELETE', '/v1/jobs/:name', async ({ params, query }) => {
-    const name = checkName(params['name'] ?? '');
+  router.on('DELETE', '/v1/jobs/:name', async ({ params, query, namespace }) => {
+    const { id: name, name: plain } = idOf(params, namespace);
     const purge = query.get('purge');
     if (purge !== null && purge !== '0' && purge !== 'false') {
       // ?purge=1: remove a stopped job's records, with the event that says so, in one transaction.
@@ -114,19 +152,19 @@ export function jobRoutes(
           {
             kind: 'JobPurged',
             job: name,
-            message: `job ${name} purged (${r.versions} version${r.versions === 1 ? '' : 's'} removed)`,
+            message: `job ${plain} purged (${r.versions} version${r.versions === 1 ? '' : 's'} removed)`,
           },
         ]),
       );
     }
     const r = await stopJob(store, name, clock);
     if (r.stopped) await events.append([{ kind: 'JobStopped', job: name, message: `job ${name} stopped` }]);
-    return r;
+    return { ...r, job: plain };
   });
 
-  router.on('POST', '/v1/jobs/:name/plan', async ({ req, params }) => {
-    const name = checkName(params['name'] ?? '');
-    const spec = validOrThrow(name, await readJsonBody(req));
+  router.on('POST', '/v1/jobs/:name/plan', async ({ req, params, namespace }) => {
+    const { id: name, name: plain } = idOf(params, namespace);
+    const spec = validOrThrow(plain, await readJsonBody(req), namespace);
     const [current, tasks, statuses, hosts] = await Promise.all([
       getJson<JobRecord>(store, keys.job(name)),
       rangeJson<Task>(store, keys.jobTasksPrefix(name)),
@@ -143,8 +181,8 @@ export function jobRoutes(
     return cannot ? { ...plan, unrunnable: cannot } : plan;
   });
 
-  router.on('POST', '/v1/jobs/:name/promote', async ({ params }) => {
-    const name = checkName(params['name'] ?? '');
+  router.on('POST', '/v1/jobs/:name/promote', async ({ params, namespace }) => {
+    const { id: name } = idOf(params, namespace);
     for (let attempt = 0; attempt < 10; attempt++) {
       const job = await getJson<JobRecord>(store, keys.job(name));
       if (!job) throw new NotFoundError('job', name);
@@ -178,8 +216,8 @@ export function jobRoutes(
     throw new ConflictError(`job "${name}" is being changed by someone else; try again`);
   });
 
-  router.on('POST', '/v1/jobs/:name/rollback', async ({ req, params }) => {
-    const name = checkName(params['name'] ?? '');
+  router.on('POST', '/v1/jobs/:name/rollback', async ({ req, params, namespace }) => {
+    const { id: name } = idOf(params, namespace);
     const body = parseBody(rollbackSchema, await readJsonBody(req), 'rollback request');
     const r = await rollbackJob(store, name, body.version, clock);
     await events.append([
@@ -192,20 +230,20 @@ export function jobRoutes(
     return r;
   });
 
-  router.on('GET', '/v1/jobs/:name/versions', async ({ params }) => {
-    const name = checkName(params['name'] ?? '');
+  router.on('GET', '/v1/jobs/:name/versions', async ({ params, namespace }) => {
+    const { id: name } = idOf(params, namespace);
     await getJobRecord(store, name);
     return rangeJson<JobVersionRecord>(store, keys.jobVersionsPrefix(name));
   });
 
-  router.on('GET', '/v1/jobs/:name/tasks', async ({ params }) => {
-    const name = checkName(params['name'] ?? '');
+  router.on('GET', '/v1/jobs/:name/tasks', async ({ params, namespace }) => {
+    const { id: name } = idOf(params, namespace);
     await getJobRecord(store, name);
     return jobTaskRows(store, name);
   });
 
-  router.on('GET', '/v1/jobs/:name/deployments', async ({ params }) => {
-    const name = checkName(params['name'] ?? '');
+  router.on('GET', '/v1/jobs/:name/deployments', async ({ params, namespace }) => {
+    const { id: name } = idOf(params, namespace);
     await getJobRecord(store, name);
     return rangeJson<Deployment>(store, keys.jobDeploymentsPrefix(name));
   });

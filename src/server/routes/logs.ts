@@ -16,9 +16,9 @@ import { getJson } from '../state/json.ts';
  * reached only at the address of the host certificate the server issued (see agent-connection.ts).
  */
 export function logRoutes(router: Router, store: Store, pki?: ServerPki): void {
-  router.on('GET', '/v1/tasks/:id/logs', async ({ params, query, res, signal }) => {
+  router.on('GET', '/v1/tasks/:id/logs', async ({ params, query, res, signal, namespace }) => {
     const id = params['id'] ?? '';
-    const job = jobOfTaskId(id);
+    const job = jobOfTaskId(id, namespace);
     const task = job === undefined ? undefined : await getJson<Task>(store, keys.task(job, id));
     if (!task) throw new NotFoundError('task', id);
     if (task.value.host === null) {

@@ -1,6 +1,6 @@
 /**
  * Broker duties: host-wide housekeeping that exactly one replica does, the owner of `/shards/broker`.
- * For now that is trimming the event log; every write carries the broker shard's fence.
+ * For now that is trimming the event log and the audit log; every write carries the broker shard's fence.
  */
 import { isStorageError, messageOf } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
@@ -17,8 +17,13 @@ const CHUNK = 100;
  * Deletes the oldest events beyond `keep`, in transactions fenced on the broker shard. Returns how
  * many were deleted; stops (without error) at the first refused transaction: the shard moved.
  */
-export async function trimEvents(store: Store, fence: ShardFence, keep: number): Promise<number> {
-  const { kvs } = await store.range(keys.eventsPrefix);
+export async function trimEvents(
+  store: Store,
+  fence: ShardFence,
+  keep: number,
+  prefix: string = keys.eventsPrefix,
+): Promise<number> {
+  const { kvs } = await store.range(prefix);
   const old = kvs.slice(0, Math.max(0, kvs.length - keep));
   let deleted = 0;
   for (let i = 0; i < old.length; i += CHUNK) {
@@ -38,6 +43,8 @@ export interface BrokerDutiesOptions {
   logger: Logger;
   /** Events kept (default 5,000). */
   keepEvents: number;
+  /** Audit records kept (the oldest beyond are deleted like events). */
+  keepAudit?: number;
   /** How often the duties run while this replica owns the broker shard (ms). */
   intervalMs: number;
 }
@@ -52,6 +59,10 @@ export async function runBrokerDuties(o: BrokerDutiesOptions, signal: AbortSigna
     try {
       const n = await trimEvents(o.store, fence, o.keepEvents);
       if (n > 0) o.logger.debug({ deleted: n }, 'events trimmed');
+      if (o.keepAudit !== undefined) {
+        const a = await trimEvents(o.store, fence, o.keepAudit, keys.auditPrefix);
+        if (a > 0) o.logger.debug({ deleted: a }, 'audit records trimmed');
+      }
     } catch (e) {
       if (!signal.aborted && !isStorageError(e)) o.logger.warn({ err: messageOf(e) }, 'event trim failed');
     }

@@ -1,7 +1,7 @@
 import type { Clock } from '../../lib/index.ts';
 import { shortId } from '../../lib/index.ts';
 import type { DabbaEvent } from '../../model/index.ts';
-import { keys } from '../../model/index.ts';
+import { ALL_NAMESPACES, keys, namespaceOfJobId } from '../../model/index.ts';
 import type { Store, TxnOp } from '../../store/index.ts';
 import { decode } from './json.ts';
 
@@ -32,17 +32,22 @@ export class EventLog {
     await this.#store.txn({ compare: [], success: this.ops(events) });
   }
 
-  async list(options: { job?: string; limit?: number } = {}): Promise<DabbaEvent[]> {
+  /** The newest events (of `job`, an id; of `namespace`'s jobs and those naming no job). */
+  async list(options: { job?: string; limit?: number; namespace?: string } = {}): Promise<DabbaEvent[]> {
     return (await this.listAt(options)).events;
   }
 
   /** The newest events (oldest first) and the store revision they were read at. */
   async listAt(
-    options: { job?: string; limit?: number } = {},
+    options: { job?: string; limit?: number; namespace?: string } = {},
   ): Promise<{ events: DabbaEvent[]; revision: number }> {
     const { kvs, revision } = await this.#store.range(keys.eventsPrefix);
     let events = kvs.map((kv) => decode<DabbaEvent>(kv));
     if (options.job !== undefined) events = events.filter((e) => e.job === options.job);
+    const ns = options.namespace;
+    if (ns !== undefined && ns !== ALL_NAMESPACES) {
+      events = events.filter((e) => e.job === undefined || namespaceOfJobId(e.job) === ns);
+    }
     const limit = options.limit ?? 100;
     return { events: events.slice(-limit), revision };
   }

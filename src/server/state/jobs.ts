@@ -2,8 +2,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { ConflictError, NotFoundError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import type { Deployment, JobRecord, JobSpec, JobVersionRecord, PutJobResult } from '../../model/index.ts';
-import { keys } from '../../model/index.ts';
+import { DEFAULT_NAMESPACE, jobId, keys } from '../../model/index.ts';
 import type { Store, TxnOp } from '../../store/index.ts';
+import { quotaGuard } from '../../auth/index.ts';
 import { getJson } from './json.ts';
 
 const MAX_ATTEMPTS = 10;
@@ -11,31 +12,36 @@ const MAX_ATTEMPTS = 10;
 /**
  * Stores a job spec as a new version (or re-activates a stopped job). A spec equal to the current
  * active version is not a new version. Compare-and-swap on the job key: concurrent writers retry.
+ * The namespace's quota is checked in the same transaction (DABBA_E_QUOTA_EXCEEDED, nothing stored).
  */
 export async function putJobVersion(store: Store, spec: JobSpec, clock: Clock): Promise<PutJobResult> {
+  const id = jobId(spec.namespace ?? DEFAULT_NAMESPACE, spec.name);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = await getJson<JobRecord>(store, keys.job(spec.name));
+    const current = await getJson<JobRecord>(store, keys.job(id));
     if (current && current.value.status === 'active' && isDeepStrictEqual(current.value.spec, spec)) {
       return { job: spec.name, version: current.value.version, changed: false };
     }
+    const guard = await quotaGuard(store, spec);
     const now = clock.now();
     const version = (current?.value.version ?? 0) + 1;
     const record: JobRecord = {
-      name: spec.name,
+      name: id,
       version,
       status: 'active',
       spec,
       createdAt: current?.value.createdAt ?? now,
       updatedAt: now,
     };
-    const versionRecord: JobVersionRecord = { name: spec.name, version, spec, createdAt: now };
+    const versionRecord: JobVersionRecord = { name: id, version, spec, createdAt: now };
     const r = await store.txn({
       compare: [
-        { key: keys.job(spec.name), target: 'mod', op: '=', modRevision: current?.kv.modRevision ?? 0 },
+        { key: keys.job(id), target: 'mod', op: '=', modRevision: current?.kv.modRevision ?? 0 },
+        ...guard.compare,
       ],
       success: [
-        { type: 'put', key: keys.job(spec.name), value: JSON.stringify(record) },
-        { type: 'put', key: keys.jobVersion(spec.name, version), value: JSON.stringify(versionRecord) },
+        { type: 'put', key: keys.job(id), value: JSON.stringify(record) },
+        { type: 'put', key: keys.jobVersion(id, version), value: JSON.stringify(versionRecord) },
+        ...guard.success,
       ],
     });
     if (r.succeeded) return { job: spec.name, version, changed: true };
@@ -43,7 +49,7 @@ export async function putJobVersion(store: Store, spec: JobSpec, clock: Clock): 
   throw new ConflictError(`job "${spec.name}" is being changed by someone else; try again`);
 }
 
-/** Marks a job stopped: the scheduler then stops all its tasks. Idempotent. */
+/** Marks a job stopped (by id): the scheduler then stops all its tasks. Idempotent. */
 export async function stopJob(
   store: Store,
   name: string,

@@ -11,7 +11,7 @@ import type {
   TaskRow,
   TaskStatus,
 } from '../../model/index.ts';
-import { keys, toUserForm } from '../../model/index.ts';
+import { ALL_NAMESPACES, keys, namespaceOfJobId, splitJobId, toUserForm } from '../../model/index.ts';
 import { drainProgress } from '../../scheduler/index.ts';
 import type { Store } from '../../store/index.ts';
 import { decode, getJson, rangeJson } from './json.ts';
@@ -19,9 +19,11 @@ import { getJobRecord } from './jobs.ts';
 
 export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
   const live = status !== undefined && (status.state === 'running' || status.state === 'starting');
+  const { namespace, name } = splitJobId(task.job);
   return {
     id: task.id,
-    job: task.job,
+    job: name,
+    namespace,
     host: task.host,
     state: status?.state ?? 'pending',
     desired: task.desired,
@@ -71,7 +73,8 @@ export async function jobView(store: Store, name: string): Promise<JobView> {
     getJson<Deployment>(store, keys.deployment(name, job.version)),
   ]);
   return {
-    job: job.name,
+    job: splitJobId(job.name).name,
+    namespace: splitJobId(job.name).namespace,
     version: job.version,
     status: job.status,
     replicas: job.spec.replicas,
@@ -84,8 +87,10 @@ export async function jobView(store: Store, name: string): Promise<JobView> {
   };
 }
 
-export async function jobSummaries(store: Store): Promise<JobSummary[]> {
-  const jobs = await rangeJson<JobRecord>(store, keys.jobsPrefix);
+/** The jobs of namespace `ns` (`*`: every namespace). */
+export async function jobSummaries(store: Store, ns: string): Promise<JobSummary[]> {
+  const all = await rangeJson<JobRecord>(store, keys.jobsPrefix);
+  const jobs = ns === ALL_NAMESPACES ? all : all.filter((j) => namespaceOfJobId(j.name) === ns);
   return Promise.all(
     jobs.map(async (job) => {
       const [rows, deployment] = await Promise.all([
@@ -94,7 +99,8 @@ export async function jobSummaries(store: Store): Promise<JobSummary[]> {
       ]);
       const c = counts(rows);
       return {
-        job: job.name,
+        job: splitJobId(job.name).name,
+        namespace: splitJobId(job.name).namespace,
         version: job.version,
         status: job.status,
         replicas: job.spec.replicas,

@@ -33,10 +33,17 @@ export const heartbeatSchema = z.strictObject({
 });
 
 const count = z.number().int().nonnegative();
+/** A job's id: its name, `NS:NAME` outside the default namespace. */
+const jobIdSchema = z
+  .string()
+  .regex(
+    /^(?:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?:)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/,
+    'a job id (NAME or NS:NAME)',
+  );
 
 export const taskStatusSchema = z.strictObject({
   id: z.string().min(1).max(128),
-  job: name,
+  job: jobIdSchema,
   host: name,
   state: z.enum(['pending', 'starting', 'running', 'failed', 'stopped']),
   healthy: z.boolean(),
@@ -66,3 +73,34 @@ export const taskStatusSchema = z.strictObject({
 export const rollbackSchema = z.strictObject({ version: z.number().int().positive().optional() });
 
 export const drainSchema = z.strictObject({ deadline: z.string().min(1).max(32).optional() });
+
+const duration = z.string().min(1).max(32);
+
+export const createTokenSchema = z.strictObject({
+  name: z.string().min(1).max(128),
+  role: z.enum(['viewer', 'deployer', 'admin', 'agent']),
+  /** Namespaces covered (`*`: all); default `default` for viewer and deployer. */
+  namespaces: z.union([z.literal('*'), z.array(z.union([name, z.literal('*')])).max(256)]).optional(),
+  ttl: duration.optional(),
+});
+
+export const joinSchema = z.strictObject({
+  hostId: name,
+  /** A CSR for the host's key: the answer then carries a host certificate. */
+  csr: z
+    .string()
+    .min(1)
+    .max(16 * 1024)
+    .optional(),
+  /** The address the certificate is for (where the server reaches the agent); default: the peer's. */
+  address: z.ipv4().or(z.ipv6()).optional(),
+});
+
+const quotaValue = z.number().nonnegative().nullable().optional();
+
+export const namespaceSchema = z.strictObject({
+  name,
+  quota: z.strictObject({ cpu: quotaValue, memoryBytes: quotaValue, tasks: quotaValue }).optional(),
+});
+
+export const quotaSchema = z.strictObject({ cpu: quotaValue, memoryBytes: quotaValue, tasks: quotaValue });
