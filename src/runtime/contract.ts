@@ -28,6 +28,11 @@ export interface RuntimeFixture {
    */
   kill?(handle: TaskHandle, signal: 'SIGKILL'): void;
   gone?(handle: TaskHandle): boolean;
+  /**
+   * False for a runtime without interactive exec (fake): the suite then checks that asking for
+   * stdin or a terminal is refused with a RuntimeError, instead of being ignored.
+   */
+  interactiveExec?: false;
 }
 
 const MiB = 1024 * 1024;
@@ -338,6 +343,11 @@ export function runtimeContract(name: string, factory: () => Promise<RuntimeFixt
       const f = fixture();
       const rt = f.runtime;
       const h = await launch(t, rt, f, LOOP);
+      if (f.interactiveExec === false) {
+        await assert.rejects(rt.execStream(h.taskId, ['cat'], { stdin: true }), RuntimeError);
+        await assert.rejects(rt.execStream(h.taskId, ['sh'], { tty: { cols: 80, rows: 24 } }), RuntimeError);
+        return;
+      }
       const ac = new AbortController();
       t.after(() => ac.abort()); // a failed assertion leaves no command behind
       const piped = await rt.execStream(h.taskId, ['cat'], { stdin: true, signal: ac.signal });

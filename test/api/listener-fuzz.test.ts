@@ -337,8 +337,12 @@ describe('listener fuzz', () => {
   });
 
   test('upgrade requests: refused with a 4xx where they do not belong or are malformed, never a crash', async () => {
+    // With the admin token, so that the server's answers are about the upgrade, not the credentials.
     const up = (line: string, protocol = 'dabba-exec'): Buffer =>
-      Buffer.from(`${line} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`);
+      Buffer.from(
+        `${line} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.adminToken}\r\n` +
+          `Connection: Upgrade\r\nUpgrade: ${protocol}\r\n\r\n`,
+      );
     const cases: [string, Buffer, number][] = [
       [server.server.url, up('GET /v1/jobs'), 400],
       [server.server.url, up('GET /v1/health'), 400],

@@ -16,6 +16,7 @@ runtimeContract('fake', () => {
   return Promise.resolve({
     runtime,
     shell: ['sh', '-c'],
+    interactiveExec: false,
     reopen: () => Promise.resolve(make()),
     kill: (h, signal) => runtime.signal(h.taskId, signal),
     gone: (h) => !runtime.running().includes(h.taskId),

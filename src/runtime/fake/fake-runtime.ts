@@ -285,6 +285,13 @@ export class FakeRuntime implements Runtime {
   execStream(taskId: string, command: string[], options: ExecStreamOptions = {}): Promise<ExecSession> {
     const t = this.#tasks.get(taskId);
     if (!t || t.exit) return Promise.reject(notRunning(taskId));
+    // Its built-in shell reads no input and has no terminal: say so instead of ignoring the ask.
+    if (options.stdin === true || options.tty !== undefined)
+      return Promise.reject(
+        new RuntimeError('the fake runtime has no interactive exec (stdin or a terminal)', {
+          details: { reason: 'Unsupported' },
+        }),
+      );
     const chunks: ExecChunk[] = [];
     let wake: (() => void) | undefined;
     let ended = false;
