@@ -45,6 +45,11 @@ const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * Runs `line` (a shell command line) on a pseudo-terminal of its own, as typed in a terminal: `steps`
  * types into it once the output matches what each waits for. Resolves with the output and exit code.
  */
+/** The CLI as the user who ran `dabba dev`: its address and the credentials dev stored. */
+function cliEnv(c: DevCluster): Record<string, string> {
+  return { DABBA_ADDR: c.url, XDG_CONFIG_HOME: c.configHome, DABBA_TOKEN: '' };
+}
+
 async function onTerminal(
   line: string,
   env: Record<string, string>,
@@ -95,11 +100,9 @@ function scenarios(name: string, start: () => Promise<{ c: DevCluster; task: str
   test(`${name}: -it sh answers, tty names a pty, the exit code is the CLI's, the terminal is restored`, async () => {
     const exec = `node_modules/.bin/node ${quote(DABBA)} exec -it ${task} -- sh`;
     // stty -g before and after: the CLI's raw mode is undone when it ends.
-    const r = await onTerminal(
-      `cd ${quote(REPO)}; stty -g; ${exec}; rc=$?; stty -g; exit $rc`,
-      { DABBA_ADDR: c.url },
-      [{ after: /[#$] $/, type: 'echo "=$((6*7))="; tty; exit 3\r' }],
-    );
+    const r = await onTerminal(`cd ${quote(REPO)}; stty -g; ${exec}; rc=$?; stty -g; exit $rc`, cliEnv(c), [
+      { after: /[#$] $/, type: 'echo "=$((6*7))="; tty; exit 3\r' },
+    ]);
     assert.equal(r.code, 3, r.out);
     assert.match(r.out, /=42=/);
     assert.match(r.out, /^\/dev\/pts\/\d+\r?$/m, 'tty answers with a pty');
@@ -110,7 +113,7 @@ function scenarios(name: string, start: () => Promise<{ c: DevCluster; task: str
 
   test(`${name}: Ctrl-C in raw mode reaches the remote command, and the shell carries on`, async () => {
     const exec = `node_modules/.bin/node ${quote(DABBA)} exec -it ${task} -- sh`;
-    const r = await onTerminal(`cd ${quote(REPO)}; exec ${exec}`, { DABBA_ADDR: c.url }, [
+    const r = await onTerminal(`cd ${quote(REPO)}; exec ${exec}`, cliEnv(c), [
       { after: /[#$] $/, type: 'sleep 100\r' },
       { after: /sleep 100/, type: '\u0003', pauseMs: 700 },
       { after: /[#$] $/, type: 'echo "after-$((1+1))"; exit 0\r' },
@@ -122,7 +125,7 @@ function scenarios(name: string, start: () => Promise<{ c: DevCluster; task: str
 
   test(`${name}: -i pipes stdin (echo hello | dabba exec -i T -- cat)`, async () => {
     const child = spawn(process.execPath, [DABBA, 'exec', '-i', task, '--', 'cat'], {
-      env: { ...process.env, DABBA_ADDR: c.url, DABBA_LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...cliEnv(c), DABBA_LOG_LEVEL: 'warn' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
