@@ -21,12 +21,13 @@ import {
   handleAcceptErrors,
   parseRequestTarget,
   silentLogger,
+  upgradeResponse,
   type Logger,
 } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
 import { fail, send } from './endpoint-respond.ts';
 import { serveExec } from './exec-endpoint.ts';
-import { serveExecUpgrade, upgradeRefusal } from './exec-upgrade.ts';
+import { serveExecUpgrade } from './exec-upgrade.ts';
 import type { Duplex } from 'node:stream';
 import { EXEC_UPGRADE_PROTOCOL, parseExecQuery } from '../model/index.ts';
 import { streamLogs, type EndpointTask } from './logs-endpoint.ts';
@@ -95,7 +96,7 @@ function handleUpgrade(
   head: Buffer,
 ): Promise<void> | void {
   const refuse = (status: number, code: string, message: string): void =>
-    fail(upgradeRefusal(req, socket), status, code, message);
+    fail(upgradeResponse(req, socket), status, code, message);
   const target = parseRequestTarget(req.url);
   if (!target) return refuse(400, 'DABBA_E_BAD_REQUEST', 'the request target is not a path');
   if (tls) {

@@ -5,10 +5,10 @@
  * to frames: stdin and resize frames in, stdout/stderr frames out, then the exit code. When the
  * connection goes the command is killed.
  */
-import { ServerResponse, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isDabbaError, messageOf } from '../errors/index.ts';
+import { upgradeResponse } from '../lib/index.ts';
 import {
   EXEC_SWITCHING,
   ExecFrame,
@@ -21,18 +21,6 @@ import {
 } from '../model/index.ts';
 import type { ExecSession, Runtime } from '../runtime/index.ts';
 import { fail } from './endpoint-respond.ts';
-
-/** A response object over an upgrade request's socket, for answering it with a refusal. */
-export function upgradeRefusal(req: IncomingMessage, socket: Duplex): ServerResponse {
-  const res = new ServerResponse(req);
-  res.assignSocket(socket as Socket);
-  res.shouldKeepAlive = false;
-  res.on('finish', () => {
-    res.detachSocket(socket as Socket);
-    socket.end();
-  });
-  return res;
-}
 
 function writeFrame(socket: Duplex, type: ExecFrameType, payload?: Uint8Array): Promise<void> | undefined {
   if (socket.destroyed) return undefined;
@@ -99,7 +87,7 @@ export async function serveExecUpgrade(
     });
   } catch (e) {
     const reason = isDabbaError(e) ? e.details['reason'] : undefined;
-    const res = upgradeRefusal(req, socket);
+    const res = upgradeResponse(req, socket);
     if (reason === 'NotFound') return fail(res, 404, 'DABBA_E_NOT_FOUND', messageOf(e));
     return fail(res, 409, 'DABBA_E_CONFLICT', messageOf(e));
   }

@@ -2,7 +2,7 @@
  * The typed HTTP client for the Dabba API. The CLI, the agent and the web UI talk to the control
  * plane only through this. Several server addresses may be given: requests fail over between them.
  */
-import { DabbaError, UnavailableError, isErrorCode } from '../errors/index.ts';
+import { DabbaError, UnavailableError } from '../errors/index.ts';
 import type {
   DabbaEvent,
   Deployment,
@@ -25,12 +25,21 @@ import type {
   Task,
   WatchEventWire,
   ClusterCaView,
+  AuditRecord,
+  CreatedToken,
   HostCertificateView,
+  JoinResult,
+  QuotaChange,
+  TokenListEntry,
 } from '../model/index.ts';
 import { LOG_INSTANCE_HEADER } from '../model/index.ts';
 import type { ExecSpec } from '../model/index.ts';
 import { openExec, type ExecConnection } from './exec-upgrade.ts';
+import { parseAddrs } from './addrs.ts';
+import { errorFromBody, ndjson, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
+
+export { parseAddrs } from './addrs.ts';
 import {
   certificateErrorCode,
   tlsDispatcher,
@@ -39,53 +48,14 @@ import {
   type ClientTls,
 } from './tls.ts';
 
-/**
- * What a join answers: the host's credential (a bearer token bound to the host), and its host
- * certificate when the join sent a CSR (the server has a CA).
- */
-export interface JoinResult {
-  hostId: string;
-  credential: string;
-  hostCertificate?: HostCertificateView;
-}
-
-export interface CreatedToken {
-  name: string;
-  token: string;
-  role: string;
-  namespaces: string[] | '*';
-  expires: number | null;
-}
-
-export interface TokenListEntry {
-  name: string;
-  role: string;
-  namespaces: string[] | '*';
-  hostId: string | null;
-  expires: number | null;
-  createdAt: number;
-  createdBy: string;
-}
-
-/** A quota change: a number sets a limit, null removes it, absent leaves it. */
-export interface QuotaChange {
-  cpu?: number | null;
-  memoryBytes?: number | null;
-  tasks?: number | null;
-}
-
-export interface AuditRow {
-  at: number;
-  who: string;
-  kind: string;
-  method: string;
-  route: string;
-  path: string;
-  namespace: string | null;
-  object: string | null;
-  remote: string | null;
-  status: number;
-}
+export type {
+  AuditRecord,
+  AuditRecord as AuditRow,
+  CreatedToken,
+  JoinResult,
+  QuotaChange,
+  TokenListEntry,
+} from '../model/index.ts';
 
 export interface ClientOptions {
   /** One or more base URLs (http://host:port), or a comma-separated string of them. */
@@ -110,33 +80,6 @@ interface RequestOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
   stream?: boolean;
-}
-
-/** Without a scheme: plain HTTP on loopback, HTTPS beyond it (where servers always serve HTTPS). */
-function defaultScheme(hostPort: string): 'http' | 'https' {
-  const host = hostPort
-    .replace(/:\d+$/, '')
-    .replace(/^\[|\]$/g, '')
-    .toLowerCase();
-  return host === 'localhost' || host === '::1' || host.startsWith('127.') ? 'http' : 'https';
-}
-
-export function parseAddrs(addr: string | string[]): string[] {
-  const list = (Array.isArray(addr) ? addr : addr.split(','))
-    .map((a) => a.trim())
-    .filter((a) => a !== '')
-    .map((a) => (/^https?:\/\//.test(a) ? a : `${defaultScheme(a)}://${a}`).replace(/\/+$/, ''));
-  if (list.length === 0) throw new DabbaError('DABBA_E_BAD_REQUEST', 'no server address given');
-  for (const a of list) {
-    try {
-      new URL(a);
-    } catch (cause) {
-      throw new DabbaError('DABBA_E_BAD_REQUEST', `"${a}" is not a valid server address (use HOST:PORT)`, {
-        cause,
-      });
-    }
-  }
-  return list;
 }
 
 export class DabbaClient {
@@ -397,7 +340,7 @@ export class DabbaClient {
   setQuota(name: string, quota: QuotaChange): Promise<NamespaceView> {
     return this.#json('PUT', `/v1/namespaces/${encodeURIComponent(name)}/quota`, { body: quota });
   }
-  audit(since?: number): Promise<AuditRow[]> {
+  audit(since?: number): Promise<AuditRecord[]> {
     return this.#json('GET', `/v1/audit${since === undefined ? '' : `?since=${since}`}`);
   }
 
@@ -668,44 +611,4 @@ export class DabbaClient {
       throw e;
     }
   }
-}
-
-async function* ndjson(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buf = '';
-  for await (const chunk of body) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line.trim() !== '') yield line;
-    }
-  }
-}
-
-function errorFromBody(body: unknown, status: number): DabbaError {
-  const b = (body ?? {}) as { code?: unknown; message?: unknown; details?: unknown };
-  const code = typeof b.code === 'string' && isErrorCode(b.code) ? b.code : 'DABBA_E_INTERNAL';
-  const message = typeof b.message === 'string' ? b.message : `server answered HTTP ${status}`;
-  const details =
-    typeof b.details === 'object' && b.details !== null ? (b.details as Record<string, unknown>) : {};
-  return new DabbaError(code, message, { details: { ...details, httpStatus: status } });
-}
-
-async function parseResponse(res: Response): Promise<unknown> {
-  const text = await res.text();
-  let body: unknown = undefined;
-  if (text !== '') {
-    try {
-      body = JSON.parse(text);
-    } catch (cause) {
-      throw new DabbaError('DABBA_E_INTERNAL', `server sent a non-JSON answer (HTTP ${res.status})`, {
-        cause,
-        details: { body: text.slice(0, 200) },
-      });
-    }
-  }
-  if (!res.ok) throw errorFromBody(body, res.status);
-  return body;
 }

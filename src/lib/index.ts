@@ -14,3 +14,4 @@ export * from './sizes.ts';
 export * from './system-deps/index.ts';
 export * from './request-target.ts';
 export * from './write-chunk.ts';
+export * from './upgrade-response.ts';

@@ -30,3 +30,4 @@ export {
 export * from './plan.ts';
 export * from './task-network.ts';
 export * from './exec-stream.ts';
+export * from './auth-api.ts';

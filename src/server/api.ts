@@ -7,13 +7,12 @@ import {
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { DabbaError, isStorageError } from '../errors/index.ts';
-import { parseRequestTarget, type Logger } from '../lib/index.ts';
+import { parseRequestTarget, upgradeResponse, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Duplex } from 'node:stream';
 import { Router, type RouteContext } from './http/router.ts';
-import { upgradeResponse } from './http/upgrade.ts';
 import {
   ANONYMOUS,
   UNRESTRICTED,

@@ -7,26 +7,12 @@
 import type { Clock, Logger } from '../../lib/index.ts';
 import { shortId } from '../../lib/index.ts';
 import { messageOf } from '../../errors/index.ts';
-import { keys } from '../../model/index.ts';
+import { keys, type AuditRecord } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import type { Principal } from '../principal.ts';
 import { principalName } from '../principal.ts';
 
-export interface AuditRecord {
-  at: number;
-  /** The token's name, `host:ID`, or `anonymous`. */
-  who: string;
-  kind: Principal['kind'];
-  method: string;
-  /** The route pattern, e.g. `PUT /v1/jobs/:name`. */
-  route: string;
-  path: string;
-  namespace: string | null;
-  /** The object named in the path (job, host, token, namespace), if any. */
-  object: string | null;
-  remote: string | null;
-  status: number;
-}
+export type { AuditRecord } from '../../model/index.ts';
 
 /** Routes a host principal's writes are recorded for (the rest of an agent's writes are routine). */
 const HOST_AUDITED = new Set(['POST /v1/hosts', 'POST /v1/hosts/join']);

@@ -11,8 +11,8 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
-import { sleep } from '../../lib/index.ts';
 import { childSession, type ExecChild } from '../exec-session.ts';
+import { killExecByPidFile } from './exec-kill.ts';
 import { ptyResizer, scriptArgs, scriptPtyTarget, shellLine } from '../pty.ts';
 import type { ExecSession } from '../runtime.ts';
 
@@ -47,24 +47,7 @@ export function ociExecStream(o: {
   let ended = false;
   // As for exec probes: the exec'd process is killed by pid and `runc exec` left to reap it (killing
   // runc exec itself would orphan the process out of the container's pid namespace).
-  const kill = (): void => {
-    void (async () => {
-      for (let i = 0; i < 40 && !ended; i++) {
-        const pid = Number((await readFile(o.pidFile, 'utf8').catch(() => '')).trim());
-        if (pid > 0) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-          break;
-        }
-        await sleep(50);
-      }
-      await sleep(2000);
-      if (!ended) child.kill('SIGKILL');
-    })();
-  };
+  const kill = (): void => killExecByPidFile(o.pidFile, () => ended, child);
   const session = childSession(child, kill, o.signal, o.tty !== undefined);
   const exit = session.exit.finally(() => {
     ended = true;

@@ -22,6 +22,7 @@ import {
 } from '../../image/index.ts';
 import { createLogger, sleep, type Logger } from '../../lib/index.ts';
 import type { TaskUsage } from '../../model/index.ts';
+import { killExecByPidFile } from './exec-kill.ts';
 import { ociExecStream } from './exec-stream.ts';
 import type {
   ExecResult,
@@ -982,22 +983,7 @@ export class OciRuntime implements Runtime {
       // namespace's teardown waits for it to be reaped by the host's init.
       const timer = setTimeout(() => {
         timedOut = true;
-        void (async () => {
-          for (let i = 0; i < 40 && !exited; i++) {
-            const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-            if (pid > 0) {
-              try {
-                process.kill(pid, 'SIGKILL');
-              } catch {
-                // already gone
-              }
-              break;
-            }
-            await sleep(50);
-          }
-          await sleep(2000);
-          if (!exited) child.kill('SIGKILL');
-        })();
+        killExecByPidFile(pidFile, () => exited, child);
       }, timeoutMs);
       const finish = (code: number): void => {
         exited = true;
