@@ -85,7 +85,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       const r = runners.get(id);
       if (r === undefined) return undefined;
       const lastExit = r.status.lastExit;
-      return { betweenRuns: r.betweenRuns, ...(lastExit ? { lastExit } : {}) };
+      // The day's gaps: the log shown may be this run's or the one before (kept across a restart).
+      const logGaps = disk.logGaps();
+      return {
+        betweenRuns: r.betweenRuns,
+        ...(lastExit ? { lastExit } : {}),
+        ...(logGaps.length > 0 ? { logGaps } : {}),
+      };
     },
     o.listenHost ?? o.credentials?.address ?? '127.0.0.1',
     o.listenPort ?? 0,

@@ -6,7 +6,13 @@
  */
 import type { ServerResponse } from 'node:http';
 import { isDabbaError } from '../errors/index.ts';
-import { LOG_INSTANCE_HEADER, type LastExit, type LogInstance } from '../model/index.ts';
+import {
+  LOG_GAPS_HEADER,
+  LOG_INSTANCE_HEADER,
+  type LastExit,
+  type LogGap,
+  type LogInstance,
+} from '../model/index.ts';
 import type { LogLine, Runtime } from '../runtime/index.ts';
 import { drained, fail } from './endpoint-respond.ts';
 
@@ -16,6 +22,8 @@ export interface EndpointTask {
   betweenRuns: boolean;
   /** How its previous run ended, if it had one. */
   lastExit?: LastExit;
+  /** When this host's disk took no writes since its runs began: output written then is missing. */
+  logGaps?: LogGap[];
 }
 
 function isNotFound(e: unknown): boolean {
@@ -58,6 +66,7 @@ export async function streamLogs(
   res.writeHead(200, {
     'content-type': 'application/x-ndjson',
     ...(instance ? { [LOG_INSTANCE_HEADER]: JSON.stringify(instance) } : {}),
+    ...(task.logGaps ? { [LOG_GAPS_HEADER]: JSON.stringify(task.logGaps) } : {}),
   });
   try {
     for (let r = first ?? (await lines.next()); r.done !== true; r = await lines.next()) {

@@ -9,6 +9,7 @@ import type {
   HealthView,
   HostCondition,
   HostView,
+  LogGap,
   LogInstance,
   JobPlanView,
   JobSummary,
@@ -32,7 +33,7 @@ import type {
   QuotaChange,
   TokenListEntry,
 } from '../model/index.ts';
-import { LOG_INSTANCE_HEADER } from '../model/index.ts';
+import { LOG_GAPS_HEADER, LOG_INSTANCE_HEADER } from '../model/index.ts';
 import type { ExecSpec } from '../model/index.ts';
 import { openExec, type ExecConnection } from './exec-upgrade.ts';
 import { parseAddrs } from './addrs.ts';
@@ -567,6 +568,8 @@ export class DabbaClient {
       signal?: AbortSignal;
       /** Called before the first line when the log is not the running instance's (see LogInstance). */
       onInstance?: (instance: LogInstance) => void;
+      /** Called before the first line when the host's disk took no writes lately (see LogGap). */
+      onGaps?: (gaps: LogGap[]) => void;
     } = {},
   ): AsyncGenerator<{ stream: string; time?: number; text: string }> {
     const q = new URLSearchParams();
@@ -590,6 +593,14 @@ export class DabbaClient {
     if (instance !== null && options.onInstance) {
       try {
         options.onInstance(JSON.parse(instance) as LogInstance);
+      } catch {
+        // a malformed header: no note
+      }
+    }
+    const gaps = res.headers.get(LOG_GAPS_HEADER);
+    if (gaps !== null && options.onGaps) {
+      try {
+        options.onGaps(JSON.parse(gaps) as LogGap[]);
       } catch {
         // a malformed header: no note
       }

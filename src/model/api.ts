@@ -181,3 +181,20 @@ export interface LogInstance {
   /** How that instance ended, when known. */
   exit?: LastExit;
 }
+
+/**
+ * Header of a task's log stream, JSON `LogGap[]`: the recent times when the host's data directory
+ * could not take writes (full or read-only). A task's output written then is missing from its log:
+ * the writer (conmon, or the task itself through its file descriptor) drops it, and the agent, which
+ * is not in that path, cannot count it; it says when instead.
+ */
+export const LOG_GAPS_HEADER = 'x-dabba-log-gaps';
+
+export interface LogGap {
+  /** The host condition that made writes fail. */
+  condition: 'DiskFull' | 'DiskReadOnly';
+  /** ms since the epoch. */
+  from: number;
+  /** ms since the epoch; absent while it lasts. */
+  to?: number;
+}

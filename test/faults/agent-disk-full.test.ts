@@ -98,12 +98,26 @@ test(
     assert.ok(isAlive(task.pid!), 'the chatty task runs on');
     assert.equal((await t.client.jobTasks('chatty'))[0]?.state, 'running');
 
+    // `dabba logs` works and says when output was dropped (the writer drops it; the agent says when).
+    const during = await cli(['logs', task.id, '--tail', '3'], { addr: t.server.url });
+    assert.equal(during.code, 0, during.stderr);
+    assert.match(during.stdout, /chatty chatty/);
+    assert.match(
+      during.stderr,
+      new RegExp(
+        `task ${task.id}: its host's disk was full since \\S+ \\(DiskFull\\): output written then is missing`,
+      ),
+    );
+
     // Space returns: the condition clears by itself and the host takes tasks again.
     await fs.remount('size=64m');
     await waitFor('condition cleared', async () => {
       const h = await host('small');
       return h !== undefined && (h.conditions ?? []).length === 0 ? true : undefined;
     });
+    const afterwards = await cli(['logs', task.id, '--tail', '1'], { addr: t.server.url });
+    assert.equal(afterwards.code, 0, afterwards.stderr);
+    assert.match(afterwards.stderr, /its host's disk was full from \S+ to \S+ \(DiskFull\)/);
     await t.client.putJob('later', {
       name: 'later',
       replicas: 1,

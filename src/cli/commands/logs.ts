@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { DabbaClient } from '../../client/index.ts';
 import { DabbaError } from '../../errors/index.ts';
-import { describeExit, jobOfTaskId, type LogInstance } from '../../model/index.ts';
+import { describeExit, jobOfTaskId, type LogGap, type LogInstance } from '../../model/index.ts';
 import { CliError, describeError } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -53,6 +53,21 @@ function instanceNote(id: string, i: LogInstance): string {
   return `task ${id} is not running: showing the output of its previous run${how}\n`;
 }
 
+/**
+ * The stderr note for a log with holes: when the host's disk took no writes, the task's output was
+ * dropped (by its writer, which the agent is not: it can say when, not how much).
+ */
+export function gapsNote(id: string, gaps: LogGap[]): string {
+  const when = (t: number): string => new Date(t).toISOString();
+  return gaps
+    .map((g) => {
+      const what = g.condition === 'DiskReadOnly' ? 'read-only' : 'full';
+      const span = g.to === undefined ? `since ${when(g.from)}` : `from ${when(g.from)} to ${when(g.to)}`;
+      return `task ${id}: its host's disk was ${what} ${span} (${g.condition}): output written then is missing from this log\n`;
+    })
+    .join('');
+}
+
 export function logsCommand(program: Command, ctx: CliContext): void {
   program
     .command('logs')
@@ -96,6 +111,7 @@ export function logsCommand(program: Command, ctx: CliContext): void {
             onInstance: (i) => {
               if (!i.requested) ctx.err.write(instanceNote(id, i));
             },
+            onGaps: (gaps) => ctx.err.write(gapsNote(id, gaps)),
           });
         if (!job) {
           for await (const line of read(ids[0] ?? target)) print(ids[0] ?? target, line);

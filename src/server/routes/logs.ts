@@ -1,6 +1,6 @@
 import { DabbaError, NotFoundError, UnavailableError } from '../../errors/index.ts';
 import type { HostRecord, Task } from '../../model/index.ts';
-import { jobOfTaskId, keys, LOG_INSTANCE_HEADER } from '../../model/index.ts';
+import { jobOfTaskId, keys, LOG_GAPS_HEADER, LOG_INSTANCE_HEADER } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { agentTarget, withDispatcher } from '../agent-connection.ts';
 import { writeChunk } from '../http/respond.ts';
@@ -62,10 +62,12 @@ export function logRoutes(router: Router, store: Store, pki?: ServerPki): void {
       throw new UnavailableError(body.message ?? `agent answered HTTP ${upstream.status}`);
     }
     const instance = upstream.headers.get(LOG_INSTANCE_HEADER);
+    const gaps = upstream.headers.get(LOG_GAPS_HEADER);
     res.writeHead(200, {
       'content-type': 'application/x-ndjson',
       'cache-control': 'no-store',
       ...(instance === null ? {} : { [LOG_INSTANCE_HEADER]: instance }),
+      ...(gaps === null ? {} : { [LOG_GAPS_HEADER]: gaps }),
     });
     try {
       for await (const chunk of upstream.body) {
