@@ -18,6 +18,7 @@ import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
 import { DiskConditions } from './disk-conditions.ts';
+import { runImageGc } from './image-gc.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -46,6 +47,11 @@ export interface AgentOptions {
   watermark?: Watermark;
   /** How often the data dir's free space is looked at (ms, default 2,000). */
   diskCheckMs?: number;
+  /**
+   * The image store's budget: over it, images no task here uses are removed, oldest first (see
+   * image-gc.ts). Only for a store of the agent's own; absent: no collection.
+   */
+  imageBudget?: { bytes: number; intervalMs?: number };
 }
 
 export interface RunningAgent {
@@ -310,6 +316,16 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     throw e;
   }
   loops.push(reporter.run(signal), syncAssignments(), stats(), renewals());
+  if (o.images && o.imageBudget) {
+    const gc = {
+      images: o.images,
+      budgetBytes: o.imageBudget.bytes,
+      inUse: () => [...runners.values()].flatMap((r) => (r.task.spec.image ? [r.task.spec.image] : [])),
+      logger,
+      ...(o.imageBudget.intervalMs === undefined ? {} : { intervalMs: o.imageBudget.intervalMs }),
+    };
+    loops.push(runImageGc(gc, signal));
+  }
 
   return {
     endpointUrl: endpoint.url,

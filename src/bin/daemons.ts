@@ -16,6 +16,7 @@ import {
   installProcessFaultPolicy,
   shortId,
   type Logger,
+  diskSpaceSync,
 } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
 import { ImageStore, createBuiltinImage } from '../image/index.ts';
@@ -371,6 +372,9 @@ export const daemons: Daemons = {
       ...(lhost ? { listenHost: lhost } : {}),
       listenPort: Number(lport ?? 0),
       ...(chosen.images ? { images: chosen.images } : {}),
+      ...(chosen.images
+        ? { imageBudget: { bytes: o.imageBudgetBytes ?? defaultImageBudget(chosen.images.dir) } }
+        : {}),
       ...(o.watermark ? { watermark: o.watermark } : {}),
     });
     const daemon: Daemon = {
@@ -393,6 +397,12 @@ export const daemons: Daemons = {
     return daemon;
   },
 };
+
+/** An agent's image budget by default: a quarter of the store's file system, at most 10 GiB. */
+function defaultImageBudget(dir: string): number {
+  const total = diskSpaceSync(dir)?.totalBytes ?? 0;
+  return Math.max(2 ** 30, Math.min(10 * 2 ** 30, Math.floor(total / 4)));
+}
 
 /** What an agent proves itself with, and the CA it verifies the server against. */
 function listenError(e: unknown, host: string, port: number): unknown {

@@ -62,6 +62,8 @@ export interface AgentDaemonOptions {
   caPin?: string;
   /** Storage watermark: free space below it is low (docs/operations.md). */
   watermark?: Watermark;
+  /** The image store's budget (`--image-budget`); absent: the default (see the agent command). */
+  imageBudgetBytes?: number;
 }
 export interface Daemon {
   url: string;

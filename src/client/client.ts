@@ -9,6 +9,7 @@ import type {
   HealthView,
   HostCondition,
   HostView,
+  ImageRemoval,
   LogGap,
   LogInstance,
   JobPlanView,
@@ -364,6 +365,12 @@ export class DabbaClient {
       stream: true,
     });
   }
+  /** Removes an image's name and the content only it used (`force`: even if a live job uses it). */
+  removeImage(name: string, options: { force?: boolean } = {}): Promise<ImageRemoval> {
+    const q = options.force ? '?force=1' : '';
+    return this.#json('DELETE', `/v1/images/${encodeURIComponent(name)}${q}`);
+  }
+
   /** Where an agent fetches images from: manifests by reference, blobs by digest (resumable). */
   imageSource(): {
     manifest(ref: string): Promise<{ bytes: Uint8Array; mediaType?: string; digest?: string }>;

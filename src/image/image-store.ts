@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { NotFoundError } from '../errors/index.ts';
 import { BlobStore } from './blob-store.ts';
 import { createImageFromDir, type CreateImageOptions } from './create-from-dir.ts';
+import { collectGarbage, diskUsage, type GcOptions, type GcResult } from './gc.ts';
 import { isDigest, type Digest } from './digest.ts';
 import { exportArchive, exportLayout } from './export.ts';
 import { importArchive, importLayout, importPath, type ImportOptions } from './import.ts';
@@ -182,6 +183,33 @@ export class ImageStore implements ImageWriter {
 
   defaults(image: ImageInfo): ImageDefaults {
     return imageDefaults(image);
+  }
+
+  /** When each name was tagged (ms): the age an agent's collection goes by. */
+  async tagged(): Promise<{ name: string; digest: Digest; createdAt: number }[]> {
+    const refs = await this.readRefs();
+    return Object.entries(refs.images).map(([name, e]) => ({ name, ...e }));
+  }
+
+  // ---- garbage collection ----
+
+  /**
+   * Removes the blobs and unpacked layers that no tagged image and no image of `options.inUse`
+   * reaches (see gc.ts). With `options.only`, only what those images reach is a candidate, and the
+   * grace period does not apply: how `dabba image rm` frees an image's content at once.
+   */
+  async collectGarbage(options: GcOptions = {}): Promise<GcResult> {
+    const roots = (await this.tagged()).map((t) => t.digest);
+    return collectGarbage(
+      { blobs: this.blobs, layersRoot: this.layers.root, maxJsonBytes: this.limits.maxJsonBytes },
+      roots,
+      options,
+    );
+  }
+
+  /** Bytes the store holds (blobs and unpacked layers). */
+  async diskUsage(): Promise<number> {
+    return diskUsage(this.blobs.root, this.layers.root);
   }
 
   // ---- import / export / create ----

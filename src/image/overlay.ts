@@ -16,6 +16,21 @@ export async function mountPoints(): Promise<string[]> {
   return out;
 }
 
+/**
+ * The names (64 hex digits: unpacked layers' chain ids) in the lower directories of the overlays
+ * mounted now, whatever form the kernel shows them in (relative or absolute): layers in use.
+ */
+export async function mountedLowerNames(): Promise<Set<string>> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!line.includes(' - overlay ')) continue;
+    const lower = /lowerdir=([^,\s]*)/.exec(line)?.[1] ?? '';
+    for (const m of lower.matchAll(/[0-9a-f]{64}/g)) out.add(m[0]);
+  }
+  return out;
+}
+
 export async function isMountPoint(path: string): Promise<boolean> {
   return (await mountPoints()).includes(path);
 }

@@ -198,3 +198,14 @@ export interface LogGap {
   /** ms since the epoch; absent while it lasts. */
   to?: number;
 }
+
+/** What `DELETE /v1/images/NAME` freed. */
+export interface ImageRemoval {
+  name: string;
+  digest: string;
+  blobsRemoved: number;
+  layersRemoved: number;
+  bytesFreed: number;
+  blobsKept: number;
+  layersKept: number;
+}

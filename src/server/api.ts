@@ -32,6 +32,7 @@ import { sendJson, toErrorBody } from './http/respond.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { imageRoutes } from './routes/images.ts';
+import { imageRemoveRoutes } from './routes/image-remove.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { logRoutes } from './routes/logs.ts';
 import { serverRoutes, type ServersSource } from './routes/servers.ts';
@@ -103,6 +104,7 @@ export function buildRouter(o: ApiOptions): Router {
   execRoutes(router, o.store, o.pki);
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
+  if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
   authRoutes(router, {
     store: o.store,

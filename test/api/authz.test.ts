@@ -72,6 +72,7 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'POST /v1/images/create': { kind: 'write', path: '/v1/images/create', body: {} },
   'GET /v1/images/manifests/:ref': { kind: 'fetch', path: '/v1/images/manifests/nothing' },
   'GET /v1/images/blobs/:digest': { kind: 'fetch', path: '/v1/images/blobs/nothing' },
+  'DELETE /v1/images/:ref': { kind: 'admin', path: '/v1/images/nothing' },
   'POST /v1/tokens': { kind: 'admin', path: '/v1/tokens', body: {} },
   'GET /v1/tokens': { kind: 'admin', path: '/v1/tokens' },
   'DELETE /v1/tokens/:name': { kind: 'admin', path: '/v1/tokens/nobody' },

@@ -49,6 +49,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/images': 'cluster-read',
   'POST /v1/images/import': 'image-write',
   'POST /v1/images/create': 'image-write',
+  // Images are shared by every namespace: removing one is the admin's call.
+  'DELETE /v1/images/:ref': 'admin',
   'GET /v1/images/manifests/:ref': 'image-fetch',
   'GET /v1/images/blobs/:digest': 'image-fetch',
   // Identity, namespaces, audit

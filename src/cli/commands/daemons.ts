@@ -79,6 +79,15 @@ function parseWatermark(bytes: string, percent: string): { watermark: Watermark 
   return { watermark: { minFreeBytes: size.bytes, minFreePercent: pct } };
 }
 
+/** `--image-budget SIZE` (a size of at least 1Mi). */
+function parseImageBudget(text: string | undefined): { imageBudgetBytes?: number } {
+  if (text === undefined) return {};
+  const size = parseSize(text);
+  if (!size.ok) throw new CliError(`--image-budget: ${size.error}`, EXIT.USAGE);
+  if (size.bytes < 2 ** 20) throw new CliError(`--image-budget "${text}" must be at least 1Mi`, EXIT.USAGE);
+  return { imageBudgetBytes: size.bytes };
+}
+
 const MIN_FREE_HELP = 'below this much free space in the data dir, new job versions and images are refused';
 const MIN_FREE_PERCENT_HELP = 'the same, as a percentage of the file system';
 const AGENT_MIN_FREE_HELP = 'below this much free space in the data dir the host reports DiskPressure';
@@ -377,8 +386,13 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--memory <size>', 'memory offered to tasks, e.g. 4Gi (default: all memory)')
     .option('--min-free <size>', AGENT_MIN_FREE_HELP, '64Mi')
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
+    .option(
+      '--image-budget <size>',
+      'size the image store may reach before images no task here uses are removed, oldest first (default: a quarter of its file system, at most 10Gi)',
+    )
     .action(
       async (opts: {
+        imageBudget?: string;
         minFree: string;
         minFreePercent: string;
         server: string;
@@ -413,6 +427,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
             ...parseCapacity(opts.cpu, opts.memory),
             ...parseWatermark(opts.minFree, opts.minFreePercent),
+            ...parseImageBudget(opts.imageBudget),
             ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
             ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),

@@ -41,7 +41,7 @@ function packDirectory(dir: string): { stream: AsyncIterable<Uint8Array>; done()
 }
 
 export function imageCommand(program: Command, ctx: CliContext): void {
-  const image = program.command('image').description('images: import, create from a directory, list');
+  const image = program.command('image').description('images: import, create from a directory, list, remove');
 
   image
     .command('import')
@@ -96,6 +96,21 @@ export function imageCommand(program: Command, ctx: CliContext): void {
           ['NAME', 'DIGEST', 'SIZE', 'LAYERS'],
           list.map((i) => [i.name, i.digest.slice(0, 19), formatSize(i.size), String(i.layers)]),
         ),
+      );
+    });
+
+  image
+    .command('rm')
+    .description('remove an image from the server: its name, and the content nothing else uses')
+    .argument('<name>', 'NAME[:TAG] (see dabba image ls)')
+    .option('--force', 'remove it even if a live job uses it (hosts that have it keep their copy)')
+    .option('--json', 'machine-readable output')
+    .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
+    .action(async (name: string, opts: { force?: boolean; json?: boolean; addr?: string }) => {
+      const r = await ctx.client(opts.addr).removeImage(name, opts.force ? { force: true } : {});
+      if (opts.json) return ctx.out.write(JSON.stringify(r, null, 2) + '\n');
+      ctx.out.write(
+        `removed ${r.name} ${r.digest.slice(0, 19)}: freed ${formatSize(r.bytesFreed)} (${r.blobsRemoved} blobs, ${r.layersRemoved} unpacked layers)\n`,
       );
     });
 }
