@@ -130,6 +130,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           runtime: o.runtime.name,
           agentUrl: endpoint.url,
           ...(wantSubnet ? { wantSubnet: true } : {}),
+          ...(o.runtime.seccomp === undefined ? {} : { seccomp: o.runtime.seccomp }),
         });
         lease = r.lease;
         if (r.subnet !== undefined && network === undefined) {

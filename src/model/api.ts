@@ -80,6 +80,8 @@ export interface RegisterHostRequest {
    * network. A host that has one keeps it; otherwise it gets the lowest free one.
    */
   wantSubnet?: boolean;
+  /** The seccomp profile the host's tasks run under (Runtime.seccomp), when its runtime has one. */
+  seccomp?: string;
 }
 
 export interface RegisterHostResult {

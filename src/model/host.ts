@@ -49,6 +49,8 @@ export interface HostRecord {
   subnet?: string;
   /** What the agent last reported about its host (absent or empty: nothing wrong). */
   conditions?: HostCondition[];
+  /** The seccomp profile its tasks run under, as the agent registered it (oci). */
+  seccomp?: string;
 }
 
 /** A host as the API shows it. */
@@ -70,4 +72,6 @@ export interface HostView {
   subnet?: string;
   /** Conditions the agent reports (see HostCondition); present only when there are some. */
   conditions?: HostCondition[];
+  /** The seccomp profile its tasks run under (see HostRecord.seccomp). */
+  seccomp?: string;
 }

@@ -155,4 +155,9 @@ export interface Runtime {
    * of its own (`dabba agent --subnet`, which wins), leave it out: the agent then asks for no range.
    */
   useNetwork?(subnet: string, taskNetwork?: string): void;
+  /**
+   * Optional: the seccomp profile tasks run under, in a few words (oci: "distribution
+   * /usr/share/containers/seccomp.json" or "built-in"), reported with the host (`dabba hosts`).
+   */
+  readonly seccomp?: string;
 }

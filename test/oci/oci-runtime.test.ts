@@ -260,7 +260,8 @@ else {
       const cores = (b.cpuSeconds - a.cpuSeconds) / elapsed;
       const idleCores = (idle1 - idle0) / elapsed;
       assert.ok(cores < 0.7, `used ${cores.toFixed(3)} cores, above the 0.5 quota`);
-      assert.ok(th1 > th0, 'the quota throttled the loop');
+      // Throttled, unless the machine had no spare CPU to let the loop reach its quota.
+      assert.ok(th1 > th0 || idleCores < 0.3, 'the quota throttled the loop');
       // Below 0.3 only when the machine had no spare CPU to give (other load on a busy CI host).
       assert.ok(
         cores > 0.3 || idleCores < 0.3,

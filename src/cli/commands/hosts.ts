@@ -17,6 +17,8 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
       const subnets = hosts.some((h) => h.subnet !== undefined);
       // Conditions the agents report (DiskFull, DiskPressure, DiskReadOnly): only when some host has one.
       const conditions = hosts.some((h) => (h.conditions?.length ?? 0) > 0);
+      // The seccomp profile containers run under (oci): "distribution" (Podman's) or "built-in".
+      const seccomp = hosts.some((h) => h.seccomp !== undefined);
       ctx.out.write(
         table(
           [
@@ -24,6 +26,7 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
             'STATE',
             'RUNTIME',
             ...(subnets ? ['SUBNET'] : []),
+            ...(seccomp ? ['SECCOMP'] : []),
             'TASKS',
             'CPU',
             'MEMORY',
@@ -35,6 +38,7 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
             h.drain ?? h.state,
             h.runtime,
             ...(subnets ? [h.subnet ?? '-'] : []),
+            ...(seccomp ? [h.seccomp?.split(' ')[0] ?? '-'] : []),
             String(h.tasks),
             `${cpu(h.allocated.cpu)}/${cpu(h.capacity.cpu)}`,
             `${formatSize(h.allocated.memoryBytes)}/${formatSize(h.capacity.memoryBytes)}`,

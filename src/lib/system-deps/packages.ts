@@ -41,8 +41,10 @@ export type Feature = keyof typeof FEATURES;
 export interface SystemPackage {
   /** The Debian/Ubuntu package name. */
   package: string;
-  /** The executable that proves the package is installed. */
+  /** The executable that proves the package is installed (with `file`: an absolute path to a file). */
   command: string;
+  /** `command` is a data file the package installs (a package with no executable), not a program. */
+  file?: true;
   /** An environment variable that names another binary to use instead (then that one is checked). */
   override?: string;
   /** The executable must be statically linked (it is copied into images). */
@@ -83,6 +85,14 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     command: 'catatonit',
     feature: 'containers',
     usedBy: "the containers' init (PID 1 that forwards signals and reaps zombies)",
+    skippedBy: ['DABBA_SKIP_OCI'],
+  },
+  {
+    package: 'golang-github-containers-common',
+    command: '/usr/share/containers/seccomp.json',
+    file: true,
+    feature: 'containers',
+    usedBy: "containers' seccomp profile: Podman's, from the distribution (the built-in one otherwise)",
     skippedBy: ['DABBA_SKIP_OCI'],
   },
   {

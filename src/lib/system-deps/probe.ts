@@ -48,6 +48,15 @@ export async function checkPackage(pkg: SystemPackage, env: Env = process.env): 
   const base = { pkg, required: !skipped, skippedBy: skipped ? [...pkg.skippedBy] : [] };
   const override = pkg.override === undefined ? undefined : env[pkg.override];
   const wanted = override !== undefined && override !== '' ? override : pkg.command;
+  if (pkg.file) {
+    const present = await access(wanted, constants.R_OK).then(
+      () => true,
+      () => false,
+    );
+    return present
+      ? { ...base, path: wanted, present }
+      : { ...base, present, problem: `${wanted} not found` };
+  }
   const path = await findCommand(wanted, env);
   if (path === undefined) {
     const where = wanted.includes('/') ? 'not found' : 'not found on PATH';

@@ -28,7 +28,7 @@ describe('system packages', () => {
     const names = SYSTEM_PACKAGES.map((p) => p.package);
     assert.equal(new Set(names).size, names.length);
     for (const p of SYSTEM_PACKAGES) {
-      assert.match(p.command, /^[a-z0-9.+-]+$/, p.package);
+      assert.match(p.command, p.file ? /^\/[a-z0-9./_-]+$/ : /^[a-z0-9.+-]+$/, p.package);
       for (const v of p.skippedBy) assert.ok(v in SKIP_VARIABLES, `${p.package}: ${v}`);
     }
     // What the tests used before the list existed (.ci/run's), plus catatonit.

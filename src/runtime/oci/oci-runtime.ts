@@ -57,7 +57,8 @@ import { OciCli } from './oci-cli.ts';
 import { portEnv } from '../port-env.ts';
 import { keepTail } from '../previous-log.ts';
 import { findCommand, lookupUser } from './rootfs-lookup.ts';
-import { buildSpec } from './spec.ts';
+import { chooseSeccompProfile, type SeccompChoice } from './seccomp-distribution.ts';
+import { buildSpec, DEFAULT_CAPABILITIES } from './spec.ts';
 import {
   isAlive,
   processStartTime,
@@ -96,6 +97,11 @@ export interface OciRuntimeOptions {
   maxConcurrentStarts?: number;
   /** Rotate a task's log at this many bytes (conmon --log-size-max); default unlimited. */
   logSizeMax?: number;
+  /**
+   * The distribution's seccomp profile to use when it exists and can be used (default
+   * /usr/share/containers/seccomp.json, Podman's); else the built-in one (seccomp-distribution.ts).
+   */
+  seccompProfilePath?: string;
   logger?: Logger;
 }
 
@@ -241,14 +247,25 @@ export class OciRuntime implements Runtime {
    * a subnet: that one wins, and the agent then asks the server for no range.
    */
   readonly useNetwork?: (subnet: string, taskNetwork?: string) => void;
+  /** The seccomp profile tasks run under, chosen once (the distribution's, else the built-in one). */
+  readonly #seccomp: SeccompChoice;
+  /** Which one, for the host's record (`dabba hosts`). */
+  readonly seccomp: string;
 
   constructor(options: OciRuntimeOptions) {
     this.options = options;
+    this.#seccomp = chooseSeccompProfile({
+      capabilities: DEFAULT_CAPABILITIES,
+      ...(options.seccompProfilePath === undefined ? {} : { path: options.seccompProfilePath }),
+    });
+    this.seccomp =
+      this.#seccomp.source === 'distribution' ? `distribution ${this.#seccomp.path ?? ''}` : 'built-in';
     // Absolute: the tools (mount, runc, conmon) run in other working directories.
     const stateDir = resolve(options.stateDir);
     this.stateDir = stateDir;
     this.images = options.images;
     this.logger = options.logger ?? createLogger('oci-runtime');
+    if (this.#seccomp.reason !== undefined) this.logger.warn({ seccomp: 'built-in' }, this.#seccomp.reason);
     this.tasksDir = join(stateDir, 'tasks');
     this.exitsDir = join(stateDir, 'exits');
     this.socketsDir = join(stateDir, 'sockets');
@@ -564,6 +581,7 @@ export class OciRuntime implements Runtime {
         swapLimit: ready.swapLimit,
         nofile: ready.nofile,
         ...(spec.init !== false && ready.init !== undefined ? { init: ready.init } : {}),
+        seccomp: this.#seccomp.profile,
       });
       // A plain write: until the record says "created", a crash means the task is destroyed.
       await writeFile(join(taskDir, 'config.json'), JSON.stringify(config, null, 2));

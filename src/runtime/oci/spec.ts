@@ -5,7 +5,7 @@
  */
 import type { ResourceSpec } from '../../model/index.ts';
 import { INIT_PATH, initArgs } from './init-binary.ts';
-import { defaultSeccompProfile } from './seccomp.ts';
+import { defaultSeccompProfile, type SeccompProfile } from './seccomp.ts';
 
 /** Docker's default capabilities. */
 export const DEFAULT_CAPABILITIES: readonly string[] = [
@@ -70,6 +70,8 @@ export interface SpecInput {
   nofile: number;
   /** Host path of a static init (catatonit) to run as PID 1 in front of `args`; none when absent. */
   init?: string;
+  /** The seccomp profile (default: the built-in one). */
+  seccomp?: SeccompProfile;
 }
 
 interface Mount {
@@ -197,7 +199,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       namespaces,
       cgroupsPath: input.cgroupsPath,
       resources: resources(input.resources, input.swapLimit),
-      seccomp: defaultSeccompProfile(),
+      seccomp: input.seccomp ?? defaultSeccompProfile(),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },

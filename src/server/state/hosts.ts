@@ -55,6 +55,7 @@ export async function registerHost(
         lease: lease.id,
       };
       if (req.agentUrl !== undefined) record.agentUrl = req.agentUrl;
+      if (req.seccomp !== undefined) record.seccomp = req.seccomp;
       const deadline = existing?.value.drainDeadline;
       if (schedulable === 'draining' && deadline !== undefined) record.drainDeadline = deadline;
       const compare: Compare[] = [

@@ -16,6 +16,8 @@ export const registerHostSchema = z.strictObject({
   agentUrl: z.url().optional(),
   /** The agent's runtime gives tasks addresses: give the host its range of the task network. */
   wantSubnet: z.boolean().optional(),
+  /** The seccomp profile the host's tasks run under, in a few words. */
+  seccomp: z.string().min(1).max(200).optional(),
 });
 
 export const heartbeatSchema = z.strictObject({
