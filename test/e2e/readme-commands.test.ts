@@ -42,13 +42,14 @@ interface Run {
 
 /**
  * Runs one shell line from the repository. With `interruptAfterOutput` (a `-f` command) it is sent
- * SIGINT, as Ctrl-C would, once it has printed something or after 3 s (busybox httpd, the container
- * example, logs nothing).
+ * SIGINT, as Ctrl-C would, once it has printed something or after `quietAfterMs` (3 s: busybox
+ * httpd, the container example, logs nothing; a command expected to print waits longer, as the CLI
+ * starts slowly on a loaded machine).
  */
 function sh(
   line: string,
   env: Record<string, string>,
-  o: { interruptAfterOutput?: boolean } = {},
+  o: { interruptAfterOutput?: boolean; quietAfterMs?: number } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn('sh', ['-c', line], {
@@ -80,7 +81,7 @@ function sh(
       setTimeout(() => {
         interrupted = true;
         group('SIGINT');
-      }, 3000);
+      }, o.quietAfterMs ?? 3000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -189,7 +190,10 @@ for (const driver of ['process', 'oci'] as const) {
         return;
       }
       const follow = /\s-f(\s|$)/.test(cmd);
-      const r = await sh(line, env, { interruptAfterOutput: follow });
+      const r = await sh(line, env, {
+        interruptAfterOutput: follow,
+        ...(driver === 'process' ? { quietAfterMs: 30_000 } : {}),
+      });
       const what = `${line}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- dev\n${c.log.slice(-3000)}`;
       if (follow) {
         // Ctrl-C of a follow: exit 130 (README, exit codes), as a user's terminal would see it.

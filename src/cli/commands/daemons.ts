@@ -166,7 +166,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       'task runtime: oci, process or auto (oci when root and runc are available)',
       'auto',
     )
-    .option('--oci-runtime <name>', 'OCI runtime for containers: runc (default) or crun')
+    .option('--oci-runtime <name>', 'OCI runtime for containers: crun (the default where installed) or runc')
     .option('--deploy <file|dir>', "deploy this job file (or a folder's job.RUNTIME.yaml / job.yaml) once up")
     .option('--task-network <cidr>', TASK_NETWORK_HELP)
     .option('--host-subnet-size <bits>', HOST_SUBNET_HELP)
@@ -368,7 +368,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     )
     .option('--driver <driver>', 'task runtime: oci, process or auto', 'auto')
     .option('--listen <host:port>', "address of the agent's own endpoint (logs)")
-    .option('--oci-runtime <name>', 'OCI runtime for containers: runc (default) or crun')
+    .option('--oci-runtime <name>', 'OCI runtime for containers: crun (the default where installed) or runc')
     .option('--bridge <name>', 'bridge of the task network (oci; default dabba0)')
     .option(
       '--subnet <cidr>',

@@ -116,7 +116,7 @@ function render(r: DoctorReport): string {
 function renderDev(d: DevProbe): string[] {
   const runtime =
     d.runtime.name === 'oci'
-      ? `oci with ${d.runtime.ociRuntime ?? 'runc'} and conmon (${d.runtime.reason})`
+      ? `oci with ${d.runtime.ociRuntime ?? 'crun'} and conmon (${d.runtime.reason})`
       : `process (containers unavailable: ${d.runtime.reason})`;
   const bridge =
     d.runtime.name !== 'oci'

@@ -63,14 +63,14 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     package: 'runc',
     command: 'runc',
     feature: 'containers',
-    usedBy: 'the default OCI runtime (test/oci, test/e2e/oci-dev, image-distribution)',
+    usedBy: 'the other OCI runtime (--oci-runtime runc; test/oci/oci-contract, oci-runtime)',
     skippedBy: ['DABBA_SKIP_OCI'],
   },
   {
     package: 'crun',
     command: 'crun',
     feature: 'containers',
-    usedBy: 'the other OCI runtime (--oci-runtime crun; test/oci/oci-contract-crun)',
+    usedBy: 'the default OCI runtime where installed (test/oci/oci-contract-crun, test/e2e/oci-dev, image-distribution)',
     skippedBy: ['DABBA_SKIP_OCI'],
   },
   {

@@ -13,7 +13,7 @@ export async function detectOci(options: { ociRuntime?: 'runc' | 'crun' } = {}):
     return { ok: false, reason: `containers need Linux (this is ${process.platform})` };
   const uid = process.getuid?.() ?? -1;
   if (uid !== 0) return { ok: false, reason: `containers need root (running as uid ${uid})` };
-  const order: ('runc' | 'crun')[] = options.ociRuntime ? [options.ociRuntime] : ['runc', 'crun'];
+  const order: ('runc' | 'crun')[] = options.ociRuntime ? [options.ociRuntime] : ['crun', 'runc'];
   let runtime: 'runc' | 'crun' | undefined;
   let runtimePath: string | undefined;
   for (const r of order) {
