@@ -18,6 +18,8 @@ import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
 import { DiskConditions } from './disk-conditions.ts';
+import { HostHistoryRecorder, type HostHistoryOptions } from '../telemetry/hosthistory/index.ts';
+import { join } from 'node:path';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -46,6 +48,8 @@ export interface AgentOptions {
   watermark?: Watermark;
   /** How often the data dir's free space is looked at (ms, default 2,000). */
   diskCheckMs?: number;
+  /** Host history (atop style) in DATA_DIR/host-history: on by default; false turns it off. */
+  hostHistory?: false | Pick<HostHistoryOptions, 'intervalMs' | 'budgetBytes' | 'maxAgeMs' | 'dir'>;
 }
 
 export interface RunningAgent {
@@ -79,6 +83,22 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const adoptable = new Map<string, TaskHandle>();
   const exitedLeft = new Set<string>();
 
+  const history =
+    o.hostHistory === false
+      ? undefined
+      : new HostHistoryRecorder({
+          hostId: o.hostId,
+          dir: join(o.dataDir, 'host-history'),
+          ...o.hostHistory,
+          logger,
+          tasks: () =>
+            [...runners.values()].map((r) => ({
+              id: r.task.id,
+              job: r.task.job,
+              ...(r.status.pid === undefined ? {} : { pid: r.status.pid }),
+            })),
+        });
+
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
     (id) => {
@@ -91,6 +111,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     o.listenPort ?? 0,
     o.credentials,
     logger,
+    history && ((at, step) => history.snapshotAt(at, step)),
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
@@ -304,6 +325,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     throw e;
   }
   loops.push(reporter.run(signal), syncAssignments(), stats(), renewals());
+  if (history) loops.push(history.run(signal));
 
   return {
     endpointUrl: endpoint.url,
