@@ -55,7 +55,11 @@ export class HistoryFiles {
 
   constructor(dir: string) {
     this.dir = dir;
-    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Made when first written to (never at start: a disk that cannot take it must not stop the agent). */
+  #ensureDir(): void {
+    mkdirSync(this.dir, { recursive: true });
   }
 
   /** The hour files, oldest first. */
@@ -83,11 +87,13 @@ export class HistoryFiles {
 
   /** Appends a full block to its hour file. Throws on I/O errors (disk full): the caller decides. */
   append(first: number, last: number, block: Uint8Array): void {
+    this.#ensureDir();
     appendFileSync(join(this.dir, hourFileName(first)), record(first, last, block));
   }
 
   /** Saves the block being filled, replacing the previous save. */
   saveOpen(first: number, last: number, block: Uint8Array): void {
+    this.#ensureDir();
     const tmp = join(this.dir, `${OPEN_BLOCK}.tmp`);
     writeFileSync(tmp, record(first, last, block));
     renameSync(tmp, join(this.dir, OPEN_BLOCK));
