@@ -28,7 +28,7 @@ const allowed = {
   telemetry: ['lib', 'errors', 'model', 'client'],
   client: ['lib', 'errors', 'model'],
   server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth'],
-  agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509'],
+  agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509', 'telemetry'],
   cli: ['lib', 'errors', 'model', 'client'],
 };
 const zones = Object.entries(allowed).map(([target, ok]) => ({

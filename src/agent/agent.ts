@@ -19,6 +19,8 @@ import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
 import { DiskConditions } from './disk-conditions.ts';
 import { runImageGc } from './image-gc.ts';
+import { HostHistoryRecorder, type HostHistoryOptions } from '../telemetry/hosthistory/index.ts';
+import { join } from 'node:path';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -52,6 +54,8 @@ export interface AgentOptions {
    * image-gc.ts). Only for a store of the agent's own; absent: no collection.
    */
   imageBudget?: { bytes: number; intervalMs?: number };
+  /** Host history (atop style) in DATA_DIR/host-history: on by default; false turns it off. */
+  hostHistory?: false | Pick<HostHistoryOptions, 'intervalMs' | 'budgetBytes' | 'maxAgeMs' | 'dir'>;
 }
 
 export interface RunningAgent {
@@ -85,6 +89,22 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   const adoptable = new Map<string, TaskHandle>();
   const exitedLeft = new Set<string>();
 
+  const history =
+    o.hostHistory === false
+      ? undefined
+      : new HostHistoryRecorder({
+          hostId: o.hostId,
+          dir: join(o.dataDir, 'host-history'),
+          ...o.hostHistory,
+          logger,
+          tasks: () =>
+            [...runners.values()].map((r) => ({
+              id: r.task.id,
+              job: r.task.job,
+              ...(r.status.pid === undefined ? {} : { pid: r.status.pid }),
+            })),
+        });
+
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
     (id) => {
@@ -103,6 +123,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     o.listenPort ?? 0,
     o.credentials,
     logger,
+    history && ((at, step) => history.snapshotAt(at, step)),
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
@@ -327,6 +348,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     };
     loops.push(runImageGc(gc, signal));
   }
+  if (history) loops.push(history.run(signal));
 
   return {
     endpointUrl: endpoint.url,

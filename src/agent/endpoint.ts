@@ -31,6 +31,7 @@ import { serveExecUpgrade } from './exec-upgrade.ts';
 import type { Duplex } from 'node:stream';
 import { EXEC_UPGRADE_PROTOCOL, parseExecQuery } from '../model/index.ts';
 import { streamLogs, type EndpointTask } from './logs-endpoint.ts';
+import { serveHistory, type HistoryQuery } from './history-endpoint.ts';
 
 export type { EndpointTask } from './logs-endpoint.ts';
 import type { HostCredentials } from './host-credentials.ts';
@@ -51,6 +52,7 @@ function handle(
   tls: boolean,
   req: IncomingMessage,
   res: ServerResponse,
+  history: HistoryQuery | undefined,
 ): Promise<void> | void {
   // Only exec reads a body; for the rest whatever a client sends is drained so it gets the answer.
   if (!(req.url ?? '').startsWith('/v1/exec/')) req.resume();
@@ -71,6 +73,7 @@ function handle(
       return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the task id is not valid percent-encoding');
     return serveExec(runtime, (t) => taskInfo(t) !== undefined, task, req, res);
   }
+  if (target.pathname === '/v1/history') return serveHistory(history, req, target.query, res);
   const m = /^\/v1\/logs\/([^/]+)$/.exec(target.pathname);
   if (!m) return fail(res, 404, 'DABBA_E_NOT_FOUND', 'no such endpoint');
   if (req.method !== 'GET')
@@ -130,10 +133,11 @@ export async function startEndpoint(
   port: number,
   creds?: HostCredentials,
   logger: Logger = silentLogger,
+  history?: HistoryQuery,
 ): Promise<AgentEndpoint> {
   const listener: RequestListener = (req, res) => {
     try {
-      const p = handle(runtime, taskInfo, creds !== undefined, req, res);
+      const p = handle(runtime, taskInfo, creds !== undefined, req, res, history);
       if (p) p.catch(() => fail(res, 500, 'DABBA_E_INTERNAL', 'internal error'));
     } catch {
       fail(res, 500, 'DABBA_E_INTERNAL', 'internal error');

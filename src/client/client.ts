@@ -35,7 +35,7 @@ import type {
   TokenListEntry,
 } from '../model/index.ts';
 import { LOG_GAPS_HEADER, LOG_INSTANCE_HEADER } from '../model/index.ts';
-import type { ExecSpec } from '../model/index.ts';
+import type { ExecSpec, HistoryStep, HostHistorySnapshot } from '../model/index.ts';
 import { openExec, type ExecConnection } from './exec-upgrade.ts';
 import { parseAddrs } from './addrs.ts';
 import { errorFromBody, ndjson, parseResponse } from './responses.ts';
@@ -242,6 +242,11 @@ export class DabbaClient {
   }
   promoteJob(name: string): Promise<{ job: string; version: number; promoted: boolean; changed: boolean }> {
     return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/promote`), { body: {} });
+  }
+  /** The host-history snapshot nearest `at` (ISO-8601, epoch ms, `now`, `-30s`), or the one before/after it. */
+  hostHistory(id: string, at: string, step: HistoryStep = 'nearest'): Promise<HostHistorySnapshot> {
+    const q = new URLSearchParams({ at, ...(step === 'nearest' ? {} : { step }) });
+    return this.#json('GET', `/v1/hosts/${encodeURIComponent(id)}/history?${q.toString()}`);
   }
   drainHost(
     id: string,

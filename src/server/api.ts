@@ -35,6 +35,7 @@ import { imageRoutes } from './routes/images.ts';
 import { imageRemoveRoutes } from './routes/image-remove.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { logRoutes } from './routes/logs.ts';
+import { hostHistoryRoutes } from './routes/host-history.ts';
 import { serverRoutes, type ServersSource } from './routes/servers.ts';
 import { watchRoutes } from './routes/watch.ts';
 import { versionRoutes } from './routes/version.ts';
@@ -98,6 +99,7 @@ export function buildRouter(o: ApiOptions): Router {
   jobRoutes(router, o.store, o.clock, o.events, o.images, o.cachedHosts);
   hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
   logRoutes(router, o.store, o.pki);
+  hostHistoryRoutes(router, o.store, o.clock, o.pki);
   if (o.pki) certificateRoutes(router, o.store, o.pki, o.events);
   versionRoutes(router, o.store, o.storeName, o.version);
   jobVerbRoutes(router, o.store, o.clock, o.events);

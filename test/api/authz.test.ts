@@ -63,6 +63,8 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'GET /v1/hosts/:id/assignments': { kind: 'host', path: '/v1/hosts/h1/assignments' },
   'POST /v1/hosts/:id/certificate': { kind: 'hostcert', path: '/v1/hosts/h1/certificate', body: {} },
   'PUT /v1/tasks/:id/status': { kind: 'host', path: '/v1/tasks/web-aaaaa/status', body: {} },
+  // Readers covering every namespace only: the test's viewer and deployer cover `default`.
+  'GET /v1/hosts/:id/history': { kind: 'admin', path: '/v1/hosts/h1/history?at=-30s' },
   'POST /v1/hosts/:id/cordon': { kind: 'admin', path: '/v1/hosts/nohost/cordon', body: {} },
   'POST /v1/hosts/:id/uncordon': { kind: 'admin', path: '/v1/hosts/nohost/uncordon', body: {} },
   'POST /v1/hosts/:id/drain': { kind: 'admin', path: '/v1/hosts/nohost/drain', body: { deadline: 'x' } },

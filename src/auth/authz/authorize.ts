@@ -113,6 +113,9 @@ export function authorize(p: Principal, permission: Permission, req: AccessReque
     case 'cluster-read':
       needRole(p, READERS, permission);
       return { namespace: DEFAULT_NAMESPACE };
+    case 'cluster-wide-read':
+      needNamespace(needRole(p, READERS, permission), ALL_NAMESPACES, false);
+      return { namespace: ALL_NAMESPACES };
     case 'namespace-read':
     case 'namespace-write': {
       const write = permission === 'namespace-write';

@@ -9,6 +9,11 @@ export type Permission =
   | 'authenticated'
   /** Cluster-wide reads (hosts, images, servers): viewer, deployer or admin, whatever namespaces. */
   | 'cluster-read'
+  /**
+   * Cluster-wide reads that show what runs in every namespace (a host's processes and their command
+   * lines): viewer, deployer or admin whose token covers all namespaces (`*`).
+   */
+  | 'cluster-wide-read'
   /** Reads in the request's namespace (`?namespace=`, default `default`; `*` for tokens covering all). */
   | 'namespace-read'
   /** Writes in the request's namespace: deployer or admin covering it. */
@@ -37,6 +42,7 @@ export const PERMISSION_HELP: Record<Permission, string> = {
   open: 'no token needed',
   authenticated: 'any valid token or host credential',
   'cluster-read': 'role viewer, deployer or admin',
+  'cluster-wide-read': 'role viewer, deployer or admin covering every namespace (*)',
   'namespace-read': 'role viewer, deployer or admin covering the namespace',
   'namespace-write': 'role deployer or admin covering the namespace',
   'image-write': 'role deployer (any namespace) or admin',

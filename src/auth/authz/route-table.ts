@@ -41,6 +41,9 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   // Renewal: the host itself, by its current certificate (not even an admin renews for a host).
   'POST /v1/hosts/:id/certificate': 'host-own',
   'PUT /v1/tasks/:id/status': 'host-tasks',
+  // Host history: every process of the host, whatever its namespace, with its command line (which
+  // may carry another namespace's secrets): only for tokens that see every namespace.
+  'GET /v1/hosts/:id/history': 'cluster-wide-read',
   'POST /v1/hosts/:id/cordon': 'admin',
   'POST /v1/hosts/:id/uncordon': 'admin',
   'POST /v1/hosts/:id/drain': 'admin',

@@ -3,9 +3,11 @@ import { parseDuration, sleep } from '../../lib/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
+import { hostHistoryCommand } from './host-history.ts';
 
 export function hostCommand(program: Command, ctx: CliContext): void {
-  const host = program.command('host').description('change a host: cordon, uncordon, drain');
+  const host = program.command('host').description('a host: cordon, uncordon, drain; its history');
+  hostHistoryCommand(host, ctx);
   host
     .command('drain')
     .description("move a host's tasks elsewhere under each job's budget; at the deadline stop the rest")
