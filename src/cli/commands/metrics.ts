@@ -19,13 +19,13 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 /**
  * `dabba metrics NAME [--where k=v]... [--by LABEL] [--rate] [--since DUR] [--step DUR] [--json]`:
- * a metric's series over a time range (the namespace's series; `-A` also host-level ones).
+ * a metric's series over a time range (the namespace's series; `--all-namespaces` also host-level ones).
  */
 export function metricsCommand(program: Command, ctx: CliContext): void {
   program
     .command('metrics')
     .description(
-      "a metric's values over time: per series, or aggregated by label (-A: every namespace and the hosts' own)",
+      "a metric's values over time: per series, or aggregated by label (--all-namespaces: every namespace and the hosts' own)",
     )
     .argument('<name>', 'metric name, e.g. http_requests_total')
     .option('--where <k=v>', 'label matcher: k=v, k!=v, k=~regex, k!~regex (repeatable)', collect, [])
