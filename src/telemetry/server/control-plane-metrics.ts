@@ -10,15 +10,11 @@ const WATCH_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 
 
 export class ControlPlaneMetrics {
   readonly registry = new Registry();
-  readonly #requests = this.registry.counter(
+  readonly #requests = this.registry.requests(
     'dabba_api_requests',
     'API requests answered, by route (METHOD /pattern) and HTTP status code',
-    ['route', 'code'],
-  );
-  readonly #latency = this.registry.histogram(
     'dabba_api_request_duration_seconds',
     'API request latency (to the end of the answer; streams count to their end), by route',
-    ['route'],
   );
   readonly #decide = this.registry.histogram(
     'dabba_scheduler_decision_duration_seconds',
@@ -60,8 +56,7 @@ export class ControlPlaneMetrics {
   readonly #written = new Map<number, number>();
 
   request(route: string, code: number, seconds: number): void {
-    this.#requests.inc([route, String(code)]);
-    this.#latency.observe([route], seconds);
+    this.#requests.observe(route, code, seconds);
   }
 
   decided(seconds: number, plan: { create: number; stop: number; remove: number; rollback: boolean }): void {

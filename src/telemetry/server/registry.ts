@@ -149,6 +149,86 @@ export class Gauge implements Family {
   }
 }
 
+interface RouteStats {
+  route: string;
+  counts: Float64Array;
+  sum: number;
+  count: number;
+  codes: Map<number, number>;
+}
+
+/**
+ * Requests by route: a counter by (route, code) and a latency histogram by route, updated with one
+ * Map lookup on the route (no label strings joined per request). Registered as two families.
+ */
+export class RequestStats {
+  readonly #routes = new Map<string, RouteStats>();
+  readonly buckets: readonly number[];
+  readonly counter: Family;
+  readonly histogram: Family;
+
+  constructor(
+    counterName: string,
+    counterHelp: string,
+    histogramName: string,
+    histogramHelp: string,
+    buckets: readonly number[] = LATENCY_BUCKETS,
+  ) {
+    this.buckets = buckets;
+    this.counter = {
+      name: counterName,
+      help: counterHelp,
+      type: 'counter',
+      lines: () => this.#counterLines(counterName),
+    };
+    this.histogram = {
+      name: histogramName,
+      help: histogramHelp,
+      type: 'histogram',
+      lines: () => this.#histogramLines(histogramName),
+    };
+  }
+
+  observe(route: string, code: number, seconds: number): void {
+    let r = this.#routes.get(route);
+    if (r === undefined) {
+      r = { route, counts: new Float64Array(this.buckets.length), sum: 0, count: 0, codes: new Map() };
+      this.#routes.set(route, r);
+    }
+    const b = this.buckets;
+    let i = 0;
+    while (i < b.length && seconds > b[i]!) i++;
+    if (i < b.length) r.counts[i]!++;
+    r.sum += seconds;
+    r.count++;
+    r.codes.set(code, (r.codes.get(code) ?? 0) + 1);
+  }
+
+  #counterLines(name: string): string[] {
+    const out: string[] = [];
+    for (const r of this.#routes.values())
+      for (const [code, n] of r.codes)
+        out.push(`${name}_total${labelText(['route', 'code'], [r.route, String(code)])} ${n}`);
+    return out;
+  }
+
+  #histogramLines(name: string): string[] {
+    const out: string[] = [];
+    for (const r of this.#routes.values()) {
+      let cum = 0;
+      const route = `route="${escapeValue(r.route)}"`;
+      this.buckets.forEach((le, i) => {
+        cum += r.counts[i]!;
+        out.push(`${name}_bucket{${route},le="${le}"} ${cum}`);
+      });
+      out.push(`${name}_bucket{${route},le="+Inf"} ${r.count}`);
+      out.push(`${name}_sum{${route}} ${formatValue(r.sum)}`);
+      out.push(`${name}_count{${route}} ${r.count}`);
+    }
+    return out;
+  }
+}
+
 export const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_TEXT = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 
@@ -173,6 +253,18 @@ export class Registry {
     read: () => readonly (readonly [LabelValues, number])[],
   ): Gauge {
     return this.#add(new Gauge(name, help, labelNames, read));
+  }
+
+  requests(
+    counterName: string,
+    counterHelp: string,
+    histogramName: string,
+    histogramHelp: string,
+  ): RequestStats {
+    const r = new RequestStats(counterName, counterHelp, histogramName, histogramHelp);
+    this.#add(r.counter);
+    this.#add(r.histogram);
+    return r;
   }
 
   /** The exposition text; `openMetrics` for OpenMetrics 1.0 (counters' samples end in `_total`, `# EOF`). */
