@@ -106,6 +106,37 @@ describe('metrics API', () => {
     assert.deepEqual(res, { accepted: 1, seq: 2, duplicate: false, skipped: 4 });
   });
 
+  test('batches arriving together are committed together; the same batch twice at once is stored once', async () => {
+    const batch = (host: string, seq: number): IngestBatch => ({
+      host,
+      seq,
+      series: [counter({ namespace: 'a', job: 'burst', task: host }, [1, 2, 3], 'burst_total')],
+    });
+    const answers = await Promise.all([
+      ...['b1', 'b2', 'b3', 'b4'].map((h) => t.client.ingestMetrics(batch(h, 1))),
+      t.client.ingestMetrics(batch('b5', 7)),
+      t.client.ingestMetrics(batch('b5', 7)),
+    ]);
+    assert.deepEqual(
+      answers.slice(0, 4).map((a) => a.accepted),
+      [3, 3, 3, 3],
+    );
+    const twice = answers.slice(4).sort((x, y) => Number(x.duplicate) - Number(y.duplicate));
+    assert.deepEqual(twice, [
+      { accepted: 3, seq: 7, duplicate: false, skipped: 0 },
+      { accepted: 0, seq: 7, duplicate: true, skipped: 0 },
+    ]);
+    const r = await t.client.with({ namespace: 'a' }).queryMetrics({
+      name: 'burst_total',
+      start: String(T0),
+      end: String(T0 + 30_000),
+      step: '1m',
+      over: 'count',
+      agg: 'sum',
+    });
+    assert.deepEqual(r.series[0]?.points, [[T0, 15]]);
+  });
+
   test('rate handles a counter reset; by sums per label; p-aggregation', async () => {
     const all = t.client.with({ namespace: '*' });
     // Two 20 s steps (T0 is a whole minute, so steps align with it); the increase is the rate x 20 s.

@@ -51,7 +51,7 @@ export function metricsRoutes(
     if (telemetry === undefined) throw unavailable();
     const batch = parseIngestBatch(await readJsonBody(req, INGEST_LIMITS.bodyBytes));
     checkBoundHost(principal, batch.host);
-    const r = telemetry.ingest(batch);
+    const r = await telemetry.ingest(batch);
     metrics?.registry.ingested(r.accepted, r.duplicate);
     return r;
   });

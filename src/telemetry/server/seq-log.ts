@@ -43,14 +43,20 @@ export class SeqLog {
     return this.#last.get(host);
   }
 
-  /** Records a batch as applied (durable when this returns). */
-  record(host: string, seq: number, spool: string | undefined): void {
-    const entry: AppliedSeq = spool === undefined ? { seq } : { seq, spool };
-    this.#last.set(host, entry);
-    const line = JSON.stringify({ host, ...entry }) + '\n';
-    writeSync(this.#fd, line);
+  /** Records batches as applied, in order (durable when this returns: one write, one fdatasync). */
+  recordAll(batches: readonly { host: string; seq: number; spool: string | undefined }[]): void {
+    if (batches.length === 0) return;
+    let text = '';
+    for (const { host, seq, spool } of batches) {
+      const entry: AppliedSeq = spool === undefined ? { seq } : { seq, spool };
+      text += JSON.stringify({ host, ...entry }) + '\n';
+    }
+    writeSync(this.#fd, text);
     fdatasyncSync(this.#fd);
-    this.#bytes += Buffer.byteLength(line);
+    // Only once durable does a seq count as applied.
+    for (const { host, seq, spool } of batches)
+      this.#last.set(host, spool === undefined ? { seq } : { seq, spool });
+    this.#bytes += Buffer.byteLength(text);
     if (this.#bytes > COMPACT_BYTES) this.#compact();
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Clock, Logger } from '../../lib/index.ts';
 import { systemClock } from '../../lib/index.ts';
+import { DabbaError } from '../../errors/index.ts';
 import type { IngestBatch, IngestResult } from '../../model/index.ts';
 import { TimeSeriesStore, type TsdbOptions } from '../tsdb/index.ts';
 import { Ingestor } from './ingestor.ts';
@@ -32,7 +33,9 @@ export class TelemetryService {
     this.#logger = o.logger;
   }
 
-  ingest(batch: IngestBatch): IngestResult {
+  /** Applies a batch; resolves once its points and seq are durable (group commit). */
+  ingest(batch: IngestBatch): Promise<IngestResult> {
+    if (this.#closed) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is shutting down');
     return this.#ingestor.apply(batch);
   }
 
