@@ -32,3 +32,4 @@ export * from './task-network.ts';
 export * from './exec-stream.ts';
 export * from './auth-api.ts';
 export * from './host-history.ts';
+export * from './telemetry.ts';
