@@ -18,6 +18,7 @@ import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
 import { DiskConditions } from './disk-conditions.ts';
+import { LogShipper } from './log-shipper.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -94,7 +95,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
+  const shipper = new LogShipper({ client: o.client, runtime: o.runtime, hostId: o.hostId, logger });
   const deps = {
+    onRun: shipper.follow.bind(shipper),
     runtime: o.runtime,
     reporter,
     memory,
@@ -303,7 +306,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     await endpoint.close();
     throw e;
   }
-  loops.push(reporter.run(signal), syncAssignments(), stats(), renewals());
+  loops.push(reporter.run(signal), syncAssignments(), stats(), renewals(), shipper.run(signal));
 
   return {
     endpointUrl: endpoint.url,

@@ -44,6 +44,8 @@ import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
 import type { ServerPki } from './pki.ts';
 import { certificateRoutes } from './routes/certificates.ts';
+import { tableRoutes } from './routes/tables.ts';
+import type { LogTables } from '../telemetry/logtables/index.ts';
 import { faultCounts, type StorageHooks } from './storage/index.ts';
 
 export interface ApiOptions {
@@ -74,6 +76,8 @@ export interface ApiOptions {
    * measuring what authentication costs (bench/api-auth.ts), never a default.
    */
   auth?: ApiAuth;
+  /** Log tables (`/v1/tables/...`); without them those endpoints answer 404. */
+  logTables?: LogTables;
 }
 
 export interface ApiAuth {
@@ -104,6 +108,7 @@ export function buildRouter(o: ApiOptions): Router {
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
+  if (o.logTables) tableRoutes(router, o.logTables, o.store, o.logger);
   authRoutes(router, {
     store: o.store,
     clock: o.clock,

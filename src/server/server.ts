@@ -5,6 +5,7 @@
  * duties. Any replica serves the whole API from the store.
  */
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { DabbaError } from '../errors/index.ts';
 import type { Clock, Logger, Watermark } from '../lib/index.ts';
 import { handleAcceptErrors, systemClock } from '../lib/index.ts';
@@ -16,6 +17,7 @@ import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
+import { openLogTables, type LogTablesOptions } from './log-tables-feed.ts';
 import { StorageGuard, observeStore } from './storage/index.ts';
 import { parseTaskNetwork } from '../model/index.ts';
 import {
@@ -82,6 +84,11 @@ export interface ServerOptions {
   auth?: false | AuthOptions;
   /** Audit records kept by the broker's trimming (default 10,000). */
   keepAudit?: number;
+  /**
+   * Log tables (`dabba table query`), in DATA_DIR/logtables: on by default with a data dir; `false`
+   * turns them off. Retention defaults: 7 days, 1 GiB.
+   */
+  logTables?: false | LogTablesOptions;
 }
 
 export interface AuthOptions {
@@ -168,6 +175,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ...(o.forceTls === undefined ? {} : { forceTls: o.forceTls }),
     ...(o.tlsNames === undefined ? {} : { tlsNames: o.tlsNames }),
   });
+  const logTables =
+    o.dataDir === undefined || o.logTables === false
+      ? undefined
+      : await openLogTables(join(o.dataDir, 'logtables'), { clock, logger, ...(o.logTables ?? {}) });
   const http = createApiServer(
     {
       store,
@@ -182,6 +193,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       ...(auth ? { auth } : {}),
       pki,
       ...(guard ? { storage: guard } : {}),
+      ...(logTables ? { logTables: logTables.tables } : {}),
       cachedHosts: () =>
         cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostViews() : undefined,
       servers: {
@@ -219,6 +231,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     controller.abort();
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
+    await logTables?.tables.close();
     throw e;
   }
   replica = r;
@@ -239,6 +252,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     r.run(signal),
     scheduler.run(signal),
     ...(guard ? [guard.run(signal)] : []),
+    ...(logTables ? logTables.run(store, signal) : []),
     runBrokerDuties(
       {
         store,
@@ -269,6 +283,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
         await Promise.allSettled(loops);
+        await logTables?.tables.close();
         if (options.release ?? true) {
           await r.leave().catch((e: unknown) => logger.warn({ err: e }, 'could not leave the replica group'));
         }

@@ -41,6 +41,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   // Renewal: the host itself, by its current certificate (not even an admin renews for a host).
   'POST /v1/hosts/:id/certificate': 'host-own',
   'PUT /v1/tasks/:id/status': 'host-tasks',
+  // The lines its tasks wrote (the handler keeps only tasks assigned to that host).
+  'POST /v1/hosts/:id/tasklogs': 'host-self',
   'POST /v1/hosts/:id/cordon': 'admin',
   'POST /v1/hosts/:id/uncordon': 'admin',
   'POST /v1/hosts/:id/drain': 'admin',
@@ -51,6 +53,11 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/images/create': 'image-write',
   'GET /v1/images/manifests/:ref': 'image-fetch',
   'GET /v1/images/blobs/:digest': 'image-fetch',
+  // Log tables: rows carry a namespace; reads and writes are the request's namespace's rows.
+  'GET /v1/tables': 'namespace-read',
+  'GET /v1/tables/:table/query': 'namespace-read',
+  'POST /v1/tables/:table/rows': 'namespace-write',
+  'PUT /v1/tables/:table/settings': 'admin',
   // Identity, namespaces, audit
   'POST /v1/tokens': 'admin',
   'GET /v1/tokens': 'admin',

@@ -83,7 +83,7 @@ describe('log table query grammar', () => {
     );
     assert.equal(
       b.sql,
-      'SELECT "level", count(*) AS "count", quantile_cont("latency_ms", $p4) AS "p99(latency_ms)" FROM "reqs" WHERE "namespace" = $p0 AND "level" = $p1 AND "latency_ms" > $p2 AND "ok" = $p3 GROUP BY "level" ORDER BY "count" DESC NULLS LAST LIMIT $p5',
+      'SELECT "level", count(*) AS "count", quantile_cont("latency_ms", $p4) AS "p99(latency_ms)" FROM "reqs" WHERE "namespace" = $p0 AND "level" = $p1 AND "latency_ms" > $p2 AND "ok" = $p3 GROUP BY "level" ORDER BY "count" DESC NULLS LAST, "level" ASC NULLS LAST LIMIT $p5',
     );
     assert.deepEqual(b.params, { p0: 'a', p1: 'error', p2: 2.5, p3: true, p4: 0.99, p5: 1000 });
     assert.deepEqual(b.columns, ['level', 'count', 'p99(latency_ms)']);

@@ -277,12 +277,13 @@ export function buildSql(ctx: SqlContext, q: ParsedQuery): BuiltSql {
     names.push(a.label);
     aggNames.push(a.label);
   }
-  const order =
-    q.bucketMs !== undefined
-      ? ` ORDER BY "bucket" ASC${aggNames[0] === undefined ? '' : `, ${quoteIdent(aggNames[0])} DESC`}`
-      : aggNames[0] === undefined
-        ? ''
-        : ` ORDER BY ${quoteIdent(aggNames[0])} DESC NULLS LAST`;
+  // Buckets oldest first; then the first aggregate, largest first; ties by the group columns.
+  const orderBy = [
+    ...(q.bucketMs === undefined ? [] : ['"bucket" ASC']),
+    ...(aggNames[0] === undefined ? [] : [`${quoteIdent(aggNames[0])} DESC NULLS LAST`]),
+    ...group.filter((g) => g !== '"bucket"').map((g) => `${g} ASC NULLS LAST`),
+  ];
+  const order = orderBy.length === 0 ? '' : ` ORDER BY ${orderBy.join(', ')}`;
   const groupText = group.length === 0 ? '' : ` GROUP BY ${group.join(', ')}`;
   const sql = `SELECT ${select.join(', ')}${from}${whereText}${groupText}${order} LIMIT ${p.add(q.limit)}`;
   return { sql, params: p.values, columns: names };
