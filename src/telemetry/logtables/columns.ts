@@ -29,6 +29,18 @@ export const COLUMN_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * `level` are one column. Returns undefined for a key that leaves nothing (e.g. "").
  */
 export function columnNameOf(key: string): string | undefined {
+  const known = NAMES.get(key);
+  if (known !== undefined || NAMES.has(key)) return known;
+  const name = computeColumnName(key);
+  if (NAMES.size >= 10_000) NAMES.clear();
+  NAMES.set(key, name);
+  return name;
+}
+
+/** Keys seen recently and their columns (rows of one table repeat their keys). */
+const NAMES = new Map<string, string | undefined>();
+
+function computeColumnName(key: string): string | undefined {
   let s = key
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .toLowerCase()

@@ -6,10 +6,11 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  DuckDBDataChunkWriter,
+  DuckDBDataChunk,
   DuckDBInstance,
-  JSToDuckDBValueConverter,
+  timestampMillisValue,
   type DuckDBConnection,
+  type DuckDBValue,
 } from '@duckdb/node-api';
 import { DabbaError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
@@ -23,7 +24,7 @@ import {
   type LogValue,
 } from '../../model/index.ts';
 import { BASE_COLUMNS, NAMESPACE, WEIGHT, normalizeRow, quoteIdent, type NormalizedRow } from './columns.ts';
-import { planColumns, rowValues } from './plan-columns.ts';
+import { planColumns, rowValuesFor } from './plan-columns.ts';
 import { buildSql, parseQuery, type QuerySpec } from './query.ts';
 
 export interface LogTablesOptions {
@@ -55,6 +56,17 @@ export interface QueryScope {
 }
 
 const SYSTEM_PREFIX = '_dabba_';
+/** Rows per data chunk (DuckDB's vector size). */
+const CHUNK_ROWS = 2048;
+
+/** A row's value (rowValues: already fitted to its column) as DuckDB takes it for a column type. */
+const CONVERT: Record<LogColumnType, (v: LogValue | Date) => DuckDBValue> = {
+  TIMESTAMP_MS: (v) => (v instanceof Date ? timestampMillisValue(BigInt(v.getTime())) : null),
+  BIGINT: (v) => (typeof v === 'number' ? BigInt(v) : null),
+  DOUBLE: (v) => (typeof v === 'number' ? v : null),
+  BOOLEAN: (v) => (typeof v === 'boolean' ? v : null),
+  VARCHAR: (v) => (v === null || v instanceof Date ? null : String(v)),
+};
 
 /** Orders the writes (DDL and appends) of one connection; reads use connections of their own. */
 class Serial {
@@ -233,11 +245,25 @@ export class LogTables {
       schema.set(c, 'DOUBLE');
     }
     const order = [...schema];
+    const convert = order.map(([, t]) => CONVERT[t]);
+    const rowValues = rowValuesFor(order);
     const appender = await this.#write.createAppender(table);
     try {
-      const writer = DuckDBDataChunkWriter.forAppender(appender, { converter: JSToDuckDBValueConverter });
-      for (const r of kept) writer.appendRow(rowValues(order, r, namespace, rate));
-      writer.flush();
+      const types = order.map((_, i) => appender.columnType(i));
+      for (let start = 0; start < kept.length; start += CHUNK_ROWS) {
+        const part = kept.slice(start, start + CHUNK_ROWS);
+        const cols: DuckDBValue[][] = order.map(() => new Array<DuckDBValue>(part.length));
+        for (const [r, row] of part.entries()) {
+          const values = rowValues(row, namespace, rate);
+          for (let c = 0; c < values.length; c++) {
+            const col = cols[c];
+            if (col) col[r] = convert[c]?.(values[c] ?? null) ?? null;
+          }
+        }
+        const chunk = DuckDBDataChunk.create(types, part.length);
+        chunk.setColumns(cols);
+        appender.appendDataChunk(chunk);
+      }
       appender.flushSync();
     } finally {
       appender.closeSync();

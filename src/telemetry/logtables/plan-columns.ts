@@ -47,49 +47,42 @@ export function planColumns(
 }
 
 /**
- * A row's values in column order (for the appender): `time` as a Date, `namespace` and `_weight`
- * from the caller, each value as its column takes it, and what fits no column in `_extra` as JSON.
+ * A function giving a row's values in column order (for the appender): `time` as a Date,
+ * `namespace` and `_weight` from the caller, each value as its column takes it, and what fits no
+ * column in `_extra` as JSON.
  */
-export function rowValues(
+export function rowValuesFor(
   order: ReadonlyArray<readonly [string, LogColumnType]>,
-  row: NormalizedRow,
-  namespace: string,
-  weight: number,
-): (LogValue | Date)[] {
-  const extra: Record<string, LogValue> = {};
-  let hasExtra = false;
+): (row: NormalizedRow, namespace: string, weight: number) => (LogValue | Date)[] {
   const columns = new Set(order.map(([c]) => c));
-  const out: (LogValue | Date)[] = [];
-  for (const [c, type] of order) {
-    if (c === TIME) out.push(new Date(row.time));
-    else if (c === NAMESPACE) out.push(namespace);
-    else if (c === WEIGHT) out.push(weight);
-    else if (c === EXTRA) out.push(null);
-    else {
-      const v = row.values.get(c);
-      const t = v === undefined ? undefined : typeOf(v);
-      if (v === undefined || v === null || t === undefined) out.push(null);
+  const extraAt = order.findIndex(([c]) => c === EXTRA);
+  return (row, namespace, weight) => {
+    let extra: Record<string, LogValue> | undefined;
+    const out: (LogValue | Date)[] = new Array<LogValue | Date>(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const [c, type] = order[i] ?? ['', 'VARCHAR'];
+      if (c === TIME) out[i] = new Date(row.time);
+      else if (c === NAMESPACE) out[i] = namespace;
+      else if (c === WEIGHT) out[i] = weight;
       else {
-        const fit = fitOf(type, t);
-        if (fit === 'as-is' || fit === 'widen') out.push(v);
-        else if (fit === 'as-text') out.push(String(v));
+        const v = row.values.get(c);
+        const t = v === undefined ? undefined : typeOf(v);
+        if (v === undefined || v === null || t === undefined || c === EXTRA) out[i] = null;
         else {
-          extra[c] = v;
-          hasExtra = true;
-          out.push(null);
+          const fit = fitOf(type, t);
+          if (fit === 'as-is' || fit === 'widen') out[i] = v;
+          else if (fit === 'as-text') out[i] = String(v);
+          else {
+            (extra ??= {})[c] = v;
+            out[i] = null;
+          }
         }
       }
     }
-  }
-  for (const [k, v] of row.values) {
-    if (!columns.has(k) && v !== null) {
-      extra[k] = v;
-      hasExtra = true;
+    if (extraAt >= 0) {
+      for (const [k, v] of row.values) if (!columns.has(k) && v !== null) (extra ??= {})[k] = v;
     }
-  }
-  if (hasExtra) {
-    const i = order.findIndex(([c]) => c === EXTRA);
-    if (i >= 0) out[i] = JSON.stringify(extra);
-  }
-  return out;
+    if (extra !== undefined && extraAt >= 0) out[extraAt] = JSON.stringify(extra);
+    return out;
+  };
 }
