@@ -21,6 +21,7 @@ import { DiskConditions } from './disk-conditions.ts';
 import { runImageGc } from './image-gc.ts';
 import { HostHistoryRecorder, type HostHistoryOptions } from '../telemetry/hosthistory/index.ts';
 import { join } from 'node:path';
+import { LogShipper } from './log-shipper.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -127,7 +128,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
+  const shipper = new LogShipper({ client: o.client, runtime: o.runtime, hostId: o.hostId, logger });
   const deps = {
+    onRun: shipper.follow.bind(shipper),
     runtime: o.runtime,
     reporter,
     memory,
@@ -349,6 +352,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     loops.push(runImageGc(gc, signal));
   }
   if (history) loops.push(history.run(signal));
+  loops.push(shipper.run(signal));
 
   return {
     endpointUrl: endpoint.url,

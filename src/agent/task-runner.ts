@@ -28,6 +28,8 @@ export interface TaskRunnerDeps {
   hostId: string;
   /** Makes the task's image available before a start (oci), if the agent has an image store. */
   ensureImage?: (ref: string) => Promise<void>;
+  /** Told of each run as it starts (adopted: the run began under a previous agent): log shipping. */
+  onRun?: (run: { taskId: string; job: string; startedAt: number; adopted: boolean }) => void;
 }
 
 export class TaskRunner {
@@ -203,6 +205,7 @@ export class TaskRunner {
         ['exitCode', 'nextRestartAt'],
       );
       this.#startProbes(handle);
+      this.#d.onRun?.({ taskId: this.task.id, job: this.task.job, startedAt, adopted: adopted === handle });
       const killedForLiveness = new Promise<'liveness'>(
         (resolve) => (this.#livenessKill = () => resolve('liveness')),
       );

@@ -27,6 +27,7 @@ import { credentialsPath, readCredentials, type CredentialsFile } from './creden
 import { accessCommands } from './commands/access.ts';
 import { auditCommand } from './commands/audit.ts';
 import { metricsCommand } from './commands/metrics.ts';
+import { tableCommand } from './commands/table.ts';
 
 /** Reads the CA file of `--ca` / DABBA_CA: a PEM certificate, or a clear error. */
 async function readCaFile(path: string, from: string): Promise<string> {
@@ -134,6 +135,7 @@ export function buildProgram(outer: CliContext): Command {
   accessCommands(program, ctx);
   auditCommand(program, ctx);
   metricsCommand(program, ctx);
+  tableCommand(program, ctx);
   doctorCommand(program, ctx);
   versionCommand(program, ctx);
   scaleCommand(program, ctx);

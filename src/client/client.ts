@@ -37,6 +37,17 @@ import type {
 import { LOG_GAPS_HEADER, LOG_INSTANCE_HEADER } from '../model/index.ts';
 import type { ExecSpec, HistoryStep, HostHistorySnapshot } from '../model/index.ts';
 import type { IngestBatch, IngestResult, MetricsQuery, MetricsQueryResult } from '../model/index.ts';
+import type { LogTableInfo, LogTableQueryResult, TaskLogBatch } from '../model/index.ts';
+
+/** A log table query (`dabba table query`); see queryTable. */
+export interface TableQuery {
+  where?: string[];
+  by?: string[];
+  agg?: string;
+  since?: string;
+  bucket?: string;
+  limit?: number;
+}
 import { openExec, type ExecConnection } from './exec-upgrade.ts';
 import { parseAddrs } from './addrs.ts';
 import { errorFromBody, ndjson, parseResponse } from './responses.ts';
@@ -434,6 +445,32 @@ export class DabbaClient {
   }
 
   // Events and watch
+  /** Log tables and their columns (rows counted in the client's namespace). */
+  listTables(): Promise<LogTableInfo[]> {
+    return this.#json('GET', this.#n('/v1/tables'));
+  }
+  /** `where`: COL=V, COL!=V, COL>N, COL<N, COL~REGEX...; `agg`: count,sum(C),avg(C),min(C),max(C),pNN(C). */
+  queryTable(table: string, q: TableQuery = {}): Promise<LogTableQueryResult> {
+    const p = new URLSearchParams();
+    for (const w of q.where ?? []) p.append('where', w);
+    for (const b of q.by ?? []) p.append('by', b);
+    for (const k of ['agg', 'since', 'bucket', 'limit'] as const)
+      if (q[k] !== undefined) p.set(k, String(q[k]));
+    const path = `/v1/tables/${encodeURIComponent(table)}/query${p.size ? `?${p.toString()}` : ''}`;
+    return this.#json('GET', this.#n(path));
+  }
+  /** Appends rows (JSON objects; columns are discovered) to a table of the client's namespace. */
+  insertRows(table: string, rows: unknown[]): Promise<{ table: string; received: number; written: number }> {
+    return this.#json('POST', this.#n(`/v1/tables/${encodeURIComponent(table)}/rows`), { body: { rows } });
+  }
+  /** Keeps 1 row in `sampleRate` of a table from now on (admin). */
+  setTableSampleRate(table: string, sampleRate: number): Promise<{ table: string; sampleRate: number }> {
+    return this.#json('PUT', `/v1/tables/${encodeURIComponent(table)}/settings`, { body: { sampleRate } });
+  }
+  /** An agent's batch of its tasks' output lines. */
+  shipTaskLogs(hostId: string, batch: TaskLogBatch): Promise<{ written: number; refused: number }> {
+    return this.#json('POST', `/v1/hosts/${encodeURIComponent(hostId)}/tasklogs`, { body: batch });
+  }
   events(options: { job?: string; limit?: number } = {}): Promise<DabbaEvent[]> {
     const q = new URLSearchParams();
     if (options.job) q.set('job', options.job);

@@ -7,4 +7,8 @@ export interface DabbaEvent {
   task?: string;
   host?: string;
   message: string;
+  /** Why, machine-readable, for a task's exit: Exited, Killed, OOMKilled, LivenessFailed, ... */
+  reason?: string;
+  /** A task's exit code, for its exit. */
+  exitCode?: number;
 }

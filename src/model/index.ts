@@ -33,3 +33,4 @@ export * from './exec-stream.ts';
 export * from './auth-api.ts';
 export * from './host-history.ts';
 export * from './telemetry.ts';
+export * from './log-table.ts';

@@ -46,6 +46,8 @@ import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
 import type { ServerPki } from './pki.ts';
 import { certificateRoutes } from './routes/certificates.ts';
+import { tableRoutes } from './routes/tables.ts';
+import type { LogTables } from '../telemetry/logtables/index.ts';
 import { faultCounts, type StorageHooks } from './storage/index.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import type { TelemetryService } from '../telemetry/server/index.ts';
@@ -83,6 +85,8 @@ export interface ApiOptions {
   telemetry?: TelemetryService;
   /** The control plane's own counters (`GET /metrics`); requests are counted and timed into it. */
   metrics?: ServedMetrics;
+  /** Log tables (`/v1/tables/...`); without them those endpoints answer 404. */
+  logTables?: LogTables;
 }
 
 export interface ApiAuth {
@@ -116,6 +120,7 @@ export function buildRouter(o: ApiOptions): Router {
   if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
   metricsRoutes(router, o.telemetry, o.metrics);
+  if (o.logTables) tableRoutes(router, o.logTables, o.store, o.logger);
   authRoutes(router, {
     store: o.store,
     clock: o.clock,

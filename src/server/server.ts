@@ -5,6 +5,7 @@
  * duties. Any replica serves the whole API from the store.
  */
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { DabbaError } from '../errors/index.ts';
 import type { Clock, Logger, Watermark } from '../lib/index.ts';
 import { handleAcceptErrors, systemClock } from '../lib/index.ts';
@@ -16,6 +17,7 @@ import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
+import { openLogTables, type LogTablesOptions } from './log-tables-feed.ts';
 import { StorageGuard, observeStore, timeStore } from './storage/index.ts';
 import { parseTaskNetwork } from '../model/index.ts';
 import {
@@ -27,7 +29,6 @@ import {
   type Authenticator,
 } from '../auth/index.ts';
 import type { ApiAuth } from './api.ts';
-import { join } from 'node:path';
 import { ControlPlaneMetrics, TelemetryService, type TelemetryOptions } from '../telemetry/server/index.ts';
 
 export interface ServerOptions {
@@ -91,6 +92,11 @@ export interface ServerOptions {
   telemetryDir?: string;
   /** Options of the time-series store (tests shorten its intervals). */
   telemetry?: TelemetryOptions['tsdb'];
+  /**
+   * Log tables (`dabba table query`), in DATA_DIR/logtables: on by default with a data dir; `false`
+   * turns them off. Retention defaults: 7 days, 1 GiB.
+   */
+  logTables?: false | LogTablesOptions;
 }
 
 export interface AuthOptions {
@@ -221,6 +227,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       () => [[[], telemetry.db.stats().headPoints]],
     );
   }
+  const logTables =
+    o.dataDir === undefined || o.logTables === false
+      ? undefined
+      : await openLogTables(join(o.dataDir, 'logtables'), { clock, logger, ...(o.logTables ?? {}) });
   const http = createApiServer(
     {
       store,
@@ -246,6 +256,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
               : 0;
         },
       },
+      ...(logTables ? { logTables: logTables.tables } : {}),
       cachedHosts: () =>
         cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostViews() : undefined,
       servers: {
@@ -287,6 +298,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
     telemetry?.close();
+    await logTables?.tables.close();
     throw e;
   }
   replica = r;
@@ -309,6 +321,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     scheduler.run(signal),
     ...(guard ? [guard.run(signal)] : []),
     ...(telemetry ? [telemetry.run(signal)] : []),
+    ...(logTables ? logTables.run(store, signal) : []),
     runBrokerDuties(
       {
         store,
@@ -339,6 +352,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
         await Promise.allSettled(loops);
+        await logTables?.tables.close();
         if (options.release ?? true) {
           await r.leave().catch((e: unknown) => logger.warn({ err: e }, 'could not leave the replica group'));
         }

@@ -44,6 +44,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   // Host history: every process of the host, whatever its namespace, with its command line (which
   // may carry another namespace's secrets): only for tokens that see every namespace.
   'GET /v1/hosts/:id/history': 'cluster-wide-read',
+  // The lines its tasks wrote (the handler keeps only tasks assigned to that host).
+  'POST /v1/hosts/:id/tasklogs': 'host-self',
   'POST /v1/hosts/:id/cordon': 'admin',
   'POST /v1/hosts/:id/uncordon': 'admin',
   'POST /v1/hosts/:id/drain': 'admin',
@@ -56,6 +58,11 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'DELETE /v1/images/:ref': 'admin',
   'GET /v1/images/manifests/:ref': 'image-fetch',
   'GET /v1/images/blobs/:digest': 'image-fetch',
+  // Log tables: rows carry a namespace; reads and writes are the request's namespace's rows.
+  'GET /v1/tables': 'namespace-read',
+  'GET /v1/tables/:table/query': 'namespace-read',
+  'POST /v1/tables/:table/rows': 'namespace-write',
+  'PUT /v1/tables/:table/settings': 'admin',
   // Identity, namespaces, audit
   'POST /v1/tokens': 'admin',
   'GET /v1/tokens': 'admin',

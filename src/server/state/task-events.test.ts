@@ -45,6 +45,8 @@ test('a first start, a kill by SIGKILL with its restart, and a stop are events; 
   assert.equal(exit.job, 'web');
   assert.equal(exit.host, 'h1');
   assert.match(exit.message, /killed by SIGKILL \(exit 137\); restarting in 0\.5s/);
+  // Machine-readable too (the events log table's reason and exit_code columns).
+  assert.deepEqual([exit.reason, exit.exitCode], ['Killed', 137]);
   // The same exit reported again (a retry) is not a new event.
   assert.deepEqual(kinds(killed, { ...killed, updatedAt: 5 }), []);
 

@@ -23,7 +23,13 @@ export function statusEvents(prev: TaskStatus | undefined, next: TaskStatus): Ne
         : exit.reason === 'LivenessFailed'
           ? 'task.killed'
           : 'task.start-failed';
-    out.push({ kind, ...at, message: `task ${next.id} on ${next.host}: ${describeExit(exit)}${restart}` });
+    out.push({
+      kind,
+      ...at,
+      message: `task ${next.id} on ${next.host}: ${describeExit(exit)}${restart}`,
+      reason: exit.reason,
+      ...(exit.exitCode === undefined ? {} : { exitCode: exit.exitCode }),
+    });
   }
   const wasRunning = prev?.state === 'running' && prev.startedAt === next.startedAt;
   if (next.state === 'running' && !wasRunning) {
