@@ -39,6 +39,7 @@ import { watchRoutes } from './routes/watch.ts';
 import { versionRoutes } from './routes/version.ts';
 import { jobVerbRoutes } from './routes/job-verbs.ts';
 import { execRoutes } from './routes/exec.ts';
+import { uiRoutes } from './routes/ui.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
@@ -69,6 +70,8 @@ export interface ApiOptions {
    * what a deploy's runnability check reads instead of every host and assignment in the store.
    */
   cachedHosts?: () => readonly HostView[] | undefined;
+  /** The web UI's built files (web/dist), served at /ui/; absent: /ui/ answers 404. */
+  uiDir?: string;
   /**
    * Authentication: who may call what (src/auth). Absent: every request acts as an admin — only for
    * measuring what authentication costs (bench/api-auth.ts), never a default.
@@ -104,6 +107,7 @@ export function buildRouter(o: ApiOptions): Router {
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
+  uiRoutes(router, o.uiDir);
   authRoutes(router, {
     store: o.store,
     clock: o.clock,
