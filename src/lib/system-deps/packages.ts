@@ -34,6 +34,7 @@ export const FEATURES = {
   images: 'the built-in busybox and hello images (image store tests, `dabba dev` with containers)',
   'exec-terminal': '`dabba exec -t`: a terminal (pty) for the command, with either runtime',
   'etcd-store': 'the etcd store (`dabba server --store etcd://...`, HA tests)',
+  'web-ui-tests': "the web UI's tests in a real browser (test/ui)",
   extra: 'packages added for this run by DABBA_EXTRA_SYSTEM_PACKAGES',
 } as const;
 export type Feature = keyof typeof FEATURES;
@@ -129,6 +130,13 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     feature: 'etcd-store',
     usedBy: 'a real etcd cluster for the etcd store and HA tests (src/store/etcd, test/ha)',
     skippedBy: ['DABBA_SKIP_ETCD'],
+  },
+  {
+    package: 'chromium',
+    command: 'chromium',
+    feature: 'web-ui-tests',
+    usedBy: 'a real headless browser driven by playwright-core for the web UI tests (test/ui)',
+    skippedBy: [],
   },
 ];
 

@@ -32,13 +32,15 @@ export function Hosts({ client }: PageProps) {
                   {h.id} <Badge state={h.state} />
                 </h3>
                 <Bar
-                  label={`${h.id} CPU`} usage
+                  label={`${h.id} CPU`}
+                  usage
                   value={h.allocated.cpu}
                   max={h.capacity.cpu}
                   text={`${h.allocated.cpu.toFixed(2)} / ${h.capacity.cpu} CPU`}
                 />
                 <Bar
-                  label={`${h.id} memory`} usage
+                  label={`${h.id} memory`}
+                  usage
                   value={h.allocated.memoryBytes}
                   max={h.capacity.memoryBytes}
                   text={`${bytes(h.allocated.memoryBytes)} / ${bytes(h.capacity.memoryBytes)}`}

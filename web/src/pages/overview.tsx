@@ -142,13 +142,15 @@ function HostSummary({ hosts }: { hosts: HostView[] }) {
           <div key={p}>
             <h3>{p}</h3>
             <Bar
-              label={`${p} CPU`} usage
+              label={`${p} CPU`}
+              usage
               value={o.cpuUsed}
               max={o.cpu}
               text={`${o.cpuUsed.toFixed(2)} / ${o.cpu} CPU`}
             />
             <Bar
-              label={`${p} memory`} usage
+              label={`${p} memory`}
+              usage
               value={o.memUsed}
               max={o.mem}
               text={`${bytes(o.memUsed)} / ${bytes(o.mem)}`}
