@@ -9,11 +9,66 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { JobView } from '../../src/model/index.ts';
+import type { JobView, MetricsQueryResult } from '../../src/model/index.ts';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.ts';
 import { DevCluster, waitFor } from '../helpers/dev-cluster.ts';
 
 const WAIT = 60_000;
+
+interface Probe {
+  width: number;
+  cssWidth: number;
+  /** The band colours (4 bands) as the canvas stores them ("r,g,b,a"), lightest first. */
+  positive: string[];
+  negative: string[];
+  /** Every pixel of each asked column, top to bottom. */
+  columns: string[][];
+}
+
+/** The little of the DOM the probe uses (this file is type-checked without the DOM's types). */
+interface Context2d {
+  fillStyle: string;
+  fillRect(x: number, y: number, w: number, h: number): void;
+  getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+}
+interface CanvasLike {
+  width: number;
+  height: number;
+  clientWidth: number;
+  getContext(kind: '2d'): Context2d | null;
+}
+
+/**
+ * Runs in the page: reads columns of a horizon chart's canvas, and the colours bandColors(4, hue)
+ * makes (web/src/components/horizon.ts), as the canvas stores them.
+ */
+function canvasProbe(canvas: CanvasLike, xs: number[]): Probe {
+  const doc = (globalThis as unknown as { document: { createElement(t: 'canvas'): CanvasLike } }).document;
+  const ctx = canvas.getContext('2d');
+  if (ctx === null) throw new Error('no 2d context');
+  const rgb = (css: string): string => {
+    const s = doc.createElement('canvas');
+    s.width = s.height = 1;
+    const sc = s.getContext('2d');
+    if (sc === null) throw new Error('no 2d context');
+    sc.fillStyle = css;
+    sc.fillRect(0, 0, 1, 1);
+    return Array.from(sc.getImageData(0, 0, 1, 1).data).join(',');
+  };
+  const light = [80, 62, 43, 25];
+  return {
+    width: canvas.width,
+    cssWidth: canvas.clientWidth,
+    positive: light.map((l) => rgb(`hsl(140 65% ${l}%)`)),
+    negative: light.map((l) => rgb(`hsl(215 65% ${l}%)`)),
+    columns: xs.map((cx) => {
+      const d = ctx.getImageData(cx, 0, 1, canvas.height).data;
+      const px: string[] = [];
+      for (let i = 0; i < d.length; i += 4) px.push(Array.from(d.slice(i, i + 4)).join(','));
+      return px;
+    }),
+  };
+}
 
 function tickerYaml(greeting: string): string {
   return `name: ticker
@@ -192,6 +247,76 @@ describe('web UI in Chromium against dabba dev', () => {
     const text = await box.innerText();
     assert.match(text, /1 task not placed/);
     assert.ok(text.includes(summary), `${text} lacks ${summary}`);
+    await page.context().close();
+  });
+
+  test("dashboards: horizon bands and colours follow the data; the cursor shows every chart's value", async () => {
+    // Two series of one metric, one point per 10 s over the last 50 minutes: task a is 100 for the
+    // first third, 250 for the second and -400 for the last (its extent is 400, so with 4 bands:
+    // 1 band, 3 bands, 4 negative bands); task b is 50 throughout.
+    const now = Date.now();
+    const step = 10_000;
+    const first = Math.floor((now - 50 * 60_000) / step) * step;
+    const n = 300;
+    const a = (i: number): number => (i < n / 3 ? 100 : i < (2 * n) / 3 ? 250 : -400);
+    const samples = (f: (i: number) => number): [number, number][] =>
+      Array.from({ length: n }, (_, i) => [first + i * step + 1000, f(i)]);
+    const ingest = await c.api('POST', '/v1/metrics/ingest', {
+      host: 'vm',
+      seq: 1,
+      series: [
+        { name: 'ui_wave', labels: { namespace: 'default', task: 'a' }, kind: 'gauge', samples: samples(a) },
+        {
+          name: 'ui_wave',
+          labels: { namespace: 'default', task: 'b' },
+          kind: 'gauge',
+          samples: samples(() => 50),
+        },
+      ],
+    });
+    assert.equal(ingest.status, 200, JSON.stringify(ingest.body));
+
+    const page = await signedIn('#/dashboards');
+    await page.getByLabel('Add a metric').fill('ui_wave');
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    const chartA = page.locator('[data-chart^="ui_wave "][data-chart*="task=a"]');
+    const chartB = page.locator('[data-chart^="ui_wave "][data-chart*="task=b"]');
+    await chartA.waitFor({ timeout: WAIT });
+    await chartB.waitFor({ timeout: WAIT });
+    const q = (await c.api('GET', '/v1/metrics/query?name=ui_wave&since=1h&step=10s'))
+      .body as MetricsQueryResult;
+    const x = (i: number): number => Math.floor((first + i * step + 1000 - q.start) / q.step);
+    const columns = await chartA
+      .locator('canvas')
+      .evaluate(canvasProbe, [x(n / 6), x(n / 2), x((5 * n) / 6)]);
+    assert.equal(columns.cssWidth, columns.width, 'one CSS pixel per step');
+    assert.ok(Math.abs(columns.width - 360) <= 1, `an hour at 10 s steps: ${columns.width} px`);
+    const [low, mid, neg] = columns.columns;
+    const { positive, negative } = columns;
+    // 100 of 400: the first band, whole; nothing darker.
+    assert.deepEqual(new Set(low), new Set([positive[0]]));
+    // 250 of 400: two and a half bands: the third band (darker) over the lower half, the second above.
+    assert.deepEqual(new Set(mid?.slice(0, 15)), new Set([positive[1]]));
+    assert.deepEqual(new Set(mid?.slice(15)), new Set([positive[2]]));
+    // -400: every band, in the negative colour: the darkest.
+    assert.deepEqual(new Set(neg), new Set([negative[3]]));
+
+    const box = await chartA.locator('canvas').boundingBox();
+    assert.ok(box);
+    await page.mouse.move(box.x + x(n / 2) + 0.5, box.y + 15);
+    await waitFor(
+      'the cursor values',
+      async () => (await chartA.getByTestId('cursor-value').innerText()) === '250',
+      WAIT,
+    );
+    assert.equal(await chartB.getByTestId('cursor-value').innerText(), '50');
+    await page.mouse.move(box.x + x((5 * n) / 6) + 0.5, box.y + 15);
+    await waitFor(
+      'the cursor values',
+      async () => (await chartA.getByTestId('cursor-value').innerText()) === '-400',
+      WAIT,
+    );
+    assert.equal(await chartB.getByTestId('cursor-value').innerText(), '50');
     await page.context().close();
   });
 });

@@ -16,10 +16,11 @@ export interface LiveFeed {
   subscribe(onStep: (values: ReadonlyMap<string, number | null>) => void): () => void;
 }
 
-function fmt(v: number | null | undefined): string {
+export function fmt(v: number | null | undefined): string {
   if (v === null || v === undefined) return '–';
+  if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
-  return a >= 1000 || a === 0 ? v.toFixed(0) : a >= 1 ? v.toFixed(2) : v.toPrecision(3);
+  return a >= 100 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toPrecision(3);
 }
 
 function Row(props: {

@@ -9,7 +9,7 @@ import type { PageProps } from '../app.tsx';
 import { HorizonBoard, type BoardRow, type LiveFeed } from '../components/horizon-board.tsx';
 import { ErrorLine } from '../components/widgets.tsx';
 import { errorText } from '../live.ts';
-import { metricsOf, seriesRows, type Panel } from './dashboard-data.ts';
+import { seriesRows, type Panel } from './dashboard-data.ts';
 
 const RANGES: { label: string; since: string; step: string; stepMs: number }[] = [
   { label: '1 hour', since: '1h', step: '10s', stepMs: 10_000 },
@@ -39,16 +39,11 @@ export function Dashboards({ client }: PageProps) {
   const [rows, setRows] = useState<BoardRow[]>([]);
   const [error, setError] = useState<string | undefined>(undefined);
   const [draft, setDraft] = useState('');
-  const query = metricsOf(client);
   useEffect(() => {
-    if (query === undefined) {
-      setError('this server has no time-series API (GET /v1/metrics/query)');
-      return;
-    }
     let live = true;
     Promise.all(
       board.map(async (p) =>
-        seriesRows(p, await query({ ...p.query, since: range.since, step: range.step })),
+        seriesRows(p, await client.queryMetrics({ ...p.query, since: range.since, step: range.step })),
       ),
     )
       .then((all) => live && (setRows(all.flat()), setError(undefined)))
@@ -57,14 +52,14 @@ export function Dashboards({ client }: PageProps) {
       live = false;
     };
   }, [board, range]);
-  const feed = useMemo<LiveFeed | undefined>(() => {
-    if (query === undefined) return undefined;
-    return {
+  // Live: each step, the newest step of every panel, appended to the charts (no redraw).
+  const feed = useMemo<LiveFeed>(
+    () => ({
       subscribe(onStep) {
         const timer = setInterval(() => {
           void Promise.all(
             board.map(async (p) =>
-              seriesRows(p, await query({ ...p.query, since: range.step, step: range.step })),
+              seriesRows(p, await client.queryMetrics({ ...p.query, since: range.step, step: range.step })),
             ),
           )
             .then((all) => onStep(new Map(all.flat().map((r) => [r.key, r.series.values.at(-1) ?? null]))))
@@ -72,8 +67,9 @@ export function Dashboards({ client }: PageProps) {
         }, range.stepMs);
         return () => clearInterval(timer);
       },
-    };
-  }, [board, range]);
+    }),
+    [board, range],
+  );
   const save = (next: Panel[]): void => {
     setBoard(next);
     localStorage.setItem('dabba.board', JSON.stringify(next));
@@ -111,7 +107,7 @@ export function Dashboards({ client }: PageProps) {
         </button>
       </div>
       <ErrorLine error={error} />
-      <HorizonBoard rows={rows} bands={4} {...(feed === undefined ? {} : { live: feed })} />
+      <HorizonBoard rows={rows} bands={4} live={feed} />
     </>
   );
 }
