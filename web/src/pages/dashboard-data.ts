@@ -12,6 +12,12 @@ export interface Panel {
 
 export function seriesRows(panel: Panel, a: MetricsQueryResult): BoardRow[] {
   const steps = Math.max(1, Math.floor((a.end - a.start) / a.step));
+  // Only the labels that tell the panel's series apart name a row (not __name__, nor a host or
+  // namespace they all share).
+  const varying = new Set<string>();
+  for (const s of a.series)
+    for (const [k, v] of Object.entries(s.labels))
+      if (k !== '__name__' && a.series.some((o) => o.labels[k] !== v)) varying.add(k);
   return a.series.map((s) => {
     const values: (number | null)[] = new Array<number | null>(steps).fill(null);
     for (const [t, v] of s.points) {
@@ -19,6 +25,7 @@ export function seriesRows(panel: Panel, a: MetricsQueryResult): BoardRow[] {
       if (i >= 0 && i < steps) values[i] = v;
     }
     const labels = Object.entries(s.labels)
+      .filter(([k]) => varying.has(k))
       .map(([k, v]) => `${k}=${v}`)
       .join(' ');
     return {
