@@ -86,7 +86,7 @@ export function JobActions(props: {
         <span class="group">
           <label>
             Roll back to
-            <select value={target} onChange={(e) => setTarget(e.currentTarget.value)}>
+            <select value={String(to)} onChange={(e) => setTarget(e.currentTarget.value)}>
               {older.map((v) => (
                 <option key={v.version} value={String(v.version)}>
                   v{v.version}
