@@ -38,6 +38,15 @@ const zones = Object.entries(allowed).map(([target, ok]) => ({
   message: `src/${target} may import only: ${[target, ...ok].join(', ')} (see docs/architecture.md, "Layers").`,
 }));
 
+// The web UI (web/) runs in a browser and talks to the control plane only through the typed client
+// (ARCHITECTURE: "The CLI and UI use only client/"), with the model's types and pure helpers.
+zones.push({
+  target: './web',
+  from: './src',
+  except: ['./client', './model', './lib', './errors'],
+  message: 'web/ may import only src/client, src/model, src/lib and src/errors (see docs/ui.md).',
+});
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'web/dist/**', '.dabba/**', 'tmp/**'] },
   js.configs.recommended,
@@ -117,6 +126,16 @@ export default tseslint.config(
         'error',
         { object: 'Date', property: 'now', message: 'Inject a clock.' },
         { object: 'Math', property: 'random', message: 'Inject randomness.' },
+      ],
+    },
+  },
+  {
+    // Browser code: no node modules (the build refuses them too, see scripts/build-ui.ts).
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['node:*', 'undici', 'pino'], message: 'The web UI runs in a browser.' }] },
       ],
     },
   },

@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { detectCapacity, startAgent } from '../agent/index.ts';
 import type { AgentDaemonOptions, Daemon, Daemons, DevOptions, ServerDaemonOptions } from '../cli/index.ts';
 import { DabbaClient } from '../client/index.ts';
@@ -158,6 +159,9 @@ async function openSqlite(dataDir: string, logger: Logger): Promise<{ store: Sql
  * dev: the local agent gets its host certificate straight from the server in this process (as a
  * join would give it), so logs flow over TLS to the address of that certificate, as in a cluster.
  */
+/** The web UI this checkout built (scripts/build-ui.ts, run by `npm ci`/`npm install`). */
+const WEB_UI_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+
 export const daemons: Daemons = {
   async dev(o: DevOptions): Promise<Daemon> {
     // The terminal is for the person; the structured log goes to a file in the data dir.
@@ -184,6 +188,7 @@ export const daemons: Daemons = {
         logger: logger.child({ part: 'server' }),
         images,
         replicaId: 'dev',
+        uiDir: WEB_UI_DIR,
         dataDir: join(o.dataDir, 'server'),
         storage: {
           paths: await distinctFileSystems([o.dataDir, join(o.dataDir, 'images')]),
@@ -238,6 +243,7 @@ export const daemons: Daemons = {
       adminToken,
       notes: [
         ...notes,
+        `ui: ${server.url}/ui/`,
         `host: ${defaultHostId()}`,
         `admin token: ${join(o.dataDir, 'admin.token')}`,
         `log: ${logFile}`,
@@ -277,6 +283,7 @@ export const daemons: Daemons = {
         port: o.port,
         logger,
         images,
+        uiDir: WEB_UI_DIR,
         ...(o.hostTimeoutSeconds ? { hostTtlSeconds: o.hostTimeoutSeconds } : {}),
         // A stable id lets a restarted replica take its shards back at once instead of after its
         // lease. With the embedded store there is one replica: the hostname. With etcd, replicas
@@ -309,6 +316,7 @@ export const daemons: Daemons = {
         ...(admin.token === undefined ? {} : { adminToken: admin.token }),
         notes: [
           `store: ${name}`,
+          `ui: ${server.url}/ui/`,
           admin.note,
           `cluster CA: ${pki.caFile ?? '(in the store)'}${pki.caCreated ? ' (created now)' : ''}, pin ${pki.ca.pin}`,
           pki.tls

@@ -175,9 +175,9 @@ export class DabbaClient {
           init.body = JSON.stringify(opts.body);
           init.headers = { 'content-type': 'application/json' };
         } else if (opts.raw) {
-          // A stream can be sent once: no failover for uploads.
-          init.body = opts.raw.stream;
-          init.duplex = 'half';
+          // A stream can be sent once: no failover for uploads. (Node's fetch takes an async iterable;
+          // the DOM's BodyInit, which the web UI's typecheck sees, does not list it.)
+          Object.assign(init, { body: opts.raw.stream, duplex: 'half' });
           init.headers = { 'content-type': opts.raw.contentType };
         }
         init.headers = this.#headers({

@@ -1,4 +1,9 @@
-import { randomBytes } from 'node:crypto';
+/** The platform's CSPRNG (Web Crypto: the same in Node and in the browser, which bundles the model). */
+function randomBytes(n: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65_536) crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65_536)));
+  return out;
+}
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 

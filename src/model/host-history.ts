@@ -4,7 +4,7 @@
  * agent: the machine's CPU, memory, disk, network and pressure over the interval that ended at `time`,
  * and every process then, busiest first, with the task it belonged to.
  */
-import { parseDuration } from '../lib/index.ts';
+import { parseDuration } from '../lib/durations.ts';
 
 export interface HostHistoryProcess {
   pid: number;

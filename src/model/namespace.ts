@@ -5,7 +5,7 @@
  * the prefix of another's keys (`/tasks/web/` and `/tasks/web:api/` stay apart) and a namespace's
  * keys share one prefix (`/tasks/NS:`). Task ids stay `NAME-xxxxx`.
  */
-import { NAME_PATTERN } from '../lib/index.ts';
+import { NAME_PATTERN } from '../lib/ids.ts';
 
 export const DEFAULT_NAMESPACE = 'default';
 /** In `?namespace=` and token grants: every namespace. */

@@ -4,7 +4,7 @@
  * runtime gives tasks addresses holds one block, recorded in the store.
  */
 import { DabbaError } from '../errors/index.ts';
-import { formatCidr, isPrivateRange, parseCidr, rangeSize, rangesOverlap } from '../lib/index.ts';
+import { formatCidr, isPrivateRange, parseCidr, rangeSize, rangesOverlap } from '../lib/ipv4.ts';
 
 export const DEFAULT_TASK_NETWORK = '10.88.0.0/16';
 export const DEFAULT_HOST_SUBNET_SIZE = 24;

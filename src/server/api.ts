@@ -41,6 +41,7 @@ import { watchRoutes } from './routes/watch.ts';
 import { versionRoutes } from './routes/version.ts';
 import { jobVerbRoutes } from './routes/job-verbs.ts';
 import { execRoutes } from './routes/exec.ts';
+import { uiRoutes } from './routes/ui.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
@@ -76,6 +77,8 @@ export interface ApiOptions {
    * what a deploy's runnability check reads instead of every host and assignment in the store.
    */
   cachedHosts?: () => readonly HostView[] | undefined;
+  /** The web UI's built files (web/dist), served at /ui/; absent: /ui/ answers 404. */
+  uiDir?: string;
   /**
    * Authentication: who may call what (src/auth). Absent: every request acts as an admin — only for
    * measuring what authentication costs (bench/api-auth.ts), never a default.
@@ -121,6 +124,7 @@ export function buildRouter(o: ApiOptions): Router {
   if (o.servers) serverRoutes(router, o.servers);
   metricsRoutes(router, o.telemetry, o.metrics);
   if (o.logTables) tableRoutes(router, o.logTables, o.store, o.logger);
+  uiRoutes(router, o.uiDir);
   authRoutes(router, {
     store: o.store,
     clock: o.clock,

@@ -44,6 +44,8 @@ export interface ServerOptions {
   version?: string;
   /** Image store served to agents and filled by `dabba image import|create`. */
   images?: ImageStore;
+  /** The web UI's built files (web/dist), served at /ui/ (bin/ gives the checkout's). */
+  uiDir?: string;
   /** This replica's id (default hostname-pid-random). A restart with the same id replaces the old registration. */
   replicaId?: string;
   /** Number of scheduler shards; every replica on one store must use the same (default 16). */
@@ -242,6 +244,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       taskNetwork,
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
+      ...(o.uiDir === undefined ? {} : { uiDir: o.uiDir }),
       ...(auth ? { auth } : {}),
       pki,
       ...(guard ? { storage: guard } : {}),

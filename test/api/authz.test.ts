@@ -37,6 +37,10 @@ const THROUGH: Record<string, Caller[]> = {
 const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: unknown }> = {
   'GET /v1/health': { kind: 'open', path: '/v1/health' },
   'GET /v1/ca': { kind: 'open', path: '/v1/ca' },
+  // The web UI's static files are public (their API calls carry the token).
+  'GET /': { kind: 'open', path: '/' },
+  'GET /ui': { kind: 'open', path: '/ui' },
+  'GET /ui/:file': { kind: 'open', path: '/ui/index.html' },
   'GET /v1/whoami': { kind: 'any', path: '/v1/whoami' },
   'GET /v1/version': { kind: 'any', path: '/v1/version' },
   'GET /v1/events': { kind: 'read', path: '/v1/events' },

@@ -11,6 +11,10 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   // the server with anything.
   'GET /v1/ca': 'open',
   'GET /v1/whoami': 'authenticated',
+  // The web UI's static files (and / redirecting to it): public; the API calls it makes carry the token.
+  'GET /': 'open',
+  'GET /ui': 'open',
+  'GET /ui/:file': 'open',
   'GET /v1/version': 'authenticated',
   // Listed and followed (?follow=1): the namespace's jobs' events and those naming no job.
   'GET /v1/events': 'namespace-read',

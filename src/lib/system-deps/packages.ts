@@ -36,6 +36,7 @@ export const FEATURES = {
   'etcd-store': 'the etcd store (`dabba server --store etcd://...`, HA tests)',
   prometheus:
     'Prometheus interoperation: a real Prometheus scrapes /metrics and /federate (telemetry tests, bench/tsdb.ts)',
+  'web-ui-tests': "the web UI's tests in a real browser (test/ui)",
   extra: 'packages added for this run by DABBA_EXTRA_SYSTEM_PACKAGES',
 } as const;
 export type Feature = keyof typeof FEATURES;
@@ -148,6 +149,13 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     command: 'prometheus',
     feature: 'prometheus',
     usedBy: 'test/telemetry/prometheus.test.ts (scrapes /metrics and /federate); promtool in bench/tsdb.ts',
+    skippedBy: [],
+  },
+  {
+    package: 'chromium',
+    command: 'chromium',
+    feature: 'web-ui-tests',
+    usedBy: 'a real headless browser driven by playwright-core for the web UI tests (test/ui)',
     skippedBy: [],
   },
 ];

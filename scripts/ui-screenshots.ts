@@ -1,0 +1,113 @@
+/**
+ * Regenerates the screenshots in docs/ui/ (shown in docs/ui.md): a real `dabba dev` (process
+ * runtime) with a small job, a job that cannot be placed and a few time series, photographed in a
+ * headless Chromium at 1280x800 (light and dark) and at phone width. Everything it starts is
+ * stopped at the end, even on failure.
+ *
+ *   node scripts/ui-screenshots.ts
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import type { JobView } from '../src/model/index.ts';
+import { launchBrowser } from '../test/helpers/browser.ts';
+import { DevCluster, REPO, waitFor } from '../test/helpers/dev-cluster.ts';
+
+const OUT = join(REPO, 'docs', 'ui');
+
+const JOB = `name: web
+replicas: 3
+task:
+  command: ["sh", "-c", "i=0; while true; do echo \\"GET /item/$i 200 $((i % 7))ms\\"; i=$((i+1)); sleep 0.5; done"]
+  resources: { cpu: 0.1, memory: 32Mi, pids: 16 }
+  stopGracePeriod: 1s
+update: { maxUnavailable: 1, maxSurge: 1, minHealthy: 1s, deadline: 1m }
+`;
+
+async function seedMetrics(c: DevCluster): Promise<void> {
+  const step = 10_000;
+  const first = Math.floor((Date.now() - 58 * 60_000) / step) * step;
+  const wave = (phase: number, amp: number) => (i: number) =>
+    Math.round(amp * Math.sin(i / 20 + phase) + amp * 0.3 * Math.sin(i / 3 + phase * 2));
+  const series = ['a', 'b', 'c', 'd', 'e', 'f'].map((task, k) => ({
+    name: 'requests_delta',
+    labels: { namespace: 'default', task: `web-${task}` },
+    kind: 'gauge',
+    samples: Array.from({ length: 348 }, (_, i) => [first + i * step + 500, wave(k, 100 + k * 40)(i)]),
+  }));
+  const r = await c.api('POST', '/v1/metrics/ingest', { host: 'vm', seq: 1, series });
+  if (r.status !== 200) throw new Error(`ingest: ${JSON.stringify(r.body)}`);
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: join(OUT, `${name}.png`) });
+  process.stdout.write(`docs/ui/${name}.png\n`);
+}
+
+const c = await DevCluster.start();
+const b = await launchBrowser().catch(async (e: unknown) => {
+  await c.destroy();
+  throw e;
+});
+try {
+  await mkdir(OUT, { recursive: true });
+  await writeFile(join(c.dataDir, 'web.yaml'), JOB);
+  await writeFile(
+    join(c.dataDir, 'big.yaml'),
+    'name: batch-huge\nreplicas: 2\ntask:\n  command: ["sleep", "60"]\n  resources: { cpu: 512, memory: 32Mi }\n',
+  );
+  const d = await c.cli(['deploy', join(c.dataDir, 'web.yaml')]);
+  if (d.code !== 0) throw new Error(d.stderr);
+  await c.cli(['deploy', join(c.dataDir, 'big.yaml'), '--detach']);
+  await c.cli(['scale', 'web', '4']);
+  await seedMetrics(c);
+  const token = await c.adminToken();
+  const view = (await c.api('GET', '/v1/jobs/web')).body as JobView;
+  const task = view.tasks.find((t) => t.state === 'running')?.id ?? '';
+  const pages: [string, string][] = [
+    ['overview', '#/'],
+    ['jobs', '#/jobs'],
+    ['job', '#/jobs/web'],
+    ['job-unplaced', '#/jobs/batch-huge'],
+    ['task', `#/jobs/web/tasks/${task}`],
+    ['hosts', '#/hosts'],
+  ];
+  for (const [theme, size] of [
+    ['light', { width: 1280, height: 800 }],
+    ['dark', { width: 1280, height: 800 }],
+  ] as const) {
+    const page = await b.page(size);
+    await page.emulateMedia({ colorScheme: theme });
+    await page.goto(`${c.url}/ui/#token=${token}`);
+    await page.getByTestId('identity').waitFor({ timeout: 60_000 });
+    for (const [name, hash] of pages) {
+      if (theme === 'dark' && name !== 'overview' && name !== 'job') continue;
+      await page.goto(`${c.url}/ui/${hash}`);
+      await shoot(page, theme === 'light' ? name : `${name}-dark`);
+    }
+    if (theme === 'light') {
+      await page.goto(`${c.url}/ui/#/dashboards`);
+      await page.getByLabel('Add a metric').fill('requests_delta');
+      await page.getByRole('button', { name: 'Add', exact: true }).click();
+      const chart = page.locator('[data-chart^="requests_delta"]').first();
+      await chart.waitFor({ timeout: 60_000 });
+      const box = await chart.locator('canvas').boundingBox();
+      if (box) await page.mouse.move(box.x + 200, box.y + 10);
+      await shoot(page, 'dashboards');
+      await page.goto(`${c.url}/ui/#/jobs/web`);
+      await page.getByLabel('Replicas').fill('6');
+      await page.getByRole('button', { name: 'Scale' }).click();
+      await page.getByRole('dialog').getByTestId('plan').waitFor({ timeout: 60_000 });
+      await shoot(page, 'confirm-scale');
+    }
+    await page.context().close();
+  }
+  const phone = await b.page({ width: 390, height: 844 });
+  await phone.goto(`${c.url}/ui/#token=${token}`);
+  await waitFor('the overview', async () => (await phone.getByTestId('job-count').count()) > 0, 60_000);
+  await shoot(phone, 'overview-phone');
+} finally {
+  await b.close();
+  await c.destroy();
+}

@@ -1,0 +1,37 @@
+/** Hash routes (`#/jobs/NAME`): the server serves one page, and the path never carries state it logs. */
+import { useEffect, useState } from 'preact/hooks';
+
+export type Route =
+  | { page: 'overview' }
+  | { page: 'jobs'; query: URLSearchParams }
+  | { page: 'job'; job: string }
+  | { page: 'task'; job: string; task: string }
+  | { page: 'hosts' }
+  | { page: 'dashboards' };
+
+export function parseRoute(hash: string): Route {
+  const [path = '', search = ''] = hash.replace(/^#/, '').split('?');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const [a, b, c, d] = parts;
+  if (a === 'jobs' && b !== undefined && c === 'tasks' && d !== undefined)
+    return { page: 'task', job: b, task: d };
+  if (a === 'jobs' && b !== undefined) return { page: 'job', job: b };
+  if (a === 'jobs') return { page: 'jobs', query: new URLSearchParams(search) };
+  if (a === 'hosts') return { page: 'hosts' };
+  if (a === 'dashboards') return { page: 'dashboards' };
+  return { page: 'overview' };
+}
+
+export function href(...parts: string[]): string {
+  return `#/${parts.map(encodeURIComponent).join('/')}`;
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const on = (): void => setRoute(parseRoute(location.hash));
+    addEventListener('hashchange', on);
+    return () => removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}
