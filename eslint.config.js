@@ -28,7 +28,9 @@ const allowed = {
   telemetry: ['lib', 'errors', 'model', 'client'],
   client: ['lib', 'errors', 'model'],
   server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth'],
-  agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509'],
+  agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509', 'telemetry'],
+  // What services import (FB303-style counters): standalone, plain Node, imports nothing internal.
+  sdk: [],
   cli: ['lib', 'errors', 'model', 'client'],
 };
 const zones = Object.entries(allowed).map(([target, ok]) => ({
