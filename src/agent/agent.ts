@@ -18,6 +18,11 @@ import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
 import { DiskConditions } from './disk-conditions.ts';
+import {
+  DEFAULT_METRICS_INTERVAL_MS,
+  runMetricsCollection,
+  type MetricsCollectionOptions,
+} from './metrics-collection.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -46,6 +51,8 @@ export interface AgentOptions {
   watermark?: Watermark;
   /** How often the data dir's free space is looked at (ms, default 2,000). */
   diskCheckMs?: number;
+  /** Counter collection (docs/telemetry.md): interval (default 10 s; 0: off) and spool budget. */
+  metrics?: MetricsCollectionOptions;
 }
 
 export interface RunningAgent {
@@ -304,6 +311,19 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     throw e;
   }
   loops.push(reporter.run(signal), syncAssignments(), stats(), renewals());
+  loops.push(
+    runMetricsCollection({
+      options: o.metrics ?? { intervalMs: DEFAULT_METRICS_INTERVAL_MS },
+      client: o.client,
+      runtime: o.runtime,
+      hostId: o.hostId,
+      dataDir: o.dataDir,
+      runners: () => runners.values(),
+      clock,
+      logger,
+      signal,
+    }).catch((e: unknown) => logger.error({ err: messageOf(e) }, 'metrics collection stopped')),
+  );
 
   return {
     endpointUrl: endpoint.url,

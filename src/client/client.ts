@@ -307,6 +307,17 @@ export class DabbaClient {
     return this.#json('POST', '/v1/hosts/join', { body: { hostId, ...cert } });
   }
 
+  // Time series
+  /** Ships one batch of a host's points (agents); idempotent per (host, seq). */
+  ingestMetrics(batch: {
+    host: string;
+    seq: number;
+    spool?: string;
+    series: { name: string; labels: Record<string, string>; kind: string; samples: [number, number][] }[];
+  }): Promise<{ accepted: number; seq: number }> {
+    return this.#json('POST', '/v1/metrics/ingest', { body: batch });
+  }
+
   // Identity, namespaces, audit
   whoami(): Promise<{
     kind: string;

@@ -79,6 +79,26 @@ function parseWatermark(bytes: string, percent: string): { watermark: Watermark 
   return { watermark: { minFreeBytes: size.bytes, minFreePercent: pct } };
 }
 
+/** `--metrics-interval` and `--metrics-spool`: counter collection (docs/telemetry.md). */
+function parseMetrics(
+  interval: string,
+  spool: string,
+): { metrics: { intervalMs: number; spoolBytes: number } } {
+  const d = interval === '0' ? { ok: true as const, ms: 0 } : parseDuration(interval);
+  if (!d.ok) throw new CliError(`--metrics-interval: ${d.error}`, EXIT.USAGE);
+  if (d.ms !== 0 && d.ms < 100)
+    throw new CliError('--metrics-interval must be at least 100ms (or 0: off)', EXIT.USAGE);
+  const size = parseSize(spool);
+  if (!size.ok) throw new CliError(`--metrics-spool: ${size.error}`, EXIT.USAGE);
+  if (size.bytes < 1024 * 1024) throw new CliError('--metrics-spool must be at least 1Mi', EXIT.USAGE);
+  return { metrics: { intervalMs: d.ms, spoolBytes: size.bytes } };
+}
+
+const METRICS_INTERVAL_HELP =
+  "how often the agent collects the host's figures and its tasks' counters (0: off)";
+const METRICS_SPOOL_HELP =
+  'disk budget of the spool that keeps collected batches until the server has them (oldest dropped beyond it)';
+
 const MIN_FREE_HELP = 'below this much free space in the data dir, new job versions and images are refused';
 const MIN_FREE_PERCENT_HELP = 'the same, as a percentage of the file system';
 const AGENT_MIN_FREE_HELP = 'below this much free space in the data dir the host reports DiskPressure';
@@ -164,8 +184,12 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--no-login', "do not store the admin token in the user's credentials (~/.config/dabba)")
     .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
+    .option('--metrics-interval <dur>', METRICS_INTERVAL_HELP, '10s')
+    .option('--metrics-spool <size>', METRICS_SPOOL_HELP, '64Mi')
     .action(
       async (opts: {
+        metricsInterval: string;
+        metricsSpool: string;
         dataDir: string;
         listen: string;
         driver: string;
@@ -189,6 +213,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...parseOciRuntime(opts.ociRuntime),
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
             ...parseWatermark(opts.minFree, opts.minFreePercent),
+            ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
           },
           ctx.signal,
         );
@@ -377,8 +402,12 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--memory <size>', 'memory offered to tasks, e.g. 4Gi (default: all memory)')
     .option('--min-free <size>', AGENT_MIN_FREE_HELP, '64Mi')
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
+    .option('--metrics-interval <dur>', METRICS_INTERVAL_HELP, '10s')
+    .option('--metrics-spool <size>', METRICS_SPOOL_HELP, '64Mi')
     .action(
       async (opts: {
+        metricsInterval: string;
+        metricsSpool: string;
         minFree: string;
         minFreePercent: string;
         server: string;
@@ -413,6 +442,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
             ...parseCapacity(opts.cpu, opts.memory),
             ...parseWatermark(opts.minFree, opts.minFreePercent),
+            ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
             ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
             ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),

@@ -2,7 +2,7 @@
  * Ships the spool's batches to the server, oldest first, one at a time: a batch is deleted only
  * once the server has acknowledged its seq. Failures (server down, network, 5xx, a lost
  * credential) are retried with capped exponential backoff, in order, so nothing is skipped; a
- * batch the server refuses as invalid (a 4xx other than 401/403/408/429) is dropped and counted,
+ * batch the server refuses as invalid (a 4xx other than 401/403/404/405/408/429) is dropped and counted,
  * since sending it again cannot succeed and would hold up every batch behind it.
  */
 import { DabbaError, messageOf } from '../../errors/index.ts';
@@ -26,7 +26,8 @@ export interface ShipperStats {
   failures: number;
 }
 
-const RETRYABLE_4XX = new Set([401, 403, 408, 425, 429]);
+// 404/405: a server without the ingest route yet (older, mid-upgrade): keep the batches for it.
+const RETRYABLE_4XX = new Set([401, 403, 404, 405, 408, 425, 429]);
 
 /** Whether a failed send should be retried (anything but a refusal of the batch itself). */
 export function retryable(e: unknown): boolean {
