@@ -27,7 +27,7 @@ const allowed = {
   // will import it; today the storage engine (tsdb/) needs only lib and errors.
   telemetry: ['lib', 'errors', 'model', 'client', 'sdk'],
   client: ['lib', 'errors', 'model'],
-  server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth'],
+  server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth', 'telemetry'],
   agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509', 'telemetry'],
   // What services import (FB303-style counters): standalone, plain Node, imports nothing internal.
   sdk: [],

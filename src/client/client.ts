@@ -34,6 +34,7 @@ import type {
 } from '../model/index.ts';
 import { LOG_INSTANCE_HEADER } from '../model/index.ts';
 import type { ExecSpec } from '../model/index.ts';
+import type { IngestBatch, IngestResult, MetricsQuery, MetricsQueryResult } from '../model/index.ts';
 import { openExec, type ExecConnection } from './exec-upgrade.ts';
 import { parseAddrs } from './addrs.ts';
 import { errorFromBody, ndjson, parseResponse } from './responses.ts';
@@ -309,13 +310,20 @@ export class DabbaClient {
 
   // Time series
   /** Ships one batch of a host's points (agents); idempotent per (host, seq). */
-  ingestMetrics(batch: {
-    host: string;
-    seq: number;
-    spool?: string;
-    series: { name: string; labels: Record<string, string>; kind: string; samples: [number, number][] }[];
-  }): Promise<{ accepted: number; seq: number }> {
+  ingestMetrics(batch: IngestBatch): Promise<IngestResult> {
     return this.#json('POST', '/v1/metrics/ingest', { body: batch });
+  }
+  /** Queries a metric (the client's namespace's series; `*`: every series, host-level ones too). */
+  queryMetrics(q: MetricsQuery): Promise<MetricsQueryResult> {
+    const p = new URLSearchParams({ name: q.name });
+    for (const w of q.where ?? []) p.append('where', w);
+    for (const b of q.by ?? []) p.append('by', b);
+    if (q.rate === true) p.set('rate', '1');
+    for (const k of ['since', 'start', 'end', 'step', 'agg', 'over'] as const) {
+      const v = q[k];
+      if (v !== undefined) p.set(k, v);
+    }
+    return this.#json('GET', this.#n(`/v1/metrics/query?${p.toString()}`));
   }
 
   // Identity, namespaces, audit

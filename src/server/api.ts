@@ -45,6 +45,8 @@ import type { HostView, TaskNetwork } from '../model/index.ts';
 import type { ServerPki } from './pki.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { faultCounts, type StorageHooks } from './storage/index.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import type { TelemetryService } from '../telemetry/server/index.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -74,6 +76,8 @@ export interface ApiOptions {
    * measuring what authentication costs (bench/api-auth.ts), never a default.
    */
   auth?: ApiAuth;
+  /** The time-series store (`/v1/metrics/...`, `/federate`); without one those answer 503. */
+  telemetry?: TelemetryService;
 }
 
 export interface ApiAuth {
@@ -104,6 +108,7 @@ export function buildRouter(o: ApiOptions): Router {
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
+  metricsRoutes(router, o.telemetry);
   authRoutes(router, {
     store: o.store,
     clock: o.clock,

@@ -27,6 +27,8 @@ import {
   type Authenticator,
 } from '../auth/index.ts';
 import type { ApiAuth } from './api.ts';
+import { join } from 'node:path';
+import { TelemetryService, type TelemetryOptions } from '../telemetry/server/index.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -82,6 +84,13 @@ export interface ServerOptions {
   auth?: false | AuthOptions;
   /** Audit records kept by the broker's trimming (default 10,000). */
   keepAudit?: number;
+  /**
+   * Where this replica keeps its time series (default `DATA_DIR/tsdb` when `dataDir` is set; without
+   * either, the metrics endpoints answer 503).
+   */
+  telemetryDir?: string;
+  /** Options of the time-series store (tests shorten its intervals). */
+  telemetry?: TelemetryOptions['tsdb'];
 }
 
 export interface AuthOptions {
@@ -168,6 +177,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ...(o.forceTls === undefined ? {} : { forceTls: o.forceTls }),
     ...(o.tlsNames === undefined ? {} : { tlsNames: o.tlsNames }),
   });
+  const telemetryDir = o.telemetryDir ?? (o.dataDir === undefined ? undefined : join(o.dataDir, 'tsdb'));
+  const telemetry =
+    telemetryDir === undefined
+      ? undefined
+      : new TelemetryService({
+          dir: telemetryDir,
+          clock,
+          logger: logger.child({ part: 'telemetry' }),
+          ...(o.telemetry === undefined ? {} : { tsdb: o.telemetry }),
+        });
   const http = createApiServer(
     {
       store,
@@ -182,6 +201,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       ...(auth ? { auth } : {}),
       pki,
       ...(guard ? { storage: guard } : {}),
+      ...(telemetry ? { telemetry } : {}),
       cachedHosts: () =>
         cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostViews() : undefined,
       servers: {
@@ -199,6 +219,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       http.off('error', reject);
       resolve();
     });
+  }).catch((e: unknown) => {
+    telemetry?.close();
+    throw e;
   });
   handleAcceptErrors(http, logger, 'API server');
   const addr = http.address() as AddressInfo;
@@ -219,6 +242,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     controller.abort();
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
+    telemetry?.close();
     throw e;
   }
   replica = r;
@@ -239,6 +263,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     r.run(signal),
     scheduler.run(signal),
     ...(guard ? [guard.run(signal)] : []),
+    ...(telemetry ? [telemetry.run(signal)] : []),
     runBrokerDuties(
       {
         store,

@@ -79,6 +79,8 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'GET /v1/namespaces': { kind: 'read', path: '/v1/namespaces' },
   'PUT /v1/namespaces/:name/quota': { kind: 'admin', path: '/v1/namespaces/default/quota', body: {} },
   'GET /v1/audit': { kind: 'admin', path: '/v1/audit' },
+  'POST /v1/metrics/ingest': { kind: 'host', path: '/v1/metrics/ingest', body: {} },
+  'GET /v1/metrics/query': { kind: 'read', path: '/v1/metrics/query?name=x' },
 };
 
 function expected(kind: keyof typeof THROUGH, caller: Caller): Outcome {

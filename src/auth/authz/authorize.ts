@@ -135,6 +135,7 @@ export function authorize(p: Principal, permission: Permission, req: AccessReque
       return { namespace: DEFAULT_NAMESPACE };
     case 'host-register':
     case 'host-tasks':
+    case 'host-ingest':
       needSelf(p, undefined, permission);
       return { namespace: DEFAULT_NAMESPACE };
     case 'host-self':

@@ -29,6 +29,8 @@ export type Permission =
   | 'host-own'
   /** Task status: a host, for tasks assigned to it (the handler checks the body's host), admin. */
   | 'host-tasks'
+  /** Time series from a host (metrics ingest): a host credential (its own series only), admin. */
+  | 'host-ingest'
   /** The store watch: admin any prefix; a host only its own assignments (/assign/HOST/). */
   | 'watch';
 
@@ -47,5 +49,6 @@ export const PERMISSION_HELP: Record<Permission, string> = {
   'host-self': "the host's own credential, or role admin",
   'host-own': 'the host itself (its current host certificate)',
   'host-tasks': 'a host credential (tasks assigned to that host), or role admin',
+  'host-ingest': "a host credential (the batch's host must be that host), or role admin",
   watch: "role admin, or a host's credential for its own assignments",
 };

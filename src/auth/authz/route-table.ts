@@ -59,6 +59,15 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/namespaces': 'cluster-read',
   'PUT /v1/namespaces/:name/quota': 'admin',
   'GET /v1/audit': 'admin',
+  // Time series. Ingest: an agent ships its host's batches (the handler checks the body's host).
+  'POST /v1/metrics/ingest': 'host-ingest',
+  // Queries see the request's namespace's series (label namespace=NS); `*` (a token covering every
+  // namespace) also sees host-level series, which carry no namespace.
+  'GET /v1/metrics/query': 'namespace-read',
+  // Federation for Prometheus: the latest sample of matching series, by the same namespace rule.
+  'GET /federate': 'namespace-read',
+  // The control plane's own counters (Prometheus scrapes with a viewer token).
+  'GET /metrics': 'cluster-read',
 };
 
 export function routeKey(method: string, pattern: string): string {

@@ -35,8 +35,16 @@ export class Head {
   /** Points before this time are refused (their day is rolled up already). */
   frozenBefore = 0;
 
-  constructor(headDir: string) {
+  /**
+   * The time of a series' last point stored outside the head (raw blocks), asked once per series on
+   * its first append after an open: so that points re-sent after a restart for a window already cut
+   * into a block are refused as duplicates, not stored twice.
+   */
+  readonly #lastStored: (ref: number) => number;
+
+  constructor(headDir: string, lastStored: (ref: number) => number = () => -1) {
     this.#dir = headDir;
+    this.#lastStored = lastStored;
   }
 
   /** Makes sure a window's next segment number is above `seq` (blocks and files found on open). */
@@ -57,7 +65,7 @@ export class Head {
   append(ref: number, t: number, v: number, log = true): boolean {
     let s = this.#series[ref];
     if (s === undefined) {
-      s = { window: -1, enc: null, lastT: -1, seg: null };
+      s = { window: -1, enc: null, lastT: this.#lastStored(ref), seg: null };
       this.#series[ref] = s;
     }
     if (!(t > s.lastT) || t >= 2 ** 53 || t < this.frozenBefore || Math.floor(t) !== t) return false;

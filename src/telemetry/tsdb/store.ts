@@ -23,7 +23,7 @@ import { blockPath, DAY_MS, TIERS, WINDOW_MS, type Tier } from './layout.ts';
 import { assemble, compileMatchers, StepAccumulator, type Query, type ResultSeries } from './query.ts';
 import { SeriesIndex, type SeriesInfo } from './series-index.ts';
 import { SeriesReader } from './series-reader.ts';
-import { sealChunk } from './sealed-chunk.ts';
+import { decodeSealed, sealChunk } from './sealed-chunk.ts';
 
 export interface TsdbOptions {
   /** The store's directory (created when missing), e.g. beside the control plane's data. */
@@ -71,7 +71,7 @@ export class TimeSeriesStore {
     this.#index = new SeriesIndex(this.dir);
     this.#blocks = new BlockSet(this.dir);
     removeCovered(this.#blocks);
-    this.#head = new Head(headDir);
+    this.#head = new Head(headDir, (ref) => this.#lastStored(ref));
     this.#head.frozenBefore = this.#frozenBefore();
     for (const b of this.#blocks.list('raw')) this.#head.seenSeq(b.start, b.seq);
     this.#replay(headDir);
@@ -160,6 +160,41 @@ export class TimeSeriesStore {
     return assemble(q, selected);
   }
 
+  /**
+   * The last point at or after `start` (and before `end`) of each series `match` selects (federation:
+   * the latest sample of every matching series). Series without a point in the range are left out;
+   * a roll-up bucket counts as its max at its start.
+   */
+  latest(
+    match: (s: SeriesInfo) => boolean,
+    start: number,
+    end: number,
+    names?: readonly string[],
+  ): { info: SeriesInfo; t: number; v: number }[] {
+    const out: { info: SeriesInfo; t: number; v: number }[] = [];
+    const refs =
+      names === undefined
+        ? this.#index.all().map((s) => s.ref)
+        : names.flatMap((n) => this.#index.refsOfName(n));
+    for (const ref of refs) {
+      const info = this.#index.get(ref)!;
+      if (!match(info)) continue;
+      const last = { t: NaN, v: NaN };
+      this.#reader.visit(info.id, ref, start, end, {
+        point(t, v) {
+          last.t = t;
+          last.v = v;
+        },
+        bucket(t, _r, _min, max) {
+          last.t = t;
+          last.v = max;
+        },
+      });
+      if (last.t === last.t) out.push({ info, t: last.t, v: last.v });
+    }
+    return out;
+  }
+
   /** Every series the index knows. */
   series(): readonly SeriesInfo[] {
     return this.#index.all();
@@ -234,6 +269,24 @@ export class TimeSeriesStore {
       out.push({ id, count: enc.count, bytes: sealChunk(enc.bytes(), enc.count) });
     }
     return out;
+  }
+
+  /** The last timestamp of a series in the raw blocks (-1 when it has none there). */
+  #lastStored(ref: number): number {
+    const info = this.#index.get(ref);
+    if (info === undefined) return -1;
+    const raw = this.#blocks.list('raw');
+    let best = -1;
+    for (let i = raw.length - 1; i >= 0; i--) {
+      const b = raw[i]!;
+      if (b.reader.meta.end <= best) break;
+      const s = b.reader.series(info.id);
+      if (s === undefined || s.count === 0) continue;
+      const ts = new Float64Array(s.count);
+      const vs = new Float64Array(s.count);
+      if (decodeSealed(s.bytes, s.count, ts, vs)) best = Math.max(best, ts[s.count - 1]!);
+    }
+    return best;
   }
 
   #frozenBefore(): number {
