@@ -16,6 +16,7 @@ let healthy = true;
 let served = 0;
 const metrics = metricsHandler();
 describe('hello_requests_total', 'counter', 'Greetings served.');
+incrementCounter('hello_requests_total', 0); // served from the start at 0, so a rate sees the first request
 describe('hello_request_seconds', 'histogram', 'Time to answer a greeting.');
 
 const server = createServer((req, res) => {

@@ -115,6 +115,14 @@ describe('valid job files', () => {
     assert.deepEqual(parseOk(JSON.stringify(toUserForm(spec), null, 2)), spec);
   });
 
+  test('task.metrics survives the user form (what deploy sends and the server reads)', () => {
+    const spec = parseOk(`${MINIMAL}  ports: [{ name: http, port: 8080 }]\n  metrics: { port: http }\n`);
+    assert.deepEqual(parseOk(JSON.stringify(toUserForm(spec))).task.metrics, {
+      port: 'http',
+      path: '/metrics',
+    });
+  });
+
   test('a minimal file gets every default', () => {
     assert.deepEqual(parseOk(MINIMAL), {
       name: 'x',
