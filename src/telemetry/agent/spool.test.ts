@@ -79,8 +79,8 @@ test('a corrupt or half-written file is removed, not shipped; a failed write is 
   const a = (await s.append(series(1))) ?? 0;
   await s.append(series(2));
   const { writeFile } = await import('node:fs/promises');
-  await writeFile(join(dir, `${a}.json`), '{"seq": 1, "tru');
-  await writeFile(join(dir, `${a + 5}.json.tmp`), 'partial');
+  await writeFile(join(dir, `${a}.json.gz`), '{"seq": 1, "tru');
+  await writeFile(join(dir, `${a + 5}.json.gz.tmp`), 'partial');
   const again = await Spool.open(opts(dir));
   assert.equal((await again.oldest())?.seq, a + 1);
   assert.equal(again.stats().corrupt, 1);

@@ -1,7 +1,7 @@
 /**
  * The agent's bounded on-disk spool of metric batches (docs/telemetry.md, "Spool").
  *
- * Each batch is one file, `SEQ.json`, written whole (temporary file, fsync, rename), numbered by an
+ * Each batch is one gzipped JSON file, `SEQ.json.gz`, written whole (temporary file, fsync, rename), numbered by an
  * increasing `seq` per host. The shipper sends the oldest first and deletes a file only once the
  * server has acknowledged its seq; the highest acknowledged seq is kept in `acked`, so numbers are
  * never reused after a restart, even with the spool empty (a fresh spool starts at the clock's ms,
@@ -11,6 +11,8 @@
  */
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
 import { join } from 'node:path';
 import type { Clock, Logger } from '../../lib/index.ts';
 import { messageOf } from '../../errors/index.ts';
@@ -46,8 +48,12 @@ interface Entry {
   samples: number;
 }
 
+const gzip = promisify(gzipCb);
+const gunzip = promisify(gunzipCb);
+
 export const DEFAULT_SPOOL_BYTES = 64 * 1024 * 1024;
-const FILE = /^(\d+)\.json$/;
+const FILE = /^(\d+)\.json\.gz$/;
+const fileOf = (seq: number): string => `${seq}.json.gz`;
 
 export class Spool {
   readonly #o: SpoolOptions;
@@ -114,8 +120,15 @@ export class Spool {
   async append(series: WireSeries[]): Promise<number | undefined> {
     const seq = this.#nextSeq++;
     const batch: WireBatch = { host: this.#o.host, seq, spool: this.#id, series };
-    const body = JSON.stringify(batch);
-    const path = join(this.#o.dir, `${seq}.json`);
+    let body: Buffer;
+    try {
+      body = await gzip(JSON.stringify(batch));
+    } catch (e) {
+      this.#stats.writeFailures++;
+      this.#o.logger.warn({ err: messageOf(e), seq }, 'metrics spool: could not encode a batch; it is lost');
+      return undefined;
+    }
+    const path = join(this.#o.dir, fileOf(seq));
     try {
       const fh = await open(`${path}.tmp`, 'w', 0o600);
       try {
@@ -134,7 +147,7 @@ export class Spool {
       );
       return undefined;
     }
-    const bytes = Buffer.byteLength(body);
+    const bytes = body.length;
     const samples = series.reduce((n, s) => n + s.samples.length, 0);
     this.#entries.push({ seq, bytes, samples });
     this.#bytes += bytes;
@@ -149,7 +162,8 @@ export class Spool {
       const e = this.#entries[0];
       if (e === undefined) return undefined;
       try {
-        const parsed = JSON.parse(await readFile(join(this.#o.dir, `${e.seq}.json`), 'utf8')) as WireBatch;
+        const raw = await gunzip(await readFile(join(this.#o.dir, fileOf(e.seq))));
+        const parsed = JSON.parse(raw.toString('utf8')) as WireBatch;
         if (parsed.seq !== e.seq || !Array.isArray(parsed.series)) throw new Error('not a batch');
         return parsed;
       } catch (err) {
@@ -217,6 +231,6 @@ export class Spool {
     if (i < 0) return;
     this.#entries.splice(i, 1);
     this.#bytes -= e.bytes;
-    await rm(join(this.#o.dir, `${e.seq}.json`), { force: true }).catch(() => undefined);
+    await rm(join(this.#o.dir, fileOf(e.seq)), { force: true }).catch(() => undefined);
   }
 }
