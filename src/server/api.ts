@@ -47,6 +47,7 @@ import { certificateRoutes } from './routes/certificates.ts';
 import { faultCounts, type StorageHooks } from './storage/index.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import type { TelemetryService } from '../telemetry/server/index.ts';
+import type { ServedMetrics } from './routes/metrics.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -78,6 +79,8 @@ export interface ApiOptions {
   auth?: ApiAuth;
   /** The time-series store (`/v1/metrics/...`, `/federate`); without one those answer 503. */
   telemetry?: TelemetryService;
+  /** The control plane's own counters (`GET /metrics`); requests are counted and timed into it. */
+  metrics?: ServedMetrics;
 }
 
 export interface ApiAuth {
@@ -108,7 +111,7 @@ export function buildRouter(o: ApiOptions): Router {
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
-  metricsRoutes(router, o.telemetry);
+  metricsRoutes(router, o.telemetry, o.metrics);
   authRoutes(router, {
     store: o.store,
     clock: o.clock,
@@ -213,6 +216,14 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & 
     // A request target that is not a path (an absolute URL with a bad port...) must not throw here:
     // an exception in this listener would take the whole server down.
     const url = parseRequestTarget(req.url) ?? { pathname: '', query: new URLSearchParams() };
+    const timing =
+      o.metrics === undefined || upgrade ? undefined : { at: performance.now(), route: 'unmatched' };
+    if (timing !== undefined) {
+      const m = o.metrics!.registry;
+      res.once('close', () =>
+        m.request(timing.route, res.statusCode, (performance.now() - timing.at) / 1000),
+      );
+    }
     void (async () => {
       try {
         if (url.pathname === '')
@@ -222,6 +233,7 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & 
         if (upgrade && !route.upgrade)
           throw new DabbaError('DABBA_E_BAD_REQUEST', `${url.pathname} does not take an Upgrade request`);
         const { params, pattern } = route;
+        if (timing !== undefined) timing.route = routeKey(method, pattern);
         const seen: { principal: Principal } = { principal: ANONYMOUS };
         auditOnClose(o, req, res, { method, pattern, path: url.pathname, params, query: url.query }, seen);
         const { principal, namespace } = await admit(o, req, method, pattern, params, url.query, seen);

@@ -23,7 +23,15 @@ import { haKeys } from './shards/keys.ts';
 import type { EventLog } from './state/events.ts';
 import { StateCache, isSchedulerKey } from './state-cache.ts';
 
+/** Where the loop reports its decisions and timings (the control plane's metrics). */
+export interface SchedulerMetrics {
+  decided(seconds: number, plan: { create: number; stop: number; remove: number; rollback: boolean }): void;
+  planWritten(seconds: number, revision: number, at: number): void;
+  watched(revision: number, at: number): void;
+}
+
 export interface SchedulerLoopOptions {
+  metrics?: SchedulerMetrics;
   store: Store;
   clock: Clock;
   logger: Logger;
@@ -170,6 +178,7 @@ export class SchedulerLoop {
       // until some unrelated write came.)
       const rev = batch.at(-1)?.kv.modRevision;
       if (rev !== undefined) this.cache.revision = rev;
+      if (rev !== undefined) this.#o.metrics?.watched(rev, performance.now());
       this.#kick();
     }
   }
@@ -301,6 +310,7 @@ export class SchedulerLoop {
     );
     const lastGood = this.cache.lastGoodVersion(name, job.version);
     const fleet = this.cache.fleet();
+    const decideAt = performance.now();
     const plan = reconcile({
       job,
       versions,
@@ -314,6 +324,12 @@ export class SchedulerLoop {
       now: this.#o.clock.now(),
       newTaskId: () => taskIdFor(name, shortId()),
       ...(lastGood === undefined ? {} : { lastGoodVersion: lastGood }),
+    });
+    this.#o.metrics?.decided((performance.now() - decideAt) / 1000, {
+      create: plan.create.length,
+      stop: plan.stop.length,
+      remove: plan.remove.length,
+      rollback: plan.rollbackTo !== undefined,
     });
     if (plan.wakeAt === undefined) this.#wakeAt.delete(name);
     else this.#wakeAt.set(name, plan.wakeAt);
@@ -407,6 +423,7 @@ export class SchedulerLoop {
       // Not decided again before this write is seen (or has failed).
       this.#pending.set(name, Number.POSITIVE_INFINITY);
       this.cache.expect(decoded);
+      const writeAt = performance.now();
       const r = await this.#o.store.txn({ compare, success: ops }).catch((e: unknown) => {
         this.#pending.delete(name);
         this.cache.unexpect(decoded.map((d) => d.key));
@@ -419,6 +436,7 @@ export class SchedulerLoop {
         return created;
       }
       created += part.create.length;
+      this.#o.metrics?.planWritten((performance.now() - writeAt) / 1000, r.revision, performance.now());
       this.#pending.set(name, r.revision);
       for (const h of hosts) {
         this.#placedAt.set(h, r.revision);

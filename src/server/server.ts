@@ -16,7 +16,7 @@ import { serversView } from './routes/servers.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
-import { StorageGuard, observeStore } from './storage/index.ts';
+import { StorageGuard, observeStore, timeStore } from './storage/index.ts';
 import { parseTaskNetwork } from '../model/index.ts';
 import {
   AuditLog,
@@ -28,7 +28,7 @@ import {
 } from '../auth/index.ts';
 import type { ApiAuth } from './api.ts';
 import { join } from 'node:path';
-import { TelemetryService, type TelemetryOptions } from '../telemetry/server/index.ts';
+import { ControlPlaneMetrics, TelemetryService, type TelemetryOptions } from '../telemetry/server/index.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -148,7 +148,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ? new StorageGuard({ ...o.storage, clock, logger: logger.child({ part: 'storage' }) })
     : undefined;
   // Every part writes through the observed store: a write refused for lack of space is seen once.
-  const store = guard ? observeStore(o.store, guard) : o.store;
+  const metrics = new ControlPlaneMetrics();
+  const store = timeStore(guard ? observeStore(o.store, guard) : o.store, metrics);
   const events = new EventLog(store, clock);
   guard?.attach(events);
   let auth: ApiAuth | undefined;
@@ -187,6 +188,39 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           logger: logger.child({ part: 'telemetry' }),
           ...(o.telemetry === undefined ? {} : { tsdb: o.telemetry }),
         });
+  let watchLag = 0;
+  metrics.registry.gauge(
+    'dabba_agents_connected',
+    "hosts whose agent is connected (heartbeat within the TTL), by state, as this replica's scheduler cache sees them",
+    ['state'],
+    () => {
+      const hosts = cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostViews() : [];
+      const by = new Map<string, number>([
+        ['ready', 0],
+        ['cordoned', 0],
+        ['draining', 0],
+      ]);
+      for (const h of hosts) if (h.state !== 'down') by.set(h.state, (by.get(h.state) ?? 0) + 1);
+      return [...by].map(([state, n]) => [[state], n] as const);
+    },
+  );
+  metrics.registry.gauge(
+    'dabba_scheduler_watch_lag_revisions',
+    "store revisions not yet seen by this replica's scheduler watch (at scrape time)",
+    [],
+    () => [[[], watchLag]],
+  );
+  if (telemetry !== undefined) {
+    metrics.registry.gauge('dabba_tsdb_series', 'time series known to this replica', [], () => [
+      [[], telemetry.db.series().length],
+    ]);
+    metrics.registry.gauge(
+      'dabba_tsdb_head_points',
+      'points in the open head (not yet in blocks)',
+      [],
+      () => [[[], telemetry.db.stats().headPoints]],
+    );
+  }
   const http = createApiServer(
     {
       store,
@@ -202,6 +236,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       pki,
       ...(guard ? { storage: guard } : {}),
       ...(telemetry ? { telemetry } : {}),
+      metrics: {
+        registry: metrics,
+        refresh: async () => {
+          const owner = cacheOwner;
+          watchLag =
+            owner && owner.cache.revision > 0
+              ? Math.max(0, (await store.revision()) - owner.cache.revision)
+              : 0;
+        },
+      },
       cachedHosts: () =>
         cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostViews() : undefined,
       servers: {
@@ -247,6 +291,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   }
   replica = r;
   const scheduler = new SchedulerLoop({
+    metrics,
     store,
     clock,
     logger: logger.child({ part: 'scheduler' }),

@@ -81,6 +81,8 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'GET /v1/audit': { kind: 'admin', path: '/v1/audit' },
   'POST /v1/metrics/ingest': { kind: 'host', path: '/v1/metrics/ingest', body: {} },
   'GET /v1/metrics/query': { kind: 'read', path: '/v1/metrics/query?name=x' },
+  'GET /federate': { kind: 'read', path: '/federate?match[]=x' },
+  'GET /metrics': { kind: 'read', path: '/metrics' },
 };
 
 function expected(kind: keyof typeof THROUGH, caller: Caller): Outcome {

@@ -4,14 +4,17 @@
  * aggregation by label, namespace permissions).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { resolve as resolve_ } from 'node:path';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DabbaClient } from '../../src/client/index.ts';
 import { DabbaError } from '../../src/errors/index.ts';
-import type { IngestBatch, IngestSeries, MetricsQuery } from '../../src/model/index.ts';
+import type { IngestBatch, IngestSeries, MetricsQuery, MetricsQueryResult } from '../../src/model/index.ts';
 import { startTestServer, type TestServer } from '../helpers/api-server.ts';
+import { TEST_CONFIG_HOME } from '../helpers/auth.ts';
 
 const MIN = 60_000;
 /** Whole minutes, 2 h back: well inside the raw tier, before now. */
@@ -140,6 +143,55 @@ describe('metrics API', () => {
     const p50 = await all.queryMetrics({ name: 'requests_total', ...range, over: 'max', agg: 'p50' });
     // Per series max in the first step: 5, 110, 8 -> the median is 8.
     assert.deepEqual(p50.series[0]?.points[0], [T0, 8]);
+  });
+
+  test('dabba metrics: a table by default, the API answer with --json', async () => {
+    const run = (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(
+          resolve_('bin/dabba'),
+          ['metrics', ...args, '--addr', t.server.url, '--token', t.adminToken],
+          {
+            env: { ...process.env, XDG_CONFIG_HOME: TEST_CONFIG_HOME },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.once('error', reject);
+        child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
+    const table = await run(
+      'requests_total',
+      '--all-namespaces',
+      '--where',
+      'job=web',
+      '--by',
+      'task',
+      '--since',
+      '3h',
+      '--step',
+      '1m',
+    );
+    assert.equal(table.code, 0, table.stderr);
+    const lines = table.stdout.trim().split('\n');
+    assert.match(lines[0] ?? '', /^requests_total sum by task, step 60s/);
+    assert.match(lines[1] ?? '', /^TIME\s+task=web-1\s+task=web-2$/);
+    // One minute holds all the points: per task, the average of its values in it.
+    assert.equal(lines.length, 3, table.stdout);
+    assert.match(lines[2] ?? '', /\s9\.800\s+56\.500$/);
+    const json = await run('requests_total', '-n', 'b', '--since', '3h', '--json');
+    assert.equal(json.code, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout) as MetricsQueryResult;
+    assert.deepEqual(
+      parsed.series.map((x) => x.labels['task']),
+      ['db-1'],
+    );
+    const bad = await run('requests_total', '--agg', 'median');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /agg/);
   });
 
   test("namespaces: a viewer of a sees a's series only; host-level series need every namespace", async () => {

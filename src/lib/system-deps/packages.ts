@@ -34,6 +34,8 @@ export const FEATURES = {
   images: 'the built-in busybox and hello images (image store tests, `dabba dev` with containers)',
   'exec-terminal': '`dabba exec -t`: a terminal (pty) for the command, with either runtime',
   'etcd-store': 'the etcd store (`dabba server --store etcd://...`, HA tests)',
+  prometheus:
+    'Prometheus interoperation: a real Prometheus scrapes /metrics and /federate (telemetry tests, bench/tsdb.ts)',
   extra: 'packages added for this run by DABBA_EXTRA_SYSTEM_PACKAGES',
 } as const;
 export type Feature = keyof typeof FEATURES;
@@ -129,6 +131,13 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     feature: 'etcd-store',
     usedBy: 'a real etcd cluster for the etcd store and HA tests (src/store/etcd, test/ha)',
     skippedBy: ['DABBA_SKIP_ETCD'],
+  },
+  {
+    package: 'prometheus',
+    command: 'prometheus',
+    feature: 'prometheus',
+    usedBy: 'test/telemetry/prometheus.test.ts (scrapes /metrics and /federate); promtool in bench/tsdb.ts',
+    skippedBy: [],
   },
 ];
 

@@ -2,10 +2,21 @@
  * Time-series endpoints: ingest from agents, queries (namespace-scoped), and federation for
  * Prometheus. Without a time-series store (a server started without a data dir) they answer 503.
  */
+import type { ServerResponse } from 'node:http';
 import { checkBoundHost } from '../../auth/index.ts';
 import { DabbaError } from '../../errors/index.ts';
 import { ALL_NAMESPACES, INGEST_LIMITS, type MetricsQueryResult } from '../../model/index.ts';
-import { parseIngestBatch, parseMetricsQuery, type TelemetryService } from '../../telemetry/server/index.ts';
+import {
+  OPENMETRICS_TEXT,
+  PROMETHEUS_TEXT,
+  federate,
+  parseIngestBatch,
+  parseMetricsQuery,
+  parseSelector,
+  wantsOpenMetrics,
+  type ControlPlaneMetrics,
+  type TelemetryService,
+} from '../../telemetry/server/index.ts';
 import { readJsonBody } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 
@@ -16,12 +27,50 @@ function unavailable(): DabbaError {
   );
 }
 
-export function metricsRoutes(router: Router, telemetry: TelemetryService | undefined): void {
+/** What `GET /metrics` serves: the counters, and a refresh of the gauges read asynchronously. */
+export interface ServedMetrics {
+  registry: ControlPlaneMetrics;
+  refresh?: () => Promise<void>;
+}
+
+function sendText(res: ServerResponse, type: string, text: string): void {
+  res.writeHead(200, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+export function metricsRoutes(
+  router: Router,
+  telemetry: TelemetryService | undefined,
+  metrics: ServedMetrics | undefined,
+): void {
   router.on('POST', '/v1/metrics/ingest', async ({ req, principal }) => {
     if (telemetry === undefined) throw unavailable();
     const batch = parseIngestBatch(await readJsonBody(req, INGEST_LIMITS.bodyBytes));
     checkBoundHost(principal, batch.host);
-    return telemetry.ingest(batch);
+    const r = telemetry.ingest(batch);
+    metrics?.registry.ingested(r.accepted, r.duplicate);
+    return r;
+  });
+
+  router.on('GET', '/metrics', async ({ req, res }) => {
+    if (metrics === undefined) throw new DabbaError('DABBA_E_NOT_FOUND', 'this server keeps no metrics');
+    await metrics.refresh?.();
+    const om = wantsOpenMetrics(req.headers.accept);
+    sendText(res, om ? OPENMETRICS_TEXT : PROMETHEUS_TEXT, metrics.registry.registry.expose(om));
+    return undefined;
+  });
+
+  router.on('GET', '/federate', ({ res, query, namespace }) => {
+    if (telemetry === undefined) throw unavailable();
+    const selectors = query.getAll('match[]').map(parseSelector);
+    const extra =
+      namespace === ALL_NAMESPACES ? [] : [{ label: 'namespace', op: '=' as const, value: namespace }];
+    sendText(res, PROMETHEUS_TEXT, federate(telemetry.db, selectors, extra, telemetry.clock.now()));
+    return Promise.resolve(undefined);
   });
 
   router.on('GET', '/v1/metrics/query', ({ query, namespace }) => {

@@ -23,3 +23,4 @@ export function faultCounts(): Record<string, number> {
     logLinesDropped: logFaults.droppedLines,
   };
 }
+export { timeStore, type StoreCallObserver } from './timed-store.ts';
