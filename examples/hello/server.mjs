@@ -3,10 +3,10 @@
 // POST /fail makes /healthz fail from then on (to watch a liveness probe restart the task).
 // It counts what it serves with Dabba's counter SDK (src/sdk/counters): /metrics answers them in
 // Prometheus text (or OpenMetrics, or JSON, by Accept), /counters as a flat JSON map, and the job
-// file's `task.metrics` tells the agent where to collect them.
+// file's `task.metrics` tells the agent where to collect them. A copy of this folder outside the
+// repository cannot reach the SDK: it then runs without counters (and says so).
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
-import { describe, incrementCounter, metricsHandler, startTimer } from 'dabba/sdk/counters';
 
 const port = Number(process.env.PORT ?? process.env.DABBA_PORT_HTTP ?? 8080);
 const greeting = process.env.GREETING ?? 'hello';
@@ -14,10 +14,16 @@ const task = process.env.DABBA_TASK_ID ?? hostname();
 const version = process.env.DABBA_JOB_VERSION ?? '?';
 let healthy = true;
 let served = 0;
-const metrics = metricsHandler();
-describe('hello_requests_total', 'counter', 'Greetings served.');
-incrementCounter('hello_requests_total', 0); // served from the start at 0, so a rate sees the first request
-describe('hello_request_seconds', 'histogram', 'Time to answer a greeting.');
+const sdk = await import('dabba/sdk/counters').catch((e) => {
+  console.error(
+    `${task}: counters off: the SDK (dabba/sdk/counters) is not reachable from here (${e.code ?? e.message})`,
+  );
+  return undefined;
+});
+const metrics = sdk ? sdk.metricsHandler() : () => false;
+sdk?.describe('hello_requests_total', 'counter', 'Greetings served.');
+sdk?.incrementCounter('hello_requests_total', 0); // served at 0 from the start: a rate sees the first request
+sdk?.describe('hello_request_seconds', 'histogram', 'Time to answer a greeting.');
 
 const server = createServer((req, res) => {
   if (metrics(req, res)) return;
@@ -31,12 +37,12 @@ const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
     return res.end('health check will fail from now on\n');
   }
-  const done = startTimer('hello_request_seconds');
+  const done = sdk?.startTimer('hello_request_seconds');
   served++;
-  incrementCounter('hello_requests_total');
+  sdk?.incrementCounter('hello_requests_total');
   res.writeHead(200, { 'content-type': 'text/plain' });
   res.end(`${greeting} from ${task} (version ${version}, pid ${process.pid}, request ${served})\n`);
-  done();
+  done?.();
 });
 
 server.listen(port, () => console.log(`${task}: listening on port ${port}`));
