@@ -25,10 +25,12 @@ const allowed = {
   auth: ['lib', 'errors', 'model', 'store', 'x509'],
   // Time series (and later log tables, collection): the agent's host side and the server's side
   // will import it; today the storage engine (tsdb/) needs only lib and errors.
-  telemetry: ['lib', 'errors', 'model', 'client'],
+  telemetry: ['lib', 'errors', 'model', 'client', 'sdk'],
   client: ['lib', 'errors', 'model'],
   server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth', 'telemetry'],
   agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509', 'telemetry'],
+  // What services import (FB303-style counters): standalone, plain Node, imports nothing internal.
+  sdk: [],
   cli: ['lib', 'errors', 'model', 'client'],
 };
 const zones = Object.entries(allowed).map(([target, ok]) => ({

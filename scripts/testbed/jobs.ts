@@ -22,6 +22,8 @@ export interface HelloJobOptions {
   maxSurge?: number;
   deadline?: string;
   autoRollback?: boolean;
+  /** Declare the service's counters (task.metrics on its http port, /metrics) for the agents. */
+  metrics?: boolean;
 }
 
 export function helloJob(o: HelloJobOptions): string {
@@ -40,6 +42,7 @@ export function helloJob(o: HelloJobOptions): string {
       },
       restart: { policy: 'always', backoff: '200ms', maxBackoff: '2s' },
       stopGracePeriod: '3s',
+      ...(o.metrics === true ? { metrics: { port: 'http', path: '/metrics' } } : {}),
     },
     update: {
       maxUnavailable: o.maxUnavailable ?? 1,

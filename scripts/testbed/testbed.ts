@@ -48,6 +48,8 @@ export interface TestbedOptions {
   handleSignals?: boolean;
   /** How long to wait for every host to be ready. Default 30 s. */
   readyTimeoutMs?: number;
+  /** Extra arguments of every `dabba agent` (e.g. ['--metrics-interval', '1s']). */
+  agentArgs?: string[];
 }
 
 export interface TestbedHost {
@@ -169,6 +171,8 @@ export class Testbed {
   url = '';
   readonly #state: TestbedState;
   readonly #logLevel: string;
+  /** Extra arguments of every `dabba agent`. */
+  agentArgs: string[] = [];
   readonly #agents = new Map<number, ChildProcess>();
   #server: ChildProcess | undefined;
   #stopped = false;
@@ -263,7 +267,24 @@ export class Testbed {
     ip(['link', 'set', bridge, 'up']);
   }
 
+  /**
+   * Stops the server (SIGTERM, then SIGKILL after 10 s); the agents keep running. startServer()
+   * starts it again on the same data dir and address.
+   */
+  async stopServer(): Promise<void> {
+    const child = this.#server;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await exited(child, 10_000);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  }
+
   async startServer(): Promise<void> {
+    // Started again: the same port, so the agents find it where they left it.
+    const port = this.url === '' ? '0' : new URL(this.url).port;
     const dataDir = join(this.stateDir, 'data', 'server');
     mkdirSync(dataDir, { recursive: true });
     const log = this.serverLog;
@@ -277,7 +298,7 @@ export class Testbed {
         '--data-dir',
         dataDir,
         '--listen',
-        `${this.plan.gateway}:0`,
+        `${this.plan.gateway}:${port}`,
         '--host-timeout',
         this.hostTimeout,
       ],
@@ -368,6 +389,7 @@ export class Testbed {
       h.address,
       '--listen',
       `${h.address}:0`,
+      ...this.agentArgs,
     ];
     for (const [k, v] of Object.entries(h.labels)) args.push('--label', `${k}=${v}`);
     const offset = fileSize(h.logFile);
@@ -570,6 +592,7 @@ export async function startTestbed(o: TestbedOptions): Promise<Testbed> {
     hostTimeout: o.hostTimeout ?? '3s',
     logLevel: o.logLevel ?? 'info',
   });
+  tb.agentArgs = o.agentArgs ?? [];
   live.add(tb);
   installHandlers(o.handleSignals ?? true);
   try {

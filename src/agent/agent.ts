@@ -22,6 +22,11 @@ import { runImageGc } from './image-gc.ts';
 import { HostHistoryRecorder, type HostHistoryOptions } from '../telemetry/hosthistory/index.ts';
 import { join } from 'node:path';
 import { LogShipper } from './log-shipper.ts';
+import {
+  DEFAULT_METRICS_INTERVAL_MS,
+  runMetricsCollection,
+  type MetricsCollectionOptions,
+} from './metrics-collection.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -57,6 +62,8 @@ export interface AgentOptions {
   imageBudget?: { bytes: number; intervalMs?: number };
   /** Host history (atop style) in DATA_DIR/host-history: on by default; false turns it off. */
   hostHistory?: false | Pick<HostHistoryOptions, 'intervalMs' | 'budgetBytes' | 'maxAgeMs' | 'dir'>;
+  /** Counter collection (docs/telemetry.md): interval (default 10 s; 0: off) and spool budget. */
+  metrics?: MetricsCollectionOptions;
 }
 
 export interface RunningAgent {
@@ -353,6 +360,19 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   }
   if (history) loops.push(history.run(signal));
   loops.push(shipper.run(signal));
+  loops.push(
+    runMetricsCollection({
+      options: o.metrics ?? { intervalMs: DEFAULT_METRICS_INTERVAL_MS },
+      client: o.client,
+      runtime: o.runtime,
+      hostId: o.hostId,
+      dataDir: o.dataDir,
+      runners: () => runners.values(),
+      clock,
+      logger,
+      signal,
+    }).catch((e: unknown) => logger.error({ err: messageOf(e) }, 'metrics collection stopped')),
+  );
 
   return {
     endpointUrl: endpoint.url,

@@ -69,6 +69,11 @@ export class TaskRunner {
     return this.#status;
   }
 
+  /** The running task's handle (its address and ports), while it runs. */
+  get handle(): TaskHandle | undefined {
+    return this.#handle;
+  }
+
   get running(): boolean {
     return this.#handle !== undefined;
   }

@@ -3,7 +3,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectCapacity, startAgent } from '../agent/index.ts';
 import type { AgentDaemonOptions, Daemon, Daemons, DevOptions, ServerDaemonOptions } from '../cli/index.ts';
@@ -156,6 +156,17 @@ async function openSqlite(dataDir: string, logger: Logger): Promise<{ store: Sql
 }
 
 /**
+ * Tasks of the process runtime inherit the agent's PATH: the Node running Dabba (24, which runs
+ * TypeScript, e.g. the counter SDK that examples/hello imports) comes first on it, so `node` in a
+ * job's command is that one rather than an older system Node.
+ */
+function nodeFirstOnPath(): void {
+  const dir = dirname(process.execPath);
+  const path = process.env['PATH'] ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  if (path.split(delimiter)[0] !== dir) process.env['PATH'] = `${dir}${delimiter}${path}`;
+}
+
+/**
  * dev: the local agent gets its host certificate straight from the server in this process (as a
  * join would give it), so logs flow over TLS to the address of that certificate, as in a cluster.
  */
@@ -164,6 +175,7 @@ const WEB_UI_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
 export const daemons: Daemons = {
   async dev(o: DevOptions): Promise<Daemon> {
+    nodeFirstOnPath();
     // The terminal is for the person; the structured log goes to a file in the data dir.
     const logFile = resolve(o.dataDir, 'dabba.log');
     const logger = createLogger('dabba-dev', { file: logFile });
@@ -235,6 +247,7 @@ export const daemons: Daemons = {
       credentials,
       ...(chosen.images ? { images: chosen.images } : {}),
       ...(o.watermark ? { watermark: o.watermark } : {}),
+      ...(o.metrics ? { metrics: o.metrics } : {}),
     });
     const caFile = server.pki.caFile;
     const daemon: Daemon = {
@@ -338,6 +351,7 @@ export const daemons: Daemons = {
   },
 
   async agent(o: AgentDaemonOptions): Promise<Daemon> {
+    nodeFirstOnPath();
     const logger = createLogger('dabba-agent');
     await mkdir(o.dataDir, { recursive: true });
     const chosen = await chooseRuntime(o.driver, o.dataDir, logger, {
@@ -384,6 +398,7 @@ export const daemons: Daemons = {
         ? { imageBudget: { bytes: o.imageBudgetBytes ?? defaultImageBudget(chosen.images.dir) } }
         : {}),
       ...(o.watermark ? { watermark: o.watermark } : {}),
+      ...(o.metrics ? { metrics: o.metrics } : {}),
     });
     const daemon: Daemon = {
       url: agent.endpointUrl,

@@ -15,6 +15,8 @@ export interface DevOptions {
   hostSubnetSize?: number;
   /** Storage watermark: free space below it is low (docs/operations.md). */
   watermark?: Watermark;
+  /** Counter collection: interval (0: off) and the spool's budget (docs/telemetry.md). */
+  metrics?: { intervalMs: number; spoolBytes?: number };
 }
 export interface ServerDaemonOptions {
   /** A file holding the admin token to bootstrap a fresh store with (replicas sharing one store). */
@@ -64,6 +66,8 @@ export interface AgentDaemonOptions {
   watermark?: Watermark;
   /** The image store's budget (`--image-budget`); absent: the default (see the agent command). */
   imageBudgetBytes?: number;
+  /** Counter collection: interval (0: off) and the spool's budget (docs/telemetry.md). */
+  metrics?: { intervalMs: number; spoolBytes?: number };
 }
 export interface Daemon {
   url: string;

@@ -115,6 +115,14 @@ describe('valid job files', () => {
     assert.deepEqual(parseOk(JSON.stringify(toUserForm(spec), null, 2)), spec);
   });
 
+  test('task.metrics survives the user form (what deploy sends and the server reads)', () => {
+    const spec = parseOk(`${MINIMAL}  ports: [{ name: http, port: 8080 }]\n  metrics: { port: http }\n`);
+    assert.deepEqual(parseOk(JSON.stringify(toUserForm(spec))).task.metrics, {
+      port: 'http',
+      path: '/metrics',
+    });
+  });
+
   test('a minimal file gets every default', () => {
     assert.deepEqual(parseOk(MINIMAL), {
       name: 'x',
@@ -489,6 +497,26 @@ task:
     assert.match(issueAt(issues, 'task.health.readiness.tcp.port').message, /without quotes/);
     const none = parseBad(`${MINIMAL}  health: { readiness: { tcp: { port: web } } }\n`);
     assert.match(issueAt(none, 'task.health.readiness.tcp.port').message, /task.ports declares none/);
+  });
+
+  test('task.metrics: a declared port and a path, with line:column errors', () => {
+    const ok = parseOk(`${MINIMAL}  ports: [{ name: http, port: 8080 }]\n  metrics: { port: http }\n`);
+    assert.deepEqual(ok.task.metrics, { port: 'http', path: '/metrics' });
+    assert.deepEqual(parseOk(`${MINIMAL}  metrics: { port: 9100, path: /counters }\n`).task.metrics, {
+      port: 9100,
+      path: '/counters',
+    });
+    assert.equal(parseOk(MINIMAL).task.metrics, undefined);
+    const text = `${MINIMAL}  ports: [{ name: http, port: 8080 }]\n  metrics: { port: htp, path: metrics }\n`;
+    const issues = parseBad(text);
+    const port = issueAt(issues, 'task.metrics.port');
+    assert.equal(port.message, 'refers to port "htp", which task.ports does not declare');
+    assertAt(port, text, 'htp');
+    const path = issueAt(issues, 'task.metrics.path');
+    assert.match(path.message, /must start with "\/"/);
+    assertAt(path, text, 'metrics }');
+    const extra = parseBad(`${MINIMAL}  metrics: { port: 9100, every: 5s }\n`);
+    assert.match(issueAt(extra, 'task.metrics.every').message, /unknown field/);
   });
 
   test('ports: unique names and numbers, valid names', () => {

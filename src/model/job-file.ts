@@ -508,6 +508,7 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
       },
       ports: t.ports.map((p) => ({ name: p.name, port: p.port, protocol: portProtocol(p) })),
       health,
+      ...(t.metrics === undefined ? {} : { metrics: { port: t.metrics.port, path: t.metrics.path } }),
       restart: {
         policy: t.restart.policy,
         backoff: formatExactDuration(t.restart.initialBackoffMs),

@@ -757,6 +757,34 @@ const portsSchema = z
   )
   .prefault([]);
 
+function httpPathLeaf(description: string, dflt: string): DefaultedLeaf<string> {
+  return leaf<string>({
+    expected: 'a path starting with "/"',
+    json: { type: 'string', pattern: '^/', description },
+    parse: (v) => {
+      const s = plainString(v, 'a string', JOB_LIMITS.path.max);
+      if (!s.ok) return s;
+      if (!s.value.startsWith('/')) return bad('must start with "/"');
+      if (/\s/.test(s.value)) return bad('must not contain spaces (percent-encode them)');
+      return s;
+    },
+    default: dflt,
+  });
+}
+
+const metricsSchema = z
+  .strictObject({
+    port: portRef('Port the counters are served on: a declared port name or a number.'),
+    path: httpPathLeaf(
+      'Path of the counters: Prometheus/OpenMetrics text or a flat JSON map of name to number.',
+      '/metrics',
+    ),
+  })
+  .meta({
+    description:
+      "Where the task serves its counters; the host's agent collects them at its interval (see docs/telemetry.md).",
+  });
+
 const PROBE_ACTIONS = ['http', 'tcp', 'exec'] as const;
 
 function probeSchema(description: string) {
@@ -765,18 +793,7 @@ function probeSchema(description: string) {
       http: z
         .strictObject({
           port: portRef('Port to send the request to: a declared port name or a number.'),
-          path: leaf<string>({
-            expected: 'a path starting with "/"',
-            json: { type: 'string', pattern: '^/', description: 'Request path; 2xx and 3xx answers pass.' },
-            parse: (v) => {
-              const s = plainString(v, 'a string', JOB_LIMITS.path.max);
-              if (!s.ok) return s;
-              if (!s.value.startsWith('/')) return bad('must start with "/"');
-              if (/\s/.test(s.value)) return bad('must not contain spaces (percent-encode them)');
-              return s;
-            },
-            default: JOB_DEFAULTS.httpPath,
-          }),
+          path: httpPathLeaf('Request path; 2xx and 3xx answers pass.', JOB_DEFAULTS.httpPath),
           scheme: enumLeaf('URL scheme (only http for now).', ['http'] as const, JOB_DEFAULTS.httpScheme),
         })
         .meta({ description: 'HTTP GET probe: passes on a 2xx or 3xx status.' })
@@ -935,6 +952,7 @@ const taskSchema = z
     resources: resourcesSchema,
     ports: portsSchema,
     health: healthSchema,
+    metrics: metricsSchema.optional(),
     restart: restartSchema,
     stopGracePeriod: duration(
       'Time between SIGTERM and SIGKILL when the task is stopped.',
@@ -960,6 +978,36 @@ const taskSchema = z
       const udp = ports.flatMap((p: unknown) =>
         isRecord(p) && typeof p['name'] === 'string' && p['protocol'] === 'udp' ? [p['name']] : [],
       );
+      const metrics: unknown = task.metrics;
+      const metricsPort = isRecord(metrics) ? metrics['port'] : undefined;
+      const metricsValid = !ctx.issues.some(
+        (i) => i.path?.[0] === 'metrics' && (i.path.length === 1 || i.path[1] === 'port'),
+      );
+      if (metricsValid && typeof metricsPort === 'string') {
+        if (udp.includes(metricsPort)) {
+          addIssue(
+            ctx,
+            metricsPort,
+            `refers to port "${metricsPort}", a udp port, where counters cannot be read over HTTP`,
+            { expected: 'a tcp or http port' },
+            ['metrics', 'port'],
+          );
+        } else if (!names.includes(metricsPort)) {
+          addIssue(
+            ctx,
+            metricsPort,
+            names.length === 0
+              ? `refers to port "${metricsPort}" but task.ports declares none`
+              : `refers to port "${metricsPort}", which task.ports does not declare`,
+            {
+              expected: names.length
+                ? `one of the declared ports (${names.join(', ')}) or a port number`
+                : 'a port number, or declare the port in task.ports',
+            },
+            ['metrics', 'port'],
+          );
+        }
+      }
       const health: unknown = task.health;
       if (!isRecord(health)) return;
       for (const kind of ['liveness', 'readiness'] as const) {
@@ -1024,6 +1072,7 @@ const taskSchema = z
       resources: t.resources,
       ports: t.ports,
       health,
+      ...(t.metrics === undefined ? {} : { metrics: t.metrics }),
       restart: t.restart,
       stopGracePeriodMs: t.stopGracePeriod,
       ...(t.init ? {} : { init: false as const }),

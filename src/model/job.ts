@@ -75,6 +75,8 @@ export interface TaskSpec {
   resources: ResourceSpec;
   ports: PortSpec[];
   health: { liveness?: ProbeSpec; readiness?: ProbeSpec };
+  /** Where the task serves its counters (Prometheus/OpenMetrics text or a flat JSON map). */
+  metrics?: { port: string | number; path: string };
   restart: {
     policy: RestartPolicy;
     initialBackoffMs: number;

@@ -88,6 +88,26 @@ function parseImageBudget(text: string | undefined): { imageBudgetBytes?: number
   return { imageBudgetBytes: size.bytes };
 }
 
+/** `--metrics-interval` and `--metrics-spool`: counter collection (docs/telemetry.md). */
+function parseMetrics(
+  interval: string,
+  spool: string,
+): { metrics: { intervalMs: number; spoolBytes: number } } {
+  const d = interval === '0' ? { ok: true as const, ms: 0 } : parseDuration(interval);
+  if (!d.ok) throw new CliError(`--metrics-interval: ${d.error}`, EXIT.USAGE);
+  if (d.ms !== 0 && d.ms < 100)
+    throw new CliError('--metrics-interval must be at least 100ms (or 0: off)', EXIT.USAGE);
+  const size = parseSize(spool);
+  if (!size.ok) throw new CliError(`--metrics-spool: ${size.error}`, EXIT.USAGE);
+  if (size.bytes < 1024 * 1024) throw new CliError('--metrics-spool must be at least 1Mi', EXIT.USAGE);
+  return { metrics: { intervalMs: d.ms, spoolBytes: size.bytes } };
+}
+
+const METRICS_INTERVAL_HELP =
+  "how often the agent collects the host's figures and its tasks' counters (0: off)";
+const METRICS_SPOOL_HELP =
+  'disk budget of the spool that keeps collected batches until the server has them (oldest dropped beyond it)';
+
 const MIN_FREE_HELP = 'below this much free space in the data dir, new job versions and images are refused';
 const MIN_FREE_PERCENT_HELP = 'the same, as a percentage of the file system';
 const AGENT_MIN_FREE_HELP = 'below this much free space in the data dir the host reports DiskPressure';
@@ -173,8 +193,12 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--no-login', "do not store the admin token in the user's credentials (~/.config/dabba)")
     .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
+    .option('--metrics-interval <dur>', METRICS_INTERVAL_HELP, '10s')
+    .option('--metrics-spool <size>', METRICS_SPOOL_HELP, '64Mi')
     .action(
       async (opts: {
+        metricsInterval: string;
+        metricsSpool: string;
         dataDir: string;
         listen: string;
         driver: string;
@@ -198,6 +222,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...parseOciRuntime(opts.ociRuntime),
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
             ...parseWatermark(opts.minFree, opts.minFreePercent),
+            ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
           },
           ctx.signal,
         );
@@ -390,9 +415,13 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       '--image-budget <size>',
       'size the image store may reach before images no task here uses are removed, oldest first (default: a quarter of its file system, at most 10Gi)',
     )
+    .option('--metrics-interval <dur>', METRICS_INTERVAL_HELP, '10s')
+    .option('--metrics-spool <size>', METRICS_SPOOL_HELP, '64Mi')
     .action(
       async (opts: {
         imageBudget?: string;
+        metricsInterval: string;
+        metricsSpool: string;
         minFree: string;
         minFreePercent: string;
         server: string;
@@ -428,6 +457,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...parseCapacity(opts.cpu, opts.memory),
             ...parseWatermark(opts.minFree, opts.minFreePercent),
             ...parseImageBudget(opts.imageBudget),
+            ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
             ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
             ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),
