@@ -26,6 +26,8 @@ import { EXIT } from './exit-codes.ts';
 import { credentialsPath, readCredentials, type CredentialsFile } from './credentials.ts';
 import { accessCommands } from './commands/access.ts';
 import { auditCommand } from './commands/audit.ts';
+import { servicesCommand } from './commands/services.ts';
+import { meshCommand } from './commands/mesh.ts';
 
 /** Reads the CA file of `--ca` / DABBA_CA: a PEM certificate, or a clear error. */
 async function readCaFile(path: string, from: string): Promise<string> {
@@ -132,6 +134,8 @@ export function buildProgram(outer: CliContext): Command {
   serversCommand(program, ctx);
   accessCommands(program, ctx);
   auditCommand(program, ctx);
+  servicesCommand(program, ctx);
+  meshCommand(program, ctx);
   doctorCommand(program, ctx);
   versionCommand(program, ctx);
   scaleCommand(program, ctx);

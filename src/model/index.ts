@@ -31,3 +31,19 @@ export * from './plan.ts';
 export * from './task-network.ts';
 export * from './exec-stream.ts';
 export * from './auth-api.ts';
+export * from './mesh.ts';
+export {
+  MESH_DEFAULTS,
+  RETRY_ON,
+  meshFileSchema,
+  meshJsonSchema,
+  meshSchemaFileText,
+} from './mesh-schema.ts';
+export {
+  diffMesh,
+  meshUserForm,
+  parseMeshFile,
+  serviceUserForm,
+  validateMeshFile,
+  type MeshValidationResult,
+} from './mesh-file.ts';

@@ -39,6 +39,8 @@ import { watchRoutes } from './routes/watch.ts';
 import { versionRoutes } from './routes/version.ts';
 import { jobVerbRoutes } from './routes/job-verbs.ts';
 import { execRoutes } from './routes/exec.ts';
+import { serviceRoutes } from './routes/services.ts';
+import { meshRoutes } from './routes/mesh.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
@@ -102,6 +104,8 @@ export function buildRouter(o: ApiOptions): Router {
   jobVerbRoutes(router, o.store, o.clock, o.events);
   execRoutes(router, o.store, o.pki);
   watchRoutes(router, o.store);
+  serviceRoutes(router, o.store);
+  meshRoutes(router, o.store, o.clock, o.events);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);
   authRoutes(router, {

@@ -79,6 +79,12 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'GET /v1/namespaces': { kind: 'read', path: '/v1/namespaces' },
   'PUT /v1/namespaces/:name/quota': { kind: 'admin', path: '/v1/namespaces/default/quota', body: {} },
   'GET /v1/audit': { kind: 'admin', path: '/v1/audit' },
+  'GET /v1/services': { kind: 'read', path: '/v1/services' },
+  'GET /v1/services/:name/endpoints': { kind: 'read', path: '/v1/services/web/endpoints' },
+  'GET /v1/mesh': { kind: 'read', path: '/v1/mesh' },
+  'GET /v1/mesh/versions': { kind: 'read', path: '/v1/mesh/versions' },
+  'PUT /v1/mesh': { kind: 'admin', path: '/v1/mesh', body: {} },
+  'POST /v1/mesh/rollback': { kind: 'admin', path: '/v1/mesh/rollback', body: {} },
 };
 
 function expected(kind: keyof typeof THROUGH, caller: Caller): Outcome {
