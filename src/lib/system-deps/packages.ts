@@ -34,6 +34,7 @@ export const FEATURES = {
   images: 'the built-in busybox and hello images (image store tests, `dabba dev` with containers)',
   'exec-terminal': '`dabba exec -t`: a terminal (pty) for the command, with either runtime',
   'etcd-store': 'the etcd store (`dabba server --store etcd://...`, HA tests)',
+  mesh: "the service mesh's data plane: one HAProxy per host, supervised by the agent",
   extra: 'packages added for this run by DABBA_EXTRA_SYSTEM_PACKAGES',
 } as const;
 export type Feature = keyof typeof FEATURES;
@@ -57,6 +58,13 @@ export interface SystemPackage {
 }
 
 export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
+  {
+    package: 'haproxy',
+    command: 'haproxy',
+    feature: 'mesh',
+    usedBy: 'the mesh data plane, one per host (src/mesh/host, test/mesh)',
+    skippedBy: [],
+  },
   {
     package: 'runc',
     command: 'runc',
