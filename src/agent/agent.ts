@@ -18,6 +18,8 @@ import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
 import { DiskConditions } from './disk-conditions.ts';
+import { MeshHost } from '../mesh/host/index.ts';
+import { join } from 'node:path';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -46,6 +48,11 @@ export interface AgentOptions {
   watermark?: Watermark;
   /** How often the data dir's free space is looked at (ms, default 2,000). */
   diskCheckMs?: number;
+  /**
+   * The service mesh: this host runs the mesh's proxy (HAProxy, in DATA_DIR/mesh) with listeners on
+   * `address` from port `portBase`, and tasks get DABBA_UPSTREAM_<NAME>. Absent: no proxy.
+   */
+  mesh?: { address: string; portBase: number };
 }
 
 export interface RunningAgent {
@@ -94,7 +101,19 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
+  const mesh =
+    o.mesh === undefined
+      ? undefined
+      : new MeshHost({
+          client: o.client,
+          hostId: o.hostId,
+          dir: join(o.dataDir, 'mesh'),
+          address: o.mesh.address,
+          portBase: o.mesh.portBase,
+          logger,
+        });
   const deps = {
+    ...(mesh ? { extraEnv: (task: Task) => mesh.env(task.job) } : {}),
     runtime: o.runtime,
     reporter,
     memory,
@@ -304,6 +323,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     throw e;
   }
   loops.push(reporter.run(signal), syncAssignments(), stats(), renewals());
+  if (mesh) loops.push(mesh.run(signal));
 
   return {
     endpointUrl: endpoint.url,

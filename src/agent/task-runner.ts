@@ -28,6 +28,8 @@ export interface TaskRunnerDeps {
   hostId: string;
   /** Makes the task's image available before a start (oci), if the agent has an image store. */
   ensureImage?: (ref: string) => Promise<void>;
+  /** More environment for a task at its start (the mesh's DABBA_UPSTREAM_<NAME> variables). */
+  extraEnv?: (task: Task) => Record<string, string>;
 }
 
 export class TaskRunner {
@@ -161,6 +163,7 @@ export class TaskRunner {
             version: this.task.version,
             spec: this.task.spec,
             env: {
+              ...this.#d.extraEnv?.(this.task),
               DABBA_TASK_ID: this.task.id,
               DABBA_JOB: this.task.job,
               DABBA_JOB_VERSION: String(this.task.version),

@@ -15,6 +15,8 @@ export interface DevOptions {
   hostSubnetSize?: number;
   /** Storage watermark: free space below it is low (docs/operations.md). */
   watermark?: Watermark;
+  /** The mesh's proxy on this host, its listeners from this port (docs/mesh.md). */
+  meshPortBase?: number;
 }
 export interface ServerDaemonOptions {
   /** A file holding the admin token to bootstrap a fresh store with (replicas sharing one store). */
@@ -62,6 +64,8 @@ export interface AgentDaemonOptions {
   caPin?: string;
   /** Storage watermark: free space below it is low (docs/operations.md). */
   watermark?: Watermark;
+  /** The mesh's proxy on this host, its listeners from this port (docs/mesh.md). */
+  meshPortBase?: number;
 }
 export interface Daemon {
   url: string;

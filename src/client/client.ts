@@ -4,6 +4,7 @@
  */
 import { DabbaError, UnavailableError } from '../errors/index.ts';
 import type {
+  HostMeshView,
   MeshApplyResult,
   MeshVersion,
   ServiceEndpoints,
@@ -330,6 +331,24 @@ export class DabbaClient {
       for await (const msg of readSse(res.body, signal)) {
         if (msg.event === 'error') throw errorFromBody(JSON.parse(msg.data), 500);
         if (msg.event === 'endpoints') yield JSON.parse(msg.data) as ServiceEndpoints;
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+  }
+  /** What this host's proxy is made from, now and on every change (for agents). */
+  async *watchHostMesh(hostId: string, signal: AbortSignal): AsyncGenerator<HostMeshView> {
+    const path = `/v1/hosts/${encodeURIComponent(hostId)}/mesh?watch=1`;
+    const res = await this.#fetch('GET', path, { signal, stream: true });
+    if (!res.ok || !res.body) {
+      await parseResponse(res);
+      return;
+    }
+    try {
+      for await (const msg of readSse(res.body, signal)) {
+        if (msg.event === 'error') throw errorFromBody(JSON.parse(msg.data), 500);
+        if (msg.event === 'mesh') yield JSON.parse(msg.data) as HostMeshView;
       }
     } catch (e) {
       if (signal.aborted) return;

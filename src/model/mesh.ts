@@ -105,3 +105,12 @@ export interface MeshChange {
 export function upstreamEnvName(upstream: string): string {
   return `DABBA_UPSTREAM_${upstream.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
+
+/** `GET /v1/hosts/ID/mesh`: what a host's proxy is made from. */
+export interface HostMeshView {
+  revision: number;
+  /** The current dependency file (null before the first apply). */
+  mesh: MeshVersion | null;
+  /** The endpoints of every service the file names (as a service or an upstream). */
+  endpoints: Record<string, ServiceEndpoint[]>;
+}

@@ -53,6 +53,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/mesh/versions': 'cluster-read',
   'PUT /v1/mesh': 'admin',
   'POST /v1/mesh/rollback': 'admin',
+  // A host's proxy configuration (the dependency file and the endpoints it names): that host, admin.
+  'GET /v1/hosts/:id/mesh': 'host-self',
   // Images (shared by all namespaces)
   'GET /v1/images': 'cluster-read',
   'POST /v1/images/import': 'image-write',

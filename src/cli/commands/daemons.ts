@@ -68,6 +68,17 @@ function parseTaskNetworkFlags(
   }
 }
 
+const MESH_PORTS_HELP =
+  "run the service mesh's proxy (HAProxy) on this host, its listeners on loopback from this port (process runtime; docs/mesh.md)";
+
+function parseMeshPorts(v: string | undefined): { meshPortBase?: number } {
+  if (v === undefined) return {};
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1024 || n > 64_000)
+    throw new CliError(`--mesh-ports "${v}" must be a port from 1024 to 64000`, EXIT.USAGE);
+  return { meshPortBase: n };
+}
+
 /** `--min-free` and `--min-free-percent`: the storage watermark (docs/operations.md). */
 function parseWatermark(bytes: string, percent: string): { watermark: Watermark } {
   const size = parseSize(bytes);
@@ -164,8 +175,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--no-login', "do not store the admin token in the user's credentials (~/.config/dabba)")
     .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
+    .option('--mesh-ports <port>', MESH_PORTS_HELP)
     .action(
       async (opts: {
+        meshPorts?: string;
         dataDir: string;
         listen: string;
         driver: string;
@@ -189,6 +202,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...parseOciRuntime(opts.ociRuntime),
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
             ...parseWatermark(opts.minFree, opts.minFreePercent),
+            ...parseMeshPorts(opts.meshPorts),
           },
           ctx.signal,
         );
@@ -377,8 +391,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--memory <size>', 'memory offered to tasks, e.g. 4Gi (default: all memory)')
     .option('--min-free <size>', AGENT_MIN_FREE_HELP, '64Mi')
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
+    .option('--mesh-ports <port>', MESH_PORTS_HELP)
     .action(
       async (opts: {
+        meshPorts?: string;
         minFree: string;
         minFreePercent: string;
         server: string;
@@ -417,6 +433,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
             ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),
             ...(opts.caPin === undefined ? {} : { caPin: opts.caPin }),
+            ...parseMeshPorts(opts.meshPorts),
           },
           ctx.signal,
         );

@@ -13,3 +13,4 @@ export {
 export { renderConfig, serverParams } from './render.ts';
 export { ProxySupervisor, type ProxyOptions } from './proxy.ts';
 export { runtimeCommand, serversState, type ServerState } from './runtime-api.ts';
+export { MeshHost, type MeshHostOptions } from './mesh-host.ts';
