@@ -48,6 +48,8 @@ export interface TestbedOptions {
   handleSignals?: boolean;
   /** How long to wait for every host to be ready. Default 30 s. */
   readyTimeoutMs?: number;
+  /** Every agent runs the mesh's proxy with its listeners from this port (`--mesh-ports`). */
+  meshPorts?: number;
 }
 
 export interface TestbedHost {
@@ -169,18 +171,24 @@ export class Testbed {
   url = '';
   readonly #state: TestbedState;
   readonly #logLevel: string;
+  readonly #meshPorts: number | undefined;
   readonly #agents = new Map<number, ChildProcess>();
   #server: ChildProcess | undefined;
   #stopped = false;
   #dispatcher: Agent | undefined;
 
-  constructor(slot: number, state: TestbedState, options: { hostTimeout: string; logLevel: string }) {
+  constructor(
+    slot: number,
+    state: TestbedState,
+    options: { hostTimeout: string; logLevel: string; meshPorts?: number },
+  ) {
     this.slot = slot;
     this.plan = slotPlan(slot);
     this.stateDir = state.stateDir;
     this.#state = state;
     this.hostTimeout = options.hostTimeout;
     this.#logLevel = options.logLevel;
+    this.#meshPorts = options.meshPorts;
   }
 
   get serverLog(): string {
@@ -370,6 +378,7 @@ export class Testbed {
       `${h.address}:0`,
     ];
     for (const [k, v] of Object.entries(h.labels)) args.push('--label', `${k}=${v}`);
+    if (this.#meshPorts !== undefined) args.push('--mesh-ports', String(this.#meshPorts));
     const offset = fileSize(h.logFile);
     const fd = openSync(h.logFile, 'a');
     // `ip netns exec` enters the namespace and execs node: the child's pid is the agent's.
@@ -569,6 +578,7 @@ export async function startTestbed(o: TestbedOptions): Promise<Testbed> {
   const tb = new Testbed(slot, state, {
     hostTimeout: o.hostTimeout ?? '3s',
     logLevel: o.logLevel ?? 'info',
+    ...(o.meshPorts === undefined ? {} : { meshPorts: o.meshPorts }),
   });
   live.add(tb);
   installHandlers(o.handleSignals ?? true);
