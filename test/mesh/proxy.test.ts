@@ -46,9 +46,12 @@ async function backend(id: string, status = 200): Promise<Backend> {
   return { id, server, port: (server.address() as AddressInfo).port, seen };
 }
 
+const BASE = 20_000 + Math.floor(Math.random() * 30_000);
+const INGRESS_PORT = BASE + 40;
+
 function config(connectTimeout: string): MeshConfig {
   const r = parseMeshFile(
-    `services:\n  front:\n    upstreams:\n      back: { connectTimeout: ${connectTimeout} }\n  back:\n  cache:\n`,
+    `services:\n  front:\n    upstreams:\n      back: { connectTimeout: ${connectTimeout} }\n  back:\n    expose: ${String(INGRESS_PORT)}\n  cache:\n`,
     'deps.yaml',
   );
   assert.ok(r.ok);
@@ -87,7 +90,7 @@ describe('the host proxy (real HAProxy)', () => {
   let proxy: ProxySupervisor;
   let layout: ProxyLayout;
   const backs: Backend[] = [];
-  const base = 20_000 + Math.floor(Math.random() * 30_000);
+  const base = BASE;
   const ac = new AbortController();
   let supervising: Promise<void> | undefined;
 
@@ -126,6 +129,12 @@ describe('the host proxy (real HAProxy)', () => {
     assert.equal((await get(`${mesh}/`, { host: 'back' })).status, 200);
     const refused = await get(`${mesh}/`, { host: 'cache' });
     assert.equal(refused.status, 403);
+  });
+
+  test('ingress: an exposed service is reached on its port of the host, over its tasks', async () => {
+    const hits = new Set<string>();
+    for (let i = 0; i < 30; i++) hits.add((await get(`http://127.0.0.1:${String(INGRESS_PORT)}/`)).body);
+    assert.deepEqual([...hits].sort(), backs.map((b) => b.id).sort());
   });
 
   test('X-Request-Id is added when missing and kept when present; traceparent passes through', async () => {

@@ -1,5 +1,6 @@
 /** The mesh's host side: the plan of a host's proxy, its HAProxy config, and its supervisor. */
 export {
+  INGRESS,
   backendName,
   endpointPort,
   proxyLayout,

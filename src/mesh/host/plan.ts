@@ -5,7 +5,18 @@
  * (endpoints: the runtime API). Ports are numbered the same on every host, in name order.
  */
 import type { MeshConfig, ServiceEndpoint, UpstreamPolicy } from '../../model/index.ts';
-import { upstreamEnvName } from '../../model/index.ts';
+import { upstreamEnvName, validateMeshFile } from '../../model/index.ts';
+
+/** The caller name of ingress routes (no service name starts with `_`). */
+export const INGRESS = '_ingress';
+
+/** The policy of ingress routes: every default of an upstream. */
+function defaultPolicy(): UpstreamPolicy {
+  const r = validateMeshFile({ services: { a: { upstreams: { b: null } } } });
+  const p = r.ok ? r.config.services['a']?.upstreams['b'] : undefined;
+  if (p === undefined) throw new Error('the default upstream policy does not validate');
+  return p;
+}
 
 export interface MeshRoute {
   caller: string;
@@ -66,6 +77,20 @@ export function proxyLayout(config: MeshConfig, address: string, base: number): 
         queueTimeoutMs: inbound.queueTimeoutMs,
       });
     }
+  }
+  // Ingress: a service with `expose: PORT` is reached on that port of every host.
+  for (const service of names) {
+    const s = config.services[service];
+    if (s?.expose === undefined) continue;
+    routes.push({
+      caller: INGRESS,
+      upstream: service,
+      port: s.expose,
+      backend: backendName(INGRESS, service),
+      policy: defaultPolicy(),
+      maxConcurrency: s.inbound.maxConcurrency,
+      queueTimeoutMs: s.inbound.queueTimeoutMs,
+    });
   }
   return { address, callers, routes };
 }
