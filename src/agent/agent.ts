@@ -113,7 +113,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           logger,
         });
   const deps = {
-    ...(mesh ? { extraEnv: (task: Task) => mesh.env(task.job) } : {}),
+    ...(mesh
+      ? { extraEnv: (task: Task) => mesh.env(task.job), drainMs: (task: Task) => mesh.drainMs(task.job) }
+      : {}),
     runtime: o.runtime,
     reporter,
     memory,

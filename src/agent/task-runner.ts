@@ -30,6 +30,11 @@ export interface TaskRunnerDeps {
   ensureImage?: (ref: string) => Promise<void>;
   /** More environment for a task at its start (the mesh's DABBA_UPSTREAM_<NAME> variables). */
   extraEnv?: (task: Task) => Record<string, string>;
+  /**
+   * How long a stopping task keeps running before SIGTERM (capped by its grace period): the mesh's
+   * proxies take it out of their servers meanwhile, so no new request reaches a task that exits.
+   */
+  drainMs?: (task: Task) => number;
 }
 
 export class TaskRunner {
@@ -93,6 +98,11 @@ export class TaskRunner {
     this.#stopping ??= (async () => {
       this.#stop.abort();
       this.#stopProbes();
+      const drain = Math.min(this.#d.drainMs?.(this.task) ?? 0, this.task.spec.stopGracePeriodMs);
+      if (drain > 0 && this.#handle !== undefined) {
+        this.#d.logger.debug({ task: this.task.id, ms: drain }, 'draining before stop');
+        await sleep(drain);
+      }
       await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch((e: unknown) => {
         this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'stop failed');
       });

@@ -9,6 +9,9 @@ import { splitJobId } from '../../model/index.ts';
 import { proxyLayout, proxyServers, upstreamEnv, type ProxyLayout } from './plan.ts';
 import { ProxySupervisor } from './proxy.ts';
 
+/** How long a task that callers reach through the mesh is drained before SIGTERM. */
+export const DRAIN_MS = 1500;
+
 export interface MeshHostOptions {
   client: DabbaClient;
   hostId: string;
@@ -36,6 +39,16 @@ export class MeshHost {
     const { namespace, name } = splitJobId(job);
     if (this.#layout === undefined || namespace !== 'default') return {};
     return upstreamEnv(this.#layout, name);
+  }
+
+  /**
+   * How long a stopping task of this job keeps running before SIGTERM: long enough for every host's
+   * proxy to see it leave the endpoints, when some caller (or ingress) routes to its service.
+   */
+  drainMs(job: string): number {
+    const { namespace, name } = splitJobId(job);
+    if (this.#layout === undefined || namespace !== 'default') return 0;
+    return this.#layout.routes.some((r) => r.upstream === name) ? DRAIN_MS : 0;
   }
 
   /** Follows the server until `signal` aborts; the proxy keeps running after (like tasks). */
