@@ -26,9 +26,13 @@ const allowed = {
   // Time series (and later log tables, collection): the agent's host side and the server's side
   // will import it; today the storage engine (tsdb/) needs only lib and errors.
   telemetry: ['lib', 'errors', 'model', 'client', 'sdk'],
+  // The service mesh: its server side (mesh/server: discovery, the dependency file's versions) reads
+  // the store; its host side (mesh/host: HAProxy, supervised by the agent) talks to the server
+  // through client/. The server imports only mesh/server, the agent only mesh/host.
+  mesh: ['lib', 'errors', 'model', 'store', 'client'],
   client: ['lib', 'errors', 'model'],
-  server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth', 'telemetry'],
-  agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509', 'telemetry'],
+  server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth', 'telemetry', 'mesh'],
+  agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509', 'telemetry', 'mesh'],
   // What services import (FB303-style counters): standalone, plain Node, imports nothing internal.
   sdk: [],
   cli: ['lib', 'errors', 'model', 'client'],
@@ -39,6 +43,20 @@ const zones = Object.entries(allowed).map(([target, ok]) => ({
   except: [`./${target}`, ...ok.map((f) => `./${f}`)],
   message: `src/${target} may import only: ${[target, ...ok].join(', ')} (see docs/architecture.md, "Layers").`,
 }));
+// The seam inside a folder with a host side and a server side: each side stays on its own.
+const sides = [
+  [
+    './src/mesh/host',
+    './src/mesh/server',
+    'the host side of the mesh talks to the server only through client/',
+  ],
+  ['./src/mesh/host', './src/store', 'the host side of the mesh talks to the server only through client/'],
+  ['./src/mesh/server', './src/mesh/host', 'the server side of the mesh does not run proxies'],
+  ['./src/mesh/server', './src/client', 'the server side of the mesh reads the store, not the API'],
+  ['./src/server', './src/mesh/host', 'the server imports only the server side of the mesh'],
+  ['./src/agent', './src/mesh/server', 'the agent imports only the host side of the mesh'],
+].map(([target, from, message]) => ({ target, from, message }));
+zones.push(...sides.map((z) => ({ ...z, except: [] })));
 
 // The web UI (web/) runs in a browser and talks to the control plane only through the typed client
 // (ARCHITECTURE: "The CLI and UI use only client/"), with the model's types and pure helpers.

@@ -50,6 +50,8 @@ export interface TestbedOptions {
   readyTimeoutMs?: number;
   /** Extra arguments of every `dabba agent` (e.g. ['--metrics-interval', '1s']). */
   agentArgs?: string[];
+  /** Every agent runs the mesh's proxy with its listeners from this port (`--mesh-ports`). */
+  meshPorts?: number;
 }
 
 export interface TestbedHost {
@@ -173,18 +175,24 @@ export class Testbed {
   readonly #logLevel: string;
   /** Extra arguments of every `dabba agent`. */
   agentArgs: string[] = [];
+  readonly #meshPorts: number | undefined;
   readonly #agents = new Map<number, ChildProcess>();
   #server: ChildProcess | undefined;
   #stopped = false;
   #dispatcher: Agent | undefined;
 
-  constructor(slot: number, state: TestbedState, options: { hostTimeout: string; logLevel: string }) {
+  constructor(
+    slot: number,
+    state: TestbedState,
+    options: { hostTimeout: string; logLevel: string; meshPorts?: number },
+  ) {
     this.slot = slot;
     this.plan = slotPlan(slot);
     this.stateDir = state.stateDir;
     this.#state = state;
     this.hostTimeout = options.hostTimeout;
     this.#logLevel = options.logLevel;
+    this.#meshPorts = options.meshPorts;
   }
 
   get serverLog(): string {
@@ -392,6 +400,7 @@ export class Testbed {
       ...this.agentArgs,
     ];
     for (const [k, v] of Object.entries(h.labels)) args.push('--label', `${k}=${v}`);
+    if (this.#meshPorts !== undefined) args.push('--mesh-ports', String(this.#meshPorts));
     const offset = fileSize(h.logFile);
     const fd = openSync(h.logFile, 'a');
     // `ip netns exec` enters the namespace and execs node: the child's pid is the agent's.
@@ -591,6 +600,7 @@ export async function startTestbed(o: TestbedOptions): Promise<Testbed> {
   const tb = new Testbed(slot, state, {
     hostTimeout: o.hostTimeout ?? '3s',
     logLevel: o.logLevel ?? 'info',
+    ...(o.meshPorts === undefined ? {} : { meshPorts: o.meshPorts }),
   });
   tb.agentArgs = o.agentArgs ?? [];
   live.add(tb);

@@ -27,6 +27,7 @@ import {
   runMetricsCollection,
   type MetricsCollectionOptions,
 } from './metrics-collection.ts';
+import { MeshHost } from '../mesh/host/index.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -64,6 +65,11 @@ export interface AgentOptions {
   hostHistory?: false | Pick<HostHistoryOptions, 'intervalMs' | 'budgetBytes' | 'maxAgeMs' | 'dir'>;
   /** Counter collection (docs/telemetry.md): interval (default 10 s; 0: off) and spool budget. */
   metrics?: MetricsCollectionOptions;
+  /**
+   * The service mesh: this host runs the mesh's proxy (HAProxy, in DATA_DIR/mesh) with listeners on
+   * `address` from port `portBase`, and tasks get DABBA_UPSTREAM_<NAME>. Absent: no proxy.
+   */
+  mesh?: { address: string; portBase: number };
 }
 
 export interface RunningAgent {
@@ -136,8 +142,22 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
   const shipper = new LogShipper({ client: o.client, runtime: o.runtime, hostId: o.hostId, logger });
+  const mesh =
+    o.mesh === undefined
+      ? undefined
+      : new MeshHost({
+          client: o.client,
+          hostId: o.hostId,
+          dir: join(o.dataDir, 'mesh'),
+          address: o.mesh.address,
+          portBase: o.mesh.portBase,
+          logger,
+        });
   const deps = {
     onRun: shipper.follow.bind(shipper),
+    ...(mesh
+      ? { extraEnv: (task: Task) => mesh.env(task.job), drainMs: (task: Task) => mesh.drainMs(task.job) }
+      : {}),
     runtime: o.runtime,
     reporter,
     memory,
@@ -373,6 +393,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       signal,
     }).catch((e: unknown) => logger.error({ err: messageOf(e) }, 'metrics collection stopped')),
   );
+  if (mesh) loops.push(mesh.run(signal));
 
   return {
     endpointUrl: endpoint.url,

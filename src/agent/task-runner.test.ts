@@ -261,7 +261,7 @@ interface Harness {
   logs: string[];
 }
 
-async function harness(t: TestContext, spec: Partial<TaskSpec> = {}): Promise<Harness> {
+async function harness(t: TestContext, spec: Partial<TaskSpec> = {}, drainMs?: number): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'dabba-task-runner-'));
   const rt = new ScriptedRuntime();
   const reporter = new RecordingReporter();
@@ -280,6 +280,7 @@ async function harness(t: TestContext, spec: Partial<TaskSpec> = {}): Promise<Ha
     logger,
     hostId: 'h1',
     ensureImage: () => images.pass(),
+    ...(drainMs === undefined ? {} : { drainMs: () => drainMs }),
   });
   t.after(async () => {
     rt.releaseAll();
@@ -551,6 +552,21 @@ test('stop() while the image is made available for the first start: runtime.star
   await within(stopping, 2000, 'stop()');
   await assertStopped(h, m);
   assert.equal(h.rt.starts, 0);
+});
+
+test('a task the mesh routes to is drained before SIGTERM: stop waits, then stops it', async (t) => {
+  const h = await harness(t, { stopGracePeriodMs: 5000 }, 300);
+  h.runner.start();
+  await running(h);
+  const t0 = Date.now();
+  const stopped = h.runner.stop();
+  await settle();
+  assert.ok(h.rt.alive, 'still running while drained');
+  assert.ok(!h.rt.calls.includes('stop'));
+  await within(stopped, 5000, 'stop after the drain');
+  assert.ok(Date.now() - t0 >= 300);
+  assert.ok(h.logs.includes('draining before stop'));
+  assert.ok(!h.rt.alive);
 });
 
 test('start() after stop() does nothing', async (t) => {

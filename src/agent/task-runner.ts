@@ -30,6 +30,13 @@ export interface TaskRunnerDeps {
   ensureImage?: (ref: string) => Promise<void>;
   /** Told of each run as it starts (adopted: the run began under a previous agent): log shipping. */
   onRun?: (run: { taskId: string; job: string; startedAt: number; adopted: boolean }) => void;
+  /** More environment for a task at its start (the mesh's DABBA_UPSTREAM_<NAME> variables). */
+  extraEnv?: (task: Task) => Record<string, string>;
+  /**
+   * How long a stopping task keeps running before SIGTERM (capped by its grace period): the mesh's
+   * proxies take it out of their servers meanwhile, so no new request reaches a task that exits.
+   */
+  drainMs?: (task: Task) => number;
 }
 
 export class TaskRunner {
@@ -98,6 +105,11 @@ export class TaskRunner {
     this.#stopping ??= (async () => {
       this.#stop.abort();
       this.#stopProbes();
+      const drain = Math.min(this.#d.drainMs?.(this.task) ?? 0, this.task.spec.stopGracePeriodMs);
+      if (drain > 0 && this.#handle !== undefined) {
+        this.#d.logger.debug({ task: this.task.id, ms: drain }, 'draining before stop');
+        await sleep(drain);
+      }
       await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch((e: unknown) => {
         this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'stop failed');
       });
@@ -168,6 +180,7 @@ export class TaskRunner {
             version: this.task.version,
             spec: this.task.spec,
             env: {
+              ...this.#d.extraEnv?.(this.task),
               DABBA_TASK_ID: this.task.id,
               DABBA_JOB: this.task.job,
               DABBA_JOB_VERSION: String(this.task.version),

@@ -248,6 +248,7 @@ export const daemons: Daemons = {
       ...(chosen.images ? { images: chosen.images } : {}),
       ...(o.watermark ? { watermark: o.watermark } : {}),
       ...(o.metrics ? { metrics: o.metrics } : {}),
+      ...meshOption(o.meshPortBase, runtime.name, undefined, logger),
     });
     const caFile = server.pki.caFile;
     const daemon: Daemon = {
@@ -399,6 +400,7 @@ export const daemons: Daemons = {
         : {}),
       ...(o.watermark ? { watermark: o.watermark } : {}),
       ...(o.metrics ? { metrics: o.metrics } : {}),
+      ...meshOption(o.meshPortBase, runtime.name, o.advertise, logger),
     });
     const daemon: Daemon = {
       url: agent.endpointUrl,
@@ -441,4 +443,23 @@ function listenError(e: unknown, host: string, port: number): unknown {
     return new DabbaError('DABBA_E_BAD_REQUEST', `cannot listen on ${host}:${port} (${code})`, { cause: e });
   }
   return e;
+}
+
+/**
+ * The agent's mesh option: listeners where tasks reach them. With the process runtime that is the
+ * address tasks are reached at (loopback by default); containers would need their bridge's gateway,
+ * which is not wired yet, so the proxy is left off there with a warning.
+ */
+function meshOption(
+  portBase: number | undefined,
+  runtime: string,
+  advertise: string | undefined,
+  logger: Logger,
+): { mesh?: { address: string; portBase: number } } {
+  if (portBase === undefined) return {};
+  if (runtime !== 'process') {
+    logger.warn({ runtime }, 'the mesh proxy runs with the process runtime only for now; left off');
+    return {};
+  }
+  return { mesh: { address: advertise ?? '127.0.0.1', portBase } };
 }

@@ -17,6 +17,8 @@ export interface DevOptions {
   watermark?: Watermark;
   /** Counter collection: interval (0: off) and the spool's budget (docs/telemetry.md). */
   metrics?: { intervalMs: number; spoolBytes?: number };
+  /** The mesh's proxy on this host, its listeners from this port (docs/mesh.md). */
+  meshPortBase?: number;
 }
 export interface ServerDaemonOptions {
   /** A file holding the admin token to bootstrap a fresh store with (replicas sharing one store). */
@@ -68,6 +70,8 @@ export interface AgentDaemonOptions {
   imageBudgetBytes?: number;
   /** Counter collection: interval (0: off) and the spool's budget (docs/telemetry.md). */
   metrics?: { intervalMs: number; spoolBytes?: number };
+  /** The mesh's proxy on this host, its listeners from this port (docs/mesh.md). */
+  meshPortBase?: number;
 }
 export interface Daemon {
   url: string;

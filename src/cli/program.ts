@@ -28,6 +28,8 @@ import { accessCommands } from './commands/access.ts';
 import { auditCommand } from './commands/audit.ts';
 import { metricsCommand } from './commands/metrics.ts';
 import { tableCommand } from './commands/table.ts';
+import { servicesCommand } from './commands/services.ts';
+import { meshCommand } from './commands/mesh.ts';
 
 /** Reads the CA file of `--ca` / DABBA_CA: a PEM certificate, or a clear error. */
 async function readCaFile(path: string, from: string): Promise<string> {
@@ -136,6 +138,8 @@ export function buildProgram(outer: CliContext): Command {
   auditCommand(program, ctx);
   metricsCommand(program, ctx);
   tableCommand(program, ctx);
+  servicesCommand(program, ctx);
+  meshCommand(program, ctx);
   doctorCommand(program, ctx);
   versionCommand(program, ctx);
   scaleCommand(program, ctx);

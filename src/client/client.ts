@@ -4,6 +4,11 @@
  */
 import { DabbaError, UnavailableError } from '../errors/index.ts';
 import type {
+  HostMeshView,
+  MeshApplyResult,
+  MeshVersion,
+  ServiceEndpoints,
+  ServiceSummary,
   DabbaEvent,
   Deployment,
   HealthView,
@@ -342,6 +347,64 @@ export class DabbaClient {
       if (v !== undefined) p.set(k, v);
     }
     return this.#json('GET', this.#n(`/v1/metrics/query?${p.toString()}`));
+  }
+
+  // Mesh: discovery (namespaced) and the dependency file (one per cluster).
+  services(): Promise<ServiceSummary[]> {
+    return this.#json('GET', this.#n('/v1/services'));
+  }
+  serviceEndpoints(name: string): Promise<ServiceEndpoints> {
+    return this.#json('GET', this.#n(`/v1/services/${encodeURIComponent(name)}/endpoints`));
+  }
+  /** Follows a service's endpoints: the set now, then each time it changes, until `signal` aborts. */
+  async *watchServiceEndpoints(name: string, signal: AbortSignal): AsyncGenerator<ServiceEndpoints> {
+    const path = this.#n(`/v1/services/${encodeURIComponent(name)}/endpoints?watch=1`);
+    const res = await this.#fetch('GET', path, { signal, stream: true });
+    if (!res.ok || !res.body) {
+      await parseResponse(res);
+      return;
+    }
+    try {
+      for await (const msg of readSse(res.body, signal)) {
+        if (msg.event === 'error') throw errorFromBody(JSON.parse(msg.data), 500);
+        if (msg.event === 'endpoints') yield JSON.parse(msg.data) as ServiceEndpoints;
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+  }
+  /** What this host's proxy is made from, now and on every change (for agents). */
+  async *watchHostMesh(hostId: string, signal: AbortSignal): AsyncGenerator<HostMeshView> {
+    const path = `/v1/hosts/${encodeURIComponent(hostId)}/mesh?watch=1`;
+    const res = await this.#fetch('GET', path, { signal, stream: true });
+    if (!res.ok || !res.body) {
+      await parseResponse(res);
+      return;
+    }
+    try {
+      for await (const msg of readSse(res.body, signal)) {
+        if (msg.event === 'error') throw errorFromBody(JSON.parse(msg.data), 500);
+        if (msg.event === 'mesh') yield JSON.parse(msg.data) as HostMeshView;
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw e;
+    }
+  }
+  /** The dependency file's current version (null before the first apply). */
+  mesh(): Promise<MeshVersion | null> {
+    return this.#json('GET', '/v1/mesh');
+  }
+  meshVersions(): Promise<MeshVersion[]> {
+    return this.#json('GET', '/v1/mesh/versions');
+  }
+  /** Stores a dependency file (its YAML as a JSON value) as a new version, with why. */
+  meshApply(file: unknown, message: string): Promise<MeshApplyResult> {
+    return this.#json('PUT', '/v1/mesh', { body: { file, message } });
+  }
+  meshRollback(version?: number): Promise<MeshApplyResult & { restored: number }> {
+    return this.#json('POST', '/v1/mesh/rollback', { body: version === undefined ? {} : { version } });
   }
 
   // Identity, namespaces, audit

@@ -34,3 +34,19 @@ export * from './auth-api.ts';
 export * from './host-history.ts';
 export * from './telemetry.ts';
 export * from './log-table.ts';
+export * from './mesh.ts';
+export {
+  MESH_DEFAULTS,
+  RETRY_ON,
+  meshFileSchema,
+  meshJsonSchema,
+  meshSchemaFileText,
+} from './mesh-schema.ts';
+export {
+  diffMesh,
+  meshUserForm,
+  parseMeshFile,
+  serviceUserForm,
+  validateMeshFile,
+  type MeshValidationResult,
+} from './mesh-file.ts';

@@ -362,7 +362,7 @@ export function suggestField(word: string, candidates: readonly string[]): strin
 // ---------------------------------------------------------------------------------------------
 // YAML positions.
 
-type Pos = (offset: number) => { line: number; column: number };
+export type Pos = (offset: number) => { line: number; column: number };
 
 function keyString(key: unknown): string | undefined {
   return isScalar(key) ? String(key.value) : undefined;
@@ -377,7 +377,12 @@ function startOf(node: unknown): number | undefined {
  * Where a path points in the document: the value for a scalar, the key for a collection or a
  * problem with the key itself, and the closest parent key for a field that is missing.
  */
-function locate(doc: Document, path: Path, atKey: boolean, pos: Pos): { line: number; column: number } {
+export function locate(
+  doc: Document,
+  path: Path,
+  atKey: boolean,
+  pos: Pos,
+): { line: number; column: number } {
   let node: unknown = doc.contents;
   let key: unknown = undefined; // key node of the pair holding `node`
   const here = (): { line: number; column: number } => pos(startOf(key) ?? startOf(node) ?? 0);
@@ -405,7 +410,7 @@ function locate(doc: Document, path: Path, atKey: boolean, pos: Pos): { line: nu
   return pos(startOf(node) ?? startOf(key) ?? 0);
 }
 
-function findDuplicateKeys(
+export function findDuplicateKeys(
   node: unknown,
   path: PropertyKey[],
   report: (path: PropertyKey[], key: YamlNode, first: YamlNode) => void,
@@ -426,11 +431,11 @@ function findDuplicateKeys(
   }
 }
 
-function firstLine(message: string): string {
+export function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
 }
 
-function sortByPosition(issues: ValidationIssue[]): ValidationIssue[] {
+export function sortByPosition(issues: ValidationIssue[]): ValidationIssue[] {
   return issues
     .map((issue, index) => ({ issue, index }))
     .sort(

@@ -51,6 +51,12 @@ export const keys = {
   /** The last host certificate issued to a host: its address is where the server reaches the agent. */
   hostCertificate: (host: string) => `/hostcerts/${host}`,
   hostCertificatesPrefix: '/hostcerts/',
+  /** The dependency file's current version: {"version": N}. */
+  meshCurrent: '/mesh/current',
+  /** Every stored version of the dependency file (MeshVersion), numbered from 1. */
+  meshVersion: (version: number) => `/mesh/versions/${pad(version)}`,
+  meshVersionsPrefix: '/mesh/versions/',
+  meshPrefix: '/mesh/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

@@ -42,6 +42,8 @@ import { versionRoutes } from './routes/version.ts';
 import { jobVerbRoutes } from './routes/job-verbs.ts';
 import { execRoutes } from './routes/exec.ts';
 import { uiRoutes } from './routes/ui.ts';
+import { serviceRoutes } from './routes/services.ts';
+import { meshRoutes } from './routes/mesh.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
@@ -119,6 +121,8 @@ export function buildRouter(o: ApiOptions): Router {
   jobVerbRoutes(router, o.store, o.clock, o.events);
   execRoutes(router, o.store, o.pki);
   watchRoutes(router, o.store);
+  serviceRoutes(router, o.store);
+  meshRoutes(router, o.store, o.clock, o.events);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);
   if (o.servers) serverRoutes(router, o.servers);

@@ -54,6 +54,16 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/hosts/:id/uncordon': 'admin',
   'POST /v1/hosts/:id/drain': 'admin',
   'GET /v1/watch': 'watch',
+  // Mesh: discovery is namespaced (a viewer of a namespace sees its services only); the dependency
+  // file is one for the cluster: read by any reader, written by admins.
+  'GET /v1/services': 'namespace-read',
+  'GET /v1/services/:name/endpoints': 'namespace-read',
+  'GET /v1/mesh': 'cluster-read',
+  'GET /v1/mesh/versions': 'cluster-read',
+  'PUT /v1/mesh': 'admin',
+  'POST /v1/mesh/rollback': 'admin',
+  // A host's proxy configuration (the dependency file and the endpoints it names): that host, admin.
+  'GET /v1/hosts/:id/mesh': 'host-self',
   // Images (shared by all namespaces)
   'GET /v1/images': 'cluster-read',
   'POST /v1/images/import': 'image-write',

@@ -68,6 +68,17 @@ function parseTaskNetworkFlags(
   }
 }
 
+const MESH_PORTS_HELP =
+  "run the service mesh's proxy (HAProxy) on this host, its listeners on loopback from this port (process runtime; docs/mesh.md)";
+
+function parseMeshPorts(v: string | undefined): { meshPortBase?: number } {
+  if (v === undefined) return {};
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1024 || n > 64_000)
+    throw new CliError(`--mesh-ports "${v}" must be a port from 1024 to 64000`, EXIT.USAGE);
+  return { meshPortBase: n };
+}
+
 /** `--min-free` and `--min-free-percent`: the storage watermark (docs/operations.md). */
 function parseWatermark(bytes: string, percent: string): { watermark: Watermark } {
   const size = parseSize(bytes);
@@ -195,10 +206,12 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
     .option('--metrics-interval <dur>', METRICS_INTERVAL_HELP, '10s')
     .option('--metrics-spool <size>', METRICS_SPOOL_HELP, '64Mi')
+    .option('--mesh-ports <port>', MESH_PORTS_HELP)
     .action(
       async (opts: {
         metricsInterval: string;
         metricsSpool: string;
+        meshPorts?: string;
         dataDir: string;
         listen: string;
         driver: string;
@@ -223,6 +236,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
             ...parseWatermark(opts.minFree, opts.minFreePercent),
             ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
+            ...parseMeshPorts(opts.meshPorts),
           },
           ctx.signal,
         );
@@ -417,11 +431,13 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     )
     .option('--metrics-interval <dur>', METRICS_INTERVAL_HELP, '10s')
     .option('--metrics-spool <size>', METRICS_SPOOL_HELP, '64Mi')
+    .option('--mesh-ports <port>', MESH_PORTS_HELP)
     .action(
       async (opts: {
         imageBudget?: string;
         metricsInterval: string;
         metricsSpool: string;
+        meshPorts?: string;
         minFree: string;
         minFreePercent: string;
         server: string;
@@ -462,6 +478,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             ...(opts.listen === undefined ? {} : { listen: opts.listen }),
             ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),
             ...(opts.caPin === undefined ? {} : { caPin: opts.caPin }),
+            ...parseMeshPorts(opts.meshPorts),
           },
           ctx.signal,
         );

@@ -37,6 +37,7 @@ export const FEATURES = {
   prometheus:
     'Prometheus interoperation: a real Prometheus scrapes /metrics and /federate (telemetry tests, bench/tsdb.ts)',
   'web-ui-tests': "the web UI's tests in a real browser (test/ui)",
+  mesh: "the service mesh's data plane: one HAProxy per host, supervised by the agent",
   extra: 'packages added for this run by DABBA_EXTRA_SYSTEM_PACKAGES',
 } as const;
 export type Feature = keyof typeof FEATURES;
@@ -62,6 +63,13 @@ export interface SystemPackage {
 }
 
 export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
+  {
+    package: 'haproxy',
+    command: 'haproxy',
+    feature: 'mesh',
+    usedBy: 'the mesh data plane, one per host (src/mesh/host, test/mesh)',
+    skippedBy: [],
+  },
   {
     package: 'runc',
     command: 'runc',

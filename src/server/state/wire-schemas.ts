@@ -74,6 +74,12 @@ export const taskStatusSchema = z.strictObject({
 
 export const rollbackSchema = z.strictObject({ version: z.number().int().positive().optional() });
 
+/** `PUT /v1/mesh`: the dependency file as JSON (validated by the mesh schema) and why. */
+export const meshApplySchema = z.strictObject({
+  file: z.unknown(),
+  message: z.string().trim().min(1, 'say why (--message)').max(1000),
+});
+
 export const drainSchema = z.strictObject({ deadline: z.string().min(1).max(32).optional() });
 
 const duration = z.string().min(1).max(32);

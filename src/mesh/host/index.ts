@@ -1,0 +1,17 @@
+/** The mesh's host side: the plan of a host's proxy, its HAProxy config, and its supervisor. */
+export {
+  INGRESS,
+  backendName,
+  endpointPort,
+  proxyLayout,
+  proxyServers,
+  upstreamEnv,
+  type MeshCaller,
+  type MeshRoute,
+  type ProxyLayout,
+  type ProxyServer,
+} from './plan.ts';
+export { renderConfig, serverParams } from './render.ts';
+export { ProxySupervisor, type ProxyOptions } from './proxy.ts';
+export { runtimeCommand, serversState, type ServerState } from './runtime-api.ts';
+export { MeshHost, type MeshHostOptions } from './mesh-host.ts';

@@ -1,0 +1,80 @@
+/**
+ * The agent's side of the mesh: follows what this host's proxy is made from (the dependency file
+ * and its services' endpoints, `GET /v1/hosts/ID/mesh?watch=1`), keeps the proxy's structure and
+ * servers in step, keeps it running, and says which variables a task of a service gets.
+ */
+import type { DabbaClient } from '../../client/index.ts';
+import { backoffDelay, sleep, type Logger } from '../../lib/index.ts';
+import { splitJobId } from '../../model/index.ts';
+import { proxyLayout, proxyServers, upstreamEnv, type ProxyLayout } from './plan.ts';
+import { ProxySupervisor } from './proxy.ts';
+
+/** How long a task that callers reach through the mesh is drained before SIGTERM. */
+export const DRAIN_MS = 1500;
+
+export interface MeshHostOptions {
+  client: DabbaClient;
+  hostId: string;
+  /** The proxy's directory (config, pid file, admin socket, access log). */
+  dir: string;
+  /** The address the proxy's listeners bind and tasks reach it at. */
+  address: string;
+  /** The first listener port (ports are numbered from it in name order, the same on every host). */
+  portBase: number;
+  logger: Logger;
+}
+
+export class MeshHost {
+  readonly #o: MeshHostOptions;
+  readonly proxy: ProxySupervisor;
+  #layout: ProxyLayout | undefined;
+
+  constructor(o: MeshHostOptions) {
+    this.#o = o;
+    this.proxy = new ProxySupervisor({ dir: o.dir, logger: o.logger });
+  }
+
+  /** DABBA_UPSTREAM_<NAME> (and DABBA_MESH) for a task of this job (an id: `name` or `ns:name`). */
+  env(job: string): Record<string, string> {
+    const { namespace, name } = splitJobId(job);
+    if (this.#layout === undefined || namespace !== 'default') return {};
+    return upstreamEnv(this.#layout, name);
+  }
+
+  /**
+   * How long a stopping task of this job keeps running before SIGTERM: long enough for every host's
+   * proxy to see it leave the endpoints, when some caller (or ingress) routes to its service.
+   */
+  drainMs(job: string): number {
+    const { namespace, name } = splitJobId(job);
+    if (this.#layout === undefined || namespace !== 'default') return 0;
+    return this.#layout.routes.some((r) => r.upstream === name) ? DRAIN_MS : 0;
+  }
+
+  /** Follows the server until `signal` aborts; the proxy keeps running after (like tasks). */
+  async run(signal: AbortSignal): Promise<void> {
+    const supervising = this.proxy.supervise(signal);
+    let attempt = 0;
+    while (!signal.aborted) {
+      try {
+        for await (const view of this.#o.client.watchHostMesh(this.#o.hostId, signal)) {
+          attempt = 0;
+          if (view.mesh === null) continue;
+          const layout = proxyLayout(view.mesh.config, this.#o.address, this.#o.portBase);
+          await this.proxy.apply(layout);
+          this.#layout = layout;
+          await this.proxy.sync(proxyServers(layout, view.endpoints));
+          this.#o.logger.debug({ version: view.mesh.version, revision: view.revision }, 'mesh proxy in step');
+        }
+      } catch (e) {
+        if (signal.aborted) break;
+        this.#o.logger.warn(
+          { err: e instanceof Error ? e.message : String(e) },
+          'mesh watch failed; retrying',
+        );
+      }
+      await sleep(backoffDelay(attempt++, { initialMs: 500, maxMs: 10_000 }), signal).catch(() => undefined);
+    }
+    await supervising;
+  }
+}

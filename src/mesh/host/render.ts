@@ -1,0 +1,112 @@
+/**
+ * The HAProxy config file of a host's proxy (pure): global settings with the admin socket, one
+ * frontend per (caller, upstream) and per caller (Host-header routing, 403 for an upstream the
+ * caller did not declare), one backend per (caller, upstream) with its policy. No servers: those
+ * come and go through the runtime API, so an endpoint change never reloads the proxy.
+ */
+import type { ProxyLayout } from './plan.ts';
+
+/**
+ * p2c would be `random(2)`, but HAProxy 2.6 (Debian 12's) never picks some servers added through
+ * the runtime API with random(): in test/mesh/proxy.test.ts one of three dynamic servers got no
+ * request in 60. Until the proxy is newer, p2c is rendered as leastconn, which picks the least
+ * loaded of all servers (what P2C approximates) and spreads ties round-robin.
+ */
+const BALANCE = { p2c: 'leastconn', 'round-robin': 'roundrobin', 'least-connections': 'leastconn' } as const;
+
+/** Statuses HAProxy's retry-on knows, from the dependency file's spelling. */
+function retryOn(on: readonly string[]): string {
+  return on.map((o) => (o === 'connect-failure' ? 'conn-failure' : o)).join(' ');
+}
+
+const ms = (n: number): string => `${String(n)}ms`;
+
+/** JSON access log line: one object per request (for the log tables). */
+const LOG_FORMAT =
+  '{"ts":"%tr","caller":"%[var(txn.caller)]","upstream":"%[var(txn.upstream)]","frontend":"%f","backend":"%b",' +
+  '"server":"%s","method":"%HM","path":"%HPO","status":%ST,"bytes":%B,"retries":%rc,"queue_ms":%Tw,' +
+  '"connect_ms":%Tc,"response_ms":%Tr,"total_ms":%Ta,"termination":"%ts","request_id":"%ID",' +
+  '"traceparent":"%[capture.req.hdr(0)]"}';
+
+export function renderConfig(layout: ProxyLayout, paths: { socket: string }): string {
+  const l: string[] = [];
+  const add = (...lines: string[]): void => void l.push(...lines);
+  add(
+    '# Written by the Dabba agent: do not edit (endpoints change through the runtime API).',
+    'global',
+    `  stats socket ${paths.socket} mode 600 level admin`,
+    '  log stdout format raw local0',
+    '  hard-stop-after 30s',
+    '',
+    'defaults',
+    '  mode http',
+    '  log global',
+    `  log-format '${LOG_FORMAT}'`,
+    '  option http-keep-alive',
+    '  timeout client 60s',
+    '  timeout http-request 10s',
+    '',
+  );
+  for (const c of layout.callers) {
+    add(
+      `frontend fe_${c.service}`,
+      `  bind ${layout.address}:${String(c.port)}`,
+      '  declare capture request len 128',
+      '  http-request capture req.hdr(traceparent) id 0',
+      `  http-request set-var(txn.caller) str(${c.service})`,
+      '  http-request set-var(txn.upstream) req.hdr(host),field(1,:),lower',
+      '  unique-id-format %[req.hdr(x-request-id)]',
+      '  http-request set-header X-Request-Id %[uuid] unless { req.hdr(x-request-id) -m found }',
+      `  http-request deny deny_status 403 unless { var(txn.upstream) -m str ${c.upstreams.join(' ')} }`,
+      ...c.upstreams.map((u) => `  use_backend be_${c.service}__${u} if { var(txn.upstream) -m str ${u} }`),
+      '',
+    );
+  }
+  for (const r of layout.routes) {
+    const p = r.policy;
+    const queue = r.queueTimeoutMs > 0 ? r.queueTimeoutMs : p.timeoutMs;
+    add(
+      `frontend fe_${r.caller}__${r.upstream}`,
+      `  bind ${layout.address}:${String(r.port)}`,
+      '  declare capture request len 128',
+      '  http-request capture req.hdr(traceparent) id 0',
+      `  http-request set-var(txn.caller) str(${r.caller})`,
+      `  http-request set-var(txn.upstream) str(${r.upstream})`,
+      '  unique-id-format %[req.hdr(x-request-id)]',
+      '  http-request set-header X-Request-Id %[uuid] unless { req.hdr(x-request-id) -m found }',
+      `  default_backend ${r.backend}`,
+      '',
+      `backend ${r.backend}`,
+      `  balance ${BALANCE[p.loadBalancing]}`,
+      `  timeout connect ${ms(p.connectTimeoutMs)}`,
+      `  timeout server ${ms(Math.min(p.retries.perTryTimeoutMs, p.timeoutMs))}`,
+      `  timeout queue ${ms(queue)}`,
+      `  retries ${String(p.retries.max)}`,
+      ...(p.retries.max > 0 ? [`  retry-on ${retryOn(p.retries.on)}`, '  option redispatch 1'] : []),
+      ...(p.retries.methods === 'idempotent'
+        ? ['  http-request disable-l7-retry unless { method GET HEAD PUT DELETE OPTIONS TRACE }']
+        : []),
+      '',
+    );
+  }
+  return `${l.join('\n')}\n`;
+}
+
+/** The parameters of a server added through the runtime API (dynamic servers take no defaults). */
+export function serverParams(layout: ProxyLayout, backend: string): string {
+  const r = layout.routes.find((x) => x.backend === backend);
+  if (r === undefined) return '';
+  const o = r.policy.outlierDetection;
+  const cb = r.policy.circuitBreaker;
+  const maxconn = Math.min(r.maxConcurrency, cb.maxConnections);
+  return [
+    `maxconn ${String(maxconn)}`,
+    `maxqueue ${String(cb.maxPending)}`,
+    'check inter 2s',
+    `downinter ${ms(o.ejectionTimeMs)}`,
+    'rise 1 fall 3',
+    'observe layer7',
+    `error-limit ${String(o.consecutive5xx)}`,
+    'on-error mark-down',
+  ].join(' ');
+}

@@ -1,0 +1,183 @@
+/**
+ * The mesh on a 4-host testbed (network namespaces, 2 racks, process runtime, a real HAProxy per
+ * host run by each agent): front (2 tasks) calls back (3 tasks) by name and the calls spread over
+ * every back task on several hosts; an undeclared service gets 403; a rolling restart of back under
+ * steady calls leaves every host's HAProxy as it was (same master and worker pids); killing one
+ * host's HAProxy gets it started again; `mesh diff` on a changed timeout shows exactly that change,
+ * and apply then rollback reach every host's proxy.
+ * Needs root (network namespaces); DABBA_SKIP_NETNS=1 skips it.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { netnsUnavailable, startTestbed, type Testbed } from '../../scripts/testbed/index.ts';
+import { runtimeCommand } from '../../src/mesh/host/index.ts';
+import type { ServiceEndpoints } from '../../src/model/index.ts';
+import { REPO, waitFor } from '../helpers/dev-cluster.ts';
+
+const skip = process.env['DABBA_SKIP_NETNS'] === '1' ? 'DABBA_SKIP_NETNS=1' : false;
+const EXAMPLE = join(REPO, 'examples', 'mesh');
+
+function job(name: string, replicas: number, script: string, env: Record<string, string> = {}): string {
+  return [
+    `name: ${name}`,
+    `replicas: ${String(replicas)}`,
+    'task:',
+    `  command: ['node', '${script}']`,
+    `  env: ${JSON.stringify(env)}`,
+    '  resources: { cpu: 0.1, memory: 64Mi, pids: 64 }',
+    '  ports: [{ name: http, port: 8080 }]',
+    '  health:',
+    '    readiness: { http: { port: http, path: /healthz }, interval: 1s, timeout: 1s }',
+    'update: { maxUnavailable: 1, maxSurge: 1, minHealthy: 1s, deadline: 3m, autoRollback: true }',
+    'placement: { spread: [{ attribute: rack }] }',
+    '',
+  ].join('\n');
+}
+
+describe('the mesh on a 4-host testbed', { skip }, () => {
+  let tb: Testbed;
+  let frontUrls: string[] = [];
+
+  const meshDir = (i: number): string => join(tb.hosts[i]?.dataDir ?? '', 'mesh');
+  const masterPid = async (i: number): Promise<number> =>
+    Number((await readFile(join(meshDir(i), 'haproxy.pid'), 'utf8')).trim().split('\n')[0]);
+  const workerPid = async (i: number): Promise<string | undefined> =>
+    /^Pid: (\d+)/m.exec(await runtimeCommand(join(meshDir(i), 'admin.sock'), 'show info'))?.[1];
+  const config = (i: number): Promise<string> => readFile(join(meshDir(i), 'haproxy.cfg'), 'utf8');
+  const endpoints = (name: string): Promise<ServiceEndpoints> =>
+    tb.api<ServiceEndpoints>(`/v1/services/${name}/endpoints`);
+  const call = async (url: string, path = '/call'): Promise<{ status: number; body: string }> => {
+    const res = await fetch(url + path, { signal: AbortSignal.timeout(15_000) });
+    return { status: res.status, body: await res.text() };
+  };
+  const everyHost = (fn: (i: number) => Promise<boolean>): Promise<boolean> =>
+    Promise.all(tb.hosts.map((h) => fn(h.index))).then((all) => all.every(Boolean));
+
+  before(async () => {
+    const why = netnsUnavailable();
+    if (why !== undefined) throw new Error(why);
+    tb = await startTestbed({ hosts: 4, racks: 2, meshPorts: 15_000 });
+    const a = await tb.cli(['mesh', 'apply', join(EXAMPLE, 'deps.yaml'), '-m', 'front calls back']);
+    assert.equal(a.code, 0, a.stderr);
+    await waitFor(
+      'every host proxy configured',
+      () => everyHost(async (i) => (await config(i).catch(() => '')).includes('be_front__back')),
+      60_000,
+    );
+    const back = tb.writeJob(
+      'back',
+      job('back', 3, join(REPO, 'examples', 'hello', 'server.mjs'), { GREETING: 'back' }),
+    );
+    const front = tb.writeJob('front', job('front', 2, join(EXAMPLE, 'front.mjs')));
+    for (const f of [back, front]) {
+      const d = await tb.cli(['deploy', f], { timeoutMs: 240_000 });
+      assert.equal(d.code, 0, `${d.stdout}\n${d.stderr}\n${tb.logs(20)}`);
+    }
+    frontUrls = (await endpoints('front')).endpoints.map(
+      (e) => `http://${e.address}:${String(e.ports['http'])}`,
+    );
+    assert.equal(frontUrls.length, 2);
+  });
+  after(async () => {
+    await tb?.stop();
+  });
+
+  test('front calls back by name over every back task on several hosts; an undeclared service gets 403', async () => {
+    const backs = (await endpoints('back')).endpoints;
+    assert.equal(backs.length, 3);
+    assert.ok(new Set(backs.map((e) => e.host)).size >= 2, 'back spreads over hosts');
+    for (const url of frontUrls) {
+      const seen = new Set<string>();
+      await waitFor(
+        `calls from ${url} reaching every back task`,
+        async () => {
+          const r = await call(url);
+          assert.equal(r.status, 200, r.body);
+          const task = /from (\S+) /.exec(r.body)?.[1];
+          if (task !== undefined) seen.add(task);
+          return backs.every((b) => seen.has(b.task));
+        },
+        60_000,
+        20,
+      );
+      assert.equal((await call(url, '/call/cache')).status, 403);
+    }
+  });
+
+  test('a rolling restart of back under steady calls: every HAProxy stays as it was', async () => {
+    const masters = await Promise.all(tb.hosts.map((h) => masterPid(h.index)));
+    const workers = await Promise.all(tb.hosts.map((h) => workerPid(h.index)));
+    const old = (await endpoints('back')).endpoints.map((e) => e.task);
+    let ok = 0;
+    let failed = 0;
+    let running = true;
+    const load = (async () => {
+      for (let n = 0; running; n++) {
+        const url = frontUrls[n % frontUrls.length] ?? '';
+        const r = await call(url).catch(() => ({ status: 0, body: '' }));
+        if (r.status === 200) ok++;
+        else failed++;
+        await new Promise((res) => setTimeout(res, 20));
+      }
+    })();
+    const r = await tb.cli(['restart', 'back'], { timeoutMs: 300_000 });
+    running = false;
+    await load;
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    console.log(`rolling restart of back through the mesh: ${String(ok)} answered, ${String(failed)} failed`);
+    const now = (await endpoints('back')).endpoints.map((e) => e.task);
+    assert.equal(now.length, 3);
+    assert.ok(now.every((t) => !old.includes(t)));
+    assert.ok(ok > 0);
+    assert.deepEqual(await Promise.all(tb.hosts.map((h) => masterPid(h.index))), masters);
+    assert.deepEqual(await Promise.all(tb.hosts.map((h) => workerPid(h.index))), workers);
+    const seen = new Set<string>();
+    await waitFor(
+      'calls reaching every new back task',
+      async () => {
+        const x = await call(frontUrls[0] ?? '');
+        const task = /from (\S+) /.exec(x.body)?.[1];
+        if (task !== undefined) seen.add(task);
+        return now.every((t) => seen.has(t));
+      },
+      60_000,
+      20,
+    );
+  });
+
+  test("killing a host's HAProxy gets it started again", async () => {
+    const old = await masterPid(0);
+    process.kill(old, 'SIGKILL');
+    await waitFor(
+      'a new HAProxy on host 0',
+      async () => (await masterPid(0).catch(() => old)) !== old,
+      60_000,
+    );
+  });
+
+  test('mesh diff shows a changed timeout alone; apply and rollback reach every host', async () => {
+    const changed = join(tb.stateDir, 'deps-slow.yaml');
+    const text = await readFile(join(EXAMPLE, 'deps.yaml'), 'utf8');
+    await writeFile(changed, text.replace('perTryTimeout: 1s', 'perTryTimeout: 2s'));
+    const diff = await tb.cli(['mesh', 'diff', changed]);
+    assert.equal(diff.stdout, '~ front upstreams.back.retries.perTryTimeout: 1s -> 2s\n');
+    const a = await tb.cli(['mesh', 'apply', changed, '-m', 'slower back']);
+    assert.equal(a.code, 0, a.stderr);
+    await waitFor(
+      'every host has timeout server 2000ms',
+      () => everyHost(async (i) => (await config(i)).includes('timeout server 2000ms')),
+      30_000,
+    );
+    const rb = await tb.cli(['mesh', 'rollback']);
+    assert.equal(rb.code, 0, rb.stderr);
+    await waitFor(
+      'every host back at 1000ms',
+      () => everyHost(async (i) => (await config(i)).includes('timeout server 1000ms')),
+      30_000,
+    );
+    for (const url of frontUrls)
+      await waitFor('calls after rollback', async () => (await call(url)).status === 200, 30_000);
+  });
+});
