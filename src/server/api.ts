@@ -39,6 +39,8 @@ import { watchRoutes } from './routes/watch.ts';
 import { versionRoutes } from './routes/version.ts';
 import { jobVerbRoutes } from './routes/job-verbs.ts';
 import { execRoutes } from './routes/exec.ts';
+import { configRoutes } from './routes/configs.ts';
+import type { ConfigStore } from '../configdist/server/index.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
@@ -58,6 +60,8 @@ export interface ApiOptions {
   version: string;
   /** The server's image store; without one the image endpoints answer 404. */
   images?: ImageStore;
+  /** The versioned config store (`/v1/configs`). */
+  configs?: ConfigStore;
   /** The control-plane replicas (`GET /v1/servers`). */
   servers?: ServersSource;
   /** The cluster CA and this replica's certificate; with `pki.tls` the API serves HTTPS. */
@@ -103,6 +107,7 @@ export function buildRouter(o: ApiOptions): Router {
   execRoutes(router, o.store, o.pki);
   watchRoutes(router, o.store);
   if (o.images) imageRoutes(router, o.images, o.events);
+  if (o.configs) configRoutes(router, o.configs);
   if (o.servers) serverRoutes(router, o.servers);
   authRoutes(router, {
     store: o.store,
