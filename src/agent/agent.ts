@@ -18,6 +18,7 @@ import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
 import { DiskConditions } from './disk-conditions.ts';
+import { HostConfigs } from '../configdist/host/index.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -46,6 +47,8 @@ export interface AgentOptions {
   watermark?: Watermark;
   /** How often the data dir's free space is looked at (ms, default 2,000). */
   diskCheckMs?: number;
+  /** How often each config a task mounts is checked for a new version (ms, default 250). */
+  configPollMs?: number;
 }
 
 export interface RunningAgent {
@@ -94,7 +97,15 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
+  const configs = new HostConfigs({
+    client: o.client,
+    hostId: o.hostId,
+    dataDir: o.dataDir,
+    logger: logger.child({ part: 'configs' }),
+    ...(o.configPollMs === undefined ? {} : { pollMs: o.configPollMs }),
+  });
   const deps = {
+    configs,
     runtime: o.runtime,
     reporter,
     memory,
@@ -303,7 +314,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     await endpoint.close();
     throw e;
   }
-  loops.push(reporter.run(signal), syncAssignments(), stats(), renewals());
+  loops.push(reporter.run(signal), syncAssignments(), stats(), renewals(), configs.run(signal));
 
   return {
     endpointUrl: endpoint.url,

@@ -51,6 +51,8 @@ export const keys = {
   /** The last host certificate issued to a host: its address is where the server reaches the agent. */
   hostCertificate: (host: string) => `/hostcerts/${host}`,
   hostCertificatesPrefix: '/hostcerts/',
+  /** What every config key starts with (/configs/, /configversions/, /configblobs/, /confighosts/). */
+  configKeysPrefix: '/config',
   /** Configs: the latest version of each, by namespace and path (ConfigVersion JSON). */
   config: (ns: string, path: string) => `/configs/${ns}/${path}`,
   configsPrefix: (ns: string) => `/configs/${ns}/`,
