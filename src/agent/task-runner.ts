@@ -13,7 +13,7 @@ import { backoffDelay, sleep } from '../lib/index.ts';
 import type { LastExit, ProbeSpec, Task, TaskState, TaskStatus } from '../model/index.ts';
 import type { ExitStatus, Runtime, TaskHandle } from '../runtime/index.ts';
 import { ProbeLoop, runProbe } from './health/index.ts';
-import type { HostConfigs } from '../configdist/host/index.ts';
+import type { HostConfigs, PreparedConfigs } from '../configdist/host/index.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import type { TaskStateFiles } from './task-state-file.ts';
 
@@ -135,9 +135,9 @@ export class TaskRunner {
   }
 
   /** Fetches and writes the task's configs; the environment that says where they are. */
-  async #prepareConfigs(): Promise<Record<string, string>> {
+  async #prepareConfigs(): Promise<PreparedConfigs | undefined> {
     const mounts = this.task.spec.configs;
-    if (mounts === undefined || mounts.length === 0 || !this.#d.configs) return {};
+    if (mounts === undefined || mounts.length === 0 || !this.#d.configs) return undefined;
     try {
       return await this.#d.configs.prepare(this.task.id, this.task.job, mounts);
     } catch (e) {
@@ -194,7 +194,7 @@ export class TaskRunner {
             // Stopped (or detached) while the image was being made ready: start nothing.
             if (signal.aborted) return;
           }
-          const configEnv = await this.#prepareConfigs();
+          const configs = await this.#prepareConfigs();
           if (signal.aborted) return;
           const t0 = performance.timeOrigin + performance.now();
           handle = await this.#d.runtime.start({
@@ -207,8 +207,9 @@ export class TaskRunner {
               DABBA_JOB: this.task.job,
               DABBA_JOB_VERSION: String(this.task.version),
               DABBA_HOST: this.#d.hostId,
-              ...configEnv,
+              ...configs?.env,
             },
+            ...(configs === undefined ? {} : { binds: configs.binds }),
           });
           this.#d.logger.debug(
             { task: this.task.id, at: t0, ms: performance.timeOrigin + performance.now() - t0 },

@@ -65,6 +65,28 @@ export async function writeAtomic(file: string, bytes: Buffer | string): Promise
   }
 }
 
+/** Where a task's configs are: its environment, and for a container the directories to bind. */
+export interface PreparedConfigs {
+  env: Record<string, string>;
+  binds: { source: string; destination: string }[];
+}
+
+/**
+ * The directories of a task's config mounts, each bound from the task's config directory (so that a
+ * rename there is seen inside); a directory inside another bound one is not bound again.
+ */
+export function bindsFor(
+  dir: string,
+  mounts: readonly TaskConfigMount[],
+): { source: string; destination: string }[] {
+  const dirs = [...new Set(mounts.map((m) => dirname(m.mount)))].sort((a, b) => a.length - b.length);
+  const kept: string[] = [];
+  for (const d of dirs) {
+    if (!kept.some((k) => k === '/' || d === k || d.startsWith(`${k}/`))) kept.push(d);
+  }
+  return kept.map((d) => ({ source: join(dir, d.slice(1)), destination: d }));
+}
+
 export class HostConfigs {
   readonly #o: HostConfigsOptions;
   readonly #subs = new Map<string, Subscription>();
@@ -81,13 +103,9 @@ export class HostConfigs {
 
   /**
    * Fetches and writes every config the task mounts (resolves once all are on disk, so that the
-   * task starts only with its configs present); the environment the task gets.
+   * task starts only with its configs present); the environment and binds the task gets.
    */
-  async prepare(
-    taskId: string,
-    job: string,
-    mounts: readonly TaskConfigMount[],
-  ): Promise<Record<string, string>> {
+  async prepare(taskId: string, job: string, mounts: readonly TaskConfigMount[]): Promise<PreparedConfigs> {
     const { namespace } = splitJobId(job);
     const dir = this.taskDir(taskId);
     for (const m of mounts) {
@@ -97,7 +115,7 @@ export class HostConfigs {
       await this.#writeMount(file, sub);
       sub.mounts.set(`${taskId}\0${file}`, { taskId, file, onChange: m.onChange });
     }
-    return { DABBA_CONFIG_DIR: dir };
+    return { env: { DABBA_CONFIG_DIR: dir }, binds: bindsFor(dir, mounts) };
   }
 
   /** How to tell a running task about a change (set after each start). */

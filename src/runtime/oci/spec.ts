@@ -70,6 +70,8 @@ export interface SpecInput {
   nofile: number;
   /** Host path of a static init (catatonit) to run as PID 1 in front of `args`; none when absent. */
   init?: string;
+  /** Host directories bind-mounted read-only (a task's config directories). */
+  binds?: { source: string; destination: string }[];
 }
 
 interface Mount {
@@ -166,6 +168,14 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       destination: INIT_PATH,
       type: 'bind',
       source: input.init,
+      options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev'],
+    });
+  }
+  for (const b of input.binds ?? []) {
+    mounts.push({
+      destination: b.destination,
+      type: 'bind',
+      source: b.source,
       options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev'],
     });
   }
