@@ -28,6 +28,7 @@ import {
   type MetricsCollectionOptions,
 } from './metrics-collection.ts';
 import { MeshHost } from '../mesh/host/index.ts';
+import { HostConfigs } from '../configdist/host/index.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -70,6 +71,8 @@ export interface AgentOptions {
    * `address` from port `portBase`, and tasks get DABBA_UPSTREAM_<NAME>. Absent: no proxy.
    */
   mesh?: { address: string; portBase: number };
+  /** How often each config a task mounts is checked for a new version (ms, default 250). */
+  configPollMs?: number;
 }
 
 export interface RunningAgent {
@@ -153,7 +156,15 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           portBase: o.mesh.portBase,
           logger,
         });
+  const configs = new HostConfigs({
+    client: o.client,
+    hostId: o.hostId,
+    dataDir: o.dataDir,
+    logger: logger.child({ part: 'configs' }),
+    ...(o.configPollMs === undefined ? {} : { pollMs: o.configPollMs }),
+  });
   const deps = {
+    configs,
     onRun: shipper.follow.bind(shipper),
     ...(mesh
       ? { extraEnv: (task: Task) => mesh.env(task.job), drainMs: (task: Task) => mesh.drainMs(task.job) }
@@ -394,6 +405,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }).catch((e: unknown) => logger.error({ err: messageOf(e) }, 'metrics collection stopped')),
   );
   if (mesh) loops.push(mesh.run(signal));
+  loops.push(reporter.run(signal), syncAssignments(), stats(), renewals(), configs.run(signal));
 
   return {
     endpointUrl: endpoint.url,

@@ -13,6 +13,7 @@ import { backoffDelay, sleep } from '../lib/index.ts';
 import type { LastExit, ProbeSpec, Task, TaskState, TaskStatus } from '../model/index.ts';
 import type { ExitStatus, Runtime, TaskHandle } from '../runtime/index.ts';
 import { ProbeLoop, runProbe } from './health/index.ts';
+import type { HostConfigs, PreparedConfigs } from '../configdist/host/index.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import type { TaskStateFiles } from './task-state-file.ts';
 
@@ -37,6 +38,8 @@ export interface TaskRunnerDeps {
    * proxies take it out of their servers meanwhile, so no new request reaches a task that exits.
    */
   drainMs?: (task: Task) => number;
+  /** The host's config subscriptions: a task with `configs` starts only once they are on disk. */
+  configs?: HostConfigs;
 }
 
 export class TaskRunner {
@@ -127,6 +130,9 @@ export class TaskRunner {
       await this.#d.memory.remove(this.task.id).catch((e: unknown) => {
         this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'state file removal failed');
       });
+      await this.#d.configs?.release(this.task.id).catch((e: unknown) => {
+        this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'config dir removal failed');
+      });
       this.#update(
         { state: 'stopped', reason, message: 'task stopped', healthy: false, ready: false },
         ['pid', 'nextRestartAt'],
@@ -145,6 +151,40 @@ export class TaskRunner {
     if (this.#stopping) return;
     this.#stop.abort();
     this.#stopProbes();
+  }
+
+  /** Fetches and writes the task's configs; the environment that says where they are. */
+  async #prepareConfigs(): Promise<PreparedConfigs | undefined> {
+    const mounts = this.task.spec.configs;
+    if (mounts === undefined || mounts.length === 0 || !this.#d.configs) return undefined;
+    try {
+      return await this.#d.configs.prepare(this.task.id, this.task.job, mounts);
+    } catch (e) {
+      throw new DabbaError('DABBA_E_UNAVAILABLE', `the task's configs are not available: ${messageOf(e)}`, {
+        cause: e,
+        details: { reason: 'ConfigUnavailable' },
+      });
+    }
+  }
+
+  /** How a config change reaches the running task: SIGHUP to its main process, or a restart. */
+  #attachConfigs(handle: TaskHandle): void {
+    if (!this.task.spec.configs || !this.#d.configs) return;
+    this.#d.configs.attach(this.task.id, {
+      signal: (sig) => {
+        if (this.#handle === handle) process.kill(handle.pid, sig);
+      },
+      restart: () => {
+        if (this.#handle !== handle) return;
+        this.#d.logger.info({ task: this.task.id }, 'config changed: restarting task');
+        void this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch((e: unknown) => {
+          this.#d.logger.warn(
+            { err: messageOf(e), task: this.task.id },
+            'restart for a config change failed',
+          );
+        });
+      },
+    });
   }
 
   /** Re-reads usage from the runtime into the status. */
@@ -173,6 +213,8 @@ export class TaskRunner {
             // Stopped (or detached) while the image was being made ready: start nothing.
             if (signal.aborted) return;
           }
+          const configs = await this.#prepareConfigs();
+          if (signal.aborted) return;
           const t0 = performance.timeOrigin + performance.now();
           handle = await this.#d.runtime.start({
             taskId: this.task.id,
@@ -185,7 +227,9 @@ export class TaskRunner {
               DABBA_JOB: this.task.job,
               DABBA_JOB_VERSION: String(this.task.version),
               DABBA_HOST: this.#d.hostId,
+              ...configs?.env,
             },
+            ...(configs === undefined ? {} : { binds: configs.binds }),
           });
           this.#d.logger.debug(
             { task: this.task.id, at: t0, ms: performance.timeOrigin + performance.now() - t0 },
@@ -203,8 +247,16 @@ export class TaskRunner {
           continue;
         }
       }
+      if (adopted === handle && handle !== undefined) {
+        // An adopted task keeps following its configs (its files are rewritten as they are now).
+        await this.#prepareConfigs().catch((e: unknown) => {
+          this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'configs of an adopted task');
+        });
+        if (signal.aborted) return;
+      }
       this.#handle = handle;
       this.#betweenRuns = false;
+      this.#attachConfigs(handle);
       // A start that returns after stop(): stop() waits for this life to end, then stops it.
       if (signal.aborted) return;
       const startedAt = handle.startedAt;

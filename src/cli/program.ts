@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import type { ClientTls } from '../client/index.ts';
 import { CliError, CommandExit, describeError } from './cli-error.ts';
@@ -15,6 +15,7 @@ import { eventsCommand } from './commands/events.ts';
 import { hostCommand } from './commands/host.ts';
 import { hostsCommand } from './commands/hosts.ts';
 import { imageCommand } from './commands/image.ts';
+import { configCommand } from './commands/config.ts';
 import { rollbackCommands } from './commands/rollback.ts';
 import { logsCommand } from './commands/logs.ts';
 import { planCommand } from './commands/plan.ts';
@@ -133,6 +134,7 @@ export function buildProgram(outer: CliContext): Command {
   hostCommand(program, ctx);
   rollbackCommands(program, ctx);
   imageCommand(program, ctx);
+  configCommand(program, ctx);
   serversCommand(program, ctx);
   accessCommands(program, ctx);
   auditCommand(program, ctx);
@@ -155,9 +157,23 @@ export function buildProgram(outer: CliContext): Command {
   return program;
 }
 
+/**
+ * `--version` after a command's name belongs to that command (`dabba config get PATH --version N`):
+ * the program's own `--version` (print the CLI's version) counts only before any command name.
+ */
+function yieldVersionFlag(program: Command, argv: string[]): void {
+  const names = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  const first = argv.findIndex((a) => names.has(a));
+  if (first < 0 || !argv.slice(first).some((a) => a === '--version' || a.startsWith('--version='))) return;
+  const options = program.options as Option[];
+  const at = options.findIndex((o) => o.long === '--version');
+  if (at >= 0) options.splice(at, 1);
+}
+
 /** Runs the CLI; returns the exit code. Errors print as one message (a stack only with --debug). */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   const program = buildProgram(ctx);
+  yieldVersionFlag(program, argv);
   const debug = argv.includes('--debug');
   try {
     await program.parseAsync(argv, { from: 'user' });

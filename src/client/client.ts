@@ -57,6 +57,9 @@ import { openExec, type ExecConnection } from './exec-upgrade.ts';
 import { parseAddrs } from './addrs.ts';
 import { errorFromBody, ndjson, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
+import { configApi, type ConfigApi } from './configs.ts';
+
+export type { ConfigApi, ConfigContent } from './configs.ts';
 
 export { parseAddrs } from './addrs.ts';
 import {
@@ -216,6 +219,11 @@ export class DabbaClient {
   async #json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.#fetch(method, path, opts);
     return (await parseResponse(res)) as T;
+  }
+
+  /** Configs (`dabba config`): see configs.ts. */
+  configs(): ConfigApi {
+    return configApi((method, path, opts) => this.#fetch(method, this.#n(path), opts));
   }
 
   health(): Promise<HealthView> {

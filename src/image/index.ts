@@ -5,6 +5,7 @@ export type { ImportOptions } from './import.ts';
 export type { PullOptions } from './pull.ts';
 export { ImageError, type ImageErrorReason } from './errors.ts';
 export { isDigest, sha256Digest, chainIds, type Digest } from './digest.ts';
+export { BlobStore, type BlobInfo } from './blob-store.ts';
 export { parseReference, canonicalName, normalizeReference, type ImageReference } from './reference.ts';
 export { imageDefaults, DEFAULT_PATH } from './load-image.ts';
 export {

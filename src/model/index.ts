@@ -50,3 +50,4 @@ export {
   validateMeshFile,
   type MeshValidationResult,
 } from './mesh-file.ts';
+export * from './config.ts';

@@ -522,6 +522,7 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
       },
       stopGracePeriod: formatExactDuration(t.stopGracePeriodMs),
       init: t.init !== false,
+      ...(t.configs === undefined ? {} : { configs: t.configs.map((c) => ({ ...c })) }),
     },
     update: {
       maxUnavailable: spec.update.maxUnavailable,

@@ -13,6 +13,7 @@ import { parseDuration } from '../lib/durations.ts';
 import { NAME_PATTERN } from '../lib/ids.ts';
 import { parseSize } from '../lib/sizes.ts';
 import type {
+  ConfigOnChange,
   Constraint,
   JobSpec,
   PlacementSpec,
@@ -26,6 +27,7 @@ import type {
   UpdateSpec,
 } from './job.ts';
 import { normalizePort } from './job.ts';
+import { configPathProblem } from './config.ts';
 
 const KI = 1024;
 const MI = 1024 * KI;
@@ -567,6 +569,90 @@ const workingDirLeaf = leaf<string>({
   parse: (v) => plainString(v, 'a string', JOB_LIMITS.path.max),
 });
 
+const configPathLeaf = leaf<string>({
+  expected: 'a config path such as app/settings.json',
+  json: {
+    type: 'string',
+    minLength: 1,
+    maxLength: 512,
+    description: "A config's path in the job's namespace (`dabba config ls`).",
+    examples: ['app/settings.json'],
+  },
+  parse: (v) => {
+    const s = plainString(v, 'a string', 512);
+    if (!s.ok) return s;
+    const problem = configPathProblem(s.value);
+    return problem === undefined ? s : bad(problem);
+  },
+});
+
+const configMountLeaf = leaf<string>({
+  expected: 'an absolute file path such as /etc/app/settings.json',
+  json: {
+    type: 'string',
+    pattern: '^/',
+    maxLength: JOB_LIMITS.path.max,
+    description:
+      'Where the task sees the config: in a container at this path; with the process runtime at $DABBA_CONFIG_DIR/<this path without its leading />.',
+    examples: ['/etc/app/settings.json'],
+  },
+  parse: (v) => {
+    const s = plainString(v, 'a string', JOB_LIMITS.path.max);
+    if (!s.ok) return s;
+    if (!s.value.startsWith('/')) return bad('must be an absolute path (starting with /)');
+    const segs = s.value.slice(1).split('/');
+    if (segs.some((x) => x === '' || x === '.' || x === '..'))
+      return bad('must be a normalized file path (no empty, "." or ".." segments, no trailing /)');
+    return s;
+  },
+});
+
+const onChangeLeaf = leaf<ConfigOnChange>({
+  expected: 'none, signal:HUP or restart',
+  default: 'none',
+  json: {
+    enum: ['none', 'signal:HUP', 'restart'],
+    default: 'none',
+    description:
+      'What the task is told when the config changes: nothing (it reads the file again itself), SIGHUP to its main process, or a restart.',
+  },
+  parse: (v) =>
+    v === 'none' || v === 'signal:HUP' || v === 'restart'
+      ? ok(v)
+      : bad(`must be none, signal:HUP or restart`),
+});
+
+const taskConfigsSchema = z
+  .array(z.strictObject({ path: configPathLeaf, mount: configMountLeaf, onChange: onChangeLeaf }))
+  .meta({
+    maxItems: 64,
+    description:
+      'Configs the task needs (docs/config.md): each is present before the task starts and replaced atomically when it changes.',
+  })
+  .superRefine(
+    (list, ctx) => {
+      if (list.length > 64)
+        addIssue(ctx, list.length, 'has more than 64 configs', { expected: 'at most 64' });
+      const mounts = new Map<string, number>();
+      list.forEach((c: unknown, i) => {
+        if (!isRecord(c) || typeof c['mount'] !== 'string') return;
+        const first = mounts.get(c['mount']);
+        if (first === undefined) mounts.set(c['mount'], i);
+        else {
+          addIssue(
+            ctx,
+            c['mount'],
+            `duplicate mount (already used by task.configs[${first}])`,
+            { expected: 'a mount path of its own' },
+            [i, 'mount'],
+          );
+        }
+      });
+    },
+    { when: (p) => Array.isArray(p.value) },
+  )
+  .prefault([]);
+
 const envLeaf = z
   .unknown()
   .meta({
@@ -960,6 +1046,7 @@ const taskSchema = z
       JOB_LIMITS.stopGracePeriodMs.max,
       JOB_DEFAULTS.stopGracePeriod,
     ),
+    configs: taskConfigsSchema,
     init: boolean(
       "Run a tiny init (catatonit) as the container's PID 1: it forwards signals to the task's process (so one without a SIGTERM handler still stops) and reaps zombies. false runs the command as PID 1. Ignored by the process runtime.",
       true,
@@ -1076,6 +1163,7 @@ const taskSchema = z
       restart: t.restart,
       stopGracePeriodMs: t.stopGracePeriod,
       ...(t.init ? {} : { init: false as const }),
+      ...(t.configs.length === 0 ? {} : { configs: t.configs }),
     };
   });
 

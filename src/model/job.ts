@@ -67,6 +67,18 @@ export interface ResourceSpec {
   pids: number;
 }
 
+/** What a task's process is told when a config it mounts changes (docs/config.md). */
+export type ConfigOnChange = 'none' | 'signal:HUP' | 'restart';
+
+/** A config a task needs (`task.configs`): present before the task starts, kept current after. */
+export interface TaskConfigMount {
+  /** The config's path in the job's namespace (`app/settings.json`). */
+  path: string;
+  /** Absolute file path in the task: in a container as is; with the process runtime under $DABBA_CONFIG_DIR. */
+  mount: string;
+  onChange: ConfigOnChange;
+}
+
 export interface TaskSpec {
   image?: string;
   command: string[];
@@ -97,6 +109,8 @@ export interface TaskSpec {
    * Ignored by the process runtime.
    */
   init?: false;
+  /** Configs the task mounts (`task.configs`); absent when none, so older specs compare equal. */
+  configs?: TaskConfigMount[];
 }
 
 export interface UpdateSpec {

@@ -57,6 +57,20 @@ export const keys = {
   meshVersion: (version: number) => `/mesh/versions/${pad(version)}`,
   meshVersionsPrefix: '/mesh/versions/',
   meshPrefix: '/mesh/',
+  /** What every config key starts with (/configs/, /configversions/, /configblobs/, /confighosts/). */
+  configKeysPrefix: '/config',
+  /** Configs: the latest version of each, by namespace and path (ConfigVersion JSON). */
+  config: (ns: string, path: string) => `/configs/${ns}/${path}`,
+  configsPrefix: (ns: string) => `/configs/${ns}/`,
+  /** Every version of a config (`@` cannot occur in a path, so one path's range holds no other's). */
+  configVersion: (ns: string, path: string, version: number) =>
+    `/configversions/${ns}/${path}@${pad(version)}`,
+  configVersionsPrefix: (ns: string, path: string) => `/configversions/${ns}/${path}@`,
+  /** Small config contents, base64, by digest: every replica can serve them (docs/config.md). */
+  configBlob: (digest: string) => `/configblobs/${digest}`,
+  /** What each host has of each config: {version, digest, at}. */
+  configHost: (ns: string, path: string, host: string) => `/confighosts/${ns}/${path}@${host}`,
+  configHostsPrefix: (ns: string, path: string) => `/confighosts/${ns}/${path}@`,
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

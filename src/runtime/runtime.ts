@@ -15,6 +15,12 @@ export interface TaskLaunch {
   spec: TaskSpec;
   /** Extra environment set by the agent (DABBA_TASK_ID, ...), merged over spec.env. */
   env: Record<string, string>;
+  /**
+   * Host directories a container sees read-only at `destination` (the task's config directories,
+   * docs/config.md). A directory, not a file: a file replaced by a rename on the host is seen inside
+   * only through a mount of its directory. Ignored by runtimes without a filesystem of their own.
+   */
+  binds?: { source: string; destination: string }[];
 }
 
 /** A running task as the runtime knows it. */

@@ -44,6 +44,8 @@ import { execRoutes } from './routes/exec.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { serviceRoutes } from './routes/services.ts';
 import { meshRoutes } from './routes/mesh.ts';
+import { configRoutes } from './routes/configs.ts';
+import type { ConfigStore } from '../configdist/server/index.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
@@ -68,6 +70,8 @@ export interface ApiOptions {
   version: string;
   /** The server's image store; without one the image endpoints answer 404. */
   images?: ImageStore;
+  /** The versioned config store (`/v1/configs`). */
+  configs?: ConfigStore;
   /** The control-plane replicas (`GET /v1/servers`). */
   servers?: ServersSource;
   /** The cluster CA and this replica's certificate; with `pki.tls` the API serves HTTPS. */
@@ -125,6 +129,7 @@ export function buildRouter(o: ApiOptions): Router {
   meshRoutes(router, o.store, o.clock, o.events);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);
+  if (o.configs) configRoutes(router, o.configs);
   if (o.servers) serverRoutes(router, o.servers);
   metricsRoutes(router, o.telemetry, o.metrics);
   if (o.logTables) tableRoutes(router, o.logTables, o.store, o.logger);

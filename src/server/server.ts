@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { DabbaError } from '../errors/index.ts';
 import type { Clock, Logger, Watermark } from '../lib/index.ts';
 import { handleAcceptErrors, systemClock } from '../lib/index.ts';
-import type { ImageStore } from '../image/index.ts';
+import { BlobStore, type ImageStore } from '../image/index.ts';
+import { ConfigStore } from '../configdist/server/index.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
 import { preparePki, type ServerPki } from './pki.ts';
@@ -70,6 +71,11 @@ export interface ServerOptions {
    * the store, shared by every replica; without a data dir it is only there.
    */
   dataDir?: string;
+  /**
+   * Where config contents are kept, content-addressed (default DATA_DIR/configs). Without it or a
+   * data dir, configs are limited to 256 KiB, kept in the store only (docs/config.md).
+   */
+  configDir?: string;
   /** Serve HTTPS on loopback too (beyond loopback it always does). */
   forceTls?: boolean;
   /** More names (DNS or IP) for the server certificate, besides the listen/advertise hosts and hostname. */
@@ -158,6 +164,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   // Every part writes through the observed store: a write refused for lack of space is seen once.
   const metrics = new ControlPlaneMetrics();
   const store = timeStore(guard ? observeStore(o.store, guard) : o.store, metrics);
+  const configs = await openConfigStore(
+    store,
+    clock,
+    o.configDir ?? (o.dataDir && join(o.dataDir, 'configs')),
+  );
   const events = new EventLog(store, clock);
   guard?.attach(events);
   let auth: ApiAuth | undefined;
@@ -245,6 +256,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       version: o.version ?? '0.1.0',
       ...(o.images ? { images: o.images } : {}),
       ...(o.uiDir === undefined ? {} : { uiDir: o.uiDir }),
+      configs,
       ...(auth ? { auth } : {}),
       pki,
       ...(guard ? { storage: guard } : {}),
@@ -378,4 +390,11 @@ function checkOptions(replicaId: string, shardCount: number, ttl: number): void 
     );
   if (!Number.isFinite(ttl) || ttl <= 0 || ttl > 3600)
     throw new DabbaError('DABBA_E_BAD_REQUEST', `lease TTL must be from 0 to 3600 seconds, got ${ttl}`);
+}
+
+async function openConfigStore(store: Store, clock: Clock, dir: string | undefined): Promise<ConfigStore> {
+  if (dir === undefined || dir === '') return new ConfigStore(store, clock);
+  const blobs = new BlobStore(dir);
+  await blobs.init();
+  return new ConfigStore(store, clock, blobs);
 }

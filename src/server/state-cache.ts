@@ -358,4 +358,7 @@ export class StateCache {
 }
 
 export const isSchedulerKey = (key: string): boolean =>
-  !key.startsWith(keys.eventsPrefix) && !key.startsWith(keys.assignmentsPrefix);
+  !key.startsWith(keys.eventsPrefix) &&
+  !key.startsWith(keys.assignmentsPrefix) &&
+  // Configs (their contents are not JSON, and the scheduler reads none of them).
+  !key.startsWith(keys.configKeysPrefix);

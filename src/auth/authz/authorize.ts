@@ -130,6 +130,12 @@ export function authorize(p: Principal, permission: Permission, req: AccessReque
     case 'image-fetch':
       if (p.kind !== 'host') needRole(p, READERS, permission);
       return { namespace: DEFAULT_NAMESPACE };
+    case 'config-fetch': {
+      const ns = namespaceOf(req);
+      if (p.kind === 'host') return { namespace: ns };
+      needNamespace(needRole(p, READERS, permission), ns, false);
+      return { namespace: ns };
+    }
     case 'admin':
       needRole(p, ['admin'], permission);
       return { namespace: DEFAULT_NAMESPACE };

@@ -22,6 +22,11 @@ export type Permission =
   | 'image-write'
   /** Image manifests and blobs: readers and hosts (agents pull images). */
   | 'image-fetch'
+  /**
+   * A config's content and versions (what agents fetch for their tasks): readers covering the
+   * request's namespace, or any host (a host serves the configs of the tasks it runs).
+   */
+  | 'config-fetch'
   /** Tokens, namespaces and quotas, host cordon/drain, audit: admin. */
   | 'admin'
   /** Exchanging a join token for a host credential: agent (join) tokens, admin. */
@@ -49,6 +54,7 @@ export const PERMISSION_HELP: Record<Permission, string> = {
   'namespace-write': 'role deployer or admin covering the namespace',
   'image-write': 'role deployer (any namespace) or admin',
   'image-fetch': 'role viewer, deployer or admin, or a host credential',
+  'config-fetch': 'role viewer, deployer or admin covering the namespace, or a host credential',
   admin: 'role admin',
   join: 'an agent (join) token, or role admin',
   'host-register': "the host's own credential, or role admin",

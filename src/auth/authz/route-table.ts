@@ -77,6 +77,16 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/tables/:table/query': 'namespace-read',
   'POST /v1/tables/:table/rows': 'namespace-write',
   'PUT /v1/tables/:table/settings': 'admin',
+  // Configs (namespaced: ?namespace=NS; the path is one URL-encoded segment, app%2Fsettings.json)
+  'GET /v1/configs': 'namespace-read',
+  'PUT /v1/configs/:path': 'namespace-write',
+  'GET /v1/configs/:path': 'config-fetch',
+  'GET /v1/configs/:path/content': 'config-fetch',
+  'GET /v1/configs/:path/versions': 'namespace-read',
+  'POST /v1/configs/:path/revert': 'namespace-write',
+  'GET /v1/configs/:path/status': 'namespace-read',
+  // A host reports the version it has of a config (only as itself).
+  'PUT /v1/configs/:path/hosts/:id': 'host-self',
   // Identity, namespaces, audit
   'POST /v1/tokens': 'admin',
   'GET /v1/tokens': 'admin',

@@ -582,6 +582,7 @@ export class OciRuntime implements Runtime {
         nofile: ready.nofile,
         ...(spec.init !== false && ready.init !== undefined ? { init: ready.init } : {}),
         seccomp: this.#seccomp.profile,
+        ...(launch.binds === undefined ? {} : { binds: launch.binds }),
       });
       // A plain write: until the record says "created", a crash means the task is destroyed.
       await writeFile(join(taskDir, 'config.json'), JSON.stringify(config, null, 2));

@@ -72,6 +72,8 @@ export interface SpecInput {
   init?: string;
   /** The seccomp profile (default: the built-in one). */
   seccomp?: SeccompProfile;
+  /** Host directories bind-mounted read-only (a task's config directories). */
+  binds?: { source: string; destination: string }[];
 }
 
 interface Mount {
@@ -168,6 +170,14 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       destination: INIT_PATH,
       type: 'bind',
       source: input.init,
+      options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev'],
+    });
+  }
+  for (const b of input.binds ?? []) {
+    mounts.push({
+      destination: b.destination,
+      type: 'bind',
+      source: b.source,
       options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev'],
     });
   }

@@ -27,6 +27,32 @@ export async function readJsonBody(
       { details: { contentType: type } },
     );
   }
+  const text = (await readRawBody(req, limit, idleMs)).toString('utf8');
+  if (text.trim() === '') {
+    throw new DabbaError('DABBA_E_MALFORMED_JSON', 'request body is empty; expected a JSON document');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new DabbaError(
+      'DABBA_E_MALFORMED_JSON',
+      `request body is not valid JSON: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+}
+
+/**
+ * Reads a request body whole, whatever its type: bodies over the limit are refused (413, without
+ * reading them whole), bodies that stall (408) and bodies cut off (400).
+ */
+export async function readRawBody(
+  req: IncomingMessage,
+  limit = MAX_BODY_BYTES,
+  idleMs = BODY_IDLE_MS,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   // Read with listeners rather than `for await`: leaving a for-await loop destroys the socket, and
@@ -66,21 +92,7 @@ export async function readJsonBody(
     req.once('error', done);
     req.once('close', onClose);
   });
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') {
-    throw new DabbaError('DABBA_E_MALFORMED_JSON', 'request body is empty; expected a JSON document');
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (cause) {
-    throw new DabbaError(
-      'DABBA_E_MALFORMED_JSON',
-      `request body is not valid JSON: ${(cause as Error).message}`,
-      {
-        cause,
-      },
-    );
-  }
+  return Buffer.concat(chunks);
 }
 
 function tooLarge(limit: number): DabbaError {

@@ -1,0 +1,9 @@
+/** The host side of config distribution: what the agent runs for its tasks (docs/config.md). */
+export {
+  HostConfigs,
+  bindsFor,
+  writeAtomic,
+  type PreparedConfigs,
+  type HostConfigsOptions,
+  type TaskNotifier,
+} from './host-configs.ts';
