@@ -27,7 +27,12 @@ const allowed = {
   // will import it; today the storage engine (tsdb/) needs only lib and errors.
   telemetry: ['lib', 'errors', 'model', 'client'],
   client: ['lib', 'errors', 'model'],
-  server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth'],
+  // A job's external controller: the gate over the scheduler's plans (pure) and the requests to
+  // the controller, driven by the server's scheduler loop.
+  taskcontrol: ['lib', 'errors', 'model', 'scheduler'],
+  // What services import: a TaskControl controller helper (wire types from model).
+  sdk: ['lib', 'errors', 'model'],
+  server: ['lib', 'errors', 'model', 'store', 'scheduler', 'allocator', 'image', 'auth', 'taskcontrol'],
   agent: ['lib', 'errors', 'model', 'runtime', 'image', 'client', 'x509'],
   cli: ['lib', 'errors', 'model', 'client'],
 };

@@ -31,3 +31,4 @@ export * from './plan.ts';
 export * from './task-network.ts';
 export * from './exec-stream.ts';
 export * from './auth-api.ts';
+export * from './taskcontrol.ts';

@@ -51,6 +51,9 @@ export const keys = {
   /** The last host certificate issued to a host: its address is where the server reaches the agent. */
   hostCertificate: (host: string) => `/hostcerts/${host}`,
   hostCertificatesPrefix: '/hostcerts/',
+  /** What a job's TaskControl controller holds up (TaskControlState), written by the scheduler. */
+  taskControl: (job: string) => `/taskcontrol/${job}`,
+  taskControlPrefix: '/taskcontrol/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

@@ -8,6 +8,7 @@ import type {
   JobSummary,
   JobView,
   Task,
+  TaskControlState,
   TaskRow,
   TaskStatus,
 } from '../../model/index.ts';
@@ -68,9 +69,10 @@ function counts(rows: TaskRow[]): JobView['counts'] {
 
 export async function jobView(store: Store, name: string): Promise<JobView> {
   const job = await getJobRecord(store, name);
-  const [rows, deployment] = await Promise.all([
+  const [rows, deployment, taskControl] = await Promise.all([
     jobTaskRows(store, name),
     getJson<Deployment>(store, keys.deployment(name, job.version)),
+    getJson<TaskControlState>(store, keys.taskControl(name)),
   ]);
   return {
     job: splitJobId(job.name).name,
@@ -84,6 +86,7 @@ export async function jobView(store: Store, name: string): Promise<JobView> {
     deployment: deployment?.value ?? null,
     counts: counts(rows),
     tasks: rows,
+    ...(taskControl === undefined ? {} : { taskControl: taskControl.value }),
   };
 }
 
