@@ -166,7 +166,7 @@ function reconcileActive(
   const forced: TaskView[] = [];
   const live: TaskView[] = [];
   for (const t of running) {
-    const h = drainingHost(t, hosts);
+    const h = drainingHost(t, hosts, now);
     if (h !== undefined && drainForced(h, now)) forced.push(t);
     else live.push(t);
   }
@@ -203,7 +203,7 @@ function reconcileActive(
   // the version being rolled out are not rescheduled until it succeeds (a crash loop fails it).
   const moves = new Map<string, Move>();
   for (const t of allCurrent) {
-    if (drainingHost(t, hosts) !== undefined) {
+    if (drainingHost(t, hosts, now) !== undefined) {
       moves.set(t.id, { kind: 'drain' });
     } else if (t.version !== job.version || deployment.state === 'succeeded') {
       const why = rescheduleReason(t);
@@ -212,7 +212,7 @@ function reconcileActive(
   }
   const evicting = allCurrent.filter((t) => moves.has(t.id));
   const current = allCurrent.filter((t) => !moves.has(t.id));
-  const leaving = (t: TaskView): boolean => drainingHost(t, hosts) !== undefined;
+  const leaving = (t: TaskView): boolean => drainingHost(t, hosts, now) !== undefined;
 
   const rolloutFor = (oldTasks: OldTasks, cap: number): RolloutDecision =>
     planRollout({
@@ -364,7 +364,10 @@ function reconcileActive(
   for (const t of allCurrent) if (!stopped.has(t.id)) out.wake(from(t), now);
   if (next.state === 'in-progress') out.wake(deadlineOf(next, update), now);
   for (const t of live) {
-    if (!stopped.has(t.id)) out.wake(drainingHost(t, hosts)?.drainDeadline, now);
+    if (stopped.has(t.id)) continue;
+    out.wake(drainingHost(t, hosts, now)?.drainDeadline, now);
+    // A maintenance window not started yet: decide again at its start.
+    if (t.host !== null) out.wake(hosts.get(t.host)?.maintenance?.start, now);
   }
 }
 

@@ -150,9 +150,13 @@ export class TaskControl {
         continue;
       }
       const h = hosts.get(t.host);
-      if (h?.state === 'draining') {
-        const n = notices.get(h.id) ?? { host: h.id, kind: 'draining', tasks: [] };
+      if (h?.state === 'draining' || h?.state === 'maintenance') {
+        const n = notices.get(h.id) ?? { host: h.id, kind: h.state, tasks: [] };
         if (h.drainDeadline !== undefined) n.deadline = h.drainDeadline;
+        if (h.maintenance !== undefined) {
+          n.start = h.maintenance.start;
+          n.reason = h.maintenance.reason;
+        }
         n.tasks.push(t.id);
         notices.set(h.id, n);
       }

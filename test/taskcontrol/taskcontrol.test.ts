@@ -8,24 +8,14 @@
  * only once the controller acknowledges.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startAgent } from '../../src/agent/index.ts';
 import type { DabbaClient } from '../../src/client/index.ts';
-import { silentLogger, sleep } from '../../src/lib/index.ts';
+import { sleep } from '../../src/lib/index.ts';
 import type { TaskControlRequest } from '../../src/model/index.ts';
-import { FakeRuntime } from '../../src/runtime/fake/index.ts';
-import { serveTaskControl, shardGuard, type ControllerServer } from '../../src/sdk/index.ts';
-import { startTestServer, type TestServer } from '../helpers/api-server.ts';
+import { serveTaskControl, shardGuard } from '../../src/sdk/index.ts';
+import { startFakeCluster, type FakeCluster } from './cluster.ts';
 import { waitFor } from '../helpers/dev-cluster.ts';
 import { isUp, PER_SHARD, SHARDS, ShardedService } from './shard-fixture.ts';
-
-const HOSTS = [
-  { id: 'tc-h1', rack: 'r1' },
-  { id: 'tc-h2', rack: 'r1' },
-  { id: 'tc-h3', rack: 'r2' },
-  { id: 'tc-h4', rack: 'r2' },
-];
 
 function jobFile(name: string, env: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -39,32 +29,18 @@ function jobFile(name: string, env: string, extra: Record<string, unknown> = {})
 }
 
 describe('TaskControl', { timeout: 240_000 }, () => {
-  let t: TestServer;
+  let cluster: FakeCluster;
   let client: DabbaClient;
-  const agents = new Map<string, () => Promise<void>>();
-  const controllers: ControllerServer[] = [];
+  let agents: FakeCluster['agents'];
+  let controllers: FakeCluster['controllers'];
 
   before(async () => {
-    t = await startTestServer('taskcontrol', { hostTtlSeconds: 3 });
-    client = t.client;
-    for (const h of HOSTS) {
-      const a = await startAgent({
-        client,
-        runtime: new FakeRuntime(),
-        hostId: h.id,
-        labels: { rack: h.rack },
-        dataDir: join(t.dir, h.id),
-        logger: silentLogger,
-        capacity: { cpu: 4, memoryBytes: 8 * 2 ** 30, pids: 4096 },
-      });
-      agents.set(h.id, () => a.close({ stopTasks: true }));
-    }
+    cluster = await startFakeCluster('taskcontrol');
+    client = cluster.t.client;
+    agents = cluster.agents;
+    controllers = cluster.controllers;
   });
-  after(async () => {
-    for (const c of controllers) await c.close().catch(() => undefined);
-    for (const close of agents.values()) await close().catch(() => undefined);
-    await t.close();
-  });
+  after(() => cluster.close());
 
   async function allUp(job: string, version: number): Promise<void> {
     await waitFor(
@@ -200,7 +176,9 @@ describe('TaskControl', { timeout: 240_000 }, () => {
       const view = await client.getJob(job);
       return view.taskControl?.waiting.find((w) => w.host === host && w.deadline === deadline);
     });
-    assert.ok(requests.some((q) => q.notices.some((n) => n.host === host && n.deadline === deadline)));
+    await waitFor('the controller is told of the drain', () =>
+      requests.some((q) => q.notices.some((n) => n.host === host && n.deadline === deadline)),
+    );
     await waitFor(
       'nothing of the job left on the drained host after its deadline',
       async () => {

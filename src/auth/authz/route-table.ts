@@ -44,6 +44,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/hosts/:id/cordon': 'admin',
   'POST /v1/hosts/:id/uncordon': 'admin',
   'POST /v1/hosts/:id/drain': 'admin',
+  'POST /v1/maintenance': 'admin',
+  'POST /v1/maintenance/end': 'admin',
   'GET /v1/watch': 'watch',
   // Images (shared by all namespaces)
   'GET /v1/images': 'cluster-read',

@@ -153,12 +153,24 @@ export async function hostViews(store: Store, now = Date.now()): Promise<HostVie
     if (h.subnet !== undefined) view.subnet = h.subnet;
     if (h.conditions !== undefined && h.conditions.length > 0) view.conditions = h.conditions;
     if (h.schedulable === 'draining' && h.drainDeadline !== undefined) view.drainDeadline = h.drainDeadline;
-    if (h.schedulable === 'draining') {
-      view.drain = drainProgress(
-        { id: h.id, state: h.schedulable, drainDeadline: h.drainDeadline },
+    if (h.schedulable === 'maintenance' && h.maintenance !== undefined) {
+      view.maintenance = h.maintenance;
+      view.drainDeadline = h.maintenance.deadline;
+    }
+    if (
+      h.schedulable === 'draining' ||
+      (h.schedulable === 'maintenance' && now >= (h.maintenance?.start ?? 0))
+    ) {
+      const progress = drainProgress(
+        {
+          id: h.id,
+          state: 'draining',
+          ...(view.drainDeadline === undefined ? {} : { drainDeadline: view.drainDeadline }),
+        },
         tasks,
         now,
       ).message;
+      view.drain = h.schedulable === 'maintenance' ? progress.replace(/^draining/, 'maintenance') : progress;
     }
     return view;
   });
