@@ -250,12 +250,7 @@ export class DabbaClient {
     });
   }
   /** Announces maintenance of hosts: `deadline` and `start` are ISO-8601 times or durations from now. */
-  hostMaintenance(req: {
-    hosts: string[];
-    deadline: string;
-    start?: string;
-    reason: string;
-  }): Promise<{
+  hostMaintenance(req: { hosts: string[]; deadline: string; start?: string; reason: string }): Promise<{
     hosts: { host: string; changed: boolean }[];
     start: number;
     deadline: number;
