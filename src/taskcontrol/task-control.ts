@@ -57,6 +57,8 @@ interface Ledger {
   lastError?: string;
   /** What the controller last heard about notices and unhealthy tasks (only changes are news). */
   sentNews: string;
+  /** Ids proposed in the last request. */
+  sent: Set<string>;
   published: string;
 }
 
@@ -102,6 +104,7 @@ export class TaskControl {
         timer: undefined,
         failures: 0,
         sentNews: '[[],[]]',
+        sent: new Set(),
         published: '',
       };
       this.#jobs.set(job.name, l);
@@ -217,10 +220,17 @@ export class TaskControl {
   }
 
   #maybeCall(job: string, l: Ledger): void {
-    if (l.inFlight || l.timer !== undefined || this.#abort.signal.aborted) return;
+    if (l.inFlight || this.#abort.signal.aborted) return;
     const pending = [...l.waiting.values()].filter((w) => !l.acked.has(w.id));
+    if (l.timer !== undefined) {
+      // Waiting to propose the same operations again; new ones go out at once.
+      if (l.failures > 0 || pending.every((w) => l.sent.has(w.id))) return;
+      clearTimeout(l.timer);
+      l.timer = undefined;
+    }
     if (pending.length === 0 && l.completed.length === 0 && this.#news(l) === l.sentNews) return;
     l.inFlight = true;
+    l.sent = new Set(pending.map((w) => w.id));
     const completed = [...l.completed];
     const news = this.#news(l);
     const request: TaskControlRequest = {
@@ -271,6 +281,8 @@ export class TaskControl {
       }, delay);
       l.timer.unref();
     }
+    // Operations that came while this request was out go at once (#maybeCall sees they are new).
+    if (answer.ok) this.#maybeCall(job, l);
   }
 
   #publish(job: string, l: Ledger): void {
