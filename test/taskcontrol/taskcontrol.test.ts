@@ -191,6 +191,35 @@ describe('TaskControl', { timeout: 240_000 }, () => {
     await client.stopJob(job);
   });
 
+  test('an unreachable controller holds the update, and status says why', async () => {
+    const job = 'unreached';
+    const file = (env: string): Record<string, unknown> => ({
+      name: job,
+      replicas: 2,
+      task: { command: ['sleep', '10000'], env: { V: env }, resources: { cpu: 0.1, memory: '16Mi' } },
+      update: { maxUnavailable: 1, maxSurge: 0 },
+      taskControl: { url: 'http://127.0.0.1:1/', timeout: '1s' },
+    });
+    await client.putJob(job, file('1'));
+    await waitFor('unreached v1 running', async () => {
+      const tasks = await client.jobTasks(job);
+      return tasks.length === 2 && tasks.every((x) => x.state === 'running') ? true : undefined;
+    });
+    await client.putJob(job, file('2'));
+    const tc = await waitFor('status shows the error', async () => {
+      const view = await client.getJob(job);
+      return view.taskControl?.lastError !== undefined && view.taskControl.waiting.length > 0
+        ? view.taskControl
+        : undefined;
+    });
+    assert.match(tc.lastError ?? '', /unreachable/);
+    await sleep(2000);
+    const tasks = await client.jobTasks(job);
+    assert.equal(tasks.filter((x) => x.version === 1 && x.desired === 'run').length, 2, 'nothing stopped');
+    assert.equal(tasks.filter((x) => x.version === 2).length, 0, 'maxSurge 0: nothing started either');
+    await client.stopJob(job);
+  });
+
   test('a host that dies: the controller is told, acknowledges, and only then the task is replaced', async () => {
     const job = 'lost';
     let ackedAt: number | undefined;
