@@ -48,6 +48,7 @@ const allowed = {
     'telemetry',
     'mesh',
     'configdist/server',
+    'taskcontrol',
   ],
   agent: [
     'lib',
@@ -61,8 +62,13 @@ const allowed = {
     'mesh',
     'configdist/host',
   ],
-  // What services import (FB303-style counters): standalone, plain Node, imports nothing internal.
-  sdk: [],
+  // A job's external controller: the gate over the scheduler's plans (pure) and the requests to
+  // the controller, driven by the server's scheduler loop.
+  taskcontrol: ['lib', 'errors', 'model', 'scheduler'],
+  // What services import. counters/ (FB303-style counters): standalone, plain Node, imports
+  // nothing internal; taskcontrol/ (a controller helper): the wire types from model.
+  'sdk/counters': [],
+  'sdk/taskcontrol': ['lib', 'errors', 'model'],
   cli: ['lib', 'errors', 'model', 'client'],
 };
 const zones = Object.entries(allowed).map(([target, ok]) => ({

@@ -281,6 +281,19 @@ export class DabbaClient {
       body: deadline === undefined ? {} : { deadline },
     });
   }
+  /** Announces maintenance of hosts: `deadline` and `start` are ISO-8601 times or durations from now. */
+  hostMaintenance(req: { hosts: string[]; deadline: string; start?: string; reason: string }): Promise<{
+    hosts: { host: string; changed: boolean }[];
+    start: number;
+    deadline: number;
+    reason: string;
+  }> {
+    return this.#json('POST', '/v1/maintenance', { body: req });
+  }
+  /** Ends maintenance: the hosts are ready again. */
+  endHostMaintenance(hosts: string[]): Promise<{ hosts: { host: string; changed: boolean }[] }> {
+    return this.#json('POST', '/v1/maintenance/end', { body: { hosts } });
+  }
   rollbackJob(name: string, version?: number): Promise<PutJobResult & { from: number; to: number }> {
     return this.#json('POST', this.#n(`/v1/jobs/${encodeURIComponent(name)}/rollback`), {
       body: version === undefined ? {} : { version },

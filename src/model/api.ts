@@ -4,6 +4,7 @@ import type { PlacementExplanation } from './explanation.ts';
 import type { HostCapacity } from './host.ts';
 import type { JobStatus } from './job.ts';
 import type { LastExit, TaskState } from './task.ts';
+import type { TaskControlState } from './taskcontrol.ts';
 
 /** One task row of `GET /v1/jobs/NAME/tasks` and `dabba status JOB --json`. */
 export interface TaskRow {
@@ -48,6 +49,8 @@ export interface JobView {
   deployment: Deployment | null;
   counts: { running: number; healthy: number; pending: number; failed: number; total: number };
   tasks: TaskRow[];
+  /** Operations waiting on the job's TaskControl controller, and its last error (absent: none). */
+  taskControl?: TaskControlState;
 }
 
 export interface JobSummary {

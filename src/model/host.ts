@@ -1,4 +1,15 @@
-export type HostState = 'ready' | 'cordoned' | 'draining' | 'down';
+export type HostState = 'ready' | 'cordoned' | 'draining' | 'maintenance' | 'down';
+
+/**
+ * Announced maintenance of a host (`dabba host maintenance`): no new tasks from the announcement
+ * on; from `start` its tasks move off like a drain (each job's budget and TaskControl controller),
+ * and at `deadline` whatever is left is stopped. Times in ms since the epoch.
+ */
+export interface HostMaintenance {
+  start: number;
+  deadline: number;
+  reason: string;
+}
 
 /**
  * A condition the agent reports about its host with each heartbeat, cleared by the agent when it is
@@ -27,7 +38,9 @@ export interface HostRecord {
   labels: Record<string, string>;
   capacity: HostCapacity;
   /** Administrative state; "down" is derived from liveness, never stored here. */
-  schedulable: 'ready' | 'cordoned' | 'draining';
+  schedulable: 'ready' | 'cordoned' | 'draining' | 'maintenance';
+  /** While `schedulable` is 'maintenance': its window and reason. */
+  maintenance?: HostMaintenance;
   /** Base URL of the agent's own endpoint (logs), e.g. http://127.0.0.1:41234. */
   agentUrl?: string;
   runtime: string;
@@ -64,8 +77,11 @@ export interface HostView {
   agentUrl?: string;
   registeredAt: number;
   tasks: number;
-  /** Copied from the record while the state is 'draining' (see HostRecord.drainDeadline). */
+  /** Copied from the record while the state is 'draining' (see HostRecord.drainDeadline); the
+   * maintenance deadline while it is 'maintenance'. */
   drainDeadline?: number;
+  /** While the state is 'maintenance'. */
+  maintenance?: HostMaintenance;
   /** While draining: progress in words, e.g. "draining: 3 tasks left (2 to move, 1 stopping)". */
   drain?: string;
   /** The host's range of the task network, when it has one (see HostRecord.subnet). */

@@ -51,3 +51,4 @@ export {
   type MeshValidationResult,
 } from './mesh-file.ts';
 export * from './config.ts';
+export * from './taskcontrol.ts';

@@ -370,7 +370,7 @@ update: { max_surge: 2, bogus: 1 }
     const issues = parseBad(text);
     const replica = issueAt(issues, 'replica');
     assert.equal(replica.message, 'unknown field "replica"; did you mean "replicas"?');
-    assert.equal(replica.expected, 'one of: name, namespace, replicas, task, update, placement');
+    assert.equal(replica.expected, 'one of: name, namespace, replicas, task, update, placement, taskControl');
     assertAt(replica, text, 'replica');
     assert.match(issueAt(issues, 'task.comand').message, /did you mean "command"/);
     assertAt(issueAt(issues, 'task.comand'), text, 'comand');
@@ -757,7 +757,7 @@ describe('formatIssues', () => {
       formatIssues(issues),
       [
         'job.yaml:4:24: task.resources.memory: is not a size; did you mean "64Mi"? (expected a size from 1Mi to 1Ti, such as 64Mi, 512Mi or 2Gi, found "64mb")',
-        'job.yaml:5:1: replica: unknown field "replica"; did you mean "replicas"? (expected one of: name, namespace, replicas, task, update, placement)',
+        'job.yaml:5:1: replica: unknown field "replica"; did you mean "replicas"? (expected one of: name, namespace, replicas, task, update, placement, taskControl)',
       ].join('\n'),
     );
   });
@@ -771,4 +771,28 @@ describe('formatIssues', () => {
       'a.b: bad (expected x)\nf.yaml: whole thing',
     );
   });
+});
+
+test('taskControl: defaults, round trip through the user form, and a bad URL', () => {
+  const r = validateJob({
+    name: 'kv',
+    task: { command: ['sleep', '1'] },
+    taskControl: { url: 'http://10.0.0.5:9000/tc' },
+  });
+  assert.ok(r.ok);
+  assert.deepEqual(r.spec.taskControl, {
+    url: 'http://10.0.0.5:9000/tc',
+    timeoutMs: 5000,
+    hostFailureWaitMs: 60_000,
+  });
+  const back = validateJob(toUserForm(r.spec));
+  assert.ok(back.ok);
+  assert.deepEqual(back.spec, r.spec);
+  const bad = validateJob({
+    name: 'kv',
+    task: { command: ['sleep', '1'] },
+    taskControl: { url: 'ftp://x/' },
+  });
+  assert.ok(!bad.ok);
+  assert.match(formatIssues(bad.issues), /taskControl\.url.*http/);
 });

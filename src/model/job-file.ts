@@ -537,5 +537,14 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
       spread: spec.placement.spread.map((s) => (s.min === undefined ? { attribute: s.attribute } : { ...s })),
       constraints: spec.placement.constraints.map((c) => ({ ...c, ...('in' in c ? { in: [...c.in] } : {}) })),
     },
+    ...(spec.taskControl === undefined
+      ? {}
+      : {
+          taskControl: {
+            url: spec.taskControl.url,
+            timeout: formatExactDuration(spec.taskControl.timeoutMs),
+            hostFailureWait: formatExactDuration(spec.taskControl.hostFailureWaitMs),
+          },
+        }),
   };
 }

@@ -17,6 +17,7 @@ import type {
   Constraint,
   JobSpec,
   PlacementSpec,
+  TaskControlSpec,
   PortProtocol,
   PortSpec,
   ProbeSpec,
@@ -1439,6 +1440,50 @@ const namespaceLeaf = leaf<string>({
   },
 });
 
+const taskControlUrlLeaf = leaf<string>({
+  expected: 'an http:// or https:// URL such as http://10.0.0.5:9000/taskcontrol',
+  json: {
+    type: 'string',
+    pattern: '^https?://\\S+$',
+    maxLength: 2048,
+    description:
+      "URL of the job's TaskControl controller: Dabba POSTs the pending disruptive operations on the job's tasks there and waits for its acknowledgement (see docs/taskcontrol.md).",
+    examples: ['http://127.0.0.1:9000/taskcontrol'],
+  },
+  parse: (v) => {
+    const s = plainString(v, 'a string', 2048);
+    if (!s.ok) return s;
+    let u: URL;
+    try {
+      u = new URL(s.value);
+    } catch {
+      return bad('is not a URL');
+    }
+    return u.protocol === 'http:' || u.protocol === 'https:' ? s : bad('must be an http:// or https:// URL');
+  },
+});
+
+const taskControlSchema = z
+  .strictObject({
+    url: taskControlUrlLeaf,
+    timeout: duration('How long one request to the controller may take.', 100, 60 * SECOND, '5s'),
+    hostFailureWait: duration(
+      'After a host fails, how long replacing its tasks waits for the controller to acknowledge (then they are replaced anyway).',
+      0,
+      DAY,
+      '1m',
+    ),
+  })
+  .meta({
+    description:
+      "The job's TaskControl controller: every disruptive operation on its tasks (replace, move, restart, maintenance) waits for its acknowledgement; operations with a deadline proceed at it.",
+  })
+  .transform((c): TaskControlSpec => ({
+    url: c.url,
+    timeoutMs: c.timeout,
+    hostFailureWaitMs: c.hostFailureWait,
+  }));
+
 // ---------------------------------------------------------------------------------------------
 // The job file.
 
@@ -1459,6 +1504,7 @@ export const jobFileSchema = z
     task: taskSchema,
     update: updateSchema,
     placement: placementSchema,
+    taskControl: taskControlSchema.optional(),
   })
   .meta({
     title: 'Dabba job',
@@ -1472,6 +1518,7 @@ export const jobFileSchema = z
     task: j.task,
     update: j.update,
     placement: j.placement,
+    ...(j.taskControl === undefined ? {} : { taskControl: j.taskControl }),
   }));
 
 export type JobFileInput = z.input<typeof jobFileSchema>;

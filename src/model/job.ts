@@ -150,6 +150,17 @@ export interface JobSpec {
   task: TaskSpec;
   update: UpdateSpec;
   placement: PlacementSpec;
+  /** The job's TaskControl controller (absent: disruptive operations proceed without asking). */
+  taskControl?: TaskControlSpec;
+}
+
+/** A job's external controller (see docs/taskcontrol.md). */
+export interface TaskControlSpec {
+  url: string;
+  /** Longest one request may take. */
+  timeoutMs: number;
+  /** After a host fails, how long replacing its tasks waits for the controller's ack. */
+  hostFailureWaitMs: number;
 }
 
 export type JobStatus = 'active' | 'stopped';

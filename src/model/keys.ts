@@ -71,6 +71,9 @@ export const keys = {
   /** What each host has of each config: {version, digest, at}. */
   configHost: (ns: string, path: string, host: string) => `/confighosts/${ns}/${path}@${host}`,
   configHostsPrefix: (ns: string, path: string) => `/confighosts/${ns}/${path}@`,
+  /** What a job's TaskControl controller holds up (TaskControlState), written by the scheduler. */
+  taskControl: (job: string) => `/taskcontrol/${job}`,
+  taskControlPrefix: '/taskcontrol/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

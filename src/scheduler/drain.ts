@@ -12,15 +12,27 @@ import type { HostView, Task } from '../model/index.ts';
 import type { HostLookup } from './types.ts';
 
 /** The draining host a task is on, or undefined when its host is not draining. */
-export function drainingHost(task: Pick<Task, 'host'>, hosts: HostLookup): HostView | undefined {
+export function drainingHost(
+  task: Pick<Task, 'host'>,
+  hosts: HostLookup,
+  now?: number,
+): HostView | undefined {
   if (task.host === null) return undefined;
   const host = hosts.get(task.host);
-  return host?.state === 'draining' ? host : undefined;
+  if (host?.state === 'draining') return host;
+  // A host in maintenance drains from its start on (without `now`: as soon as it is announced).
+  if (host?.state === 'maintenance' && (now === undefined || now >= (host.maintenance?.start ?? 0)))
+    return host;
+  return undefined;
 }
 
 /** True when the host is draining and its deadline has come: its tasks are stopped regardless. */
 export function drainForced(host: Pick<HostView, 'state' | 'drainDeadline'>, now: number): boolean {
-  return host.state === 'draining' && host.drainDeadline !== undefined && now >= host.drainDeadline;
+  return (
+    (host.state === 'draining' || host.state === 'maintenance') &&
+    host.drainDeadline !== undefined &&
+    now >= host.drainDeadline
+  );
 }
 
 export interface DrainProgress {

@@ -9,7 +9,14 @@
  * forced) and reschedules tasks that keep crashing on their host (reschedule.ts).
  */
 export { reconcile } from './reconcile.ts';
-export type { PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
+export type {
+  Disruption,
+  DisruptionOp,
+  HostLookup,
+  PlanEvent,
+  ReconcileInput,
+  ReconcilePlan,
+} from './types.ts';
 export { isEmptyPlan } from './plan.ts';
 export { allocatorPlacement, spreadPlacement } from './placement.ts';
 export type { PlaceHints, PlacementJob, PlacementResult, PlacementStrategy, Placer } from './placement.ts';
@@ -29,5 +36,11 @@ export { DEFAULT_RESCHEDULE_AFTER, rescheduleAfter, rescheduleReason } from './r
 export { chooseRollback } from './rollback.ts';
 export type { RollbackChoice } from './rollback.ts';
 export { deadlineOf, isComplete, progressMessage, type ProgressCounts } from './deployment-progress.ts';
-export { availableFrom, CRASH_LOOP_RESTARTS, crashLoopReason, isAvailable } from './task-state.ts';
+export {
+  availableFrom,
+  CRASH_LOOP_RESTARTS,
+  crashLoopReason,
+  isAvailable,
+  lostReason,
+} from './task-state.ts';
 export { canonicalJson, sameSpec } from './spec-equal.ts';

@@ -38,7 +38,7 @@ import {
 } from './rollout.ts';
 import { sameSpec } from './spec-equal.ts';
 import { availableFrom, byAge, goneReason, label, lostReason, stopOrder, taskRecord } from './task-state.ts';
-import type { HostLookup, PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
+import type { Disruption, HostLookup, PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
 
 class PlanBuilder {
   readonly plan: ReconcilePlan = {
@@ -64,13 +64,23 @@ class PlanBuilder {
     this.event(kind, message, task);
   }
 
-  /** Stops a task, or removes it outright if it was never placed (nothing runs anywhere). */
-  stop(task: TaskView, why: string, kind = 'task.stopping'): void {
+  /**
+   * Stops a task, or removes it outright if it was never placed (nothing runs anywhere). `op`: the
+   * kind of disruption it is (absent: none to ask about, e.g. the job is stopped).
+   */
+  stop(
+    task: TaskView,
+    why: string,
+    kind = 'task.stopping',
+    op?: Omit<Disruption, 'task' | 'host' | 'why'>,
+  ): void {
     if (task.host === null) {
       this.remove(task, 'task.removed', `removed task ${label(task)}, never placed: ${why}`);
     } else {
       this.plan.stop.push(task.id);
       this.event(kind, `stopping task ${label(task)} on ${task.host}: ${why}`, task);
+      if (op !== undefined)
+        (this.plan.disruptions ??= []).push({ task: task.id, host: task.host, why, ...op });
     }
   }
 
@@ -95,6 +105,10 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
   const running: TaskView[] = [];
   for (const task of input.tasks.filter((t) => t.job === job.name).sort(byAge)) {
     const lost = lostReason(task, hosts);
+    if (lost !== undefined && task.desired === 'run' && input.holdLost?.has(task.id) === true) {
+      running.push(task); // its replacement waits for the job's controller
+      continue;
+    }
     if (lost !== undefined) {
       if (task.desired === 'run') out.remove(task, 'task.lost', `task ${label(task)} is lost: ${lost}`);
       else out.remove(task, 'task.removed', `removed task ${label(task)}: ${lost}`);
@@ -152,7 +166,7 @@ function reconcileActive(
   const forced: TaskView[] = [];
   const live: TaskView[] = [];
   for (const t of running) {
-    const h = drainingHost(t, hosts);
+    const h = drainingHost(t, hosts, now);
     if (h !== undefined && drainForced(h, now)) forced.push(t);
     else live.push(t);
   }
@@ -189,7 +203,7 @@ function reconcileActive(
   // the version being rolled out are not rescheduled until it succeeds (a crash loop fails it).
   const moves = new Map<string, Move>();
   for (const t of allCurrent) {
-    if (drainingHost(t, hosts) !== undefined) {
+    if (drainingHost(t, hosts, now) !== undefined) {
       moves.set(t.id, { kind: 'drain' });
     } else if (t.version !== job.version || deployment.state === 'succeeded') {
       const why = rescheduleReason(t);
@@ -198,7 +212,7 @@ function reconcileActive(
   }
   const evicting = allCurrent.filter((t) => moves.has(t.id));
   const current = allCurrent.filter((t) => !moves.has(t.id));
-  const leaving = (t: TaskView): boolean => drainingHost(t, hosts) !== undefined;
+  const leaving = (t: TaskView): boolean => drainingHost(t, hosts, now) !== undefined;
 
   const rolloutFor = (oldTasks: OldTasks, cap: number): RolloutDecision =>
     planRollout({
@@ -233,17 +247,30 @@ function reconcileActive(
   const stopped = new Set<string>();
   for (const task of forced) {
     stopped.add(task.id);
-    out.stop(task, `the drain deadline of host ${task.host} has passed (forced)`, 'task.drain-forced');
+    out.stop(task, `the drain deadline of host ${task.host} has passed (forced)`, 'task.drain-forced', {
+      op: 'move',
+      ...deadlineOn(task, hosts),
+    });
   }
   for (const { task, why } of decision.stop) {
     stopped.add(task.id);
-    out.stop(task, stopWhy(why, job, current.length, task, failure !== undefined || alreadyFailed));
+    const op = why === 'surplus' ? 'stop' : why === 'old-drained' ? 'move' : 'replace';
+    out.stop(
+      task,
+      stopWhy(why, job, current.length, task, failure !== undefined || alreadyFailed),
+      undefined,
+      {
+        op,
+        ...deadlineOn(task, hosts),
+      },
+    );
   }
 
   const placer = makePlacer(input, live, stopped);
   const placed = place(input, placer, current, stopped, decision.create, out);
   const moved = moveTasks(input, placer, {
     budget,
+    hosts,
     evicting,
     moves,
     available,
@@ -337,8 +364,17 @@ function reconcileActive(
   for (const t of allCurrent) if (!stopped.has(t.id)) out.wake(from(t), now);
   if (next.state === 'in-progress') out.wake(deadlineOf(next, update), now);
   for (const t of live) {
-    if (!stopped.has(t.id)) out.wake(drainingHost(t, hosts)?.drainDeadline, now);
+    if (stopped.has(t.id)) continue;
+    out.wake(drainingHost(t, hosts, now)?.drainDeadline, now);
+    // A maintenance window not started yet: decide again at its start.
+    if (t.host !== null) out.wake(hosts.get(t.host)?.maintenance?.start, now);
   }
+}
+
+/** A draining host's deadline, as a disruption's deadline (nothing when its host is not draining). */
+function deadlineOn(task: TaskView, hosts: HostLookup): { deadline?: number } {
+  const d = drainingHost(task, hosts)?.drainDeadline;
+  return d === undefined ? {} : { deadline: d };
 }
 
 /** Why a current-spec task must leave its host. */
@@ -500,6 +536,7 @@ function setUnplaced(task: Task, r: PlacementResult & { host: null }): void {
 
 interface MoveContext {
   budget: RolloutBudget;
+  hosts: HostLookup;
   evicting: readonly TaskView[];
   moves: ReadonlyMap<string, Move>;
   available: (t: TaskView) => boolean;
@@ -537,7 +574,7 @@ function moveTasks(input: ReconcileInput, placer: Placer, c: MoveContext): { cre
     const affordable = !available(task) || c.availableCount - 1 >= budget.minAvailable;
     const stop = (why: string): void => {
       c.stopped.add(task.id);
-      out.stop(task, why);
+      out.stop(task, why, undefined, { op: 'move', ...deadlineOn(task, c.hosts) });
       if (available(task)) c.availableCount--;
       c.running--;
       remaining--;

@@ -38,6 +38,25 @@ export interface ReconcileInput {
   placement?: PlacementStrategy;
   now: number;
   newTaskId: () => string;
+  /**
+   * Optional: ids of lost tasks (their host is down or gone) whose replacement waits for the job's
+   * TaskControl controller. They are kept as they are (not removed, still counted, not replaced)
+   * instead of being handled as lost.
+   */
+  holdLost?: ReadonlySet<string>;
+}
+
+/** A disruptive operation on a task: what a job's TaskControl controller is asked about. */
+export type DisruptionOp = 'replace' | 'move' | 'stop';
+
+/** A stop in the plan that disrupts a running task (see ReconcilePlan.disruptions). */
+export interface Disruption {
+  task: string;
+  host: string;
+  op: DisruptionOp;
+  /** When the operation proceeds whatever the controller says (a drain or maintenance deadline). */
+  deadline?: number;
+  why: string;
 }
 
 /** A decision worth telling a human about. The caller adds `job` and `at` when it stores it. */
@@ -75,4 +94,9 @@ export interface ReconcilePlan {
    * deadline. */
   wakeAt?: number;
   events: PlanEvent[];
+  /**
+   * The stops in `stop` that disrupt the job's tasks for a rollout, a drain or a reschedule (not
+   * those of a stopped job), with what kind of operation each is: what a TaskControl gate may hold.
+   */
+  disruptions?: Disruption[];
 }

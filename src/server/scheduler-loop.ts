@@ -19,6 +19,7 @@ import { keys, taskIdFor } from '../model/index.ts';
 import { reconcile } from '../scheduler/index.ts';
 import type { ReconcilePlan } from '../scheduler/index.ts';
 import type { Compare, Store, TxnOp } from '../store/index.ts';
+import { TaskControl } from '../taskcontrol/index.ts';
 import { haKeys } from './shards/keys.ts';
 import type { EventLog } from './state/events.ts';
 import { StateCache, isSchedulerKey } from './state-cache.ts';
@@ -47,6 +48,8 @@ export interface SchedulerLoopOptions {
   ownership?: Ownership;
   /** Written into placement keys, for people reading the store. */
   replicaId?: string;
+  /** Time between requests to a job's TaskControl controller while operations wait (default 1 s). */
+  taskControlRetryMs?: number;
 }
 
 /** What a write on behalf of a job must carry, and from which revision on the replica may decide. */
@@ -120,9 +123,29 @@ export class SchedulerLoop {
   #kicked = false;
   #ready = false;
 
+  /** Jobs' external controllers (taskControl in the job file): asked before disruptive stops. */
+  readonly taskControl: TaskControl;
+
   constructor(options: SchedulerLoopOptions) {
     this.#o = options;
     this.#ownership = options.ownership ?? ownsEverything;
+    this.taskControl = new TaskControl({
+      clock: options.clock,
+      logger: options.logger.child({ part: 'taskcontrol' }),
+      ...(options.taskControlRetryMs === undefined ? {} : { retryMs: options.taskControlRetryMs }),
+      onAck: (job) => {
+        this.#dirty.add(job);
+        this.#kick();
+      },
+      publish: (job, state) => {
+        const key = keys.taskControl(job);
+        const write =
+          state === undefined ? options.store.delete(key) : options.store.put(key, JSON.stringify(state));
+        write.catch((e: unknown) =>
+          options.logger.debug({ job, err: messageOf(e) }, 'taskcontrol state not written'),
+        );
+      },
+    });
   }
 
   /** Shards were acquired: look at every job again (those not owned are skipped). */
@@ -154,6 +177,7 @@ export class SchedulerLoop {
     }
     this.#wake?.();
     await worker;
+    this.taskControl.close();
   }
 
   async #syncAndWatch(signal: AbortSignal): Promise<void> {
@@ -302,6 +326,7 @@ export class SchedulerLoop {
     const entry = this.cache.jobs.get(name);
     if (!entry) {
       this.#wakeAt.delete(name);
+      this.taskControl.forget(name);
       return;
     }
     const job = entry.value;
@@ -311,20 +336,28 @@ export class SchedulerLoop {
     const lastGood = this.cache.lastGoodVersion(name, job.version);
     const fleet = this.cache.fleet();
     const decideAt = performance.now();
-    const plan = reconcile({
+    const now = this.#o.clock.now();
+    const tasks = this.cache.taskViews(name);
+    const controlled = job.spec.taskControl !== undefined && job.status === 'active';
+    if (!controlled) this.taskControl.forget(name);
+    const holdLost = controlled ? this.taskControl.before(job, tasks, fleet, now) : undefined;
+    const decided = reconcile({
       job,
       versions,
-      tasks: this.cache.taskViews(name),
+      tasks,
       hosts: fleet.hosts,
       fleet,
       deployment: this.cache.deployments.get(name)?.get(job.version),
       otherDeployments: [...(this.cache.deployments.get(name)?.values() ?? [])].filter(
         (d) => d.version !== job.version,
       ),
-      now: this.#o.clock.now(),
+      now,
       newTaskId: () => taskIdFor(name, shortId()),
       ...(lastGood === undefined ? {} : { lastGoodVersion: lastGood }),
+      ...(holdLost === undefined ? {} : { holdLost }),
     });
+    // A job with a controller: the stops it has not acknowledged wait (taskcontrol/).
+    const plan = controlled ? this.taskControl.gate(job, decided, tasks, now) : decided;
     this.#o.metrics?.decided((performance.now() - decideAt) / 1000, {
       create: plan.create.length,
       stop: plan.stop.length,

@@ -339,6 +339,10 @@ export class StateCache {
     };
     if (h.agentUrl !== undefined) v.agentUrl = h.agentUrl;
     if (h.schedulable === 'draining' && h.drainDeadline !== undefined) v.drainDeadline = h.drainDeadline;
+    if (h.schedulable === 'maintenance' && h.maintenance !== undefined) {
+      v.maintenance = h.maintenance;
+      v.drainDeadline = h.maintenance.deadline;
+    }
     if (h.conditions !== undefined && h.conditions.length > 0) v.conditions = h.conditions;
     return v;
   }

@@ -72,6 +72,8 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'POST /v1/hosts/:id/cordon': { kind: 'admin', path: '/v1/hosts/nohost/cordon', body: {} },
   'POST /v1/hosts/:id/uncordon': { kind: 'admin', path: '/v1/hosts/nohost/uncordon', body: {} },
   'POST /v1/hosts/:id/drain': { kind: 'admin', path: '/v1/hosts/nohost/drain', body: { deadline: 'x' } },
+  'POST /v1/maintenance': { kind: 'admin', path: '/v1/maintenance', body: { hosts: ['nohost'] } },
+  'POST /v1/maintenance/end': { kind: 'admin', path: '/v1/maintenance/end', body: {} },
   'GET /v1/watch': { kind: 'host', path: '/v1/watch?prefix=/assign/h1/' },
   'GET /v1/images': { kind: 'read', path: '/v1/images' },
   'POST /v1/images/import': { kind: 'write', path: '/v1/images/import', body: {} },

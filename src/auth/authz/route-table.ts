@@ -53,6 +53,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/hosts/:id/cordon': 'admin',
   'POST /v1/hosts/:id/uncordon': 'admin',
   'POST /v1/hosts/:id/drain': 'admin',
+  'POST /v1/maintenance': 'admin',
+  'POST /v1/maintenance/end': 'admin',
   'GET /v1/watch': 'watch',
   // Mesh: discovery is namespaced (a viewer of a namespace sees its services only); the dependency
   // file is one for the cluster: read by any reader, written by admins.

@@ -43,6 +43,56 @@ export function hostCommand(program: Command, ctx: CliContext): void {
           throw new CliError('interrupted; the drain goes on (see dabba hosts)', EXIT.INTERRUPTED);
       }
     });
+  host
+    .command('maintenance')
+    .description(
+      "announce maintenance of hosts (their tasks move off from --start under each job's budget and controller; at the deadline the rest stop), or end it: dabba host maintenance end HOST...",
+    )
+    .argument('<hosts...>', 'host ids, or "end" followed by host ids')
+    .option(
+      '--deadline <time|duration>',
+      'when the hosts must be empty: ISO-8601 time or duration from now (30m)',
+    )
+    .option(
+      '--start <time|duration>',
+      'when tasks start moving off (default: now); controllers are told before',
+    )
+    .option('--reason <text>', 'why (shown to people and to controllers)')
+    .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (
+        hosts: string[],
+        opts: { deadline?: string; start?: string; reason?: string; addr?: string; json?: boolean },
+      ) => {
+        const client = ctx.client(opts.addr);
+        if (hosts[0] === 'end') {
+          const ids = hosts.slice(1);
+          if (ids.length === 0)
+            throw new CliError('dabba host maintenance end HOST...: name the hosts', EXIT.USAGE);
+          const r = await client.endHostMaintenance(ids);
+          if (opts.json) return ctx.out.write(JSON.stringify(r, null, 2) + '\n');
+          for (const h of r.hosts)
+            ctx.out.write(h.changed ? `host ${h.host} is ready\n` : `host ${h.host} was already ready\n`);
+          return;
+        }
+        if (opts.deadline === undefined || opts.reason === undefined)
+          throw new CliError(
+            'dabba host maintenance HOST... needs --deadline TIME|DUR and --reason TEXT (and optionally --start TIME)',
+            EXIT.USAGE,
+          );
+        const r = await client.hostMaintenance({
+          hosts,
+          deadline: opts.deadline,
+          reason: opts.reason,
+          ...(opts.start === undefined ? {} : { start: opts.start }),
+        });
+        if (opts.json) return ctx.out.write(JSON.stringify(r, null, 2) + '\n');
+        ctx.out.write(
+          `${hosts.join(', ')} in maintenance from ${new Date(r.start).toISOString()}, deadline ${new Date(r.deadline).toISOString()}: ${r.reason}\n`,
+        );
+      },
+    );
   for (const action of ['cordon', 'uncordon'] as const) {
     host
       .command(action)

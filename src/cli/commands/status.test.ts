@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseJobFile, toUserForm } from '../../model/index.ts';
 import type { JobView, TaskRow } from '../../model/index.ts';
-import { endpointsOf } from './status.ts';
+import { endpointsOf, taskControlBlock } from './status.ts';
 
 function row(id: string, address: string, ports: Record<string, number>): TaskRow {
   return {
@@ -81,4 +81,37 @@ test('endpoints: a job file written before protocols existed still prints http:/
     'admin-http: http://127.0.0.1:1  (hello-zzzzz)',
     'db: tcp://127.0.0.1:2  (hello-zzzzz)',
   ]);
+});
+
+test('status lists what waits on the controller, since when, its deadline and the last error', () => {
+  const view = viewOf('name: kv\ntask:\n  command: [kv]\n', [row('kv-aaaaa', '10.0.0.1', {})]);
+  assert.deepEqual(taskControlBlock(view), [], 'nothing when nothing waits');
+  const now = Date.now();
+  view.taskControl = {
+    job: 'kv',
+    url: 'http://ctl:9000/',
+    sequence: 3,
+    lastError: 'controller unreachable: connect ECONNREFUSED',
+    waiting: [
+      {
+        id: 'move:kv-aaaaa',
+        task: 'kv-aaaaa',
+        op: 'move',
+        host: 'h1',
+        reason: 'host h1 is draining',
+        deadline: Date.UTC(2026, 11, 6, 4, 0, 0),
+        since: now - 5000,
+      },
+    ],
+  };
+  const [block] = taskControlBlock(view);
+  assert.ok(block !== undefined);
+  assert.match(
+    block,
+    /^1 operation waiting on the controller \(http:\/\/ctl:9000\/\); last request failed: .*ECONNREFUSED/,
+  );
+  assert.match(
+    block,
+    /move kv-aaaaa on h1: waiting since 5s ago, proceeds at 2026-12-06T04:00:00.000Z \(host h1 is draining\)/,
+  );
 });

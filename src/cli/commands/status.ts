@@ -36,6 +36,23 @@ export function unplacedBlocks(tasks: readonly TaskRow[]): string[] {
   return out;
 }
 
+/** What waits on the job's TaskControl controller, and since when; its last error. */
+export function taskControlBlock(view: JobView): string[] {
+  const tc = view.taskControl;
+  if (tc === undefined) return [];
+  const lines = [
+    `${tc.waiting.length} operation${tc.waiting.length === 1 ? '' : 's'} waiting on the controller (${tc.url})` +
+      (tc.lastError === undefined ? '' : `; last request failed: ${tc.lastError}`),
+  ];
+  for (const w of [...tc.waiting].sort((a, b) => a.since - b.since)) {
+    const deadline = w.deadline === undefined ? '' : `, proceeds at ${new Date(w.deadline).toISOString()}`;
+    lines.push(
+      `  ${w.op} ${w.task} on ${w.host}: waiting since ${ago(w.since)} ago${deadline} (${w.reason})`,
+    );
+  }
+  return [lines.join('\n')];
+}
+
 /** The protocol of each port the job's spec (user form, as the API sends it) declares. */
 function portProtocols(spec: unknown): Map<string, PortProtocol> {
   const out = new Map<string, PortProtocol>();
@@ -161,7 +178,7 @@ export function statusCommand(program: Command, ctx: CliContext): void {
           ]),
         ),
       );
-      const blocks = unplacedBlocks(view.tasks);
+      const blocks = [...taskControlBlock(view), ...unplacedBlocks(view.tasks)];
       if (blocks.length > 0) ctx.out.write('\n' + blocks.join('\n\n') + '\n');
     });
 }

@@ -8,13 +8,20 @@ import type { Store } from '../../store/index.ts';
 import { readJsonBody } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 import type { HostLiveness } from '../state/hosts.ts';
-import { heartbeat, registerHost, setHostSchedulable } from '../state/hosts.ts';
+import { heartbeat, registerHost, setHostMaintenance, setHostSchedulable } from '../state/hosts.ts';
 import { getJson, rangeJson } from '../state/json.ts';
 import { statusEvents } from '../state/task-events.ts';
 import { parseTaskNetwork, type TaskNetwork } from '../../model/index.ts';
 import { parseBody } from '../state/parse.ts';
 import { hostViews } from '../state/views.ts';
-import { drainSchema, heartbeatSchema, registerHostSchema, taskStatusSchema } from '../state/wire-schemas.ts';
+import {
+  drainSchema,
+  heartbeatSchema,
+  maintenanceEndSchema,
+  maintenanceSchema,
+  registerHostSchema,
+  taskStatusSchema,
+} from '../state/wire-schemas.ts';
 import type { EventLog } from '../state/events.ts';
 
 /** Host inventory and the agent-facing endpoints (register, heartbeat, assignments, task status). */
@@ -89,6 +96,43 @@ export function hostRoutes(
     return r;
   });
 
+  router.on('POST', '/v1/maintenance', async ({ req }) => {
+    const body = parseBody(maintenanceSchema, await readJsonBody(req), 'maintenance request');
+    const now = clock.now();
+    const start = body.start === undefined ? now : timeOrDuration('start', body.start, now);
+    const deadline = timeOrDuration('deadline', body.deadline, now);
+    if (deadline <= start)
+      throw new ValidationError('deadline: must be after the start of the maintenance', [
+        { path: 'deadline', message: 'must be after start' },
+      ]);
+    const r = await setHostMaintenance(store, body.hosts, { start, deadline, reason: body.reason });
+    const changed = r.filter((x) => x.changed);
+    if (changed.length > 0) {
+      await events.append(
+        changed.map((x) => ({
+          kind: 'HostMaintenance',
+          host: x.host,
+          message: `host ${x.host} in maintenance from ${new Date(start).toISOString()} to ${new Date(deadline).toISOString()}: ${body.reason}`,
+        })),
+      );
+    }
+    return { hosts: r, start, deadline, reason: body.reason };
+  });
+
+  router.on('POST', '/v1/maintenance/end', async ({ req }) => {
+    const body = parseBody(maintenanceEndSchema, await readJsonBody(req), 'maintenance end request');
+    const out: { host: string; changed: boolean }[] = [];
+    for (const id of body.hosts) {
+      const r = await setHostSchedulable(store, id, 'ready');
+      out.push({ host: id, changed: r.changed });
+      if (r.changed)
+        await events.append([
+          { kind: 'HostMaintenanceEnded', host: id, message: `host ${id} ready: maintenance ended` },
+        ]);
+    }
+    return { hosts: out };
+  });
+
   router.on('POST', '/v1/hosts/:id/heartbeat', async ({ req, params }) => {
     const body = parseBody(heartbeatSchema, await readJsonBody(req), 'heartbeat');
     await heartbeat(store, params['id'] ?? '', body.lease, body.conditions);
@@ -136,4 +180,14 @@ export function hostRoutes(
     const statuses = await rangeJson<TaskStatus>(store, keys.jobStatusPrefix(job));
     return { ...task, status: statuses.find((s) => s.id === id) ?? null };
   });
+}
+
+/** An ISO-8601 time, or a duration from `now` (e.g. 30m): ms since the epoch. */
+function timeOrDuration(field: string, text: string, now: number): number {
+  const d = parseDuration(text);
+  if (d.ok) return now + d.ms;
+  const t = Date.parse(text);
+  if (/^\d{4}-\d{2}-\d{2}/.test(text) && Number.isFinite(t)) return t;
+  const message = `"${text}" is neither an ISO-8601 time (2026-12-06T04:00:00Z) nor a duration (30m)`;
+  throw new ValidationError(`${field}: ${message}`, [{ path: field, message }]);
 }

@@ -1,6 +1,7 @@
 import { ConflictError, DabbaError, LeaseNotFoundError, NotFoundError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import type {
+  HostMaintenance,
   HostCondition,
   HostRecord,
   RegisterHostRequest,
@@ -58,6 +59,8 @@ export async function registerHost(
       if (req.seccomp !== undefined) record.seccomp = req.seccomp;
       const deadline = existing?.value.drainDeadline;
       if (schedulable === 'draining' && deadline !== undefined) record.drainDeadline = deadline;
+      const maintenance = existing?.value.maintenance;
+      if (schedulable === 'maintenance' && maintenance !== undefined) record.maintenance = maintenance;
       const compare: Compare[] = [
         { key: keys.host(req.id), target: 'mod', op: '=', modRevision: existing?.kv.modRevision ?? 0 },
       ];
@@ -171,13 +174,18 @@ export async function setHostSchedulable(
     if (!host) throw new NotFoundError('host', hostId);
     const next: HostRecord = { ...host.value, schedulable };
     delete next.drainDeadline;
+    delete next.maintenance;
     if (schedulable === 'draining' && drainDeadline !== undefined) next.drainDeadline = drainDeadline;
     const result = {
       host: hostId,
       schedulable,
       ...(next.drainDeadline === undefined ? {} : { drainDeadline: next.drainDeadline }),
     };
-    if (host.value.schedulable === schedulable && host.value.drainDeadline === next.drainDeadline) {
+    if (
+      host.value.schedulable === schedulable &&
+      host.value.drainDeadline === next.drainDeadline &&
+      host.value.maintenance === undefined
+    ) {
       return { ...result, changed: false };
     }
     const r = await store.txn({
@@ -187,4 +195,34 @@ export async function setHostSchedulable(
     if (r.succeeded) return { ...result, changed: true };
   }
   throw new ConflictError(`host "${hostId}" is being changed by someone else; try again`);
+}
+
+/**
+ * Puts hosts in maintenance (`maintenance`: its window and reason), all or none: an unknown host
+ * changes nothing. Returns whether each changed.
+ */
+export async function setHostMaintenance(
+  store: Store,
+  hostIds: readonly string[],
+  maintenance: HostMaintenance,
+): Promise<{ host: string; changed: boolean }[]> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const compare: Compare[] = [];
+    const ops: TxnOp[] = [];
+    const out: { host: string; changed: boolean }[] = [];
+    for (const id of hostIds) {
+      const host = await getJson<HostRecord>(store, keys.host(id));
+      if (!host) throw new NotFoundError('host', id);
+      const next: HostRecord = { ...host.value, schedulable: 'maintenance', maintenance };
+      delete next.drainDeadline;
+      const changed = JSON.stringify(next) !== JSON.stringify(host.value);
+      out.push({ host: id, changed });
+      compare.push({ key: keys.host(id), target: 'mod', op: '=', modRevision: host.kv.modRevision });
+      if (changed) ops.push({ type: 'put', key: keys.host(id), value: JSON.stringify(next) });
+    }
+    if (ops.length === 0) return out;
+    const r = await store.txn({ compare, success: ops });
+    if (r.succeeded) return out;
+  }
+  throw new ConflictError('the hosts are being changed by someone else; try again');
 }

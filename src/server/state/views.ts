@@ -8,6 +8,7 @@ import type {
   JobSummary,
   JobView,
   Task,
+  TaskControlState,
   TaskRow,
   TaskStatus,
 } from '../../model/index.ts';
@@ -68,9 +69,10 @@ function counts(rows: TaskRow[]): JobView['counts'] {
 
 export async function jobView(store: Store, name: string): Promise<JobView> {
   const job = await getJobRecord(store, name);
-  const [rows, deployment] = await Promise.all([
+  const [rows, deployment, taskControl] = await Promise.all([
     jobTaskRows(store, name),
     getJson<Deployment>(store, keys.deployment(name, job.version)),
+    getJson<TaskControlState>(store, keys.taskControl(name)),
   ]);
   return {
     job: splitJobId(job.name).name,
@@ -84,6 +86,7 @@ export async function jobView(store: Store, name: string): Promise<JobView> {
     deployment: deployment?.value ?? null,
     counts: counts(rows),
     tasks: rows,
+    ...(taskControl === undefined ? {} : { taskControl: taskControl.value }),
   };
 }
 
@@ -151,12 +154,24 @@ export async function hostViews(store: Store, now = Date.now()): Promise<HostVie
     if (h.seccomp !== undefined) view.seccomp = h.seccomp;
     if (h.conditions !== undefined && h.conditions.length > 0) view.conditions = h.conditions;
     if (h.schedulable === 'draining' && h.drainDeadline !== undefined) view.drainDeadline = h.drainDeadline;
-    if (h.schedulable === 'draining') {
-      view.drain = drainProgress(
-        { id: h.id, state: h.schedulable, drainDeadline: h.drainDeadline },
+    if (h.schedulable === 'maintenance' && h.maintenance !== undefined) {
+      view.maintenance = h.maintenance;
+      view.drainDeadline = h.maintenance.deadline;
+    }
+    if (
+      h.schedulable === 'draining' ||
+      (h.schedulable === 'maintenance' && now >= (h.maintenance?.start ?? 0))
+    ) {
+      const progress = drainProgress(
+        {
+          id: h.id,
+          state: 'draining',
+          ...(view.drainDeadline === undefined ? {} : { drainDeadline: view.drainDeadline }),
+        },
         tasks,
         now,
       ).message;
+      view.drain = h.schedulable === 'maintenance' ? progress.replace(/^draining/, 'maintenance') : progress;
     }
     return view;
   });

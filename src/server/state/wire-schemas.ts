@@ -82,6 +82,18 @@ export const meshApplySchema = z.strictObject({
 
 export const drainSchema = z.strictObject({ deadline: z.string().min(1).max(32).optional() });
 
+export const maintenanceSchema = z.strictObject({
+  hosts: z.array(z.string().min(1).max(253)).min(1).max(1000),
+  /** ISO-8601 time, or a duration from now. */
+  deadline: z.string().min(1).max(64),
+  start: z.string().min(1).max(64).optional(),
+  reason: z.string().min(1).max(1000),
+});
+
+export const maintenanceEndSchema = z.strictObject({
+  hosts: z.array(z.string().min(1).max(253)).min(1).max(1000),
+});
+
 const duration = z.string().min(1).max(32);
 
 export const createTokenSchema = z.strictObject({
