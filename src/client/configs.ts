@@ -2,7 +2,6 @@
  * The config API (`dabba config`, docs/config.md): paths travel as one URL-encoded segment, content
  * as raw bytes. Built by DabbaClient.configs() over its failover transport.
  */
-import { Readable } from 'node:stream';
 import { DabbaError } from '../errors/index.ts';
 import type { ConfigStatusView, ConfigVersion, PutConfigResult } from '../model/index.ts';
 import { errorFromBody, parseResponse } from './responses.ts';
@@ -86,7 +85,10 @@ export function configApi(send: ConfigTransport): ConfigApi {
     put: async (path, content, message) => {
       const res = await send('PUT', `${seg(path)}?message=${encodeURIComponent(message)}`, {
         raw: {
-          stream: Readable.from([content]) as AsyncIterable<Uint8Array>,
+          // One chunk; no node:stream here, so the client also runs in the browser (web UI).
+          stream: (async function* () {
+            yield content;
+          })(),
           contentType: 'application/octet-stream',
         },
       });

@@ -3,11 +3,10 @@
  * (as job files); MeshConfig -> user form; and the difference between two files, per service and
  * per setting.
  */
-import { isDeepStrictEqual } from 'node:util';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { ValidationIssue } from '../errors/dabba-error.ts';
-import { formatDuration } from '../lib/index.ts';
+import { formatDuration } from '../lib/durations.ts';
 import {
   describeValue,
   findDuplicateKeys,
@@ -229,7 +228,8 @@ export function diffMesh(from: MeshConfig | undefined, to: MeshConfig): MeshChan
       if (upstream !== undefined && (upA[upstream] === undefined || upB[upstream] === undefined)) continue;
       const x = fa.get(key);
       const y = fb.get(key);
-      if (isDeepStrictEqual(x, y)) continue;
+      // Leaves are JSON values (strings, numbers, lists of strings): their text compares them.
+      if (JSON.stringify(x) === JSON.stringify(y)) continue;
       if (x === undefined) changes.push({ service, setting: key, kind: 'added', to: y });
       else if (y === undefined) changes.push({ service, setting: key, kind: 'removed', from: x });
       else changes.push({ service, setting: key, kind: 'changed', from: x, to: y });

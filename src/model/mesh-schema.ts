@@ -4,7 +4,7 @@
  * (`node scripts/gen-schema.ts`), and a test fails when it is out of date.
  */
 import { z } from 'zod';
-import { parseDuration } from '../lib/index.ts';
+import { parseDuration } from '../lib/durations.ts';
 import type { MeshConfig } from './mesh.ts';
 
 /** The defaults: safe and on. */
