@@ -98,7 +98,8 @@ export interface ClientOptions {
 interface RequestOptions {
   body?: unknown;
   /** A raw body streamed as is (e.g. a tar archive), with its content type. */
-  raw?: { stream: AsyncIterable<Uint8Array>; contentType: string };
+  /** A body streamed (an upload) or given whole. */
+  raw?: { stream: AsyncIterable<Uint8Array> | Uint8Array; contentType: string };
   headers?: Record<string, string>;
   signal?: AbortSignal;
   stream?: boolean;

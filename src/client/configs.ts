@@ -12,7 +12,7 @@ export type ConfigTransport = (
   path: string,
   opts: {
     body?: unknown;
-    raw?: { stream: AsyncIterable<Uint8Array>; contentType: string };
+    raw?: { stream: AsyncIterable<Uint8Array> | Uint8Array; contentType: string };
     headers?: Record<string, string>;
     signal?: AbortSignal;
     stream?: boolean;
@@ -85,10 +85,8 @@ export function configApi(send: ConfigTransport): ConfigApi {
     put: async (path, content, message) => {
       const res = await send('PUT', `${seg(path)}?message=${encodeURIComponent(message)}`, {
         raw: {
-          // One chunk; no node:stream here, so the client also runs in the browser (web UI).
-          stream: (async function* () {
-            yield content;
-          })(),
+          // The bytes as they are (no node:stream: the client also runs in the browser).
+          stream: content,
           contentType: 'application/octet-stream',
         },
       });
