@@ -5,33 +5,18 @@
  * `onChange: signal:HUP` reaches the container's process.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { detectOci } from '../../src/runtime/oci/index.ts';
-import { runTool } from '../../src/runtime/oci/tool.ts';
-import { DevCluster, waitFor } from '../helpers/dev-cluster.ts';
+import type { DevCluster } from '../helpers/dev-cluster.ts';
+import { waitFor } from '../helpers/dev-cluster.ts';
+import { destroyOciDev, ociForTests, startOciDev } from '../helpers/oci-dev.ts';
 
-const detected = await detectOci();
-const skipOci = !detected.ok && process.env['DABBA_SKIP_OCI'] === '1';
-if (!detected.ok && !skipOci) {
-  throw new Error(
-    `containers are needed for this test: ${detected.reason} (run as root with runc and conmon installed; DABBA_SKIP_OCI=1 skips)`,
-  );
-}
+const { skip: skipOci } = await ociForTests();
 
-/** A /16 task network of this test's own, so parallel clusters never share addresses. */
-async function freeTaskNetwork(): Promise<string> {
-  const routes = (await runTool('ip', ['-j', 'route', 'show'])).stdout;
-  for (let i = 0; i < 50; i++) {
-    const a = 150 + Math.floor(Math.random() * 50);
-    if (!routes.includes(`"10.${a}.`)) return `10.${a}.0.0/16`;
-  }
-  throw new Error('no free task network found');
-}
-
-describe('configs in containers', { skip: skipOci ? 'no containers here' : false, timeout: 300_000 }, () => {
+describe('configs in containers', { skip: skipOci, timeout: 300_000 }, () => {
   let c: DevCluster | undefined;
+  let network = '';
   after(async () => {
     if (!c) return;
     const cluster = c;
@@ -45,20 +30,14 @@ describe('configs in containers', { skip: skipOci ? 'no containers here' : false
       },
       60_000,
     ).catch(() => undefined);
-    await cluster.destroy().catch(async () => {
-      // A mount left by a failure half-way: detach what is under the data dir, then remove it.
-      for (const line of (await readFile('/proc/self/mounts', 'utf8')).split('\n').reverse()) {
-        const target = line.split(' ')[1];
-        if (target?.startsWith(cluster.dataDir))
-          await runTool('umount', ['-l', target]).catch(() => undefined);
-      }
-      await cluster.destroy();
-    });
+    // Whatever is left (a failure half-way): every container re-adopted and removed.
+    await destroyOciDev(cluster, network);
   });
 
   test('the mount path shows each new version inside the container, and SIGHUP arrives', async () => {
-    c = await DevCluster.start({ driver: 'oci', args: ['--task-network', await freeTaskNetwork()] });
-    const cluster = c;
+    const started = await startOciDev();
+    ({ c, network } = started);
+    const cluster = started.c;
     const put = async (text: string, message: string): Promise<void> => {
       const f = join(cluster.dataDir, 'settings.json');
       await writeFile(f, text);

@@ -10,30 +10,12 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ImageStore } from '../../src/image/index.ts';
 import type { JobView } from '../../src/model/index.ts';
-import { OciRuntime, detectOci } from '../../src/runtime/oci/index.ts';
-import { runTool } from '../../src/runtime/oci/tool.ts';
 import { DevCluster, REPO, waitFor } from '../helpers/dev-cluster.ts';
+import { destroyOciDev, ociForTests, startOciDev } from '../helpers/oci-dev.ts';
 
 const DABBA = join(REPO, 'src', 'bin', 'dabba.ts');
-const detected = await detectOci();
-const skipOci = !detected.ok && process.env['DABBA_SKIP_OCI'] === '1';
-if (!detected.ok && !skipOci) {
-  throw new Error(
-    `containers are needed for this test: ${detected.reason} (run as root with runc and conmon installed; DABBA_SKIP_OCI=1 skips)`,
-  );
-}
-
-/** A /16 task network of this test's own, so parallel clusters never share addresses. */
-async function freeTaskNetwork(): Promise<string> {
-  const routes = (await runTool('ip', ['-j', 'route', 'show'])).stdout;
-  for (let i = 0; i < 50; i++) {
-    const a = 150 + Math.floor(Math.random() * 50);
-    if (!routes.includes(`"10.${a}.`)) return `10.${a}.0.0/16`;
-  }
-  throw new Error('no free task network found');
-}
+const { skip: skipOci } = await ociForTests();
 
 /** Terminal output without its control sequences (cursor queries, line clears). */
 const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
@@ -143,25 +125,16 @@ function scenarios(name: string, start: () => Promise<{ c: DevCluster; task: str
   });
 }
 
-describe('dabba exec -it with containers', { skip: skipOci ? detected.reason : false }, () => {
+describe('dabba exec -it with containers', { skip: skipOci }, () => {
   let c: DevCluster | undefined;
   let network = '';
   after(async () => {
-    if (!c) return;
-    await c.kill9();
-    const stateDir = join(c.dataDir, 'agent', 'runtime', 'oci');
-    const rt = new OciRuntime({ stateDir, images: await ImageStore.open(join(c.dataDir, 'images')) });
-    const { running, exited } = await rt.recover();
-    for (const h of running) await rt.stop(h.taskId, 0);
-    for (const id of [...running.map((h) => h.taskId), ...exited.map((e) => e.taskId)]) await rt.remove(id);
-    await rt.close();
-    await c.destroy();
-    await runTool('ip', ['addr', 'del', `${network.replace(/\.0\.0\/16$/, '.0.1')}/24`, 'dev', 'dabba0']);
+    if (c) await destroyOciDev(c, network);
   });
   scenarios('oci', async () => {
-    network = await freeTaskNetwork();
-    c = await DevCluster.start({ driver: 'oci', args: ['--task-network', network] });
-    return { c, task: await deploy(c, 'image: busybox\n  command: ["sleep", "100000"]') };
+    const started = await startOciDev();
+    ({ c, network } = started);
+    return { c: started.c, task: await deploy(started.c, 'image: busybox\n  command: ["sleep", "100000"]') };
   });
 });
 

@@ -9,29 +9,12 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ImageStore } from '../../src/image/index.ts';
 import type { LogTableQueryResult } from '../../src/model/index.ts';
-import { OciRuntime, detectOci } from '../../src/runtime/oci/index.ts';
-import { runTool } from '../../src/runtime/oci/tool.ts';
-import { DevCluster, cli, waitFor } from '../helpers/dev-cluster.ts';
+import type { DevCluster } from '../helpers/dev-cluster.ts';
+import { cli, waitFor } from '../helpers/dev-cluster.ts';
+import { destroyOciDev, ociForTests, startOciDev } from '../helpers/oci-dev.ts';
 
-const detected = await detectOci();
-const skip = !detected.ok && process.env['DABBA_SKIP_OCI'] === '1';
-if (!detected.ok && !skip) {
-  throw new Error(
-    `containers are needed for this test: ${detected.reason} (run as root with runc and conmon installed; DABBA_SKIP_OCI=1 skips)`,
-  );
-}
-
-/** A /16 task network of this test's own (10.150-199.0.0), so parallel clusters never share addresses. */
-async function freeTaskNetwork(): Promise<string> {
-  const routes = (await runTool('ip', ['-j', 'route', 'show'])).stdout;
-  for (let i = 0; i < 50; i++) {
-    const a = 150 + Math.floor(Math.random() * 50);
-    if (!routes.includes(`"10.${a}.`)) return `10.${a}.0.0/16`;
-  }
-  throw new Error('no free task network found');
-}
+const { skip: skip } = await ociForTests();
 
 // tail keeps the current line in memory; /dev/zero has no newline, so it grows until killed.
 const OOM = `name: hog
@@ -58,24 +41,15 @@ task:
   stopGracePeriod: 1s
 `;
 
-describe('log tables with containers', { skip: skip ? detected.reason : false }, () => {
+describe('log tables with containers', { skip }, () => {
   let c: DevCluster;
   let network = '';
 
   before(async () => {
-    network = await freeTaskNetwork();
-    c = await DevCluster.start({ driver: 'oci', args: ['--task-network', network] });
+    ({ c, network } = await startOciDev());
   });
   after(async () => {
-    await c.kill9();
-    const stateDir = join(c.dataDir, 'agent', 'runtime', 'oci');
-    const rt = new OciRuntime({ stateDir, images: await ImageStore.open(join(c.dataDir, 'images')) });
-    const { running, exited } = await rt.recover();
-    for (const h of running) await rt.stop(h.taskId, 0);
-    for (const id of [...running.map((h) => h.taskId), ...exited.map((e) => e.taskId)]) await rt.remove(id);
-    await rt.close();
-    await c.destroy();
-    await runTool('ip', ['addr', 'del', `${network.replace(/\.0\.0\/16$/, '.0.1')}/24`, 'dev', 'dabba0']);
+    await destroyOciDev(c, network);
   });
 
   async function query(args: string[], env?: Record<string, string>): Promise<LogTableQueryResult> {
