@@ -91,28 +91,58 @@ export async function jobView(store: Store, name: string): Promise<JobView> {
 }
 
 /** The jobs of namespace `ns` (`*`: every namespace). */
-export async function jobSummaries(store: Store, ns: string): Promise<JobSummary[]> {
+/** Up to this many jobs, a listing reads each one's tasks, statuses and deployment by key. */
+const PER_JOB_READS_UP_TO = 16;
+
+export async function jobSummaries(
+  store: Store,
+  ns: string,
+  perJobReadsUpTo = PER_JOB_READS_UP_TO,
+): Promise<JobSummary[]> {
   const all = await rangeJson<JobRecord>(store, keys.jobsPrefix);
   const jobs = ns === ALL_NAMESPACES ? all : all.filter((j) => namespaceOfJobId(j.name) === ns);
-  return Promise.all(
-    jobs.map(async (job) => {
-      const [rows, deployment] = await Promise.all([
-        jobTaskRows(store, job.name),
-        getJson<Deployment>(store, keys.deployment(job.name, job.version)),
-      ]);
-      const c = counts(rows);
-      return {
-        job: splitJobId(job.name).name,
-        namespace: splitJobId(job.name).namespace,
-        version: job.version,
-        status: job.status,
-        replicas: job.spec.replicas,
-        running: c.running,
-        healthy: c.healthy,
-        deployment: deployment?.value.state ?? null,
-        updatedAt: job.updatedAt,
-      };
-    }),
+  const summary = (job: JobRecord, rows: TaskRow[], deployment: Deployment | undefined): JobSummary => {
+    const c = counts(rows);
+    return {
+      job: splitJobId(job.name).name,
+      namespace: splitJobId(job.name).namespace,
+      version: job.version,
+      status: job.status,
+      replicas: job.spec.replicas,
+      running: c.running,
+      healthy: c.healthy,
+      deployment: deployment?.state ?? null,
+      updatedAt: job.updatedAt,
+    };
+  };
+  if (jobs.length <= perJobReadsUpTo) {
+    return Promise.all(
+      jobs.map(async (job) => {
+        const [rows, deployment] = await Promise.all([
+          jobTaskRows(store, job.name),
+          getJson<Deployment>(store, keys.deployment(job.name, job.version)),
+        ]);
+        return summary(job, rows, deployment?.value);
+      }),
+    );
+  }
+  // Many jobs (a fleet's listing, the web UI's overview): three range reads in all instead of three
+  // reads per job (1,000 jobs took 1.5-2 s that way).
+  const [tasks, statuses, deployments] = await Promise.all([
+    rangeJson<Task>(store, keys.tasksPrefix),
+    rangeJson<TaskStatus>(store, keys.statusPrefix),
+    rangeJson<Deployment>(store, keys.deploymentsPrefix),
+  ]);
+  const statusOf = new Map(statuses.map((st) => [`${st.job}\u0000${st.id}`, st]));
+  const rowsOf = new Map<string, TaskRow[]>();
+  for (const t of tasks) {
+    const rows = rowsOf.get(t.job) ?? [];
+    rows.push(taskRow(t, statusOf.get(`${t.job}\u0000${t.id}`)));
+    rowsOf.set(t.job, rows);
+  }
+  const deploymentOf = new Map(deployments.map((d) => [`${d.job}\u0000${d.version}`, d]));
+  return jobs.map((job) =>
+    summary(job, rowsOf.get(job.name) ?? [], deploymentOf.get(`${job.name}\u0000${job.version}`)),
   );
 }
 
