@@ -17,9 +17,20 @@ const RANGES: { label: string; since: string; step: string; stepMs: number }[] =
   { label: '24 hours', since: '24h', step: '1m', stepMs: 60_000 },
 ];
 
+/** The fleet, from what every agent collects (docs/telemetry.md): hosts' CPU and memory, tasks' by job. */
 const FLEET_BOARD: Panel[] = [
-  { title: 'CPU by host', query: { name: 'dabba_host_cpu_seconds_total', rate: true, by: ['host'] } },
-  { title: 'Memory by host', query: { name: 'dabba_host_memory_bytes', by: ['host'] } },
+  {
+    title: 'CPU busy by host (cores)',
+    query: {
+      name: 'host_cpu_seconds_total',
+      rate: true,
+      where: ['mode!=idle', 'mode!=iowait'],
+      by: ['host'],
+    },
+  },
+  { title: 'Memory available by host', query: { name: 'host_memory_available_bytes', by: ['host'] } },
+  { title: 'Task CPU by job (cores)', query: { name: 'task_cpu_seconds_total', rate: true, by: ['job'] } },
+  { title: 'Task memory by job', query: { name: 'task_memory_bytes', by: ['job'] } },
 ];
 
 function loadBoard(): Panel[] {
