@@ -379,26 +379,20 @@ export class DabbaClient {
     return this.#json('GET', this.#n(`/v1/services/${encodeURIComponent(name)}/endpoints`));
   }
   /** Follows a service's endpoints: the set now, then each time it changes, until `signal` aborts. */
-  async *watchServiceEndpoints(name: string, signal: AbortSignal): AsyncGenerator<ServiceEndpoints> {
+  watchServiceEndpoints(name: string, signal: AbortSignal): AsyncGenerator<ServiceEndpoints> {
     const path = this.#n(`/v1/services/${encodeURIComponent(name)}/endpoints?watch=1`);
-    const res = await this.#fetch('GET', path, { signal, stream: true });
-    if (!res.ok || !res.body) {
-      await parseResponse(res);
-      return;
-    }
-    try {
-      for await (const msg of readSse(res.body, signal)) {
-        if (msg.event === 'error') throw errorFromBody(JSON.parse(msg.data), 500);
-        if (msg.event === 'endpoints') yield JSON.parse(msg.data) as ServiceEndpoints;
-      }
-    } catch (e) {
-      if (signal.aborted) return;
-      throw e;
-    }
+    return this.#followSse<ServiceEndpoints>(path, 'endpoints', signal);
   }
   /** What this host's proxy is made from, now and on every change (for agents). */
-  async *watchHostMesh(hostId: string, signal: AbortSignal): AsyncGenerator<HostMeshView> {
-    const path = `/v1/hosts/${encodeURIComponent(hostId)}/mesh?watch=1`;
+  watchHostMesh(hostId: string, signal: AbortSignal): AsyncGenerator<HostMeshView> {
+    return this.#followSse<HostMeshView>(
+      `/v1/hosts/${encodeURIComponent(hostId)}/mesh?watch=1`,
+      'mesh',
+      signal,
+    );
+  }
+  /** The `event` messages of a server-sent event stream, parsed, until `signal` aborts. */
+  async *#followSse<T>(path: string, event: string, signal: AbortSignal): AsyncGenerator<T> {
     const res = await this.#fetch('GET', path, { signal, stream: true });
     if (!res.ok || !res.body) {
       await parseResponse(res);
@@ -407,7 +401,7 @@ export class DabbaClient {
     try {
       for await (const msg of readSse(res.body, signal)) {
         if (msg.event === 'error') throw errorFromBody(JSON.parse(msg.data), 500);
-        if (msg.event === 'mesh') yield JSON.parse(msg.data) as HostMeshView;
+        if (msg.event === event) yield JSON.parse(msg.data) as T;
       }
     } catch (e) {
       if (signal.aborted) return;
