@@ -60,6 +60,7 @@ describe('purging a job', { timeout: 60_000 }, () => {
       keys.jobDeploymentsPrefix(job),
       keys.jobTasksPrefix(job),
       keys.jobStatusPrefix(job),
+      keys.taskControl(job),
     ];
     const found: string[] = [];
     for (const p of prefixes) {
@@ -109,8 +110,11 @@ describe('purging a job', { timeout: 60_000 }, () => {
     await waitFor('no task left', async () =>
       (await client.jobTasks('old')).length === 0 ? true : undefined,
     );
+    // What a TaskControl controller held up, as the scheduler records it for a job that has one.
+    await t.store.put(keys.taskControl('old'), JSON.stringify({ job: 'old', waiting: [] }));
     const before = await keysOf('old');
     assert.ok(before.includes(keys.job('old')) && before.includes(keys.jobVersion('old', 2)), String(before));
+    assert.ok(before.includes(keys.taskControl('old')), String(before));
 
     const rev = await t.store.revision();
     const r = await client.purgeJob('old');

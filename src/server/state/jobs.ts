@@ -118,6 +118,8 @@ export async function purgeJob(
         { type: 'deletePrefix', prefix: keys.jobVersionsPrefix(name) },
         { type: 'deletePrefix', prefix: keys.jobDeploymentsPrefix(name) },
         { type: 'deletePrefix', prefix: keys.jobStatusPrefix(name) },
+        // What its TaskControl controller held up, if it had one (written by the scheduler).
+        { type: 'delete', key: keys.taskControl(name) },
         ...extraOps(counts),
       ],
     });
