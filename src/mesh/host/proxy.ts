@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { DabbaError } from '../../errors/index.ts';
 import { sleep, type Logger } from '../../lib/index.ts';
 import type { ProxyLayout, ProxyServer } from './plan.ts';
+import { PROXY_LOG_MAX_BYTES, rotateIfLarge } from './access-log.ts';
 import { renderConfig, serverParams } from './render.ts';
 import { runtimeCommand, serversState } from './runtime-api.ts';
 
@@ -25,6 +26,8 @@ export interface ProxyOptions {
   logger: Logger;
   /** The haproxy binary (default: haproxy on PATH). */
   binary?: string;
+  /** Its log (`haproxy.log`) is rotated past this size (default PROXY_LOG_MAX_BYTES). */
+  logMaxBytes?: number;
 }
 
 export class ProxySupervisor {
@@ -44,6 +47,9 @@ export class ProxySupervisor {
   }
   get socket(): string {
     return join(this.#o.dir, 'admin.sock');
+  }
+  get logPath(): string {
+    return join(this.#o.dir, 'haproxy.log');
   }
   get pidFile(): string {
     return join(this.#o.dir, 'haproxy.pid');
@@ -101,7 +107,7 @@ export class ProxySupervisor {
   }
 
   async #start(): Promise<void> {
-    const log = openSync(join(this.#o.dir, 'haproxy.log'), 'a');
+    const log = openSync(this.logPath, 'a');
     try {
       const child = spawn(this.#o.binary ?? 'haproxy', ['-W', '-f', this.configPath, '-p', this.pidFile], {
         detached: true,
@@ -205,6 +211,7 @@ export class ProxySupervisor {
   async supervise(signal: AbortSignal, everyMs = 1000): Promise<void> {
     while (!signal.aborted) {
       await sleep(everyMs, signal).catch(() => undefined);
+      await rotateIfLarge(this.logPath, this.#o.logMaxBytes ?? PROXY_LOG_MAX_BYTES);
       if (signal.aborted || this.#layout === undefined) continue;
       if (this.alive() && !(await this.#zombie())) continue;
       this.#o.logger.warn({ pid: this.#pid }, 'mesh proxy is gone; starting it again');
