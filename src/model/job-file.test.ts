@@ -713,6 +713,17 @@ describe('validateJob (JSON bodies)', () => {
     assert.equal(r.spec.task.resources.memoryBytes, 1024 * MI);
   });
 
+  test('control characters in a string field are refused; ordinary text is not', () => {
+    for (const bad of ['busybox\u0000', 'bu\u001fsy', 'box\u007f']) {
+      const r = validateJob({ name: 'api', task: { command: ['serve'], image: bad } });
+      assert.ok(!r.ok, JSON.stringify(bad));
+      assert.match(r.issues[0]?.message ?? '', /must not contain control characters/);
+    }
+    assert.ok(
+      validateJob({ name: 'api', task: { command: ['serve'], image: 'registry.é/busybox:1.36' } }).ok,
+    );
+  });
+
   test('issues carry paths but no positions', () => {
     const r = validateJob({
       name: 'api',

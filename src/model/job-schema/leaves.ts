@@ -117,9 +117,17 @@ export function plainString(v: unknown, what: string, max: number): Parsed<strin
   if (typeof v !== 'string') return bad(`must be ${what}`);
   if (v === '') return bad('must not be empty');
   if (v.length > max) return bad(`must be at most ${max} characters long`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(v)) return bad('must not contain control characters');
+  if (hasControlCharacter(v)) return bad('must not contain control characters');
   return ok(v);
+}
+
+/** Whether `v` holds a C0 control character or DEL (U+0000-U+001F, U+007F). */
+function hasControlCharacter(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }
 
 export function formatMs(ms: number): string {
