@@ -84,6 +84,7 @@ describe('valid job files', () => {
             failures: 3,
             successes: 1,
             initialDelayMs: 0,
+            startPeriodMs: 30_000,
           },
           readiness: {
             action: { tcp: { port: 'http' } },
@@ -92,6 +93,7 @@ describe('valid job files', () => {
             failures: 3,
             successes: 1,
             initialDelayMs: 0,
+            startPeriodMs: 30_000,
           },
         },
         restart: { policy: 'always', initialBackoffMs: 1000, maxBackoffMs: 300_000 },
@@ -160,6 +162,7 @@ describe('valid job files', () => {
       failures: 3,
       successes: 1,
       initialDelayMs: 0,
+      startPeriodMs: 30_000,
     });
     assert.deepEqual(spec.task.health.readiness?.action, { exec: { command: ['check'] } });
   });
@@ -178,7 +181,7 @@ task:
     - { name: http, port: 80, protocol: tcp }
     - { name: admin-api, port: 9000 }
   health:
-    liveness: { tcp: { port: admin-api }, interval: 100ms, timeout: 10ms, failures: 100, successes: 100, initialDelay: 1h }
+    liveness: { tcp: { port: admin-api }, interval: 100ms, timeout: 10ms, failures: 100, successes: 100, initialDelay: 1h, startPeriod: 0 }
   restart: { policy: on-failure, backoff: 10ms, maxBackoff: 24h }
   stopGracePeriod: 0
 update: { maxUnavailable: 0, maxSurge: 10000, canary: 2, minHealthy: 0, deadline: 1s, autoRollback: false, autoPromote: true }
@@ -201,6 +204,7 @@ placement:
       failures: 100,
       successes: 100,
       initialDelayMs: 3_600_000,
+      startPeriodMs: 0,
     });
     assert.deepEqual(spec.task.restart, {
       policy: 'on-failure',

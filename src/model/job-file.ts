@@ -484,6 +484,7 @@ function probeToUser(p: ProbeSpec): Record<string, unknown> {
     failures: p.failures,
     successes: p.successes,
     initialDelay: formatExactDuration(p.initialDelayMs),
+    startPeriod: formatExactDuration(p.startPeriodMs ?? 0),
   };
 }
 

@@ -153,6 +153,7 @@ function probe(ports: PortSpec[]): fc.Arbitrary<ProbeSpec> {
     failures: threshold,
     successes: threshold,
     initialDelayMs: ms(0, HOUR),
+    startPeriodMs: ms(0, HOUR),
   });
 }
 

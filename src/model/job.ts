@@ -58,6 +58,12 @@ export interface ProbeSpec {
   /** Consecutive successes before a failing probe counts as passing again. */
   successes: number;
   initialDelayMs: number;
+  /**
+   * Failures before the probe's first success, within this long after the start, do not count
+   * (Docker's start period): a slow starter is not killed by its liveness probe while it boots.
+   * Absent in specs stored before the field existed: 0.
+   */
+  startPeriodMs?: number;
 }
 
 export interface ResourceSpec {

@@ -7,7 +7,7 @@
  * running one; a structure change (mesh apply) reloads it with the master's pid kept.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -195,6 +195,11 @@ describe('the host proxy (real HAProxy)', () => {
     layout = next;
     assert.equal(proxy.pid, master);
     assert.notEqual(await workerPid(proxy), worker);
+    // The new worker starts with the servers of the last sync (no 503 until they are added again).
+    const cfg = await readFile(proxy.configPath, 'utf8');
+    const listed = [...cfg.matchAll(/^ {2}server (\S+) /gm)].map((m) => m[1]);
+    assert.ok(listed.length >= 3, `servers listed in the reloaded config: ${listed.join(', ')}`);
+    assert.match(cfg, /^# structure [0-9a-f]{32}$/m);
     const url = upstreamEnv(layout, 'front')['DABBA_UPSTREAM_BACK'] ?? '';
     assert.equal((await get(`${url}/`)).status, 200);
     await assert.rejects(proxy.validate('frontend x\n  bind :notaport\n'), /invalid/);

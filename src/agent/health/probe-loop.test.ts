@@ -138,6 +138,33 @@ describe('ProbeLoop', () => {
     loop.stop();
   });
 
+  test('start period: failures before the first success do not count until it ends', async () => {
+    // Booting for 3 s (refused), then up; a start period of 5 s: never killed while it boots.
+    const boot = scripted(spec({ failures: 2, startPeriodMs: 5000 }), 'liveness', [
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+    ]);
+    boot.loop.start();
+    await boot.time.advance(2500);
+    assert.deepEqual(boot.changes, [], 'failures while starting are not counted');
+    assert.match(boot.loop.state.message, /not counted: starting/);
+    await boot.time.advance(2500); // run 4 passes; runs 5 and 6 fail: counted, after a success
+    assert.deepEqual(boot.changes, [{ passing: false, message: 'run 6' }]);
+    boot.loop.stop();
+    // Never up: the failures count from the end of the start period on.
+    const never = scripted(spec({ failures: 2, startPeriodMs: 5000 }), 'liveness', [false]);
+    never.loop.start();
+    await never.time.advance(5000);
+    assert.deepEqual(never.changes, [], 'runs at 0..4 s were in the start period');
+    await never.time.advance(1000);
+    assert.deepEqual(never.changes, [{ passing: false, message: 'run 7' }]);
+    never.loop.stop();
+  });
+
   test('the first run waits for the initial delay', async () => {
     const { time, runs, loop } = scripted(spec({ initialDelayMs: 2500 }), 'liveness', [true]);
     loop.start();

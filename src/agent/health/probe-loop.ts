@@ -2,7 +2,9 @@
  * Runs a probe over and over and turns results into a passing/failing state: `failures`
  * consecutive failures make a passing probe fail, `successes` consecutive successes make a failing
  * one pass again. Liveness probes start passing (a task is alive until proven otherwise), readiness
- * probes start not passing (not ready until proven). Clock and timers are injectable for tests.
+ * probes start not passing (not ready until proven). Failures before the first success, within the
+ * probe's start period after start(), are not counted (Docker's start period): a slow starter is not
+ * killed while it boots. Clock and timers are injectable for tests.
  */
 import { messageOf } from '../../errors/index.ts';
 import { systemClock, type Clock } from '../../lib/index.ts';
@@ -46,6 +48,9 @@ export class ProbeLoop {
   #message = 'not probed yet';
   #failures = 0;
   #successes = 0;
+  /** When start() ran; failures before the first success within the start period do not count. */
+  #startedAt = 0;
+  #everPassed = false;
   #timer: unknown;
   #abort: AbortController | undefined;
   #stopped = false;
@@ -67,6 +72,7 @@ export class ProbeLoop {
   start(signal?: AbortSignal): void {
     if (this.#abort !== undefined || this.#stopped) return;
     this.#abort = new AbortController();
+    this.#startedAt = this.#clock.now();
     if (signal !== undefined) {
       if (signal.aborted) return this.stop();
       const onAbort = (): void => this.stop();
@@ -108,11 +114,22 @@ export class ProbeLoop {
     this.#schedule(Math.max(0, this.#o.spec.intervalMs - (this.#clock.now() - began)));
   }
 
+  /** Still in the start period: not passed once yet, and started less than startPeriodMs ago. */
+  #starting(): boolean {
+    const period = this.#o.spec.startPeriodMs ?? 0;
+    return !this.#everPassed && this.#clock.now() - this.#startedAt < period;
+  }
+
   #record(result: ProbeResult): void {
     this.#message = result.message;
     if (result.ok) {
+      this.#everPassed = true;
       this.#successes++;
       this.#failures = 0;
+    } else if (this.#starting()) {
+      this.#message = `${result.message} (not counted: starting)`;
+      this.#successes = 0;
+      return;
     } else {
       this.#failures++;
       this.#successes = 0;

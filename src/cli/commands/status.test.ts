@@ -104,7 +104,7 @@ test('status lists what waits on the controller, since when, its deadline and th
       },
     ],
   };
-  const [block] = taskControlBlock(view);
+  const [block] = taskControlBlock(view, now);
   assert.ok(block !== undefined);
   assert.match(
     block,

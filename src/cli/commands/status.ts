@@ -37,7 +37,7 @@ export function unplacedBlocks(tasks: readonly TaskRow[]): string[] {
 }
 
 /** What waits on the job's TaskControl controller, and since when; its last error. */
-export function taskControlBlock(view: JobView): string[] {
+export function taskControlBlock(view: JobView, now = Date.now()): string[] {
   const tc = view.taskControl;
   if (tc === undefined) return [];
   const lines = [
@@ -47,7 +47,7 @@ export function taskControlBlock(view: JobView): string[] {
   for (const w of [...tc.waiting].sort((a, b) => a.since - b.since)) {
     const deadline = w.deadline === undefined ? '' : `, proceeds at ${new Date(w.deadline).toISOString()}`;
     lines.push(
-      `  ${w.op} ${w.task} on ${w.host}: waiting since ${ago(w.since)} ago${deadline} (${w.reason})`,
+      `  ${w.op} ${w.task} on ${w.host}: waiting since ${ago(w.since, now)} ago${deadline} (${w.reason})`,
     );
   }
   return [lines.join('\n')];

@@ -61,9 +61,8 @@ export class MeshHost {
           attempt = 0;
           if (view.mesh === null) continue;
           const layout = proxyLayout(view.mesh.config, this.#o.address, this.#o.portBase);
-          await this.proxy.apply(layout);
+          await this.proxy.apply(layout, proxyServers(layout, view.endpoints));
           this.#layout = layout;
-          await this.proxy.sync(proxyServers(layout, view.endpoints));
           this.#o.logger.debug({ version: view.mesh.version, revision: view.revision }, 'mesh proxy in step');
         }
       } catch (e) {

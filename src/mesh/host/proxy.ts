@@ -15,7 +15,7 @@ import { DabbaError } from '../../errors/index.ts';
 import { sleep, type Logger } from '../../lib/index.ts';
 import type { ProxyLayout, ProxyServer } from './plan.ts';
 import { PROXY_LOG_MAX_BYTES, rotateIfLarge } from './access-log.ts';
-import { renderConfig, serverParams } from './render.ts';
+import { renderConfig, serverParams, structureDigest, structureLine } from './render.ts';
 import { runtimeCommand, serversState } from './runtime-api.ts';
 
 const run = promisify(execFile);
@@ -76,20 +76,24 @@ export class ProxySupervisor {
 
   /**
    * Brings the proxy to `layout`: adopts a running one (by pid file), else starts one; reloads when
-   * the structure changed. Then the servers are synced again (a reload drops dynamic servers).
+   * the structure changed. A config written for a start or reload lists `servers` (default: those of
+   * the last sync), so the new worker serves at once; then the servers are synced again.
    */
-  async apply(layout: ProxyLayout): Promise<void> {
+  async apply(layout: ProxyLayout, servers?: Map<string, ProxyServer[]>): Promise<void> {
+    if (servers !== undefined) this.#servers = servers;
     await mkdir(this.#o.dir, { recursive: true });
-    const text = renderConfig(layout, { socket: this.socket });
+    const digest = structureDigest(layout, { socket: this.socket });
     const current = await readFile(this.configPath, 'utf8').catch(() => undefined);
     if (this.#pid === undefined) this.#pid = await this.#adoptable();
-    if (current !== text) {
-      await this.validate(text);
+    const changed = current?.split('\n').includes(structureLine(digest)) !== true;
+    // The file lists the servers known now, so the worker it starts serves from its first request.
+    if (changed || this.#pid === undefined) {
+      await this.validate(renderConfig(layout, { socket: this.socket }, this.#servers));
       await rename(join(this.#o.dir, 'haproxy.cfg.new'), this.configPath);
     }
     this.#layout = layout;
     if (this.#pid === undefined) await this.#start();
-    else if (current !== text) await this.#reload();
+    else if (changed) await this.#reload();
     await this.sync(this.#servers);
   }
 

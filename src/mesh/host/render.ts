@@ -1,10 +1,13 @@
 /**
  * The HAProxy config file of a host's proxy (pure): global settings with the admin socket, one
  * frontend per (caller, upstream) and per caller (Host-header routing, 403 for an upstream the
- * caller did not declare), one backend per (caller, upstream) with its policy. No servers: those
- * come and go through the runtime API, so an endpoint change never reloads the proxy.
+ * caller did not declare), one backend per (caller, upstream) with its policy. Servers come and go
+ * through the runtime API, so an endpoint change never reloads the proxy; the file lists those known
+ * when it is written (at a start or a structural reload), so a new worker serves from its first
+ * request instead of answering 503 until they are added again.
  */
-import type { ProxyLayout } from './plan.ts';
+import { createHash } from 'node:crypto';
+import type { ProxyLayout, ProxyServer } from './plan.ts';
 
 /**
  * p2c would be `random(2)`, but HAProxy 2.6 (Debian 12's) never picks some servers added through
@@ -28,11 +31,28 @@ const LOG_FORMAT =
   '"connect_ms":%Tc,"response_ms":%Tr,"total_ms":%Ta,"termination":"%ts","request_id":"%ID",' +
   '"traceparent":"%[capture.req.hdr(0)]"}';
 
-export function renderConfig(layout: ProxyLayout, paths: { socket: string }): string {
+/** The digest of the structure alone (the config without servers): a change of it means a reload. */
+export function structureDigest(layout: ProxyLayout, paths: { socket: string }): string {
+  return createHash('sha256').update(renderConfig(layout, paths)).digest('hex').slice(0, 32);
+}
+
+/** The line of a written config that names its structure. */
+export const structureLine = (digest: string): string => `# structure ${digest}`;
+
+/**
+ * The config text. With `servers` (by backend), each backend lists them with their parameters and
+ * the text carries the structure's digest; without, it is the structure alone.
+ */
+export function renderConfig(
+  layout: ProxyLayout,
+  paths: { socket: string },
+  servers?: ReadonlyMap<string, readonly ProxyServer[]>,
+): string {
   const l: string[] = [];
   const add = (...lines: string[]): void => void l.push(...lines);
   add(
     '# Written by the Dabba agent: do not edit (endpoints change through the runtime API).',
+    ...(servers === undefined ? [] : [structureLine(structureDigest(layout, paths))]),
     'global',
     `  stats socket ${paths.socket} mode 600 level admin`,
     '  log stdout format raw local0',
@@ -86,6 +106,9 @@ export function renderConfig(layout: ProxyLayout, paths: { socket: string }): st
       ...(p.retries.methods === 'idempotent'
         ? ['  http-request disable-l7-retry unless { method GET HEAD PUT DELETE OPTIONS TRACE }']
         : []),
+      ...(servers?.get(r.backend) ?? []).map(
+        (s) => `  server ${s.name} ${s.address}:${String(s.port)} ${serverParams(layout, r.backend)}`,
+      ),
       '',
     );
   }

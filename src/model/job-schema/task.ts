@@ -82,6 +82,14 @@ export function probeSchema(description: string) {
         JOB_LIMITS.probeInitialDelayMs.max,
         JOB_DEFAULTS.probeInitialDelay,
       ),
+      startPeriod: duration(
+        'Time after the task starts during which failures before the first success do not count ' +
+          '(a slow starter is not restarted by its liveness probe while it boots). Once the probe ' +
+          'has passed, or this has elapsed, every failure counts.',
+        JOB_LIMITS.probeStartPeriodMs.min,
+        JOB_LIMITS.probeStartPeriodMs.max,
+        JOB_DEFAULTS.probeStartPeriod,
+      ),
     })
     .meta({
       description: `${description} Exactly one of http, tcp or exec.`,
@@ -120,6 +128,7 @@ export function probeSchema(description: string) {
         failures: p.failures,
         successes: p.successes,
         initialDelayMs: p.initialDelay,
+        startPeriodMs: p.startPeriod,
       };
     });
 }
