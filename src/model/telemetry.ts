@@ -101,4 +101,9 @@ export interface MetricsQueryResult {
   agg: string | null;
   by: string[];
   series: MetricsSeries[];
+  /**
+   * With several server replicas: those that did not give their share in time (id: why). The
+   * series are then what the others hold.
+   */
+  missing?: string[];
 }

@@ -131,7 +131,14 @@ export function buildRouter(o: ApiOptions): Router {
   if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);
   if (o.configs) configRoutes(router, o.configs);
   if (o.servers) serverRoutes(router, o.servers);
-  metricsRoutes(router, o.telemetry, o.metrics);
+  metricsRoutes(
+    router,
+    o.telemetry,
+    o.metrics,
+    o.servers === undefined
+      ? undefined
+      : { servers: o.servers, logger: o.logger, ...(o.pki?.tls === true ? { caPem: o.pki.ca.certPem } : {}) },
+  );
   if (o.logTables) tableRoutes(router, o.logTables, o.store, o.logger);
   uiRoutes(router, o.uiDir);
   authRoutes(router, {

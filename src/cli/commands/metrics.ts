@@ -49,6 +49,9 @@ export function metricsCommand(program: Command, ctx: CliContext): void {
         ...(opts.over === undefined ? {} : { over: opts.over as 'avg' }),
       });
       if (opts.json) return ctx.out.write(JSON.stringify(r, null, 2) + '\n');
+      for (const m of r.missing ?? []) {
+        ctx.err.write(`warning: a server replica gave no share, its points are left out: ${m}\n`);
+      }
       ctx.out.write(render(r));
     });
 }

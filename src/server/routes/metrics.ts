@@ -17,7 +17,9 @@ import {
   type ControlPlaneMetrics,
   type TelemetryService,
 } from '../../telemetry/server/index.ts';
+import { assemble, mergePartials } from '../../telemetry/tsdb/index.ts';
 import { readJsonBody } from '../http/body.ts';
+import { peerShares, type MetricsPeers } from './metrics-fanout.ts';
 import type { Router } from '../http/router.ts';
 
 function unavailable(): DabbaError {
@@ -46,6 +48,7 @@ export function metricsRoutes(
   router: Router,
   telemetry: TelemetryService | undefined,
   metrics: ServedMetrics | undefined,
+  peers?: MetricsPeers,
 ): void {
   router.on('POST', '/v1/metrics/ingest', async ({ req, principal }) => {
     if (telemetry === undefined) throw unavailable();
@@ -73,12 +76,19 @@ export function metricsRoutes(
     return Promise.resolve(undefined);
   });
 
-  router.on('GET', '/v1/metrics/query', ({ query, namespace }) => {
+  router.on('GET', '/v1/metrics/query', async ({ req, query, namespace, signal }) => {
     if (telemetry === undefined) throw unavailable();
     const { query: q, agg } = parseMetricsQuery(query, telemetry.clock.now());
     if (namespace !== ALL_NAMESPACES) {
       q.matchers = [...(q.matchers ?? []), { label: 'namespace', op: '=', value: namespace }];
     }
+    // A replica's own share, for the replica that fans the query out (never fanned out again).
+    if (query.get('partial') === '1') return telemetry.db.partial(q);
+    const shares = peers === undefined ? undefined : await peerShares(peers, req, query, q, signal);
+    const series =
+      shares === undefined || (shares.parts.length === 0 && shares.missing.length === 0)
+        ? telemetry.db.query(q)
+        : assemble(q, mergePartials(q, [telemetry.db.partial(q), ...shares.parts]));
     const result: MetricsQueryResult = {
       name: q.name,
       start: q.start,
@@ -87,8 +97,9 @@ export function metricsRoutes(
       rate: q.rate === true,
       agg,
       by: [...(q.by ?? [])],
-      series: telemetry.db.query(q),
+      series,
+      ...(shares !== undefined && shares.missing.length > 0 ? { missing: shares.missing } : {}),
     };
-    return Promise.resolve(result);
+    return result;
   });
 }

@@ -1,6 +1,7 @@
 export { TimeSeriesStore, type TsdbOptions, type MaintenanceResult } from './store.ts';
 export type { Query, Matcher, MatchOp, Over, Aggregation, ResultSeries } from './query.ts';
-export { percentileOf, MAX_STEPS } from './query.ts';
+export { percentileOf, MAX_STEPS, assemble } from './query.ts';
+export { checkPartial, mergePartials, type PartialResult, type PartialSeries } from './partial.ts';
 export type { Labels } from './labels.ts';
 export { seriesKey, seriesId } from './labels.ts';
 export type { SeriesInfo } from './series-index.ts';

@@ -99,6 +99,10 @@ export class StepAccumulator implements Visitor {
   readonly count: Float64Array;
   readonly #rate: boolean;
   #prev = NaN;
+  /** With rate: the first and last point seen (a partial result's edges, to stitch replicas). */
+  firstT = NaN;
+  firstV = NaN;
+  lastT = NaN;
 
   constructor(start: number, end: number, step: number, rate: boolean) {
     this.first = Math.ceil(start / step) * step;
@@ -117,6 +121,11 @@ export class StepAccumulator implements Visitor {
     if (this.#rate) {
       const prev = this.#prev;
       this.#prev = v;
+      if (this.firstT !== this.firstT) {
+        this.firstT = t;
+        this.firstV = v;
+      }
+      this.lastT = t;
       if (i < 0 || i >= this.n || prev !== prev) return;
       this.sum[i] = this.sum[i]! + (v >= prev ? v - prev : v);
       this.count[i] = this.count[i]! + 1;
@@ -140,6 +149,16 @@ export class StepAccumulator implements Visitor {
     if (max > this.max[i]!) this.max[i] = max;
     this.sum[i] = this.sum[i]! + sum;
     this.count[i] = this.count[i]! + count;
+  }
+
+  /** With rate: the last value seen (NaN before any). */
+  get lastV(): number {
+    return this.#prev;
+  }
+
+  /** Whether this accumulates a rate. */
+  get rate(): boolean {
+    return this.#rate;
   }
 
   /** The series' value at step i (NaN when it had no data there). */
@@ -174,7 +193,7 @@ export function percentileOf(sorted: readonly number[], p: number): number {
 /** Turns per-series accumulators into the result: each series, or aggregated by group. */
 export function assemble(
   q: Query,
-  series: readonly { info: SeriesInfo; acc: StepAccumulator }[],
+  series: readonly { info: Pick<SeriesInfo, 'name' | 'labels'>; acc: StepAccumulator }[],
 ): ResultSeries[] {
   const over = q.over ?? 'avg';
   if (q.agg === undefined) {

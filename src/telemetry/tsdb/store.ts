@@ -21,6 +21,7 @@ import { headSegmentsOnDisk, HeadSegment } from './head-log.ts';
 import type { Labels } from './labels.ts';
 import { blockPath, DAY_MS, TIERS, WINDOW_MS, type Tier } from './layout.ts';
 import { assemble, compileMatchers, StepAccumulator, type Query, type ResultSeries } from './query.ts';
+import { toPartial, type PartialResult } from './partial.ts';
 import { SeriesIndex, type SeriesInfo } from './series-index.ts';
 import { SeriesReader } from './series-reader.ts';
 import { decodeSealed, sealChunk } from './sealed-chunk.ts';
@@ -148,6 +149,15 @@ export class TimeSeriesStore {
 
   /** Runs a query (see query.ts). */
   query(q: Query): ResultSeries[] {
+    return assemble(q, this.#select(q));
+  }
+
+  /** This store's share of a query, to be merged with other stores' (partial.ts). */
+  partial(q: Query): PartialResult {
+    return toPartial(q, this.#select(q));
+  }
+
+  #select(q: Query): { info: SeriesInfo; acc: StepAccumulator }[] {
     const match = compileMatchers(q);
     const selected: { info: SeriesInfo; acc: StepAccumulator }[] = [];
     for (const ref of this.#index.refsOfName(q.name)) {
@@ -157,7 +167,7 @@ export class TimeSeriesStore {
       this.#reader.visit(info.id, ref, acc.first, acc.first + acc.n * acc.step, acc);
       selected.push({ info, acc });
     }
-    return assemble(q, selected);
+    return selected;
   }
 
   /**
