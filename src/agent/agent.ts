@@ -405,7 +405,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }).catch((e: unknown) => logger.error({ err: messageOf(e) }, 'metrics collection stopped')),
   );
   if (mesh) loops.push(mesh.run(signal));
-  loops.push(reporter.run(signal), syncAssignments(), stats(), renewals(), configs.run(signal));
+  loops.push(configs.run(signal));
 
   return {
     endpointUrl: endpoint.url,
