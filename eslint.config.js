@@ -49,6 +49,7 @@ const allowed = {
     'mesh',
     'configdist/server',
     'taskcontrol',
+    'remediation',
   ],
   agent: [
     'lib',
@@ -65,6 +66,8 @@ const allowed = {
   // A job's external controller: the gate over the scheduler's plans (pure) and the requests to
   // the controller, driven by the server's scheduler loop.
   taskcontrol: ['lib', 'errors', 'model', 'scheduler'],
+  // Auto-remediation's decision (pure: rules and facts in, decisions out); the server acts on it.
+  remediation: ['lib', 'errors', 'model'],
   // What services import. counters/ (FB303-style counters): standalone, plain Node, imports
   // nothing internal; taskcontrol/ (a controller helper): the wire types from model.
   'sdk/counters': [],

@@ -31,6 +31,7 @@ import { metricsCommand } from './commands/metrics.ts';
 import { tableCommand } from './commands/table.ts';
 import { servicesCommand } from './commands/services.ts';
 import { meshCommand } from './commands/mesh.ts';
+import { remediationCommand } from './commands/remediation.ts';
 
 /** Reads the CA file of `--ca` / DABBA_CA: a PEM certificate, or a clear error. */
 async function readCaFile(path: string, from: string): Promise<string> {
@@ -142,6 +143,7 @@ export function buildProgram(outer: CliContext): Command {
   tableCommand(program, ctx);
   servicesCommand(program, ctx);
   meshCommand(program, ctx);
+  remediationCommand(program, ctx);
   doctorCommand(program, ctx);
   versionCommand(program, ctx);
   scaleCommand(program, ctx);

@@ -58,8 +58,10 @@ import { parseAddrs } from './addrs.ts';
 import { errorFromBody, ndjson, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
 import { configApi, type ConfigApi } from './configs.ts';
+import { remediationApi, type RemediationApi } from './remediation.ts';
 
 export type { ConfigApi, ConfigContent } from './configs.ts';
+export type { RemediationApi } from './remediation.ts';
 
 export { parseAddrs } from './addrs.ts';
 import {
@@ -220,6 +222,11 @@ export class DabbaClient {
   async #json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.#fetch(method, path, opts);
     return (await parseResponse(res)) as T;
+  }
+
+  /** Remediation rules and log (`dabba remediation`): see remediation.ts. */
+  remediation(): RemediationApi {
+    return remediationApi((method, path, opts) => this.#fetch(method, path, opts));
   }
 
   /** Configs (`dabba config`): see configs.ts. */

@@ -74,6 +74,11 @@ export const keys = {
   /** What a job's TaskControl controller holds up (TaskControlState), written by the scheduler. */
   taskControl: (job: string) => `/taskcontrol/${job}`,
   taskControlPrefix: '/taskcontrol/',
+  /** The remediation rules in force (RemediationRulesView without `rules` parsed: its user form). */
+  remediationRules: '/remediation/rules',
+  /** What remediation did, held back or only logged (RemediationRecord), in time order. */
+  remediationRecord: (at: number, id: string) => `/remediation/log/${String(at).padStart(15, '0')}-${id}`,
+  remediationLogPrefix: '/remediation/log/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

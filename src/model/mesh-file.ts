@@ -3,58 +3,15 @@
  * (as job files); MeshConfig -> user form; and the difference between two files, per service and
  * per setting.
  */
-import { LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
 import type { ValidationIssue } from '../errors/dabba-error.ts';
 import { formatDuration } from '../lib/durations.ts';
-import {
-  describeValue,
-  findDuplicateKeys,
-  firstLine,
-  formatPath,
-  locate,
-  sortByPosition,
-} from './job-file.ts';
+import { formatPath } from './job-file.ts';
+import { checkValue, parseYamlFile, type RawIssue } from './yaml-file.ts';
 import type { MeshChange, MeshConfig, ServiceMesh } from './mesh.ts';
 import { meshFileSchema } from './mesh-schema.ts';
 
 export type MeshValidationResult =
   { ok: true; config: MeshConfig } | { ok: false; issues: ValidationIssue[] };
-
-interface RawIssue {
-  issue: ValidationIssue;
-  path: readonly PropertyKey[];
-  atKey: boolean;
-}
-
-function convert(iss: z.core.$ZodIssue): RawIssue[] {
-  const input = (iss as { input?: unknown }).input;
-  const make = (message: string, path: readonly PropertyKey[] = iss.path, atKey = false): RawIssue => ({
-    issue: {
-      path: formatPath(path),
-      message,
-      ...(input === undefined || atKey ? {} : { found: describeValue(input) }),
-    },
-    path,
-    atKey,
-  });
-  switch (iss.code) {
-    case 'unrecognized_keys':
-      return iss.keys.map((k) => make(`unknown field "${k}"`, [...iss.path, k], true));
-    case 'invalid_type':
-      return [make(input === undefined ? 'is required' : `must be ${iss.expected}`)];
-    case 'invalid_key':
-      return [make(iss.issues[0]?.message ?? 'is not a valid name', iss.path, true)];
-    case 'invalid_value':
-      return [make(`must be one of: ${iss.values.map(String).join(', ')}`)];
-    case 'too_big':
-      return [make(`must be at most ${String(iss.maximum)}`)];
-    case 'too_small':
-      return [make(`must be at least ${String(iss.minimum)}`)];
-    default:
-      return [make(iss.message)];
-  }
-}
 
 /** Checks across fields, after the schema: issues with their paths. */
 function crossChecks(config: MeshConfig): RawIssue[] {
@@ -78,10 +35,8 @@ function crossChecks(config: MeshConfig): RawIssue[] {
 }
 
 function check(value: unknown): { config?: MeshConfig; raw: RawIssue[] } {
-  const r = meshFileSchema.safeParse(value, { reportInput: true });
-  if (!r.success) return { raw: r.error.issues.flatMap(convert) };
-  const raw = crossChecks(r.data);
-  return raw.length === 0 ? { config: r.data, raw } : { raw };
+  const { value: config, raw } = checkValue(meshFileSchema, value, crossChecks);
+  return config === undefined ? { raw } : { config, raw };
 }
 
 /** Validates a dependency file that arrived as a JSON value (API bodies): issues carry paths only. */
@@ -92,52 +47,13 @@ export function validateMeshFile(value: unknown): MeshValidationResult {
 
 /** Parses and validates dependency-file text; `file` labels the issues. */
 export function parseMeshFile(text: string, file: string): MeshValidationResult & { value?: unknown } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, strict: true });
-  const pos = (offset: number): { line: number; column: number } => {
-    const p = lineCounter.linePos(offset);
-    return { line: p.line, column: p.col };
-  };
-  const issues: ValidationIssue[] = doc.errors.map((e) => ({
-    path: '',
-    message:
-      e.code === 'MULTIPLE_DOCS'
-        ? 'the dependency file holds one YAML document, but a second one starts here'
-        : `invalid YAML: ${firstLine(e.message)}`,
-    file,
-    ...pos(e.pos[0]),
-  }));
-  if (issues.length > 0) return { ok: false, issues: sortByPosition(issues) };
-  findDuplicateKeys(doc.contents, [], (path, key, first) => {
-    const f = pos(first.range?.[0] ?? 0);
-    issues.push({
-      path: formatPath(path),
-      message: `duplicate key "${String(path.at(-1))}" (first defined at line ${f.line}, column ${f.column})`,
-      file,
-      ...pos(key.range?.[0] ?? 0),
-    });
+  const r = parseYamlFile(text, file, {
+    schema: meshFileSchema,
+    what: 'the dependency file',
+    needs: 'services:',
+    cross: crossChecks,
   });
-  if (doc.contents === null) {
-    issues.push({
-      path: '',
-      message: 'the dependency file is empty (it needs services:)',
-      file,
-      line: 1,
-      column: 1,
-    });
-    return { ok: false, issues };
-  }
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    const message = `invalid YAML: ${e instanceof Error ? e.message : String(e)}`;
-    return { ok: false, issues: [{ path: '', message, file, line: 1, column: 1 }] };
-  }
-  const { config, raw } = check(value);
-  for (const r of raw) issues.push({ ...r.issue, file, ...locate(doc, r.path, r.atKey, pos) });
-  if (config && issues.length === 0) return { ok: true, config, value };
-  return { ok: false, issues: sortByPosition(issues) };
+  return r.ok ? { ok: true, config: r.value, value: r.raw } : r;
 }
 
 const ms = (v: number): string => (v === 0 ? '0' : formatDuration(v));

@@ -55,6 +55,7 @@ import { tableRoutes } from './routes/tables.ts';
 import type { LogTables } from '../telemetry/logtables/index.ts';
 import { faultCounts, type StorageHooks } from './storage/index.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { remediationRoutes } from './routes/remediation.ts';
 import type { TelemetryService } from '../telemetry/server/index.ts';
 import type { ServedMetrics } from './routes/metrics.ts';
 
@@ -127,6 +128,7 @@ export function buildRouter(o: ApiOptions): Router {
   watchRoutes(router, o.store);
   serviceRoutes(router, o.store);
   meshRoutes(router, o.store, o.clock, o.events);
+  remediationRoutes(router, o.store, o.clock, o.events);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);
   if (o.configs) configRoutes(router, o.configs);

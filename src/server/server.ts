@@ -15,6 +15,7 @@ import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
 import { preparePki, type ServerPki } from './pki.ts';
 import { serversView } from './routes/servers.ts';
+import { runRemediation } from './remediation/loop.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
@@ -59,6 +60,8 @@ export interface ServerOptions {
   keepEvents?: number;
   /** How often the broker duties run (ms, default 60,000). */
   brokerIntervalMs?: number;
+  /** How often the remediation rules are evaluated, by the broker shard's owner (ms, default 10,000). */
+  remediationIntervalMs?: number;
   /**
    * The cluster's task network (private IPv4 CIDR, default 10.88.0.0/16): each host whose runtime
    * gives tasks addresses (oci) gets a range of it at registration, recorded in the store.
@@ -337,6 +340,17 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ...(guard ? [guard.run(signal)] : []),
     ...(telemetry ? [telemetry.run(signal)] : []),
     ...(logTables ? logTables.run(store, signal) : []),
+    runRemediation(
+      {
+        store,
+        replica: r,
+        clock,
+        events,
+        logger: logger.child({ part: 'remediation' }),
+        intervalMs: o.remediationIntervalMs ?? 10_000,
+      },
+      signal,
+    ),
     runBrokerDuties(
       {
         store,

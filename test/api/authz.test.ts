@@ -74,6 +74,13 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'POST /v1/hosts/:id/drain': { kind: 'admin', path: '/v1/hosts/nohost/drain', body: { deadline: 'x' } },
   'POST /v1/maintenance': { kind: 'admin', path: '/v1/maintenance', body: { hosts: ['nohost'] } },
   'POST /v1/maintenance/end': { kind: 'admin', path: '/v1/maintenance/end', body: {} },
+  'GET /v1/remediation': { kind: 'read', path: '/v1/remediation' },
+  'PUT /v1/remediation': {
+    kind: 'admin',
+    path: '/v1/remediation',
+    body: { file: { rules: [] }, message: 'x' },
+  },
+  'GET /v1/remediation/log': { kind: 'read', path: '/v1/remediation/log' },
   'GET /v1/watch': { kind: 'host', path: '/v1/watch?prefix=/assign/h1/' },
   'GET /v1/images': { kind: 'read', path: '/v1/images' },
   'POST /v1/images/import': { kind: 'write', path: '/v1/images/import', body: {} },

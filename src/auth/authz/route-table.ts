@@ -55,6 +55,10 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/hosts/:id/drain': 'admin',
   'POST /v1/maintenance': 'admin',
   'POST /v1/maintenance/end': 'admin',
+  // Remediation rules act on every host and job: read by cluster readers, written by admins.
+  'GET /v1/remediation': 'cluster-read',
+  'PUT /v1/remediation': 'admin',
+  'GET /v1/remediation/log': 'cluster-read',
   'GET /v1/watch': 'watch',
   // Mesh: discovery is namespaced (a viewer of a namespace sees its services only); the dependency
   // file is one for the cluster: read by any reader, written by admins.

@@ -1,44 +1,22 @@
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import {
   diffMesh,
-  formatIssue,
   meshUserForm,
   parseMeshFile,
   type MeshChange,
   type MeshConfig,
 } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
+import { invalidFile, readUserFile } from '../file-loader.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 import { ago, table } from '../output.ts';
 
 /** Reads and validates a dependency file; every problem at once, with file:line:column. */
 async function loadMeshFile(path: string): Promise<{ config: MeshConfig; value: unknown }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw new CliError(
-      code === 'ENOENT'
-        ? `dependency file ${path} does not exist`
-        : `cannot read ${path}: ${(cause as Error).message}`,
-      EXIT.USAGE,
-      { cause },
-    );
-  }
-  const r = parseMeshFile(text, path);
-  if (!r.ok) {
-    const n = r.issues.length;
-    throw new CliError(
-      `${path} is not a valid dependency file (${String(n)} problem${n === 1 ? '' : 's'}):\n${r.issues
-        .map((i) => `  ${formatIssue(i)}`)
-        .join('\n')}`,
-      EXIT.USAGE,
-    );
-  }
+  const r = parseMeshFile(await readUserFile(path, 'dependency file'), path);
+  if (!r.ok) throw invalidFile(path, 'dependency file', r.issues);
   return { config: r.config, value: r.value };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Broker duties: host-wide housekeeping that exactly one replica does, the owner of `/shards/broker`.
- * For now that is trimming the event log and the audit log; every write carries the broker shard's fence.
+ * For now that is trimming the event, audit and remediation logs; every write carries the broker shard's fence.
  */
 import { isStorageError, messageOf } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
@@ -45,6 +45,8 @@ export interface BrokerDutiesOptions {
   keepEvents: number;
   /** Audit records kept (the oldest beyond are deleted like events). */
   keepAudit?: number;
+  /** Remediation records kept (default 10,000). */
+  keepRemediation?: number;
   /** How often the duties run while this replica owns the broker shard (ms). */
   intervalMs: number;
 }
@@ -63,6 +65,8 @@ export async function runBrokerDuties(o: BrokerDutiesOptions, signal: AbortSigna
         const a = await trimEvents(o.store, fence, o.keepAudit, keys.auditPrefix);
         if (a > 0) o.logger.debug({ deleted: a }, 'audit records trimmed');
       }
+      const rem = await trimEvents(o.store, fence, o.keepRemediation ?? 10_000, keys.remediationLogPrefix);
+      if (rem > 0) o.logger.debug({ deleted: rem }, 'remediation records trimmed');
     } catch (e) {
       if (!signal.aborted && !isStorageError(e)) o.logger.warn({ err: messageOf(e) }, 'event trim failed');
     }
