@@ -122,6 +122,17 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
             })),
         });
 
+  const mesh =
+    o.mesh === undefined
+      ? undefined
+      : new MeshHost({
+          client: o.client,
+          hostId: o.hostId,
+          dir: join(o.dataDir, 'mesh'),
+          address: o.mesh.address,
+          portBase: o.mesh.portBase,
+          logger,
+        });
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
     (id) => {
@@ -141,21 +152,11 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     o.credentials,
     logger,
     history && ((at, step) => history.snapshotAt(at, step)),
+    mesh && (() => mesh.stats()),
   );
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
   const shipper = new LogShipper({ client: o.client, runtime: o.runtime, hostId: o.hostId, logger });
-  const mesh =
-    o.mesh === undefined
-      ? undefined
-      : new MeshHost({
-          client: o.client,
-          hostId: o.hostId,
-          dir: join(o.dataDir, 'mesh'),
-          address: o.mesh.address,
-          portBase: o.mesh.portBase,
-          logger,
-        });
   const configs = new HostConfigs({
     client: o.client,
     hostId: o.hostId,
@@ -399,6 +400,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       hostId: o.hostId,
       dataDir: o.dataDir,
       runners: () => runners.values(),
+      ...(mesh ? { extraSamples: () => mesh.samples() } : {}),
       clock,
       logger,
       signal,

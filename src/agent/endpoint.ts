@@ -32,6 +32,7 @@ import type { Duplex } from 'node:stream';
 import { EXEC_UPGRADE_PROTOCOL, parseExecQuery } from '../model/index.ts';
 import { streamLogs, type EndpointTask } from './logs-endpoint.ts';
 import { serveHistory, type HistoryQuery } from './history-endpoint.ts';
+import { serveMeshStats, type MeshStatsQuery } from './mesh-stats-endpoint.ts';
 
 export type { EndpointTask } from './logs-endpoint.ts';
 import type { HostCredentials } from './host-credentials.ts';
@@ -53,6 +54,7 @@ function handle(
   req: IncomingMessage,
   res: ServerResponse,
   history: HistoryQuery | undefined,
+  meshStats: MeshStatsQuery | undefined,
 ): Promise<void> | void {
   // Only exec reads a body; for the rest whatever a client sends is drained so it gets the answer.
   if (!(req.url ?? '').startsWith('/v1/exec/')) req.resume();
@@ -74,6 +76,7 @@ function handle(
     return serveExec(runtime, (t) => taskInfo(t) !== undefined, task, req, res);
   }
   if (target.pathname === '/v1/history') return serveHistory(history, req, target.query, res);
+  if (target.pathname === '/v1/mesh/stats') return serveMeshStats(meshStats, req, res);
   const m = /^\/v1\/logs\/([^/]+)$/.exec(target.pathname);
   if (!m) return fail(res, 404, 'DABBA_E_NOT_FOUND', 'no such endpoint');
   if (req.method !== 'GET')
@@ -134,10 +137,11 @@ export async function startEndpoint(
   creds?: HostCredentials,
   logger: Logger = silentLogger,
   history?: HistoryQuery,
+  meshStats?: MeshStatsQuery,
 ): Promise<AgentEndpoint> {
   const listener: RequestListener = (req, res) => {
     try {
-      const p = handle(runtime, taskInfo, creds !== undefined, req, res, history);
+      const p = handle(runtime, taskInfo, creds !== undefined, req, res, history, meshStats);
       if (p) p.catch(() => fail(res, 500, 'DABBA_E_INTERNAL', 'internal error'));
     } catch {
       fail(res, 500, 'DABBA_E_INTERNAL', 'internal error');

@@ -60,6 +60,8 @@ export async function runMetricsCollection(o: {
   hostId: string;
   dataDir: string;
   runners: () => Iterable<TaskRunner>;
+  /** Samples of the host's own read at each collection (the mesh proxy's stats), labelled `host`. */
+  extraSamples?: () => Promise<Sample[]>;
   clock: Clock;
   logger: Logger;
   signal: AbortSignal;
@@ -92,6 +94,7 @@ export async function runMetricsCollection(o: {
     logger,
     clock: o.clock,
     selfSamples: self,
+    ...(o.extraSamples === undefined ? {} : { extraSamples: o.extraSamples }),
   });
   logger.info(
     { intervalMs: o.options.intervalMs, spooled: spool.stats().batches, nextSeq: spool.nextSeq },

@@ -6,6 +6,7 @@ import { DabbaError, UnavailableError } from '../errors/index.ts';
 import type {
   HostMeshView,
   MeshApplyResult,
+  MeshStatsView,
   MeshVersion,
   ServiceEndpoints,
   ServiceSummary,
@@ -425,6 +426,13 @@ export class DabbaClient {
   /** Stores a dependency file (its YAML as a JSON value) as a new version, with why. */
   meshApply(file: unknown, message: string): Promise<MeshApplyResult> {
     return this.#json('PUT', '/v1/mesh', { body: { file, message } });
+  }
+  /** Every host's proxy's stats, added up (with `service`: where it is the caller or the upstream). */
+  meshStats(service?: string): Promise<MeshStatsView> {
+    return this.#json(
+      'GET',
+      `/v1/mesh/stats${service === undefined ? '' : `?service=${encodeURIComponent(service)}`}`,
+    );
   }
   meshRollback(version?: number): Promise<MeshApplyResult & { restored: number }> {
     return this.#json('POST', '/v1/mesh/rollback', { body: version === undefined ? {} : { version } });

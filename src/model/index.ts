@@ -53,3 +53,4 @@ export {
 export * from './config.ts';
 export * from './taskcontrol.ts';
 export * from './remediation.ts';
+export * from './mesh-stats.ts';

@@ -44,6 +44,7 @@ import { execRoutes } from './routes/exec.ts';
 import { uiRoutes } from './routes/ui.ts';
 import { serviceRoutes } from './routes/services.ts';
 import { meshRoutes } from './routes/mesh.ts';
+import { meshStatsRoutes } from './routes/mesh-stats.ts';
 import { configRoutes } from './routes/configs.ts';
 import type { ConfigStore } from '../configdist/server/index.ts';
 import type { EventLog } from './state/events.ts';
@@ -129,6 +130,7 @@ export function buildRouter(o: ApiOptions): Router {
   serviceRoutes(router, o.store);
   meshRoutes(router, o.store, o.clock, o.events);
   remediationRoutes(router, o.store, o.clock, o.events);
+  meshStatsRoutes(router, o.store, o.pki);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);
   if (o.configs) configRoutes(router, o.configs);

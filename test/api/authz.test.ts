@@ -115,6 +115,7 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'GET /v1/services/:name/endpoints': { kind: 'read', path: '/v1/services/web/endpoints' },
   'GET /v1/mesh': { kind: 'read', path: '/v1/mesh' },
   'GET /v1/mesh/versions': { kind: 'read', path: '/v1/mesh/versions' },
+  'GET /v1/mesh/stats': { kind: 'read', path: '/v1/mesh/stats' },
   'PUT /v1/mesh': { kind: 'admin', path: '/v1/mesh', body: {} },
   'POST /v1/mesh/rollback': { kind: 'admin', path: '/v1/mesh/rollback', body: {} },
   'GET /v1/hosts/:id/mesh': { kind: 'host', path: '/v1/hosts/h1/mesh' },

@@ -1,7 +1,8 @@
 /**
  * The mesh on a 4-host testbed (network namespaces, 2 racks, process runtime, a real HAProxy per
  * host run by each agent): front (2 tasks) calls back (3 tasks) by name and the calls spread over
- * every back task on several hosts; an undeclared service gets 403; a rolling restart of back under
+ * every back task on several hosts; an undeclared service gets 403; `dabba mesh stats` asks every
+ * host's agent and counts the calls per back task; a rolling restart of back under
  * steady calls leaves every host's HAProxy as it was (same master and worker pids); killing one
  * host's HAProxy gets it started again; `mesh diff` on a changed timeout shows exactly that change,
  * and apply then rollback reach every host's proxy.
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { netnsUnavailable, startTestbed, type Testbed } from '../../scripts/testbed/index.ts';
 import { runtimeCommand } from '../../src/mesh/host/index.ts';
-import type { ServiceEndpoints } from '../../src/model/index.ts';
+import type { MeshStatsView, ServiceEndpoints } from '../../src/model/index.ts';
 import { REPO, waitFor } from '../helpers/dev-cluster.ts';
 
 const skip = process.env['DABBA_SKIP_NETNS'] === '1' ? 'DABBA_SKIP_NETNS=1' : false;
@@ -104,6 +105,26 @@ describe('the mesh on a 4-host testbed', { skip }, () => {
       );
       assert.equal((await call(url, '/call/cache')).status, 403);
     }
+  });
+
+  test('mesh stats: every host asked (over TLS, through its agent), the calls counted per back task', async () => {
+    const backs = (await endpoints('back')).endpoints.map((e) => e.task).sort();
+    const r = await tb.cli(['mesh', 'stats', 'back', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const v = JSON.parse(r.stdout) as MeshStatsView;
+    assert.equal(v.hosts.length, 4, r.stdout);
+    assert.ok(
+      v.hosts.every((h) => h.ok),
+      JSON.stringify(v.hosts),
+    );
+    const up = v.upstreams.find((u) => u.caller === 'front' && u.upstream === 'back');
+    assert.ok(up !== undefined && up.requests > 0, r.stdout);
+    const tasks = v.tasks.filter((t) => t.upstream === 'back');
+    assert.deepEqual([...new Set(tasks.map((t) => t.task ?? ''))].sort(), backs);
+    assert.ok(
+      tasks.every((t) => t.requests > 0),
+      'every back task got calls',
+    );
   });
 
   test('a rolling restart of back under steady calls: every HAProxy stays as it was', async () => {

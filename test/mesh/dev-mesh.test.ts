@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DabbaClient } from '../../src/client/index.ts';
 import { runtimeCommand } from '../../src/mesh/host/index.ts';
+import type { MeshStatsView } from '../../src/model/index.ts';
 import { DevCluster, REPO, waitFor } from '../helpers/dev-cluster.ts';
 
 const EXAMPLE = join(REPO, 'examples', 'mesh');
@@ -84,6 +85,47 @@ describe('the mesh on dabba dev', () => {
     assert.equal((await call('/call/back')).status, 200);
     const refused = await call('/call/cache');
     assert.equal(refused.status, 403);
+  });
+
+  test('mesh stats: the calls counted per upstream and per task; the same in the telemetry store', async () => {
+    const tasks = await backTasks();
+    const calls = 20;
+    for (let i = 0; i < calls; i++) assert.equal((await call('/call')).status, 200);
+    const r = await c.cli(['mesh', 'stats', 'back', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const v = JSON.parse(r.stdout) as MeshStatsView;
+    assert.equal(v.service, 'back');
+    assert.deepEqual(v.hosts, [{ host: v.hosts[0]?.host, ok: true }]);
+    const up = v.upstreams.find((u) => u.caller === 'front' && u.upstream === 'back');
+    assert.ok(up, r.stdout);
+    assert.ok(up.requests >= calls, `${String(up.requests)} requests counted, ${String(calls)} made`);
+    assert.equal(up.responses['2xx'], up.requests);
+    assert.ok(up.latency.count >= calls);
+    const perTask = v.tasks.filter((t) => t.upstream === 'back');
+    assert.deepEqual(perTask.map((t) => t.task).sort(), tasks);
+    assert.equal(
+      perTask.reduce((n, t) => n + t.requests, 0),
+      up.requests,
+      'the tasks add up to the upstream',
+    );
+    const text = await c.cli(['mesh', 'stats']);
+    assert.match(text.stdout, /^CALLER +UPSTREAM +TASK +REQUESTS/);
+    assert.match(text.stdout, /^front +back +\* +\d+/m);
+    // The agent ships the same counters with its next collection.
+    await waitFor(
+      'mesh_upstream_requests_total in the telemetry store',
+      async () => {
+        const m = await admin.queryMetrics({
+          name: 'mesh_upstream_requests_total',
+          where: ['caller=front', 'upstream=back'],
+          since: '5m',
+        });
+        const last = m.series[0]?.points.at(-1);
+        return last !== undefined && last[1] >= calls;
+      },
+      90_000,
+      1000,
+    );
   });
 
   test('a rolling restart of back: new endpoints, the same HAProxy (no restart, no reload)', async () => {

@@ -66,6 +66,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/services/:name/endpoints': 'namespace-read',
   'GET /v1/mesh': 'cluster-read',
   'GET /v1/mesh/versions': 'cluster-read',
+  'GET /v1/mesh/stats': 'cluster-read',
   'PUT /v1/mesh': 'admin',
   'POST /v1/mesh/rollback': 'admin',
   // A host's proxy configuration (the dependency file and the endpoints it names): that host, admin.

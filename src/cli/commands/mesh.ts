@@ -12,6 +12,7 @@ import { invalidFile, readUserFile } from '../file-loader.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 import { ago, table } from '../output.ts';
+import { meshStatsCommand } from './mesh-stats.ts';
 
 /** Reads and validates a dependency file; every problem at once, with file:line:column. */
 async function loadMeshFile(path: string): Promise<{ config: MeshConfig; value: unknown }> {
@@ -120,6 +121,8 @@ export function meshCommand(program: Command, ctx: CliContext): void {
           : `unchanged: version ${String(r.version)} already has the config of version ${String(r.restored)}\n`,
       );
     });
+
+  meshStatsCommand(mesh, ctx);
 
   mesh
     .command('show')

@@ -15,3 +15,5 @@ export { renderConfig, serverParams } from './render.ts';
 export { ProxySupervisor, type ProxyOptions } from './proxy.ts';
 export { runtimeCommand, serversState, type ServerState } from './runtime-api.ts';
 export { MeshHost, type MeshHostOptions } from './mesh-host.ts';
+export { AccessLogTail, type LogCounts } from './access-tail.ts';
+export { meshSamples, parseShowStat, readProxyStats, type MeshSample } from './stats.ts';

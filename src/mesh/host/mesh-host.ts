@@ -5,9 +5,11 @@
  */
 import type { DabbaClient } from '../../client/index.ts';
 import { backoffDelay, sleep, type Logger } from '../../lib/index.ts';
-import { splitJobId } from '../../model/index.ts';
+import { splitJobId, type HostMeshStats } from '../../model/index.ts';
+import { AccessLogTail } from './access-tail.ts';
 import { proxyLayout, proxyServers, upstreamEnv, type ProxyLayout } from './plan.ts';
 import { ProxySupervisor } from './proxy.ts';
+import { meshSamples, readProxyStats, type MeshSample } from './stats.ts';
 
 /** How long a task that callers reach through the mesh is drained before SIGTERM. */
 export const DRAIN_MS = 1500;
@@ -28,10 +30,41 @@ export class MeshHost {
   readonly #o: MeshHostOptions;
   readonly proxy: ProxySupervisor;
   #layout: ProxyLayout | undefined;
+  readonly #log: AccessLogTail;
 
   constructor(o: MeshHostOptions) {
     this.#o = o;
     this.proxy = new ProxySupervisor({ dir: o.dir, logger: o.logger });
+    this.#log = new AccessLogTail(this.proxy.logPath);
+  }
+
+  /**
+   * This host's proxy's stats now (HAProxy's counters and its access log's), or undefined when it
+   * runs no proxy yet (no dependency file).
+   */
+  async stats(): Promise<HostMeshStats | undefined> {
+    const layout = this.#layout;
+    if (layout === undefined || this.proxy.pid === undefined) return undefined;
+    await this.#log.catchUp();
+    return readProxyStats(this.proxy.socket, layout.routes, this.#log.counts, this.#o.hostId, Date.now());
+  }
+
+  /** The stats as samples for the telemetry store (none without a proxy, or when it does not answer). */
+  async samples(): Promise<MeshSample[]> {
+    const s = await this.stats().catch((e: unknown) => {
+      this.#o.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'mesh stats unreadable');
+      return undefined;
+    });
+    return s === undefined ? [] : meshSamples(s);
+  }
+
+  /** Reads the access log every few seconds, so a rotation between two reads of stats loses little. */
+  async #followLog(signal: AbortSignal): Promise<void> {
+    await this.#log.catchUp().catch(() => undefined);
+    while (!signal.aborted) {
+      await sleep(5000, signal).catch(() => undefined);
+      if (!signal.aborted) await this.#log.catchUp().catch(() => undefined);
+    }
   }
 
   /** DABBA_UPSTREAM_<NAME> (and DABBA_MESH) for a task of this job (an id: `name` or `ns:name`). */
@@ -54,6 +87,7 @@ export class MeshHost {
   /** Follows the server until `signal` aborts; the proxy keeps running after (like tasks). */
   async run(signal: AbortSignal): Promise<void> {
     const supervising = this.proxy.supervise(signal);
+    const following = this.#followLog(signal);
     let attempt = 0;
     while (!signal.aborted) {
       try {
@@ -74,6 +108,6 @@ export class MeshHost {
       }
       await sleep(backoffDelay(attempt++, { initialMs: 500, maxMs: 10_000 }), signal).catch(() => undefined);
     }
-    await supervising;
+    await Promise.all([supervising, following]);
   }
 }

@@ -27,7 +27,7 @@ const ms = (n: number): string => `${String(n)}ms`;
 /** JSON access log line: one object per request (for the log tables). */
 const LOG_FORMAT =
   '{"ts":"%tr","caller":"%[var(txn.caller)]","upstream":"%[var(txn.upstream)]","frontend":"%f","backend":"%b",' +
-  '"server":"%s","method":"%HM","path":"%HPO","status":%ST,"bytes":%B,"retries":%rc,"queue_ms":%Tw,' +
+  '"server":"%s","method":"%HM","path":"%HPO","status":%ST,"bytes":%B,"retries":"%rc","queue_ms":%Tw,' +
   '"connect_ms":%Tc,"response_ms":%Tr,"total_ms":%Ta,"termination":"%ts","request_id":"%ID",' +
   '"traceparent":"%[capture.req.hdr(0)]"}';
 

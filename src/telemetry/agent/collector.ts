@@ -42,6 +42,8 @@ export interface CollectorOptions {
   limits?: ParseLimits;
   /** Extra samples of the agent's own (e.g. the shipper's counts), read at each collection. */
   selfSamples?: () => Sample[];
+  /** Samples read at each collection that take a while (the mesh proxy's stats); never throws. */
+  extraSamples?: () => Promise<Sample[]>;
 }
 
 const RESERVED = new Set(['host', 'job', 'namespace', 'task', 'version']);
@@ -96,6 +98,8 @@ export class Collector {
     const timeoutMs = o.scrapeTimeoutMs ?? Math.max(200, Math.min(5000, Math.floor(o.intervalMs * 0.8)));
     const perTask = await Promise.all(targets.map((target) => this.#task(target, timeoutMs, signal)));
     for (const s of perTask) samples.push(...s);
+    for (const s of (await o.extraSamples?.().catch(() => [])) ?? [])
+      samples.push({ ...s, labels: { ...s.labels, ...hostLabels } });
     const sp = o.spool.stats();
     const self: Sample[] = [
       { name: 'dabba_agent_spool_batches', labels: {}, kind: 'gauge', value: sp.batches },
