@@ -524,6 +524,15 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
       stopGracePeriod: formatExactDuration(t.stopGracePeriodMs),
       init: t.init !== false,
       ...(t.configs === undefined ? {} : { configs: t.configs.map((c) => ({ ...c })) }),
+      ...(t.volumes === undefined
+        ? {}
+        : {
+            volumes: t.volumes.map((v) => ({
+              name: v.name,
+              mount: v.mount,
+              size: formatExactSize(v.sizeBytes),
+            })),
+          }),
     },
     update: {
       maxUnavailable: spec.update.maxUnavailable,

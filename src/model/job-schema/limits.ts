@@ -39,6 +39,8 @@ export const JOB_LIMITS = {
   attribute: { max: 253 },
   image: { max: 512 },
   path: { max: 4096 },
+  volumes: { max: 16 },
+  volumeBytes: { min: 1 * MI, max: 64 * TI },
 } as const;
 
 /** Defaults, in the user form (what you would write in the file). */
