@@ -29,6 +29,7 @@ import {
 } from './metrics-collection.ts';
 import { MeshHost } from '../mesh/host/index.ts';
 import { HostConfigs } from '../configdist/host/index.ts';
+import { HostVolumes, runVolumeGc } from './volumes.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -73,6 +74,8 @@ export interface AgentOptions {
   mesh?: { address: string; portBase: number };
   /** How often each config a task mounts is checked for a new version (ms, default 250). */
   configPollMs?: number;
+  /** How often volumes no longer recorded for this host are looked for and deleted (ms, default 30,000). */
+  volumeGcMs?: number;
 }
 
 export interface RunningAgent {
@@ -163,8 +166,10 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     logger: logger.child({ part: 'configs' }),
     ...(o.configPollMs === undefined ? {} : { pollMs: o.configPollMs }),
   });
+  const volumes = new HostVolumes(o.dataDir, logger.child({ part: 'volumes' }));
   const deps = {
     configs,
+    volumes,
     onRun: shipper.follow.bind(shipper),
     ...(mesh
       ? { extraEnv: (task: Task) => mesh.env(task.job), drainMs: (task: Task) => mesh.drainMs(task.job) }
@@ -405,6 +410,24 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }).catch((e: unknown) => logger.error({ err: messageOf(e) }, 'metrics collection stopped')),
   );
   if (mesh) loops.push(mesh.run(signal));
+  const volumeSupport = await volumes.support();
+  logger.info(
+    { volumes: volumeSupport.kind, quota: volumeSupport.quota },
+    `volumes: ${volumeSupport.summary}`,
+  );
+  loops.push(
+    runVolumeGc(
+      {
+        volumes,
+        client: o.client,
+        hostId: o.hostId,
+        tasks: () => [...runners.values()].map((r) => r.task),
+        logger,
+        ...(o.volumeGcMs === undefined ? {} : { intervalMs: o.volumeGcMs }),
+      },
+      signal,
+    ),
+  );
   loops.push(reporter.run(signal), syncAssignments(), stats(), renewals(), configs.run(signal));
 
   return {

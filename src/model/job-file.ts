@@ -546,6 +546,9 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
     placement: {
       spread: spec.placement.spread.map((s) => (s.min === undefined ? { attribute: s.attribute } : { ...s })),
       constraints: spec.placement.constraints.map((c) => ({ ...c, ...('in' in c ? { in: [...c.in] } : {}) })),
+      ...(spec.placement.volumeWaitMs === undefined
+        ? {}
+        : { volumeWait: formatExactDuration(spec.placement.volumeWaitMs) }),
     },
     ...(spec.taskControl === undefined
       ? {}

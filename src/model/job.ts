@@ -162,6 +162,12 @@ export interface SpreadSpec {
 export interface PlacementSpec {
   spread: SpreadSpec[];
   constraints: Constraint[];
+  /**
+   * Jobs with volumes: how long a task waits for the host that holds its volumes while that host
+   * is down, before it gets fresh volumes elsewhere. Absent: the default, 5 minutes (left out then,
+   * so specs stored before the field existed compare equal).
+   */
+  volumeWaitMs?: number;
 }
 
 export interface JobSpec {

@@ -15,6 +15,12 @@ export interface VolumeRecord {
   /** Names of the volumes, as the job declared them when the record was written. */
   names: string[];
   createdAt: number;
+  /**
+   * Since when the scheduler has seen `host` down while the slot needed placing: its task waits for
+   * the host until `placement.volumeWait` has passed, then gets fresh volumes elsewhere. Cleared
+   * when the host is back.
+   */
+  hostDownSince?: number;
   /** When these volumes replaced earlier ones on another host (that host was down or gone). */
   replaced?: { host: string; why: string };
 }

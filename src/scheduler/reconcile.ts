@@ -37,7 +37,7 @@ import {
   type StopWhy,
 } from './rollout.ts';
 import { sameSpec } from './spec-equal.ts';
-import { finishVolumes, VolumePlacer, withVolumePlacement } from './volumes.ts';
+import { finishVolumes, VOLUME_WAIT_MS, VolumePlacer, withVolumePlacement } from './volumes.ts';
 import { availableFrom, byAge, goneReason, label, lostReason, stopOrder, taskRecord } from './task-state.ts';
 import type { Disruption, HostLookup, PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
 
@@ -482,6 +482,7 @@ function makePlacer(
     isCurrent,
     records: input.volumes ?? [],
     hosts: input.fleet ?? new Map(input.hosts.map((h) => [h.id, h])),
+    waitMs: job.spec.placement.volumeWaitMs ?? VOLUME_WAIT_MS,
     now: input.now,
   });
 }

@@ -92,8 +92,53 @@ test('a lost task waits for a cordoned volume host, and goes back there when it 
   );
 });
 
-test('when the volume host is down, the replacement gets fresh volumes elsewhere, loudly', () => {
-  const spec = withVolumes(jobSpec({ name: 'db', replicas: 2 }));
+test('a task whose volume host is down waits for it, and goes back there when it returns', () => {
+  const spec = withVolumes(jobSpec({ name: 'db', replicas: 1 }));
+  const sim = new Simulator({ spec, hosts: [simHost('h1'), simHost('h2')] });
+  assert.ok(sim.run(20).settled);
+  const [first] = running(sim);
+  assert.ok(first?.host);
+  const home = first.host;
+  sim.hosts.set(home, { ...sim.hosts.get(home)!, state: 'down' });
+  for (let i = 0; i < 30; i++) sim.step(i); // 30 s, well within the default wait of 5 minutes
+  const waiting = running(sim);
+  assert.equal(waiting.length, 1);
+  assert.notEqual(waiting[0]?.id, first.id, 'the lost task was replaced...');
+  assert.equal(waiting[0]?.host, null, '...by one that waits for its host');
+  assert.equal(typeof sim.volumes.get(0)?.hostDownSince, 'number');
+  assert.equal(sim.events.filter((e) => e.kind === 'volume.waiting').length, 1);
+  sim.hosts.set(home, { ...sim.hosts.get(home)!, state: 'ready' });
+  assert.ok(sim.run(20).settled);
+  assert.deepEqual(
+    running(sim).map((t) => [t.host, t.slot]),
+    [[home, 0]],
+  );
+  assert.equal(sim.volumes.get(0)?.host, home);
+  assert.equal(sim.volumes.get(0)?.hostDownSince, undefined, 'the wait is over');
+  assert.ok(!sim.events.some((e) => e.kind === 'volume.fresh'));
+});
+
+test('past placement.volumeWait, the task gets fresh volumes on another host', () => {
+  const base = withVolumes(jobSpec({ name: 'db', replicas: 1 }));
+  const spec = { ...base, placement: { ...base.placement, volumeWaitMs: 10_000 } };
+  const sim = new Simulator({ spec, hosts: [simHost('h1'), simHost('h2')] });
+  assert.ok(sim.run(20).settled);
+  const home = running(sim)[0]?.host;
+  assert.ok(home);
+  sim.hosts.set(home, { ...sim.hosts.get(home)!, state: 'down' });
+  for (let i = 0; i < 5; i++) sim.step(i);
+  assert.equal(running(sim)[0]?.host, null, 'waits within volumeWait');
+  const r = sim.run(30);
+  assert.ok(r.settled);
+  const [moved] = running(sim);
+  assert.ok(moved?.host !== undefined && moved.host !== null && moved.host !== home);
+  assert.match(moved.freshVolumes ?? '', /down for longer than placement\.volumeWait/);
+  assert.equal(sim.events.filter((e) => e.kind === 'volume.fresh').length, 1);
+});
+
+test('with volumeWait 0, the replacement of a task on a down host gets fresh volumes at once, loudly', () => {
+  const base = withVolumes(jobSpec({ name: 'db', replicas: 2 }));
+  const spec = { ...base, placement: { ...base.placement, volumeWaitMs: 0 } };
   const sim = new Simulator({ spec, hosts: [simHost('h1'), simHost('h2'), simHost('h3')] });
   assert.ok(sim.run(20).settled);
   const victim = running(sim)[0];
@@ -149,9 +194,11 @@ test('property: tasks are only ever placed on their slot volumes host, slots of 
     fc.property(
       fc.integer({ min: 1, max: 4 }),
       fc.integer({ min: 0, max: 2 }),
+      fc.constantFrom(0, 3000, 300_000),
       fc.array(op, { maxLength: 12 }),
-      (replicas, maxSurge, ops) => {
-        let spec = withVolumes(jobSpec({ name: 'db', replicas, update: { maxSurge, maxUnavailable: 1 } }));
+      (replicas, maxSurge, waitMs, ops) => {
+        const base = withVolumes(jobSpec({ name: 'db', replicas, update: { maxSurge, maxUnavailable: 1 } }));
+        let spec: JobSpec = { ...base, placement: { ...base.placement, volumeWaitMs: waitMs } };
         const sim = new Simulator({
           spec,
           hosts: ['h1', 'h2', 'h3', 'h4'].map((id) => simHost(id)),
@@ -172,6 +219,7 @@ test('property: tasks are only ever placed on their slot volumes host, slots of 
         };
         const stepOnce = (i: number): void => {
           const before = new Map([...sim.volumes].map(([s, r]) => [s, r.host]));
+          const downSince = new Map([...sim.volumes].map(([s, r]) => [s, r.hostDownSince]));
           const states = new Map([...sim.hosts].map(([id, h]) => [id, h.state]));
           const s = sim.step(i);
           for (const r of s.plan.volumes ?? []) {
@@ -181,6 +229,11 @@ test('property: tasks are only ever placed on their slot volumes host, slots of 
             assert.ok(
               st === undefined || st === 'down',
               `slot ${r.slot} moved off ${was} while it was ${st}`,
+            );
+            const since = downSince.get(r.slot);
+            assert.ok(
+              st === undefined || waitMs === 0 || (since !== undefined && s.now >= since + waitMs),
+              `slot ${r.slot} moved off ${was} before volumeWait (${waitMs} ms) had passed`,
             );
           }
           check();
@@ -200,7 +253,7 @@ test('property: tasks are only ever placed on their slot volumes host, slots of 
             for (let k = 0; k < o.n; k++) stepOnce(i++);
           }
         }
-        for (let k = 0; k < 5; k++) stepOnce(i++);
+        for (let k = 0; k < 8; k++) stepOnce(i++);
       },
     ),
     { numRuns: NUM_RUNS },

@@ -3,7 +3,9 @@
  * ...: a StatefulSet's ordinal), and a slot's volumes live on one host, recorded in a VolumeRecord.
  * A task of a slot whose host is up (ready or cordoned) goes back to that host and nowhere else (the
  * allocator's volume-affinity filter); it waits, unplaced and saying why, while that host cannot
- * take it. When the host is down, draining, in maintenance or gone, the task gets fresh volumes
+ * take it. A host that is down is waited for `placement.volumeWait` (default 5 minutes, counted
+ * from when a task of the slot first needed it: `hostDownSince` on the record). When the host is
+ * draining, in maintenance or gone, or down for longer than that, the task gets fresh volumes
  * where it fits: the record moves to the new host, with an event and a note on the task.
  *
  * Which slot a new task takes: the lowest that no task staying this pass holds; failing that, the
@@ -14,6 +16,9 @@
 import type { HostState, ResourceSpec, Task, TaskView, VolumeRecord } from '../model/index.ts';
 import type { PlaceHints, PlacementResult, Placer } from './placement.ts';
 import type { HostLookup, PlanEvent, ReconcilePlan } from './types.ts';
+
+/** placement.volumeWait's default: 5 minutes. */
+export const VOLUME_WAIT_MS = 5 * 60_000;
 
 /** Host states in which a slot's volumes stay where they are (the task waits for the host). */
 const HOLDING: ReadonlySet<HostState> = new Set<HostState>(['ready', 'cordoned']);
@@ -29,6 +34,8 @@ export interface VolumePlacerInput {
   /** The job's volume records (any order). */
   records: readonly VolumeRecord[];
   hosts: HostLookup;
+  /** placement.volumeWait in ms. */
+  waitMs: number;
   now: number;
 }
 
@@ -45,6 +52,8 @@ export class VolumePlacer implements Placer {
   /** Records to write and events to tell, once the pass is done. */
   readonly records: VolumeRecord[] = [];
   readonly events: PlanEvent[] = [];
+  /** When a slot waiting for its down host stops waiting (the earliest). */
+  wakeAt: number | undefined;
 
   constructor(base: Placer, input: VolumePlacerInput) {
     this.#base = base;
@@ -63,10 +72,13 @@ export class VolumePlacer implements Placer {
     const slot = this.#slotFor(task, hints);
     const record = this.#bySlot.get(slot);
     const host = record === undefined ? undefined : this.#in.hosts.get(record.host);
-    const volumeHost = host !== undefined && HOLDING.has(host.state) ? host.id : undefined;
-    const r = this.#base.place(resources, task, volumeHost === undefined ? hints : { ...hints, volumeHost });
+    const pin = record === undefined ? undefined : this.#pin(record, host?.state);
+    const r = this.#base.place(resources, task, pin === undefined ? hints : { ...hints, volumeHost: pin });
     if (r.host === null) return { ...r, slot };
-    if (record !== undefined && record.host === r.host) return { ...r, slot };
+    if (record !== undefined && record.host === r.host) {
+      if (record.hostDownSince !== undefined) this.#keep(withoutDownSince(record));
+      return { ...r, slot };
+    }
     const next: VolumeRecord = {
       job: this.#in.job.name,
       slot,
@@ -78,7 +90,12 @@ export class VolumePlacer implements Placer {
       this.#keep(next);
       return { ...r, slot };
     }
-    const why = host === undefined ? `host ${record.host} is gone` : `host ${record.host} is ${host.state}`;
+    const why =
+      host === undefined
+        ? `host ${record.host} is gone`
+        : host.state === 'down' && this.#in.waitMs > 0
+          ? `host ${record.host} has been down for longer than placement.volumeWait (${Math.round(this.#in.waitMs / 1000)}s)`
+          : `host ${record.host} is ${host.state}`;
     next.replaced = { host: record.host, why };
     this.#keep(next);
     const fresh = `fresh volumes on ${r.host}: ${why}, and the data of slot ${slot} there is abandoned`;
@@ -91,9 +108,42 @@ export class VolumePlacer implements Placer {
     return { ...r, slot, freshVolumes: fresh };
   }
 
+  /**
+   * The host a slot's task must go to: its volumes' host while that is up, or down for less than
+   * the wait (the task then waits, unplaced); undefined when the slot gets fresh volumes.
+   */
+  #pin(record: VolumeRecord, state: HostState | undefined): string | undefined {
+    if (state !== undefined && HOLDING.has(state)) return record.host;
+    if (state !== 'down' || this.#in.waitMs <= 0) return undefined;
+    const since = record.hostDownSince ?? this.#in.now;
+    const until = since + this.#in.waitMs;
+    if (this.#in.now >= until) return undefined;
+    if (record.hostDownSince === undefined) {
+      this.#keep({ ...record, hostDownSince: since });
+      this.events.push({
+        kind: 'volume.waiting',
+        message: `slot ${record.slot} of ${this.#in.job.name} waits for host ${record.host}, which holds its volumes and is down; fresh volumes elsewhere after ${Math.round(this.#in.waitMs / 1000)}s (placement.volumeWait)`,
+        host: record.host,
+      });
+    }
+    if (this.wakeAt === undefined || until < this.wakeAt) this.wakeAt = until;
+    return record.host;
+  }
+
+  /** Records of slots whose host is back up: the wait they noted is over. */
+  settle(): void {
+    for (const r of this.#bySlot.values()) {
+      if (r.hostDownSince === undefined) continue;
+      const state = this.#in.hosts.get(r.host)?.state;
+      if (state !== undefined && HOLDING.has(state)) this.#keep(withoutDownSince(r));
+    }
+  }
+
   #keep(r: VolumeRecord): void {
     this.#bySlot.set(r.slot, r);
-    this.records.push(r);
+    const i = this.records.findIndex((x) => x.slot === r.slot);
+    if (i >= 0) this.records[i] = r;
+    else this.records.push(r);
   }
 
   #slotFor(task: string | undefined, hints: PlaceHints | undefined): number {
@@ -115,6 +165,11 @@ export class VolumePlacer implements Placer {
   }
 }
 
+function withoutDownSince(r: VolumeRecord): VolumeRecord {
+  const { hostDownSince: _since, ...rest } = r;
+  return rest;
+}
+
 /** Copies what placement decided about volumes onto the task record. */
 export function withVolumePlacement(task: Task, r: PlacementResult): Task {
   if (r.slot !== undefined) task.slot = r.slot;
@@ -125,6 +180,9 @@ export function withVolumePlacement(task: Task, r: PlacementResult): Task {
 /** Adds the placer's volume records and events to the plan (nothing for a plain placer). */
 export function finishVolumes(placer: Placer, plan: ReconcilePlan): void {
   if (!(placer instanceof VolumePlacer)) return;
+  placer.settle();
+  if (placer.wakeAt !== undefined && (plan.wakeAt === undefined || placer.wakeAt < plan.wakeAt))
+    plan.wakeAt = placer.wakeAt;
   if (placer.records.length > 0) plan.volumes = [...(plan.volumes ?? []), ...placer.records];
   plan.events.push(...placer.events);
 }
