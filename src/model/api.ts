@@ -30,6 +30,11 @@ export interface TaskRow {
   unplaced: string | null;
   /** Why the task could not be placed, as data (see `PlacementExplanation`); null once placed. */
   explanation: PlacementExplanation | null;
+  /** Jobs with volumes: the task's slot (its volumes belong to the job, the slot and their names). */
+  slot?: number;
+  /** Set when the task got fresh, empty volumes because the host that held its slot's were down
+   * or gone: which host and why (docs/volumes.md). */
+  freshVolumes?: string;
   startedAt: number | null;
   createdAt: number;
   usage: { cpuSeconds: number; memoryBytes: number; pids: number } | null;

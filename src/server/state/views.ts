@@ -41,6 +41,8 @@ export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
     message: status?.message ?? task.unplaced ?? null,
     unplaced: task.unplaced ?? null,
     explanation: task.explanation ?? null,
+    ...(task.slot === undefined ? {} : { slot: task.slot }),
+    ...(task.freshVolumes === undefined ? {} : { freshVolumes: task.freshVolumes }),
     startedAt: status?.startedAt ?? null,
     createdAt: task.createdAt,
     usage: status?.usage ?? null,
