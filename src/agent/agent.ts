@@ -102,6 +102,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   });
   const runners = new Map<string, TaskRunner>();
   const capacity = o.capacity ?? (await detectCapacity());
+  // How volumes are made here (docs/volumes.md): registered with the host, shown by `dabba hosts`.
+  const volumes = new HostVolumes(o.dataDir, logger.child({ part: 'volumes' }));
+  const volumeSupport = await volumes.support();
 
   // What the previous agent left, from the runtime's recovery once registered (see the end), until
   // the first listing of assignments has dealt with it: running tasks to adopt, exited ones whose
@@ -166,7 +169,6 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     logger: logger.child({ part: 'configs' }),
     ...(o.configPollMs === undefined ? {} : { pollMs: o.configPollMs }),
   });
-  const volumes = new HostVolumes(o.dataDir, logger.child({ part: 'volumes' }));
   const deps = {
     configs,
     volumes,
@@ -198,6 +200,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           agentUrl: endpoint.url,
           ...(wantSubnet ? { wantSubnet: true } : {}),
           ...(o.runtime.seccomp === undefined ? {} : { seccomp: o.runtime.seccomp }),
+          volumes: volumeSupport,
         });
         lease = r.lease;
         if (r.subnet !== undefined && network === undefined) {
@@ -410,7 +413,6 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }).catch((e: unknown) => logger.error({ err: messageOf(e) }, 'metrics collection stopped')),
   );
   if (mesh) loops.push(mesh.run(signal));
-  const volumeSupport = await volumes.support();
   logger.info(
     { volumes: volumeSupport.kind, quota: volumeSupport.quota },
     `volumes: ${volumeSupport.summary}`,

@@ -1,7 +1,7 @@
 /** Shapes exchanged over the HTTP API (/v1), shared by the server and the typed client. */
 import type { Deployment } from './deployment.ts';
 import type { PlacementExplanation } from './explanation.ts';
-import type { HostCapacity } from './host.ts';
+import type { HostCapacity, HostVolumeSupport } from './host.ts';
 import type { JobStatus } from './job.ts';
 import type { LastExit, TaskState } from './task.ts';
 import type { TaskControlState } from './taskcontrol.ts';
@@ -90,6 +90,8 @@ export interface RegisterHostRequest {
   wantSubnet?: boolean;
   /** The seccomp profile the host's tasks run under (Runtime.seccomp), when its runtime has one. */
   seccomp?: string;
+  /** How the agent makes volumes (docs/volumes.md). */
+  volumes?: HostVolumeSupport;
 }
 
 export interface RegisterHostResult {

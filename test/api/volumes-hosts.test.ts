@@ -76,6 +76,13 @@ describe('volumes across hosts', { timeout: 240_000 }, () => {
   test('the replacement waits for its host, and runs there again on its data when it is back', async () => {
     await up('ha');
     await up('hb');
+    // Each host says how it makes volumes (here: directories, the temp dir is not btrfs).
+    const hosts = await cli(['hosts'], { addr: t.server.url });
+    assert.equal(hosts.code, 0, hosts.stderr);
+    assert.match(hosts.stdout, /^HOST\s+STATE\s+RUNTIME\s+VOLUMES\s/);
+    assert.match(hosts.stdout, /^ha\s+ready\s+process\s+dir\s/m);
+    const listed = await t.client.hosts();
+    assert.equal(listed.find((h) => h.id === 'hb')?.volumes?.kind, 'directory');
     await t.client.putJob('keep', job('keep', '10m'));
     const first = await waitFor('keep running', async () => {
       const x = await task('keep');

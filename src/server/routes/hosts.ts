@@ -47,6 +47,7 @@ export function hostRoutes(
     if (body.agentUrl !== undefined) request.agentUrl = body.agentUrl;
     if (body.wantSubnet === true) request.wantSubnet = true;
     if (body.seccomp !== undefined) request.seccomp = body.seccomp;
+    if (body.volumes !== undefined) request.volumes = body.volumes;
     const r = await registerHost(store, request, liveness, clock, network);
     const what = r.subnet === undefined ? body.runtime : `${body.runtime}, tasks in ${r.subnet}`;
     await events.append([
