@@ -29,6 +29,7 @@ import {
 } from './metrics-collection.ts';
 import { MeshHost } from '../mesh/host/index.ts';
 import { HostConfigs } from '../configdist/host/index.ts';
+import { HostVolumes, runVolumeGc } from './volumes.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -73,6 +74,8 @@ export interface AgentOptions {
   mesh?: { address: string; portBase: number };
   /** How often each config a task mounts is checked for a new version (ms, default 250). */
   configPollMs?: number;
+  /** How often volumes no longer recorded for this host are looked for and deleted (ms, default 30,000). */
+  volumeGcMs?: number;
 }
 
 export interface RunningAgent {
@@ -99,6 +102,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   });
   const runners = new Map<string, TaskRunner>();
   const capacity = o.capacity ?? (await detectCapacity());
+  // How volumes are made here (docs/volumes.md): registered with the host, shown by `dabba hosts`.
+  const volumes = new HostVolumes(o.dataDir, logger.child({ part: 'volumes' }));
+  const volumeSupport = await volumes.support();
 
   // What the previous agent left, from the runtime's recovery once registered (see the end), until
   // the first listing of assignments has dealt with it: running tasks to adopt, exited ones whose
@@ -166,6 +172,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
   });
   const deps = {
     configs,
+    volumes,
     onRun: shipper.follow.bind(shipper),
     ...(mesh
       ? { extraEnv: (task: Task) => mesh.env(task.job), drainMs: (task: Task) => mesh.drainMs(task.job) }
@@ -194,6 +201,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           agentUrl: endpoint.url,
           ...(wantSubnet ? { wantSubnet: true } : {}),
           ...(o.runtime.seccomp === undefined ? {} : { seccomp: o.runtime.seccomp }),
+          volumes: volumeSupport,
         });
         lease = r.lease;
         if (r.subnet !== undefined && network === undefined) {
@@ -407,6 +415,23 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }).catch((e: unknown) => logger.error({ err: messageOf(e) }, 'metrics collection stopped')),
   );
   if (mesh) loops.push(mesh.run(signal));
+  logger.info(
+    { volumes: volumeSupport.kind, quota: volumeSupport.quota },
+    `volumes: ${volumeSupport.summary}`,
+  );
+  loops.push(
+    runVolumeGc(
+      {
+        volumes,
+        client: o.client,
+        hostId: o.hostId,
+        tasks: () => [...runners.values()].map((r) => r.task),
+        logger,
+        ...(o.volumeGcMs === undefined ? {} : { intervalMs: o.volumeGcMs }),
+      },
+      signal,
+    ),
+  );
   loops.push(configs.run(signal));
 
   return {

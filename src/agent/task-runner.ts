@@ -16,6 +16,7 @@ import { ProbeLoop, runProbe } from './health/index.ts';
 import type { HostConfigs, PreparedConfigs } from '../configdist/host/index.ts';
 import type { StatusReporter } from './status-reporter.ts';
 import type { TaskStateFiles } from './task-state-file.ts';
+import type { HostVolumes, PreparedVolumes } from './volumes.ts';
 
 /** A run that lasted this long resets the crash-loop backoff. */
 const STABLE_RUN_MS = 30_000;
@@ -40,6 +41,8 @@ export interface TaskRunnerDeps {
   drainMs?: (task: Task) => number;
   /** The host's config subscriptions: a task with `configs` starts only once they are on disk. */
   configs?: HostConfigs;
+  /** The host's volumes: a task with `volumes` gets them (made when missing) at each start. */
+  volumes?: HostVolumes;
 }
 
 export class TaskRunner {
@@ -167,6 +170,18 @@ export class TaskRunner {
     }
   }
 
+  async #prepareVolumes(): Promise<PreparedVolumes | undefined> {
+    if (!this.#d.volumes) return undefined;
+    try {
+      return await this.#d.volumes.prepare(this.task, this.#d.runtime.name === 'oci');
+    } catch (e) {
+      throw new DabbaError('DABBA_E_UNAVAILABLE', `the task's volumes could not be made: ${messageOf(e)}`, {
+        cause: e,
+        details: { reason: 'VolumeUnavailable' },
+      });
+    }
+  }
+
   /** How a config change reaches the running task: SIGHUP to its main process, or a restart. */
   #attachConfigs(handle: TaskHandle): void {
     if (!this.task.spec.configs || !this.#d.configs) return;
@@ -214,7 +229,9 @@ export class TaskRunner {
             if (signal.aborted) return;
           }
           const configs = await this.#prepareConfigs();
+          const volumes = await this.#prepareVolumes();
           if (signal.aborted) return;
+          const binds = [...(configs?.binds ?? []), ...(volumes?.binds ?? [])];
           const t0 = performance.timeOrigin + performance.now();
           handle = await this.#d.runtime.start({
             taskId: this.task.id,
@@ -228,8 +245,9 @@ export class TaskRunner {
               DABBA_JOB_VERSION: String(this.task.version),
               DABBA_HOST: this.#d.hostId,
               ...configs?.env,
+              ...volumes?.env,
             },
-            ...(configs === undefined ? {} : { binds: configs.binds }),
+            ...(binds.length === 0 ? {} : { binds }),
           });
           this.#d.logger.debug(
             { task: this.task.id, at: t0, ms: performance.timeOrigin + performance.now() - t0 },

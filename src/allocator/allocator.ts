@@ -119,7 +119,8 @@ export class Allocator {
       last.ask.ports === ask.ports &&
       last.ask.distinctHosts === ask.distinctHosts &&
       last.ask.uniquePorts === ask.uniquePorts &&
-      last.ask.avoidHosts === ask.avoidHosts
+      last.ask.avoidHosts === ask.avoidHosts &&
+      last.ask.volumeHost === ask.volumeHost
     ) {
       return last.cls;
     }
@@ -262,6 +263,7 @@ function classKey(ask: PlacementAsk): string {
     ask.distinctHosts === true,
     ask.uniquePorts === true ? (ask.ports ?? []).map((p) => p.port) : null,
     ask.avoidHosts === undefined || ask.avoidHosts.length === 0 ? null : [...new Set(ask.avoidHosts)].sort(),
+    ask.volumeHost ?? null,
   ]);
 }
 

@@ -37,6 +37,8 @@ export interface PlacementAsk {
   uniquePorts?: boolean;
   /** Host ids that must not take this task (a task rescheduled off a host where it kept crashing). */
   avoidHosts?: readonly string[];
+  /** The host that holds the task's volumes: the only one that may take it (docs/volumes.md). */
+  volumeHost?: string;
 }
 
 /** How feasible hosts are ranked after the spread rules: fill the emptiest (spread) or the fullest

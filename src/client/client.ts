@@ -31,6 +31,7 @@ import type {
   TaskRow,
   TaskStatus,
   Task,
+  VolumeRecord,
   WatchEventWire,
   ClusterCaView,
   AuditRecord,
@@ -340,6 +341,10 @@ export class DabbaClient {
   }
   assignments(hostId: string): Promise<{ revision: number; tasks: Task[] }> {
     return this.#json('GET', `/v1/hosts/${encodeURIComponent(hostId)}/assignments`);
+  }
+  /** The volumes the scheduler keeps on this host (docs/volumes.md). */
+  hostVolumes(hostId: string): Promise<{ revision: number; volumes: VolumeRecord[]; jobs: string[] }> {
+    return this.#json('GET', `/v1/hosts/${encodeURIComponent(hostId)}/volumes`);
   }
   /** The cluster CA (public). */
   clusterCa(): Promise<ClusterCaView> {

@@ -1,7 +1,7 @@
 /** Shapes exchanged over the HTTP API (/v1), shared by the server and the typed client. */
 import type { Deployment } from './deployment.ts';
 import type { PlacementExplanation } from './explanation.ts';
-import type { HostCapacity } from './host.ts';
+import type { HostCapacity, HostVolumeSupport } from './host.ts';
 import type { JobStatus } from './job.ts';
 import type { LastExit, TaskState } from './task.ts';
 import type { TaskControlState } from './taskcontrol.ts';
@@ -30,6 +30,11 @@ export interface TaskRow {
   unplaced: string | null;
   /** Why the task could not be placed, as data (see `PlacementExplanation`); null once placed. */
   explanation: PlacementExplanation | null;
+  /** Jobs with volumes: the task's slot (its volumes belong to the job, the slot and their names). */
+  slot?: number;
+  /** Set when the task got fresh, empty volumes because the host that held its slot's were down
+   * or gone: which host and why (docs/volumes.md). */
+  freshVolumes?: string;
   startedAt: number | null;
   createdAt: number;
   usage: { cpuSeconds: number; memoryBytes: number; pids: number } | null;
@@ -85,6 +90,8 @@ export interface RegisterHostRequest {
   wantSubnet?: boolean;
   /** The seccomp profile the host's tasks run under (Runtime.seccomp), when its runtime has one. */
   seccomp?: string;
+  /** How the agent makes volumes (docs/volumes.md). */
+  volumes?: HostVolumeSupport;
 }
 
 export interface RegisterHostResult {

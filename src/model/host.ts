@@ -64,6 +64,8 @@ export interface HostRecord {
   conditions?: HostCondition[];
   /** The seccomp profile its tasks run under, as the agent registered it (oci). */
   seccomp?: string;
+  /** How the agent makes volumes (docs/volumes.md), as it registered it. */
+  volumes?: HostVolumeSupport;
 }
 
 /** A host as the API shows it. */
@@ -90,4 +92,14 @@ export interface HostView {
   conditions?: HostCondition[];
   /** The seccomp profile its tasks run under (see HostRecord.seccomp). */
   seccomp?: string;
+  /** How the agent makes volumes (see HostRecord.volumes). */
+  volumes?: HostVolumeSupport;
+}
+
+/** How a host's agent makes volumes: directories, or btrfs subvolumes; `quota`: sizes enforced. */
+export interface HostVolumeSupport {
+  kind: 'directory' | 'btrfs-subvolume';
+  quota: boolean;
+  /** One line: what and why (e.g. "directories (size not enforced: the data dir is not on btrfs)"). */
+  summary: string;
 }

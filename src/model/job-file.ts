@@ -9,6 +9,7 @@ import type { ValidationIssue } from '../errors/dabba-error.ts';
 import type { JobSpec, ProbeSpec } from './job.ts';
 import { portProtocol } from './job.ts';
 import { closest, formatExactDuration, JOB_DEFAULTS, jobFileSchema } from './job-schema.ts';
+import { VOLUME_WAIT_DEFAULT_MS } from './job-schema/limits.ts';
 import type { JobIssueParams } from './job-schema.ts';
 
 export type JobValidationResult = { ok: true; spec: JobSpec } | { ok: false; issues: ValidationIssue[] };
@@ -524,6 +525,15 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
       stopGracePeriod: formatExactDuration(t.stopGracePeriodMs),
       init: t.init !== false,
       ...(t.configs === undefined ? {} : { configs: t.configs.map((c) => ({ ...c })) }),
+      ...(t.volumes === undefined
+        ? {}
+        : {
+            volumes: t.volumes.map((v) => ({
+              name: v.name,
+              mount: v.mount,
+              size: formatExactSize(v.sizeBytes),
+            })),
+          }),
     },
     update: {
       maxUnavailable: spec.update.maxUnavailable,
@@ -537,6 +547,7 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
     placement: {
       spread: spec.placement.spread.map((s) => (s.min === undefined ? { attribute: s.attribute } : { ...s })),
       constraints: spec.placement.constraints.map((c) => ({ ...c, ...('in' in c ? { in: [...c.in] } : {}) })),
+      volumeWait: formatExactDuration(spec.placement.volumeWaitMs ?? VOLUME_WAIT_DEFAULT_MS),
     },
     ...(spec.taskControl === undefined
       ? {}

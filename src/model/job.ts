@@ -85,6 +85,20 @@ export interface TaskConfigMount {
   onChange: ConfigOnChange;
 }
 
+/**
+ * A volume a task keeps across restarts and updates on its host (`task.volumes`, docs/volumes.md):
+ * a directory (a btrfs subvolume where the agent's data dir is on btrfs) that belongs to the job,
+ * the task's slot and this name.
+ */
+export interface VolumeSpec {
+  /** Unique in the task; part of the directory's name and of DABBA_VOLUME_<NAME>. */
+  name: string;
+  /** Absolute directory path: where a container sees it (read-write). */
+  mount: string;
+  /** Its quota where the filesystem enforces one (btrfs with quotas on), in bytes. */
+  sizeBytes: number;
+}
+
 export interface TaskSpec {
   image?: string;
   command: string[];
@@ -117,6 +131,8 @@ export interface TaskSpec {
   init?: false;
   /** Configs the task mounts (`task.configs`); absent when none, so older specs compare equal. */
   configs?: TaskConfigMount[];
+  /** Volumes the task keeps on its host (`task.volumes`); absent when none, so older specs compare equal. */
+  volumes?: VolumeSpec[];
 }
 
 export interface UpdateSpec {
@@ -146,6 +162,12 @@ export interface SpreadSpec {
 export interface PlacementSpec {
   spread: SpreadSpec[];
   constraints: Constraint[];
+  /**
+   * Jobs with volumes: how long a task waits for the host that holds its volumes while that host
+   * is down, before it gets fresh volumes elsewhere. Absent: the default, 5 minutes (left out then,
+   * so specs stored before the field existed compare equal).
+   */
+  volumeWaitMs?: number;
 }
 
 export interface JobSpec {

@@ -71,6 +71,10 @@ export const keys = {
   /** What each host has of each config: {version, digest, at}. */
   configHost: (ns: string, path: string, host: string) => `/confighosts/${ns}/${path}@${host}`,
   configHostsPrefix: (ns: string, path: string) => `/confighosts/${ns}/${path}@`,
+  /** Where a job's volumes live, per task slot (VolumeRecord, written by the scheduler). */
+  volume: (job: string, slot: number) => `/volumes/${job}/${pad(slot)}`,
+  volumesPrefix: '/volumes/',
+  jobVolumesPrefix: (job: string) => `/volumes/${job}/`,
   /** What a job's TaskControl controller holds up (TaskControlState), written by the scheduler. */
   taskControl: (job: string) => `/taskcontrol/${job}`,
   taskControlPrefix: '/taskcontrol/',

@@ -15,6 +15,17 @@ export interface Task {
   desired: DesiredState;
   spec: TaskSpec;
   createdAt: number;
+  /**
+   * The task's slot in a job with volumes (0, 1, ...: a StatefulSet's ordinal): its volumes belong
+   * to (job, slot, volume name), so a task that replaces it takes the same slot and finds them.
+   * Absent for jobs without volumes.
+   */
+  slot?: number;
+  /**
+   * Set when the task got fresh (empty) volumes because the host that held its slot's volumes was
+   * down, draining or gone: says which host and why, for `dabba status`.
+   */
+  freshVolumes?: string;
   /** Why the task could not be placed, while host is null: one line (the explanation's summary). */
   unplaced?: string;
   /** Why the task could not be placed, as data: per filter how many hosts it rejected and why, the

@@ -19,8 +19,9 @@ export interface TaskLaunch {
    * Host directories a container sees read-only at `destination` (the task's config directories,
    * docs/config.md). A directory, not a file: a file replaced by a rename on the host is seen inside
    * only through a mount of its directory. Ignored by runtimes without a filesystem of their own.
+   * `readWrite`: the task's volumes (docs/volumes.md), which it writes.
    */
-  binds?: { source: string; destination: string }[];
+  binds?: { source: string; destination: string; readWrite?: true }[];
 }
 
 /** A running task as the runtime knows it. */

@@ -11,12 +11,19 @@ import type { HostCapacity, HostView, PlacementSpec, PortSpec, ResourceSpec } fr
 import { formatCpu, formatSize } from '../lib/sizes.ts';
 import { Allocator, hashString, type Explanation, type Fleet } from '../allocator/index.ts';
 
-export type PlacementResult = { host: string } | { host: null; reason: string; explanation?: Explanation };
+/** Where a task goes, or why nowhere. `slot` and `freshVolumes`: see volumes.ts (jobs with volumes). */
+export type PlacementResult =
+  | { host: string; slot?: number; freshVolumes?: string }
+  | { host: null; reason: string; explanation?: Explanation; slot?: number };
 
 /** Per-task hints for a placer. */
 export interface PlaceHints {
   /** Hosts this task must not go to (a task rescheduled off a host where it kept crashing). */
   avoidHosts?: readonly string[];
+  /** The only host that may take the task: it holds the task's volumes (see volumes.ts). */
+  volumeHost?: string;
+  /** The task this one replaces (a move): a job with volumes gives it the same slot. */
+  replaces?: string;
 }
 
 /** Places tasks one at a time, remembering what it placed (so capacity is never handed out twice). */
@@ -63,6 +70,7 @@ export const allocatorPlacement: PlacementStrategy = (hosts, jobTasks, job, flee
     place(resources, task, hints) {
       n++;
       const avoid = hints?.avoidHosts;
+      const volumeHost = hints?.volumeHost;
       const r = allocator.place({
         job: name,
         task: task ?? `${name}#${n}`,
@@ -71,6 +79,7 @@ export const allocatorPlacement: PlacementStrategy = (hosts, jobTasks, job, flee
         placement,
         existing,
         ...(avoid === undefined || avoid.length === 0 ? {} : { avoidHosts: avoid }),
+        ...(volumeHost === undefined ? {} : { volumeHost }),
       });
       if (r.host !== null) return { host: r.host };
       return { host: null, reason: r.explanation.summary, explanation: r.explanation };
@@ -103,9 +112,11 @@ export const spreadPlacement: PlacementStrategy = (hosts, jobTasks) => {
   return {
     place(need, _task, hints) {
       const avoid = new Set(hints?.avoidHosts ?? []);
+      const only = hints?.volumeHost;
       let best: (typeof states)[number] | undefined;
       for (const s of states) {
         if (s.host.state !== 'ready' || avoid.has(s.host.id) || shortages(s.free, need).length > 0) continue;
+        if (only !== undefined && s.host.id !== only) continue;
         if (
           best === undefined ||
           s.jobTasks < best.jobTasks ||
@@ -116,9 +127,11 @@ export const spreadPlacement: PlacementStrategy = (hosts, jobTasks) => {
       }
       if (best === undefined) {
         const reason = noFitReason(need, states);
+        const pinned = only === undefined ? '' : ` (only ${only}, which holds its volumes)`;
         return {
           host: null,
-          reason: avoid.size > 0 ? `${reason} (avoiding ${[...avoid].join(', ')})` : reason,
+          reason:
+            avoid.size > 0 ? `${reason} (avoiding ${[...avoid].join(', ')})${pinned}` : `${reason}${pinned}`,
         };
       }
       best.free.cpu -= need.cpu;

@@ -9,6 +9,7 @@ export function isEmptyPlan(plan: ReconcilePlan): boolean {
     plan.remove.length === 0 &&
     plan.deployment === undefined &&
     plan.supersede.length === 0 &&
-    plan.rollbackTo === undefined
+    plan.rollbackTo === undefined &&
+    (plan.volumes === undefined || plan.volumes.length === 0)
   );
 }

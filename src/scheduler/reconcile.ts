@@ -37,6 +37,7 @@ import {
   type StopWhy,
 } from './rollout.ts';
 import { sameSpec } from './spec-equal.ts';
+import { finishVolumes, VOLUME_WAIT_MS, VolumePlacer, withVolumePlacement } from './volumes.ts';
 import { availableFrom, byAge, goneReason, label, lostReason, stopOrder, taskRecord } from './task-state.ts';
 import type { Disruption, HostLookup, PlanEvent, ReconcileInput, ReconcilePlan } from './types.ts';
 
@@ -266,7 +267,7 @@ function reconcileActive(
     );
   }
 
-  const placer = makePlacer(input, live, stopped);
+  const placer = makePlacer(input, live, stopped, isCurrent);
   const placed = place(input, placer, current, stopped, decision.create, out);
   const moved = moveTasks(input, placer, {
     budget,
@@ -285,6 +286,7 @@ function reconcileActive(
     out,
   });
   placed.created += moved.created;
+  finishVolumes(placer, out.plan);
   counts = countsAfter(job, allCurrent, old, stopped, available, placed);
 
   // The deployment record, moved on by what this pass saw and did.
@@ -447,14 +449,20 @@ function stopWhy(
   }
 }
 
-/** The placer for this pass: the job's tasks that stay (not stopped) steer the spread. */
-function makePlacer(input: ReconcileInput, live: readonly TaskView[], stopped: ReadonlySet<string>): Placer {
+/** The placer for this pass: the job's tasks that stay (not stopped) steer the spread; a job with
+ * volumes gets slots and volume affinity (volumes.ts). */
+function makePlacer(
+  input: ReconcileInput,
+  live: readonly TaskView[],
+  stopped: ReadonlySet<string>,
+  isCurrent: (t: TaskView) => boolean,
+): Placer {
   const { job } = input;
   const jobTasks = new Map<string, number>();
   for (const t of live) {
     if (t.host !== null && !stopped.has(t.id)) jobTasks.set(t.host, (jobTasks.get(t.host) ?? 0) + 1);
   }
-  return (input.placement ?? allocatorPlacement)(
+  const base = (input.placement ?? allocatorPlacement)(
     input.hosts,
     jobTasks,
     {
@@ -465,6 +473,18 @@ function makePlacer(input: ReconcileInput, live: readonly TaskView[], stopped: R
     },
     input.fleet,
   );
+  const volumes = job.spec.task.volumes ?? [];
+  if (volumes.length === 0) return base;
+  return new VolumePlacer(base, {
+    job: { name: job.name, replicas: job.spec.replicas, volumes: volumes.map((v) => v.name) },
+    live,
+    stopped,
+    isCurrent,
+    records: input.volumes ?? [],
+    hosts: input.fleet ?? new Map(input.hosts.map((h) => [h.id, h])),
+    waitMs: job.spec.placement.volumeWaitMs ?? VOLUME_WAIT_MS,
+    now: input.now,
+  });
 }
 
 /**
@@ -484,6 +504,7 @@ function place(
   for (const view of waiting) {
     const r = placer.place(view.spec.resources, view.id);
     const task = taskRecord(view);
+    withVolumePlacement(task, r);
     if (r.host !== null) {
       delete task.unplaced;
       delete task.explanation;
@@ -524,7 +545,7 @@ function newTask(input: ReconcileInput, id: string, r: PlacementResult): Task {
     createdAt: now,
   };
   if (r.host === null) setUnplaced(task, r);
-  return task;
+  return withVolumePlacement(task, r);
 }
 
 /** Records why a task has no host: the one-line reason and, when the strategy gives one, the data. */
@@ -590,7 +611,8 @@ function moveTasks(input: ReconcileInput, placer: Placer, c: MoveContext): { cre
     const capped = c.currentCount + remaining + 1 > c.cap;
     if (!affordable && (!surge || capped)) continue;
     // (A draining host takes no new task anyway; saying so again would change the unplaced reason.)
-    const hints = move.kind === 'reschedule' ? { avoidHosts: [task.host] } : {};
+    const hints =
+      move.kind === 'reschedule' ? { avoidHosts: [task.host], replaces: task.id } : { replaces: task.id };
     const r = placer.place(input.job.spec.task.resources, undefined, hints);
     if (r.host === null) {
       if (move.kind === 'drain' && surge && !capped) {

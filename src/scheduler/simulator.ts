@@ -15,6 +15,7 @@ import type {
   Task,
   TaskStatus,
   TaskView,
+  VolumeRecord,
 } from '../model/index.ts';
 import { promoteDeployment } from './canary.ts';
 import { isEmptyPlan } from './plan.ts';
@@ -92,6 +93,8 @@ export class Simulator {
   readonly versions: JobVersionRecord[] = [];
   readonly deployments = new Map<number, Deployment>();
   readonly events: PlanEvent[] = [];
+  /** The job's volume records, by slot (jobs with task.volumes). */
+  readonly volumes = new Map<number, VolumeRecord>();
   readonly passLastGood: boolean;
   readonly idPrefix: string;
   #ids = 0;
@@ -245,6 +248,7 @@ export class Simulator {
       now: this.now,
       newTaskId: () => `${this.idPrefix}${String(++n).padStart(4, '0')}`,
     };
+    if (this.volumes.size > 0) input.volumes = [...this.volumes.values()];
     const good = this.lastGoodVersion();
     if (this.passLastGood && good !== undefined) input.lastGoodVersion = good;
     return input;
@@ -282,6 +286,7 @@ export class Simulator {
       const target = this.versions.find((v) => v.version === plan.rollbackTo);
       if (target !== undefined) this.deploy(target.spec);
     }
+    for (const v of plan.volumes ?? []) this.volumes.set(v.slot, v);
     this.events.push(...plan.events);
   }
 

@@ -1,4 +1,12 @@
-import type { Deployment, HostView, JobRecord, JobVersionRecord, Task, TaskView } from '../model/index.ts';
+import type {
+  Deployment,
+  HostView,
+  JobRecord,
+  JobVersionRecord,
+  Task,
+  TaskView,
+  VolumeRecord,
+} from '../model/index.ts';
 import type { Fleet } from '../allocator/index.ts';
 import type { PlacementStrategy } from './placement.ts';
 
@@ -44,6 +52,8 @@ export interface ReconcileInput {
    * instead of being handled as lost.
    */
   holdLost?: ReadonlySet<string>;
+  /** Where the job's volumes live, per task slot (jobs with `task.volumes`; see volumes.ts). */
+  volumes?: readonly VolumeRecord[];
 }
 
 /** A disruptive operation on a task: what a job's TaskControl controller is asked about. */
@@ -99,4 +109,6 @@ export interface ReconcilePlan {
    * those of a stopped job), with what kind of operation each is: what a TaskControl gate may hold.
    */
   disruptions?: Disruption[];
+  /** Volume records to write (/volumes/JOB/SLOT): where a slot's volumes now live (see volumes.ts). */
+  volumes?: VolumeRecord[];
 }

@@ -341,6 +341,7 @@ export class SchedulerLoop {
     const controlled = job.spec.taskControl !== undefined && job.status === 'active';
     if (!controlled) this.taskControl.forget(name);
     const holdLost = controlled ? this.taskControl.before(job, tasks, fleet, now) : undefined;
+    const volumes = this.cache.volumes.get(name);
     const decided = reconcile({
       job,
       versions,
@@ -355,6 +356,7 @@ export class SchedulerLoop {
       newTaskId: () => taskIdFor(name, shortId()),
       ...(lastGood === undefined ? {} : { lastGoodVersion: lastGood }),
       ...(holdLost === undefined ? {} : { holdLost }),
+      ...(volumes === undefined ? {} : { volumes: [...volumes.values()] }),
     });
     // A job with a controller: the stops it has not acknowledged wait (taskcontrol/).
     const plan = controlled ? this.taskControl.gate(job, decided, tasks, now) : decided;
@@ -488,6 +490,7 @@ export class SchedulerLoop {
         // Records, events and a rollback go with the first part only.
         deployment: undefined,
         supersede: [],
+        volumes: [],
         events: [],
       };
       delete rest.rollbackTo;
@@ -580,6 +583,7 @@ export class SchedulerLoop {
     for (const d of [...plan.supersede, ...(plan.deployment ? [plan.deployment] : [])]) {
       put(keys.deployment(name, d.version), d);
     }
+    for (const v of plan.volumes ?? []) put(keys.volume(name, v.slot), v);
     if (plan.rollbackTo !== undefined) {
       const target = versions.find((v) => v.version === plan.rollbackTo);
       if (target) {

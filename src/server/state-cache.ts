@@ -13,6 +13,7 @@ import type {
   Task,
   TaskStatus,
   TaskView,
+  VolumeRecord,
 } from '../model/index.ts';
 import { Fleet } from '../allocator/index.ts';
 import { keys } from '../model/index.ts';
@@ -35,6 +36,8 @@ export class StateCache {
   readonly alive = new Set<string>();
   /** job -> version -> deployment */
   readonly deployments = new Map<string, Map<number, Deployment>>();
+  /** job -> slot -> where the slot's volumes live (jobs with task.volumes). */
+  readonly volumes = new Map<string, Map<number, VolumeRecord>>();
   /** host -> mod revision of its placement fence key (/placements/HOST). */
   readonly placements = new Map<string, number>();
   /** host -> its tasks (key job/id -> resources), kept from the task writes; stopping tasks count. */
@@ -64,6 +67,7 @@ export class StateCache {
       this.statuses,
       this.hosts,
       this.deployments,
+      this.volumes,
       this.placements,
     ])
       m.clear();
@@ -232,6 +236,16 @@ export class StateCache {
         if (kv) m.set(v, value as Deployment);
         else m.delete(v);
         this.deployments.set(job, m);
+        return job;
+      }
+      case 'volumes': {
+        const job = parts[2] ?? '';
+        const slot = Number(parts[3]);
+        const m = this.volumes.get(job) ?? new Map<number, VolumeRecord>();
+        if (kv) m.set(slot, value as VolumeRecord);
+        else m.delete(slot);
+        if (m.size === 0) this.volumes.delete(job);
+        else this.volumes.set(job, m);
         return job;
       }
       case 'placements': {

@@ -65,6 +65,7 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'POST /v1/hosts': { kind: 'host', path: '/v1/hosts', body: {} },
   'POST /v1/hosts/:id/heartbeat': { kind: 'host', path: '/v1/hosts/h1/heartbeat', body: {} },
   'GET /v1/hosts/:id/assignments': { kind: 'host', path: '/v1/hosts/h1/assignments' },
+  'GET /v1/hosts/:id/volumes': { kind: 'host', path: '/v1/hosts/h1/volumes' },
   'POST /v1/hosts/:id/certificate': { kind: 'hostcert', path: '/v1/hosts/h1/certificate', body: {} },
   'PUT /v1/tasks/:id/status': { kind: 'host', path: '/v1/tasks/web-aaaaa/status', body: {} },
   // Readers covering every namespace only: the test's viewer and deployer cover `default`.

@@ -9,11 +9,13 @@ import { ports } from './ports/index.ts';
 import { resourcesFit } from './resources-fit/index.ts';
 import { spreadMin, spreadScore } from './spread/index.ts';
 import { utilization } from './utilization/index.ts';
+import { volumeAffinity } from './volume-affinity/index.ts';
 
 /** Cheap and static first: explanations count each host under the first filter that rejects it. */
 export const DEFAULT_FILTERS: readonly FilterPlugin[] = [
   hostState,
   avoidHosts,
+  volumeAffinity,
   constraints,
   ports,
   resourcesFit,
@@ -35,4 +37,5 @@ export {
   spreadMin,
   spreadScore,
   utilization,
+  volumeAffinity,
 };

@@ -42,6 +42,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/hosts': 'host-register',
   'POST /v1/hosts/:id/heartbeat': 'host-self',
   'GET /v1/hosts/:id/assignments': 'host-self',
+  // Where the scheduler keeps volumes on that host (job ids and slots): the host itself, admin.
+  'GET /v1/hosts/:id/volumes': 'host-self',
   // Renewal: the host itself, by its current certificate (not even an admin renews for a host).
   'POST /v1/hosts/:id/certificate': 'host-own',
   'PUT /v1/tasks/:id/status': 'host-tasks',

@@ -126,6 +126,7 @@ function describeHost(h: HostView, tasks: TaskRow[], events: DabbaEvent[]): stri
   s += field('Agent', h.agentUrl);
   s += field('Task range', h.subnet);
   s += field('Seccomp', h.seccomp);
+  s += field('Volumes', h.volumes?.summary);
   s += field('Registered', `${ago(h.registeredAt)} ago`);
   s += field(
     'Labels',

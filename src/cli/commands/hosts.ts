@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
+import type { HostView } from '../../model/index.ts';
 import type { CliContext } from '../context.ts';
 import { cpu, formatSize, table } from '../output.ts';
+
+/** dir, btrfs or btrfs+quota ("-": an agent that did not say). */
+export function volumeKind(v: HostView['volumes']): string {
+  if (v === undefined) return '-';
+  return v.kind === 'directory' ? 'dir' : v.quota ? 'btrfs+quota' : 'btrfs';
+}
 
 export function hostsCommand(program: Command, ctx: CliContext): void {
   program
@@ -19,6 +26,8 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
       const conditions = hosts.some((h) => (h.conditions?.length ?? 0) > 0);
       // The seccomp profile containers run under (oci): "distribution" (Podman's) or "built-in".
       const seccomp = hosts.some((h) => h.seccomp !== undefined);
+      // How the agents make volumes (docs/volumes.md): dir, btrfs, btrfs+quota.
+      const volumes = hosts.some((h) => h.volumes !== undefined);
       ctx.out.write(
         table(
           [
@@ -27,6 +36,7 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
             'RUNTIME',
             ...(subnets ? ['SUBNET'] : []),
             ...(seccomp ? ['SECCOMP'] : []),
+            ...(volumes ? ['VOLUMES'] : []),
             'TASKS',
             'CPU',
             'MEMORY',
@@ -39,6 +49,7 @@ export function hostsCommand(program: Command, ctx: CliContext): void {
             h.runtime,
             ...(subnets ? [h.subnet ?? '-'] : []),
             ...(seccomp ? [h.seccomp?.split(' ')[0] ?? '-'] : []),
+            ...(volumes ? [volumeKind(h.volumes)] : []),
             String(h.tasks),
             `${cpu(h.allocated.cpu)}/${cpu(h.capacity.cpu)}`,
             `${formatSize(h.allocated.memoryBytes)}/${formatSize(h.capacity.memoryBytes)}`,

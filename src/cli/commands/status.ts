@@ -36,6 +36,18 @@ export function unplacedBlocks(tasks: readonly TaskRow[]): string[] {
   return out;
 }
 
+/** Tasks that got fresh, empty volumes because their slot's host was down or gone: said loudly. */
+export function freshVolumeLines(tasks: readonly TaskRow[]): string[] {
+  const lines = tasks
+    .filter((t) => t.desired === 'run' && t.freshVolumes !== undefined)
+    .map((t) => `  ${t.id} (slot ${t.slot ?? '?'}): ${t.freshVolumes ?? ''}`);
+  return lines.length === 0
+    ? []
+    : [
+        `WARNING: ${lines.length === 1 ? 'a task runs' : `${lines.length} tasks run`} on fresh volumes:\n${lines.join('\n')}`,
+      ];
+}
+
 /** What waits on the job's TaskControl controller, and since when; its last error. */
 export function taskControlBlock(view: JobView, now = Date.now()): string[] {
   const tc = view.taskControl;
@@ -178,7 +190,11 @@ export function statusCommand(program: Command, ctx: CliContext): void {
           ]),
         ),
       );
-      const blocks = [...taskControlBlock(view), ...unplacedBlocks(view.tasks)];
+      const blocks = [
+        ...freshVolumeLines(view.tasks),
+        ...taskControlBlock(view),
+        ...unplacedBlocks(view.tasks),
+      ];
       if (blocks.length > 0) ctx.out.write('\n' + blocks.join('\n\n') + '\n');
     });
 }

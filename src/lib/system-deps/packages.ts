@@ -38,6 +38,7 @@ export const FEATURES = {
     'Prometheus interoperation: a real Prometheus scrapes /metrics and /federate (telemetry tests, bench/tsdb.ts)',
   'web-ui-tests': "the web UI's tests in a real browser (test/ui)",
   mesh: "the service mesh's data plane: one HAProxy per host, supervised by the agent",
+  volumes: 'volumes as btrfs subvolumes with a size limit, where the data dir is on btrfs (docs/volumes.md)',
   extra: 'packages added for this run by DABBA_EXTRA_SYSTEM_PACKAGES',
 } as const;
 export type Feature = keyof typeof FEATURES;
@@ -106,6 +107,14 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     feature: 'containers',
     usedBy: "containers' seccomp profile: Podman's, from the distribution (the built-in one otherwise)",
     skippedBy: ['DABBA_SKIP_OCI'],
+  },
+  {
+    package: 'btrfs-progs',
+    command: 'btrfs',
+    feature: 'volumes',
+    usedBy:
+      'volumes as btrfs subvolumes with qgroup limits (agent/volumes.ts; its test makes a btrfs loop file)',
+    skippedBy: [],
   },
   {
     package: 'mount',

@@ -39,6 +39,9 @@ export const JOB_LIMITS = {
   attribute: { max: 253 },
   image: { max: 512 },
   path: { max: 4096 },
+  volumes: { max: 16 },
+  volumeWaitMs: { min: 0, max: 7 * DAY },
+  volumeBytes: { min: 1 * MI, max: 64 * TI },
 } as const;
 
 /** Defaults, in the user form (what you would write in the file). */
@@ -67,7 +70,11 @@ export const JOB_DEFAULTS = {
   deadline: '5m',
   autoRollback: true,
   autoPromote: false,
+  volumeWait: '5m',
 } as const;
+
+/** placement.volumeWait's default, in milliseconds (the normalized form leaves it out then). */
+export const VOLUME_WAIT_DEFAULT_MS = 5 * MINUTE;
 
 export const PORT_PROTOCOLS = ['http', 'tcp', 'udp'] as const satisfies readonly PortProtocol[];
 

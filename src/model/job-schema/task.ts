@@ -28,6 +28,7 @@ import {
   taskConfigsSchema,
   workingDirLeaf,
 } from './task-fields.ts';
+import { checkConfigsOutsideVolumes, taskVolumesSchema } from './volumes.ts';
 
 export const PROBE_ACTIONS = ['http', 'tcp', 'exec'] as const;
 
@@ -214,6 +215,7 @@ export const taskSchema = z
       JOB_DEFAULTS.stopGracePeriod,
     ),
     configs: taskConfigsSchema,
+    volumes: taskVolumesSchema,
     init: boolean(
       "Run a tiny init (catatonit) as the container's PID 1: it forwards signals to the task's process (so one without a SIGTERM handler still stops) and reaps zombies. false runs the command as PID 1. Ignored by the process runtime.",
       true,
@@ -314,6 +316,7 @@ export const taskSchema = z
         !p.issues.some((i) => i.path?.[0] === 'ports' && (i.path[2] === undefined || i.path[2] === 'name')),
     },
   )
+  .superRefine(checkConfigsOutsideVolumes, fieldsValid('configs', 'volumes'))
   .transform((t): TaskSpec => {
     const health: TaskSpec['health'] = {};
     if (t.health.liveness) health.liveness = t.health.liveness;
@@ -331,5 +334,6 @@ export const taskSchema = z
       stopGracePeriodMs: t.stopGracePeriod,
       ...(t.init ? {} : { init: false as const }),
       ...(t.configs.length === 0 ? {} : { configs: t.configs }),
+      ...(t.volumes.length === 0 ? {} : { volumes: t.volumes }),
     };
   });

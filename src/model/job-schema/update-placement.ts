@@ -5,7 +5,14 @@
 import { z } from 'zod';
 import { NAME_PATTERN } from '../../lib/ids.ts';
 import type { Constraint, PlacementSpec, TaskControlSpec, SpreadSpec, UpdateSpec } from '../job.ts';
-import { ATTRIBUTE_PATTERN, DAY, JOB_DEFAULTS, JOB_LIMITS, SECOND } from './limits.ts';
+import {
+  ATTRIBUTE_PATTERN,
+  DAY,
+  JOB_DEFAULTS,
+  JOB_LIMITS,
+  SECOND,
+  VOLUME_WAIT_DEFAULT_MS,
+} from './limits.ts';
 import type { Ctx, DefaultedLeaf, Leaf } from './leaves.ts';
 import {
   OBJECT_RUNS,
@@ -274,9 +281,20 @@ export const placementSchema = z
       })
       .superRefine(constraintRule.check, { when: constraintRule.when })
       .prefault([]),
+    volumeWait: duration(
+      'Jobs with task.volumes: how long a task waits for the host that holds its volumes while that host is down, before it gets fresh (empty) volumes on another host.',
+      JOB_LIMITS.volumeWaitMs.min,
+      JOB_LIMITS.volumeWaitMs.max,
+      JOB_DEFAULTS.volumeWait,
+    ),
   })
   .meta({ description: 'Where tasks may go.' })
-  .transform((p): PlacementSpec => ({ spread: p.spread, constraints: p.constraints }))
+  // volumeWait is left out at its default, so specs stored before it existed compare equal.
+  .transform((p): PlacementSpec => ({
+    spread: p.spread,
+    constraints: p.constraints,
+    ...(p.volumeWait === VOLUME_WAIT_DEFAULT_MS ? {} : { volumeWaitMs: p.volumeWait }),
+  }))
   .prefault({});
 
 export const namespaceLeaf = leaf<string>({

@@ -72,8 +72,8 @@ export interface SpecInput {
   init?: string;
   /** The seccomp profile (default: the built-in one). */
   seccomp?: SeccompProfile;
-  /** Host directories bind-mounted read-only (a task's config directories). */
-  binds?: { source: string; destination: string }[];
+  /** Host directories bind-mounted read-only (a task's config directories), or read-write (its volumes). */
+  binds?: { source: string; destination: string; readWrite?: true }[];
 }
 
 interface Mount {
@@ -178,7 +178,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
       destination: b.destination,
       type: 'bind',
       source: b.source,
-      options: ['rbind', 'rprivate', 'ro', 'nosuid', 'nodev'],
+      options: ['rbind', 'rprivate', b.readWrite === true ? 'rw' : 'ro', 'nosuid', 'nodev'],
     });
   }
   const namespaces: { type: string; path?: string }[] = [

@@ -1,7 +1,7 @@
 import { NotFoundError, ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { parseDuration } from '../../lib/index.ts';
-import type { RegisterHostRequest, Task, TaskStatus } from '../../model/index.ts';
+import type { RegisterHostRequest, Task, TaskStatus, VolumeRecord } from '../../model/index.ts';
 import { jobOfTaskId, keys, splitJobId } from '../../model/index.ts';
 import { checkBoundHost } from '../../auth/index.ts';
 import type { Store } from '../../store/index.ts';
@@ -47,6 +47,7 @@ export function hostRoutes(
     if (body.agentUrl !== undefined) request.agentUrl = body.agentUrl;
     if (body.wantSubnet === true) request.wantSubnet = true;
     if (body.seccomp !== undefined) request.seccomp = body.seccomp;
+    if (body.volumes !== undefined) request.volumes = body.volumes;
     const r = await registerHost(store, request, liveness, clock, network);
     const what = r.subnet === undefined ? body.runtime : `${body.runtime}, tasks in ${r.subnet}`;
     await events.append([
@@ -143,6 +144,16 @@ export function hostRoutes(
     const id = params['id'] ?? '';
     const { kvs, revision } = await store.range(keys.hostAssignmentsPrefix(id));
     return { revision, tasks: kvs.map((kv) => JSON.parse(kv.value) as Task) };
+  });
+
+  // The volumes the scheduler keeps on the host, and the jobs that have volumes anywhere
+  // (docs/volumes.md): its agent deletes the volumes of jobs not listed (purged) and sets aside
+  // those placed afresh elsewhere.
+  router.on('GET', '/v1/hosts/:id/volumes', async ({ params }) => {
+    const id = params['id'] ?? '';
+    const { kvs, revision } = await store.range(keys.volumesPrefix);
+    const all = kvs.map((kv) => JSON.parse(kv.value) as VolumeRecord);
+    return { revision, volumes: all.filter((v) => v.host === id), jobs: [...new Set(all.map((v) => v.job))] };
   });
 
   router.on('PUT', '/v1/tasks/:id/status', async ({ req, params, principal }) => {

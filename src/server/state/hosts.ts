@@ -57,6 +57,7 @@ export async function registerHost(
       };
       if (req.agentUrl !== undefined) record.agentUrl = req.agentUrl;
       if (req.seccomp !== undefined) record.seccomp = req.seccomp;
+      if (req.volumes !== undefined) record.volumes = req.volumes;
       const deadline = existing?.value.drainDeadline;
       if (schedulable === 'draining' && deadline !== undefined) record.drainDeadline = deadline;
       const maintenance = existing?.value.maintenance;

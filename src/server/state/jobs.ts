@@ -78,8 +78,9 @@ export interface PurgeJobResult {
 }
 
 /**
- * Removes a stopped job's records: the job, its versions, its deployments (and task status records
- * an agent may have left behind), in one transaction; events stay. Refused (409) while the job is
+ * Removes a stopped job's records: the job, its versions, its deployments, its volume records (the
+ * agents then delete the volumes: docs/volumes.md) and task status records an agent may have left
+ * behind, in one transaction; events stay. Refused (409) while the job is
  * active or still has tasks: stop it and wait for its tasks first. The transaction compares the job
  * record read here, so a deploy or a change racing with it wins and the purge is tried again (no
  * task appears for a stopped job: the scheduler fences its plans on the same record). After a purge
@@ -120,6 +121,8 @@ export async function purgeJob(
         { type: 'deletePrefix', prefix: keys.jobStatusPrefix(name) },
         // What its TaskControl controller held up, if it had one (written by the scheduler).
         { type: 'delete', key: keys.taskControl(name) },
+        // Where its volumes were: each agent deletes the directories no record names any more.
+        { type: 'deletePrefix', prefix: keys.jobVolumesPrefix(name) },
         ...extraOps(counts),
       ],
     });

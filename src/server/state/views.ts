@@ -41,6 +41,8 @@ export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
     message: status?.message ?? task.unplaced ?? null,
     unplaced: task.unplaced ?? null,
     explanation: task.explanation ?? null,
+    ...(task.slot === undefined ? {} : { slot: task.slot }),
+    ...(task.freshVolumes === undefined ? {} : { freshVolumes: task.freshVolumes }),
     startedAt: status?.startedAt ?? null,
     createdAt: task.createdAt,
     usage: status?.usage ?? null,
@@ -182,6 +184,7 @@ export async function hostViews(store: Store, now = Date.now()): Promise<HostVie
     if (h.agentUrl !== undefined) view.agentUrl = h.agentUrl;
     if (h.subnet !== undefined) view.subnet = h.subnet;
     if (h.seccomp !== undefined) view.seccomp = h.seccomp;
+    if (h.volumes !== undefined) view.volumes = h.volumes;
     if (h.conditions !== undefined && h.conditions.length > 0) view.conditions = h.conditions;
     if (h.schedulable === 'draining' && h.drainDeadline !== undefined) view.drainDeadline = h.drainDeadline;
     if (h.schedulable === 'maintenance' && h.maintenance !== undefined) {

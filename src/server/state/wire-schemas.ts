@@ -18,6 +18,14 @@ export const registerHostSchema = z.strictObject({
   wantSubnet: z.boolean().optional(),
   /** The seccomp profile the host's tasks run under, in a few words. */
   seccomp: z.string().min(1).max(200).optional(),
+  /** How the agent makes volumes (docs/volumes.md). */
+  volumes: z
+    .strictObject({
+      kind: z.enum(['directory', 'btrfs-subvolume']),
+      quota: z.boolean(),
+      summary: z.string().min(1).max(200),
+    })
+    .optional(),
 });
 
 export const heartbeatSchema = z.strictObject({
