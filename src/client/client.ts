@@ -58,6 +58,7 @@ import { parseAddrs } from './addrs.ts';
 import { errorFromBody, ndjson, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
 import { configApi, type ConfigApi } from './configs.ts';
+import { boardApi, type BoardApi } from './boards.ts';
 
 export type { ConfigApi, ConfigContent } from './configs.ts';
 
@@ -225,6 +226,13 @@ export class DabbaClient {
   /** Configs (`dabba config`): see configs.ts. */
   configs(): ConfigApi {
     return configApi((method, path, opts) => this.#fetch(method, this.#n(path), opts));
+  }
+
+  /** Dashboards (`/v1/boards`): see boards.ts. */
+  boards(): BoardApi {
+    return boardApi((method, path, body) =>
+      this.#json(method, this.#n(path), body === undefined ? {} : { body }),
+    );
   }
 
   health(): Promise<HealthView> {

@@ -74,6 +74,10 @@ export const keys = {
   /** What a job's TaskControl controller holds up (TaskControlState), written by the scheduler. */
   taskControl: (job: string) => `/taskcontrol/${job}`,
   taskControlPrefix: '/taskcontrol/',
+  /** Dashboards (Board JSON), by namespace and name. */
+  board: (ns: string, name: string) => `/boards/${ns}/${name}`,
+  boardsPrefix: (ns: string) => `/boards/${ns}/`,
+  allBoardsPrefix: '/boards/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

@@ -45,6 +45,7 @@ import { uiRoutes } from './routes/ui.ts';
 import { serviceRoutes } from './routes/services.ts';
 import { meshRoutes } from './routes/mesh.ts';
 import { configRoutes } from './routes/configs.ts';
+import { boardRoutes } from './routes/boards.ts';
 import type { ConfigStore } from '../configdist/server/index.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
@@ -132,6 +133,7 @@ export function buildRouter(o: ApiOptions): Router {
   if (o.configs) configRoutes(router, o.configs);
   if (o.servers) serverRoutes(router, o.servers);
   metricsRoutes(router, o.telemetry, o.metrics);
+  boardRoutes(router, o.store, o.clock);
   if (o.logTables) tableRoutes(router, o.logTables, o.store, o.logger);
   uiRoutes(router, o.uiDir);
   authRoutes(router, {
