@@ -46,6 +46,11 @@ export function LineChart(props: { series: LineSeries[]; label: string }) {
         <text x={W - PAD.right} y={H - 6} text-anchor="end" class="tick">
           {new Date(t1).toISOString().slice(11, 16)}
         </text>
+        {props.series.map((s, i) =>
+          s.points.map(([t, v]) => (
+            <circle key={`${s.name} ${t}`} cx={sx(t)} cy={sy(v)} r={2.5} fill={COLORS[i % COLORS.length]} />
+          )),
+        )}
         {props.series.map((s, i) => (
           <polyline
             key={s.name}

@@ -79,6 +79,13 @@ function Rollout({ status }: { status: ConfigStatusView }) {
         </tr>
       </thead>
       <tbody>
+        {status.hosts.length === 0 && (
+          <tr>
+            <td colSpan={3} class="muted">
+              No host has reported this config (no running task mounts it).
+            </td>
+          </tr>
+        )}
         {status.hosts.map((h) => (
           <tr key={h.host} data-host={h.host}>
             <td>
