@@ -1,10 +1,15 @@
 /**
  * The web UI's data helpers, without a browser: a histogram quantile from buckets (as Prometheus's
  * histogram_quantile), quantile panels turned into rows, the mesh graph's layout, and log-table
- * results turned into chart lines.
+ * results turned into chart lines; and the JavaScript shipped stays under its budget (200 KB gzipped).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { buildUi } from '../../scripts/build-ui.ts';
 import type { MeshConfig, MetricsQueryResult, UpstreamPolicy } from '../../src/model/index.ts';
 import { bucketQuantile, seriesRows } from '../../web/src/pages/dashboard-data.ts';
 import { meshGraph } from '../../web/src/pages/mesh-graph.ts';
@@ -109,5 +114,20 @@ describe('web UI data', () => {
         ['kind=b', [1]],
       ],
     );
+  });
+
+  test('the JavaScript shipped is under 200 KB gzipped', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dabba-ui-budget-'));
+    try {
+      const built = await buildUi(dir);
+      const gz = gzipSync(await readFile(join(dir, built.js))).length;
+      assert.ok(gz > 1024, `a bundle of ${gz} bytes is not the UI`);
+      assert.ok(
+        gz < 200 * 1024,
+        `the UI's JavaScript is ${(gz / 1024).toFixed(1)} KB gzipped (budget 200 KB)`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The service mesh: the graph of the dependency file (`GET /v1/mesh`; an edge per declared upstream,
  * with its timeout and retries) drawn as SVG, each service with how many of its tasks are endpoints
- * now (`GET /v1/services`), and the file's versions. The mesh exposes no per-edge request counts
- * yet, so edges carry the policy, not live rates (docs/ui.md, "Not done").
+ * now (`GET /v1/services`), and the file's versions. Edges carry their request and 5xx rates where
+ * the proxies ship them to the telemetry store (mesh-rates.ts), else the declared timeout and retries.
  */
 import type { MeshVersion, ServiceSummary } from '../../../src/model/mesh.ts';
 import type { PageProps } from '../app.tsx';
@@ -11,6 +11,7 @@ import { time } from '../format.ts';
 import { useLive } from '../live.ts';
 import { href } from '../route.ts';
 import { meshGraph, type GraphNode } from './mesh-graph.ts';
+import { edgeRates, rateText, type EdgeRates } from './mesh-rates.ts';
 
 const W = 170;
 const H = 44;
@@ -19,7 +20,7 @@ const GAP_Y = 28;
 const x = (n: GraphNode): number => 10 + n.column * (W + GAP_X);
 const y = (n: GraphNode): number => 10 + n.row * (H + GAP_Y);
 
-function Graph(props: { mesh: MeshVersion; services: ServiceSummary[] }) {
+function Graph(props: { mesh: MeshVersion; services: ServiceSummary[]; rates: Map<string, EdgeRates> }) {
   const { nodes, edges } = meshGraph(props.mesh.config);
   const at = new Map(nodes.map((n) => [n.name, n]));
   const ready = new Map(props.services.map((s) => [s.service, s]));
@@ -56,11 +57,13 @@ function Graph(props: { mesh: MeshVersion; services: ServiceSummary[] }) {
         const d = back
           ? `M${x(a) + W / 2},${y(a) + H} C${x(a) + W / 2},${y(a) + H + 40} ${x(b) + W / 2},${y(b) + H + 40} ${x(b) + W / 2},${y(b) + H}`
           : `M${x1},${y1} C${x1 + GAP_X / 2},${y1} ${x2 - GAP_X / 2},${y2} ${x2},${y2}`;
+        const rates = props.rates.get(`${e.from}>${e.to}`);
+        const failing = rates !== undefined && rates.errors > 0;
         return (
           <g key={`${e.from}>${e.to}`} data-edge={`${e.from}>${e.to}`}>
-            <path d={d} class="mesh-edge" marker-end="url(#arrow)" />
+            <path d={d} class={`mesh-edge ${failing ? 'failing' : ''}`} marker-end="url(#arrow)" />
             <text x={(x1 + x2) / 2} y={(y1 + y2) / 2 - 6} class="mesh-edge-label" text-anchor="middle">
-              {e.timeoutMs} ms · {e.retries} retries
+              {rateText(rates) ?? `${e.timeoutMs} ms · ${e.retries} retries`}
             </text>
           </g>
         );
@@ -88,12 +91,13 @@ export function MeshPage({ client }: PageProps) {
   const live = useLive(
     client,
     async () => {
-      const [mesh, versions, services] = await Promise.all([
+      const [mesh, versions, services, rates] = await Promise.all([
         client.mesh(),
         client.meshVersions(),
         client.services(),
+        edgeRates(client).catch(() => new Map<string, EdgeRates>()),
       ]);
-      return { mesh, versions, services };
+      return { mesh, versions, services, rates };
     },
     { key: 'mesh', coalesceMs: 1000 },
   );
@@ -111,7 +115,7 @@ export function MeshPage({ client }: PageProps) {
             Dependency file v{d.mesh.version} · {d.mesh.message} ({d.mesh.author}, {time(d.mesh.createdAt)})
           </p>
           <div class="mesh-scroll">
-            <Graph mesh={d.mesh} services={d.services} />
+            <Graph mesh={d.mesh} services={d.services} rates={d.rates} />
           </div>
           <h2>Versions</h2>
           <table data-testid="mesh-versions">
