@@ -5,3 +5,4 @@
  */
 export * from './client.ts';
 export type { SseMessage } from './sse.ts';
+export type { BoardApi } from './boards.ts';

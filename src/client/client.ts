@@ -61,6 +61,7 @@ import { errorFromBody, ndjson, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
 import { configApi, type ConfigApi } from './configs.ts';
 import { remediationApi, type RemediationApi } from './remediation.ts';
+import { boardApi, type BoardApi } from './boards.ts';
 
 export type { ConfigApi, ConfigContent } from './configs.ts';
 export type { RemediationApi } from './remediation.ts';
@@ -234,6 +235,13 @@ export class DabbaClient {
   /** Configs (`dabba config`): see configs.ts. */
   configs(): ConfigApi {
     return configApi((method, path, opts) => this.#fetch(method, this.#n(path), opts));
+  }
+
+  /** Dashboards (`/v1/boards`): see boards.ts. */
+  boards(): BoardApi {
+    return boardApi((method, path, body) =>
+      this.#json(method, this.#n(path), body === undefined ? {} : { body }),
+    );
   }
 
   health(): Promise<HealthView> {

@@ -1,4 +1,5 @@
 export * from './client.ts';
 export type { SseMessage } from './sse.ts';
+export type { BoardApi } from './boards.ts';
 export { certificatePin, type ClientTls } from './tls.ts';
 export { PIN_PATTERN, fetchPinnedCa } from './ca-discovery.ts';

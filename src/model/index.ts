@@ -34,6 +34,7 @@ export * from './exec-stream.ts';
 export * from './auth-api.ts';
 export * from './host-history.ts';
 export * from './telemetry.ts';
+export * from './board.ts';
 export * from './log-table.ts';
 export * from './mesh.ts';
 export {

@@ -83,6 +83,10 @@ export const keys = {
   /** What remediation did, held back or only logged (RemediationRecord), in time order. */
   remediationRecord: (at: number, id: string) => `/remediation/log/${String(at).padStart(15, '0')}-${id}`,
   remediationLogPrefix: '/remediation/log/',
+  /** Dashboards (Board JSON), by namespace and name. */
+  board: (ns: string, name: string) => `/boards/${ns}/${name}`,
+  boardsPrefix: (ns: string) => `/boards/${ns}/`,
+  allBoardsPrefix: '/boards/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

@@ -46,6 +46,7 @@ import { serviceRoutes } from './routes/services.ts';
 import { meshRoutes } from './routes/mesh.ts';
 import { meshStatsRoutes } from './routes/mesh-stats.ts';
 import { configRoutes } from './routes/configs.ts';
+import { boardRoutes } from './routes/boards.ts';
 import type { ConfigStore } from '../configdist/server/index.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
@@ -143,6 +144,7 @@ export function buildRouter(o: ApiOptions): Router {
       ? undefined
       : { servers: o.servers, logger: o.logger, ...(o.pki?.tls === true ? { caPem: o.pki.ca.certPem } : {}) },
   );
+  boardRoutes(router, o.store, o.clock);
   if (o.logTables) tableRoutes(router, o.logTables, o.store, o.logger);
   uiRoutes(router, o.uiDir);
   authRoutes(router, {

@@ -277,6 +277,7 @@ describe('web UI in Chromium against dabba dev', () => {
     assert.equal(ingest.status, 200, JSON.stringify(ingest.body));
 
     const page = await signedIn('#/dashboards');
+    await page.getByText('Edit this board').click();
     await page.getByLabel('Add a metric').fill('ui_wave');
     await page.getByRole('button', { name: 'Add', exact: true }).click();
     const chartA = page.locator('[data-chart^="ui_wave "][data-chart*="task=a"]');

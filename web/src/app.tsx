@@ -6,12 +6,16 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { DabbaClient } from '../../src/client/browser.ts';
 import { errorText } from './live.ts';
+import { ConfigPage, Configs } from './pages/configs.tsx';
 import { Dashboards } from './pages/dashboards.tsx';
 import { Hosts } from './pages/hosts.tsx';
+import { HostPage } from './pages/host.tsx';
 import { JobPage } from './pages/job.tsx';
 import { Jobs } from './pages/jobs.tsx';
 import { Login } from './pages/login.tsx';
+import { MeshPage } from './pages/mesh.tsx';
 import { Overview } from './pages/overview.tsx';
+import { Tables } from './pages/tables.tsx';
 import { TaskPage } from './pages/task.tsx';
 import { useRoute, type Route } from './route.ts';
 import {
@@ -101,6 +105,9 @@ export function App() {
           <NavLink route={route} page="jobs" to="#/jobs" text="Jobs" />
           <NavLink route={route} page="hosts" to="#/hosts" text="Hosts" />
           <NavLink route={route} page="dashboards" to="#/dashboards" text="Dashboards" />
+          <NavLink route={route} page="mesh" to="#/mesh" text="Mesh" />
+          <NavLink route={route} page="configs" to="#/configs" text="Configs" />
+          <NavLink route={route} page="tables" to="#/tables" text="Tables" />
         </nav>
         <div class="who">
           <span data-testid="identity">
@@ -133,7 +140,9 @@ export function App() {
 function NavLink(props: { route: Route; page: Route['page']; to: string; text: string }) {
   const current =
     props.route.page === props.page ||
-    (props.page === 'jobs' && (props.route.page === 'job' || props.route.page === 'task'));
+    (props.page === 'jobs' && (props.route.page === 'job' || props.route.page === 'task')) ||
+    (props.page === 'hosts' && props.route.page === 'host') ||
+    (props.page === 'configs' && props.route.page === 'config');
   return (
     <a href={props.to} aria-current={current ? 'page' : undefined}>
       {props.text}
@@ -153,7 +162,17 @@ function PageFor({ route, props }: { route: Route; props: PageProps }) {
       return <TaskPage key={route.task} {...props} job={route.job} task={route.task} />;
     case 'hosts':
       return <Hosts {...props} />;
+    case 'host':
+      return <HostPage key={route.host} {...props} host={route.host} />;
     case 'dashboards':
-      return <Dashboards {...props} />;
+      return <Dashboards key={route.board} {...props} board={route.board} />;
+    case 'mesh':
+      return <MeshPage {...props} />;
+    case 'configs':
+      return <Configs {...props} />;
+    case 'config':
+      return <ConfigPage key={route.path} {...props} path={route.path} />;
+    case 'tables':
+      return <Tables {...props} query={route.query} />;
   }
 }

@@ -7,7 +7,12 @@ export type Route =
   | { page: 'job'; job: string }
   | { page: 'task'; job: string; task: string }
   | { page: 'hosts' }
-  | { page: 'dashboards' };
+  | { page: 'host'; host: string }
+  | { page: 'dashboards'; board: string }
+  | { page: 'mesh' }
+  | { page: 'configs' }
+  | { page: 'config'; path: string }
+  | { page: 'tables'; query: URLSearchParams };
 
 export function parseRoute(hash: string): Route {
   const [path = '', search = ''] = hash.replace(/^#/, '').split('?');
@@ -17,8 +22,13 @@ export function parseRoute(hash: string): Route {
     return { page: 'task', job: b, task: d };
   if (a === 'jobs' && b !== undefined) return { page: 'job', job: b };
   if (a === 'jobs') return { page: 'jobs', query: new URLSearchParams(search) };
+  if (a === 'hosts' && b !== undefined) return { page: 'host', host: b };
   if (a === 'hosts') return { page: 'hosts' };
-  if (a === 'dashboards') return { page: 'dashboards' };
+  if (a === 'dashboards') return { page: 'dashboards', board: b ?? 'fleet' };
+  if (a === 'mesh') return { page: 'mesh' };
+  if (a === 'configs' && b !== undefined) return { page: 'config', path: b };
+  if (a === 'configs') return { page: 'configs' };
+  if (a === 'tables') return { page: 'tables', query: new URLSearchParams(search) };
   return { page: 'overview' };
 }
 

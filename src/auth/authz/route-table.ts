@@ -111,6 +111,11 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/metrics/query': 'namespace-read',
   // Federation for Prometheus: the latest sample of matching series, by the same namespace rule.
   'GET /federate': 'namespace-read',
+  // Dashboards (namespaced like jobs; listing with `*` shows every namespace's boards).
+  'GET /v1/boards': 'namespace-read',
+  'GET /v1/boards/:name': 'namespace-read',
+  'PUT /v1/boards/:name': 'namespace-write',
+  'DELETE /v1/boards/:name': 'namespace-write',
   // The control plane's own counters (Prometheus scrapes with a viewer token).
   'GET /metrics': 'cluster-read',
 };

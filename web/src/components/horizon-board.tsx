@@ -3,13 +3,10 @@
  * shows every chart's value at that instant.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { HorizonChart, type HorizonSeries } from './horizon.ts';
+import type { BoardRow } from './chart-types.ts';
+import { HorizonChart } from './horizon.ts';
 
-export interface BoardRow {
-  key: string;
-  title: string;
-  series: HorizonSeries;
-}
+export type { BoardRow };
 
 export interface LiveFeed {
   /** Called with one value per row (by key) for the next step. */

@@ -5,13 +5,9 @@
  * newest column only (no full redraw).
  */
 
-export interface HorizonSeries {
-  /** Time of values[0] (ms since the epoch) and the step between values (ms). */
-  start: number;
-  step: number;
-  /** One value per step; null: no data (drawn empty). */
-  values: (number | null)[];
-}
+import type { HorizonSeries } from './chart-types.ts';
+
+export type { HorizonSeries };
 
 export interface HorizonOptions {
   bands: number;

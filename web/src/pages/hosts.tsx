@@ -4,6 +4,7 @@ import type { PageProps } from '../app.tsx';
 import { Badge, Bar, ErrorLine } from '../components/widgets.tsx';
 import { bytes } from '../format.ts';
 import { useLive } from '../live.ts';
+import { href } from '../route.ts';
 
 export function groupHosts(hosts: readonly HostView[]): [string, HostView[]][] {
   const groups = new Map<string, HostView[]>();
@@ -29,7 +30,7 @@ export function Hosts({ client }: PageProps) {
             {hosts.map((h) => (
               <article key={h.id} class="card host" data-host={h.id}>
                 <h3>
-                  {h.id} <Badge state={h.state} />
+                  <a href={href('hosts', h.id)}>{h.id}</a> <Badge state={h.state} />
                 </h3>
                 <Bar
                   label={`${h.id} CPU`}

@@ -8,6 +8,7 @@ import type { Deployment, JobVersionRecord, JobView, TaskRow } from '../../../sr
 import { formatExplanation } from '../../../src/model/explanation.ts';
 import type { PageProps } from '../app.tsx';
 import { ConfirmDialog, type Pending } from '../components/confirm.tsx';
+import { jobBoardName } from './board-defaults.ts';
 import { Badge, Bar, Diff, ErrorLine } from '../components/widgets.tsx';
 import { ago, bytes } from '../format.ts';
 import { useLive } from '../live.ts';
@@ -51,6 +52,7 @@ export function JobPage({ client, write, job }: PageProps & { job: string }) {
           <p>
             Version v{d.view.version} · {d.view.counts.healthy}/{d.view.replicas} healthy ·{' '}
             {d.view.counts.running} running · {d.view.counts.pending} pending · {d.view.counts.failed} failed
+            · <a href={href('dashboards', jobBoardName(job))}>Dashboard</a>
           </p>
           {write && <JobActions client={client} view={d.view} versions={d.versions} ask={setPending} />}
           <DeploymentCard dep={d.view.deployment} />
