@@ -37,6 +37,7 @@ import { ForkHelper } from './fork-helper.ts';
 import { parseSubnet } from './ipam.ts';
 import type { BridgeNetwork } from './network.ts';
 import { OciPaths } from './paths.ts';
+import { PrecompiledSeccomp } from './seccomp-bpf.ts';
 import { chooseSeccompProfile, type SeccompChoice } from './seccomp-distribution.ts';
 import { HELPER_PREFIX, helpersBase, setupOci, type Ready } from './setup.ts';
 import { DEFAULT_CAPABILITIES } from './spec.ts';
@@ -87,6 +88,8 @@ export class OciRuntime implements Runtime {
   readonly useNetwork?: (subnet: string, taskNetwork?: string) => void;
   /** The seccomp profile tasks run under, chosen once (the distribution's, else the built-in one). */
   readonly #seccomp: SeccompChoice;
+  /** That profile compiled to BPF once, for crun. */
+  readonly #seccompBpf: PrecompiledSeccomp;
   /** Which one, for the host's record (`dabba hosts`). */
   readonly seccomp: string;
 
@@ -100,6 +103,7 @@ export class OciRuntime implements Runtime {
       this.#seccomp.source === 'distribution' ? `distribution ${this.#seccomp.path ?? ''}` : 'built-in';
     this.paths = new OciPaths(options.stateDir, options.runtimeRoot);
     this.stateDir = this.paths.stateDir;
+    this.#seccompBpf = new PrecompiledSeccomp(this.stateDir, this.#seccomp.profile);
     this.images = options.images;
     this.logger = options.logger ?? createLogger('oci-runtime');
     if (this.#seccomp.reason !== undefined) this.logger.warn({ seccomp: 'built-in' }, this.#seccomp.reason);
@@ -170,6 +174,7 @@ export class OciRuntime implements Runtime {
       logger: this.logger,
       cgroupParent: this.cgroupParent,
       seccomp: this.#seccomp.profile,
+      seccompBpf: this.#seccompBpf,
       lookups: this.lookups,
       logSizeMax: this.options.logSizeMax,
     };
@@ -249,9 +254,9 @@ export class OciRuntime implements Runtime {
     this.records.set(taskId, rec);
     try {
       const mount = await prepareTask(ctx, rec, image);
-      await writeTaskConfig(ctx, launch, image, rec, mount.rootfs);
+      const precompiled = await writeTaskConfig(ctx, launch, image, rec, mount.rootfs);
       const tPrepared = performance.now();
-      const tCreated = await runContainer(ctx, rec);
+      const tCreated = await runContainer(ctx, rec, precompiled);
       const tStarted = performance.now();
       const ms = (a: number, b: number): number => Math.round((b - a) * 10) / 10;
       this.logger.debug(

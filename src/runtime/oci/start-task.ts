@@ -81,6 +81,7 @@ export async function prepareTask(ctx: TaskContext, rec: TaskRecord, image: Imag
 /**
  * The process (the task's command, or the image's Entrypoint + Cmd; env = image Env < task env <
  * ports < agent env; the image's user from the rootfs's /etc/passwd) and the bundle's config.json.
+ * Returns whether the seccomp profile went in precompiled (crun, once it was compiled).
  */
 export async function writeTaskConfig(
   ctx: TaskContext,
@@ -88,7 +89,7 @@ export async function writeTaskConfig(
   image: ImageInfo,
   rec: TaskRecord,
   rootfs: string,
-): Promise<void> {
+): Promise<boolean> {
   const { taskId, spec } = launch;
   const { ready } = ctx;
   const taskDir = ctx.paths.taskDir(taskId);
@@ -124,6 +125,7 @@ export async function writeTaskConfig(
   }
   if (!user)
     throw fail('StartFailed', `user "${defaults.user}" of image ${image.name} is not in its /etc/passwd`);
+  const seccompBpf = ready.cli.name === 'crun' ? await ctx.seccompBpf.get() : undefined;
   const config = buildSpec({
     args,
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
@@ -141,10 +143,12 @@ export async function writeTaskConfig(
     nofile: ready.nofile,
     ...(spec.init !== false && ready.init !== undefined ? { init: ready.init } : {}),
     seccomp: ctx.seccomp,
+    ...(seccompBpf === undefined ? {} : { seccompBpf }),
     ...(launch.binds === undefined ? {} : { binds: launch.binds }),
   });
   // A plain write: until the record says "created", a crash means the task is destroyed.
   await writeFile(join(taskDir, 'config.json'), JSON.stringify(config, null, 2));
+  return seccompBpf !== undefined;
 }
 
 /**
@@ -153,7 +157,7 @@ export async function writeTaskConfig(
  * runtime's init, so it cannot be gone yet), the record says `created`, and `RUNTIME start` runs.
  * Returns when the container was created (performance.now()).
  */
-export async function runContainer(ctx: TaskContext, rec: TaskRecord): Promise<number> {
+export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompiled: boolean): Promise<number> {
   const { ready } = ctx;
   const taskDir = ctx.paths.taskDir(rec.taskId);
   const connecting = ready.network.connect(rec).then(
@@ -185,6 +189,9 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord): Promise<n
   }
   rec.pid = created.pid;
   rec.conmonPid = created.conmonPid;
+  // The first container crun made from the profile leaves the program it compiled: kept for the next.
+  if (ready.cli.name === 'crun' && !precompiled)
+    await ctx.seccompBpf.capture(join(ready.cli.root, rec.containerId)).catch(() => undefined);
   const [pidStart, cgroups] = await Promise.all([
     processStartTime(created.pid),
     cgroupPathsOf(created.pid, ready.layout),

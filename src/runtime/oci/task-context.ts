@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/index.ts';
 import type { ForkHelper } from './fork-helper.ts';
 import type { OciPaths } from './paths.ts';
 import type { SeccompProfile } from './seccomp.ts';
+import type { PrecompiledSeccomp } from './seccomp-bpf.ts';
 import type { Ready } from './setup.ts';
 import type { LookupCache } from './support.ts';
 
@@ -17,6 +18,8 @@ export interface TaskContext {
   /** Parent cgroup of all tasks (absolute). */
   cgroupParent: string;
   seccomp: SeccompProfile;
+  /** The profile compiled to BPF, for crun (see seccomp-bpf.ts). */
+  seccompBpf: PrecompiledSeccomp;
   /** Command and user look-ups by image digest (a fresh rootfs is exactly the image). */
   lookups: LookupCache;
   logSizeMax: number | undefined;
