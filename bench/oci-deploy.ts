@@ -24,11 +24,12 @@
  *   node bench/oci-deploy.ts [--rounds 11] [--tasks 50] [--btrfs DIR]
  * --btrfs DIR: a directory on btrfs for a third agent (crun) whose tasks start from snapshots.
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ImageStore, createBuiltinImage } from '../src/image/index.ts';
+import { deleteSubvolume } from '../src/image/btrfs-snapshots.ts';
 import { sleep } from '../src/lib/index.ts';
 import { detectCgroups, detectOci } from '../src/runtime/oci/index.ts';
 import { removeBenchLeftovers } from './bench-leftovers.ts';
@@ -64,6 +65,8 @@ const raw = new RawBaselines(
   await detectCgroups(),
 );
 const cluster = new BenchCluster(dir);
+/** The btrfs agent's data directory (its images' flattened subvolumes are deleted at the end). */
+const btrfsDir = values.btrfs === undefined ? undefined : await mkdtemp(join(values.btrfs, 'dabba-bench-'));
 
 type RawKind = 'runc' | 'crun' | 'podman';
 async function rawOnce(kind: RawKind, id: string, everyMs = 1): Promise<RawTimes> {
@@ -77,9 +80,9 @@ try {
     console.error('podman is not installed (apt-get install -y podman): its baseline is left out');
   await cluster.start();
   const agents: Agent[] = [await cluster.addAgent('crun', TASKS), await cluster.addAgent('runc', TASKS)];
-  if (values.btrfs !== undefined)
+  if (btrfsDir !== undefined)
     agents.push(
-      await cluster.addAgent('crun', TASKS, { name: 'crun-btrfs', dataDir: join(values.btrfs, 'agent') }),
+      await cluster.addAgent('crun', TASKS, { name: 'crun-btrfs', dataDir: join(btrfsDir, 'agent') }),
     );
   const kinds: RawKind[] = raw.podman === undefined ? ['runc', 'crun'] : ['runc', 'crun', 'podman'];
 
@@ -166,4 +169,10 @@ try {
   await cluster.close().catch((e: unknown) => console.error('cluster cleanup:', e));
   await raw.close().catch((e: unknown) => console.error('raw cleanup:', e));
   await removeBenchLeftovers(dir);
+  if (btrfsDir !== undefined) {
+    const snapshots = join(btrfsDir, 'agent', 'images', 'snapshots');
+    for (const name of await readdir(snapshots).catch(() => [] as string[]))
+      await deleteSubvolume(join(snapshots, name)).catch((e: unknown) => console.error('btrfs cleanup:', e));
+    await rm(btrfsDir, { recursive: true, force: true });
+  }
 }
