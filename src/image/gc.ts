@@ -14,6 +14,7 @@ import type { BlobStore } from './blob-store.ts';
 import { chainIds, digestHex, isDigest, type Digest } from './digest.ts';
 import { parseImageConfig, parseManifestOrIndex } from './oci-types.ts';
 import { mountedLowerNames } from './overlay.ts';
+import { deleteSubvolume } from './btrfs-snapshots.ts';
 
 export interface GcOptions {
   /** Image digests (manifest or index) kept besides the tagged ones. */
@@ -42,6 +43,8 @@ export interface GcResult {
 export interface GcStore {
   readonly blobs: BlobStore;
   readonly layersRoot: string;
+  /** Flattened images (btrfs subvolumes named by top chain id), if the store makes them. */
+  readonly snapshotsRoot?: string;
   readonly maxJsonBytes: number;
 }
 
@@ -141,6 +144,16 @@ export async function collectGarbage(
     if (!options.dryRun) await rm(path, { recursive: true, force: true });
     result.layersRemoved++;
     result.bytesFreed += bytes;
+  }
+  // A flattened image goes with its top layer; tasks' snapshots of it do not depend on it.
+  const snapshotsRoot = store.snapshotsRoot;
+  for (const name of snapshotsRoot === undefined
+    ? []
+    : await readdir(snapshotsRoot).catch(() => [] as string[])) {
+    const path = join(snapshotsRoot ?? '', name);
+    if (!(await goes('layers', name, path))) continue;
+    if (!options.dryRun) await deleteSubvolume(path);
+    result.layersRemoved++;
   }
   return result;
 }

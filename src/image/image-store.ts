@@ -11,7 +11,7 @@ import { NotFoundError } from '../errors/index.ts';
 import { BlobStore } from './blob-store.ts';
 import { createImageFromDir, type CreateImageOptions } from './create-from-dir.ts';
 import { collectGarbage, diskUsage, type GcOptions, type GcResult } from './gc.ts';
-import { isDigest, type Digest } from './digest.ts';
+import { chainIds, digestHex, isDigest, type Digest } from './digest.ts';
 import { exportArchive, exportLayout } from './export.ts';
 import { importArchive, importLayout, importPath, type ImportOptions } from './import.ts';
 import { LayerCache } from './layer-cache.ts';
@@ -19,7 +19,8 @@ import { resolveLimits, type ImageLimits } from './limits.ts';
 import { imageDefaults, loadImage } from './load-image.ts';
 import { MEDIA, parseManifestOrIndex } from './oci-types.ts';
 import { isMountPoint, mountOverlay, unmount } from './overlay.ts';
-import type { CommandRunner } from './run-command.ts';
+import { runCommand, type CommandRunner } from './run-command.ts';
+import { SnapshotCache, deleteSubvolume, onBtrfs } from './btrfs-snapshots.ts';
 import { pullImage, type PullOptions } from './pull.ts';
 import { canonicalName, parseReference } from './reference.ts';
 import type {
@@ -41,14 +42,22 @@ interface RefsFile {
   images: Record<string, RefEntry>;
 }
 
-/** A task's root filesystem: an overlay mounted at `rootfs`. */
+/**
+ * A task's root filesystem at `rootfs`: an overlay mounted there (`upper` and `work` its writable
+ * part), or, where the store lives on btrfs, a snapshot of the flattened image (`upper` is then
+ * `rootfs` itself and `work` is empty).
+ */
 export interface RootfsMount {
+  kind: 'overlay' | 'btrfs';
   rootfs: string;
   upper: string;
   work: string;
   /** Layer directories, bottom first. */
   lowers: string[];
 }
+
+/** How tasks' root filesystems are made: `auto` is btrfs snapshots where the store is on btrfs. */
+export type RootfsKind = 'auto' | 'overlay';
 
 export class ImageStore implements ImageWriter {
   readonly dir: string;
@@ -62,10 +71,17 @@ export class ImageStore implements ImageWriter {
   /** Bounds on what images may make this store read, expand or create. */
   readonly limits: ImageLimits;
 
-  private constructor(dir: string, limits: ImageLimits) {
+  /** Flattened images for btrfs snapshots (used where the store lives on btrfs). */
+  private readonly snapshots: SnapshotCache;
+  private readonly rootfsKind: RootfsKind;
+  private btrfs: Promise<boolean> | undefined;
+
+  private constructor(dir: string, limits: ImageLimits, rootfsKind: RootfsKind) {
     // Absolute: mount runs in another working directory.
     this.dir = resolve(dir);
     this.limits = limits;
+    this.rootfsKind = rootfsKind;
+    this.snapshots = new SnapshotCache(join(this.dir, 'snapshots'));
     this.blobs = new BlobStore(this.dir);
     this.layers = new LayerCache(join(this.dir, 'layers'), this.blobs, limits);
     this.refsPath = join(this.dir, 'refs.json');
@@ -73,13 +89,18 @@ export class ImageStore implements ImageWriter {
 
   /**
    * Opens (creating) the store in `dir`. `options.limits` override the bounds; unset ones come from
-   * the DABBA_IMAGE_MAX_* environment variables, then the defaults (see limits.ts).
+   * the DABBA_IMAGE_MAX_* environment variables, then the defaults (see limits.ts). `options.rootfs`:
+   * `overlay` makes tasks' root filesystems overlays even where the store is on btrfs.
    */
-  static async open(dir: string, options: { limits?: Partial<ImageLimits> } = {}): Promise<ImageStore> {
-    const s = new ImageStore(dir, resolveLimits(options.limits));
+  static async open(
+    dir: string,
+    options: { limits?: Partial<ImageLimits>; rootfs?: RootfsKind } = {},
+  ): Promise<ImageStore> {
+    const s = new ImageStore(dir, resolveLimits(options.limits), options.rootfs ?? 'auto');
     await mkdir(s.dir, { recursive: true });
     await s.blobs.init();
     await s.layers.init();
+    if (await s.snapshotsUsable()) await s.snapshots.init();
     return s;
   }
 
@@ -201,7 +222,12 @@ export class ImageStore implements ImageWriter {
   async collectGarbage(options: GcOptions = {}): Promise<GcResult> {
     const roots = (await this.tagged()).map((t) => t.digest);
     return collectGarbage(
-      { blobs: this.blobs, layersRoot: this.layers.root, maxJsonBytes: this.limits.maxJsonBytes },
+      {
+        blobs: this.blobs,
+        layersRoot: this.layers.root,
+        snapshotsRoot: this.snapshots.root,
+        maxJsonBytes: this.limits.maxJsonBytes,
+      },
       roots,
       options,
     );
@@ -279,14 +305,34 @@ export class ImageStore implements ImageWriter {
     return dirs.length > 0 ? dirs : [await this.layers.emptyLayer()];
   }
 
+  /** Whether tasks' root filesystems are btrfs snapshots here (the store on btrfs, btrfs-progs there). */
+  snapshotsUsable(): Promise<boolean> {
+    this.btrfs ??= (async () =>
+      this.rootfsKind === 'auto' &&
+      (await onBtrfs(this.dir)) &&
+      (await runCommand('btrfs', ['--version'])).code === 0)();
+    return this.btrfs;
+  }
+
   /**
-   * Mounts the image as an overlay at TASKDIR/rootfs with TASKDIR/upper and TASKDIR/work as its
-   * writable part. Undo with releaseRootfs(TASKDIR). `run` runs mount (default: spawned from here).
+   * Makes the image's root filesystem at TASKDIR/rootfs: a snapshot of the flattened image where
+   * the store and TASKDIR are on btrfs, else an overlay mounted there with TASKDIR/upper and
+   * TASKDIR/work as its writable part. Undo with releaseRootfs(TASKDIR). `run` runs mount or btrfs
+   * (default: spawned from here).
    */
   async prepareRootfs(image: ImageInfo, taskDir: string, run?: CommandRunner): Promise<RootfsMount> {
     const lowers = await this.unpack(image);
+    const rootfs = join(taskDir, 'rootfs');
+    if ((await this.snapshotsUsable()) && (await onBtrfs(taskDir))) {
+      const top = chainIds(image.config.rootfs.diff_ids).at(-1);
+      const key = top === undefined ? 'empty' : digestHex(top);
+      const flat = await this.snapshots.flattened(key, lowers, await this.layers.emptyLayer());
+      await this.snapshots.snapshot(flat, rootfs, run);
+      return { kind: 'btrfs', rootfs, upper: rootfs, work: '', lowers };
+    }
     const m: RootfsMount = {
-      rootfs: join(taskDir, 'rootfs'),
+      kind: 'overlay',
+      rootfs,
       upper: join(taskDir, 'upper'),
       work: join(taskDir, 'work'),
       lowers,
@@ -307,11 +353,12 @@ export class ImageStore implements ImageWriter {
     return m;
   }
 
-  /** Unmounts TASKDIR/rootfs and deletes the task's writable layer. Idempotent. */
+  /** Unmounts TASKDIR/rootfs (or deletes its snapshot) and deletes the task's writable layer. Idempotent. */
   async releaseRootfs(taskDir: string, run?: CommandRunner): Promise<void> {
     const rootfs = join(taskDir, 'rootfs');
     await unmount(rootfs, run);
     if (await isMountPoint(rootfs)) throw new Error(`${rootfs} is still mounted`);
+    await deleteSubvolume(rootfs, run);
     await rm(rootfs, { recursive: true, force: true });
     await rm(join(taskDir, 'upper'), { recursive: true, force: true });
     await rm(join(taskDir, 'work'), { recursive: true, force: true });

@@ -70,6 +70,28 @@ export async function mountOverlay(
   }
 }
 
+/** Mounts a read-only overlay of `lowers` (bottom first, at least two) at `target`. */
+export async function mountOverlayReadOnly(
+  lowers: string[],
+  target: string,
+  run: CommandRunner = runCommand,
+): Promise<void> {
+  const options = `lowerdir=${[...lowers]
+    .reverse()
+    .map((l) => resolve(l))
+    .join(':')}`;
+  const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,${options}`, resolve(target)]);
+  if (r.code !== 0) {
+    throw new ImageError(
+      'MountFailed',
+      `overlay mount at ${target} failed: ${r.stderr.trim() || `exit ${r.code}`}`,
+      {
+        details: { target },
+      },
+    );
+  }
+}
+
 /** Unmounts `target` if mounted; falls back to a lazy unmount when it is busy. */
 export async function unmount(target: string, run: CommandRunner = runCommand): Promise<void> {
   for (let i = 0; i < 3 && (await isMountPoint(target)); i++) {

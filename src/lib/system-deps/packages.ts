@@ -124,6 +124,14 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     skippedBy: ['DABBA_SKIP_OCI'],
   },
   {
+    package: 'btrfs-progs',
+    command: 'btrfs',
+    feature: 'containers',
+    usedBy:
+      "tasks' root filesystems as btrfs snapshots where the image store is on btrfs (src/image/btrfs-snapshots, test/oci/btrfs-snapshots)",
+    skippedBy: ['DABBA_SKIP_OCI'],
+  },
+  {
     package: 'busybox-static',
     command: 'busybox',
     override: 'DABBA_BUSYBOX',

@@ -72,6 +72,11 @@ export interface SpecInput {
   init?: string;
   /** The seccomp profile (default: the built-in one). */
   seccomp?: SeccompProfile;
+  /**
+   * The profile compiled to BPF (base64), for crun: handed over in its `run.oci.seccomp_bpf_data`
+   * annotation instead of the profile, which crun would otherwise parse and compile at each start.
+   */
+  seccompBpf?: string;
   /** Host directories bind-mounted read-only (a task's config directories), or read-write (its volumes). */
   binds?: { source: string; destination: string; readWrite?: true }[];
 }
@@ -204,12 +209,15 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
     },
     root: { path: 'rootfs', readonly: false },
     hostname: input.hostname,
+    ...(input.seccompBpf === undefined
+      ? {}
+      : { annotations: { 'run.oci.seccomp_bpf_data': input.seccompBpf } }),
     mounts,
     linux: {
       namespaces,
       cgroupsPath: input.cgroupsPath,
       resources: resources(input.resources, input.swapLimit),
-      seccomp: input.seccomp ?? defaultSeccompProfile(),
+      ...(input.seccompBpf === undefined ? { seccomp: input.seccomp ?? defaultSeccompProfile() } : {}),
       maskedPaths: [...MASKED_PATHS],
       readonlyPaths: [...READONLY_PATHS],
     },

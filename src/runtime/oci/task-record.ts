@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ExitStatus } from '../runtime.ts';
+import type { ExitStatus, TaskHandle } from '../runtime.ts';
 import type { CgroupPaths } from './cgroups.ts';
 
 export type TaskPhase = 'creating' | 'created' | 'running';
@@ -99,4 +99,15 @@ export async function isAlive(pid: number | undefined, start?: number): Promise<
   } catch {
     return false;
   }
+}
+
+/** What the runtime reports of a task it started or re-adopted. */
+export function handleOf(r: TaskRecord): TaskHandle {
+  return {
+    taskId: r.taskId,
+    pid: r.pid ?? 0,
+    address: r.address,
+    ports: { ...r.ports },
+    startedAt: r.startedAt ?? r.createdAt,
+  };
 }
