@@ -278,6 +278,20 @@ export class StateCache {
   }
 
   /**
+   * The distinct (state, runtime) pairs of the known hosts: what a deploy's runnability check needs,
+   * without building a view of every host (a deploy on a fleet being filled would rebuild most).
+   */
+  hostKinds(): { state: HostView['state']; runtime: string }[] {
+    const seen = new Map<string, { state: HostView['state']; runtime: string }>();
+    for (const h of this.hosts.values()) {
+      const state = this.alive.has(h.id) ? h.schedulable : 'down';
+      const k = `${state}\0${h.runtime}`;
+      if (!seen.has(k)) seen.set(k, { state, runtime: h.runtime });
+    }
+    return [...seen.values()];
+  }
+
+  /**
    * The host views indexed for the allocator (the same views as `hostViews()`). Kept across calls:
    * only hosts whose view changed are updated in it, and it is indexed again when hosts join or
    * leave. Reconcile passes it on; the allocator works on forks, so it is never changed there.
