@@ -30,7 +30,7 @@ import { promoteDeployment } from '../../scheduler/index.ts';
 import { hostViews, jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
 import type { EventLog } from '../state/events.ts';
 import type { ImageStore } from '../../image/index.ts';
-import type { HostView, Unrunnable } from '../../model/index.ts';
+import type { Unrunnable } from '../../model/index.ts';
 import { unrunnable, type HostKind } from '../runnable.ts';
 
 /** Whether some host can run the spec's task (runtimes and image), as plan and deploy both see it. */

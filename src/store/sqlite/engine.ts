@@ -4,7 +4,7 @@
  * (sqlite-store.ts) keeps those and learns every committed revision from the batch results.
  */
 import { DatabaseSync } from 'node:sqlite';
-import { DabbaError, StoreError, isDabbaError } from '../../errors/index.ts';
+import { StoreError, isDabbaError, type DabbaError } from '../../errors/index.ts';
 import { systemClock } from '../../lib/clock.ts';
 import type { KeyValue } from '../store.ts';
 import { isLockedError, lockedError, removePidFile, writePidFile } from './lock.ts';

@@ -118,12 +118,7 @@ export class SqliteStore implements Store {
   /** Writes failing for lack of space or a read-only disk (logged once; leases do not expire meanwhile). */
   readonly #fault: WriteFaultState;
 
-  private constructor(
-    path: string,
-    thread: StoreThread,
-    counters: Opened,
-    options: SqliteStoreOptions,
-  ) {
+  private constructor(path: string, thread: StoreThread, counters: Opened, options: SqliteStoreOptions) {
     this.path = path;
     this.#thread = thread;
     this.#log = options.logger ?? silentLogger;
@@ -398,7 +393,8 @@ export class SqliteStore implements Store {
 
   /** A batch came back: hand its revisions to watchers, then answer its writers. */
   #applyBatch(batch: Pending[], r: BatchResult): void {
-    if (r.storage !== undefined) this.#fault.failed(fromWire(r.storage.error) as DabbaError, r.storage.writes);
+    if (r.storage !== undefined)
+      this.#fault.failed(fromWire(r.storage.error) as DabbaError, r.storage.writes);
     else if (r.failed === undefined) this.#fault.recovered();
     if (r.commitError !== undefined)
       this.#log.error({ err: r.commitError, writes: batch.length }, 'store commit failed');

@@ -11,6 +11,7 @@ import {
   StorageReadOnlyError,
   StoreError,
   isDabbaError,
+  messageOf,
   type ErrorDetails,
   type StorageFaultDetails,
 } from '../../errors/index.ts';
@@ -102,11 +103,11 @@ export interface WireError {
 
 export function toWire(e: unknown): WireError {
   const cause = (e as { cause?: unknown } | null)?.cause;
-  const causeText = cause === undefined ? undefined : cause instanceof Error ? cause.message : String(cause);
+  const causeText = cause === undefined ? undefined : messageOf(cause);
   const base = causeText === undefined ? {} : { cause: causeText };
   if (isDabbaError(e)) return { code: e.code, name: e.name, message: e.message, details: e.details, ...base };
   if (e instanceof Error) return { name: e.name, message: e.message, ...base };
-  return { name: 'Error', message: String(e) };
+  return { name: 'Error', message: messageOf(e) };
 }
 
 /** The error `w` described, as the class it was thrown as (its cause kept as text). */
