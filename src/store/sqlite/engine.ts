@@ -21,6 +21,7 @@ import {
   type RangeReply,
   type WireOutcome,
   type WriteOp,
+  withoutPutValue,
 } from './wire.ts';
 import { WriteTx } from './write-tx.ts';
 
@@ -101,18 +102,22 @@ export class Engine {
     const clock = now === undefined ? systemClock : { now: () => now };
     const tx = new WriteTx(this.#st, clock, this.#revision, this.#compactRevision);
     const outcomes: WireOutcome[] = [];
+    /** The index of the write that made each published revision. */
+    const opOf: number[] = [];
     let storage: BatchResult['storage'];
     try {
       this.#st.begin.run();
       // After writes failed for lack of space, the first commit gives every lease a full TTL: the
       // holders' renewals were refused meanwhile (etcd does the same on a new leader).
       if (faulted) tx.renewAll();
-      for (const op of ops) {
+      for (const [i, op] of ops.entries()) {
         const snap = tx.snapshot();
+        opOf.length = tx.published.length;
         this.#st.savepoint.run();
         try {
           const value = runOp(tx, op);
           this.#st.release.run();
+          while (opOf.length < tx.published.length) opOf.push(i);
           outcomes.push({ ok: true, value });
         } catch (e) {
           // SQLITE_FULL and I/O errors roll the whole transaction back: nothing to undo here.
@@ -151,7 +156,11 @@ export class Engine {
       outcomes,
       revision: tx.revision,
       compactRevision: tx.compactRevision,
-      published: tx.published,
+      published: tx.published.map((p, i) => ({
+        revision: p.revision,
+        events: p.events.map(withoutPutValue),
+        op: opOf[i] ?? -1,
+      })),
       nextLeaseExpiry: this.#nextLeaseExpiry(),
     };
     if (storage !== undefined) result.storage = storage;

@@ -31,6 +31,7 @@ import { StoreThread } from './store-thread.ts';
 import { WatchHub } from './watch-hub.ts';
 import { Watcher, type HistorySource } from './watcher.ts';
 import {
+  fillPutValues,
   freezeEvents,
   fromWire,
   type BatchResult,
@@ -400,7 +401,12 @@ export class SqliteStore implements Store {
       this.#log.error({ err: r.commitError, writes: batch.length }, 'store commit failed');
     this.#revision = r.revision;
     this.#compactRevision = r.compactRevision;
-    for (const pub of r.published) this.#hub.dispatch(pub.revision, freezeEvents(pub.events));
+    for (const pub of r.published) {
+      const o = r.outcomes?.[pub.op];
+      const p = batch[pub.op];
+      if (o?.ok === true && p !== undefined) fillPutValues(pub.events, p.op, o.value);
+      this.#hub.dispatch(pub.revision, freezeEvents(pub.events));
+    }
     const failed = r.failed === undefined ? undefined : fromWire(r.failed);
     batch.forEach((p, i) => {
       const o = r.outcomes?.[i];

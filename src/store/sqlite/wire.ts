@@ -57,9 +57,15 @@ export interface Opened {
   compactRevision: number;
 }
 
+/**
+ * The events of one revision, and the write of the batch that made it (`op`, its index). The value
+ * of a put event does not cross back (it is the value the write sent): `value` is '' until
+ * `fillPutValues` puts it back.
+ */
 export interface Published {
   revision: number;
   events: WatchEvent[];
+  op: number;
 }
 
 export type WireOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
@@ -127,6 +133,31 @@ export function fromWire(w: WireError): Error {
       return new StoreError(w.message, { ...options, details });
     default:
       return new DabbaError(w.code as ErrorCode, w.message, { ...options, details });
+  }
+}
+
+/** A put event without its value (see Published); other events as they are. */
+export function withoutPutValue(e: WatchEvent): WatchEvent {
+  if (e.type !== 'put') return e;
+  const kv = { ...e.kv, value: '' };
+  return e.prevKv === undefined ? { type: 'put', kv } : { type: 'put', kv, prevKv: e.prevKv };
+}
+
+/**
+ * Puts back the values of the put events of a revision made by `op`, whose outcome was `value`:
+ * each put op of the branch that ran made one put event, in order.
+ */
+export function fillPutValues(events: WatchEvent[], op: WriteOp, value: unknown): void {
+  if (op.kind !== 'txn') return;
+  const branch = (value as { succeeded: boolean }).succeeded
+    ? op.request.success
+    : (op.request.failure ?? []);
+  let i = 0;
+  for (const e of events) {
+    if (e.type !== 'put') continue;
+    while (i < branch.length && branch[i]?.type !== 'put') i++;
+    const put = branch[i++];
+    if (put?.type === 'put') e.kv.value = put.value;
   }
 }
 
