@@ -8,7 +8,8 @@
  *
  * Hosts: every host is registered through the real HTTP API (POST /v1/hosts) with zone, rack and
  * disk labels and one of three sizes. `--agents N` of them are real agents (`startAgent`, each with
- * its own SSE assignment watch, heartbeats and status reports) on a FakeRuntime; the rest are kept
+ * its own SSE assignment watch, heartbeats and status reports) on a FakeRuntime (the first of them
+ * also records host history; the others would sample the same machine again); the rest are kept
  * alive by one shared heartbeat loop (one POST per host per heartbeat interval). The host TTL is
  * raised to 10 minutes for the run so the shared loop needs only a trickle of requests.
  *
@@ -165,6 +166,8 @@ async function main(): Promise<void> {
     const leases = new Map<string, number>();
     let heartbeatMs = (TTL_SECONDS * 1000) / 3;
     for (const h of hosts.slice(0, AGENTS)) {
+      // One host history recorder, as on one machine: the others would sample the same /proc.
+      const history = agents.length === 0 ? {} : { hostHistory: false as const };
       agents.push(
         await startAgent({
           client,
@@ -175,6 +178,7 @@ async function main(): Promise<void> {
           dataDir: join(dir, 'agents', h.id),
           logger: silentLogger,
           statsIntervalMs: 60_000,
+          ...history,
         }),
       );
     }

@@ -82,10 +82,11 @@ export interface ApiOptions {
   /** Storage faults: health, refusing new things below the watermark, 507 for a lack of space. */
   storage?: StorageHooks;
   /**
-   * The hosts as this replica's scheduler cache holds them, once it is loaded (undefined before):
-   * what a deploy's runnability check reads instead of every host and assignment in the store.
+   * The hosts' states and runtimes as this replica's scheduler cache holds them, once it is loaded
+   * (undefined before): what a deploy's runnability check reads instead of every host and
+   * assignment in the store.
    */
-  cachedHosts?: () => readonly HostView[] | undefined;
+  cachedHosts?: () => readonly Pick<HostView, 'state' | 'runtime'>[] | undefined;
   /** The web UI's built files (web/dist), served at /ui/; absent: /ui/ answers 404. */
   uiDir?: string;
   /**

@@ -6,6 +6,9 @@
  */
 import type { HostView, JobSpec, Unrunnable } from '../model/index.ts';
 
+/** What the check looks at in a host. */
+export type HostKind = Pick<HostView, 'state' | 'runtime'>;
+
 /** Runtimes that run a task from an image; the others (process) ignore `task.image`. */
 const IMAGE_RUNTIMES = new Set(['oci']);
 
@@ -20,7 +23,7 @@ export function needsImage(runtime: string): boolean {
  */
 export function unrunnable(
   spec: JobSpec,
-  hosts: readonly HostView[],
+  hosts: readonly HostKind[],
   imageKnown: boolean | undefined,
 ): Unrunnable | undefined {
   const live = hosts.filter((h) => h.state !== 'down');

@@ -276,7 +276,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       },
       ...(logTables ? { logTables: logTables.tables } : {}),
       cachedHosts: () =>
-        cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostViews() : undefined,
+        cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostKinds() : undefined,
       servers: {
         view: () => {
           if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');

@@ -19,6 +19,9 @@ import { Fleet } from '../allocator/index.ts';
 import { keys } from '../model/index.ts';
 import type { KeyValue, WatchEvent } from '../store/index.ts';
 
+/** A host as the deploy's runnability check sees it (see hostKinds). */
+type HostKind = Pick<HostView, 'state' | 'runtime'>;
+
 interface Entry<T> {
   value: T;
   mod: number;
@@ -34,6 +37,8 @@ export class StateCache {
   readonly statuses = new Map<string, Map<string, TaskStatus>>();
   readonly hosts = new Map<string, HostRecord>();
   readonly alive = new Set<string>();
+  /** hostKinds(), until a host record or liveness changes. */
+  #kinds: HostKind[] | undefined;
   /** job -> version -> deployment */
   readonly deployments = new Map<string, Map<number, Deployment>>();
   /** job -> slot -> where the slot's volumes live (jobs with task.volumes). */
@@ -72,6 +77,7 @@ export class StateCache {
     ])
       m.clear();
     this.alive.clear();
+    this.#kinds = undefined;
     this.#hostTasks.clear();
     this.#views.clear();
     this.#viewList = undefined;
@@ -219,6 +225,7 @@ export class StateCache {
         if (!kv || !this.hosts.has(id)) this.#fleet = undefined;
         if (kv) this.hosts.set(id, value as HostRecord);
         else this.hosts.delete(id);
+        this.#kinds = undefined;
         this.#hostChanged(id);
         return '*';
       }
@@ -226,6 +233,7 @@ export class StateCache {
         const id = parts[2] ?? '';
         if (kv) this.alive.add(id);
         else this.alive.delete(id);
+        this.#kinds = undefined;
         this.#hostChanged(id);
         return '*';
       }
@@ -289,6 +297,25 @@ export class StateCache {
       });
     }
     return [...this.#viewList];
+  }
+
+  /**
+   * The distinct (state, runtime) pairs of the known hosts: what a deploy's runnability check needs,
+   * without building a view of every host (a deploy on a fleet being filled would rebuild most).
+   */
+  hostKinds(): readonly HostKind[] {
+    this.#kinds ??= this.#hostKinds();
+    return this.#kinds;
+  }
+
+  #hostKinds(): HostKind[] {
+    const seen = new Map<string, HostKind>();
+    for (const h of this.hosts.values()) {
+      const state = this.alive.has(h.id) ? h.schedulable : 'down';
+      const k = `${state}\0${h.runtime}`;
+      if (!seen.has(k)) seen.set(k, { state, runtime: h.runtime });
+    }
+    return [...seen.values()];
   }
 
   /**

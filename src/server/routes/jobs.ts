@@ -30,13 +30,13 @@ import { promoteDeployment } from '../../scheduler/index.ts';
 import { hostViews, jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
 import type { EventLog } from '../state/events.ts';
 import type { ImageStore } from '../../image/index.ts';
-import type { HostView, Unrunnable } from '../../model/index.ts';
-import { unrunnable } from '../runnable.ts';
+import type { Unrunnable } from '../../model/index.ts';
+import { unrunnable, type HostKind } from '../runnable.ts';
 
 /** Whether some host can run the spec's task (runtimes and image), as plan and deploy both see it. */
 async function runnability(
   spec: JobSpec,
-  hosts: readonly HostView[],
+  hosts: readonly HostKind[],
   images: ImageStore | undefined,
 ): Promise<Unrunnable | undefined> {
   const image = spec.task.image;
@@ -112,7 +112,7 @@ export function jobRoutes(
   clock: Clock,
   events: EventLog,
   images?: ImageStore,
-  cachedHosts?: () => readonly HostView[] | undefined,
+  cachedHosts?: () => readonly HostKind[] | undefined,
 ): void {
   router.on('GET', '/v1/jobs', ({ namespace }) => jobSummaries(store, namespace));
 

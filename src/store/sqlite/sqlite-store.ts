@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import { DabbaError, StoreError, isDabbaError, isStorageError } from '../../errors/index.ts';
+import { CompactedError, DabbaError } from '../../errors/index.ts';
 import { silentLogger, systemClock, type Clock, type Logger } from '../../lib/index.ts';
 import type {
   KeyValue,
@@ -27,19 +26,27 @@ import {
   checkTxn,
   checkValue,
 } from '../validate.ts';
-import { isLockedError, lockedError, removePidFile, writePidFile } from './lock.ts';
-import { prefixEnd } from './prefix-range.ts';
-import { eventFromHistory, kvFromRow, type HistoryRow, type KvRow } from './rows.ts';
-import { initSchema } from './schema.ts';
-import { Statements } from './statements.ts';
+import { WriteFaultState } from './storage-fault.ts';
+import { StoreThread } from './store-thread.ts';
 import { WatchHub } from './watch-hub.ts';
 import { Watcher, type HistorySource } from './watcher.ts';
-import { WriteTx } from './write-tx.ts';
-import { WriteFaultState, storageErrorFor } from './storage-fault.ts';
+import {
+  fillPutValues,
+  freezeEvents,
+  fromWire,
+  type BatchResult,
+  type HistoryResult,
+  type Opened,
+  type RangeReply,
+  type WriteOp,
+} from './wire.ts';
 
 export interface SqliteStoreOptions {
   logger?: Logger;
-  /** Reads lease expiry times; the expiry timer still uses real timers. */
+  /**
+   * Reads lease expiry times; the expiry timer still uses real timers. When given, a write batch is
+   * judged at the time it was sent to the store thread; by default, at the time it runs there.
+   */
   clock?: Clock;
   /** Revisions of history kept for watch-from-revision; older ones are compacted. Default 100,000. */
   historyRetention?: number;
@@ -63,44 +70,47 @@ export interface SqliteStoreOptions {
 }
 
 interface Pending {
-  fn: (tx: WriteTx) => unknown;
+  op: WriteOp;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
-
 const HISTORY_CHUNK = 1000;
 
+type TxnReply = TxnResult & { deleted: number };
+
 /**
- * The embedded Store: one SQLite file (WAL, synchronous=FULL) owned by one process.
+ * The embedded Store: one SQLite file (WAL, synchronous=FULL) owned by one process, worked on by a
+ * thread of its own (worker.ts, engine.ts) so that statements and commits (fsync) do not hold up the
+ * caller's event loop.
  *
- * Writes: every write request is queued and the queue is committed on the next turn of the event
- * loop, many requests in one SQLite transaction (group commit). Each request still takes its own
- * revision(s), runs inside its own savepoint (a failing request does not affect its neighbours), and
- * resolves only after COMMIT returned, that is after the WAL was fsynced. Watchers get a revision's
- * events right after the commit that holds it, in the same synchronous step, so a reader never sees a
- * revision that watchers have not been handed.
+ * Writes: every write request is queued; the queue goes to the store thread as one batch, committed
+ * in one SQLite transaction (group commit), while the next batch gathers here. Each request still
+ * takes its own revision(s), runs inside its own savepoint (a failing request does not affect its
+ * neighbours), and resolves only after COMMIT returned, that is after the WAL was fsynced. Watchers
+ * get a batch's events when its result comes back, in the same synchronous step that resolves its
+ * writers, before any later answer of the store thread is looked at.
  *
- * Reads run directly on the connection and see exactly the committed state.
+ * Reads go to the store thread too, behind the writes sent before them, and see exactly the
+ * committed state; the revision a range returns has already been handed to watchers here.
  */
 export class SqliteStore implements Store {
   readonly path: string;
   readonly maxTxnOps: number;
-  readonly #db: DatabaseSync;
-  readonly #st: Statements;
+  readonly #thread: StoreThread;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #hub = new WatchHub();
-  readonly #retention: number;
-  readonly #compactStep: number;
   readonly #bufferLimit: number;
   readonly #maxBatch: number;
   readonly #leaseCheckMs: number;
   #revision: number;
   #compactRevision: number;
+  #nextLeaseExpiry: number | null = null;
   #queue: Pending[] = [];
   #flushScheduled = false;
+  /** The batch the store thread is committing, if any (one at a time: the next one gathers meanwhile). */
+  #inFlight: Promise<void> | undefined;
   /** open -> closing (no new requests; accepted writes still commit) -> closed (file released). */
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closing: Promise<void> | undefined;
@@ -109,21 +119,18 @@ export class SqliteStore implements Store {
   /** Writes failing for lack of space or a read-only disk (logged once; leases do not expire meanwhile). */
   readonly #fault: WriteFaultState;
 
-  private constructor(path: string, db: DatabaseSync, options: SqliteStoreOptions) {
+  private constructor(path: string, thread: StoreThread, counters: Opened, options: SqliteStoreOptions) {
     this.path = path;
-    this.#db = db;
-    this.#st = new Statements(db);
+    this.#thread = thread;
     this.#log = options.logger ?? silentLogger;
     this.#fault = new WriteFaultState(this.#log);
     this.#clock = options.clock ?? systemClock;
-    this.#retention = positiveInt(options.historyRetention ?? 100_000, 'historyRetention');
-    this.#compactStep = Math.max(1, Math.min(1000, Math.floor(this.#retention / 100)));
     this.#bufferLimit = positiveInt(options.watchBufferLimit ?? 10_000, 'watchBufferLimit');
     this.#maxBatch = positiveInt(options.maxBatch ?? 1000, 'maxBatch');
     this.maxTxnOps = positiveInt(options.maxTxnOps ?? 10_000, 'maxTxnOps');
     this.#leaseCheckMs = positiveInt(options.leaseCheckIntervalMs ?? 1000, 'leaseCheckIntervalMs');
-    this.#revision = this.#meta('revision');
-    this.#compactRevision = this.#meta('compact_rev');
+    this.#revision = counters.revision;
+    this.#compactRevision = counters.compactRevision;
   }
 
   /**
@@ -135,13 +142,14 @@ export class SqliteStore implements Store {
     const file = resolve(path);
     mkdirSync(dirname(file), { recursive: true });
     const cacheMiB = positiveInt(options.cacheMiB ?? 64, 'cacheMiB');
-    const db = openLocked(file, cacheMiB);
+    const retention = positiveInt(options.historyRetention ?? 100_000, 'historyRetention');
+    const compactStep = Math.max(1, Math.min(1000, Math.floor(retention / 100)));
+    const { thread, opened: counters } = await StoreThread.open({ file, cacheMiB, retention, compactStep });
     let store: SqliteStore;
     try {
-      store = new SqliteStore(file, db, options);
+      store = new SqliteStore(file, thread, counters, options);
     } catch (e) {
-      db.close();
-      removePidFile(file);
+      await thread.close();
       throw e;
     }
     try {
@@ -149,7 +157,7 @@ export class SqliteStore implements Store {
       // when a new leader takes over): holders get a full TTL to renew. Otherwise every agent's
       // liveness would be gone after a restart that took longer than its TTL, and all its tasks
       // taken as lost before it could come back.
-      const renewed = await store.#write((tx) => tx.renewAll());
+      const renewed = (await store.#write({ kind: 'renewAll' })) as number;
       if (renewed > 0) store.#log.info({ leases: renewed }, 'leases renewed for a full TTL at open');
     } catch (e) {
       await store.close();
@@ -166,8 +174,7 @@ export class SqliteStore implements Store {
     return attempt(() => {
       checkKey(key);
       this.#assertOpen();
-      const row = this.#st.getKv.get(key) as KvRow | undefined;
-      return row === undefined ? undefined : kvFromRow(row);
+      return this.#thread.call<KeyValue | undefined>({ type: 'get', key });
     });
   }
 
@@ -177,11 +184,7 @@ export class SqliteStore implements Store {
       checkLimit(options.limit);
       this.#assertOpen();
       const limit = options.limit === undefined || options.limit === 0 ? -1 : options.limit;
-      const end = prefixEnd(prefix);
-      const rows = (end === undefined
-        ? this.#st.rangeFrom.all(prefix, limit)
-        : this.#st.rangeBetween.all(prefix, end, limit)) as unknown as KvRow[];
-      return { kvs: rows.map(kvFromRow), revision: this.#revision };
+      return this.#thread.call<RangeReply>({ type: 'range', prefix, limit });
     });
   }
 
@@ -195,7 +198,7 @@ export class SqliteStore implements Store {
   // ---- writes ----
 
   put(key: string, value: string, options: PutOptions = {}): Promise<WriteResult> {
-    return attempt(() => {
+    return attempt(async () => {
       checkKey(key);
       checkValue(value, key);
       if (options.lease !== undefined) checkLeaseId(options.lease);
@@ -203,65 +206,60 @@ export class SqliteStore implements Store {
         options.lease === undefined
           ? { type: 'put' as const, key, value }
           : { type: 'put' as const, key, value, lease: options.lease };
-      return this.#write((tx) => ({ revision: tx.txn({ compare: [], success: [op] }).revision }));
+      const r = await this.#txn({ compare: [], success: [op] });
+      return { revision: r.revision };
     });
   }
 
   delete(key: string): Promise<WriteResult & { deleted: number }> {
-    return attempt(() => {
+    return attempt(async () => {
       checkKey(key);
-      return this.#write((tx) => {
-        const r = tx.txn({ compare: [], success: [{ type: 'delete', key }] });
-        return { revision: r.revision, deleted: r.deleted };
-      });
+      const r = await this.#txn({ compare: [], success: [{ type: 'delete', key }] });
+      return { revision: r.revision, deleted: r.deleted };
     });
   }
 
   deletePrefix(prefix: string): Promise<WriteResult & { deleted: number }> {
-    return attempt(() => {
+    return attempt(async () => {
       checkPrefix(prefix);
-      return this.#write((tx) => {
-        const r = tx.txn({ compare: [], success: [{ type: 'deletePrefix', prefix }] });
-        return { revision: r.revision, deleted: r.deleted };
-      });
+      const r = await this.#txn({ compare: [], success: [{ type: 'deletePrefix', prefix }] });
+      return { revision: r.revision, deleted: r.deleted };
     });
   }
 
   txn(request: TxnRequest): Promise<TxnResult> {
-    return attempt(() => {
+    return attempt(async () => {
       checkTxn(request, this.maxTxnOps);
-      return this.#write((tx) => {
-        const r = tx.txn(request);
-        return { succeeded: r.succeeded, revision: r.revision, gets: r.gets };
-      });
+      const r = await this.#txn(request);
+      return { succeeded: r.succeeded, revision: r.revision, gets: r.gets };
     });
   }
 
   grantLease(ttlSeconds: number): Promise<Lease> {
     return attempt(() => {
       checkTtl(ttlSeconds);
-      return this.#write((tx) => tx.grant(ttlSeconds));
+      return this.#write({ kind: 'grant', ttlSeconds }) as Promise<Lease>;
     });
   }
 
   keepAlive(id: LeaseId): Promise<Lease> {
     return attempt(() => {
       checkLeaseId(id);
-      return this.#write((tx) => tx.keepAlive(id));
+      return this.#write({ kind: 'keepAlive', id }) as Promise<Lease>;
     });
   }
 
   revokeLease(id: LeaseId): Promise<void> {
-    return attempt(() => {
+    return attempt(async () => {
       checkLeaseId(id);
-      return this.#write((tx) => tx.revoke(id));
+      await this.#write({ kind: 'revoke', id });
     });
   }
 
   compact(revision: number): Promise<void> {
-    return attempt(() => {
+    return attempt(async () => {
       checkRevision(revision, 'compact revision');
-      return this.#write((tx) => tx.compact(revision));
+      await this.#write({ kind: 'compact', revision });
     });
   }
 
@@ -302,23 +300,11 @@ export class SqliteStore implements Store {
   readonly #historySource: HistorySource = {
     committedRevision: () => this.#revision,
     compactRevision: () => this.#compactRevision,
-    readHistory: (prefix, from, to, limit) => {
+    readHistory: async (prefix, from, to, limit) => {
       this.#assertOpen();
-      const end = prefixEnd(prefix);
-      const rows = (end === undefined
-        ? this.#st.historyFrom.all(from, to, prefix, limit)
-        : this.#st.historyBetween.all(from, to, prefix, end, limit)) as unknown as HistoryRow[];
-      let next = to + 1;
-      const last = rows[rows.length - 1];
-      if (rows.length >= limit && last !== undefined) {
-        // The chunk may end inside a revision: read the rest of that revision too.
-        const rest = (end === undefined
-          ? this.#st.historyRestFrom.all(last.rev, last.id, prefix)
-          : this.#st.historyRestBetween.all(last.rev, last.id, prefix, end)) as unknown as HistoryRow[];
-        for (const r of rest) rows.push(r);
-        next = last.rev + 1;
-      }
-      return { events: rows.map(eventFromHistory), next };
+      const r = await this.#thread.call<HistoryResult>({ type: 'history', prefix, from, to, limit });
+      if (r.compacted !== undefined) throw new CompactedError(from, r.compacted);
+      return { events: freezeEvents(r.events ?? []), next: r.next ?? to + 1 };
     },
   };
 
@@ -336,16 +322,19 @@ export class SqliteStore implements Store {
   async #doClose(): Promise<void> {
     clearTimeout(this.#leaseTimer);
     this.#leaseTimer = undefined;
-    while (this.#queue.length > 0) this.#runBatch(this.#queue.splice(0, this.#maxBatch));
+    for (;;) {
+      if (this.#inFlight !== undefined) await this.#inFlight;
+      else if (this.#queue.length > 0) this.#send();
+      else break;
+    }
     this.#state = 'closed';
     this.#hub.endAll();
     try {
-      this.#db.close();
-    } finally {
-      removePidFile(this.path);
+      await this.#thread.close();
+    } catch (e) {
+      this.#log.error({ err: e, path: this.path }, 'store close failed');
     }
     this.#log.debug({ path: this.path, revision: this.#revision }, 'store closed');
-    await Promise.resolve();
   }
 
   // ---- internals ----
@@ -356,86 +345,78 @@ export class SqliteStore implements Store {
     }
   }
 
-  #meta(name: string): number {
-    const row = this.#st.getMeta.get(name) as { value: number } | undefined;
-    if (row === undefined) throw new StoreError(`store file ${this.path} has no ${name} (damaged?)`);
-    return row.value;
+  #txn(request: TxnRequest): Promise<TxnReply> {
+    return this.#write({ kind: 'txn', request }) as Promise<TxnReply>;
   }
 
-  #write<T>(fn: (tx: WriteTx) => T): Promise<T> {
+  #write(op: WriteOp): Promise<unknown> {
     this.#assertOpen();
-    return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(this.#flush);
-      }
+    return new Promise<unknown>((resolve, reject) => {
+      this.#queue.push({ op, resolve, reject });
+      this.#schedule();
     });
+  }
+
+  #schedule(): void {
+    if (this.#flushScheduled || this.#inFlight !== undefined) return;
+    this.#flushScheduled = true;
+    setImmediate(this.#flush);
   }
 
   readonly #flush = (): void => {
     this.#flushScheduled = false;
-    if (this.#state === 'closed' || this.#queue.length === 0) return;
-    this.#runBatch(this.#queue.splice(0, this.#maxBatch));
-    if (this.#queue.length > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flush);
-    }
+    if (this.#state === 'closed' || this.#queue.length === 0 || this.#inFlight !== undefined) return;
+    this.#send();
   };
 
-  /** One group commit. */
-  #runBatch(batch: Pending[]): void {
-    const tx = new WriteTx(this.#st, this.#clock, this.#revision, this.#compactRevision);
-    const outcomes: Outcome[] = [];
-    try {
-      this.#st.begin.run();
-      // After writes failed for lack of space, the first commit gives every lease a full TTL: the
-      // holders' renewals were refused meanwhile (etcd does the same on a new leader).
-      if (this.#fault.faulted) tx.renewAll();
-      for (const p of batch) {
-        const snap = tx.snapshot();
-        this.#st.savepoint.run();
-        try {
-          const value = p.fn(tx);
-          this.#st.release.run();
-          outcomes.push({ ok: true, value });
-        } catch (e) {
-          // SQLITE_FULL and I/O errors roll the whole transaction back: nothing to undo here.
-          if (!this.#db.isTransaction) throw e;
-          this.#st.rollbackTo.run();
-          this.#st.release.run();
-          tx.restore(snap);
-          const full = isDabbaError(e) ? undefined : storageErrorFor(e, this.path);
-          if (full) this.#fault.failed(full, 1);
-          outcomes.push({ ok: false, error: isDabbaError(e) ? e : (full ?? storeFailure(e)) });
-        }
-      }
-      tx.autoCompact(this.#retention, this.#compactStep);
-      tx.finish();
-      this.#st.commit.run();
-    } catch (e) {
-      try {
-        if (this.#db.isTransaction) this.#st.rollback.run();
-      } catch {
-        // The transaction is already gone.
-      }
-      const full = storageErrorFor(e, this.path);
-      const err = full ?? storeFailure(e);
-      if (full) this.#fault.failed(full, batch.length);
-      else this.#log.error({ err: e, writes: batch.length }, 'store commit failed');
-      for (const p of batch) p.reject(err);
-      return;
+  /** Sends one group commit; the next one is scheduled when it comes back. */
+  #send(): void {
+    const batch = this.#queue.splice(0, this.#maxBatch);
+    const ops = batch.map((p) => p.op);
+    const sent = this.#thread.call<BatchResult>(
+      this.#clock === systemClock
+        ? { type: 'batch', ops, faulted: this.#fault.faulted }
+        : { type: 'batch', ops, now: this.#clock.now(), faulted: this.#fault.faulted },
+    );
+    this.#inFlight = sent.then(
+      (r) => {
+        this.#inFlight = undefined;
+        this.#applyBatch(batch, r);
+        if (this.#queue.length > 0) this.#schedule();
+      },
+      (e: unknown) => {
+        this.#inFlight = undefined;
+        for (const p of batch) p.reject(e);
+        if (this.#queue.length > 0) this.#schedule();
+      },
+    );
+  }
+
+  /** A batch came back: hand its revisions to watchers, then answer its writers. */
+  #applyBatch(batch: Pending[], r: BatchResult): void {
+    if (r.storage !== undefined)
+      this.#fault.failed(fromWire(r.storage.error) as DabbaError, r.storage.writes);
+    else if (r.failed === undefined) this.#fault.recovered();
+    if (r.commitError !== undefined)
+      this.#log.error({ err: r.commitError, writes: batch.length }, 'store commit failed');
+    this.#revision = r.revision;
+    this.#compactRevision = r.compactRevision;
+    for (const pub of r.published) {
+      const o = r.outcomes?.[pub.op];
+      const p = batch[pub.op];
+      if (o?.ok === true && p !== undefined) fillPutValues(pub.events, p.op, o.value);
+      this.#hub.dispatch(pub.revision, freezeEvents(pub.events));
     }
-    if (outcomes.every((o) => o.ok || !isStorageError(o.error))) this.#fault.recovered();
-    this.#revision = tx.revision;
-    this.#compactRevision = tx.compactRevision;
-    for (const pub of tx.published) this.#hub.dispatch(pub.revision, pub.events);
+    const failed = r.failed === undefined ? undefined : fromWire(r.failed);
     batch.forEach((p, i) => {
-      const o = outcomes[i];
+      const o = r.outcomes?.[i];
       if (o?.ok === true) p.resolve(o.value);
-      else p.reject(o?.error);
+      else p.reject(o === undefined ? failed : fromWire(o.error));
     });
-    if (tx.leasesTouched) this.#armLeaseTimer();
+    if (r.nextLeaseExpiry !== this.#nextLeaseExpiry) {
+      this.#nextLeaseExpiry = r.nextLeaseExpiry;
+      this.#armLeaseTimer();
+    }
   }
 
   /** Arms the expiry timer for the earliest lease (re-checking at least every leaseCheckIntervalMs). */
@@ -443,9 +424,9 @@ export class SqliteStore implements Store {
     clearTimeout(this.#leaseTimer);
     this.#leaseTimer = undefined;
     if (this.#state !== 'open') return;
-    const row = this.#st.nextLeaseExpiry.get() as { t: number | null } | undefined;
-    if (row?.t === null || row?.t === undefined) return;
-    const delay = Math.max(0, Math.min(this.#leaseCheckMs, row.t - this.#clock.now()));
+    const t = this.#nextLeaseExpiry;
+    if (t === null) return;
+    const delay = Math.max(0, Math.min(this.#leaseCheckMs, t - this.#clock.now()));
     this.#leaseTimer = setTimeout(this.#expireLeases, delay);
   }
 
@@ -458,7 +439,7 @@ export class SqliteStore implements Store {
       return;
     }
     this.#expiring = true;
-    this.#write((tx) => tx.expire())
+    (this.#write({ kind: 'expire' }) as Promise<LeaseId[]>)
       .then((ids) => {
         if (ids.length > 0) this.#log.debug({ leases: ids }, 'leases expired');
       })
@@ -473,44 +454,6 @@ export class SqliteStore implements Store {
   };
 }
 
-/** Opens the file with the durability settings and takes the owner lock. */
-function openLocked(file: string, cacheMiB: number): DatabaseSync {
-  let db: DatabaseSync;
-  try {
-    db = new DatabaseSync(file, { timeout: 0 });
-  } catch (e) {
-    throw new StoreError(`cannot open store file ${file}`, { cause: e, details: { path: file } });
-  }
-  try {
-    // EXCLUSIVE before WAL: the lock is held for the connection's life, and the WAL index lives in
-    // process memory (no -shm file, no other process can attach).
-    db.exec('PRAGMA locking_mode = EXCLUSIVE');
-    const mode = db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode?: string } | undefined;
-    if (mode?.journal_mode !== 'wal') {
-      throw new StoreError(`store file ${file} cannot use WAL mode (got ${String(mode?.journal_mode)})`);
-    }
-    db.exec('PRAGMA synchronous = FULL');
-    db.exec(`PRAGMA cache_size = -${cacheMiB * 1024}`);
-    db.exec('BEGIN IMMEDIATE');
-    initSchema(db, file);
-    db.exec('COMMIT');
-  } catch (e) {
-    try {
-      db.close();
-    } catch {
-      // Closing a half-opened connection.
-    }
-    if (isLockedError(e)) throw lockedError(file, e);
-    if (isDabbaError(e)) throw e;
-    throw new StoreError(`cannot open store file ${file}: ${(e as Error).message}`, {
-      cause: e,
-      details: { path: file },
-    });
-  }
-  writePidFile(file);
-  return db;
-}
-
 /** Runs fn, turning a synchronous throw into a rejected promise. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
@@ -518,11 +461,6 @@ function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
   } catch (e) {
     return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
-}
-
-function storeFailure(e: unknown): DabbaError {
-  if (isDabbaError(e)) return e;
-  return new StoreError(`store write failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
 function failing(e: unknown): AsyncIterable<WatchEvent[]> {

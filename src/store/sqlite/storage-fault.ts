@@ -14,7 +14,8 @@ import {
   type DabbaError,
   type StorageFault,
 } from '../../errors/index.ts';
-import { describeSpace, diskSpaceSync, writableFsSync, type Logger } from '../../lib/index.ts';
+import { describeSpace, diskSpaceSync, writableFsSync } from '../../lib/disk-space.ts';
+import type { Logger } from '../../lib/index.ts';
 
 /** The storage error for a failed write to the store file at `file`, or undefined if not one. */
 export function storageErrorFor(e: unknown, file: string): DabbaError | undefined {

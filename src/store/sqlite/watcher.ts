@@ -9,14 +9,15 @@ export interface HistorySource {
   compactRevision(): number;
   /**
    * Events for keys under prefix in revisions [from, to], in order, about `limit` at most but never
-   * splitting a revision. `next` is the first revision not read.
+   * splitting a revision. `next` is the first revision not read. Throws CompactedError if `from` was
+   * compacted before the read ran.
    */
   readHistory(
     prefix: string,
     from: number,
     to: number,
     limit: number,
-  ): { events: WatchEvent[]; next: number };
+  ): Promise<{ events: WatchEvent[]; next: number }>;
 }
 
 export interface WatcherOptions {
@@ -43,8 +44,9 @@ interface Batch {
  * - live: the store hands it each committed revision's events (deliver); they queue until the
  *   consumer pulls, and a pull takes everything queued as one batch.
  * - history: it reads committed events from the history table, in chunks, from `next`. When a read
- *   reaches the committed revision it switches to live in the same synchronous step, so no revision
- *   is missed or seen twice (commits and their delivery happen in one synchronous step too).
+ *   comes back having reached the revision last handed to watchers (revisions handed out while it
+ *   ran are read again), it switches to live in the same synchronous step, so no revision is missed
+ *   or seen twice (a commit's result and its delivery happen in one synchronous step too).
  * A watch from an old revision starts in history mode. A live watcher whose consumer is too slow
  * (more than bufferLimit events queued) drops its queue and goes back to history mode: memory stays
  * bounded and nothing is lost, unless history has been compacted past it meanwhile, in which case the
@@ -116,7 +118,7 @@ export class Watcher implements AsyncIterable<WatchEvent[]> {
       for (;;) {
         if (this.#ended) return;
         if (this.#mode === 'history') {
-          const events = this.#readHistory();
+          const events = await this.#readHistory();
           if (events.length > 0) yield events;
           continue;
         }
@@ -131,15 +133,17 @@ export class Watcher implements AsyncIterable<WatchEvent[]> {
     }
   }
 
-  #readHistory(): WatchEvent[] {
+  async #readHistory(): Promise<WatchEvent[]> {
     const { source, prefix, chunk } = this.#o;
     const to = source.committedRevision();
     if (this.#next <= to) {
       const oldest = source.compactRevision();
       if (this.#next < oldest) throw new CompactedError(this.#next, oldest);
-      const { events, next } = source.readHistory(prefix, this.#next, to, chunk);
+      const { events, next } = await source.readHistory(prefix, this.#next, to, chunk);
+      if (this.#ended) return [];
       this.#next = next;
-      if (next <= to) return events;
+      // Revisions committed while the read ran were not delivered live (history mode): read them.
+      if (next <= source.committedRevision()) return events;
       this.#mode = 'live';
       return events;
     }
