@@ -214,3 +214,23 @@ export interface ImageRemoval {
   blobsKept: number;
   layersKept: number;
 }
+
+/**
+ * Header of a task's log stream, JSON `LogDrop[]`: output the task wrote that could not be stored
+ * (its host's disk full or read-only), counted by the runtime's log writer. Sent by runtimes that
+ * write the task's log themselves (process); the others send LOG_GAPS_HEADER instead.
+ */
+export const LOG_DROPS_HEADER = 'x-dabba-log-drops';
+
+export interface LogDrop {
+  stream: 'stdout' | 'stderr';
+  /** ms since the epoch: the first write that failed. */
+  from: number;
+  /** ms since the epoch: the next write that succeeded; absent while writes still fail. */
+  to?: number;
+  bytes: number;
+  /** Newlines among the dropped bytes. */
+  lines: number;
+  /** The errno the writes failed with (ENOSPC, EROFS, ...). */
+  reason: string;
+}

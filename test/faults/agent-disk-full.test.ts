@@ -61,7 +61,8 @@ test(
     await t.client.putJob('chatty', {
       name: 'chatty',
       replicas: 1,
-      task: { command: ['sh', '-c', 'while :; do echo chatty chatty chatty chatty; sleep 0.01; done'] },
+      // Ends at its first failed write: it runs on because its writes (to the shipper's pipe) never fail.
+      task: { command: ['sh', '-c', 'while echo chatty chatty chatty chatty; do sleep 0.01; done; exit 3'] },
       placement: { constraints: [{ attribute: 'disk', equals: 'small' }] },
     });
     const task = await waitFor('chatty running', async () => {
@@ -98,14 +99,18 @@ test(
     assert.ok(isAlive(task.pid!), 'the chatty task runs on');
     assert.equal((await t.client.jobTasks('chatty'))[0]?.state, 'running');
 
-    // `dabba logs` works and says when output was dropped (the writer drops it; the agent says when).
-    const during = await cli(['logs', task.id, '--tail', '3'], { addr: t.server.url });
+    // `dabba logs` works and says how much output was dropped, and since when (the log shipper
+    // counts what it could not write).
+    const during = await waitFor('drops reported', async () => {
+      const r = await cli(['logs', task.id, '--tail', '3'], { addr: t.server.url });
+      return /dropped since/.test(r.stderr) ? r : undefined;
+    });
     assert.equal(during.code, 0, during.stderr);
     assert.match(during.stdout, /chatty chatty/);
     assert.match(
       during.stderr,
       new RegExp(
-        `task ${task.id}: its host's disk was full since \\S+ \\(DiskFull\\): output written then is missing`,
+        `task ${task.id}: \\d+ bytes \\(\\d+ lines\\) of stdout dropped since \\S+: its host's disk was full \\(ENOSPC\\)`,
       ),
     );
 
@@ -115,9 +120,14 @@ test(
       const h = await host('small');
       return h !== undefined && (h.conditions ?? []).length === 0 ? true : undefined;
     });
-    const afterwards = await cli(['logs', task.id, '--tail', '1'], { addr: t.server.url });
+    const afterwards = await waitFor('the window closed', async () => {
+      const r = await cli(['logs', task.id, '--tail', '1'], { addr: t.server.url });
+      return / dropped from \S+ to \S+: its host's disk was full \(ENOSPC\)/.test(r.stderr) ? r : undefined;
+    });
     assert.equal(afterwards.code, 0, afterwards.stderr);
-    assert.match(afterwards.stderr, /its host's disk was full from \S+ to \S+ \(DiskFull\)/);
+    const [, bytes, lines] = /(\d+) bytes \((\d+) lines\)/.exec(afterwards.stderr) ?? [];
+    assert.ok(Number(bytes) > 0 && Number(lines) > 0, afterwards.stderr);
+    assert.ok(isAlive(task.pid!), 'the chatty task never saw a failed write');
     await t.client.putJob('later', {
       name: 'later',
       replicas: 1,

@@ -1,0 +1,72 @@
+/**
+ * The log shipper's process (log-shipper.ts): `node log-shipper-main.ts STATE_DIR`, started detached
+ * by the process runtime. Takes the runtime's socket (if another shipper holds it, exits: there is
+ * one per state dir), ships again every task whose pipes it finds (after a shipper was killed), and
+ * exits once it ships nothing and nobody is connected.
+ */
+import { readdir } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { LogShipper, TASK_ID } from './log-shipper.ts';
+import { shipperSocketName } from './shipper-socket.ts';
+
+const IDLE_EXIT_MS = 2000;
+
+const stateDir = process.argv[2];
+if (stateDir === undefined) {
+  process.stderr.write('usage: log-shipper-main.ts STATE_DIR\n');
+  process.exit(2);
+}
+const tasksDir = join(stateDir, 'tasks');
+const shipper = new LogShipper(tasksDir);
+const clients = new Set<Socket>();
+
+function serve(sock: Socket): void {
+  clients.add(sock);
+  sock.on('error', () => undefined);
+  sock.once('close', () => clients.delete(sock));
+  let buf = '';
+  sock.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let req: { id?: unknown; op?: unknown; task?: unknown };
+      try {
+        req = JSON.parse(line) as typeof req;
+      } catch {
+        continue;
+      }
+      const { id, op, task } = req;
+      if (typeof task !== 'string' || !TASK_ID.test(task)) {
+        sock.write(`${JSON.stringify({ id, error: 'invalid task id' })}\n`);
+        continue;
+      }
+      const done = op === 'open' ? shipper.open(task) : shipper.watch(task);
+      done.then(
+        () => sock.writable && sock.write(`${JSON.stringify({ id, ok: true })}\n`),
+        (e: unknown) => sock.writable && sock.write(`${JSON.stringify({ id, error: String(e) })}\n`),
+      );
+    }
+  });
+}
+
+const server = createServer(serve);
+server.on('error', (e: NodeJS.ErrnoException) => {
+  // Another shipper serves this state dir already.
+  process.exit(e.code === 'EADDRINUSE' ? 0 : 1);
+});
+server.listen(shipperSocketName(stateDir), () => {
+  void (async () => {
+    for (const name of await readdir(tasksDir).catch(() => [] as string[])) {
+      if (TASK_ID.test(name)) await shipper.open(name).catch(() => undefined);
+    }
+  })();
+});
+
+let idleSince = Date.now();
+setInterval(() => {
+  void shipper.flush();
+  if (shipper.shipping > 0 || clients.size > 0) idleSince = Date.now();
+  else if (Date.now() - idleSince > IDLE_EXIT_MS) process.exit(0);
+}, 500);
