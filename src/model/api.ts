@@ -190,8 +190,8 @@ export interface LogInstance {
 /**
  * Header of a task's log stream, JSON `LogGap[]`: the recent times when the host's data directory
  * could not take writes (full or read-only). A task's output written then is missing from its log:
- * the writer (conmon, or the task itself through its file descriptor) drops it, and the agent, which
- * is not in that path, cannot count it; it says when instead.
+ * its writer (conmon, for containers) drops it, and the agent, which is not in that path, cannot
+ * count it; it says when instead. Runtimes that count what they drop send LOG_DROPS_HEADER.
  */
 export const LOG_GAPS_HEADER = 'x-dabba-log-gaps';
 

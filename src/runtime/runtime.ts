@@ -152,7 +152,7 @@ export interface Runtime {
   logs(taskId: string, options?: LogReadOptions): AsyncIterable<LogLine>;
   /**
    * Optional, for runtimes that write tasks' logs themselves and count what they could not write
-   * (process: its log shipper): the latest windows of dropped output, of the current run or (with
+   * (process: its log writer): the latest windows of dropped output, of the current run or (with
    * `previous`) of the one kept by a restart in place. Empty when nothing was dropped.
    */
   logDrops?(taskId: string, options?: { previous?: boolean }): Promise<LogDrop[]>;

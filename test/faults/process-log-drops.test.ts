@@ -1,9 +1,9 @@
 /**
- * The process runtime's log shipper on a full disk (a real 4 MB tmpfs as the state dir): a chatty
+ * The process runtime's log writer on a full disk (a real 4 MB tmpfs as the state dir): a chatty
  * task that would stop at its first failed write (`echo ... || exit`) runs on, since its writes go
- * to a pipe and never fail; what the shipper could not write is counted (bytes, lines, ENOSPC, when)
+ * to a pipe and never fail; what the writer could not write is counted (bytes, lines, ENOSPC, when)
  * in log-drops.json, which the full disk can still take; once the tmpfs is enlarged, output reaches
- * the log again and the window of drops is closed. The shipper outlives a runtime that is closed
+ * the log again and the window of drops is closed. The writer outlives a runtime that is closed
  * (an agent's restart) and a new runtime reads the same counts.
  */
 import assert from 'node:assert/strict';
@@ -45,7 +45,7 @@ function spec(command: string[]): TaskSpec {
 }
 
 test(
-  'a full disk: the task writes on without an error, the shipper drops and counts, then writes again',
+  'a full disk: the task writes on without an error, the writer drops and counts, then writes again',
   { timeout: 120_000 },
   async () => {
     const rt = new ProcessRuntime({ stateDir: fs.dir, logger: silentLogger, logCheckIntervalMs: 600_000 });
@@ -79,7 +79,7 @@ test(
     assert.equal(dropping.to, undefined, 'the window is open while the disk is full');
     assert.ok(isAlive(h.pid), 'the task writes on');
 
-    // An agent restart meanwhile: the shipper goes on; a new runtime reads the same counts.
+    // An agent restart meanwhile: the writer goes on; a new runtime reads the same counts.
     await rt.close();
     const rt2 = new ProcessRuntime({ stateDir: fs.dir, logger: silentLogger, logCheckIntervalMs: 600_000 });
     runtimes.push(rt2);

@@ -2,7 +2,7 @@
  * An agent whose data dir fills up, on a two-host testbed (network namespaces, each with its own
  * `dabba agent` process and the process runtime; see docs/testbed.md): host tb-0's data dir is a
  * real 8 MB tmpfs, tb-1's is roomy. On tb-0 full: the chatty task there runs on (it would stop at
- * its first failed write: its writes go to the log shipper's pipe and never fail), the agent keeps
+ * its first failed write: its writes go to the log writer's pipe and never fail), the agent keeps
  * heartbeating (the host stays ready past the host timeout), the host shows DiskFull, new tasks go
  * to tb-1, and `dabba logs` says how many bytes and lines were dropped since when. Enlarging the
  * tmpfs clears it all by itself: the condition, the window of drops, and tb-0 takes tasks again.

@@ -1,6 +1,6 @@
 /**
  * The record of a task's output that could not be written (its host's disk full or read-only):
- * tasks/ID/log-drops.json, kept by the log shipper, read by the runtime for `dabba logs`.
+ * tasks/ID/log-drops.json, kept by the log writer, read by the runtime for `dabba logs`.
  *
  * The file is made at the task's start at its full size (DROPS_FILE_BYTES of spaces) and is only
  * ever overwritten in place (pwrite at 0, padded with spaces): rewriting blocks a file already has

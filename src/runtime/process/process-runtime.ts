@@ -1,7 +1,7 @@
 /**
  * The process runtime: each task is a plain child process (no namespaces, no image), started
  * detached in its own session and process group so it outlives the agent. Its output goes to named
- * pipes that the log shipper (log-shipper.ts, a small process that outlives the agent, as conmon
+ * pipes that the log writer (log-writer.ts, a small process that outlives the agent, as conmon
  * does) writes to files in the task's directory, never through pipes the agent holds, so an agent
  * crash cannot SIGPIPE it, and a full or read-only disk drops (and counts) its output instead of
  * failing its writes. Per-task state on disk lets a new agent re-adopt it (recover()).
@@ -36,8 +36,8 @@ import { keepTail } from '../previous-log.ts';
 import { isAlive, readStat, rssBytes, sessionMembers, ticksToSeconds } from './proc.ts';
 import { TaskLogs } from './task-logs.ts';
 import { DROPS_FILE, readDrops } from './log-drops.ts';
-import { pipePath } from './log-shipper.ts';
-import { ShipperClient } from './shipper-client.ts';
+import { pipePath } from './log-writer.ts';
+import { WriterClient } from './writer-client.ts';
 import { openTaskOutputs } from './task-output.ts';
 import {
   EXIT_FILE,
@@ -89,14 +89,14 @@ interface TaskRecord {
   removed: boolean;
   /** The exit record being written when our child ended: remove() waits for it before deleting. */
   exitWritten?: Promise<void>;
-  /** Its output goes through the log shipper (else the task writes its files itself). */
+  /** Its output goes through the log writer (else the task writes its files itself). */
   shipped: boolean;
   /** Set once its output has all reached the log after it exited (or we stopped waiting). */
   drained: boolean;
   draining?: Promise<void>;
 }
 
-/** How long reads of an ended task wait for the shipper to write the rest of its output. */
+/** How long reads of an ended task wait for the writer to write the rest of its output. */
 const DRAIN_WAIT_MS = 5000;
 
 async function exists(path: string): Promise<boolean> {
@@ -146,7 +146,7 @@ export class ProcessRuntime implements Runtime {
   readonly #tasks = new Map<string, TaskRecord>();
   readonly #starting = new Set<string>();
   readonly #rotateTimer: NodeJS.Timeout;
-  readonly #shipper: ShipperClient;
+  readonly #writer: WriterClient;
   #closed = false;
 
   constructor(options: ProcessRuntimeOptions) {
@@ -161,7 +161,7 @@ export class ProcessRuntime implements Runtime {
     this.#address = options.address ?? '127.0.0.1';
     this.#rotateTimer = setInterval(() => void this.rotateLogs(), options.logCheckIntervalMs ?? 5000);
     this.#rotateTimer.unref();
-    this.#shipper = new ShipperClient(this.#stateDir);
+    this.#writer = new WriterClient(this.#stateDir);
   }
 
   async start(launch: TaskLaunch): Promise<TaskHandle> {
@@ -228,7 +228,7 @@ export class ProcessRuntime implements Runtime {
     try {
       await mkdir(workDir, { recursive: true, mode: 0o700 });
       const logs = new TaskLogs(dir, { maxBytes: this.#logMaxBytes, keep: this.#logFiles });
-      const { out, err, shipped } = await openTaskOutputs(this.#shipper, taskId, dir, logs, this.#log);
+      const { out, err, shipped } = await openTaskOutputs(this.#writer, taskId, dir, logs, this.#log);
       const rec = this.#newRecord(dir, logs, shipped, {
         format: 1,
         taskId,
@@ -299,7 +299,7 @@ export class ProcessRuntime implements Runtime {
     rec.draining ??= (async () => {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        this.#shipper.watch(rec.state.taskId),
+        this.#writer.watch(rec.state.taskId),
         new Promise<void>((r) => (timer = setTimeout(r, DRAIN_WAIT_MS))),
       ]);
       clearTimeout(timer);
@@ -641,11 +641,11 @@ export class ProcessRuntime implements Runtime {
 
   /** Rotates every live task's logs that grew over the limit (also run on a timer). */
   async rotateLogs(): Promise<void> {
-    // A shipper that was killed is started again while tasks it should ship run.
+    // A writer that was killed is started again while tasks it should ship run.
     if ([...this.#tasks.values()].some((r) => r.shipped && r.exit === undefined && !r.removed))
-      await this.#shipper
+      await this.#writer
         .ensure()
-        .catch((e: unknown) => this.#log.warn({ err: messageOf(e) }, 'no log shipper'));
+        .catch((e: unknown) => this.#log.warn({ err: messageOf(e) }, 'no log writer'));
     for (const rec of [...this.#tasks.values()]) {
       if (rec.removed) continue;
       try {
@@ -660,7 +660,7 @@ export class ProcessRuntime implements Runtime {
   close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#rotateTimer);
-    this.#shipper.close();
+    this.#writer.close();
     for (const rec of this.#tasks.values()) {
       if (rec.poller !== undefined) clearInterval(rec.poller);
       rec.poller = undefined;

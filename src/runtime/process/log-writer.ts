@@ -1,20 +1,20 @@
 /**
- * The process runtime's log shipper: the one writer of its tasks' log files, in a small process of
+ * The process runtime's log writer: the one writer of its tasks' log files, in a small process of
  * its own that outlives the agent (as conmon does for a container). A task's stdout and stderr are
- * named pipes (tasks/ID/stdout.pipe, stderr.pipe); the shipper reads them and appends what comes
+ * named pipes (tasks/ID/stdout.pipe, stderr.pipe); the writer reads them and appends what comes
  * to stdout.log and stderr.log. A write that fails (the disk full or read-only) drops that output
  * and counts it (log-drops.ts): the task never sees an error for its own output, and is never
  * stopped for it. The next write that succeeds closes the window of drops.
  *
- * The task holds its pipe open for reading and writing, so it never gets SIGPIPE: if the shipper is
- * gone (killed), its writes wait in the pipe (then block once the pipe is full) until a new shipper
+ * The task holds its pipe open for reading and writing, so it never gets SIGPIPE: if the writer is
+ * gone (killed), its writes wait in the pipe (then block once the pipe is full) until a new writer
  * opens the pipes again; nothing is lost meanwhile.
  *
  * The agent's runtime talks to it over a unix socket in the abstract namespace (no file, so it works
  * on a full or read-only disk), in JSON lines: {id, op: 'open'|'watch', task} and {id, ok|error}.
  * `open` starts shipping a task (answered once its pipes are open); `watch` is answered once the
  * task's output has all been written (its pipes ended: the task and whatever inherited its output
- * have exited). The shipper exits by itself once it ships nothing and nobody is connected.
+ * have exited). The writer exits by itself once it ships nothing and nobody is connected.
  */
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -51,7 +51,7 @@ interface Shipped {
   finish: () => void;
 }
 
-export class LogShipper {
+export class LogWriter {
   readonly #tasksDir: string;
   /** The task's latest shipping, by id. */
   readonly #tasks = new Map<string, Shipped>();

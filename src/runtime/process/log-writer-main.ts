@@ -1,24 +1,24 @@
 /**
- * The log shipper's process (log-shipper.ts): `node log-shipper-main.ts STATE_DIR`, started detached
- * by the process runtime. Takes the runtime's socket (if another shipper holds it, exits: there is
- * one per state dir), ships again every task whose pipes it finds (after a shipper was killed), and
+ * The log writer's process (log-writer.ts): `node log-writer-main.ts STATE_DIR`, started detached
+ * by the process runtime. Takes the runtime's socket (if another writer holds it, exits: there is
+ * one per state dir), ships again every task whose pipes it finds (after a writer was killed), and
  * exits once it ships nothing and nobody is connected.
  */
 import { readdir } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { LogShipper, TASK_ID } from './log-shipper.ts';
-import { shipperSocketName } from './shipper-socket.ts';
+import { LogWriter, TASK_ID } from './log-writer.ts';
+import { writerSocketName } from './writer-socket.ts';
 
 const IDLE_EXIT_MS = 2000;
 
 const stateDir = process.argv[2];
 if (stateDir === undefined) {
-  process.stderr.write('usage: log-shipper-main.ts STATE_DIR\n');
+  process.stderr.write('usage: log-writer-main.ts STATE_DIR\n');
   process.exit(2);
 }
 const tasksDir = join(stateDir, 'tasks');
-const shipper = new LogShipper(tasksDir);
+const writer = new LogWriter(tasksDir);
 const clients = new Set<Socket>();
 
 function serve(sock: Socket): void {
@@ -42,7 +42,7 @@ function serve(sock: Socket): void {
         sock.write(`${JSON.stringify({ id, error: 'invalid task id' })}\n`);
         continue;
       }
-      const done = op === 'open' ? shipper.open(task) : shipper.watch(task);
+      const done = op === 'open' ? writer.open(task) : writer.watch(task);
       done.then(
         () => sock.writable && sock.write(`${JSON.stringify({ id, ok: true })}\n`),
         (e: unknown) => sock.writable && sock.write(`${JSON.stringify({ id, error: String(e) })}\n`),
@@ -53,20 +53,20 @@ function serve(sock: Socket): void {
 
 const server = createServer(serve);
 server.on('error', (e: NodeJS.ErrnoException) => {
-  // Another shipper serves this state dir already.
+  // Another writer serves this state dir already.
   process.exit(e.code === 'EADDRINUSE' ? 0 : 1);
 });
-server.listen(shipperSocketName(stateDir), () => {
+server.listen(writerSocketName(stateDir), () => {
   void (async () => {
     for (const name of await readdir(tasksDir).catch(() => [] as string[])) {
-      if (TASK_ID.test(name)) await shipper.open(name).catch(() => undefined);
+      if (TASK_ID.test(name)) await writer.open(name).catch(() => undefined);
     }
   })();
 });
 
 let idleSince = Date.now();
 setInterval(() => {
-  void shipper.flush();
-  if (shipper.shipping > 0 || clients.size > 0) idleSince = Date.now();
+  void writer.flush();
+  if (writer.shipping > 0 || clients.size > 0) idleSince = Date.now();
   else if (Date.now() - idleSince > IDLE_EXIT_MS) process.exit(0);
 }, 500);

@@ -1,5 +1,5 @@
 /**
- * The process runtime's side of the log shipper (log-shipper.ts): connects to the shipper of its
+ * The process runtime's side of the log writer (log-writer.ts): connects to the writer of its
  * state dir, starting one (detached: it outlives the agent) when there is none, and asks it to ship
  * a task (`open`) or to say when a task's output has all been written (`watch`).
  */
@@ -7,9 +7,9 @@ import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '../../lib/index.ts';
-import { shipperSocketName } from './shipper-socket.ts';
+import { writerSocketName } from './writer-socket.ts';
 
-const MAIN = fileURLToPath(new URL('./log-shipper-main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('./log-writer-main.ts', import.meta.url));
 const CONNECT_TIMEOUT_MS = 15_000;
 
 interface Pending {
@@ -17,7 +17,7 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-export class ShipperClient {
+export class WriterClient {
   readonly #stateDir: string;
   readonly #name: string;
   #sock: Promise<Socket> | undefined;
@@ -27,23 +27,23 @@ export class ShipperClient {
 
   constructor(stateDir: string) {
     this.#stateDir = stateDir;
-    this.#name = shipperSocketName(stateDir);
+    this.#name = writerSocketName(stateDir);
   }
 
-  /** Starts shipping a task's pipes; resolves once the shipper has them open. */
+  /** Starts shipping a task's pipes; resolves once the writer has them open. */
   open(taskId: string): Promise<void> {
     return this.#request('open', taskId);
   }
 
   /**
    * Resolves once the task's output has all been written to its log (or at once if it is not
-   * shipped). Resolves too if the shipper goes away meanwhile.
+   * shipped). Resolves too if the writer goes away meanwhile.
    */
   watch(taskId: string): Promise<void> {
     return this.#request('watch', taskId).catch(() => undefined);
   }
 
-  /** Connects (starting a shipper if there is none: after one was killed, it ships every task again). */
+  /** Connects (starting a writer if there is none: after one was killed, it ships every task again). */
   async ensure(): Promise<void> {
     if (this.#closed) return;
     await (this.#sock ??= this.#connect());
@@ -76,7 +76,7 @@ export class ShipperClient {
       } catch (e) {
         if (Date.now() > deadline) {
           this.#sock = undefined;
-          throw new Error(`cannot reach the log shipper: ${(e as Error).message}`, { cause: e });
+          throw new Error(`cannot reach the log writer: ${(e as Error).message}`, { cause: e });
         }
         if (!started) {
           started = true;
@@ -118,7 +118,7 @@ export class ShipperClient {
           this.#pending.delete(r.id ?? 0);
           if (this.#pending.size === 0) sock.unref();
           if (r.ok === true) p.resolve();
-          else p.reject(new Error(r.error ?? 'the log shipper refused'));
+          else p.reject(new Error(r.error ?? 'the log writer refused'));
         } catch {
           // not a reply
         }
@@ -127,7 +127,7 @@ export class ShipperClient {
     sock.on('error', () => undefined);
     sock.once('close', () => {
       this.#sock = undefined;
-      for (const p of this.#pending.values()) p.reject(new Error('the log shipper went away'));
+      for (const p of this.#pending.values()) p.reject(new Error('the log writer went away'));
       this.#pending.clear();
     });
   }
