@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { LogWriter, TASK_ID } from './log-writer.ts';
 import { writerSocketName } from './writer-socket.ts';
 
-const IDLE_EXIT_MS = 2000;
+const IDLE_EXIT_MS = 1000;
 
 const stateDir = process.argv[2];
 if (stateDir === undefined) {
@@ -19,12 +19,11 @@ if (stateDir === undefined) {
 }
 const tasksDir = join(stateDir, 'tasks');
 const writer = new LogWriter(tasksDir);
-const clients = new Set<Socket>();
+/** Requests being answered, and the first scan: work that keeps the process. */
+let pending = 1;
 
 function serve(sock: Socket): void {
-  clients.add(sock);
   sock.on('error', () => undefined);
-  sock.once('close', () => clients.delete(sock));
   let buf = '';
   sock.on('data', (d: Buffer) => {
     buf += d.toString();
@@ -42,7 +41,9 @@ function serve(sock: Socket): void {
         sock.write(`${JSON.stringify({ id, error: 'invalid task id' })}\n`);
         continue;
       }
+      pending++;
       const done = op === 'open' ? writer.open(task) : writer.watch(task);
+      void done.finally(() => pending--).catch(() => undefined);
       done.then(
         () => sock.writable && sock.write(`${JSON.stringify({ id, ok: true })}\n`),
         (e: unknown) => sock.writable && sock.write(`${JSON.stringify({ id, error: String(e) })}\n`),
@@ -61,12 +62,13 @@ server.listen(writerSocketName(stateDir), () => {
     for (const name of await readdir(tasksDir).catch(() => [] as string[])) {
       if (TASK_ID.test(name)) await writer.open(name).catch(() => undefined);
     }
-  })();
+  })().finally(() => pending--);
 });
 
 let idleSince = Date.now();
 setInterval(() => {
   void writer.flush();
-  if (writer.shipping > 0 || clients.size > 0) idleSince = Date.now();
+  // Connected agents do not keep it: one starts it again with its next task.
+  if (writer.shipping > 0 || pending > 0) idleSince = Date.now();
   else if (Date.now() - idleSince > IDLE_EXIT_MS) process.exit(0);
 }, 500);

@@ -14,7 +14,7 @@
  * on a full or read-only disk), in JSON lines: {id, op: 'open'|'watch', task} and {id, ok|error}.
  * `open` starts shipping a task (answered once its pipes are open); `watch` is answered once the
  * task's output has all been written (its pipes ended: the task and whatever inherited its output
- * have exited). The writer exits by itself once it ships nothing and nobody is connected.
+ * have exited). The writer exits by itself a second after it last shipped anything.
  */
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';

@@ -12,6 +12,8 @@ import { writerSocketName } from './writer-socket.ts';
 const MAIN = fileURLToPath(new URL('./log-writer-main.ts', import.meta.url));
 const CONNECT_TIMEOUT_MS = 15_000;
 
+class WriterGone extends Error {}
+
 interface Pending {
   resolve: () => void;
   reject: (e: Error) => void;
@@ -31,8 +33,14 @@ export class WriterClient {
   }
 
   /** Starts shipping a task's pipes; resolves once the writer has them open. */
-  open(taskId: string): Promise<void> {
-    return this.#request('open', taskId);
+  async open(taskId: string): Promise<void> {
+    try {
+      await this.#request('open', taskId);
+    } catch (e) {
+      // It exited, idle, as the request came: the next connection starts a new one.
+      if (!(e instanceof WriterGone)) throw e;
+      await this.#request('open', taskId);
+    }
   }
 
   /**
@@ -127,7 +135,7 @@ export class WriterClient {
     sock.on('error', () => undefined);
     sock.once('close', () => {
       this.#sock = undefined;
-      for (const p of this.#pending.values()) p.reject(new Error('the log writer went away'));
+      for (const p of this.#pending.values()) p.reject(new WriterGone('the log writer went away'));
       this.#pending.clear();
     });
   }
