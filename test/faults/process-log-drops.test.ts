@@ -7,7 +7,8 @@
  * (an agent's restart) and a new runtime reads the same counts.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { silentLogger } from '../../src/lib/index.ts';
@@ -115,5 +116,67 @@ test(
       'Killed',
       `stopped by us, not ended by a failed write: ${JSON.stringify(status)}`,
     );
+  },
+);
+
+/** Pids of the log writers of a state dir. */
+async function writerPids(stateDir: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmd = await readFile(`/proc/${name}/cmdline`, 'latin1').catch(() => '');
+    if (cmd.includes('log-writer-main.ts') && cmd.includes(stateDir)) out.push(Number(name));
+  }
+  return out;
+}
+
+test(
+  'a log writer killed while a task runs: its output waits in the pipe and a new writer writes it',
+  { timeout: 60_000 },
+  async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'dabba-log-writer-'));
+    const rt = new ProcessRuntime({ stateDir, logger: silentLogger });
+    try {
+      const wd = await mkdtemp(join(tmpdir(), 'dabba-log-writer-wd-'));
+      const script =
+        'echo one; while [ ! -f go ]; do sleep 0.05; done; echo two; echo three >&2; while [ ! -f end ]; do sleep 0.05; done';
+      await rt.start({
+        taskId: 'lone',
+        job: 'lone',
+        version: 1,
+        env: {},
+        spec: { ...spec(['sh', '-c', script]), workingDir: wd },
+      });
+      const log = join(stateDir, 'tasks', 'lone', 'stdout.log');
+      await waitFor('one in the log', async () =>
+        (await readFile(log, 'utf8')) === 'one\n' ? true : undefined,
+      );
+      const [writer] = await writerPids(stateDir);
+      assert.ok(writer !== undefined, 'a log writer runs');
+      process.kill(writer, 'SIGKILL');
+      await waitFor('the writer gone', async () =>
+        (await writerPids(stateDir)).length === 0 ? true : undefined,
+      );
+      await writeFile(join(wd, 'go'), '');
+      // The runtime's periodic check starts a new writer while tasks run; it takes up their pipes.
+      await waitFor('a new writer with the rest', async () => {
+        await rt.rotateLogs();
+        return (await readFile(log, 'utf8')).includes('two') ? true : undefined;
+      });
+      await writeFile(join(wd, 'end'), '');
+      assert.equal((await rt.wait('lone')).exitCode, 0, 'the task ended normally: no SIGPIPE');
+      const lines: string[] = [];
+      for await (const l of rt.logs('lone')) lines.push(`${l.stream}:${l.text}`);
+      assert.deepEqual(lines, ['stdout:one', 'stdout:two', 'stderr:three']);
+      await waitFor('the new writer exits by itself', async () =>
+        (await writerPids(stateDir)).length === 0 ? true : undefined,
+      );
+      await rt.remove('lone');
+      await rm(wd, { recursive: true, force: true });
+    } finally {
+      await rt.close();
+      for (const pid of await writerPids(stateDir)) process.kill(pid, 'SIGKILL');
+      await rm(stateDir, { recursive: true, force: true });
+    }
   },
 );

@@ -42,7 +42,8 @@ function serve(sock: Socket): void {
         continue;
       }
       pending++;
-      const done = op === 'open' ? writer.open(task) : writer.watch(task);
+      // After the first scan: a watch then knows every task whose pipes were found.
+      const done = scanned.then(() => (op === 'open' ? writer.open(task) : writer.watch(task)));
       void done.finally(() => pending--).catch(() => undefined);
       done.then(
         () => sock.writable && sock.write(`${JSON.stringify({ id, ok: true })}\n`),
@@ -57,8 +58,9 @@ server.on('error', (e: NodeJS.ErrnoException) => {
   // Another writer serves this state dir already.
   process.exit(e.code === 'EADDRINUSE' ? 0 : 1);
 });
+let scanned!: Promise<void>;
 server.listen(writerSocketName(stateDir), () => {
-  void (async () => {
+  scanned = (async () => {
     for (const name of await readdir(tasksDir).catch(() => [] as string[])) {
       if (TASK_ID.test(name)) await writer.open(name).catch(() => undefined);
     }

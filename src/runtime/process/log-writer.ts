@@ -16,7 +16,7 @@
  * task's output has all been written (its pipes ended: the task and whatever inherited its output
  * have exited). The writer exits by itself a second after it last shipped anything.
  */
-import { closeSync, constants, openSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -30,6 +30,27 @@ const DROPS_SAVE_MS = 1000;
 
 export function pipePath(taskDir: string, stream: LogStream): string {
   return join(taskDir, `${stream}.pipe`);
+}
+
+/**
+ * Reads what a just-opened pipe holds now. Linux reports no hangup to a reader that opened a pipe
+ * with no writer left (it waits for a writer to come), so a pipe whose task has ended would never
+ * end: read until it would block (a writer is there) or says end of file (none is).
+ */
+function readNow(fd: number): { chunks: Buffer[]; ended: boolean } {
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return { chunks, ended: false };
+      return { chunks, ended: true };
+    }
+    if (n === 0) return { chunks, ended: true };
+    chunks.push(buf.subarray(0, n));
+  }
 }
 
 function newlines(b: Uint8Array): number {
@@ -104,10 +125,10 @@ export class LogWriter {
   /** Ships one pipe (the socket owns its fd and closes it). */
   #ship(taskId: string, t: Shipped, stream: LogStream, fd: number): void {
     t.open++;
+    const now = readNow(fd);
     const logPath = join(t.dir, `${stream}.log`);
     let log: FileHandle | undefined;
     let writing = Promise.resolve();
-    const sock = new Socket({ fd, readable: true, writable: false });
     const write = async (chunk: Buffer): Promise<void> => {
       let off = 0;
       try {
@@ -128,20 +149,28 @@ export class LogWriter {
         }
       }
     };
-    sock.on('data', (chunk: Buffer) => {
-      // In order, one write at a time; reading pauses while a write is pending.
-      sock.pause();
-      writing = writing.then(() => write(chunk)).finally(() => sock.resume());
-    });
-    sock.on('error', () => undefined); // ends the stream like EOF (a 'close' follows)
-    sock.once('close', () => {
+    for (const chunk of now.chunks) writing = writing.then(() => write(chunk));
+    const ended = (): void => {
       void writing
         .then(() => log?.close())
         .catch(() => undefined)
         .finally(() => {
           if (--t.open === 0) void this.#end(taskId, t);
         });
+    };
+    if (now.ended) {
+      closeSync(fd);
+      ended();
+      return;
+    }
+    const sock = new Socket({ fd, readable: true, writable: false });
+    sock.on('data', (chunk: Buffer) => {
+      // In order, one write at a time; reading pauses while a write is pending.
+      sock.pause();
+      writing = writing.then(() => write(chunk)).finally(() => sock.resume());
     });
+    sock.on('error', () => undefined); // ends the stream like EOF (a 'close' follows)
+    sock.once('close', ended);
   }
 
   #wrote(t: Shipped, stream: LogStream): void {
