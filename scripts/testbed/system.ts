@@ -69,6 +69,15 @@ export function netnsPids(netns: string): number[] {
     .filter((n) => Number.isInteger(n) && n > 0);
 }
 
+/** Whether `pid` is the process runtime's log writer (a process of the runtime, not a task). */
+export function isLogWriter(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('log-writer-main.ts');
+  } catch {
+    return false;
+  }
+}
+
 /** The start time of a process (clock ticks since boot), to tell it from a later one with its pid. */
 export function processStart(pid: number): string | undefined {
   try {

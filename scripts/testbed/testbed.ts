@@ -21,7 +21,7 @@ import { cli as runCli } from '../../test/helpers/dev-cluster.ts';
 import { MAX_HOSTS, SLOT_PREFIX_LENGTH, hostPlan, slotPlan, type SlotPlan } from './address-plan.ts';
 import { claimSlot, self } from './slots.ts';
 import { writeState, type HostState, type TestbedState } from './state.ts';
-import { ip, netSysctl, netnsPids, processStart, runSync, type RunResult } from './system.ts';
+import { ip, isLogWriter, netSysctl, netnsPids, processStart, runSync, type RunResult } from './system.ts';
 import { teardownSlot } from './teardown.ts';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
@@ -467,10 +467,10 @@ export class Testbed {
     return netnsPids(this.#host(i).ns);
   }
 
-  /** Pids in host i's namespace other than its agent: the task processes. */
+  /** Pids in host i's namespace other than its agent and its runtime's log writer: the task processes. */
   taskPids(i: number): number[] {
     const agent = this.#host(i).pid;
-    return this.pids(i).filter((p) => p !== agent);
+    return this.pids(i).filter((p) => p !== agent && !isLogWriter(p));
   }
 
   // ---- talking to the cluster ------------------------------------------------------------------

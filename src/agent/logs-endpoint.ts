@@ -7,6 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import { isDabbaError } from '../errors/index.ts';
 import {
+  LOG_DROPS_HEADER,
   LOG_GAPS_HEADER,
   LOG_INSTANCE_HEADER,
   type LastExit,
@@ -63,10 +64,22 @@ export async function streamLogs(
   const instance: LogInstance | undefined = previous
     ? { instance: 'previous', requested, ...(task.lastExit ? { exit: task.lastExit } : {}) }
     : undefined;
+  // What was dropped, counted by a runtime that writes the log itself; else when it may have been.
+  const drops = runtime.logDrops
+    ? await runtime.logDrops(id, previous ? { previous: true } : {}).catch(() => [])
+    : undefined;
+  const holes =
+    drops === undefined
+      ? task.logGaps
+        ? { [LOG_GAPS_HEADER]: JSON.stringify(task.logGaps) }
+        : {}
+      : drops.length > 0
+        ? { [LOG_DROPS_HEADER]: JSON.stringify(drops) }
+        : {};
   res.writeHead(200, {
     'content-type': 'application/x-ndjson',
     ...(instance ? { [LOG_INSTANCE_HEADER]: JSON.stringify(instance) } : {}),
-    ...(task.logGaps ? { [LOG_GAPS_HEADER]: JSON.stringify(task.logGaps) } : {}),
+    ...holes,
   });
   try {
     for (let r = first ?? (await lines.next()); r.done !== true; r = await lines.next()) {

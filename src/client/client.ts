@@ -16,6 +16,7 @@ import type {
   HostCondition,
   HostView,
   ImageRemoval,
+  LogDrop,
   LogGap,
   LogInstance,
   JobPlanView,
@@ -41,7 +42,8 @@ import type {
   QuotaChange,
   TokenListEntry,
 } from '../model/index.ts';
-import { LOG_GAPS_HEADER, LOG_INSTANCE_HEADER } from '../model/index.ts';
+import { LOG_INSTANCE_HEADER } from '../model/index.ts';
+import { logHoleNotes } from './log-holes.ts';
 import type { ExecSpec, HistoryStep, HostHistorySnapshot } from '../model/index.ts';
 import type { IngestBatch, IngestResult, MetricsQuery, MetricsQueryResult } from '../model/index.ts';
 import type { LogTableInfo, LogTableQueryResult, TaskLogBatch } from '../model/index.ts';
@@ -745,6 +747,8 @@ export class DabbaClient {
       onInstance?: (instance: LogInstance) => void;
       /** Called before the first line when the host's disk took no writes lately (see LogGap). */
       onGaps?: (gaps: LogGap[]) => void;
+      /** Called before the first line when output was dropped and counted (see LogDrop). */
+      onDrops?: (drops: LogDrop[]) => void;
     } = {},
   ): AsyncGenerator<{ stream: string; time?: number; text: string }> {
     const q = new URLSearchParams();
@@ -772,14 +776,7 @@ export class DabbaClient {
         // a malformed header: no note
       }
     }
-    const gaps = res.headers.get(LOG_GAPS_HEADER);
-    if (gaps !== null && options.onGaps) {
-      try {
-        options.onGaps(JSON.parse(gaps) as LogGap[]);
-      } catch {
-        // a malformed header: no note
-      }
-    }
+    logHoleNotes(res.headers, options);
     const decoder = new TextDecoder();
     let buf = '';
     try {

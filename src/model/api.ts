@@ -197,8 +197,8 @@ export interface LogInstance {
 /**
  * Header of a task's log stream, JSON `LogGap[]`: the recent times when the host's data directory
  * could not take writes (full or read-only). A task's output written then is missing from its log:
- * the writer (conmon, or the task itself through its file descriptor) drops it, and the agent, which
- * is not in that path, cannot count it; it says when instead.
+ * its writer (conmon, for containers) drops it, and the agent, which is not in that path, cannot
+ * count it; it says when instead. Runtimes that count what they drop send LOG_DROPS_HEADER.
  */
 export const LOG_GAPS_HEADER = 'x-dabba-log-gaps';
 
@@ -220,4 +220,24 @@ export interface ImageRemoval {
   bytesFreed: number;
   blobsKept: number;
   layersKept: number;
+}
+
+/**
+ * Header of a task's log stream, JSON `LogDrop[]`: output the task wrote that could not be stored
+ * (its host's disk full or read-only), counted by the runtime's log writer. Sent by runtimes that
+ * write the task's log themselves (process); the others send LOG_GAPS_HEADER instead.
+ */
+export const LOG_DROPS_HEADER = 'x-dabba-log-drops';
+
+export interface LogDrop {
+  stream: 'stdout' | 'stderr';
+  /** ms since the epoch: the first write that failed. */
+  from: number;
+  /** ms since the epoch: the next write that succeeded; absent while writes still fail. */
+  to?: number;
+  bytes: number;
+  /** Newlines among the dropped bytes. */
+  lines: number;
+  /** The errno the writes failed with (ENOSPC, EROFS, ...). */
+  reason: string;
 }

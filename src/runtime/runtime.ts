@@ -6,7 +6,7 @@
  * Tasks outlive the agent: a runtime keeps what it needs on disk under its state directory, and
  * `recover()` re-adopts tasks still running after an agent restart.
  */
-import type { TaskSpec, TaskUsage } from '../model/index.ts';
+import type { LogDrop, TaskSpec, TaskUsage } from '../model/index.ts';
 
 export interface TaskLaunch {
   taskId: string;
@@ -151,6 +151,12 @@ export interface Runtime {
   stats(taskId: string): Promise<TaskUsage | undefined>;
   /** Reads the task's captured output, oldest first. */
   logs(taskId: string, options?: LogReadOptions): AsyncIterable<LogLine>;
+  /**
+   * Optional, for runtimes that write tasks' logs themselves and count what they could not write
+   * (process: its log writer): the latest windows of dropped output, of the current run or (with
+   * `previous`) of the one kept by a restart in place. Empty when nothing was dropped.
+   */
+  logDrops?(taskId: string, options?: { previous?: boolean }): Promise<LogDrop[]>;
   /** Releases runtime resources; running tasks keep running. */
   close(): Promise<void>;
   /**

@@ -1,7 +1,7 @@
 /**
- * `dabba dev` on a small tmpfs (the issue's report): below the watermark new job versions are
- * refused with 507 DABBA_E_STORAGE_FULL; on a full disk too; meanwhile health says degraded and
- * why, status and logs answer, the running task runs on, and the process stays up. Enlarging the
+ * `dabba dev` on a small tmpfs (the issue's report): below the watermark new job versions and
+ * new images are refused with 507 DABBA_E_STORAGE_FULL; on a full disk new job versions too;
+ * meanwhile health says degraded and why, status and logs answer, the running task runs on, and the process stays up. Enlarging the
  * tmpfs brings writes back without a restart; every acknowledged job is there, no refused one is.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { DevCluster, isAlive, waitFor } from '../helpers/dev-cluster.ts';
 import { Tmpfs } from '../helpers/tmpfs.ts';
 import { diskSpace } from '../../src/lib/index.ts';
+import { file, tarOf } from '../../src/image/test-fixtures.ts';
 
 let c: DevCluster | undefined;
 let fs: Tmpfs | undefined;
@@ -75,6 +76,21 @@ test(
     assert.equal(low.status, 507);
     assert.equal((low.body as { code: string }).code, 'DABBA_E_STORAGE_FULL');
     assert.match((low.body as { message: string }).message, /below the watermark/);
+    // New images too (an image upload: a tar of one file).
+    const image = await cl.api(
+      'POST',
+      '/v1/images/create?name=refused-image',
+      await tarOf([file('hello.txt', 'hello\n')]),
+      {
+        'content-type': 'application/x-tar',
+      },
+    );
+    assert.equal(image.status, 507);
+    assert.equal((image.body as { code: string }).code, 'DABBA_E_STORAGE_FULL');
+    assert.match(
+      (image.body as { message: string }).message,
+      /new images are refused: free space .* is below the watermark/,
+    );
 
     // The agent (same data dir) reports DiskPressure with its heartbeats; `dabba hosts` shows it.
     await waitFor('the host reports DiskPressure', async () => {

@@ -41,6 +41,8 @@ export interface EtcdClusterOptions {
   detached?: boolean;
   /** How long to wait for the cluster to be healthy (ms). Default 20,000. */
   startTimeoutMs?: number;
+  /** More arguments of every member (e.g. --quota-backend-bytes=N). */
+  extraArgs?: string[];
 }
 
 export interface EtcdMember {
@@ -273,6 +275,7 @@ class Cluster implements EtcdCluster {
       '--logger=zap',
       '--log-outputs=stderr',
       '--log-level=warn',
+      ...(this.#options.extraArgs ?? []),
     ];
     // Output goes to a file so that detached members do not depend on this process.
     const fd = openSync(m.logFile, 'a');

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { DabbaClient } from '../../client/index.ts';
 import { DabbaError } from '../../errors/index.ts';
-import { describeExit, jobOfTaskId, type LogGap, type LogInstance } from '../../model/index.ts';
+import { describeExit, jobOfTaskId, type LogDrop, type LogGap, type LogInstance } from '../../model/index.ts';
 import { CliError, describeError } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -68,6 +68,24 @@ export function gapsNote(id: string, gaps: LogGap[]): string {
     .join('');
 }
 
+const REASONS: Record<string, string> = {
+  ENOSPC: "its host's disk was full",
+  EDQUOT: "its host's disk quota was used up",
+  EROFS: "its host's disk was read-only",
+};
+
+/** The stderr note for output the runtime's log writer dropped and counted. */
+export function dropsNote(id: string, drops: LogDrop[]): string {
+  const when = (t: number): string => new Date(t).toISOString();
+  return drops
+    .map((d) => {
+      const span = d.to === undefined ? `since ${when(d.from)}` : `from ${when(d.from)} to ${when(d.to)}`;
+      const why = REASONS[d.reason] ?? `writing its log failed (${d.reason})`;
+      return `task ${id}: ${d.bytes} bytes (${d.lines} lines) of ${d.stream} dropped ${span}: ${why} (${d.reason})\n`;
+    })
+    .join('');
+}
+
 export function logsCommand(program: Command, ctx: CliContext): void {
   program
     .command('logs')
@@ -112,6 +130,7 @@ export function logsCommand(program: Command, ctx: CliContext): void {
               if (!i.requested) ctx.err.write(instanceNote(id, i));
             },
             onGaps: (gaps) => ctx.err.write(gapsNote(id, gaps)),
+            onDrops: (drops) => ctx.err.write(dropsNote(id, drops)),
           });
         if (!job) {
           for await (const line of read(ids[0] ?? target)) print(ids[0] ?? target, line);

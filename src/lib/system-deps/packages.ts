@@ -170,6 +170,14 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     skippedBy: ['DABBA_SKIP_ETCD'],
   },
   {
+    package: 'etcd-client',
+    command: 'etcdctl',
+    feature: 'etcd-store',
+    usedBy:
+      "etcd's operator procedure after a NOSPACE alarm (compact, defrag, alarm disarm) in test/faults/etcd-nospace",
+    skippedBy: ['DABBA_SKIP_ETCD'],
+  },
+  {
     package: 'prometheus',
     command: 'prometheus',
     feature: 'prometheus',

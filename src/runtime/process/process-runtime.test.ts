@@ -331,6 +331,11 @@ describe('ProcessRuntime', () => {
       await until(`batch ${n}`, async () =>
         (await readFile(join(wd, 'ack'), 'utf8').catch(() => '')) === `b${n}\n` ? true : undefined,
       );
+      // The log writer appends the batch a moment after the task wrote it to its pipe.
+      const live = join(f.stateDir, 'tasks', h.taskId, 'stdout.log');
+      await until(`batch ${n} in the log`, async () =>
+        (await readFile(live, 'utf8')).includes(`b${n}-l10-`) ? true : undefined,
+      );
     };
     const expected = (from: number, to: number): string[] => {
       const out: string[] = [];

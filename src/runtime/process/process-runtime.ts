@@ -1,17 +1,20 @@
 /**
  * The process runtime: each task is a plain child process (no namespaces, no image), started
- * detached in its own session and process group so it outlives the agent. Its output goes straight
- * to files (O_APPEND) in the task's directory, never through pipes the agent holds, so an agent
- * crash cannot SIGPIPE it. Per-task state on disk lets a new agent re-adopt it (recover()).
+ * detached in its own session and process group so it outlives the agent. Its output goes to named
+ * pipes that the log writer (log-writer.ts, a small process that outlives the agent, as conmon
+ * does) writes to files in the task's directory, never through pipes the agent holds, so an agent
+ * crash cannot SIGPIPE it, and a full or read-only disk drops (and counts) its output instead of
+ * failing its writes. Per-task state on disk lets a new agent re-adopt it (recover()).
  *
- * Layout under stateDir: tasks/ID/{state.json, exit.json, stdout.log[.N], stderr.log[.N], work/}.
+ * Layout under stateDir: tasks/ID/{state.json, exit.json, stdout.pipe, stderr.pipe,
+ * stdout.log[.N], stderr.log[.N], log-drops.json, work/}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { messageOf, NotFoundError, RuntimeError } from '../../errors/index.ts';
 import { silentLogger, sleep, type Logger } from '../../lib/index.ts';
-import type { TaskUsage } from '../../model/index.ts';
+import type { LogDrop, TaskUsage } from '../../model/index.ts';
 import type {
   ExecResult,
   ExecSession,
@@ -32,6 +35,10 @@ import { portEnv } from '../port-env.ts';
 import { keepTail } from '../previous-log.ts';
 import { isAlive, readStat, rssBytes, sessionMembers, ticksToSeconds } from './proc.ts';
 import { TaskLogs } from './task-logs.ts';
+import { DROPS_FILE, readDrops } from './log-drops.ts';
+import { pipePath } from './log-writer.ts';
+import { WriterClient } from './writer-client.ts';
+import { openTaskOutputs } from './task-output.ts';
 import {
   EXIT_FILE,
   readExitStatus,
@@ -82,6 +89,21 @@ interface TaskRecord {
   removed: boolean;
   /** The exit record being written when our child ended: remove() waits for it before deleting. */
   exitWritten?: Promise<void>;
+  /** Its output goes through the log writer (else the task writes its files itself). */
+  shipped: boolean;
+  /** Set once its output has all reached the log after it exited (or we stopped waiting). */
+  drained: boolean;
+  draining?: Promise<void>;
+}
+
+/** How long reads of an ended task wait for the writer to write the rest of its output. */
+const DRAIN_WAIT_MS = 5000;
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function startError(
@@ -124,6 +146,7 @@ export class ProcessRuntime implements Runtime {
   readonly #tasks = new Map<string, TaskRecord>();
   readonly #starting = new Set<string>();
   readonly #rotateTimer: NodeJS.Timeout;
+  readonly #writer: WriterClient;
   #closed = false;
 
   constructor(options: ProcessRuntimeOptions) {
@@ -138,6 +161,7 @@ export class ProcessRuntime implements Runtime {
     this.#address = options.address ?? '127.0.0.1';
     this.#rotateTimer = setInterval(() => void this.rotateLogs(), options.logCheckIntervalMs ?? 5000);
     this.#rotateTimer.unref();
+    this.#writer = new WriterClient(this.#stateDir);
   }
 
   async start(launch: TaskLaunch): Promise<TaskHandle> {
@@ -204,9 +228,8 @@ export class ProcessRuntime implements Runtime {
     try {
       await mkdir(workDir, { recursive: true, mode: 0o700 });
       const logs = new TaskLogs(dir, { maxBytes: this.#logMaxBytes, keep: this.#logFiles });
-      const out = await open(logs.path('stdout'), 'a', 0o600);
-      const err = await open(logs.path('stderr'), 'a', 0o600);
-      const rec = this.#newRecord(dir, logs, {
+      const { out, err, shipped } = await openTaskOutputs(this.#writer, taskId, dir, logs, this.#log);
+      const rec = this.#newRecord(dir, logs, shipped, {
         format: 1,
         taskId,
         job: launch.job,
@@ -270,7 +293,22 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
-  #newRecord(dir: string, logs: TaskLogs, state: TaskState): TaskRecord {
+  /** Waits (a bounded time) until an ended task's output has all reached its log. */
+  #drain(rec: TaskRecord): Promise<void> {
+    if (!rec.shipped || rec.drained) return Promise.resolve();
+    rec.draining ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#writer.watch(rec.state.taskId),
+        new Promise<void>((r) => (timer = setTimeout(r, DRAIN_WAIT_MS))),
+      ]);
+      clearTimeout(timer);
+      rec.drained = true;
+    })();
+    return rec.draining;
+  }
+
+  #newRecord(dir: string, logs: TaskLogs, shipped: boolean, state: TaskState): TaskRecord {
     let settle!: (s: ExitStatus) => void;
     const exited = new Promise<ExitStatus>((r) => (settle = r));
     const rec: TaskRecord = {
@@ -282,6 +320,8 @@ export class ProcessRuntime implements Runtime {
       poller: undefined,
       stopping: undefined,
       removed: false,
+      shipped,
+      drained: false,
       settle: (status) => {
         if (rec.exit !== undefined) return;
         rec.exit = status;
@@ -444,6 +484,8 @@ export class ProcessRuntime implements Runtime {
     const rec = this.#tasks.get(taskId);
     if (rec !== undefined) {
       if ((await this.#members(rec)).length > 0 || rec.exit === undefined) await this.stop(taskId, 0);
+      // The rest of its output reaches the log before it is kept or deleted.
+      await this.#drain(rec);
       rec.removed = true;
       // The exit record (a temp file, then a rename in the task dir) must not land mid-delete.
       await rec.exitWritten;
@@ -463,6 +505,9 @@ export class ProcessRuntime implements Runtime {
         const file = `${stream}.log`;
         await keepTail(join(this.#tasksDir, taskId, file), join(previous, file));
       }
+      await copyFile(join(this.#tasksDir, taskId, DROPS_FILE), join(previous, DROPS_FILE)).catch(
+        () => undefined,
+      );
     } else {
       await rm(previous, { recursive: true, force: true });
     }
@@ -498,6 +543,7 @@ export class ProcessRuntime implements Runtime {
         rec = this.#newRecord(
           dir,
           new TaskLogs(dir, { maxBytes: this.#logMaxBytes, keep: this.#logFiles }),
+          await exists(pipePath(dir, 'stdout')),
           state,
         );
         this.#tasks.set(taskId, rec);
@@ -574,14 +620,32 @@ export class ProcessRuntime implements Runtime {
     }
     const rec = this.#get(taskId);
     if (options.follow === true && rec.child === undefined) this.#ensurePoller(rec);
+    if (options.follow !== true && rec.exit !== undefined) await this.#drain(rec);
     yield* rec.logs.read(options, {
-      exited: () => rec.exit !== undefined,
+      // Ended, and all its output is in the log.
+      exited: () => {
+        if (rec.exit === undefined) return false;
+        if (!rec.drained) void this.#drain(rec);
+        return rec.drained || !rec.shipped;
+      },
       gone: () => rec.removed || this.#closed,
     });
   }
 
+  /** The windows in which a task's output could not be written (its disk full or read-only). */
+  async logDrops(taskId: string, options: { previous?: boolean } = {}): Promise<LogDrop[]> {
+    if (!TASK_ID.test(taskId)) return [];
+    const dir = join(options.previous === true ? this.#previousDir : this.#tasksDir, taskId);
+    return (await readDrops(dir)).windows;
+  }
+
   /** Rotates every live task's logs that grew over the limit (also run on a timer). */
   async rotateLogs(): Promise<void> {
+    // A writer that was killed is started again while tasks it should ship run.
+    if ([...this.#tasks.values()].some((r) => r.shipped && r.exit === undefined && !r.removed))
+      await this.#writer
+        .ensure()
+        .catch((e: unknown) => this.#log.warn({ err: messageOf(e) }, 'no log writer'));
     for (const rec of [...this.#tasks.values()]) {
       if (rec.removed) continue;
       try {
@@ -596,6 +660,7 @@ export class ProcessRuntime implements Runtime {
   close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#rotateTimer);
+    this.#writer.close();
     for (const rec of this.#tasks.values()) {
       if (rec.poller !== undefined) clearInterval(rec.poller);
       rec.poller = undefined;

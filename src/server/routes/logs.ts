@@ -1,6 +1,12 @@
 import { DabbaError, NotFoundError, UnavailableError } from '../../errors/index.ts';
 import type { HostRecord, Task } from '../../model/index.ts';
-import { jobOfTaskId, keys, LOG_GAPS_HEADER, LOG_INSTANCE_HEADER } from '../../model/index.ts';
+import {
+  jobOfTaskId,
+  keys,
+  LOG_DROPS_HEADER,
+  LOG_GAPS_HEADER,
+  LOG_INSTANCE_HEADER,
+} from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { agentTarget, withDispatcher } from '../agent-connection.ts';
 import { writeChunk } from '../http/respond.ts';
@@ -63,11 +69,13 @@ export function logRoutes(router: Router, store: Store, pki?: ServerPki): void {
     }
     const instance = upstream.headers.get(LOG_INSTANCE_HEADER);
     const gaps = upstream.headers.get(LOG_GAPS_HEADER);
+    const drops = upstream.headers.get(LOG_DROPS_HEADER);
     res.writeHead(200, {
       'content-type': 'application/x-ndjson',
       'cache-control': 'no-store',
       ...(instance === null ? {} : { [LOG_INSTANCE_HEADER]: instance }),
       ...(gaps === null ? {} : { [LOG_GAPS_HEADER]: gaps }),
+      ...(drops === null ? {} : { [LOG_DROPS_HEADER]: drops }),
     });
     try {
       for await (const chunk of upstream.body) {
