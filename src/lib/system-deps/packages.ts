@@ -109,14 +109,6 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     skippedBy: ['DABBA_SKIP_OCI'],
   },
   {
-    package: 'btrfs-progs',
-    command: 'btrfs',
-    feature: 'volumes',
-    usedBy:
-      'volumes as btrfs subvolumes with qgroup limits (agent/volumes.ts; its test makes a btrfs loop file)',
-    skippedBy: [],
-  },
-  {
     package: 'mount',
     command: 'mount',
     feature: 'containers',
@@ -128,8 +120,8 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     command: 'btrfs',
     feature: 'containers',
     usedBy:
-      "tasks' root filesystems as btrfs snapshots where the image store is on btrfs (src/image/btrfs-snapshots, test/oci/btrfs-snapshots)",
-    skippedBy: ['DABBA_SKIP_OCI'],
+      "tasks' root filesystems as btrfs snapshots where the image store is on btrfs (src/image/btrfs-snapshots, test/oci/btrfs-snapshots), and volumes as btrfs subvolumes with qgroup limits (agent/volumes.ts, test/agent/volumes-btrfs)",
+    skippedBy: [],
   },
   {
     package: 'busybox-static',
