@@ -28,7 +28,7 @@ import {
   type MetricsCollectionOptions,
 } from './metrics-collection.ts';
 import { MeshHost } from '../mesh/host/index.ts';
-import { HostConfigs } from '../configdist/host/index.ts';
+import { HostConfigs, servePeer } from '../configdist/host/index.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -71,8 +71,11 @@ export interface AgentOptions {
    * `address` from port `portBase`, and tasks get DABBA_UPSTREAM_<NAME>. Absent: no proxy.
    */
   mesh?: { address: string; portBase: number };
-  /** How often each config a task mounts is checked for a new version (ms, default 250). */
-  configPollMs?: number;
+  /**
+   * Config distribution: a content fetch with no byte for this long moves to the next upstream
+   * (ms, default 10,000).
+   */
+  configIdleMs?: number;
 }
 
 export interface RunningAgent {
@@ -122,6 +125,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
             })),
         });
 
+  const configs = new HostConfigs({
+    client: o.client,
+    hostId: o.hostId,
+    dataDir: o.dataDir,
+    logger: logger.child({ part: 'configs' }),
+    ...(o.configIdleMs === undefined ? {} : { idleMs: o.configIdleMs }),
+  });
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
     (id) => {
@@ -141,7 +151,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     o.credentials,
     logger,
     history && ((at, step) => history.snapshotAt(at, step)),
+    (req, res, pathname, query) => servePeer(configs.dist, req, res, pathname, query),
   );
+  configs.dist.setSelfUrl(endpoint.url);
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
   const shipper = new LogShipper({ client: o.client, runtime: o.runtime, hostId: o.hostId, logger });
@@ -156,13 +168,6 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           portBase: o.mesh.portBase,
           logger,
         });
-  const configs = new HostConfigs({
-    client: o.client,
-    hostId: o.hostId,
-    dataDir: o.dataDir,
-    logger: logger.child({ part: 'configs' }),
-    ...(o.configPollMs === undefined ? {} : { pollMs: o.configPollMs }),
-  });
   const deps = {
     configs,
     onRun: shipper.follow.bind(shipper),

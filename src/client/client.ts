@@ -57,6 +57,7 @@ import { openExec, type ExecConnection } from './exec-upgrade.ts';
 import { parseAddrs } from './addrs.ts';
 import { errorFromBody, ndjson, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
+import { configDistApi, type ConfigDistApi } from './configdist.ts';
 import { configApi, type ConfigApi } from './configs.ts';
 
 export type { ConfigApi, ConfigContent } from './configs.ts';
@@ -220,6 +221,21 @@ export class DabbaClient {
   async #json<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const res = await this.#fetch(method, path, opts);
     return (await parseResponse(res)) as T;
+  }
+
+  /** A client like this one (same TLS settings and token) to another address: a peer's endpoint. */
+  at(addr: string): DabbaClient {
+    return new DabbaClient({
+      addr: [addr],
+      timeoutMs: this.#timeoutMs,
+      ...this.#tls,
+      ...(this.#token === undefined ? {} : { token: this.#token }),
+    });
+  }
+
+  /** Config distribution's control and metadata streams: see configdist.ts. */
+  configDist(): ConfigDistApi {
+    return configDistApi((method, path, opts) => this.#fetch(method, path, opts));
   }
 
   /** Configs (`dabba config`): see configs.ts. */

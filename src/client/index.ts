@@ -2,3 +2,5 @@ export * from './client.ts';
 export type { SseMessage } from './sse.ts';
 export { certificatePin, type ClientTls } from './tls.ts';
 export { PIN_PATTERN, fetchPinnedCa } from './ca-discovery.ts';
+export type { ConfigDistApi, MetaEvent, TreeEvent } from './configdist.ts';
+export type { ConfigApi } from './configs.ts';

@@ -51,4 +51,5 @@ export {
   type MeshValidationResult,
 } from './mesh-file.ts';
 export * from './config.ts';
+export * from './configdist.ts';
 export * from './taskcontrol.ts';
