@@ -323,7 +323,11 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     )
     .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
-    .option('--config-fanout <n>', 'config distribution trees: children per host at most', '3')
+    .option(
+      '--config-fanout <n>',
+      'config distribution trees: children per host at most (0: a star, every host from the server)',
+      '3',
+    )
     .action(
       async (opts: {
         configFanout: string;
@@ -349,9 +353,9 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
           throw new CliError(`--shards "${opts.shards}" must be a whole number from 1 to 4096`, EXIT.USAGE);
         }
         const configFanout = Number(opts.configFanout);
-        if (!Number.isInteger(configFanout) || configFanout < 1 || configFanout > 1000)
+        if (!Number.isInteger(configFanout) || configFanout < 0 || configFanout > 1000)
           throw new CliError(
-            `--config-fanout "${opts.configFanout}" must be a whole number from 1 to 1000`,
+            `--config-fanout "${opts.configFanout}" must be a whole number from 0 to 1000`,
             EXIT.USAGE,
           );
         const ttl = parseDuration(opts.leaseTtl);

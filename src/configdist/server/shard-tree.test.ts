@@ -1,7 +1,7 @@
 /**
  * The shard tree under random joins and leaves: the fan-out stays bounded, every member but the
- * root has a parent in the tree, the depth is the F-ary heap's, and the members reported as changed
- * are exactly those whose position (parent, children) changed, so telling them is enough.
+ * root has a parent in the tree, the depth is the F-ary heap's, and every member whose position
+ * (parent, children) changed is among those reported, so telling them is enough. Fan-out 0: a star.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -42,7 +42,7 @@ for (const fanout of [1, 2, 3, 8]) {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
       return seed % n;
     };
-    for (let step = 0; step < 2000; step++) {
+    for (let step = 0; step < 800; step++) {
       const before = positions(t);
       let changed: TreeMember[];
       let gone: string | undefined;
@@ -94,4 +94,17 @@ test('positions list the ancestors beyond the parent as fallbacks, nearest first
   assert.equal(p.shard, 3);
   assert.equal(p.heartbeatMs, 500);
   assert.equal(t.position(t.order[0]!, 500).parent, null);
+});
+
+test('fan-out 0 is a star: every member fetches from the server', () => {
+  const t = new ShardTree(0, 0);
+  for (let i = 0; i < 5; i++) t.join({ host: `h${i}`, url: `http://h${i}`, index: 0, lastSeen: 0 });
+  t.leave(t.order[2]!);
+  assert.equal(t.depth(), 0);
+  for (const m of t.order) {
+    const p = t.position(m, 1);
+    assert.equal(p.parent, null);
+    assert.deepEqual(p.children, []);
+    assert.deepEqual(p.fallbacks, []);
+  }
 });

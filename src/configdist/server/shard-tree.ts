@@ -8,6 +8,9 @@
  * only a handful of members change places: the moved one, the freed place's parent and children,
  * and the moved one's old parent. Those are returned, for the distributor to send them their new
  * position. Pure: no I/O, no clock (times are passed in).
+ *
+ * Fan-out 0 is the star that the tree replaces (every member's upstream is the server): the
+ * benchmarks' baseline.
  */
 import type { TreePeer, TreePosition } from '../../model/index.ts';
 
@@ -30,7 +33,7 @@ export class ShardTree<M extends TreeMember = TreeMember> {
   epoch = 0;
 
   constructor(shard: number, fanout: number) {
-    if (!Number.isInteger(fanout) || fanout < 1) throw new Error(`fan-out must be a whole number from 1`);
+    if (!Number.isInteger(fanout) || fanout < 0) throw new Error(`fan-out must be a whole number from 0`);
     this.shard = shard;
     this.fanout = fanout;
   }
@@ -82,7 +85,7 @@ export class ShardTree<M extends TreeMember = TreeMember> {
   }
 
   parentOf(i: number): M | undefined {
-    return i === 0 ? undefined : this.order[Math.floor((i - 1) / this.fanout)];
+    return i === 0 || this.fanout === 0 ? undefined : this.order[Math.floor((i - 1) / this.fanout)];
   }
 
   childrenOf(i: number): M[] {
@@ -95,6 +98,7 @@ export class ShardTree<M extends TreeMember = TreeMember> {
   }
 
   depthOf(i: number): number {
+    if (this.fanout === 0) return 0;
     let d = 0;
     for (let j = i; j > 0; j = Math.floor((j - 1) / this.fanout)) d++;
     return d;
@@ -102,7 +106,7 @@ export class ShardTree<M extends TreeMember = TreeMember> {
 
   /** The tree's depth (0 for one member, -1 for none). */
   depth(): number {
-    return this.order.length === 0 ? -1 : this.depthOf(this.order.length - 1);
+    return this.order.length === 0 ? -1 : this.fanout === 0 ? 0 : this.depthOf(this.order.length - 1);
   }
 
   position(m: M, heartbeatMs: number): TreePosition {
