@@ -52,6 +52,8 @@ export interface TestbedOptions {
   agentArgs?: string[];
   /** Every agent runs the mesh's proxy with its listeners from this port (`--mesh-ports`). */
   meshPorts?: number;
+  /** Extra arguments of `dabba server` (e.g. ['--config-fanout', '2']). */
+  serverArgs?: string[];
 }
 
 export interface TestbedHost {
@@ -175,6 +177,8 @@ export class Testbed {
   readonly #logLevel: string;
   /** Extra arguments of every `dabba agent`. */
   agentArgs: string[] = [];
+  /** Extra arguments of `dabba server`. */
+  serverArgs: string[] = [];
   readonly #meshPorts: number | undefined;
   readonly #agents = new Map<number, ChildProcess>();
   #server: ChildProcess | undefined;
@@ -309,6 +313,7 @@ export class Testbed {
         `${this.plan.gateway}:${port}`,
         '--host-timeout',
         this.hostTimeout,
+        ...this.serverArgs,
       ],
       { stdio: ['ignore', fd, fd], detached: true, env: this.#env() },
     );
@@ -603,6 +608,7 @@ export async function startTestbed(o: TestbedOptions): Promise<Testbed> {
     ...(o.meshPorts === undefined ? {} : { meshPorts: o.meshPorts }),
   });
   tb.agentArgs = o.agentArgs ?? [];
+  tb.serverArgs = o.serverArgs ?? [];
   live.add(tb);
   installHandlers(o.handleSignals ?? true);
   try {

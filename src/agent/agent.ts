@@ -28,7 +28,7 @@ import {
   type MetricsCollectionOptions,
 } from './metrics-collection.ts';
 import { MeshHost } from '../mesh/host/index.ts';
-import { HostConfigs } from '../configdist/host/index.ts';
+import { HostConfigs, servePeer } from '../configdist/host/index.ts';
 import { HostVolumes, runVolumeGc } from './volumes.ts';
 
 export interface AgentOptions {
@@ -72,10 +72,13 @@ export interface AgentOptions {
    * `address` from port `portBase`, and tasks get DABBA_UPSTREAM_<NAME>. Absent: no proxy.
    */
   mesh?: { address: string; portBase: number };
-  /** How often each config a task mounts is checked for a new version (ms, default 250). */
-  configPollMs?: number;
   /** How often volumes no longer recorded for this host are looked for and deleted (ms, default 30,000). */
   volumeGcMs?: number;
+  /**
+   * Config distribution: a content fetch with no byte for this long moves to the next upstream
+   * (ms, default 10,000).
+   */
+  configIdleMs?: number;
 }
 
 export interface RunningAgent {
@@ -139,6 +142,13 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           portBase: o.mesh.portBase,
           logger,
         });
+  const configs = new HostConfigs({
+    client: o.client,
+    hostId: o.hostId,
+    dataDir: o.dataDir,
+    logger: logger.child({ part: 'configs' }),
+    ...(o.configIdleMs === undefined ? {} : { idleMs: o.configIdleMs }),
+  });
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,
     (id) => {
@@ -159,17 +169,12 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     logger,
     history && ((at, step) => history.snapshotAt(at, step)),
     mesh && (() => mesh.stats()),
+    (req, res, pathname, query) => servePeer(configs.dist, req, res, pathname, query),
   );
+  configs.dist.setSelfUrl(endpoint.url);
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
   const shipper = new LogShipper({ client: o.client, runtime: o.runtime, hostId: o.hostId, logger });
-  const configs = new HostConfigs({
-    client: o.client,
-    hostId: o.hostId,
-    dataDir: o.dataDir,
-    logger: logger.child({ part: 'configs' }),
-    ...(o.configPollMs === undefined ? {} : { pollMs: o.configPollMs }),
-  });
   const deps = {
     configs,
     volumes,

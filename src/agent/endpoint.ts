@@ -39,6 +39,18 @@ import type { HostCredentials } from './host-credentials.ts';
 
 /** Subject organisation of the control plane's certificates (see src/auth/pki). */
 const SERVERS_ORG = 'dabba:servers';
+/** Subject organisation of host certificates: other hosts may read config distribution's routes. */
+const HOSTS_ORG = 'dabba:hosts';
+
+/** Config distribution's routes a child host reads from its parent (configdist/host/peer-endpoint.ts). */
+export type PeerRoutes = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+  query: URLSearchParams,
+) => Promise<void> | undefined;
+
+const isPeerPath = (p: string): boolean => p.startsWith('/v1/configdist/') || p.startsWith('/v1/configs/');
 
 export interface AgentEndpoint {
   url: string;
@@ -55,16 +67,23 @@ function handle(
   res: ServerResponse,
   history: HistoryQuery | undefined,
   meshStats: MeshStatsQuery | undefined,
+  peer: PeerRoutes | undefined,
 ): Promise<void> | void {
   // Only exec reads a body; for the rest whatever a client sends is drained so it gets the answer.
   if (!(req.url ?? '').startsWith('/v1/exec/')) req.resume();
   const target = parseRequestTarget(req.url);
   if (!target) return fail(res, 400, 'DABBA_E_BAD_REQUEST', 'the request target is not a path');
   if (target.pathname === '/v1/health') return send(res, 200, { ok: true });
+  const forPeers = isPeerPath(target.pathname);
   if (tls) {
-    const peer = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate() : undefined;
-    if (peer?.subject?.O !== SERVERS_ORG)
+    const cert = req.socket instanceof TLSSocket ? req.socket.getPeerCertificate() : undefined;
+    const org = cert?.subject?.O;
+    if (org !== SERVERS_ORG && !(forPeers && org === HOSTS_ORG))
       return fail(res, 403, 'DABBA_E_FORBIDDEN', 'only the control plane may read from this endpoint');
+  }
+  if (forPeers) {
+    const served = peer?.(req, res, target.pathname, target.query);
+    return served ?? fail(res, 404, 'DABBA_E_NOT_FOUND', 'no such endpoint');
   }
   const ex = /^\/v1\/exec\/([^/]+)$/.exec(target.pathname);
   if (ex) {
@@ -138,10 +157,11 @@ export async function startEndpoint(
   logger: Logger = silentLogger,
   history?: HistoryQuery,
   meshStats?: MeshStatsQuery,
+  peer?: PeerRoutes,
 ): Promise<AgentEndpoint> {
   const listener: RequestListener = (req, res) => {
     try {
-      const p = handle(runtime, taskInfo, creds !== undefined, req, res, history, meshStats);
+      const p = handle(runtime, taskInfo, creds !== undefined, req, res, history, meshStats, peer);
       if (p) p.catch(() => fail(res, 500, 'DABBA_E_INTERNAL', 'internal error'));
     } catch {
       fail(res, 500, 'DABBA_E_INTERNAL', 'internal error');

@@ -308,6 +308,7 @@ export const daemons: Daemons = {
             ? { replicaId: defaultHostId() }
             : {}),
         ...(o.shards === undefined ? {} : { shardCount: o.shards }),
+        ...(o.configFanout === undefined ? {} : { configDist: { fanout: o.configFanout } }),
         ...(o.leaseTtlSeconds === undefined ? {} : { leaseTtlSeconds: o.leaseTtlSeconds }),
         ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
         ...(o.taskNetwork === undefined ? {} : { taskNetwork: o.taskNetwork }),

@@ -42,6 +42,8 @@ export interface ServerDaemonOptions {
   tlsNames?: string[];
   /** Storage watermark: free space below it is low (docs/operations.md). */
   watermark?: Watermark;
+  /** Config distribution trees: children per host at most (docs/config.md). */
+  configFanout?: number;
 }
 export interface AgentDaemonOptions {
   servers: string;

@@ -61,6 +61,7 @@ import { openExec, type ExecConnection } from './exec-upgrade.ts';
 import { parseAddrs } from './addrs.ts';
 import { errorFromBody, ndjson, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
+import { configDistApi, type ConfigDistApi } from './configdist.ts';
 import { configApi, type ConfigApi } from './configs.ts';
 import { remediationApi, type RemediationApi } from './remediation.ts';
 import { boardApi, type BoardApi } from './boards.ts';
@@ -232,6 +233,21 @@ export class DabbaClient {
   /** Remediation rules and log (`dabba remediation`): see remediation.ts. */
   remediation(): RemediationApi {
     return remediationApi((method, path, opts) => this.#fetch(method, path, opts));
+  }
+
+  /** A client like this one (same TLS settings and token) to another address: a peer's endpoint. */
+  at(addr: string): DabbaClient {
+    return new DabbaClient({
+      addr: [addr],
+      timeoutMs: this.#timeoutMs,
+      ...this.#tls,
+      ...(this.#token === undefined ? {} : { token: this.#token }),
+    });
+  }
+
+  /** Config distribution's control and metadata streams: see configdist.ts. */
+  configDist(): ConfigDistApi {
+    return configDistApi((method, path, opts) => this.#fetch(method, path, opts));
   }
 
   /** Configs (`dabba config`): see configs.ts. */

@@ -4,6 +4,8 @@
  * the agent share; the store keys are in keys.ts.
  */
 
+import type { ConfigPropagation, ConfigTreeView } from './configdist.ts';
+
 /** How a config's content is checked before it is stored (by its path's extension). */
 export type ConfigFormat = 'json' | 'yaml' | 'text';
 
@@ -45,6 +47,10 @@ export interface ConfigHostState {
 export interface ConfigStatusView {
   latest: ConfigVersion;
   hosts: ConfigHostState[];
+  /** How the latest version reached the hosts. */
+  propagation?: ConfigPropagation;
+  /** The distribution tree of the config's shard, when the answering replica owns it. */
+  tree?: ConfigTreeView;
 }
 
 /** The most bytes a config may hold. */

@@ -53,6 +53,7 @@ export {
   type MeshValidationResult,
 } from './mesh-file.ts';
 export * from './config.ts';
+export * from './configdist.ts';
 export * from './taskcontrol.ts';
 export * from './remediation.ts';
 export * from './mesh-stats.ts';

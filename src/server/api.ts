@@ -47,7 +47,8 @@ import { meshRoutes } from './routes/mesh.ts';
 import { meshStatsRoutes } from './routes/mesh-stats.ts';
 import { configRoutes } from './routes/configs.ts';
 import { boardRoutes } from './routes/boards.ts';
-import type { ConfigStore } from '../configdist/server/index.ts';
+import { configDistRoutes } from './routes/configdist.ts';
+import type { ConfigStore, Distributor } from '../configdist/server/index.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
 import type { HostView, TaskNetwork } from '../model/index.ts';
@@ -75,6 +76,8 @@ export interface ApiOptions {
   images?: ImageStore;
   /** The versioned config store (`/v1/configs`). */
   configs?: ConfigStore;
+  /** The config distributor (`/v1/configdist/...`): trees of subscribed hosts per config shard. */
+  distributor?: Distributor;
   /** The control-plane replicas (`GET /v1/servers`). */
   servers?: ServersSource;
   /** The cluster CA and this replica's certificate; with `pki.tls` the API serves HTTPS. */
@@ -135,7 +138,8 @@ export function buildRouter(o: ApiOptions): Router {
   meshStatsRoutes(router, o.store, o.pki);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);
-  if (o.configs) configRoutes(router, o.configs);
+  if (o.configs) configRoutes(router, o.configs, o.distributor);
+  if (o.distributor) configDistRoutes(router, o.distributor);
   if (o.servers) serverRoutes(router, o.servers);
   metricsRoutes(
     router,

@@ -10,7 +10,8 @@ import { DabbaError } from '../errors/index.ts';
 import type { Clock, Logger, Watermark } from '../lib/index.ts';
 import { handleAcceptErrors, systemClock } from '../lib/index.ts';
 import { BlobStore, type ImageStore } from '../image/index.ts';
-import { ConfigStore } from '../configdist/server/index.ts';
+import { ConfigStore, Distributor } from '../configdist/server/index.ts';
+import { registerDistributorMetrics } from './configdist-metrics.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
 import { preparePki, type ServerPki } from './pki.ts';
@@ -79,6 +80,8 @@ export interface ServerOptions {
    * data dir, configs are limited to 256 KiB, kept in the store only (docs/config.md).
    */
   configDir?: string;
+  /** Config distribution trees: children per host at most (default 3) and heartbeat interval (ms, default 2,000). */
+  configDist?: { fanout?: number; heartbeatMs?: number; deadAfterMs?: number };
   /** Serve HTTPS on loopback too (beyond loopback it always does). */
   forceTls?: boolean;
   /** More names (DNS or IP) for the server certificate, besides the listen/advertise hosts and hostname. */
@@ -174,6 +177,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   );
   const events = new EventLog(store, clock);
   guard?.attach(events);
+  let replica: Replica | undefined = undefined;
+  // Config shard c belongs to the replica that owns scheduler shard c mod the shard count.
+  const distributor = new Distributor({
+    store,
+    logger: logger.child({ part: 'configdist' }),
+    ownerId: replicaId,
+    owns: (shard) => replica?.ownedShards().includes(shard % shardCount) ?? false,
+    ...o.configDist,
+  });
+  registerDistributorMetrics(metrics.registry, distributor);
   let auth: ApiAuth | undefined;
   let adminToken: string | undefined;
   if (o.auth !== false) {
@@ -190,7 +203,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     };
     adminToken = await bootstrapAdminToken(store, clock.now(), o.auth?.adminToken);
   }
-  let replica: Replica | undefined = undefined;
   let cacheOwner: SchedulerLoop | undefined = undefined;
   const pki = await preparePki(o.store, {
     host: o.host,
@@ -260,6 +272,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       ...(o.images ? { images: o.images } : {}),
       ...(o.uiDir === undefined ? {} : { uiDir: o.uiDir }),
       configs,
+      distributor,
       ...(auth ? { auth } : {}),
       pki,
       ...(guard ? { storage: guard } : {}),
@@ -337,6 +350,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ...(auth ? [auth.tokens.run(signal)] : []),
     r.run(signal),
     scheduler.run(signal),
+    distributor.run(signal),
     ...(guard ? [guard.run(signal)] : []),
     ...(telemetry ? [telemetry.run(signal)] : []),
     ...(logTables ? logTables.run(store, signal) : []),

@@ -101,6 +101,19 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
     path: '/v1/configs/app%2Fnothing.json/hosts/h1',
     body: { version: 1, digest: 'sha256:0' },
   },
+  'GET /v1/configdist/shards/:shard/hosts/:id/tree': {
+    kind: 'host',
+    path: '/v1/configdist/shards/0/hosts/h1/tree?url=http%3A%2F%2F127.0.0.1%3A1',
+  },
+  'POST /v1/configdist/shards/:shard/hosts/:id/heartbeat': {
+    kind: 'host',
+    path: '/v1/configdist/shards/0/hosts/h1/heartbeat',
+    body: {},
+  },
+  'GET /v1/configdist/shards/:shard/hosts/:id/meta': {
+    kind: 'host',
+    path: '/v1/configdist/shards/0/hosts/h1/meta',
+  },
   'POST /v1/tokens': { kind: 'admin', path: '/v1/tokens', body: {} },
   'GET /v1/tokens': { kind: 'admin', path: '/v1/tokens' },
   'DELETE /v1/tokens/:name': { kind: 'admin', path: '/v1/tokens/nobody' },

@@ -45,7 +45,6 @@ describe('configs delivered to process tasks', { timeout: 240_000 }, () => {
       dataDir: agentDir(),
       logger: silentLogger,
       capacity: { cpu: 4, memoryBytes: 8 * 2 ** 30, pids: 4096 },
-      configPollMs: 100,
     });
   });
   after(async () => {

@@ -3,8 +3,9 @@
  * job of 4 tasks, one per host, mounting app/settings.json; `config put` -> every task's file holds
  * the new content (readers looping on the files see only whole versions) and SIGHUP reaches every
  * task; `revert` brings the old content back the same way; bad JSON and content failing its schema
- * are refused with line:column and nothing is stored; `config status` shows every host on the latest.
- * Delivery is from the server to each host (a star): the LAD tree is not built (docs/config.md).
+ * are refused with line:column and nothing is stored; `config status` shows every host on the latest,
+ * and the shard's distribution tree: the 4 hosts with the server's fan-out (3), the three below the
+ * root having fetched content from their parent, not from the server (docs/config.md).
  * Needs root (network namespaces); DABBA_SKIP_NETNS=1 skips it.
  */
 import assert from 'node:assert/strict';
@@ -168,5 +169,29 @@ describe('configs on a 4-host testbed', { skip, timeout: 300_000 }, () => {
       30_000,
     );
     assert.equal(status.latest.version, 3);
+    assert.equal(status.propagation?.hosts, 4);
+
+    // The tree: a root and three children, each of which fetched from its parent.
+    const tree = await waitFor(
+      'the tree holds the 4 hosts, with their counters',
+      async () => {
+        const s = JSON.parse((await tb.cli(['config', 'status', PATH, '--json'])).stdout) as ConfigStatusView;
+        const t = s.tree;
+        return t && t.members.length === 4 && t.members.every((m) => m.data !== undefined) ? t : undefined;
+      },
+      30_000,
+    );
+    assert.equal(tree.fanout, 3);
+    assert.equal(tree.depth, 1);
+    assert.deepEqual(new Set(tree.members.map((m) => m.host)), new Set(tb.hosts.map((h) => h.id)));
+    const root = tree.members.filter((m) => m.parent === null);
+    assert.equal(root.length, 1);
+    for (const m of tree.members.filter((x) => x.parent !== null)) {
+      assert.equal(m.parent, root[0]?.host);
+      assert.ok((m.data?.bytesFromParent ?? 0) > 0, `${m.host} fetched from its parent`);
+      assert.equal(m.data?.bytesFromServer, 0, `${m.host} fetched nothing from the server`);
+    }
+    const text = (await tb.cli(['config', 'status', PATH])).stdout;
+    assert.match(text, /tree: shard \d+, 4 hosts, depth 1, fan-out 3/);
   });
 });

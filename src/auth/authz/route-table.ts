@@ -96,6 +96,11 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/configs/:path/status': 'namespace-read',
   // A host reports the version it has of a config (only as itself).
   'PUT /v1/configs/:path/hosts/:id': 'host-self',
+  // Config distribution (docs/config.md): a host's own tree stream, heartbeats, and, as a tree's
+  // root, the shard's metadata (every namespace's: hosts may read any namespace's configs).
+  'GET /v1/configdist/shards/:shard/hosts/:id/tree': 'host-self',
+  'POST /v1/configdist/shards/:shard/hosts/:id/heartbeat': 'host-self',
+  'GET /v1/configdist/shards/:shard/hosts/:id/meta': 'host-self',
   // Identity, namespaces, audit
   'POST /v1/tokens': 'admin',
   'GET /v1/tokens': 'admin',

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { ConfigVersion } from '../../model/index.ts';
+import type { ConfigTreeView, ConfigVersion } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -168,8 +168,35 @@ export function configCommand(program: Command, ctx: CliContext): void {
           ]),
         ),
       );
-      ctx.out.write(`${s.hosts.length - behind} of ${s.hosts.length} hosts on version ${s.latest.version}\n`);
+      const p = s.propagation;
+      const took =
+        p?.p50Ms === undefined
+          ? ''
+          : ` (median ${p.p50Ms} ms, slowest ${p.maxMs ?? 0} ms after it was stored)`;
+      ctx.out.write(
+        `${s.hosts.length - behind} of ${s.hosts.length} hosts on version ${s.latest.version}${took}\n`,
+      );
+      if (s.tree) ctx.out.write(treeText(s.tree));
     });
+}
+
+/** The config's distribution tree: its shape, then each member. */
+function treeText(t: ConfigTreeView): string {
+  const head = `tree: shard ${t.shard}, ${t.members.length} hosts, depth ${t.depth}, fan-out ${t.fanout} (held by ${t.owner})\n`;
+  if (t.members.length === 0) return head;
+  return (
+    head +
+    table(
+      ['HOST', 'DEPTH', 'PARENT', 'CHILDREN', 'HEARTBEAT'],
+      t.members.map((m) => [
+        m.host,
+        String(m.depth),
+        m.parent ?? '(server)',
+        String(m.children),
+        `${m.lastSeenMs} ms ago`,
+      ]),
+    )
+  );
 }
 
 async function readStdin(ctx: CliContext): Promise<Buffer> {

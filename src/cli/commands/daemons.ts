@@ -323,8 +323,14 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
     )
     .option('--min-free <size>', MIN_FREE_HELP, '64Mi')
     .option('--min-free-percent <n>', MIN_FREE_PERCENT_HELP, '2')
+    .option(
+      '--config-fanout <n>',
+      'config distribution trees: children per host at most (0: a star, every host from the server)',
+      '3',
+    )
     .action(
       async (opts: {
+        configFanout: string;
         adminTokenFile?: string;
         dataDir: string;
         listen: string;
@@ -346,6 +352,12 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         if (!Number.isInteger(shards) || shards < 1 || shards > 4096) {
           throw new CliError(`--shards "${opts.shards}" must be a whole number from 1 to 4096`, EXIT.USAGE);
         }
+        const configFanout = Number(opts.configFanout);
+        if (!Number.isInteger(configFanout) || configFanout < 0 || configFanout > 1000)
+          throw new CliError(
+            `--config-fanout "${opts.configFanout}" must be a whole number from 0 to 1000`,
+            EXIT.USAGE,
+          );
         const ttl = parseDuration(opts.leaseTtl);
         if (!ttl.ok || ttl.ms < 1000 || ttl.ms > 300_000) {
           throw new CliError(`--lease-ttl "${opts.leaseTtl}" must be a duration from 1s to 5m`, EXIT.USAGE);
@@ -368,6 +380,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
             host,
             port,
             shards,
+            configFanout,
             leaseTtlSeconds: Math.round(ttl.ms / 1000),
             ...(opts.replicaId === undefined ? {} : { replicaId: opts.replicaId }),
             ...(opts.advertiseUrl === undefined

@@ -3,19 +3,19 @@
  * Each config a task mounts is fetched before the task starts and written into the task's config
  * directory, DATA_DIR/configs/TASK/<mount without its leading />, atomically (a temp file in the same
  * directory renamed over the old one: a reader sees the old file or the new one, never a mix), with
- * `<file>.version` beside it. Then each subscribed config is followed: a new version is fetched once
- * per host, verified by digest, written for every task that mounts it, and each task is told as its
- * `onChange` says. The host reports the version it has to the server (`dabba config status`).
- *
- * Distribution today is a star: every host asks the server (LAD trees are not built, see config.md).
+ * `<file>.version` beside it. Then each subscribed config is followed: its metadata comes down the
+ * shard's distribution tree (distribution.ts), a new version's content is fetched once per host from
+ * the tree parent, verified by digest, written for every task that mounts it, and each task is told
+ * as its `onChange` says. The host reports the version it has to the server (`dabba config status`).
  */
-import { randomBytes, createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DabbaClient } from '../../client/index.ts';
-import { DabbaError, messageOf } from '../../errors/index.ts';
-import { sleep, type Logger } from '../../lib/index.ts';
-import { splitJobId, type ConfigOnChange, type TaskConfigMount } from '../../model/index.ts';
+import { NotFoundError, UnavailableError, messageOf } from '../../errors/index.ts';
+import type { Logger } from '../../lib/index.ts';
+import { splitJobId, type ConfigMeta, type ConfigOnChange, type TaskConfigMount } from '../../model/index.ts';
+import { Distribution } from './distribution.ts';
 
 /** What the agent lets this module do to a running task. */
 export interface TaskNotifier {
@@ -36,9 +36,12 @@ interface Subscription {
   path: string;
   version: number;
   digest: string;
-  content: Buffer;
+  /** The verified content, in the host's content cache. */
+  file: string;
   /** Mounts by `${taskId}\0${file}`. */
   mounts: Map<string, Mount>;
+  /** The update in progress (updates of one config are serialized). */
+  updating: Promise<void>;
 }
 
 export interface HostConfigsOptions {
@@ -47,17 +50,18 @@ export interface HostConfigsOptions {
   /** The agent's data dir: task config dirs go under DIR/configs/. */
   dataDir: string;
   logger: Logger;
-  /** How often each subscribed config is checked for a new version (ms, default 250). */
-  pollMs?: number;
+  /** How long a start waits for the config's shard metadata from the tree (ms, default 30,000). */
+  metaTimeoutMs?: number;
+  /** A content fetch with no byte for this long moves to the next upstream (ms, default 10,000). */
+  idleMs?: number;
 }
 
-const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
 /** Writes `bytes` to `file` atomically: a temp file in the same directory, then a rename over it. */
-export async function writeAtomic(file: string, bytes: Buffer | string): Promise<void> {
+export async function writeAtomic(file: string, bytes: Buffer | string | { copyOf: string }): Promise<void> {
   const tmp = join(dirname(file), `.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, bytes, { mode: 0o644, flush: true });
+    if (typeof bytes === 'object' && 'copyOf' in bytes) await copyFile(bytes.copyOf, tmp);
+    else await writeFile(tmp, bytes, { mode: 0o644, flush: true });
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
@@ -88,12 +92,21 @@ export function bindsFor(
 }
 
 export class HostConfigs {
+  readonly dist: Distribution;
   readonly #o: HostConfigsOptions;
   readonly #subs = new Map<string, Subscription>();
   readonly #notifiers = new Map<string, TaskNotifier>();
 
   constructor(o: HostConfigsOptions) {
     this.#o = o;
+    this.dist = new Distribution({
+      client: o.client,
+      hostId: o.hostId,
+      dataDir: o.dataDir,
+      logger: o.logger,
+      ...(o.idleMs === undefined ? {} : { idleMs: o.idleMs }),
+    });
+    this.dist.onMeta((m) => this.#onMeta(m));
   }
 
   /** The directory a task's configs are written under ($DABBA_CONFIG_DIR of a process task). */
@@ -128,85 +141,96 @@ export class HostConfigs {
     this.#notifiers.delete(taskId);
     for (const [key, sub] of this.#subs) {
       for (const [k, m] of sub.mounts) if (m.taskId === taskId) sub.mounts.delete(k);
-      if (sub.mounts.size === 0) this.#subs.delete(key);
+      if (sub.mounts.size === 0) {
+        this.#subs.delete(key);
+        this.dist.release(sub.namespace, sub.path);
+      }
     }
     await rm(this.taskDir(taskId), { recursive: true, force: true });
   }
 
-  /** Follows every subscribed config until `signal` aborts. */
+  /** Runs until `signal` aborts, then leaves every distribution tree. */
   async run(signal: AbortSignal): Promise<void> {
-    const every = this.#o.pollMs ?? 250;
-    while (!signal.aborted) {
-      await sleep(every, signal);
-      if (signal.aborted) return;
-      await Promise.all(
-        [...this.#subs.values()].map((sub) =>
-          this.#refresh(sub).catch((e: unknown) => {
-            this.#o.logger.warn(
-              { err: messageOf(e), config: sub.path, namespace: sub.namespace },
-              'config check failed',
-            );
-          }),
-        ),
-      );
-    }
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    await this.dist.close();
   }
 
   async #subscribe(namespace: string, path: string): Promise<Subscription> {
     const key = `${namespace}\0${path}`;
     const known = this.#subs.get(key);
     if (known) return known;
-    const api = this.#o.client.with({ namespace }).configs();
-    const c = await api.content(path);
-    if (sha256(c.bytes) !== c.digest) {
-      throw new DabbaError(
-        'DABBA_E_INTERNAL',
-        `config ${path} version ${c.version} does not match its digest`,
-      );
+    const member = this.dist.acquire(namespace, path);
+    try {
+      if (!(await member.whenReady(this.#o.metaTimeoutMs ?? 30_000)))
+        throw new UnavailableError(`no metadata of config ${path} from the distribution tree yet`);
+      const meta = member.meta(namespace, path);
+      if (meta === undefined) throw new NotFoundError('config', path, { details: { namespace } });
+      const file = await this.dist.cache.file(meta);
+      const again = this.#subs.get(key);
+      if (again) {
+        this.dist.release(namespace, path);
+        return again;
+      }
+      const sub: Subscription = {
+        namespace,
+        path,
+        version: meta.version,
+        digest: meta.digest,
+        file,
+        mounts: new Map(),
+        updating: Promise.resolve(),
+      };
+      this.#subs.set(key, sub);
+      this.#report(sub);
+      // A version that came while this one was fetched.
+      const newer = member.meta(namespace, path);
+      if (newer !== undefined && newer.version > sub.version) this.#onMeta(newer);
+      return sub;
+    } catch (e) {
+      this.dist.release(namespace, path);
+      throw e;
     }
-    const again = this.#subs.get(key);
-    if (again) return again;
-    const sub: Subscription = {
-      namespace,
-      path,
-      version: c.version,
-      digest: c.digest,
-      content: c.bytes,
-      mounts: new Map(),
-    };
-    this.#subs.set(key, sub);
-    this.#report(sub);
-    return sub;
   }
 
-  async #refresh(sub: Subscription): Promise<void> {
-    const api = this.#o.client.with({ namespace: sub.namespace }).configs();
-    const latest = await api.get(sub.path);
-    if (latest.version <= sub.version) return;
-    const c = await api.content(sub.path, latest.version);
-    if (sha256(c.bytes) !== latest.digest) {
-      throw new DabbaError(
-        'DABBA_E_INTERNAL',
-        `config ${sub.path} version ${latest.version} does not match its digest`,
-      );
-    }
-    if (latest.version <= sub.version) return;
-    sub.version = latest.version;
-    sub.digest = latest.digest;
-    sub.content = c.bytes;
-    for (const m of [...sub.mounts.values()]) {
-      await this.#writeMount(m.file, sub);
-      this.#notify(m);
+  #onMeta(m: ConfigMeta): void {
+    const sub = this.#subs.get(`${m.namespace}\0${m.path}`);
+    if (sub === undefined || m.version <= sub.version) return;
+    sub.updating = sub.updating
+      .then(() => this.#update(sub, m))
+      .catch((e: unknown) => {
+        this.#o.logger.warn(
+          { err: messageOf(e), config: m.path, version: m.version },
+          'config update failed',
+        );
+      });
+  }
+
+  async #update(sub: Subscription, m: ConfigMeta): Promise<void> {
+    if (m.version <= sub.version) return;
+    const file = await this.dist.cache.file(m);
+    if (m.version <= sub.version) return;
+    const old = sub.digest;
+    sub.version = m.version;
+    sub.digest = m.digest;
+    sub.file = file;
+    for (const mount of [...sub.mounts.values()]) {
+      await this.#writeMount(mount.file, sub);
+      this.#notify(mount);
     }
     this.#o.logger.info(
       { config: sub.path, namespace: sub.namespace, version: sub.version },
       'config updated',
     );
     this.#report(sub);
+    if (old !== m.digest && ![...this.#subs.values()].some((s) => s.digest === old))
+      await this.dist.cache.drop(old);
   }
 
   async #writeMount(file: string, sub: Subscription): Promise<void> {
-    await writeAtomic(file, sub.content);
+    await writeAtomic(file, { copyOf: sub.file });
     await writeAtomic(`${file}.version`, `${sub.version}\n`);
   }
 

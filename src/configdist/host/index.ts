@@ -7,3 +7,5 @@ export {
   type HostConfigsOptions,
   type TaskNotifier,
 } from './host-configs.ts';
+export { Distribution, type DistributionOptions } from './distribution.ts';
+export { servePeer } from './peer-endpoint.ts';

@@ -17,6 +17,7 @@ import {
   keys,
   schemaPathsFor,
   type ConfigHostState,
+  type ConfigPropagation,
   type ConfigStatusView,
   type ConfigVersion,
   type PutConfigResult,
@@ -47,6 +48,22 @@ export function checkConfigPath(path: string): void {
 
 function parseVersion(value: string): ConfigVersion {
   return JSON.parse(value) as ConfigVersion;
+}
+
+/** How many hosts report the latest version, and how long after its store time they had it. */
+function propagationOf(latest: ConfigVersion, hosts: ConfigHostState[]): ConfigPropagation {
+  const took = hosts
+    .filter((h) => h.version === latest.version)
+    .map((h) => Math.max(0, h.at - latest.at))
+    .sort((a, b) => a - b);
+  return {
+    version: latest.version,
+    hosts: took.length,
+    of: hosts.length,
+    ...(took.length === 0
+      ? {}
+      : { p50Ms: took[Math.floor((took.length - 1) / 2)] ?? 0, maxMs: took[took.length - 1] ?? 0 }),
+  };
 }
 
 export class ConfigStore {
@@ -231,7 +248,8 @@ export class ConfigStore {
   async status(namespace: string, path: string): Promise<ConfigStatusView> {
     const latest = await this.latest(namespace, path);
     const { kvs } = await this.#store.range(keys.configHostsPrefix(namespace, path));
-    return { latest, hosts: kvs.map((kv) => JSON.parse(kv.value) as ConfigHostState) };
+    const hosts = kvs.map((kv) => JSON.parse(kv.value) as ConfigHostState);
+    return { latest, hosts, propagation: propagationOf(latest, hosts) };
   }
 
   async #schemasFor(namespace: string, path: string): Promise<SchemaRef[]> {

@@ -5,9 +5,14 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { principalName } from '../../auth/index.ts';
-import type { ConfigStore } from '../../configdist/server/index.ts';
+import type { ConfigStore, Distributor } from '../../configdist/server/index.ts';
 import { DabbaError, ValidationError } from '../../errors/index.ts';
-import { isNamespaceName, type ConfigHostState, type ConfigVersion } from '../../model/index.ts';
+import {
+  configShardOf,
+  isNamespaceName,
+  type ConfigHostState,
+  type ConfigVersion,
+} from '../../model/index.ts';
 import { readJsonBody, readRawBody } from '../http/body.ts';
 import { sendJson } from '../http/respond.ts';
 import type { Router } from '../http/router.ts';
@@ -35,7 +40,7 @@ function positiveInt(value: unknown, field: string): number {
   return value;
 }
 
-export function configRoutes(router: Router, configs: ConfigStore): void {
+export function configRoutes(router: Router, configs: ConfigStore, dist?: Distributor): void {
   const pick = (ns: string, path: string, version: number | undefined): Promise<ConfigVersion> =>
     version === undefined ? configs.latest(ns, path) : configs.version(ns, path, version);
 
@@ -94,9 +99,12 @@ export function configRoutes(router: Router, configs: ConfigStore): void {
     201,
   );
 
-  router.on('GET', '/v1/configs/:path/status', ({ params, namespace }) =>
-    configs.status(namespace, params['path'] ?? ''),
-  );
+  router.on('GET', '/v1/configs/:path/status', async ({ params, namespace }) => {
+    const path = params['path'] ?? '';
+    const status = await configs.status(namespace, path);
+    const tree = dist?.tree(configShardOf(namespace, path));
+    return tree === undefined ? status : { ...status, tree };
+  });
 
   router.on('PUT', '/v1/configs/:path/hosts/:id', async ({ req, params, query }) => {
     const ns = query.get('namespace') ?? 'default';

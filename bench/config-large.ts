@@ -1,0 +1,176 @@
+/**
+ * A large config (SIZE MB, default 100) to HOSTS testbed hosts (default 16) whose links are limited
+ * with `tc` to emulate NICs (RATE, default 1gbit): every host's upload (its eth0) and download (the
+ * bridge side of its veth), and the server's NIC (the bridge device, through which the server's
+ * traffic to the hosts leaves). A job of one task per host mounts big/blob.bin. Then, on the same
+ * hosts in the same run: through the tree (fan-out 2 and 3) and through the star (fan-out 0: every
+ * host fetches from the server directly). Measured: from the version's store time (its record's
+ * `at`) to each task's file showing it; printed per case the first and last host and the ratio
+ * star / tree. Goals: the tree >= 4x faster than the star, and < 5 s to the last host at 1 Gbit/s.
+ *
+ *   node bench/config-large.ts [--hosts 16] [--size-mb 100] [--rate 1gbit]
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { watch } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { JobView } from '../src/model/index.ts';
+import { startTestbed, type Testbed } from '../scripts/testbed/index.ts';
+import { status, until, useFanout } from './config-testbed.ts';
+import { table } from './report.ts';
+
+const { values } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '16' },
+    'size-mb': { type: 'string', default: '100' },
+    rate: { type: 'string', default: '1gbit' },
+  },
+});
+const HOSTS = Number(values.hosts);
+const SIZE = Number(values['size-mb']) * 1024 * 1024;
+const RATE = values.rate;
+const PATH = 'big/blob.bin';
+const MOUNT = '/etc/big/blob.bin';
+
+const tbf = (dev: string, ns?: string): void => {
+  const args = [
+    'qdisc',
+    'replace',
+    'dev',
+    dev,
+    'root',
+    'tbf',
+    'rate',
+    RATE,
+    'burst',
+    '1mb',
+    'latency',
+    '100ms',
+  ];
+  execFileSync('tc', ns === undefined ? args : ['-n', ns, ...args]);
+};
+
+async function transfer(tb: Testbed, out: string, files: string[], n: number): Promise<number[]> {
+  const f = join(out, `v${n}.bin`);
+  await writeFile(f, randomBytes(SIZE));
+  const version = `${n}\n`;
+  const at = new Array<number>(files.length).fill(-1);
+  let left = files.length;
+  const checks = files.map((file, i) => (): void => {
+    if (at[i] !== -1) return;
+    void readFile(`${file}.version`, 'utf8').then(
+      (v) => {
+        if (v === version && at[i] === -1) {
+          at[i] = Date.now();
+          left--;
+        }
+      },
+      () => undefined,
+    );
+  });
+  const watchers = files.map((file, i) => watch(join(file, '..'), checks[i] ?? (() => undefined)));
+  try {
+    const put = await tb.cli(['config', 'put', PATH, f, '--message', `large ${n}`], { timeoutMs: 600_000 });
+    if (put.code !== 0) throw new Error(put.stderr);
+    for (const c of checks) c();
+    await until(
+      'every host on the new version',
+      () => Promise.resolve(left === 0 ? true : undefined),
+      900_000,
+      50,
+    );
+  } finally {
+    for (const w of watchers) w.close();
+    await rm(f, { force: true });
+  }
+  const stored = (await status(tb, PATH)).latest.at;
+  return at.map((t) => t - stored).sort((a, b) => a - b);
+}
+
+async function main(): Promise<void> {
+  const out = await mkdtemp(join(tmpdir(), 'dabba-bench-cfglarge-'));
+  const tb = await startTestbed({
+    hosts: HOSTS,
+    racks: HOSTS,
+    logLevel: 'warn',
+    readyTimeoutMs: 120_000,
+    // This machine is shared: a host slow to heartbeat is not to be taken for dead mid-run.
+    hostTimeout: '60s',
+  });
+  try {
+    await writeFile(join(out, 'v1.bin'), 'small\n');
+    await tb.cli(['config', 'put', PATH, join(out, 'v1.bin'), '--message', 'small']);
+    const job = tb.writeJob(
+      'big',
+      [
+        'name: big',
+        `replicas: ${HOSTS}`,
+        'task:',
+        '  command: ["sleep", "1000000"]',
+        '  resources: { cpu: 0.001, memory: 1Mi }',
+        '  configs:',
+        `    - { path: ${PATH}, mount: ${MOUNT} }`,
+        'placement:',
+        `  spread: [{ attribute: rack, min: ${HOSTS} }]`,
+        '',
+      ].join('\n'),
+    );
+    const d = await tb.cli(['deploy', job], { timeoutMs: 600_000 });
+    if (d.code !== 0) throw new Error(d.stdout + d.stderr);
+    const tasks = await until(
+      `${HOSTS} tasks on ${HOSTS} hosts`,
+      async () => {
+        const v: JobView = await tb.job('big');
+        const r = v.tasks.filter((t) => t.state === 'running');
+        return r.length === HOSTS && new Set(r.map((t) => t.host)).size === HOSTS ? r : undefined;
+      },
+      600_000,
+      1000,
+    );
+    const files = tasks.map((t) => {
+      const h = tb.hosts.find((x) => x.id === t.host);
+      if (!h) throw new Error(`no host ${t.host ?? ''}`);
+      return join(h.dataDir, 'configs', t.id, MOUNT.slice(1));
+    });
+    tbf(tb.plan.bridge);
+    for (const h of tb.hosts) {
+      tbf('eth0', h.ns);
+      tbf(h.veth);
+    }
+    const rows: (string | number)[][] = [];
+    const lastOf = new Map<string, number>();
+    let n = 1;
+    for (const [name, fanout] of [
+      ['tree (fan-out 2)', 2],
+      ['tree (fan-out 3)', 3],
+      ['star (fan-out 0)', 0],
+    ] as const) {
+      await useFanout(tb, PATH, fanout, HOSTS);
+      const t = await transfer(tb, out, files, ++n);
+      const last = t.at(-1) ?? 0;
+      lastOf.set(name, last);
+      rows.push([
+        name,
+        (t[0] ?? 0).toFixed(0),
+        (t[Math.floor(t.length / 2)] ?? 0).toFixed(0),
+        last.toFixed(0),
+      ]);
+      process.stderr.write(`${name}: last host after ${last} ms\n`);
+    }
+    const star = lastOf.get('star (fan-out 0)') ?? 0;
+    for (const r of rows) r.push(r[0] === 'star (fan-out 0)' ? '1.00' : (star / Number(r[3])).toFixed(2));
+    table(
+      `${SIZE / 1024 / 1024} MB config to ${HOSTS} testbed hosts, links at ${RATE} (ms from the version's store time)`,
+      ['distribution', 'first host', 'median host', 'last host', 'star / this'],
+      rows,
+    );
+  } finally {
+    await tb.stop();
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,134 @@
+/**
+ * Config distribution, the server's side (docs/config.md, "Distribution"). Each route is a host's,
+ * for itself (`/hosts/:id/`):
+ *
+ * - control: `GET .../tree?url=U` holds the host in the shard's tree while open (server-sent
+ *   `position` events; 503 from a replica that does not own the shard, so the host's client tries
+ *   the next replica); `POST .../heartbeat` proves it alive and carries its statistics and suspects;
+ * - data, for a tree's root: `GET .../meta`, the shard's metadata (`snapshot`, then each `meta`).
+ *   Contents come from `GET /v1/configs/PATH/content` (routes/configs.ts).
+ */
+import type { ServerResponse } from 'node:http';
+import type { Distributor } from '../../configdist/server/index.ts';
+import { DabbaError, UnavailableError } from '../../errors/index.ts';
+import { CONFIG_SHARDS, type TreeHeartbeat } from '../../model/index.ts';
+import { readJsonBody } from '../http/body.ts';
+import type { Router } from '../http/router.ts';
+
+const PING_MS = 15_000;
+
+function shardParam(raw: string | undefined): number {
+  const n = Number(raw);
+  if (!/^\d{1,4}$/.test(raw ?? '') || n >= CONFIG_SHARDS)
+    throw new DabbaError(
+      'DABBA_E_BAD_REQUEST',
+      `"${raw ?? ''}" is not a config shard (0 to ${CONFIG_SHARDS - 1})`,
+    );
+  return n;
+}
+
+function openStream(res: ServerResponse): () => void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.write(': config tree\n\n');
+  const ping = setInterval(() => res.write(': ping\n\n'), PING_MS);
+  return () => clearInterval(ping);
+}
+
+const event = (name: string, data: unknown): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+
+function stringList(v: unknown): string[] | undefined {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(0, 64) : undefined;
+}
+
+function counters<T>(v: unknown): T | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'number' && Number.isFinite(x)) out[k] = x;
+  return out as T;
+}
+
+export function configDistRoutes(router: Router, dist: Distributor): void {
+  router.on('GET', '/v1/configdist/shards/:shard/hosts/:id/tree', async ({ params, query, res, signal }) => {
+    const shard = shardParam(params['shard']);
+    const host = params['id'] ?? '';
+    const url = query.get('url') ?? '';
+    if (!/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(url))
+      throw new DabbaError(
+        'DABBA_E_BAD_REQUEST',
+        `url "${url}" is not the http(s) address of the host's endpoint`,
+      );
+    if (!dist.owns(shard))
+      throw new UnavailableError(`config shard ${shard} is held by another replica`, { details: { shard } });
+    const stop = openStream(res);
+    await new Promise<void>((resolve) => {
+      const m = dist.join(
+        shard,
+        host,
+        url,
+        (p) => {
+          if (!res.writableEnded) res.write(event('position', p));
+        },
+        (reason) => {
+          if (!res.writableEnded) res.end(event('closed', { reason }));
+          resolve();
+        },
+      );
+      const onAbort = (): void => {
+        dist.leave(shard, m);
+        resolve();
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    stop();
+    if (!res.writableEnded) res.end();
+    return undefined;
+  });
+
+  router.on('POST', '/v1/configdist/shards/:shard/hosts/:id/heartbeat', async ({ req, params }) => {
+    const shard = shardParam(params['shard']);
+    const body = (await readJsonBody(req)) as Record<string, unknown>;
+    const suspects = stringList(body['suspects']);
+    const control = counters<TreeHeartbeat['control']>(body['control']);
+    const data = counters<TreeHeartbeat['data']>(body['data']);
+    const hb: TreeHeartbeat = {
+      ...(suspects ? { suspects } : {}),
+      ...(control ? { control } : {}),
+      ...(data ? { data } : {}),
+    };
+    return { member: dist.heartbeat(shard, params['id'] ?? '', hb) };
+  });
+
+  router.on('GET', '/v1/configdist/shards/:shard/hosts/:id/meta', async ({ params, res, signal }) => {
+    const shard = shardParam(params['shard']);
+    const pending: string[] = [];
+    let live = false;
+    // Versions stored while the snapshot is read are queued, then sent after it (none lost).
+    const off = dist.onMeta(shard, (m) => {
+      const text = event('meta', m);
+      if (live) res.write(text);
+      else pending.push(text);
+    });
+    try {
+      const snap = await dist.snapshot(shard);
+      const stop = openStream(res);
+      res.write(event('snapshot', snap));
+      for (const t of pending) res.write(t);
+      live = true;
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      stop();
+    } finally {
+      off();
+      if (!res.writableEnded && res.headersSent) res.end();
+    }
+    return undefined;
+  });
+}
