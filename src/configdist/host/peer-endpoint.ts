@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { messageOf } from '../../errors/index.ts';
+import { drained } from '../../lib/write-chunk.ts';
 import { configShardOf, type ConfigMeta } from '../../model/index.ts';
 import type { Distribution } from './distribution.ts';
 
@@ -28,19 +29,6 @@ function closed(res: ServerResponse): AbortSignal {
   const ac = new AbortController();
   res.on('close', () => ac.abort());
   return ac.signal;
-}
-
-/** Resolves when the response can take more, or is closed. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 /** Serves the request if it is one of distribution's; undefined when it is not. */

@@ -224,11 +224,15 @@ export function sizeHint(text: string): string | undefined {
   return `${m[1]}${m[2].toUpperCase()}i`;
 }
 
-export function parseMemory(v: unknown): Parsed<number> {
-  const { min, max } = JOB_LIMITS.memoryBytes;
+/** A size in bytes or with a unit (`64Mi`), within limits; `example` and `maxText` for messages. */
+export function parseBoundedSize(
+  v: unknown,
+  o: { min: number; max: number; example: string; maxText: string },
+): Parsed<number> {
   let bytes: number;
   if (typeof v === 'number') {
-    if (!Number.isInteger(v) || v < 0) return bad('must be a whole number of bytes, or a size such as 64Mi');
+    if (!Number.isInteger(v) || v < 0)
+      return bad(`must be a whole number of bytes, or a size such as ${o.example}`);
     bytes = v;
   } else if (typeof v === 'string') {
     const r = parseSize(v);
@@ -243,11 +247,15 @@ export function parseMemory(v: unknown): Parsed<number> {
     }
     bytes = r.bytes;
   } else {
-    return bad('must be a size such as 64Mi');
+    return bad(`must be a size such as ${o.example}`);
   }
-  if (bytes < min) return bad(`must be at least 1Mi (${min} bytes)`);
-  if (bytes > max) return bad('must be at most 1Ti');
+  if (bytes < o.min) return bad(`must be at least 1Mi (${o.min} bytes)`);
+  if (bytes > o.max) return bad(`must be at most ${o.maxText}`);
   return ok(bytes);
+}
+
+export function parseMemory(v: unknown): Parsed<number> {
+  return parseBoundedSize(v, { ...JOB_LIMITS.memoryBytes, example: '64Mi', maxText: '1Ti' });
 }
 
 export function parseCpu(v: unknown): Parsed<number> {

@@ -4,11 +4,10 @@
  */
 import { z } from 'zod';
 import { NAME_PATTERN } from '../../lib/ids.ts';
-import { parseSize } from '../../lib/sizes.ts';
 import type { VolumeSpec } from '../job.ts';
 import { JOB_LIMITS, SIZE_PATTERN } from './limits.ts';
 import type { Ctx } from './leaves.ts';
-import { addIssue, bad, isRecord, leaf, ok, plainString, sizeHint, type Parsed } from './leaves.ts';
+import { addIssue, bad, isRecord, leaf, parseBoundedSize, plainString, type Parsed } from './leaves.ts';
 
 const VOLUME_NAME_RULE = '1-63 lowercase letters, digits or "-", starting and ending with a letter or digit';
 
@@ -64,29 +63,7 @@ export const volumeMountLeaf = leaf<string>({
 });
 
 function parseVolumeSize(v: unknown): Parsed<number> {
-  const { min, max } = JOB_LIMITS.volumeBytes;
-  let bytes: number;
-  if (typeof v === 'number') {
-    if (!Number.isInteger(v) || v < 0) return bad('must be a whole number of bytes, or a size such as 1Gi');
-    bytes = v;
-  } else if (typeof v === 'string') {
-    const r = parseSize(v);
-    if (!r.ok) {
-      if (/^\s*-/.test(v)) return bad('must not be negative');
-      const hint = sizeHint(v);
-      return bad(
-        hint !== undefined
-          ? `is not a size; did you mean "${hint}"?`
-          : 'is not a size (units, case-sensitive: Ki, Mi, Gi, Ti, K, M, G, T)',
-      );
-    }
-    bytes = r.bytes;
-  } else {
-    return bad('must be a size such as 1Gi');
-  }
-  if (bytes < min) return bad(`must be at least 1Mi (${min} bytes)`);
-  if (bytes > max) return bad('must be at most 64Ti');
-  return ok(bytes);
+  return parseBoundedSize(v, { ...JOB_LIMITS.volumeBytes, example: '1Gi', maxText: '64Ti' });
 }
 
 export const volumeSizeLeaf = leaf<number>({
