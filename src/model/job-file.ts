@@ -498,10 +498,24 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
   const health: Record<string, unknown> = {};
   if (t.health.liveness) health['liveness'] = probeToUser(t.health.liveness);
   if (t.health.readiness) health['readiness'] = probeToUser(t.health.readiness);
+  const b = spec.batch;
   return {
     name: spec.name,
     ...(spec.namespace === undefined ? {} : { namespace: spec.namespace }),
-    replicas: spec.replicas,
+    ...(b === undefined
+      ? { replicas: spec.replicas }
+      : {
+          type: 'batch',
+          completions: b.completions,
+          parallelism: b.parallelism,
+          retries: {
+            limit: b.retryLimit,
+            backoff: formatExactDuration(b.backoffMs),
+            maxBackoff: formatExactDuration(b.maxBackoffMs),
+          },
+          ...(b.deadlineMs === undefined ? {} : { deadline: formatExactDuration(b.deadlineMs) }),
+          priority: b.priority,
+        }),
     task: {
       ...(t.image === undefined ? {} : { image: t.image }),
       command: [...t.command],

@@ -44,3 +44,12 @@ export {
   lostReason,
 } from './task-state.ts';
 export { canonicalJson, sameSpec } from './spec-equal.ts';
+export { batchMessage, freshProgress, reconcileBatch, retryDelay, runOutcome, tally } from './batch.ts';
+export {
+  fitsOn,
+  planPreemption,
+  victimOrder,
+  type Preemption,
+  type PreemptionCandidate,
+  type PreemptionInput,
+} from './preemption.ts';

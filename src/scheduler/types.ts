@@ -44,6 +44,12 @@ export interface ReconcileInput {
    * instead of being handled as lost.
    */
   holdLost?: ReadonlySet<string>;
+  /**
+   * Optional, batch jobs: tasks to stop to make room for a service (task id -> why), as decided by
+   * `planPreemption`. They stop gracefully and their completions run again later, not counted as
+   * failures.
+   */
+  preempt?: ReadonlyMap<string, string>;
 }
 
 /** A disruptive operation on a task: what a job's TaskControl controller is asked about. */
@@ -99,4 +105,6 @@ export interface ReconcilePlan {
    * those of a stopped job), with what kind of operation each is: what a TaskControl gate may hold.
    */
   disruptions?: Disruption[];
+  /** The stops in `stop` that preempt a batch task for a service: task id -> why (kept on its record). */
+  preempted?: Record<string, string>;
 }

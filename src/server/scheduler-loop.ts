@@ -22,6 +22,7 @@ import type { Compare, Store, TxnOp } from '../store/index.ts';
 import { TaskControl } from '../taskcontrol/index.ts';
 import { haKeys } from './shards/keys.ts';
 import type { EventLog } from './state/events.ts';
+import { Preemptions, byRank } from './preemptions.ts';
 import { StateCache, isSchedulerKey } from './state-cache.ts';
 
 /** Where the loop reports its decisions and timings (the control plane's metrics). */
@@ -125,6 +126,8 @@ export class SchedulerLoop {
 
   /** Jobs' external controllers (taskControl in the job file): asked before disruptive stops. */
   readonly taskControl: TaskControl;
+  /** Batch tasks preempted for services, and the room reserved for them (docs/batch.md). */
+  readonly preemptions = new Preemptions();
 
   constructor(options: SchedulerLoopOptions) {
     this.#o = options;
@@ -241,7 +244,7 @@ export class SchedulerLoop {
         let inflightOps = 0;
         let sliceStart = performance.now();
         const exclusive = this.#exclusiveFence();
-        for (const job of [...this.#dirty]) {
+        for (const job of byRank([...this.#dirty], this.cache)) {
           if (signal.aborted) break;
           const fence = this.#ownership.fenceFor(job);
           if (fence === undefined) {
@@ -341,12 +344,16 @@ export class SchedulerLoop {
     const controlled = job.spec.taskControl !== undefined && job.status === 'active';
     if (!controlled) this.taskControl.forget(name);
     const holdLost = controlled ? this.taskControl.before(job, tasks, fleet, now) : undefined;
+    // A batch job sees the room reserved for services as taken, and stops what they preempted.
+    const batch = job.spec.batch !== undefined;
+    const reservedView = batch ? this.preemptions.hostsForBatch(fleet.hosts, now) : undefined;
+    const preempt = batch ? this.preemptions.forBatch(name) : undefined;
     const decided = reconcile({
       job,
       versions,
       tasks,
-      hosts: fleet.hosts,
-      fleet,
+      ...(reservedView === undefined ? { hosts: fleet.hosts, fleet } : { hosts: reservedView }),
+      ...(preempt === undefined ? {} : { preempt }),
       deployment: this.cache.deployments.get(name)?.get(job.version),
       otherDeployments: [...(this.cache.deployments.get(name)?.values() ?? [])].filter(
         (d) => d.version !== job.version,
@@ -358,6 +365,13 @@ export class SchedulerLoop {
     });
     // A job with a controller: the stops it has not acknowledged wait (taskcontrol/).
     const plan = controlled ? this.taskControl.gate(job, decided, tasks, now) : decided;
+    if (batch) this.preemptions.stopped(name, plan);
+    else if (job.status === 'active') {
+      for (const victim of this.preemptions.afterService(job, plan, this.cache, fleet.hosts, now)) {
+        this.#dirty.add(victim);
+        this.#kick();
+      }
+    }
     this.#o.metrics?.decided((performance.now() - decideAt) / 1000, {
       create: plan.create.length,
       stop: plan.stop.length,
@@ -564,7 +578,8 @@ export class SchedulerLoop {
     for (const id of plan.stop) {
       const t = current?.get(id)?.value;
       if (!t || t.desired === 'stop') continue;
-      const stopped: Task = { ...t, desired: 'stop' };
+      const why = plan.preempted?.[id];
+      const stopped: Task = { ...t, desired: 'stop', ...(why === undefined ? {} : { preempted: why }) };
       const value = JSON.stringify(stopped);
       decoded.push({ key: keys.task(name, id), value, object: stopped });
       ops.push({ type: 'put', key: keys.task(name, id), value });
