@@ -14,6 +14,7 @@ import type {
   HealthView,
   HostCondition,
   HostView,
+  PoolsView,
   ImageRemoval,
   LogGap,
   LogInstance,
@@ -315,6 +316,10 @@ export class DabbaClient {
   // Hosts
   hosts(): Promise<HostView[]> {
     return this.#json('GET', '/v1/hosts');
+  }
+  /** Pools of hosts and the loans between them (docs/elastic.md). */
+  pools(): Promise<PoolsView> {
+    return this.#json('GET', '/v1/pools');
   }
   setHostSchedulable(
     id: string,

@@ -52,3 +52,4 @@ export {
 } from './mesh-file.ts';
 export * from './config.ts';
 export * from './taskcontrol.ts';
+export * from './pools.ts';

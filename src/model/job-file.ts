@@ -2,6 +2,8 @@
  * Reading job files: YAML (or JSON, a subset of YAML) text -> JobSpec, with every problem reported at
  * once as ValidationIssues located by line and column; and JobSpec -> user form for the wire.
  */
+import { batchToUser } from './job-schema/batch.ts';
+import { scalingToUser } from './job-schema/elastic.ts';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
@@ -502,20 +504,7 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
   return {
     name: spec.name,
     ...(spec.namespace === undefined ? {} : { namespace: spec.namespace }),
-    ...(b === undefined
-      ? { replicas: spec.replicas }
-      : {
-          type: 'batch',
-          completions: b.completions,
-          parallelism: b.parallelism,
-          retries: {
-            limit: b.retryLimit,
-            backoff: formatExactDuration(b.backoffMs),
-            maxBackoff: formatExactDuration(b.maxBackoffMs),
-          },
-          ...(b.deadlineMs === undefined ? {} : { deadline: formatExactDuration(b.deadlineMs) }),
-          priority: b.priority,
-        }),
+    ...(b === undefined ? { replicas: spec.replicas } : batchToUser(b)),
     task: {
       ...(t.image === undefined ? {} : { image: t.image }),
       command: [...t.command],
@@ -552,6 +541,8 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
       spread: spec.placement.spread.map((s) => (s.min === undefined ? { attribute: s.attribute } : { ...s })),
       constraints: spec.placement.constraints.map((c) => ({ ...c, ...('in' in c ? { in: [...c.in] } : {}) })),
     },
+    ...(spec.pool === undefined ? {} : { pool: spec.pool }),
+    ...(spec.scaling === undefined ? {} : { scaling: scalingToUser(spec.scaling) }),
     ...(spec.taskControl === undefined
       ? {}
       : {

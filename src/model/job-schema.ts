@@ -16,6 +16,7 @@ import { formatMs, integer } from './job-schema/leaves.ts';
 import { nameLeaf } from './job-schema/task-fields.ts';
 import { taskSchema } from './job-schema/task.ts';
 import { batchFields, batchSpecOf, jobTypeLeaf } from './job-schema/batch.ts';
+import { poolLeaf, scalingSchema, scalingSpecOf } from './job-schema/elastic.ts';
 import {
   namespaceLeaf,
   placementSchema,
@@ -57,6 +58,8 @@ export const jobFileSchema = z
     taskControl: taskControlSchema.optional(),
     type: jobTypeLeaf.optional(),
     ...batchFields,
+    pool: poolLeaf.optional(),
+    scaling: scalingSchema.optional(),
   })
   .meta({
     title: 'Dabba job',
@@ -76,6 +79,8 @@ export const jobFileSchema = z
       placement: j.placement,
       ...(j.taskControl === undefined ? {} : { taskControl: j.taskControl }),
       ...(batch === undefined ? {} : { batch }),
+      ...(j.pool === undefined ? {} : { pool: j.pool }),
+      ...(j.scaling === undefined ? {} : { scaling: scalingSpecOf(j.scaling, ctx) }),
     };
   });
 

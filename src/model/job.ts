@@ -164,6 +164,18 @@ export interface JobSpec {
    * batch job `replicas` is its parallelism.
    */
   batch?: BatchSpec;
+  /** The pool of hosts the job's tasks go to (`pool`); absent: any host (docs/elastic.md). */
+  pool?: string;
+  /** Replicas by a schedule, between bounds (`scaling`); absent: `replicas` as written. */
+  scaling?: ScalingSpec;
+}
+
+/** `scaling`: a service's replicas follow a daily schedule (UTC), kept within the bounds. */
+export interface ScalingSpec {
+  minReplicas: number;
+  maxReplicas: number;
+  /** From `at` (minutes after midnight UTC) until the next entry, `replicas`; sorted by `at`. */
+  schedule: { at: number; replicas: number }[];
 }
 
 /** A batch job's settings (`type: batch`, `completions`, `parallelism`, `retries`, `deadline`, `priority`). */

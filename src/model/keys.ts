@@ -74,6 +74,9 @@ export const keys = {
   /** What a job's TaskControl controller holds up (TaskControlState), written by the scheduler. */
   taskControl: (job: string) => `/taskcontrol/${job}`,
   taskControlPrefix: '/taskcontrol/',
+  /** A host loaned out of its pool (Loan: from, holder, start, recall?), written by the pools broker. */
+  loan: (host: string) => `/loans/${host}`,
+  loansPrefix: '/loans/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

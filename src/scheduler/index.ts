@@ -53,3 +53,18 @@ export {
   type PreemptionCandidate,
   type PreemptionInput,
 } from './preemption.ts';
+export {
+  BATCH_POOL,
+  DEFAULT_POOL,
+  DEFAULT_RECALL_WITHIN_MS,
+  effectivePool,
+  hostsForPool,
+  nextScheduleChange,
+  ownPool,
+  planLoans,
+  scheduledReplicas,
+  type Loan,
+  type LoanHost,
+  type LoanInput,
+  type LoanPlan,
+} from './elastic.ts';

@@ -37,6 +37,18 @@ export class Preemptions {
     return m === undefined || m.size === 0 ? undefined : m;
   }
 
+  /** Marks a batch task to stop (a recalled loan's host; a service's room). */
+  preempt(job: string, task: string, why: string): void {
+    const m = this.#victims.get(job) ?? new Map<string, string>();
+    if (!m.has(task)) m.set(task, why);
+    this.#victims.set(job, m);
+  }
+
+  /** Batch jobs with tasks to stop (to decide again). */
+  pendingJobs(): string[] {
+    return [...this.#victims.keys()];
+  }
+
   /** A batch job's plan was written (or decided): the preemptions it carries are done. */
   stopped(job: string, plan: ReconcilePlan): void {
     const m = this.#victims.get(job);

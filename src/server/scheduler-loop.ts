@@ -22,7 +22,9 @@ import type { Compare, Store, TxnOp } from '../store/index.ts';
 import { TaskControl } from '../taskcontrol/index.ts';
 import { haKeys } from './shards/keys.ts';
 import type { EventLog } from './state/events.ts';
+import { Pools } from './pools.ts';
 import { Preemptions, byRank } from './preemptions.ts';
+import { jobAsScheduled } from './scaling.ts';
 import { StateCache, isSchedulerKey } from './state-cache.ts';
 
 /** Where the loop reports its decisions and timings (the control plane's metrics). */
@@ -51,6 +53,8 @@ export interface SchedulerLoopOptions {
   replicaId?: string;
   /** Time between requests to a job's TaskControl controller while operations wait (default 1 s). */
   taskControlRetryMs?: number;
+  /** How long recalling a loaned host may take (`recallWithin`, default 60 s; docs/elastic.md). */
+  recallWithinMs?: number;
 }
 
 /** What a write on behalf of a job must carry, and from which revision on the replica may decide. */
@@ -128,10 +132,19 @@ export class SchedulerLoop {
   readonly taskControl: TaskControl;
   /** Batch tasks preempted for services, and the room reserved for them (docs/batch.md). */
   readonly preemptions = new Preemptions();
+  /** Pools and loans of hosts (elastic compute). */
+  readonly pools: Pools;
 
   constructor(options: SchedulerLoopOptions) {
     this.#o = options;
     this.#ownership = options.ownership ?? ownsEverything;
+    this.pools = new Pools({
+      store: options.store,
+      events: options.events,
+      logger: options.logger.child({ part: 'pools' }),
+      preemptions: this.preemptions,
+      ...(options.recallWithinMs === undefined ? {} : { recallWithinMs: options.recallWithinMs }),
+    });
     this.taskControl = new TaskControl({
       clock: options.clock,
       logger: options.logger.child({ part: 'taskcontrol' }),
@@ -220,6 +233,10 @@ export class SchedulerLoop {
       const now = this.#o.clock.now();
       if (now - lastTick >= tickMs) {
         lastTick = now;
+        // Loans of hosts between pools: the replica that owns every shard keeps them.
+        if (this.#ready && this.#ownership.fenceForAll?.() !== undefined)
+          this.pools.tick(this.cache, now).catch(() => undefined);
+        for (const name of this.preemptions.pendingJobs()) this.#dirty.add(name);
         const resync = now - lastResync >= resyncMs;
         if (resync) lastResync = now;
         for (const [name, j] of this.cache.jobs) {
@@ -332,7 +349,9 @@ export class SchedulerLoop {
       this.taskControl.forget(name);
       return;
     }
-    const job = entry.value;
+    // A job with `scaling` runs the replicas its schedule gives now (the loop's clock).
+    const scheduled = jobAsScheduled(entry.value, this.#o.clock.now());
+    const job = scheduled.job;
     const versions = [...(this.cache.versions.get(name)?.values() ?? [])].sort(
       (a, b) => a.version - b.version,
     );
@@ -346,7 +365,8 @@ export class SchedulerLoop {
     const holdLost = controlled ? this.taskControl.before(job, tasks, fleet, now) : undefined;
     // A batch job sees the room reserved for services as taken, and stops what they preempted.
     const batch = job.spec.batch !== undefined;
-    const reservedView = batch ? this.preemptions.hostsForBatch(fleet.hosts, now) : undefined;
+    const poolView = this.pools.hostsFor(fleet.hosts, job.spec.pool);
+    const reservedView = batch ? this.preemptions.hostsForBatch(poolView ?? fleet.hosts, now) : poolView;
     const preempt = batch ? this.preemptions.forBatch(name) : undefined;
     const decided = reconcile({
       job,
@@ -367,7 +387,13 @@ export class SchedulerLoop {
     const plan = controlled ? this.taskControl.gate(job, decided, tasks, now) : decided;
     if (batch) this.preemptions.stopped(name, plan);
     else if (job.status === 'active') {
-      for (const victim of this.preemptions.afterService(job, plan, this.cache, fleet.hosts, now)) {
+      for (const victim of this.preemptions.afterService(
+        job,
+        plan,
+        this.cache,
+        poolView ?? fleet.hosts,
+        now,
+      )) {
         this.#dirty.add(victim);
         this.#kick();
       }
@@ -378,8 +404,9 @@ export class SchedulerLoop {
       remove: plan.remove.length,
       rollback: plan.rollbackTo !== undefined,
     });
-    if (plan.wakeAt === undefined) this.#wakeAt.delete(name);
-    else this.#wakeAt.set(name, plan.wakeAt);
+    const wakeAt = Math.min(plan.wakeAt ?? Infinity, scheduled.nextChange ?? Infinity);
+    if (wakeAt === Infinity) this.#wakeAt.delete(name);
+    else this.#wakeAt.set(name, wakeAt);
     // A store takes at most `maxTxnOps` operations (or compares) per txn (etcd: 128 by default): a
     // big plan is written in parts, one transaction each, in order. Applying part of a plan is fine: if a part fails (the
     // state moved), the job is reconciled again from what was written. Later parts compare each

@@ -120,3 +120,15 @@ export function batchSpecOf(j: BatchFieldValues, ctx: Ctx): BatchSpec | undefine
     priority: j.priority ?? BATCH_DEFAULTS.priority,
   };
 }
+
+/** The user form of a batch job's settings (every field spelled out). */
+export function batchToUser(b: BatchSpec): Record<string, unknown> {
+  return {
+    type: 'batch',
+    completions: b.completions,
+    parallelism: b.parallelism,
+    retries: { limit: b.retryLimit, backoff: formatMs(b.backoffMs), maxBackoff: formatMs(b.maxBackoffMs) },
+    ...(b.deadlineMs === undefined ? {} : { deadline: formatMs(b.deadlineMs) }),
+    priority: b.priority,
+  };
+}
