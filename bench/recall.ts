@@ -71,7 +71,6 @@ try {
     );
   }
   const loans = async (): Promise<number> => (await client.pools()).loans.length;
-  await until(`${HOSTS} hosts loaned`, async () => (await loans()) === HOSTS, 600_000);
   const task = { command: ['work'], resources: { cpu: 1, memory: '16Mi', pids: 1 }, stopGracePeriod: '5s' };
   await client.putJob('crunch', {
     name: 'crunch',
@@ -83,6 +82,7 @@ try {
   });
   const runningOf = async (job: string): Promise<number> =>
     (await client.jobTasks(job)).filter((t) => t.desired === 'run' && t.state === 'running').length;
+  await until(`${HOSTS} hosts loaned`, async () => (await loans()) === HOSTS, 600_000);
   await until('batch on every loaned host', async () => (await runningOf('crunch')) === HOSTS, 600_000);
 
   const start = Date.now();

@@ -75,7 +75,7 @@ function host(id: string, o: Partial<LoanHost> = {}): LoanHost {
   return { id, labels: {}, state: 'ready', serviceTasks: 0, batchTasks: 0, ...o };
 }
 
-test('empty online hosts are loaned to batch while no online task waits; other pools and busy hosts are not', () => {
+test('empty online hosts are loaned to batch while batch tasks wait and no online task does; other pools and busy hosts are not', () => {
   const plan = planLoans({
     hosts: [
       host('h1'),
@@ -85,10 +85,19 @@ test('empty online hosts are loaned to batch while no online task waits; other p
     ],
     loans: [],
     onlineWaiting: 0,
+    batchWaiting: 1,
     now: 5,
   });
   assert.deepEqual(plan.lend, [{ host: 'h1', from: 'online', holder: 'batch', start: 5 }]);
-  assert.deepEqual(planLoans({ hosts: [host('h1')], loans: [], onlineWaiting: 1, now: 5 }).lend, []);
+  assert.deepEqual(
+    planLoans({ hosts: [host('h1')], loans: [], onlineWaiting: 1, batchWaiting: 1, now: 5 }).lend,
+    [],
+  );
+  // Nothing is loaned while no batch-pool task waits for a host.
+  assert.deepEqual(
+    planLoans({ hosts: [host('h1')], loans: [], onlineWaiting: 0, batchWaiting: 0, now: 5 }).lend,
+    [],
+  );
 });
 
 test('waiting online tasks recall loans, fewest batch tasks first, and a recall ends once its host is empty', () => {
@@ -97,7 +106,14 @@ test('waiting online tasks recall loans, fewest batch tasks first, and a recall 
     { host: 'h2', from: 'online', holder: 'batch', start: 2 },
   ];
   const hosts = [host('h1', { batchTasks: 3 }), host('h2', { batchTasks: 1 })];
-  const plan = planLoans({ hosts, loans, onlineWaiting: 1, now: 100, recallWithinMs: 60_000 });
+  const plan = planLoans({
+    hosts,
+    loans,
+    onlineWaiting: 1,
+    batchWaiting: 1,
+    now: 100,
+    recallWithinMs: 60_000,
+  });
   assert.deepEqual(
     plan.recall.map((l) => [l.host, l.recall?.deadline]),
     [['h2', 60_100]],
@@ -107,13 +123,20 @@ test('waiting online tasks recall loans, fewest batch tasks first, and a recall 
   assert.equal(effectivePool({ labels: {} }, recalled), 'online');
   assert.equal(effectivePool({ labels: {} }, loans[0]), 'batch');
   // Still one waiting: the recall in flight covers it, nothing more is recalled.
-  const again = planLoans({ hosts, loans: [loans[0]!, recalled], onlineWaiting: 1, now: 200 });
+  const again = planLoans({
+    hosts,
+    loans: [loans[0]!, recalled],
+    onlineWaiting: 1,
+    batchWaiting: 1,
+    now: 200,
+  });
   assert.deepEqual(again.recall, []);
   assert.deepEqual(again.end, []);
   const done = planLoans({
     hosts: [hosts[0]!, host('h2')],
     loans: [loans[0]!, recalled],
     onlineWaiting: 1,
+    batchWaiting: 1,
     now: 300,
   });
   assert.deepEqual(done.end, ['h2']);

@@ -73,6 +73,8 @@ export interface LoanInput {
   loans: readonly Loan[];
   /** Tasks of online-pool services (or services without a pool) waiting for a host. */
   onlineWaiting: number;
+  /** Tasks of batch-pool jobs waiting for a host: hosts are loaned only while there are some. */
+  batchWaiting: number;
   now: number;
   recallWithinMs?: number;
 }
@@ -86,7 +88,8 @@ export interface LoanPlan {
 }
 
 /**
- * Online hosts with nothing on them are loaned to the batch pool while no online task waits; when
+ * Online hosts with nothing on them are loaned to the batch pool while batch-pool tasks wait for a
+ * host and no online task does; when
  * online tasks wait, loaned hosts are recalled, one per waiting task, fewest batch tasks first
  * (least work lost), then oldest loan. A recalled host is back once its batch tasks are gone.
  */
@@ -121,7 +124,7 @@ export function planLoans(input: LoanInput): LoanPlan {
     }
     return out;
   }
-  if (input.onlineWaiting > 0) return out;
+  if (input.onlineWaiting > 0 || input.batchWaiting === 0) return out;
   for (const h of input.hosts) {
     if (loaned.has(h.id) || ownPool(h) !== DEFAULT_POOL || h.state !== 'ready') continue;
     if (h.serviceTasks + h.batchTasks > 0) continue;

@@ -8,7 +8,14 @@
 import type { Logger } from '../lib/index.ts';
 import { messageOf } from '../errors/index.ts';
 import { keys, type HostView } from '../model/index.ts';
-import { DEFAULT_POOL, hostsForPool, planLoans, type Loan, type LoanHost } from '../scheduler/index.ts';
+import {
+  BATCH_POOL,
+  DEFAULT_POOL,
+  hostsForPool,
+  planLoans,
+  type Loan,
+  type LoanHost,
+} from '../scheduler/index.ts';
 import type { Store, TxnOp } from '../store/index.ts';
 import type { Preemptions } from './preemptions.ts';
 import type { EventLog } from './state/events.ts';
@@ -60,11 +67,12 @@ export class Pools {
       loans.set(loan.host, { loan, mod: kv.modRevision });
     }
     this.loans = new Map([...loans].map(([h, l]) => [h, l.loan]));
-    const { hosts, onlineWaiting, batchTasksOn } = this.#observe(cache);
+    const { hosts, onlineWaiting, batchWaiting, batchTasksOn } = this.#observe(cache);
     const plan = planLoans({
       hosts,
       loans: [...this.loans.values()],
       onlineWaiting,
+      batchWaiting,
       now,
       ...(this.#o.recallWithinMs === undefined ? {} : { recallWithinMs: this.#o.recallWithinMs }),
     });
@@ -115,18 +123,21 @@ export class Pools {
   #observe(cache: StateCache): {
     hosts: LoanHost[];
     onlineWaiting: number;
+    batchWaiting: number;
     batchTasksOn: Map<string, { job: string; id: string }[]>;
   } {
     const counts = new Map<string, { service: number; batch: number }>();
     const batchTasksOn = new Map<string, { job: string; id: string }[]>();
     let onlineWaiting = 0;
+    let batchWaiting = 0;
     for (const [name, entry] of cache.jobs) {
       const spec = entry.value.spec;
       const isBatch = spec.batch !== undefined;
       for (const { value: t } of cache.tasks.get(name)?.values() ?? []) {
         if (t.host === null) {
-          if (!isBatch && t.desired === 'run' && (spec.pool ?? DEFAULT_POOL) === DEFAULT_POOL)
-            onlineWaiting++;
+          if (t.desired !== 'run') continue;
+          if (spec.pool === BATCH_POOL) batchWaiting++;
+          else if (!isBatch && (spec.pool ?? DEFAULT_POOL) === DEFAULT_POOL) onlineWaiting++;
           continue;
         }
         const c = counts.get(t.host) ?? { service: 0, batch: 0 };
@@ -150,6 +161,6 @@ export class Pools {
         batchTasks: c?.batch ?? 0,
       };
     });
-    return { hosts, onlineWaiting, batchTasksOn };
+    return { hosts, onlineWaiting, batchWaiting, batchTasksOn };
   }
 }

@@ -366,7 +366,8 @@ export class SchedulerLoop {
     // A batch job sees the room reserved for services as taken, and stops what they preempted.
     const batch = job.spec.batch !== undefined;
     const poolView = this.pools.hostsFor(fleet.hosts, job.spec.pool);
-    const reservedView = batch ? this.preemptions.hostsForBatch(poolView ?? fleet.hosts, now) : poolView;
+    const reservedView =
+      (batch ? this.preemptions.hostsForBatch(poolView ?? fleet.hosts, now) : undefined) ?? poolView;
     const preempt = batch ? this.preemptions.forBatch(name) : undefined;
     const decided = reconcile({
       job,

@@ -1,8 +1,8 @@
 /**
  * Elastic compute on one real server (SQLite store, scheduler loop, pools broker) with an injected
  * clock and three agents in process on the fake runtime: a service whose schedule drops it from 3
- * replicas to 1 at 22:00 (UTC) frees two hosts, which are loaned to the batch pool (`dabba pool ls`
- * shows the loans, their start and holder) and batch tasks land on them; at 06:00 the schedule
+ * replicas to 1 at 22:00 (UTC) frees two hosts, which are loaned to the batch pool where a batch job
+ * waits (`dabba pool ls` shows the loans, their start and holder), and its tasks land on them; at 06:00 the schedule
  * wants 3 again: the loans are recalled, the batch tasks there are preempted, the hosts come back
  * to the online pool before their recall deadline (`recallWithin`), and the service runs 3
  * replicas again.
@@ -82,6 +82,20 @@ describe('elastic compute', { timeout: 300_000 }, () => {
       update: { minHealthy: '0s' },
     });
     await waitFor('web: 3 replicas', async () => (await running('web')).length === 3 || undefined, 60_000);
+    // Batch work of the batch pool waits: no host is in that pool yet.
+    await t.client.putJob('crunch', {
+      name: 'crunch',
+      type: 'batch',
+      pool: 'batch',
+      completions: 50,
+      parallelism: 4,
+      task: { command: ['work'], resources: { cpu: 1, memory: '16Mi' } },
+    });
+    await waitFor(
+      'crunch waiting for a host',
+      async () => (await t.client.jobTasks('crunch')).some((x) => x.host === null) || undefined,
+      30_000,
+    );
     assert.equal((await t.client.pools()).loans.length, 0, 'no loan while online uses every host');
 
     // 22:00: the schedule gives 1 replica; two hosts empty out and are loaned to batch.
@@ -110,15 +124,7 @@ describe('elastic compute', { timeout: 300_000 }, () => {
     assert.match(ls.stdout, /online\s+1\s+1\s+3\s+2\s+0/);
     for (const h of loanedHosts) assert.match(ls.stdout, new RegExp(`${h}\\s+online\\s+batch\\s+\\d{4}-`));
 
-    // Batch work of the batch pool lands on the loaned hosts.
-    await t.client.putJob('crunch', {
-      name: 'crunch',
-      type: 'batch',
-      pool: 'batch',
-      completions: 50,
-      parallelism: 4,
-      task: { command: ['work'], resources: { cpu: 1, memory: '16Mi' } },
-    });
+    // The batch work lands on the loaned hosts.
     const batchHosts = await waitFor(
       'batch tasks on the loaned hosts',
       async () => {
