@@ -244,6 +244,13 @@ export class TaskRunner {
               DABBA_JOB: this.task.job,
               DABBA_JOB_VERSION: String(this.task.version),
               DABBA_HOST: this.#d.hostId,
+              // A batch job's task: which completion it runs, which attempt (docs/batch.md).
+              ...(this.task.batch === undefined
+                ? {}
+                : {
+                    DABBA_COMPLETION_INDEX: String(this.task.batch.index),
+                    DABBA_ATTEMPT: String(this.task.batch.attempt),
+                  }),
               ...configs?.env,
               ...volumes?.env,
             },

@@ -20,6 +20,7 @@ import { rollbackCommands } from './commands/rollback.ts';
 import { logsCommand } from './commands/logs.ts';
 import { planCommand } from './commands/plan.ts';
 import { serversCommand } from './commands/servers.ts';
+import { poolCommand } from './commands/pool.ts';
 import { statusCommand } from './commands/status.ts';
 import { stopCommand } from './commands/stop.ts';
 import type { CliContext, GlobalOptions } from './context.ts';
@@ -137,6 +138,7 @@ export function buildProgram(outer: CliContext): Command {
   imageCommand(program, ctx);
   configCommand(program, ctx);
   serversCommand(program, ctx);
+  poolCommand(program, ctx);
   accessCommands(program, ctx);
   auditCommand(program, ctx);
   metricsCommand(program, ctx);

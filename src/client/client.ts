@@ -15,6 +15,7 @@ import type {
   HealthView,
   HostCondition,
   HostView,
+  PoolsView,
   ImageRemoval,
   LogDrop,
   LogGap,
@@ -350,6 +351,10 @@ export class DabbaClient {
   // Hosts
   hosts(): Promise<HostView[]> {
     return this.#json('GET', '/v1/hosts');
+  }
+  /** Pools of hosts and the loans between them (docs/elastic.md). */
+  pools(): Promise<PoolsView> {
+    return this.#json('GET', '/v1/pools');
   }
   setHostSchedulable(
     id: string,

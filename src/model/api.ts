@@ -38,6 +38,26 @@ export interface TaskRow {
   startedAt: number | null;
   createdAt: number;
   usage: { cpuSeconds: number; memoryBytes: number; pids: number } | null;
+  /** A batch job's task: the completion index it runs and its attempt (from 1). */
+  completion?: { index: number; attempt: number };
+  /** Why it was stopped to make room for a service (a preempted batch task). */
+  preempted?: string;
+}
+
+/** Where a batch job stands (`dabba status`): `running` until it has `succeeded` or `failed`. */
+export interface BatchStatus {
+  state: 'running' | 'succeeded' | 'failed' | 'stopped';
+  completions: number;
+  parallelism: number;
+  priority: number;
+  /** Completions that succeeded; failed runs (all attempts); runs preempted for services. */
+  succeeded: number;
+  failed: number;
+  preempted: number;
+  /** Tasks running or waiting for a host now. */
+  active: number;
+  message: string;
+  finishedAt?: number;
 }
 
 /** `GET /v1/jobs/NAME` and `dabba status JOB --json`. */
@@ -56,6 +76,8 @@ export interface JobView {
   tasks: TaskRow[];
   /** Operations waiting on the job's TaskControl controller, and its last error (absent: none). */
   taskControl?: TaskControlState;
+  /** A batch job's progress (absent for a service). */
+  batch?: BatchStatus;
 }
 
 export interface JobSummary {
@@ -68,6 +90,8 @@ export interface JobSummary {
   healthy: number;
   deployment: Deployment['state'] | null;
   updatedAt: number;
+  /** A batch job's progress (absent for a service). */
+  batch?: BatchStatus;
 }
 
 export interface PutJobResult {

@@ -40,4 +40,29 @@ export interface Deployment {
   promoted?: boolean;
   /** When the scheduler moved the deployment to 'rolling' (promotion seen, or autoPromote). */
   promotedAt?: number;
+  /** A batch job's run (its completions); absent for a service. */
+  batch?: BatchProgress;
+}
+
+/** Where one completion index of a batch job stands. */
+export interface BatchIndex {
+  /** Failed runs so far (exit code not 0, a failed start, killed). */
+  failures: number;
+  /** 'succeeded' once a run exited 0; 'failed' once it failed more than the retry limit. */
+  outcome?: 'succeeded' | 'failed';
+  /** Not retried before this time (backoff after a failure). */
+  retryAt?: number;
+}
+
+/**
+ * A batch run's progress, kept on the deployment record of the job version. Updating it is
+ * idempotent (a run's outcome is recorded by its index and attempt), so a plan written in parts
+ * never counts a run twice.
+ */
+export interface BatchProgress {
+  indexes: BatchIndex[];
+  /** Completions succeeded, failed runs (all attempts), runs stopped for services. */
+  succeeded: number;
+  failed: number;
+  preempted: number;
 }

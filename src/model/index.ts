@@ -57,3 +57,4 @@ export * from './configdist.ts';
 export * from './taskcontrol.ts';
 export * from './remediation.ts';
 export * from './mesh-stats.ts';
+export * from './pools.ts';

@@ -374,7 +374,10 @@ update: { max_surge: 2, bogus: 1 }
     const issues = parseBad(text);
     const replica = issueAt(issues, 'replica');
     assert.equal(replica.message, 'unknown field "replica"; did you mean "replicas"?');
-    assert.equal(replica.expected, 'one of: name, namespace, replicas, task, update, placement, taskControl');
+    assert.equal(
+      replica.expected,
+      'one of: name, namespace, replicas, task, update, placement, taskControl, type, completions, parallelism, retries, deadline, priority, pool, scaling',
+    );
     assertAt(replica, text, 'replica');
     assert.match(issueAt(issues, 'task.comand').message, /did you mean "command"/);
     assertAt(issueAt(issues, 'task.comand'), text, 'comand');
@@ -772,7 +775,7 @@ describe('formatIssues', () => {
       formatIssues(issues),
       [
         'job.yaml:4:24: task.resources.memory: is not a size; did you mean "64Mi"? (expected a size from 1Mi to 1Ti, such as 64Mi, 512Mi or 2Gi, found "64mb")',
-        'job.yaml:5:1: replica: unknown field "replica"; did you mean "replicas"? (expected one of: name, namespace, replicas, task, update, placement, taskControl)',
+        'job.yaml:5:1: replica: unknown field "replica"; did you mean "replicas"? (expected one of: name, namespace, replicas, task, update, placement, taskControl, type, completions, parallelism, retries, deadline, priority, pool, scaling)',
       ].join('\n'),
     );
   });

@@ -2,6 +2,8 @@
  * Reading job files: YAML (or JSON, a subset of YAML) text -> JobSpec, with every problem reported at
  * once as ValidationIssues located by line and column; and JobSpec -> user form for the wire.
  */
+import { batchToUser } from './job-schema/batch.ts';
+import { scalingToUser } from './job-schema/elastic.ts';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
@@ -499,10 +501,11 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
   const health: Record<string, unknown> = {};
   if (t.health.liveness) health['liveness'] = probeToUser(t.health.liveness);
   if (t.health.readiness) health['readiness'] = probeToUser(t.health.readiness);
+  const b = spec.batch;
   return {
     name: spec.name,
     ...(spec.namespace === undefined ? {} : { namespace: spec.namespace }),
-    replicas: spec.replicas,
+    ...(b === undefined ? { replicas: spec.replicas } : batchToUser(b)),
     task: {
       ...(t.image === undefined ? {} : { image: t.image }),
       command: [...t.command],
@@ -549,6 +552,8 @@ export function toUserForm(spec: JobSpec): Record<string, unknown> {
       constraints: spec.placement.constraints.map((c) => ({ ...c, ...('in' in c ? { in: [...c.in] } : {}) })),
       volumeWait: formatExactDuration(spec.placement.volumeWaitMs ?? VOLUME_WAIT_DEFAULT_MS),
     },
+    ...(spec.pool === undefined ? {} : { pool: spec.pool }),
+    ...(spec.scaling === undefined ? {} : { scaling: scalingToUser(spec.scaling) }),
     ...(spec.taskControl === undefined
       ? {}
       : {

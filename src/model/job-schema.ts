@@ -15,6 +15,8 @@ import { JOB_DEFAULTS, JOB_LIMITS } from './job-schema/limits.ts';
 import { formatMs, integer } from './job-schema/leaves.ts';
 import { nameLeaf } from './job-schema/task-fields.ts';
 import { taskSchema } from './job-schema/task.ts';
+import { batchFields, batchSpecOf, jobTypeLeaf } from './job-schema/batch.ts';
+import { poolLeaf, scalingSchema, scalingSpecOf } from './job-schema/elastic.ts';
 import {
   namespaceLeaf,
   placementSchema,
@@ -54,21 +56,33 @@ export const jobFileSchema = z
     update: updateSchema,
     placement: placementSchema,
     taskControl: taskControlSchema.optional(),
+    type: jobTypeLeaf.optional(),
+    ...batchFields,
+    pool: poolLeaf.optional(),
+    scaling: scalingSchema.optional(),
   })
   .meta({
     title: 'Dabba job',
-    description: 'A Dabba job: a service of identical tasks. See docs/job-file.md.',
+    description:
+      'A Dabba job: a service of identical tasks, or a batch job whose tasks run to completion. See docs/job-file.md.',
   })
-  .transform((j): JobSpec => ({
-    name: j.name,
-    // Left out when it is the default, so specs stored before namespaces existed compare equal.
-    ...(j.namespace === undefined || j.namespace === 'default' ? {} : { namespace: j.namespace }),
-    replicas: j.replicas,
-    task: j.task,
-    update: j.update,
-    placement: j.placement,
-    ...(j.taskControl === undefined ? {} : { taskControl: j.taskControl }),
-  }));
+  .transform((j, ctx): JobSpec => {
+    const batch = batchSpecOf(j, ctx);
+    return {
+      name: j.name,
+      // Left out when it is the default, so specs stored before namespaces existed compare equal.
+      ...(j.namespace === undefined || j.namespace === 'default' ? {} : { namespace: j.namespace }),
+      // A batch job's tasks run once each; retries are the scheduler's (docs/batch.md).
+      replicas: batch === undefined ? j.replicas : batch.parallelism,
+      task: batch === undefined ? j.task : { ...j.task, restart: { ...j.task.restart, policy: 'never' } },
+      update: j.update,
+      placement: j.placement,
+      ...(j.taskControl === undefined ? {} : { taskControl: j.taskControl }),
+      ...(batch === undefined ? {} : { batch }),
+      ...(j.pool === undefined ? {} : { pool: j.pool }),
+      ...(j.scaling === undefined ? {} : { scaling: scalingSpecOf(j.scaling, ctx) }),
+    };
+  });
 
 export type JobFileInput = z.input<typeof jobFileSchema>;
 

@@ -180,6 +180,44 @@ export interface JobSpec {
   placement: PlacementSpec;
   /** The job's TaskControl controller (absent: disruptive operations proceed without asking). */
   taskControl?: TaskControlSpec;
+  /**
+   * `type: batch` (docs/batch.md): tasks run to completion instead of being kept running. Absent
+   * for a service (the default), so specs stored before batch jobs existed compare equal. For a
+   * batch job `replicas` is its parallelism.
+   */
+  batch?: BatchSpec;
+  /** The pool of hosts the job's tasks go to (`pool`); absent: any host (docs/elastic.md). */
+  pool?: string;
+  /** Replicas by a schedule, between bounds (`scaling`); absent: `replicas` as written. */
+  scaling?: ScalingSpec;
+}
+
+/** `scaling`: a service's replicas follow a daily schedule (UTC), kept within the bounds. */
+export interface ScalingSpec {
+  minReplicas: number;
+  maxReplicas: number;
+  /** From `at` (minutes after midnight UTC) until the next entry, `replicas`; sorted by `at`. */
+  schedule: { at: number; replicas: number }[];
+}
+
+/** A batch job's settings (`type: batch`, `completions`, `parallelism`, `retries`, `deadline`, `priority`). */
+export interface BatchSpec {
+  /** Successful task runs (exit code 0) the job needs; each is one completion index. */
+  completions: number;
+  /** Most tasks running at once. */
+  parallelism: number;
+  /** Failed runs of one completion retried before the job fails. */
+  retryLimit: number;
+  /** Wait before the first retry of a completion, doubling per failure up to maxBackoffMs. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** The job fails (its running tasks stopped) when not finished this long after it started; absent: none. */
+  deadlineMs?: number;
+  /**
+   * Among batch jobs: higher places first and is preempted last. Every service ranks above every
+   * batch job: a service task that fits nowhere preempts batch tasks.
+   */
+  priority: number;
 }
 
 /** A job's external controller (see docs/taskcontrol.md). */

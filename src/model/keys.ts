@@ -87,6 +87,9 @@ export const keys = {
   board: (ns: string, name: string) => `/boards/${ns}/${name}`,
   boardsPrefix: (ns: string) => `/boards/${ns}/`,
   allBoardsPrefix: '/boards/',
+  /** A host loaned out of its pool (Loan: from, holder, start, recall?), written by the pools broker. */
+  loan: (host: string) => `/loans/${host}`,
+  loansPrefix: '/loans/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

@@ -31,6 +31,10 @@ export interface Task {
   /** Why the task could not be placed, as data: per filter how many hosts it rejected and why, the
    * nearest fits, and what change would make it fit. Set with `unplaced`. */
   explanation?: PlacementExplanation;
+  /** A batch job's task: which completion it runs and which attempt at it this is (from 1). */
+  batch?: { index: number; attempt: number };
+  /** Why the scheduler stopped it to make room for a service (set with desired 'stop'). */
+  preempted?: string;
 }
 
 export interface TaskUsage {

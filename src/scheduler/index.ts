@@ -44,3 +44,27 @@ export {
   lostReason,
 } from './task-state.ts';
 export { canonicalJson, sameSpec } from './spec-equal.ts';
+export { batchMessage, freshProgress, reconcileBatch, retryDelay, runOutcome, tally } from './batch.ts';
+export {
+  fitsOn,
+  planPreemption,
+  victimOrder,
+  type Preemption,
+  type PreemptionCandidate,
+  type PreemptionInput,
+} from './preemption.ts';
+export {
+  BATCH_POOL,
+  DEFAULT_POOL,
+  DEFAULT_RECALL_WITHIN_MS,
+  effectivePool,
+  hostsForPool,
+  nextScheduleChange,
+  ownPool,
+  planLoans,
+  scheduledReplicas,
+  type Loan,
+  type LoanHost,
+  type LoanInput,
+  type LoanPlan,
+} from './elastic.ts';

@@ -111,6 +111,8 @@ export function taskRecord(view: TaskView): Task {
   };
   if (view.unplaced !== undefined) task.unplaced = view.unplaced;
   if (view.explanation !== undefined) task.explanation = view.explanation;
+  if (view.batch !== undefined) task.batch = view.batch;
+  if (view.preempted !== undefined) task.preempted = view.preempted;
   return task;
 }
 

@@ -54,6 +54,12 @@ export interface ReconcileInput {
   holdLost?: ReadonlySet<string>;
   /** Where the job's volumes live, per task slot (jobs with `task.volumes`; see volumes.ts). */
   volumes?: readonly VolumeRecord[];
+  /**
+   * Optional, batch jobs: tasks to stop to make room for a service (task id -> why), as decided by
+   * `planPreemption`. They stop gracefully and their completions run again later, not counted as
+   * failures.
+   */
+  preempt?: ReadonlyMap<string, string>;
 }
 
 /** A disruptive operation on a task: what a job's TaskControl controller is asked about. */
@@ -111,4 +117,6 @@ export interface ReconcilePlan {
   disruptions?: Disruption[];
   /** Volume records to write (/volumes/JOB/SLOT): where a slot's volumes now live (see volumes.ts). */
   volumes?: VolumeRecord[];
+  /** The stops in `stop` that preempt a batch task for a service: task id -> why (kept on its record). */
+  preempted?: Record<string, string>;
 }

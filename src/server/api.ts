@@ -31,6 +31,7 @@ import { authRoutes } from './routes/auth.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
+import { poolRoutes } from './routes/pools.ts';
 import { imageRoutes } from './routes/images.ts';
 import { imageRemoveRoutes } from './routes/image-remove.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -125,6 +126,7 @@ export function buildRouter(o: ApiOptions): Router {
   eventRoutes(router, o.store, o.events);
   jobRoutes(router, o.store, o.clock, o.events, o.images, o.cachedHosts);
   hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
+  poolRoutes(router, o.store);
   logRoutes(router, o.store, o.pki);
   hostHistoryRoutes(router, o.store, o.clock, o.pki);
   if (o.pki) certificateRoutes(router, o.store, o.pki, o.events);

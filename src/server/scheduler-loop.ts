@@ -22,6 +22,9 @@ import type { Compare, Store, TxnOp } from '../store/index.ts';
 import { TaskControl } from '../taskcontrol/index.ts';
 import { haKeys } from './shards/keys.ts';
 import type { EventLog } from './state/events.ts';
+import { Pools } from './pools.ts';
+import { Preemptions, byRank } from './preemptions.ts';
+import { jobAsScheduled } from './scaling.ts';
 import { StateCache, isSchedulerKey } from './state-cache.ts';
 
 /** Where the loop reports its decisions and timings (the control plane's metrics). */
@@ -50,6 +53,8 @@ export interface SchedulerLoopOptions {
   replicaId?: string;
   /** Time between requests to a job's TaskControl controller while operations wait (default 1 s). */
   taskControlRetryMs?: number;
+  /** How long recalling a loaned host may take (`recallWithin`, default 60 s; docs/elastic.md). */
+  recallWithinMs?: number;
 }
 
 /** What a write on behalf of a job must carry, and from which revision on the replica may decide. */
@@ -125,10 +130,21 @@ export class SchedulerLoop {
 
   /** Jobs' external controllers (taskControl in the job file): asked before disruptive stops. */
   readonly taskControl: TaskControl;
+  /** Batch tasks preempted for services, and the room reserved for them (docs/batch.md). */
+  readonly preemptions = new Preemptions();
+  /** Pools and loans of hosts (elastic compute). */
+  readonly pools: Pools;
 
   constructor(options: SchedulerLoopOptions) {
     this.#o = options;
     this.#ownership = options.ownership ?? ownsEverything;
+    this.pools = new Pools({
+      store: options.store,
+      events: options.events,
+      logger: options.logger.child({ part: 'pools' }),
+      preemptions: this.preemptions,
+      ...(options.recallWithinMs === undefined ? {} : { recallWithinMs: options.recallWithinMs }),
+    });
     this.taskControl = new TaskControl({
       clock: options.clock,
       logger: options.logger.child({ part: 'taskcontrol' }),
@@ -217,6 +233,10 @@ export class SchedulerLoop {
       const now = this.#o.clock.now();
       if (now - lastTick >= tickMs) {
         lastTick = now;
+        // Loans of hosts between pools: the replica that owns every shard keeps them.
+        if (this.#ready && this.#ownership.fenceForAll?.() !== undefined)
+          this.pools.tick(this.cache, now).catch(() => undefined);
+        for (const name of this.preemptions.pendingJobs()) this.#dirty.add(name);
         const resync = now - lastResync >= resyncMs;
         if (resync) lastResync = now;
         for (const [name, j] of this.cache.jobs) {
@@ -241,7 +261,7 @@ export class SchedulerLoop {
         let inflightOps = 0;
         let sliceStart = performance.now();
         const exclusive = this.#exclusiveFence();
-        for (const job of [...this.#dirty]) {
+        for (const job of byRank([...this.#dirty], this.cache)) {
           if (signal.aborted) break;
           const fence = this.#ownership.fenceFor(job);
           if (fence === undefined) {
@@ -329,7 +349,9 @@ export class SchedulerLoop {
       this.taskControl.forget(name);
       return;
     }
-    const job = entry.value;
+    // A job with `scaling` runs the replicas its schedule gives now (the loop's clock).
+    const scheduled = jobAsScheduled(entry.value, this.#o.clock.now());
+    const job = scheduled.job;
     const versions = [...(this.cache.versions.get(name)?.values() ?? [])].sort(
       (a, b) => a.version - b.version,
     );
@@ -342,12 +364,18 @@ export class SchedulerLoop {
     if (!controlled) this.taskControl.forget(name);
     const holdLost = controlled ? this.taskControl.before(job, tasks, fleet, now) : undefined;
     const volumes = this.cache.volumes.get(name);
+    // A batch job sees the room reserved for services as taken, and stops what they preempted.
+    const batch = job.spec.batch !== undefined;
+    const poolView = this.pools.hostsFor(fleet.hosts, job.spec.pool);
+    const reservedView =
+      (batch ? this.preemptions.hostsForBatch(poolView ?? fleet.hosts, now) : undefined) ?? poolView;
+    const preempt = batch ? this.preemptions.forBatch(name) : undefined;
     const decided = reconcile({
       job,
       versions,
       tasks,
-      hosts: fleet.hosts,
-      fleet,
+      ...(reservedView === undefined ? { hosts: fleet.hosts, fleet } : { hosts: reservedView }),
+      ...(preempt === undefined ? {} : { preempt }),
       deployment: this.cache.deployments.get(name)?.get(job.version),
       otherDeployments: [...(this.cache.deployments.get(name)?.values() ?? [])].filter(
         (d) => d.version !== job.version,
@@ -360,14 +388,28 @@ export class SchedulerLoop {
     });
     // A job with a controller: the stops it has not acknowledged wait (taskcontrol/).
     const plan = controlled ? this.taskControl.gate(job, decided, tasks, now) : decided;
+    if (batch) this.preemptions.stopped(name, plan);
+    else if (job.status === 'active') {
+      for (const victim of this.preemptions.afterService(
+        job,
+        plan,
+        this.cache,
+        poolView ?? fleet.hosts,
+        now,
+      )) {
+        this.#dirty.add(victim);
+        this.#kick();
+      }
+    }
     this.#o.metrics?.decided((performance.now() - decideAt) / 1000, {
       create: plan.create.length,
       stop: plan.stop.length,
       remove: plan.remove.length,
       rollback: plan.rollbackTo !== undefined,
     });
-    if (plan.wakeAt === undefined) this.#wakeAt.delete(name);
-    else this.#wakeAt.set(name, plan.wakeAt);
+    const wakeAt = Math.min(plan.wakeAt ?? Infinity, scheduled.nextChange ?? Infinity);
+    if (wakeAt === Infinity) this.#wakeAt.delete(name);
+    else this.#wakeAt.set(name, wakeAt);
     // A store takes at most `maxTxnOps` operations (or compares) per txn (etcd: 128 by default): a
     // big plan is written in parts, one transaction each, in order. Applying part of a plan is fine: if a part fails (the
     // state moved), the job is reconciled again from what was written. Later parts compare each
@@ -567,7 +609,8 @@ export class SchedulerLoop {
     for (const id of plan.stop) {
       const t = current?.get(id)?.value;
       if (!t || t.desired === 'stop') continue;
-      const stopped: Task = { ...t, desired: 'stop' };
+      const why = plan.preempted?.[id];
+      const stopped: Task = { ...t, desired: 'stop', ...(why === undefined ? {} : { preempted: why }) };
       const value = JSON.stringify(stopped);
       decoded.push({ key: keys.task(name, id), value, object: stopped });
       ops.push({ type: 'put', key: keys.task(name, id), value });

@@ -44,6 +44,8 @@ export interface ServerOptions {
   clock?: Clock;
   /** Seconds without a heartbeat before a host is down. */
   hostTtlSeconds?: number;
+  /** How long recalling a host loaned to the batch pool may take (`recallWithin`, default 60 s; docs/elastic.md). */
+  recallWithinMs?: number;
   version?: string;
   /** Image store served to agents and filled by `dabba image import|create`. */
   images?: ImageStore;
@@ -341,6 +343,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     events,
     ownership: r,
     replicaId,
+    ...(o.recallWithinMs === undefined ? {} : { recallWithinMs: o.recallWithinMs }),
   });
   cacheOwner = scheduler;
   r.onChange((c) => {

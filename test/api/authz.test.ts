@@ -61,6 +61,7 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'GET /v1/tasks/:id/logs': { kind: 'read', path: '/v1/tasks/web-aaaaa/logs' },
   'POST /v1/tasks/:id/exec': { kind: 'write', path: '/v1/tasks/web-aaaaa/exec', body: { command: ['true'] } },
   'GET /v1/hosts': { kind: 'read', path: '/v1/hosts' },
+  'GET /v1/pools': { kind: 'read', path: '/v1/pools' },
   'POST /v1/hosts/join': { kind: 'join', path: '/v1/hosts/join', body: {} },
   'POST /v1/hosts': { kind: 'host', path: '/v1/hosts', body: {} },
   'POST /v1/hosts/:id/heartbeat': { kind: 'host', path: '/v1/hosts/h1/heartbeat', body: {} },

@@ -38,6 +38,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/tasks/:id/exec': 'namespace-write',
   // Hosts and agents
   'GET /v1/hosts': 'cluster-read',
+  'GET /v1/pools': 'cluster-read',
   'POST /v1/hosts/join': 'join',
   'POST /v1/hosts': 'host-register',
   'POST /v1/hosts/:id/heartbeat': 'host-self',

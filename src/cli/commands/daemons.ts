@@ -418,6 +418,10 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
+    .option(
+      '--pool <name>',
+      'the pool the host belongs to (the label pool=NAME; default online): docs/elastic.md',
+    )
     .option('--driver <driver>', 'task runtime: oci, process or auto', 'auto')
     .option('--listen <host:port>', "address of the agent's own endpoint (logs)")
     .option('--oci-runtime <name>', 'OCI runtime for containers: crun (the default where installed) or runc')
@@ -458,6 +462,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
         dataDir: string;
         hostId?: string;
         label: string[];
+        pool?: string;
         driver: string;
         listen?: string;
         ociRuntime?: string;
@@ -477,7 +482,7 @@ export function daemonCommands(program: Command, ctx: CliContext): void {
               ? { joinToken: opts.joinToken ?? ctx.env['DABBA_JOIN_TOKEN'] ?? '' }
               : {}),
             dataDir: resolve(opts.dataDir),
-            labels: parseLabels(opts.label),
+            labels: parseLabels([...opts.label, ...(opts.pool === undefined ? [] : [`pool=${opts.pool}`])]),
             driver: parseDriver(opts.driver),
             ...parseOciRuntime(opts.ociRuntime),
             ...(opts.bridge === undefined ? {} : { bridge: opts.bridge }),

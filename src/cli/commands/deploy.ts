@@ -33,7 +33,12 @@ export function deployCommand(program: Command, ctx: CliContext): void {
         if (opts.json) ctx.out.write(JSON.stringify(put, null, 2) + '\n');
         return;
       }
-      const final = await waitForRollout(client, spec.name, put.version, ctx, say, spec.update.deadlineMs);
+      // A batch job's deploy waits until it finishes (its own deadline, else as long as it takes).
+      const waitMs =
+        spec.batch === undefined
+          ? spec.update.deadlineMs
+          : (spec.batch.deadlineMs ?? Number.POSITIVE_INFINITY);
+      const final = await waitForRollout(client, spec.name, put.version, ctx, say, waitMs);
       if (opts.json) ctx.out.write(JSON.stringify(final.view, null, 2) + '\n');
       if (!final.ok) throw new CliError(final.message, EXIT.FAILED);
     });
@@ -183,7 +188,9 @@ function progressLine(view: JobView, version: number): string {
   const unplaced = mine.filter((t) => t.unplaced !== null);
   const stopping = stillStopping(view).length;
   let line: string;
-  if (d) {
+  if (view.batch !== undefined) {
+    line = `batch v${version}: ${d?.message ?? 'starting'}`;
+  } else if (d) {
     line = `rollout v${version}: ${d.healthy}/${d.desired} healthy, ${d.running} running`;
     if (d.old > 0) line += `, ${d.old} old`;
   } else {
@@ -203,6 +210,8 @@ function progressLine(view: JobView, version: number): string {
 
 /** Where the job answers now: the ready tasks that are meant to run (after success: all current). */
 function summary(view: JobView): string {
+  if (view.batch !== undefined)
+    return `job ${view.job} version ${view.version} finished: ${view.batch.message}\n`;
   const ready = view.tasks.filter((t) => t.desired === 'run' && t.state === 'running' && t.healthy);
   const eps = endpointsOf({ ...view, tasks: ready });
   let s = `job ${view.job} version ${view.version} is healthy: ${ready.length}/${view.replicas} tasks\n`;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import {
+  type BatchStatus,
   describeExit,
   formatExplanation,
   httpByName,
@@ -101,6 +102,16 @@ export function endpointsOf(view: JobView): string[] {
   return out;
 }
 
+/** The head of a batch job's status: where it stands, its counts. */
+export function batchHeader(job: string, version: number, b: BatchStatus): string {
+  return (
+    `job ${job}  version ${version}  batch ${b.state}  ${b.succeeded}/${b.completions} completions succeeded, ` +
+    `${b.failed} failed run${b.failed === 1 ? '' : 's'}, ${b.active} active (parallelism ${b.parallelism}, priority ${b.priority})` +
+    `${b.preempted > 0 ? `, ${b.preempted} preempted for services` : ''}\n` +
+    (b.state === 'running' ? '' : `${b.message}\n`)
+  );
+}
+
 export function statusCommand(program: Command, ctx: CliContext): void {
   program
     .command('status')
@@ -133,8 +144,10 @@ export function statusCommand(program: Command, ctx: CliContext): void {
               ...(many ? [j.namespace] : []),
               j.job,
               String(j.version),
-              j.status,
-              `${j.healthy}/${j.replicas}`,
+              j.batch === undefined ? j.status : `batch ${j.batch.state}`,
+              j.batch === undefined
+                ? `${j.healthy}/${j.replicas}`
+                : `${j.batch.succeeded}/${j.batch.completions} done`,
               String(j.running),
               j.deployment ?? '-',
               `${ago(j.updatedAt)} ago`,
@@ -146,16 +159,19 @@ export function statusCommand(program: Command, ctx: CliContext): void {
       const view = await client.getJob(job);
       if (opts.json) return ctx.out.write(JSON.stringify(view, null, 2) + '\n');
       const d = view.deployment;
+      const b = view.batch;
       ctx.out.write(
-        `job ${view.job}  version ${view.version}  ${view.status}  ${view.counts.healthy}/${view.replicas} healthy\n` +
-          (d ? `deployment v${d.version}: ${d.state}${d.message ? ` (${d.message})` : ''}\n` : '') +
-          '\n',
+        (b === undefined
+          ? `job ${view.job}  version ${view.version}  ${view.status}  ${view.counts.healthy}/${view.replicas} healthy\n` +
+            (d ? `deployment v${d.version}: ${d.state}${d.message ? ` (${d.message})` : ''}\n` : '')
+          : batchHeader(view.job, view.version, b)) + '\n',
       );
       if (view.tasks.length === 0) return ctx.out.write('no tasks\n');
       ctx.out.write(
         table(
           [
             'TASK',
+            ...(b === undefined ? [] : ['COMPLETION']),
             'VER',
             'HOST',
             'STATE',
@@ -171,6 +187,9 @@ export function statusCommand(program: Command, ctx: CliContext): void {
           ],
           view.tasks.map((t) => [
             t.id,
+            ...(b === undefined
+              ? []
+              : [t.completion === undefined ? '-' : `${t.completion.index} (try ${t.completion.attempt})`]),
             String(t.version),
             t.host ?? '-',
             t.desired === 'stop' && t.state !== 'stopped' ? `${t.state}(stopping)` : t.state,
@@ -184,9 +203,11 @@ export function statusCommand(program: Command, ctx: CliContext): void {
             t.usage ? `${t.usage.cpuSeconds.toFixed(1)}s` : '-',
             t.usage ? formatSize(t.usage.memoryBytes) : '-',
             ago(t.startedAt ?? t.createdAt),
-            t.reason === null
-              ? ''
-              : `${t.reason}${t.message && t.state !== 'running' ? `: ${t.message}` : ''}`,
+            t.preempted !== undefined
+              ? `Preempted: ${t.preempted}`
+              : t.reason === null
+                ? ''
+                : `${t.reason}${t.message && t.state !== 'running' ? `: ${t.message}` : ''}`,
           ]),
         ),
       );

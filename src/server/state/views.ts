@@ -1,5 +1,6 @@
 /** Read models the API serves: jobs with their tasks, hosts with their allocation. */
 import type {
+  BatchStatus,
   Deployment,
   HostCapacity,
   HostRecord,
@@ -16,6 +17,7 @@ import { ALL_NAMESPACES, keys, namespaceOfJobId, splitJobId, toUserForm } from '
 import { drainProgress } from '../../scheduler/index.ts';
 import type { Store } from '../../store/index.ts';
 import { decode, getJson, rangeJson } from './json.ts';
+import { batchStatus } from './batch-view.ts';
 import { getJobRecord } from './jobs.ts';
 
 export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
@@ -46,6 +48,8 @@ export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
     startedAt: status?.startedAt ?? null,
     createdAt: task.createdAt,
     usage: status?.usage ?? null,
+    ...(task.batch === undefined ? {} : { completion: task.batch }),
+    ...(task.preempted === undefined ? {} : { preempted: task.preempted }),
   };
 }
 
@@ -89,6 +93,7 @@ export async function jobView(store: Store, name: string): Promise<JobView> {
     counts: counts(rows),
     tasks: rows,
     ...(taskControl === undefined ? {} : { taskControl: taskControl.value }),
+    ...batchField(job, deployment?.value, rows),
   };
 }
 
@@ -115,6 +120,7 @@ export async function jobSummaries(
       healthy: c.healthy,
       deployment: deployment?.state ?? null,
       updatedAt: job.updatedAt,
+      ...batchField(job, deployment, rows),
     };
   };
   if (jobs.length <= perJobReadsUpTo) {
@@ -208,4 +214,13 @@ export async function hostViews(store: Store, now = Date.now()): Promise<HostVie
     }
     return view;
   });
+}
+
+function batchField(
+  job: JobRecord,
+  d: Deployment | undefined,
+  rows: readonly TaskRow[],
+): { batch?: BatchStatus } {
+  const b = batchStatus(job, d, rows);
+  return b === undefined ? {} : { batch: b };
 }
