@@ -7,48 +7,27 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ImageStore } from '../../src/image/index.ts';
 import type { JobView } from '../../src/model/index.ts';
-import { OciRuntime, detectOci } from '../../src/runtime/oci/index.ts';
-import { DevCluster, isAlive, waitFor } from '../helpers/dev-cluster.ts';
+import { isAlive, waitFor, type DevCluster } from '../helpers/dev-cluster.ts';
+import { destroyOciDev, ociForTests, startOciDev } from '../helpers/oci-dev.ts';
 
-const detected = await detectOci();
-const skip = !detected.ok && process.env['DABBA_SKIP_OCI'] === '1';
-if (!detected.ok && !skip) {
-  throw new Error(
-    `containers are needed for this test: ${detected.reason} (run as root with runc and conmon installed; DABBA_SKIP_OCI=1 skips)`,
-  );
-}
+const { skip } = await ociForTests();
 
 function job(name: string, body: string): string {
   return `name: ${name}\n${body}`;
 }
 
-describe('dabba dev with containers', { skip: skip ? detected.reason : false }, () => {
+describe('dabba dev with containers', { skip }, () => {
   let c: DevCluster;
   const file = (n: string): string => join(c.dataDir, `${n}.yaml`);
 
+  // A task network of its own: the README test's `npm start` runs beside it on the default one.
+  let network = '';
   before(async () => {
-    c = await DevCluster.start({ driver: 'oci' });
+    ({ c, network } = await startOciDev());
   });
   after(async () => {
-    const t0 = Date.now();
-    const step = (what: string): void => {
-      if (process.env['DABBA_TEST_DEBUG']) console.error(`cleanup: ${what} at ${Date.now() - t0} ms`);
-    };
-    await c.kill9();
-    step('dev killed');
-    // Whatever a failed test left: re-adopt every container of this cluster and remove it.
-    const stateDir = join(c.dataDir, 'agent', 'runtime', 'oci');
-    const rt = new OciRuntime({ stateDir, images: await ImageStore.open(join(c.dataDir, 'images')) });
-    const { running, exited } = await rt.recover();
-    step(`recovered ${running.length} running, ${exited.length} exited`);
-    for (const h of running) await rt.stop(h.taskId, 0);
-    for (const id of [...running.map((h) => h.taskId), ...exited.map((e) => e.taskId)]) await rt.remove(id);
-    await rt.close();
-    step('containers removed');
-    await c.destroy();
-    step('destroyed');
+    await destroyOciDev(c, network);
   });
 
   async function status(name: string): Promise<JobView> {

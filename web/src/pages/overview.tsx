@@ -107,7 +107,7 @@ function Rollouts({ jobs }: { jobs: JobSummary[] }) {
 function HostSummary({ hosts }: { hosts: HostView[] }) {
   const pools = new Map<string, { cpu: number; cpuUsed: number; mem: number; memUsed: number }>();
   for (const h of hosts) {
-    const p = h.labels['pool'] ?? 'default';
+    const p = h.labels['pool'] ?? 'online'; // a host without a pool label counts in online (docs/elastic.md)
     const o = pools.get(p) ?? { cpu: 0, cpuUsed: 0, mem: 0, memUsed: 0 };
     o.cpu += h.capacity.cpu;
     o.cpuUsed += h.allocated.cpu;
