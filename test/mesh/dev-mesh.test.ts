@@ -14,9 +14,11 @@ import { DabbaClient } from '../../src/client/index.ts';
 import { runtimeCommand } from '../../src/mesh/host/index.ts';
 import type { MeshStatsView } from '../../src/model/index.ts';
 import { DevCluster, REPO, waitFor } from '../helpers/dev-cluster.ts';
+import { freePortBlock } from '../helpers/ports.ts';
 
 const EXAMPLE = join(REPO, 'examples', 'mesh');
-const BASE = 21_000 + Math.floor(Math.random() * 30_000);
+// Proxy ports below the ephemeral range, checked free (test/helpers/ports.ts).
+const BASE = await freePortBlock(64);
 
 describe('the mesh on dabba dev', () => {
   let c: DevCluster;

@@ -24,6 +24,7 @@ import {
   type ProxyLayout,
 } from '../../src/mesh/host/index.ts';
 import { waitFor } from '../helpers/dev-cluster.ts';
+import { freePortBlock } from '../helpers/ports.ts';
 
 interface Backend {
   id: string;
@@ -46,7 +47,8 @@ async function backend(id: string, status = 200): Promise<Backend> {
   return { id, server, port: (server.address() as AddressInfo).port, seen };
 }
 
-const BASE = 20_000 + Math.floor(Math.random() * 30_000);
+// Proxy ports below the ephemeral range, checked free (test/helpers/ports.ts).
+const BASE = await freePortBlock(64);
 const INGRESS_PORT = BASE + 40;
 
 function config(connectTimeout: string): MeshConfig {

@@ -24,6 +24,7 @@ import {
   type ProxyLayout,
 } from '../../src/mesh/host/index.ts';
 import { waitFor } from '../helpers/dev-cluster.ts';
+import { freePortBlock } from '../helpers/ports.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -45,7 +46,8 @@ function get(url: string): Promise<number> {
   });
 }
 
-const BASE = 20_000 + Math.floor(Math.random() * 30_000);
+// Proxy ports below the ephemeral range, checked free (test/helpers/ports.ts).
+const BASE = await freePortBlock(64);
 const FILE = `services:
   front:
     upstreams:

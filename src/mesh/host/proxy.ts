@@ -143,12 +143,26 @@ export class ProxySupervisor {
   }
 
   async #waitReady(): Promise<void> {
-    for (let i = 0; i < 100; i++) {
+    for (let i = 0; i < 300; i++) {
       const info = await runtimeCommand(this.socket, 'show info').catch(() => '');
       if (/^Pid: /m.test(info)) return;
+      // A proxy that exited (a port in use, say) will never answer: say why at once.
+      if (!this.alive() || (await this.#zombie())) {
+        throw new DabbaError('DABBA_E_INTERNAL', `haproxy exited before opening ${this.socket}`, {
+          details: { log: await this.#logTail() },
+        });
+      }
       await sleep(100);
     }
-    throw new DabbaError('DABBA_E_INTERNAL', `haproxy did not open its admin socket ${this.socket}`);
+    throw new DabbaError('DABBA_E_INTERNAL', `haproxy did not open its admin socket ${this.socket} in 30 s`, {
+      details: { log: await this.#logTail() },
+    });
+  }
+
+  /** The last lines HAProxy wrote (its start-up errors). */
+  async #logTail(): Promise<string> {
+    const text = await readFile(this.logPath, 'utf8').catch(() => '');
+    return text.split('\n').slice(-12).join('\n');
   }
 
   /**
