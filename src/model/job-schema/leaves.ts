@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../lib/durations.ts';
 import { parseSize } from '../../lib/sizes.ts';
+import { NAME_PATTERN } from '../../lib/ids.ts';
 import type { JobIssueParams } from './limits.ts';
 import { DURATION_PATTERN, HOUR, JOB_LIMITS, MINUTE, PORT_NAME_PATTERN, SECOND } from './limits.ts';
 
@@ -422,4 +423,18 @@ export function fieldsValid(...fields: string[]): { when: (p: z.core.ParsePayloa
     when: (p) =>
       isRecord(p.value) && !p.issues.some((i) => i.path !== undefined && fields.includes(String(i.path[0]))),
   };
+}
+
+/** A DNS-label name (jobs, volumes): a wrong one gets a corrected suggestion where there is one. */
+export function parseName(v: unknown): Parsed<string> {
+  const s = plainString(v, 'a string', 63);
+  if (!s.ok) return s;
+  if (NAME_PATTERN.test(s.value)) return s;
+  const fixed = s.value
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return bad(
+    NAME_PATTERN.test(fixed) ? `is not a valid name; did you mean "${fixed}"?` : 'is not a valid name',
+  );
 }

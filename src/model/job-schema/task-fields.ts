@@ -27,6 +27,7 @@ import {
   ok,
   parseCpu,
   parseMemory,
+  parseName,
   plainString,
   portRef,
 } from './leaves.ts';
@@ -46,18 +47,7 @@ export const nameLeaf = leaf<string>({
     description: `Job name, unique in its namespace: ${NAME_RULE}. Used in task ids, host names and keys.`,
     examples: ['hello', 'web-frontend'],
   },
-  parse: (v) => {
-    const s = plainString(v, 'a string', 63);
-    if (!s.ok) return s;
-    if (NAME_PATTERN.test(s.value)) return s;
-    const fixed = s.value
-      .toLowerCase()
-      .replace(/[^a-z0-9-]+/g, '-')
-      .replace(/^-+|-+$/g, '');
-    return bad(
-      NAME_PATTERN.test(fixed) ? `is not a valid name; did you mean "${fixed}"?` : 'is not a valid name',
-    );
-  },
+  parse: parseName,
 });
 
 export const imageLeaf = leaf<string>({

@@ -7,7 +7,16 @@ import { NAME_PATTERN } from '../../lib/ids.ts';
 import type { VolumeSpec } from '../job.ts';
 import { JOB_LIMITS, SIZE_PATTERN } from './limits.ts';
 import type { Ctx } from './leaves.ts';
-import { addIssue, bad, isRecord, leaf, parseBoundedSize, plainString, type Parsed } from './leaves.ts';
+import {
+  addIssue,
+  bad,
+  isRecord,
+  leaf,
+  parseBoundedSize,
+  parseName,
+  plainString,
+  type Parsed,
+} from './leaves.ts';
 
 const VOLUME_NAME_RULE = '1-63 lowercase letters, digits or "-", starting and ending with a letter or digit';
 
@@ -21,18 +30,7 @@ export const volumeNameLeaf = leaf<string>({
     description: `Volume name, unique in the task (${VOLUME_NAME_RULE}). The task finds the volume's path in DABBA_VOLUME_<NAME> (upper case, "-" as "_").`,
     examples: ['data'],
   },
-  parse: (v) => {
-    const s = plainString(v, 'a string', 63);
-    if (!s.ok) return s;
-    if (NAME_PATTERN.test(s.value)) return s;
-    const fixed = s.value
-      .toLowerCase()
-      .replace(/[^a-z0-9-]+/g, '-')
-      .replace(/^-+|-+$/g, '');
-    return bad(
-      NAME_PATTERN.test(fixed) ? `is not a valid name; did you mean "${fixed}"?` : 'is not a valid name',
-    );
-  },
+  parse: parseName,
 });
 
 /** Directories a volume may not be mounted on or under: the container's own. */
