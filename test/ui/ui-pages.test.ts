@@ -207,12 +207,14 @@ describe('web UI pages in Chromium against dabba dev', () => {
     // What the proxies ship (docs/mesh.md): front -> back at 6 requests/s, 0.3 of them 5xx.
     const step = 10_000;
     const first = Math.floor((Date.now() - 5 * 60_000) / step) * step;
+    const points = Math.floor((Date.now() - first - 1000) / step) + 1;
     const labels = { namespace: 'default', caller: 'front', upstream: 'back', job: 'back' };
     const counter = (name: string, extra: Record<string, string>, per: number) => ({
       name,
       labels: { ...labels, ...extra },
       kind: 'counter',
-      samples: Array.from({ length: 29 }, (_, i) => [first + i * step + 1000, i * per]),
+      // Up to now: the page shows the newest whole minute, which must hold all its points.
+      samples: Array.from({ length: points }, (_, i) => [first + i * step + 1000, i * per]),
     });
     const ingest = await c.api('POST', '/v1/metrics/ingest', {
       host: 'vm',
