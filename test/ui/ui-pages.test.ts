@@ -160,7 +160,9 @@ describe('web UI pages in Chromium against dabba dev', () => {
         const all = page.getByRole('button', { name: /^Show all \d+ processes$/ });
         if ((await all.count()) > 0) await all.click();
         const text = await processes.innerText();
-        return ids.some((id) => text.includes(id));
+        // And one snapshot before it (on a quick machine the first one can be found first).
+        const previous = await page.getByRole('button', { name: 'Previous' }).isEnabled();
+        return previous && ids.some((id) => text.includes(id));
       },
       WAIT,
     );
