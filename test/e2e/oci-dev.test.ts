@@ -49,7 +49,7 @@ task:
   resources: { cpu: 0.1, memory: 32Mi, pids: 32 }
   ports: [{ name: http, port: 8080 }]
   health:
-    liveness: { exec: { command: ["sh", "-c", "test ! -f /tmp/sick"] }, interval: 500ms, failures: 2 }
+    liveness: { exec: { command: ["sh", "-c", "test ! -f /tmp/sick"] }, interval: 500ms, timeout: 10s, failures: 2 }
     readiness: { http: { port: http, path: / }, interval: 500ms }
   restart: { policy: always, backoff: 200ms }
   stopGracePeriod: 2s
@@ -66,7 +66,13 @@ update: { minHealthy: 500ms }
       assert.equal(t.ports['http'], 8080);
       assert.ok(t.address && /^10\./.test(t.address), `private address ${t.address}`);
       addrs.add(t.address);
-      const body = await (await fetch(`http://${t.address}:8080/`)).text();
+      // Ready means it answered; under load a probe may still restart it meanwhile, so ask until it answers.
+      const url = `http://${t.address}:8080/`;
+      const body = await waitFor(`${t.id} answers`, () =>
+        fetch(url)
+          .then((r) => r.text())
+          .catch(() => undefined),
+      );
       assert.match(body, new RegExp(`contained from ${t.id}`));
       assert.ok(t.pid !== null && isAlive(t.pid), 'host pid of the container process');
     }
