@@ -36,6 +36,8 @@ async function onTerminal(
   line: string,
   env: Record<string, string>,
   steps: { after: RegExp; type: string; pauseMs?: number }[],
+  /** More to say when a step times out (the cluster's log). */
+  diagnostics: () => string = () => '',
 ): Promise<{ code: number; out: string; ms: number }> {
   const child = spawn('script', ['-q', '-e', '-f', '-c', line, '/dev/null'], {
     env: { ...process.env, DABBA_LOG_LEVEL: 'warn', SHELL: '/bin/sh', ...env },
@@ -58,7 +60,7 @@ async function onTerminal(
     for (const step of steps) {
       const seen = (): boolean => step.after.test(plain(out.slice(from)));
       await waitFor(String(step.after), seen, 20_000, 50).catch((e: unknown) => {
-        throw new Error(`${String(e)}; the output was:\n${out}`);
+        throw new Error(`${String(e)}; the output was:\n${out}\n${diagnostics().slice(-8000)}`);
       });
       from = out.length;
       await new Promise((r) => setTimeout(r, step.pauseMs ?? 100));
@@ -95,11 +97,16 @@ function scenarios(name: string, start: () => Promise<{ c: DevCluster; task: str
 
   test(`${name}: Ctrl-C in raw mode reaches the remote command, and the shell carries on`, async () => {
     const exec = `node_modules/.bin/node ${quote(DABBA)} exec -it ${task} -- sh`;
-    const r = await onTerminal(`cd ${quote(REPO)}; exec ${exec}`, cliEnv(c), [
-      { after: /[#$] $/, type: 'sleep 100\r' },
-      { after: /sleep 100/, type: '\u0003', pauseMs: 700 },
-      { after: /[#$] $/, type: 'echo "after-$((1+1))"; exit 0\r' },
-    ]);
+    const r = await onTerminal(
+      `cd ${quote(REPO)}; exec ${exec}`,
+      cliEnv(c),
+      [
+        { after: /[#$] $/, type: 'sleep 100\r' },
+        { after: /sleep 100/, type: '\u0003', pauseMs: 700 },
+        { after: /[#$] $/, type: 'echo "after-$((1+1))"; exit 0\r' },
+      ],
+      () => `the cluster's log:\n${c.log}`,
+    );
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /after-2/);
     assert.ok(r.ms < 30_000, `the sleep was interrupted (took ${r.ms} ms)`);
