@@ -192,12 +192,37 @@ export interface JobSpec {
   scaling?: ScalingSpec;
 }
 
-/** `scaling`: a service's replicas follow a daily schedule (UTC), kept within the bounds. */
+/**
+ * `scaling`: a service's replicas follow a daily schedule (UTC) or a counter of its tasks, kept
+ * within the bounds.
+ */
 export interface ScalingSpec {
   minReplicas: number;
   maxReplicas: number;
   /** From `at` (minutes after midnight UTC) until the next entry, `replicas`; sorted by `at`. */
   schedule: { at: number; replicas: number }[];
+  /** Replicas by a counter of the job's tasks (`scaling.metric`); not with a schedule. */
+  metric?: MetricScalingSpec;
+}
+
+/**
+ * `scaling.metric`: as many replicas as it takes for each to carry `target` of the counter (its
+ * per-second rate, or a gauge's value), as Kubernetes' HorizontalPodAutoscaler does for an average
+ * value per pod (docs/elastic.md).
+ */
+export interface MetricScalingSpec {
+  /** The series name, as collected from the tasks (`hello_requests_total`). */
+  name: string;
+  /** More label matchers (equality) besides the job's own. */
+  where: Record<string, string>;
+  /** Per-second rate of a counter (true) or the value of a gauge (false). */
+  rate: boolean;
+  /** What one replica should carry: the job's total divided by this, rounded up, is the replicas. */
+  target: number;
+  /** The window the rate (or the gauge's average) is taken over, ms. */
+  windowMs: number;
+  /** A scale-down takes the highest recommendation of this long (flapping damped), ms. */
+  scaleDownDelayMs: number;
 }
 
 /** A batch job's settings (`type: batch`, `completions`, `parallelism`, `retries`, `deadline`, `priority`). */

@@ -68,3 +68,11 @@ export {
   type LoanInput,
   type LoanPlan,
 } from './elastic.ts';
+export {
+  SCALE_TOLERANCE,
+  decideScale,
+  recommendReplicas,
+  type Recommendation,
+  type ScaleDecision,
+  type ScaleInput,
+} from './autoscale.ts';

@@ -55,6 +55,8 @@ export interface SchedulerLoopOptions {
   taskControlRetryMs?: number;
   /** How long recalling a loaned host may take (`recallWithin`, default 60 s; docs/elastic.md). */
   recallWithinMs?: number;
+  /** Replicas of jobs scaled by a metric (src/server/autoscaler.ts). */
+  autoscale?: { replicasFor(job: JobRecord): number | undefined };
 }
 
 /** What a write on behalf of a job must carry, and from which revision on the replica may decide. */
@@ -162,6 +164,12 @@ export class SchedulerLoop {
         );
       },
     });
+  }
+
+  /** Something outside the store changed what the job should run (the autoscaler): decide it again. */
+  jobChanged(name: string): void {
+    this.#dirty.add(name);
+    this.#kick();
   }
 
   /** Shards were acquired: look at every job again (those not owned are skipped). */
@@ -349,8 +357,12 @@ export class SchedulerLoop {
       this.taskControl.forget(name);
       return;
     }
-    // A job with `scaling` runs the replicas its schedule gives now (the loop's clock).
-    const scheduled = jobAsScheduled(entry.value, this.#o.clock.now());
+    // A job with `scaling` runs the replicas its schedule (or the autoscaler) gives now.
+    const scheduled = jobAsScheduled(
+      entry.value,
+      this.#o.clock.now(),
+      this.#o.autoscale?.replicasFor(entry.value),
+    );
     const job = scheduled.job;
     const versions = [...(this.cache.versions.get(name)?.values() ?? [])].sort(
       (a, b) => a.version - b.version,

@@ -17,12 +17,15 @@ import { createApiServer } from './api.ts';
 import { preparePki, type ServerPki } from './pki.ts';
 import { serversView } from './routes/servers.ts';
 import { runRemediation } from './remediation/loop.ts';
+import { Autoscaler } from './autoscaler.ts';
+import { metricsReader } from './metrics-reader.ts';
+import { ReplicaToken } from './replica-token.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
 import { openLogTables, type LogTablesOptions } from './log-tables-feed.ts';
 import { StorageGuard, observeStore, timeStore } from './storage/index.ts';
-import { parseTaskNetwork } from '../model/index.ts';
+import { parseTaskNetwork, type JobRecord } from '../model/index.ts';
 import {
   AuditLog,
   TokenCache,
@@ -180,6 +183,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const events = new EventLog(store, clock);
   guard?.attach(events);
   let replica: Replica | undefined = undefined;
+  const serversSource = {
+    view: () => {
+      if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
+      return serversView(store, o.storeName, replica);
+    },
+  };
   // Config shard c belongs to the replica that owns scheduler shard c mod the shard count.
   const distributor = new Distributor({
     store,
@@ -292,12 +301,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       ...(logTables ? { logTables: logTables.tables } : {}),
       cachedHosts: () =>
         cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostKinds() : undefined,
-      servers: {
-        view: () => {
-          if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
-          return serversView(store, o.storeName, replica);
-        },
-      },
+      servers: serversSource,
     },
     signal,
   );
@@ -335,7 +339,24 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     throw e;
   }
   replica = r;
-  const scheduler = new SchedulerLoop({
+  const autoscaler: Autoscaler = new Autoscaler({
+    jobs: (): JobRecord[] => [...scheduler.cache.jobs.values()].map((e) => e.value),
+    runningTasks: (job) =>
+      [...(scheduler.cache.tasks.get(job)?.values() ?? [])].filter((t) => t.value.desired !== 'stop').length,
+    owns: (job) => r.fenceFor(job) !== undefined,
+    read: metricsReader({
+      telemetry,
+      peers: { servers: serversSource, logger, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
+      authorization: async () => (auth ? replicaToken.header() : undefined),
+    }),
+    changed: (job) => scheduler.jobChanged(job),
+    events,
+    clock,
+    logger: logger.child({ part: 'autoscaler' }),
+  });
+  const replicaToken = new ReplicaToken(store, clock, replicaId);
+  const scheduler: SchedulerLoop = new SchedulerLoop({
+    autoscale: autoscaler,
     metrics,
     store,
     clock,
@@ -353,6 +374,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     ...(auth ? [auth.tokens.run(signal)] : []),
     r.run(signal),
     scheduler.run(signal),
+    autoscaler.run(signal),
     distributor.run(signal),
     ...(guard ? [guard.run(signal)] : []),
     ...(telemetry ? [telemetry.run(signal)] : []),

@@ -6,7 +6,6 @@
  * not answer within the timeout is named in the result's `missing`: the answer is then what the
  * others hold, said so, never an error.
  */
-import type { IncomingMessage } from 'node:http';
 import { Agent } from 'undici';
 import { messageOf } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
@@ -38,10 +37,13 @@ function dispatcherFor(caPem: string | undefined): Agent | undefined {
   return dispatchers.agent;
 }
 
-/** The shares of every other live replica, asked in parallel. */
+/**
+ * The shares of every other live replica, asked in parallel, with `authorization` (the caller's, or
+ * the replica's own for its autoscaler).
+ */
 export async function peerShares(
   peers: MetricsPeers,
-  req: IncomingMessage,
+  authorization: string | undefined,
   query: URLSearchParams,
   q: Query,
   signal: AbortSignal,
@@ -56,8 +58,7 @@ export async function peerShares(
   const forwarded = new URLSearchParams(query);
   forwarded.set('partial', '1');
   const headers: Record<string, string> = { accept: 'application/json' };
-  const auth = req.headers.authorization;
-  if (auth !== undefined) headers['authorization'] = auth;
+  if (authorization !== undefined) headers['authorization'] = authorization;
   const dispatcher = dispatcherFor(peers.caPem);
   const answers = await Promise.all(
     others.map(async (r): Promise<PartialResult | string> => {

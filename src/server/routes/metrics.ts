@@ -84,7 +84,8 @@ export function metricsRoutes(
     }
     // A replica's own share, for the replica that fans the query out (never fanned out again).
     if (query.get('partial') === '1') return telemetry.db.partial(q);
-    const shares = peers === undefined ? undefined : await peerShares(peers, req, query, q, signal);
+    const shares =
+      peers === undefined ? undefined : await peerShares(peers, req.headers.authorization, query, q, signal);
     const series =
       shares === undefined || (shares.parts.length === 0 && shares.missing.length === 0)
         ? telemetry.db.query(q)
