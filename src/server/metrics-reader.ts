@@ -30,8 +30,8 @@ export function queryParams(q: Query, namespace: string): URLSearchParams {
 export function metricsReader(o: {
   telemetry: TelemetryService | undefined;
   peers: MetricsPeers | undefined;
-  /** The Authorization header for peers (undefined when auth is off). */
-  authorization: () => Promise<string | undefined>;
+  /** The Authorization header for peers (absent when auth is off), asked only when there are peers. */
+  authorization?: () => Promise<string>;
 }): MetricsReader {
   return async (q, signal) => {
     const telemetry = o.telemetry;
@@ -40,7 +40,7 @@ export function metricsReader(o: {
     if (o.peers === undefined) return telemetry.db.query(q);
     const ns = q.matchers?.find((m) => m.label === 'namespace' && m.op === '=')?.value;
     const params = queryParams(q, ns ?? namespaceOfJobId(''));
-    const shares = await peerShares(o.peers, await o.authorization(), params, q, signal);
+    const shares = await peerShares(o.peers, o.authorization, params, q, signal);
     // A part missing is no answer: deciding on it would scale on a share of the points.
     if (shares.missing.length > 0)
       throw new DabbaError('DABBA_E_UNAVAILABLE', `replicas did not answer: ${shares.missing.join('; ')}`);

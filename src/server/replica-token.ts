@@ -23,6 +23,13 @@ export class ReplicaToken {
     this.#name = `replica-${replicaId}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 128);
   }
 
+  /** Revokes the token if one was made (a replica leaving the group; best effort). */
+  async revoke(): Promise<void> {
+    if (this.#current === undefined) return;
+    this.#current = undefined;
+    await revokeToken(this.#store, this.#name).catch(() => undefined);
+  }
+
   /** `Bearer TOKEN`, made or renewed when due. */
   async header(): Promise<string> {
     const now = this.#clock.now();

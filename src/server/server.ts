@@ -347,7 +347,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     read: metricsReader({
       telemetry,
       peers: { servers: serversSource, logger, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
-      authorization: async () => (auth ? replicaToken.header() : undefined),
+      ...(auth ? { authorization: () => replicaToken.header() } : {}),
     }),
     changed: (job) => scheduler.jobChanged(job),
     events,
@@ -422,6 +422,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         await Promise.allSettled(loops);
         await logTables?.tables.close();
         if (options.release ?? true) {
+          await replicaToken.revoke();
           await r.leave().catch((e: unknown) => logger.warn({ err: e }, 'could not leave the replica group'));
         }
       })();

@@ -39,11 +39,11 @@ function dispatcherFor(caPem: string | undefined): Agent | undefined {
 
 /**
  * The shares of every other live replica, asked in parallel, with `authorization` (the caller's, or
- * the replica's own for its autoscaler).
+ * the replica's own for its autoscaler, made only when there is another replica to ask).
  */
 export async function peerShares(
   peers: MetricsPeers,
-  authorization: string | undefined,
+  authorization: string | undefined | (() => Promise<string>),
   query: URLSearchParams,
   q: Query,
   signal: AbortSignal,
@@ -58,7 +58,8 @@ export async function peerShares(
   const forwarded = new URLSearchParams(query);
   forwarded.set('partial', '1');
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (authorization !== undefined) headers['authorization'] = authorization;
+  const auth = typeof authorization === 'function' ? await authorization() : authorization;
+  if (auth !== undefined) headers['authorization'] = auth;
   const dispatcher = dispatcherFor(peers.caPem);
   const answers = await Promise.all(
     others.map(async (r): Promise<PartialResult | string> => {
