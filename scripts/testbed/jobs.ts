@@ -37,7 +37,7 @@ export function helloJob(o: HelloJobOptions): string {
       resources: { cpu: o.cpu ?? 0.1, memory: '64Mi', pids: 64 },
       ports: [{ name: 'http', port: 8080 }],
       health: {
-        liveness: { http: { port: 'http', path: '/healthz' }, interval: '500ms', timeout: '1s', failures: 3 },
+        liveness: { http: { port: 'http', path: '/healthz' }, interval: '500ms', timeout: '3s', failures: 3 },
         readiness: { http: { port: 'http', path: '/healthz' }, interval: '250ms', timeout: '1s' },
       },
       restart: { policy: 'always', backoff: '200ms', maxBackoff: '2s' },

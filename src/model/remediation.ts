@@ -13,6 +13,9 @@
  *     when: { task: { crashLooping: 3 } }
  *     do: rollback
  *     dryRun: true
+ *   - name: error-bursts
+ *     when: { counter: { name: hello_errors_total, above: 5, for: 5m } }
+ *     do: rollback
  * ```
  */
 import { z } from 'zod';
@@ -39,9 +42,26 @@ export interface RemediationLimit {
 
 export type RemediationAction = 'cordon' | 'drain' | 'rollback' | { hook: { url: string } };
 
+/**
+ * A counter over a bound (telemetry): the series summed per job (or per host) over its tasks, its
+ * per-second rate (a counter) or value (a gauge), above `above` at every step of the last `forMs`.
+ */
+export interface CounterCondition {
+  name: string;
+  where: Record<string, string>;
+  rate: boolean;
+  above: number;
+  forMs: number;
+  /** What a match is: a job (actions rollback, hook) or a host (cordon, drain, hook). */
+  per: 'job' | 'host';
+}
+
 export interface RemediationRule {
   name: string;
-  when: { host: { condition: HostRuleCondition; forMs: number } } | { task: { crashLooping: number } };
+  when:
+    | { host: { condition: HostRuleCondition; forMs: number } }
+    | { task: { crashLooping: number } }
+    | { counter: CounterCondition };
   do: RemediationAction;
   limit: RemediationLimit;
   dryRun: boolean;
@@ -104,6 +124,23 @@ const hookSchema = z.strictObject({
   }),
 });
 
+const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+const counterSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, 'must be a series name (letters, digits, _ and :)')
+    .meta({ description: 'The series, as collected from tasks and hosts.' }),
+  where: z
+    .record(z.string().regex(LABEL, 'must be a label name (letters, digits and _)'), z.string())
+    .default({})
+    .meta({ description: 'More label matchers (equality).' }),
+  rate: z.boolean().default(true).meta({ description: 'Per-second rate of a counter (true) or value of a gauge.' }),
+  above: z.number().meta({ description: 'The bound: the rule matches while the value is above it.' }),
+  for: duration('How long the value must have stayed above the bound.', DEFAULTS.for, 7 * DAY),
+  per: z.enum(['job', 'host']).default('job').meta({ description: 'A match is a job, or a host.' }),
+});
+
 const ruleSchema = z
   .strictObject({
     name: z.string().regex(RULE_NAME, 'must be a DNS label: a-z, 0-9 and -, at most 63 characters'),
@@ -120,9 +157,10 @@ const ruleSchema = z
             crashLooping: z.int().min(1).max(1000).meta({ description: 'Restarts while not healthy.' }),
           })
           .optional(),
+        counter: counterSchema.optional(),
       })
-      .refine((w) => (w.host === undefined) !== (w.task === undefined), {
-        message: 'needs exactly one of host or task',
+      .refine((w) => [w.host, w.task, w.counter].filter((x) => x !== undefined).length === 1, {
+        message: 'needs exactly one of host, task or counter',
       }),
     do: z.union([z.enum([...HOST_ACTIONS, ...TASK_ACTIONS]), hookSchema], {
       error: 'must be cordon, drain, rollback or { hook: { url } }',
@@ -141,7 +179,18 @@ const ruleSchema = z
     when:
       r.when.host !== undefined
         ? { host: { condition: r.when.host.condition, forMs: r.when.host.for } }
-        : { task: { crashLooping: r.when.task?.crashLooping ?? 1 } },
+        : r.when.counter !== undefined
+          ? {
+              counter: {
+                name: r.when.counter.name,
+                where: r.when.counter.where,
+                rate: r.when.counter.rate,
+                above: r.when.counter.above,
+                forMs: r.when.counter.for,
+                per: r.when.counter.per,
+              },
+            }
+          : { task: { crashLooping: r.when.task?.crashLooping ?? 1 } },
     do: r.do,
     limit: { max: r.limit.max, perMs: r.limit.per, rackPercent: r.limit.rackPercent },
     dryRun: r.dryRun,
@@ -163,7 +212,7 @@ function cross(v: RemediationRules): RawIssue[] {
         atKey: false,
       });
     } else seen.set(r.name, i);
-    const onHost = 'host' in r.when;
+    const onHost = 'host' in r.when || ('counter' in r.when && r.when.counter.per === 'host');
     const act = typeof r.do === 'string' ? r.do : 'hook';
     const fits = act === 'hook' || (onHost ? act !== 'rollback' : act === 'rollback');
     if (!fits) {
@@ -172,7 +221,7 @@ function cross(v: RemediationRules): RawIssue[] {
       out.push({
         issue: {
           path: formatPath(path),
-          message: `"${act}" does not apply to a ${onHost ? 'host' : 'task'} rule: use ${allowed}`,
+          message: `"${act}" does not apply to a ${onHost ? 'host' : 'counter' in r.when ? 'per-job counter' : 'task'} rule: use ${allowed}`,
         },
         path,
         atKey: false,
@@ -209,7 +258,18 @@ export function ruleUserForm(r: RemediationRule): Record<string, unknown> {
     when:
       'host' in r.when
         ? { host: { condition: r.when.host.condition, for: formatDuration(r.when.host.forMs) } }
-        : { task: { crashLooping: r.when.task.crashLooping } },
+        : 'counter' in r.when
+          ? {
+              counter: {
+                name: r.when.counter.name,
+                where: r.when.counter.where,
+                rate: r.when.counter.rate,
+                above: r.when.counter.above,
+                for: formatDuration(r.when.counter.forMs),
+                per: r.when.counter.per,
+              },
+            }
+          : { task: { crashLooping: r.when.task.crashLooping } },
     do: r.do,
     limit: { max: r.limit.max, per: formatDuration(r.limit.perMs), rackPercent: r.limit.rackPercent },
     dryRun: r.dryRun,

@@ -1,7 +1,8 @@
 /**
  * The remediation decision (pure: state in, decisions out; the clock is the state's `now`). For each
  * rule, the targets whose condition holds (a host condition held for the rule's `for`; a job whose
- * current version has a task crash-looping), minus those already handled in this episode; then the
+ * current version has a task crash-looping; a job or host whose counter stayed above a bound for the
+ * rule's `for`), minus those already handled in this episode; then the
  * rate limits, in rule order: at most `max` actions of the rule in any `per` window (counting past
  * records and this round's), and never more than `rackPercent` of a rack out of placement. A target
  * held back is logged once per episode as rate-limited and tried again on later rounds.
@@ -33,10 +34,28 @@ export interface JobFacts {
   tasks: readonly TaskFacts[];
 }
 
+/**
+ * A counter rule's reading: per job (its id) or per host, the series over the rule's `for`; `over`
+ * when every step with a point was above the bound and the points cover the span (read by the
+ * server from the time series, counters.ts there).
+ */
+export interface CounterFacts {
+  /** A job id (per job) or a host id (per host). */
+  key: string;
+  over: boolean;
+  /** The newest value, and the lowest in the span (said in the reason). */
+  last: number;
+  lowest: number;
+  /** The first point of the span. */
+  since: number;
+}
+
 export interface RemediationState {
   now: number;
   hosts: readonly HostFacts[];
   jobs: readonly JobFacts[];
+  /** Rule name -> its counter readings (counter rules only; absent: no reading, no match). */
+  counters?: ReadonlyMap<string, readonly CounterFacts[]>;
   /** Past records, any order (those older than every rule's window may be left out). */
   history: readonly RemediationRecord[];
 }
@@ -115,6 +134,30 @@ function jobMatches(rule: RemediationRule, jobs: readonly JobFacts[]): Match[] {
   return out;
 }
 
+function counterMatches(rule: RemediationRule, s: RemediationState): Match[] {
+  if (!('counter' in rule.when)) return [];
+  const c = rule.when.counter;
+  const out: Match[] = [];
+  const what = `${c.name}${c.rate ? ' rate' : ''}`;
+  for (const f of s.counters?.get(rule.name) ?? []) {
+    if (!f.over) continue;
+    const held = Math.round((s.now - f.since) / 1000);
+    const reason = `${what} of ${c.per} ${f.key} above ${c.above} for ${held}s (now ${f.last.toFixed(2)}, lowest ${f.lowest.toFixed(2)})`;
+    if (c.per === 'host') {
+      const h = s.hosts.find((x) => x.id === f.key);
+      if (h === undefined) continue;
+      if (rule.do === 'cordon' && h.state !== 'ready') continue;
+      if (rule.do === 'drain' && (h.state === 'draining' || h.state === 'maintenance')) continue;
+      out.push({ target: `host:${h.id}`, host: h, reason, since: f.since });
+    } else {
+      const j = s.jobs.find((x) => x.id === f.key);
+      if (j === undefined) continue;
+      out.push({ target: `job:${j.id}@v${j.version}`, job: j.id, reason, since: f.since });
+    }
+  }
+  return out;
+}
+
 /** Records of the rule for the target since the episode began: the latest time of each outcome. */
 function handled(history: readonly RemediationRecord[], rule: string, m: Match): Map<string, number> {
   const out = new Map<string, number>();
@@ -137,7 +180,11 @@ export function evaluate(rules: readonly RemediationRule[], s: RemediationState)
     let recent = s.history.filter(
       (r) => r.rule === rule.name && r.outcome === 'done' && r.at > s.now - rule.limit.perMs,
     ).length;
-    const matches = [...hostMatches(rule, s.hosts, s.now), ...jobMatches(rule, s.jobs)];
+    const matches = [
+      ...hostMatches(rule, s.hosts, s.now),
+      ...jobMatches(rule, s.jobs),
+      ...counterMatches(rule, s),
+    ];
     for (const m of matches) {
       const seen = handled(s.history, rule.name, m);
       if (seen.has('done') || (rule.dryRun && seen.has('dry-run'))) continue;

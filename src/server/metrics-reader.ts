@@ -4,7 +4,7 @@
  * replica-token.ts). The autoscaler reads its counters through it.
  */
 import { DabbaError } from '../errors/index.ts';
-import { namespaceOfJobId } from '../model/index.ts';
+import { ALL_NAMESPACES } from '../model/index.ts';
 import type { TelemetryService } from '../telemetry/server/index.ts';
 import { assemble, mergePartials, type Query } from '../telemetry/tsdb/index.ts';
 import type { MetricsReader } from './autoscaler.ts';
@@ -39,7 +39,7 @@ export function metricsReader(o: {
       throw new DabbaError('DABBA_E_UNAVAILABLE', 'this server keeps no time series (no data dir)');
     if (o.peers === undefined) return telemetry.db.query(q);
     const ns = q.matchers?.find((m) => m.label === 'namespace' && m.op === '=')?.value;
-    const params = queryParams(q, ns ?? namespaceOfJobId(''));
+    const params = queryParams(q, ns ?? ALL_NAMESPACES);
     const shares = await peerShares(o.peers, o.authorization, params, q, signal);
     // A part missing is no answer: deciding on it would scale on a share of the points.
     if (shares.missing.length > 0)

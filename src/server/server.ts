@@ -339,16 +339,17 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     throw e;
   }
   replica = r;
+  const readMetrics = metricsReader({
+    telemetry,
+    peers: { servers: serversSource, logger, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
+    ...(auth ? { authorization: () => replicaToken.header() } : {}),
+  });
   const autoscaler: Autoscaler = new Autoscaler({
     jobs: (): JobRecord[] => [...scheduler.cache.jobs.values()].map((e) => e.value),
     runningTasks: (job) =>
       [...(scheduler.cache.tasks.get(job)?.values() ?? [])].filter((t) => t.value.desired !== 'stop').length,
     owns: (job) => r.fenceFor(job) !== undefined,
-    read: metricsReader({
-      telemetry,
-      peers: { servers: serversSource, logger, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
-      ...(auth ? { authorization: () => replicaToken.header() } : {}),
-    }),
+    read: readMetrics,
     changed: (job) => scheduler.jobChanged(job),
     events,
     clock,
@@ -387,6 +388,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         events,
         logger: logger.child({ part: 'remediation' }),
         intervalMs: o.remediationIntervalMs ?? 10_000,
+        ...(telemetry ? { read: readMetrics } : {}),
       },
       signal,
     ),

@@ -3,10 +3,13 @@
  * examples/hello with `scaling.metric` on its request counter (target 2 requests/s per replica,
  * between 1 and 3). Steady load makes the autoscaler ask for more replicas: the job runs 3, with
  * no new job version and a `job.scaled` event giving the reason; when the load stops, the job goes
- * back to 1 after the scale-down delay.
+ * back to 1 after the scale-down delay. Meanwhile a remediation rule on the same counter (its rate
+ * above 1/s for 6 s, per job) calls its hook once, with the reason.
  * Needs root (network namespaces); DABBA_SKIP_NETNS=1 skips it.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { DabbaEvent, JobView } from '../../src/model/index.ts';
 import { helloJob, netnsUnavailable, startTestbed, type Testbed } from '../../scripts/testbed/index.ts';
@@ -19,6 +22,8 @@ describe('scaling by a counter', { skip, timeout: 300_000 }, () => {
   let loading = false;
   let load: Promise<void> | undefined;
   let sent = 0;
+  let hook: Server | undefined;
+  const hooked: { rule?: string; target?: string; reason?: string }[] = [];
 
   before(async () => {
     const why = netnsUnavailable();
@@ -28,6 +33,7 @@ describe('scaling by a counter', { skip, timeout: 300_000 }, () => {
   after(async () => {
     loading = false;
     await load;
+    hook?.close();
     await tb?.stop();
   });
 
@@ -70,6 +76,24 @@ describe('scaling by a counter', { skip, timeout: 300_000 }, () => {
     assert.equal(deployed.code, 0, `${deployed.stdout}\n${deployed.stderr}\n${tb.logs(20)}`);
     assert.equal(running(await tb.job('web')).length, 1);
 
+    // A hook the remediation rule calls (the server runs in this network namespace).
+    hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        hooked.push(JSON.parse(body) as (typeof hooked)[number]);
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hook?.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`;
+    const rules = tb.writeJob(
+      'rules',
+      `rules:\n  - name: busy\n    when: { counter: { name: hello_requests_total, above: 1, for: 6s } }\n    do: { hook: { url: "${url}" } }\n`,
+    );
+    const applied = await tb.cli(['remediation', 'apply', rules, '-m', 'hook when busy']);
+    assert.equal(applied.code, 0, `${applied.stdout}\n${applied.stderr}`);
+
     startLoad();
     const up = await waitFor(
       '3 replicas under load',
@@ -87,6 +111,10 @@ describe('scaling by a counter', { skip, timeout: 300_000 }, () => {
       scaledUp.at(-1)?.message ?? '',
       /to 3 replicas: hello_requests_total rate .* target 2 per replica/,
     );
+    const call = await waitFor("the counter rule's hook", () => hooked[0], 90_000);
+    assert.equal(call.rule, 'busy');
+    assert.equal(call.target, 'job:web@v1');
+    assert.match(call.reason ?? '', /hello_requests_total rate of job web above 1 for \d+s/);
 
     loading = false;
     await load;

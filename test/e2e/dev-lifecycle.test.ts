@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { JobView, TaskRow } from '../../src/model/index.ts';
-import { DevCluster, REPO, isAlive, waitFor } from '../helpers/dev-cluster.ts';
+import { DevCluster, REPO, getText, isAlive, waitFor } from '../helpers/dev-cluster.ts';
 
 const HELLO = join(REPO, 'examples', 'hello');
 
@@ -69,7 +69,7 @@ describe('dabba dev end to end (process runtime)', () => {
       const port = t.ports['http'];
       assert.ok(port);
       ports.add(port);
-      const body = await (await fetch(`http://${t.address}:${port}/`)).text();
+      const body = await getText(`http://${t.address}:${port}/`);
       assert.match(body, new RegExp(`hi from ${t.id}`));
     }
     assert.equal(ports.size, 3, 'each replica has its own host port');
@@ -124,7 +124,7 @@ describe('dabba dev end to end (process runtime)', () => {
     for (const t of running) {
       assert.equal(t.version, 2);
       assert.ok(!before.tasks.some((b) => b.id === t.id), 'every task was replaced');
-      const body = await (await fetch(`http://${t.address}:${t.ports['http']}/`)).text();
+      const body = await getText(`http://${t.address}:${t.ports['http']}/`);
       assert.match(body, /hello again/);
     }
     assert.ok(minHealthy >= 2, `healthy tasks never dropped below 2 (saw ${minHealthy})`);
@@ -148,7 +148,7 @@ describe('dabba dev end to end (process runtime)', () => {
       return s.version === 4 && l.length === 3 && l.every((t) => t.healthy) ? s : undefined;
     });
     for (const t of live(v)) {
-      const body = await (await fetch(`http://${t.address}:${t.ports['http']}/`)).text();
+      const body = await getText(`http://${t.address}:${t.ports['http']}/`);
       assert.match(body, /hello again/, 'the good version serves');
     }
     const history = await c.cli(['history', 'hello', '--json']);
@@ -162,7 +162,7 @@ describe('dabba dev end to end (process runtime)', () => {
     const v = await status();
     assert.equal(v.version, 5);
     for (const t of live(v)) {
-      const body = await (await fetch(`http://${t.address}:${t.ports['http']}/`)).text();
+      const body = await getText(`http://${t.address}:${t.ports['http']}/`);
       assert.match(body, /^hi from/);
     }
     const again = await c.cli(['rollback', 'hello', '--to', '1']);

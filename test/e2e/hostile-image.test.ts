@@ -22,7 +22,7 @@ import type { TarWriteEntry } from '../../src/image/tar-writer.ts';
 import { shortId } from '../../src/lib/index.ts';
 import type { HostView, JobView, TaskRow } from '../../src/model/index.ts';
 import { OciRuntime, detectOci } from '../../src/runtime/oci/index.ts';
-import { REPO, cli, waitFor } from '../helpers/dev-cluster.ts';
+import { REPO, cli, getText, waitFor } from '../helpers/dev-cluster.ts';
 import { TEST_ADMIN_TOKEN, adminTokenFile } from '../helpers/auth.ts';
 import { MiB, hardlink, snapshot, symlink, zeroBomb } from '../image/hostile-fixtures.ts';
 import { freeNetwork } from '../oci/oci-fixture.ts';
@@ -346,7 +346,7 @@ describe(
       assert.ok(task);
       assert.equal(task.state, 'running');
       assert.equal(task.host, c.hostId);
-      assert.match(await (await fetch(`http://${task.address}:8080/`)).text(), /still here from good-/);
+      assert.match(await getText(`http://${task.address}:8080/`), /still here from good-/);
 
       // Past the host timeout since the failures: a host whose heartbeats had stopped would be down.
       const wait = failedAt + HOST_TIMEOUT_MS + 1000 - Date.now();

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { ImageStore, buildBusyboxRootfs, createBuiltinImage } from '../../src/image/index.ts';
 import type { JobView } from '../../src/model/index.ts';
 import { OciRuntime, detectOci } from '../../src/runtime/oci/index.ts';
-import { REPO, cli, waitFor } from '../helpers/dev-cluster.ts';
+import { REPO, cli, getText, waitFor } from '../helpers/dev-cluster.ts';
 import { adminTokenFile } from '../helpers/auth.ts';
 
 const detected = await detectOci();
@@ -163,7 +163,7 @@ update: { minHealthy: 0s }
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     const view = JSON.parse((await cli(['status', 'shipped', '--json'], { addr })).stdout) as JobView;
     for (const t of view.tasks) {
-      const body = await (await fetch(`http://${t.address}:8080/`)).text();
+      const body = await getText(`http://${t.address}:8080/`);
       assert.match(body, /pulled from shipped-/);
     }
     const agentImages = await ImageStore.open(join(dir, 'agent', 'images'));

@@ -20,6 +20,7 @@ import {
   startTestbed,
   type Testbed,
 } from '../../scripts/testbed/index.ts';
+import { getText } from '../helpers/dev-cluster.ts';
 
 const skip = process.env['DABBA_SKIP_NETNS'] === '1' ? 'DABBA_SKIP_NETNS=1' : false;
 const REPLICAS = 4;
@@ -102,7 +103,7 @@ describe('rolling updates under load on a 4-host testbed', { skip }, () => {
     assert.equal(live.length, REPLICAS);
     for (const t of live) {
       assert.equal(t.version, 2);
-      const body = await (await fetch(`http://${t.address}:${t.ports['http']}/`)).text();
+      const body = await getText(`http://${t.address}:${t.ports['http']}/`);
       assert.match(body, new RegExp(`^two from ${t.id} `));
     }
   });
@@ -135,7 +136,7 @@ describe('rolling updates under load on a 4-host testbed', { skip }, () => {
     assert.equal(v.version, 4);
     assert.equal(v.tasks.filter((t) => t.desired === 'run').length, REPLICAS);
     for (const t of v.tasks.filter(serving)) {
-      const body = await (await fetch(`http://${t.address}:${t.ports['http']}/`)).text();
+      const body = await getText(`http://${t.address}:${t.ports['http']}/`);
       assert.match(body, new RegExp(`^two from ${t.id} `));
     }
   });

@@ -294,3 +294,20 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * The body of a GET, asked again while the connection fails (up to `timeoutMs`): a task reported
+ * running and ready may still be restarted by a probe on a loaded machine just before it is asked.
+ * An HTTP answer of any status is returned at once (a wrong body is a failure, not retried).
+ */
+export async function getText(url: string, timeoutMs = 30_000): Promise<string> {
+  return waitFor(
+    `an answer from ${url}`,
+    () =>
+      fetch(url, { signal: AbortSignal.timeout(10_000) })
+        .then((r) => r.text())
+        .catch(() => undefined),
+    timeoutMs,
+    250,
+  );
+}

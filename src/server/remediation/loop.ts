@@ -6,8 +6,24 @@
  */
 import { isStorageError, messageOf } from '../../errors/index.ts';
 import { sleep, type Clock, type Logger } from '../../lib/index.ts';
-import { keys, type RemediationRecord, type Task, type TaskStatus } from '../../model/index.ts';
-import { evaluate, type Decision, type HostFacts, type JobFacts } from '../../remediation/index.ts';
+import {
+  keys,
+  type RemediationRecord,
+  type RemediationRule,
+  type Task,
+  type TaskStatus,
+} from '../../model/index.ts';
+import {
+  counterFacts,
+  counterGroups,
+  counterSpan,
+  evaluate,
+  type CounterFacts,
+  type Decision,
+  type HostFacts,
+  type JobFacts,
+} from '../../remediation/index.ts';
+import type { MetricsReader } from '../autoscaler.ts';
 import type { Store } from '../../store/index.ts';
 import { BROKER, type Replica } from '../shards/index.ts';
 import type { EventLog } from '../state/events.ts';
@@ -27,6 +43,43 @@ export interface RemediationLoopOptions {
   intervalMs: number;
   /** Records kept (the oldest beyond are deleted). */
   keepRecords?: number;
+  /** The time series, for counter rules (without it they never match, and say so once). */
+  read?: MetricsReader;
+}
+
+/** Counter rules' readings (rule name -> readings); a rule that cannot be read gets none this round. */
+async function counterReadings(
+  o: RemediationLoopOptions,
+  rules: readonly RemediationRule[],
+  now: number,
+): Promise<Map<string, CounterFacts[]>> {
+  const out = new Map<string, CounterFacts[]>();
+  for (const rule of rules) {
+    if (!('counter' in rule.when)) continue;
+    const c = rule.when.counter;
+    if (o.read === undefined) {
+      o.logger.warn({ rule: rule.name }, 'a counter rule, but this server keeps no time series: it never matches');
+      continue;
+    }
+    const span = counterSpan(c, now);
+    try {
+      const series = await o.read(
+        {
+          name: c.name,
+          matchers: Object.entries(c.where).map(([label, value]) => ({ label, op: '=' as const, value })),
+          ...span,
+          ...(c.rate ? { rate: true } : { over: 'avg' as const }),
+          agg: 'sum',
+          by: counterGroups(c),
+        },
+        AbortSignal.timeout(10_000),
+      );
+      out.set(rule.name, counterFacts(c, series, span));
+    } catch (e) {
+      o.logger.warn({ rule: rule.name, err: messageOf(e) }, 'counter rule not read this round');
+    }
+  }
+  return out;
 }
 
 /** Hosts seen down, and since when (observed by this replica; restarts begin again). */
@@ -80,11 +133,12 @@ export async function remediateOnce(o: RemediationLoopOptions): Promise<Remediat
   if (rules === null || rules.rules.length === 0) return [];
   const now = o.clock.now();
   const longest = Math.max(...rules.rules.map((r) => r.limit.perMs));
-  const [state, history] = await Promise.all([
+  const [state, history, counters] = await Promise.all([
     facts(o.store, now),
     readLog(o.store, now - Math.max(longest, 86_400_000)),
+    counterReadings(o, rules.rules, now),
   ]);
-  const decisions = evaluate(rules.rules, { now, ...state, history });
+  const decisions = evaluate(rules.rules, { now, ...state, history, counters });
   const written: RemediationRecord[] = [];
   for (const d of decisions) {
     const record = await run(o, d);
