@@ -58,7 +58,10 @@ async function counterReadings(
     if (!('counter' in rule.when)) continue;
     const c = rule.when.counter;
     if (o.read === undefined) {
-      o.logger.warn({ rule: rule.name }, 'a counter rule, but this server keeps no time series: it never matches');
+      o.logger.warn(
+        { rule: rule.name },
+        'a counter rule, but this server keeps no time series: it never matches',
+      );
       continue;
     }
     const span = counterSpan(c, now);
