@@ -135,7 +135,10 @@ const counterSchema = z.strictObject({
     .record(z.string().regex(LABEL, 'must be a label name (letters, digits and _)'), z.string())
     .default({})
     .meta({ description: 'More label matchers (equality).' }),
-  rate: z.boolean().default(true).meta({ description: 'Per-second rate of a counter (true) or value of a gauge.' }),
+  rate: z
+    .boolean()
+    .default(true)
+    .meta({ description: 'Per-second rate of a counter (true) or value of a gauge.' }),
   above: z.number().meta({ description: 'The bound: the rule matches while the value is above it.' }),
   for: duration('How long the value must have stayed above the bound.', DEFAULTS.for, 7 * DAY),
   per: z.enum(['job', 'host']).default('job').meta({ description: 'A match is a job, or a host.' }),
