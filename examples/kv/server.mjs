@@ -1,6 +1,6 @@
 // One replica of the kv example: a small key-value store holding one shard, its data in files on
 // the task's volume (DABBA_VOLUME_DATA), so a replica restarted or updated on the same host finds
-// them again. A replica that starts with an empty volume (a new host after a move, a lost host's
+// them again (and catches up from a peer on the writes it missed while it was down). A replica that starts with an empty volume (a new host after a move, a lost host's
 // replacement) is not ready until it has copied its shard from a live peer; it finds its peers
 // through the controller's discovery endpoint (KV_DISCOVERY), which reads them from Dabba's API.
 // Writes go to any replica of the key's shard, which stores them and forwards them to its peers.
@@ -41,6 +41,8 @@ const log = (msg) => console.log(`${task} (${job}, shard ${shard}): ${msg}`);
 let state = 'syncing';
 /** Where the data came from: volume (found on this host), copy:TASK, or new (a new shard). */
 let origin = 'none';
+/** A replica that found its shard on the volume: the peer it caught up from, and how many keys were newer. */
+let caughtUp = null;
 
 // ---- storage: one file per key, {value, ts, by}, replaced atomically ----------------------------
 
@@ -122,11 +124,13 @@ async function peers() {
 }
 
 /**
- * Until serving: copy the shard from a peer that serves it. Discovery must list this replica (its
- * view is current) and every other replica listed must answer; when one serves, its dump is copied;
- * when all answer and none holds the shard, the shard is new.
+ * Until serving: join the shard. Discovery must list this replica (its view is current) and every
+ * other replica listed must answer. A replica that starts empty copies the shard from one that
+ * serves; one that found the shard on its volume catches up from it (the writes it missed while it
+ * was down: the newer entries win). When all answer and none serves, the volume's data is served
+ * as it is, or, on an empty volume, the shard is new.
  */
-async function sync() {
+async function joinShard(fromVolume) {
   for (;;) {
     try {
       const replicas = await listReplicas();
@@ -145,19 +149,29 @@ async function sync() {
         const dump = await getJson(`${source.p.url}/dump`, 30_000);
         let n = 0;
         for (const [key, entry] of Object.entries(dump.entries)) if (writeEntry(key, entry)) n++;
-        serve(`copy:${source.p.task}`);
-        log(`copied the shard from ${source.p.task} (${n} keys); serving`);
+        if (fromVolume) {
+          caughtUp = { from: source.p.task, newer: n };
+          serve('volume');
+          log(`found the shard on the volume and caught up from ${source.p.task} (${n} newer keys); serving`);
+        } else {
+          serve(`copy:${source.p.task}`);
+          log(`copied the shard from ${source.p.task} (${n} keys); serving`);
+        }
         return;
       }
       const silent = seen.filter((x) => x.s === undefined).map((x) => x.p.task);
       if (silent.length === 0) {
-        serve('new');
-        log(`no replica of the shard holds data (${others.length} others): a new shard; serving`);
+        serve(fromVolume ? 'volume' : 'new');
+        log(
+          fromVolume
+            ? `no other replica serves (${others.length} others): serving the volume's ${keyNames().length} keys`
+            : `no replica of the shard holds data (${others.length} others): a new shard; serving`,
+        );
         return;
       }
-      log(`waiting to copy the shard: no serving peer, and ${silent.join(', ')} did not answer`);
+      log(`waiting to join the shard: no serving peer, and ${silent.join(', ')} did not answer`);
     } catch (e) {
-      log(`waiting to copy the shard: ${e.message}`);
+      log(`waiting to join the shard: ${e.message}`);
     }
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -212,7 +226,7 @@ async function handle(req, res) {
   if (url.pathname === '/healthz') return send(res, 200, 'ok\n');
   if (url.pathname === '/ready') return send(res, state === 'serving' ? 200 : 503, `${state}\n`);
   if (url.pathname === '/status') {
-    return send(res, 200, { task, job, shard, shards, state, origin, keys: keyNames().length });
+    return send(res, 200, { task, job, shard, shards, state, origin, caughtUp, keys: keyNames().length });
   }
   if (url.pathname === '/dump') {
     if (state !== 'serving') return send(res, 503, { error: 'syncing' });
@@ -234,7 +248,8 @@ async function handle(req, res) {
     const entry = JSON.parse(await readBody(req));
     return send(res, 200, { stored: writeEntry(key, entry) });
   }
-  if (state !== 'serving') return send(res, 503, { error: 'syncing: copying the shard from a peer' });
+  if (state !== 'serving')
+    return send(res, 503, { error: 'syncing: joining the shard (copying from a peer)' });
   if (req.method === 'GET') {
     const e = readEntry(key);
     return e === undefined ? send(res, 404, { error: `no key ${key}` }) : send(res, 200, e.value);
@@ -262,16 +277,11 @@ const server = createServer((req, res) => {
 });
 server.listen(port, () => log(`listening on port ${port}, data in ${dataDir}`));
 
-if (marker !== undefined) {
-  origin = 'volume';
-  state = 'serving';
-  log(`found the shard on the volume (${keyNames().length} keys); serving`);
-} else {
-  sync().catch((e) => {
-    console.error(`${task}: sync failed: ${e.message}`);
-    process.exit(1);
-  });
-}
+if (marker !== undefined) log(`found the shard on the volume (${keyNames().length} keys)`);
+joinShard(marker !== undefined).catch((e) => {
+  console.error(`${task}: joining the shard failed: ${e.message}`);
+  process.exit(1);
+});
 
 process.on('SIGTERM', () => {
   log('SIGTERM, shutting down');
