@@ -7,7 +7,7 @@
 //
 //   GET  /kv/KEY    the value (404: none; 421: another shard's key, with its shard; 503: syncing)
 //   PUT  /kv/KEY    store a value (the body), answers { copies } (this replica and the peers that took it)
-//   GET  /status    { task, job, shard, state: syncing | serving, origin, keys }
+//   GET  /status    { task, job, shard, state: syncing | serving, origin, caughtUp, keys }
 //   GET  /dump      every entry (what a new replica copies), only while serving
 //   GET  /healthz   liveness; GET /ready: 200 once serving (the readiness probe)
 //
