@@ -93,3 +93,29 @@ test('collection: recorded and used slots stay; purged jobs go; slots placed els
   await assert.rejects(stat(join(dir, 'volumes', 'db')));
   assert.ok((await stat(join(dir, 'volumes', 'web', '0', 'data'))).isDirectory());
 });
+
+test('a task placed with fresh volumes on a host that still has its slot from before starts empty', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dabba-volumes-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const v = new HostVolumes(dir, silentLogger);
+  const data = join(dir, 'volumes', 'db', '0', 'data');
+  // Slot 0 ran here, then left for another host (maintenance); collection has not run since.
+  await v.prepare(task('db', 0), false);
+  await writeFile(join(data, 'stale'), 'old');
+  const fresh: Task = { ...task('db', 0, 'db-fresh'), freshVolumes: 'fresh volumes on h1: host h2 is down' };
+  await v.prepare(fresh, false);
+  assert.deepEqual(await readdir(data), [], 'the fresh task starts empty');
+  const aside = await readdir(join(dir, 'volumes', '.abandoned', 'db'));
+  assert.equal(aside.length, 1);
+  assert.equal(
+    await readFile(join(dir, 'volumes', '.abandoned', 'db', aside[0] ?? '', 'data', 'stale'), 'utf8'),
+    'old',
+    'set aside, not deleted',
+  );
+  // Its own restart in place, and a later task of the slot (an update), keep what it wrote.
+  await writeFile(join(data, 'mine'), 'new');
+  await v.prepare(fresh, false);
+  await v.prepare(task('db', 0, 'db-next'), false);
+  assert.deepEqual(await readdir(data), ['mine']);
+  assert.equal((await readdir(join(dir, 'volumes', '.abandoned', 'db'))).length, 1);
+});

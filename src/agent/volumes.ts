@@ -13,7 +13,7 @@
  * anyone's back).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DabbaClient } from '../client/index.ts';
 import { messageOf } from '../errors/index.ts';
@@ -24,6 +24,8 @@ import { volumeEnvName } from '../model/index.ts';
 
 /** Where slots placed afresh elsewhere are set aside (not a job id: those have no dot). */
 const ABANDONED = '.abandoned';
+/** In a slot's directory: the id of the task that was placed with fresh volumes and made it. */
+const FRESH_FOR = '.fresh-for';
 /** statfs f_type of btrfs. */
 const BTRFS_MAGIC = 0x9123683e;
 /** The inode number of a btrfs subvolume's root directory. */
@@ -117,6 +119,9 @@ export class HostVolumes {
     const volumes = task.spec.volumes;
     if (volumes === undefined || volumes.length === 0) return undefined;
     const support = await this.support();
+    const slotDir = join(this.root, task.job, slotKey(task));
+    const fresh = task.freshVolumes !== undefined && !(await this.#madeBy(slotDir, task.id));
+    if (fresh) await this.#setAsideStale(slotDir, task);
     const out: PreparedVolumes = { binds: [], env: {} };
     for (const v of volumes) {
       const dir = this.path(task, v.name);
@@ -124,7 +129,29 @@ export class HostVolumes {
       out.binds.push({ source: dir, destination: v.mount, readWrite: true });
       out.env[volumeEnvName(v.name)] = inContainer ? v.mount : dir;
     }
+    if (fresh) await writeFile(join(slotDir, FRESH_FOR), task.id);
     return out;
+  }
+
+  async #madeBy(slotDir: string, taskId: string): Promise<boolean> {
+    return (await readFile(join(slotDir, FRESH_FOR), 'utf8').catch(() => undefined)) === taskId;
+  }
+
+  /**
+   * A task placed with fresh volumes (its slot's volumes were on another host) starts empty. This
+   * host may still have the slot's directory from before the slot left it (collection sets such
+   * directories aside only at its next pass): that is stale data, set aside now as collection
+   * would. A restart in place of the task that made the fresh directory keeps it (`#madeBy`).
+   */
+  async #setAsideStale(slotDir: string, task: Task): Promise<void> {
+    if (!(await exists(slotDir))) return;
+    const to = join(this.root, ABANDONED, task.job, `${slotKey(task)}.${Date.now()}`);
+    await mkdir(join(to, '..'), { recursive: true, mode: 0o700 });
+    await rename(slotDir, to);
+    this.#logger.warn(
+      { dir: slotDir, to, task: task.id },
+      'volumes set aside: the slot left this host and comes back with fresh volumes; the old data is kept aside until the job is purged',
+    );
   }
 
   async #create(dir: string, sizeBytes: number, support: VolumeSupport): Promise<void> {

@@ -4,5 +4,6 @@ export {
   serveTaskControl,
   type ControllerServer,
   type Decide,
+  type ServeOptions,
 } from './taskcontrol/controller.ts';
 export { shardGuard, type ShardGuardOptions } from './taskcontrol/shard-guard.ts';

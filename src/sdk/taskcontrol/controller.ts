@@ -5,7 +5,7 @@
  * request and returns the ids to acknowledge (any subset of `pending`). A `decide` that throws
  * answers 500, which Dabba treats as "nothing allowed" (operations wait, except at their deadline).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PendingOperation, TaskControlRequest } from '../../model/index.ts';
 
@@ -54,16 +54,33 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  /**
+   * The controller's other routes on the same port (a status page, a discovery endpoint for the
+   * service's own tasks...): called first for every request; return true when it answered.
+   * TaskControl requests are the POSTs it leaves.
+   */
+  routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
 /** Starts a controller on host:port (port 0: any free port). */
 export async function serveTaskControl(
   decide: Decide,
-  options: { host?: string; port?: number } = {},
+  options: ServeOptions = {},
 ): Promise<ControllerServer> {
   const server = createServer((req, res) => {
     const answer = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    try {
+      if (options.routes?.(req, res) === true) return;
+    } catch (e) {
+      if (!res.headersSent) answer(500, { error: e instanceof Error ? e.message : String(e) });
+      return;
+    }
     if (req.method !== 'POST') return answer(405, { error: 'POST a TaskControl request' });
     readBody(req)
       .then(async (text) => {
