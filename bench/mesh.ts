@@ -27,6 +27,7 @@ import {
 import { parseMeshFile, type ServiceEndpoint } from '../src/model/index.ts';
 import { openLoop, percentile, procUsage, startBackend } from './mesh-load.ts';
 import { table } from './report.ts';
+import { freePortBlock } from '../test/helpers/ports.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +39,8 @@ const { values } = parseArgs({
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
-const base = 30_000 + Math.floor(Math.random() * 20_000);
+// Below the ephemeral range (the generator's own connections took a random port there), checked free.
+const base = await freePortBlock(16);
 
 const ep = (task: string, host: string, port: number): ServiceEndpoint => ({
   task,

@@ -24,7 +24,7 @@ export function renderInbound(
 ): string[] {
   const l: string[] = [];
   const pairs = inbound.services.flatMap((s) => s.callers.map((c) => `${c}/${s.service}`));
-  const tls = `ssl crt ${inbound.tls.crt} ca-file ${inbound.tls.caFile} verify required`;
+  const tls = `ssl crt ${inbound.tls.crt} ca-file ${inbound.tls.caFile} verify required alpn h2,http/1.1`;
   l.push(
     `# tls ${inbound.tls.digest}`,
     `frontend ${INBOUND_FRONTEND}`,
@@ -93,5 +93,9 @@ export function peerServerParams(
     `weight ${String(server.weight ?? 1)}`,
     'check inter 2s rise 1 fall 3',
     `ssl crt ${inbound.tls.crt} ca-file ${inbound.tls.caFile} verify required verifyhost ${server.peer ?? ''}`,
+    // HTTP/2 between proxies: many requests share a few connections, so TLS handshakes stay rare
+    // (over HTTP/1.1, 1,000 req/s on a loaded machine opened connections faster than it could
+    // complete handshakes, and timed out in them).
+    'alpn h2',
   ].join(' ');
 }

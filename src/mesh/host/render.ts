@@ -109,6 +109,9 @@ export function renderConfig(
       `  timeout server ${ms(Math.min(p.retries.perTryTimeoutMs, p.timeoutMs))}`,
       `  timeout queue ${ms(queue)}`,
       `  retries ${String(p.retries.max)}`,
+      // Idle connections to a task or to another host's proxy serve any request: fewer TLS
+      // handshakes between proxies (a storm of them under load was the two-hop path's failure).
+      '  http-reuse always',
       ...(p.retries.max > 0 ? [`  retry-on ${retryOn(p.retries.on)}`, '  option redispatch 1'] : []),
       ...(p.retries.methods === 'idempotent'
         ? ['  http-request disable-l7-retry unless { method GET HEAD PUT DELETE OPTIONS TRACE }']

@@ -148,9 +148,11 @@ export interface MeshSample {
  */
 export function meshSamples(stats: HostMeshStats): MeshSample[] {
   const out: MeshSample[] = [];
+  // The inbound side's rows are their own series: a caller's edge to an upstream is counted once.
+  const inb = (r: MeshStatsRow): string => (r.caller === INBOUND_CALLER ? 'inbound_' : '');
   const rows: [string, MeshStatsRow][] = [
-    ...stats.upstreams.map((r): [string, MeshStatsRow] => ['mesh_upstream_', r]),
-    ...stats.tasks.map((r): [string, MeshStatsRow] => ['mesh_task_', r]),
+    ...stats.upstreams.map((r): [string, MeshStatsRow] => [`mesh_${inb(r) || 'upstream_'}`, r]),
+    ...stats.tasks.map((r): [string, MeshStatsRow] => [`mesh_${inb(r)}task_`, r]),
   ];
   for (const [prefix, r] of rows) {
     const labels: Record<string, string> = {
