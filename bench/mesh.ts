@@ -2,8 +2,9 @@
  * The mesh's added latency: GET of a few bytes at `--rate` requests/s (default 1,000) from an
  * open-loop generator that corrects for coordinated omission (bench/mesh-load.ts), to the same task
  * three ways in the same run, interleaved in rounds: directly; one hop (the caller's proxy, a real
- * HAProxy configured by Dabba from a dependency file); two hops (the caller's proxy, then a second
- * HAProxy, as another host's, reached at its ingress port, then the task). Printed: p50, p99,
+ * HAProxy configured by Dabba from a dependency file, to a task on its own host); two hops (the
+ * caller's proxy, then over mutual TLS the inbound side of another host's proxy, then the task:
+ * host A's proxy on 127.0.0.1, host B's on 127.0.0.2, certificates from one cluster CA). Printed: p50, p99,
  * p99.9 and max per path and what each adds to direct; each proxy's memory (master + worker RSS)
  * and its worker's CPU per 1,000 requests/s.
  *
@@ -13,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createClusterCa, issueHostKeyAndCertificate, openClusterCa } from '../src/auth/pki/index.ts';
 import { silentLogger } from '../src/lib/index.ts';
 import {
   ProxySupervisor,
@@ -20,10 +22,12 @@ import {
   proxyServers,
   runtimeCommand,
   upstreamEnv,
+  writeInboundTls,
 } from '../src/mesh/host/index.ts';
 import { parseMeshFile, type ServiceEndpoint } from '../src/model/index.ts';
 import { openLoop, percentile, procUsage, startBackend } from './mesh-load.ts';
 import { table } from './report.ts';
+import { freePortBlock } from '../test/helpers/ports.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,12 +39,12 @@ const { values } = parseArgs({
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
-const base = 30_000 + Math.floor(Math.random() * 20_000);
-const ingressB = base + 100;
+// Below the ephemeral range (the generator's own connections took a random port there), checked free.
+const base = await freePortBlock(16);
 
-const ep = (task: string, port: number): ServiceEndpoint => ({
+const ep = (task: string, host: string, port: number): ServiceEndpoint => ({
   task,
-  host: 'h',
+  host,
   address: '127.0.0.1',
   ports: { http: port },
   version: 1,
@@ -74,34 +78,38 @@ const a = new ProxySupervisor({ dir: dirA, logger: silentLogger });
 const b = new ProxySupervisor({ dir: dirB, logger: silentLogger });
 const task = await startBackend();
 try {
-  // Host A: front calls back (the task) and back2 (reached through host B's proxy).
-  const layoutA = proxyLayout(
-    parse(
-      // Limits high enough that a stall of this machine does not turn into 503s (a figure of
-      // latency, not of overload: see bench/mesh-overload.ts).
-      'services:\n  front:\n    upstreams:\n      back: {}\n      back2: {}\n' +
-        '  back:\n    inbound: { maxConcurrency: 1000 }\n  back2:\n    inbound: { maxConcurrency: 1000 }\n',
-    ).config,
-    '127.0.0.1',
-    base,
-  );
-  // Host B: back2 exposed at its ingress port, balanced over the task.
-  const layoutB = proxyLayout(
-    parse(`services:\n  back2:\n    expose: ${String(ingressB)}\n    inbound: { maxConcurrency: 1000 }\n`)
-      .config,
-    '127.0.0.1',
-    base + 50,
-  );
-  await b.apply(layoutB, proxyServers(layoutB, { back2: [ep('back2-1', task.port)] }));
-  await a.apply(
-    layoutA,
-    proxyServers(layoutA, { back: [ep('back-1', task.port)], back2: [ep('host-b', ingressB)] }),
-  );
+  // front calls back (its task on host A: one hop) and back2 (the same task process, as if on host
+  // B: two hops). Limits high enough that a stall of this machine does not turn into 503s (a figure
+  // of latency, not of overload: see bench/mesh-overload.ts).
+  const config = parse(
+    'services:\n  front:\n    upstreams:\n      back: {}\n      back2: {}\n' +
+      '  back:\n    inbound: { maxConcurrency: 1000 }\n  back2:\n    inbound: { maxConcurrency: 1000 }\n',
+  ).config;
+  const ca = await createClusterCa();
+  const cluster = openClusterCa(ca.certPem, ca.keyPem);
+  const hosts = { 'host-a': '127.0.0.1', 'host-b': '127.0.0.2' };
+  const endpoints = {
+    back: [ep('back-1', 'host-a', task.port)],
+    back2: [ep('back2-1', 'host-b', task.port)],
+  };
+  let layoutA: ReturnType<typeof proxyLayout> | undefined;
+  for (const [host, proxy, dir] of [
+    ['host-a', a, dirA],
+    ['host-b', b, dirB],
+  ] as const) {
+    const address = hosts[host];
+    const cert = await issueHostKeyAndCertificate(cluster, { hostId: host, address });
+    const tls = await writeInboundTls(dir, { certPem: cert.certPem, keyPem: cert.keyPem, caPem: ca.certPem });
+    const layout = proxyLayout(config, address, base, tls);
+    await proxy.apply(layout, proxyServers(layout, endpoints, { host, hosts }));
+    if (host === 'host-a') layoutA = layout;
+  }
+  if (layoutA === undefined) throw new Error('no layout for host A');
   const env = upstreamEnv(layoutA, 'front');
   const paths = [
     ['direct', `http://127.0.0.1:${String(task.port)}/`],
     ['one hop', `${env['DABBA_UPSTREAM_BACK'] ?? ''}/`],
-    ['two hops', `${env['DABBA_UPSTREAM_BACK2'] ?? ''}/`],
+    ['two hops (mTLS)', `${env['DABBA_UPSTREAM_BACK2'] ?? ''}/`],
   ] as const;
   for (const [, url] of paths) await openLoop({ url, rate, durationMs: 2000 }); // warm up
   const lat = new Map<string, number[]>(paths.map(([n]) => [n, []]));
@@ -159,7 +167,7 @@ try {
         `${(cpuPer1k * 100).toFixed(1)}% of a core`,
       ],
       [
-        'host B (second hop)',
+        'host B (inbound side, mTLS)',
         `${(ub.rssBytes / 1048576).toFixed(1)} MB`,
         `${(ub.pssBytes / 1048576).toFixed(1)} MB`,
         '',

@@ -141,6 +141,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           address: o.mesh.address,
           portBase: o.mesh.portBase,
           logger,
+          ...(o.credentials === undefined ? {} : { identity: o.credentials }),
         });
   const configs = new HostConfigs({
     client: o.client,
@@ -351,6 +352,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
           creds = await saveHostCertificate(o.dataDir, issued);
           o.client.setClientCertificate(creds.certPem, creds.keyPem);
           endpoint.setCredentials(creds);
+          mesh?.setIdentity(creds);
           logger.info({ notAfter: creds.notAfter.toISOString() }, 'host certificate renewed');
           continue;
         } catch (e) {

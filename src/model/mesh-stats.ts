@@ -55,6 +55,18 @@ export interface MeshStatsRow extends MeshCounters {
   state?: 'up' | 'down' | 'maint';
 }
 
+/**
+ * Requests a proxy refused with 403 because the dependency file does not let `caller` call
+ * `upstream`: on the caller's own host (`outbound`) or on the inbound side of the upstream's host
+ * (`inbound`: the caller proxy's header named a pair the file does not declare).
+ */
+export interface MeshDeniedRow {
+  caller: string;
+  upstream: string;
+  side: 'outbound' | 'inbound';
+  count: number;
+}
+
 /** One host's proxy: what its agent answers at `GET /v1/mesh/stats`. */
 export interface HostMeshStats {
   host: string;
@@ -62,6 +74,8 @@ export interface HostMeshStats {
   since: number;
   upstreams: MeshStatsRow[];
   tasks: MeshStatsRow[];
+  /** 403s per caller (from the access log, counted from the agent's start). */
+  denied?: MeshDeniedRow[];
 }
 
 /** `GET /v1/mesh/stats[?service=S]`: sums over every host that answered, and those that did not. */
@@ -70,6 +84,25 @@ export interface MeshStatsView {
   hosts: { host: string; ok: boolean; error?: string }[];
   upstreams: MeshStatsRow[];
   tasks: MeshStatsRow[];
+  /** 403s per caller, upstream and side, summed over the hosts. */
+  denied?: MeshDeniedRow[];
+}
+
+/** Sums denied rows of several hosts by (caller, upstream, side); sorted. */
+export function sumDenied(rows: Iterable<MeshDeniedRow>): MeshDeniedRow[] {
+  const out = new Map<string, MeshDeniedRow>();
+  for (const r of rows) {
+    const k = `${r.caller}\u0000${r.upstream}\u0000${r.side}`;
+    const acc = out.get(k);
+    if (acc === undefined) out.set(k, { ...r });
+    else acc.count += r.count;
+  }
+  return [...out.values()].sort(
+    (a, b) =>
+      a.caller.localeCompare(b.caller) ||
+      a.upstream.localeCompare(b.upstream) ||
+      a.side.localeCompare(b.side),
+  );
 }
 
 export function emptyCounters(): MeshCounters {
@@ -142,7 +175,7 @@ export function sumRows(rows: Iterable<MeshStatsRow>): MeshStatsRow[] {
 }
 
 /** Whether a row concerns `service`, as a caller or as the upstream. */
-export function rowOfService(r: MeshStatsRow, service: string): boolean {
+export function rowOfService(r: { caller: string; upstream: string }, service: string): boolean {
   return r.caller === service || r.upstream === service;
 }
 

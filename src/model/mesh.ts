@@ -113,4 +113,9 @@ export interface HostMeshView {
   mesh: MeshVersion | null;
   /** The endpoints of every service the file names (as a service or an upstream). */
   endpoints: Record<string, ServiceEndpoint[]>;
+  /**
+   * Host id -> the address its agent advertises (where its proxy's inbound side listens), for the
+   * hosts of those endpoints.
+   */
+  hosts?: Record<string, string>;
 }

@@ -2,7 +2,9 @@
  * The mesh on a 4-host testbed (network namespaces, 2 racks, process runtime, a real HAProxy per
  * host run by each agent): front (2 tasks) calls back (3 tasks) by name and the calls spread over
  * every back task on several hosts; an undeclared service gets 403; `dabba mesh stats` asks every
- * host's agent and counts the calls per back task; a rolling restart of back under
+ * host's agent and counts the calls per back task; calls to a back task on another host go through
+ * that host's inbound side (two hops, mutual TLS), which refuses an undeclared caller with 403
+ * (counted) and a connection without a cluster certificate; a rolling restart of back under
  * steady calls leaves every host's HAProxy as it was (same master and worker pids); killing one
  * host's HAProxy gets it started again; `mesh diff` on a changed timeout shows exactly that change,
  * and apply then rollback reach every host's proxy.
@@ -10,6 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { netnsUnavailable, startTestbed, type Testbed } from '../../scripts/testbed/index.ts';
@@ -19,6 +22,8 @@ import { REPO, waitFor } from '../helpers/dev-cluster.ts';
 
 const skip = process.env['DABBA_SKIP_NETNS'] === '1' ? 'DABBA_SKIP_NETNS=1' : false;
 const EXAMPLE = join(REPO, 'examples', 'mesh');
+/** The mesh's first port: each host's inbound side. */
+const MESH_PORTS = 15_000;
 
 function job(name: string, replicas: number, script: string, env: Record<string, string> = {}): string {
   return [
@@ -59,7 +64,7 @@ describe('the mesh on a 4-host testbed', { skip }, () => {
   before(async () => {
     const why = netnsUnavailable();
     if (why !== undefined) throw new Error(why);
-    tb = await startTestbed({ hosts: 4, racks: 2, meshPorts: 15_000 });
+    tb = await startTestbed({ hosts: 4, racks: 2, meshPorts: MESH_PORTS });
     const a = await tb.cli(['mesh', 'apply', join(EXAMPLE, 'deps.yaml'), '-m', 'front calls back']);
     assert.equal(a.code, 0, a.stderr);
     await waitFor(
@@ -121,9 +126,87 @@ describe('the mesh on a 4-host testbed', { skip }, () => {
     assert.ok(up !== undefined && up.requests > 0, r.stdout);
     const tasks = v.tasks.filter((t) => t.upstream === 'back');
     assert.deepEqual([...new Set(tasks.map((t) => t.task ?? ''))].sort(), backs);
+    // A task's calls are counted by the caller's proxy (same host) or its host's inbound side.
+    for (const b of backs)
+      assert.ok(
+        tasks.filter((t) => t.task === b).reduce((n, t) => n + t.requests, 0) > 0,
+        `back task ${b} got calls`,
+      );
+  });
+
+  test("two hops: every back task is reached from a front on another host through its host's inbound side (mutual TLS)", async () => {
+    const backs = (await endpoints('back')).endpoints;
+    const fronts = (await endpoints('front')).endpoints;
+    // The fronts are on two racks, so each back task has a front on another host.
+    assert.ok(backs.every((b) => fronts.some((f) => f.host !== b.host)));
+    for (const i of tb.hosts.map((h) => h.index)) {
+      const text = await config(i);
+      assert.match(text, /frontend fe_inbound\n {2}bind \S+ ssl crt \S+ ca-file \S+ verify required/);
+    }
+    const r = await tb.cli(['mesh', 'stats', 'back', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const v = JSON.parse(r.stdout) as MeshStatsView;
+    for (const b of backs) {
+      const row = v.tasks.find((t) => t.caller === '_inbound' && t.task === b.task);
+      assert.ok(
+        row !== undefined && row.requests > 0,
+        `${b.task} reached through the inbound side: ${r.stdout}`,
+      );
+    }
+    const peers = await Promise.all(
+      tb.hosts.map(
+        async (h) =>
+          (
+            await runtimeCommand(join(meshDir(h.index), 'admin.sock'), 'show servers state be_front__back')
+          ).match(/ peer_\S+ /g) ?? [],
+      ),
+    );
     assert.ok(
-      tasks.every((t) => t.requests > 0),
-      'every back task got calls',
+      peers.some((p) => p.length > 0),
+      "front's backend reaches other hosts through their proxies",
+    );
+  });
+
+  test("a host's inbound side: 403 for an undeclared caller (counted), and no connection without a cluster certificate", async () => {
+    const back = (await endpoints('back')).endpoints[0];
+    assert.ok(back !== undefined);
+    const target = tb.hosts.find((h) => h.id === back.host);
+    const other = tb.hosts.find((h) => h.id !== back.host);
+    assert.ok(target !== undefined && other !== undefined);
+    const read = (f: string): Promise<string> => readFile(join(other.dataDir, f), 'utf8');
+    const [ca, cert, key] = await Promise.all([read('ca.crt'), read('host.crt'), read('host.key')]);
+    const ask = (caller: string, tls: { cert?: string; key?: string }): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: target.address,
+            port: MESH_PORTS,
+            path: '/',
+            headers: { 'x-dabba-caller': caller, 'x-dabba-upstream': 'back' },
+            ca,
+            ...tls,
+            timeout: 15_000,
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timed out')));
+        req.on('error', reject);
+        req.end();
+      });
+    assert.equal(await ask('front', { cert, key }), 200);
+    assert.equal(await ask('cache', { cert, key }), 403);
+    await assert.rejects(ask('front', {}));
+    await waitFor(
+      'the 403 for cache counted by mesh stats',
+      async () => {
+        const r = await tb.cli(['mesh', 'stats', '--json']);
+        const v = JSON.parse(r.stdout) as MeshStatsView;
+        return v.denied?.some((d) => d.caller === 'cache' && d.upstream === 'back' && d.side === 'inbound');
+      },
+      30_000,
     );
   });
 

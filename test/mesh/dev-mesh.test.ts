@@ -103,7 +103,7 @@ describe('the mesh on dabba dev', () => {
     assert.ok(up.requests >= calls, `${String(up.requests)} requests counted, ${String(calls)} made`);
     assert.equal(up.responses['2xx'], up.requests);
     assert.ok(up.latency.count >= calls);
-    const perTask = v.tasks.filter((t) => t.upstream === 'back');
+    const perTask = v.tasks.filter((t) => t.caller === 'front' && t.upstream === 'back');
     assert.deepEqual(perTask.map((t) => t.task).sort(), tasks);
     assert.equal(
       perTask.reduce((n, t) => n + t.requests, 0),

@@ -118,7 +118,7 @@ describe('the host proxy (real HAProxy)', () => {
   test('front reaches back by its variable and by Host; an undeclared upstream gets 403; requests spread', async () => {
     const env = upstreamEnv(layout, 'front');
     const url = env['DABBA_UPSTREAM_BACK'];
-    assert.equal(url, `http://127.0.0.1:${String(base + 1)}`);
+    assert.equal(url, `http://127.0.0.1:${String(base + 2)}`); // base: the inbound side; base + 1: front's Host port
     assert.equal(upstreamEnv(layout, 'back')['DABBA_UPSTREAM_FRONT'], undefined);
     const hits = new Map<string, number>();
     for (let i = 0; i < 60; i++) {

@@ -61,6 +61,8 @@ export function formatMeshStats(v: MeshStatsView): string {
           ],
           rows,
         );
+  for (const d of v.denied ?? [])
+    out += `403 ${d.caller} -> ${d.upstream} (${d.side === 'inbound' ? "refused by the upstream host's inbound side" : "refused by the caller's proxy"}): ${String(d.count)}\n`;
   for (const h of v.hosts) if (!h.ok) out += `host ${h.host}: not counted (${h.error ?? 'no answer'})\n`;
   return out;
 }

@@ -11,6 +11,10 @@ import { emptyCounters, latencyBucket, type MeshCounters } from '../../model/ind
 export type LogCounts = Pick<MeshCounters, 'timeouts' | 'queueTimeouts' | 'latency'>;
 
 interface LogLine {
+  frontend?: unknown;
+  caller?: unknown;
+  upstream?: unknown;
+  status?: unknown;
   backend?: unknown;
   server?: unknown;
   total_ms?: unknown;
@@ -26,6 +30,11 @@ export class AccessLogTail {
   #busy: Promise<void> = Promise.resolve();
   /** By backend, and by `backend/server`. */
   readonly counts = new Map<string, LogCounts>();
+  /**
+   * Requests the proxy itself refused with 403 (termination `PR`: an undeclared upstream), by
+   * `side\0caller\0upstream` (side: `inbound` on the inbound frontend, else `outbound`).
+   */
+  readonly denied = new Map<string, number>();
   /** Lines that were not a JSON object of the access log (HAProxy's own messages, cut lines). */
   skipped = 0;
 
@@ -92,6 +101,15 @@ export class AccessLogTail {
     }
     if (typeof l.backend !== 'string' || typeof l.total_ms !== 'number') return;
     const term = typeof l.termination === 'string' ? l.termination : '--';
+    if (l.status === 403 && term.startsWith('PR')) {
+      const side = l.frontend === 'fe_inbound' ? 'inbound' : 'outbound';
+      const k = [
+        side,
+        typeof l.caller === 'string' ? l.caller : '',
+        typeof l.upstream === 'string' ? l.upstream : '',
+      ].join('\0');
+      this.denied.set(k, (this.denied.get(k) ?? 0) + 1);
+    }
     const keys = [l.backend];
     if (typeof l.server === 'string' && !l.server.startsWith('<')) keys.push(`${l.backend}/${l.server}`);
     for (const k of keys) {

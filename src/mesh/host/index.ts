@@ -6,6 +6,11 @@ export {
   proxyLayout,
   proxyServers,
   upstreamEnv,
+  INBOUND_BACKEND_PREFIX,
+  type InboundLayout,
+  type InboundService,
+  type InboundTls,
+  type ProxyPlace,
   type MeshCaller,
   type MeshRoute,
   type ProxyLayout,
@@ -17,3 +22,5 @@ export { runtimeCommand, serversState, type ServerState } from './runtime-api.ts
 export { MeshHost, type MeshHostOptions } from './mesh-host.ts';
 export { AccessLogTail, type LogCounts } from './access-tail.ts';
 export { meshSamples, parseShowStat, readProxyStats, type MeshSample } from './stats.ts';
+export { CALLER_HEADER, INBOUND_FRONTEND, UPSTREAM_HEADER } from './render-inbound.ts';
+export { writeInboundTls, type ProxyIdentity } from './inbound-tls.ts';

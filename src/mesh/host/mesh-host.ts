@@ -5,9 +5,10 @@
  */
 import type { DabbaClient } from '../../client/index.ts';
 import { backoffDelay, sleep, type Logger } from '../../lib/index.ts';
-import { splitJobId, type HostMeshStats } from '../../model/index.ts';
+import { splitJobId, type HostMeshStats, type HostMeshView } from '../../model/index.ts';
 import { AccessLogTail } from './access-tail.ts';
-import { proxyLayout, proxyServers, upstreamEnv, type ProxyLayout } from './plan.ts';
+import { writeInboundTls, type ProxyIdentity } from './inbound-tls.ts';
+import { proxyLayout, proxyServers, upstreamEnv, type InboundTls, type ProxyLayout } from './plan.ts';
 import { ProxySupervisor } from './proxy.ts';
 import { meshSamples, readProxyStats, type MeshSample } from './stats.ts';
 
@@ -24,6 +25,11 @@ export interface MeshHostOptions {
   /** The first listener port (ports are numbered from it in name order, the same on every host). */
   portBase: number;
   logger: Logger;
+  /**
+   * The host's certificate, key and the cluster CA: with them the proxy has an inbound side (on
+   * `portBase`) and reaches other hosts' tasks through their proxies over mutual TLS.
+   */
+  identity?: ProxyIdentity;
 }
 
 export class MeshHost {
@@ -31,11 +37,43 @@ export class MeshHost {
   readonly proxy: ProxySupervisor;
   #layout: ProxyLayout | undefined;
   readonly #log: AccessLogTail;
+  #identity: ProxyIdentity | undefined;
+  #tls: InboundTls | undefined;
+  #view: HostMeshView | undefined;
+  #applying: Promise<void> = Promise.resolve();
 
   constructor(o: MeshHostOptions) {
     this.#o = o;
     this.proxy = new ProxySupervisor({ dir: o.dir, logger: o.logger });
     this.#log = new AccessLogTail(this.proxy.logPath);
+    this.#identity = o.identity;
+  }
+
+  /** A renewed certificate: written for the proxy, which reloads with it (its structure names it). */
+  setIdentity(identity: ProxyIdentity): void {
+    this.#identity = identity;
+    this.#tls = undefined;
+    const view = this.#view;
+    if (view !== undefined)
+      void this.#apply(view).catch((e: unknown) =>
+        this.#o.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'mesh proxy not renewed'),
+      );
+  }
+
+  /** Brings the proxy to `view` (one at a time). */
+  #apply(view: HostMeshView): Promise<void> {
+    const next = this.#applying.then(async () => {
+      if (view.mesh === null) return;
+      this.#view = view;
+      if (this.#identity !== undefined && this.#tls === undefined)
+        this.#tls = await writeInboundTls(this.#o.dir, this.#identity);
+      const layout = proxyLayout(view.mesh.config, this.#o.address, this.#o.portBase, this.#tls);
+      const place = { host: this.#o.hostId, hosts: view.hosts ?? {} };
+      await this.proxy.apply(layout, proxyServers(layout, view.endpoints, place));
+      this.#layout = layout;
+    });
+    this.#applying = next.catch(() => undefined);
+    return next;
   }
 
   /**
@@ -46,7 +84,10 @@ export class MeshHost {
     const layout = this.#layout;
     if (layout === undefined || this.proxy.pid === undefined) return undefined;
     await this.#log.catchUp();
-    return readProxyStats(this.proxy.socket, layout.routes, this.#log.counts, this.#o.hostId, Date.now());
+    return readProxyStats(this.proxy.socket, layout.routes, this.#log.counts, this.#o.hostId, Date.now(), {
+      ...(layout.inbound === undefined ? {} : { inbound: layout.inbound.services }),
+      denied: this.#log.denied,
+    });
   }
 
   /** The stats as samples for the telemetry store (none without a proxy, or when it does not answer). */
@@ -94,9 +135,7 @@ export class MeshHost {
         for await (const view of this.#o.client.watchHostMesh(this.#o.hostId, signal)) {
           attempt = 0;
           if (view.mesh === null) continue;
-          const layout = proxyLayout(view.mesh.config, this.#o.address, this.#o.portBase);
-          await this.proxy.apply(layout, proxyServers(layout, view.endpoints));
-          this.#layout = layout;
+          await this.#apply(view);
           this.#o.logger.debug({ version: view.mesh.version, revision: view.revision }, 'mesh proxy in step');
         }
       } catch (e) {

@@ -6,6 +6,14 @@
  */
 import type { MeshConfig, ServiceEndpoint, UpstreamPolicy } from '../../model/index.ts';
 import { upstreamEnvName, validateMeshFile } from '../../model/index.ts';
+import { inboundLayout, peerName, type InboundLayout, type InboundTls } from './inbound-plan.ts';
+
+export {
+  INBOUND_BACKEND_PREFIX,
+  type InboundLayout,
+  type InboundService,
+  type InboundTls,
+} from './inbound-plan.ts';
 
 /** The caller name of ingress routes (no service name starts with `_`). */
 export const INGRESS = '_ingress';
@@ -43,21 +51,36 @@ export interface ProxyLayout {
   address: string;
   callers: MeshCaller[];
   routes: MeshRoute[];
+  /** The inbound side (mTLS between hosts' proxies), when the host has a certificate. */
+  inbound?: InboundLayout;
 }
 
 export interface ProxyServer {
-  /** The task id (a valid HAProxy server name). */
+  /** The task id, or `peer_<host>` for another host's proxy (a valid HAProxy server name). */
   name: string;
   address: string;
   port: number;
+  /** For another host's proxy: that host's id (its certificate's CN, checked with verifyhost). */
+  peer?: string;
+  /** For another host's proxy: how many of the upstream's tasks it fronts. */
+  weight?: number;
 }
 
-/** Caller ports from `base`, then one per (caller, upstream) pair. */
-export function proxyLayout(config: MeshConfig, address: string, base: number): ProxyLayout {
+/**
+ * The inbound port is `base` (on every host); then caller ports, then one per (caller, upstream)
+ * pair. With `tls` (the host's certificate and the cluster CA, as files) the proxy has an inbound
+ * side on `base` that other hosts' proxies reach over mutual TLS.
+ */
+export function proxyLayout(
+  config: MeshConfig,
+  address: string,
+  base: number,
+  tls?: InboundTls,
+): ProxyLayout {
   const callers: MeshCaller[] = [];
   const routes: MeshRoute[] = [];
   const names = Object.keys(config.services).sort();
-  let port = base;
+  let port = base + 1;
   for (const service of names) {
     const upstreams = Object.keys(config.services[service]?.upstreams ?? {}).sort();
     if (upstreams.length > 0) callers.push({ service, port: port++, upstreams });
@@ -92,7 +115,12 @@ export function proxyLayout(config: MeshConfig, address: string, base: number): 
       queueTimeoutMs: s.inbound.queueTimeoutMs,
     });
   }
-  return { address, callers, routes };
+  return {
+    address,
+    callers,
+    routes,
+    ...(tls === undefined ? {} : { inbound: inboundLayout(config, routes, base, tls) }),
+  };
 }
 
 export function backendName(caller: string, upstream: string): string {
@@ -104,19 +132,48 @@ export function endpointPort(e: ServiceEndpoint): number | undefined {
   return e.ports['http'] ?? Object.values(e.ports)[0];
 }
 
-/** Each backend's servers: the upstream's endpoints. */
+/** Where this proxy is: its host, and the mesh address of every host (the inbound side's). */
+export interface ProxyPlace {
+  host: string;
+  hosts: Readonly<Record<string, string>>;
+}
+
+/**
+ * Each backend's servers. Without an inbound side (or `place`), a caller's backend lists the
+ * upstream's endpoints themselves. With one, it lists the endpoints on this host directly and, per
+ * other host running some, that host's proxy (`peer_<host>`, weighted by how many it fronts), which
+ * applies the upstream's inbound limits; each inbound backend lists its service's endpoints here.
+ */
 export function proxyServers(
   layout: ProxyLayout,
   endpoints: Readonly<Record<string, readonly ServiceEndpoint[]>>,
+  place?: ProxyPlace,
 ): Map<string, ProxyServer[]> {
   const out = new Map<string, ProxyServer[]>();
+  const inbound = place === undefined ? undefined : layout.inbound;
+  const direct = (e: ServiceEndpoint): ProxyServer[] => {
+    const port = endpointPort(e);
+    return port === undefined ? [] : [{ name: e.task, address: e.address, port }];
+  };
   for (const r of layout.routes) {
     const servers: ProxyServer[] = [];
+    const peers = new Map<string, ProxyServer>();
     for (const e of endpoints[r.upstream] ?? []) {
-      const port = endpointPort(e);
-      if (port !== undefined) servers.push({ name: e.task, address: e.address, port });
+      const address = place?.hosts[e.host];
+      if (inbound === undefined || e.host === place?.host || address === undefined) {
+        servers.push(...direct(e));
+        continue;
+      }
+      const peer = peers.get(e.host);
+      if (peer !== undefined) peer.weight = (peer.weight ?? 1) + 1;
+      else
+        peers.set(e.host, { name: peerName(e.host), address, port: inbound.port, peer: e.host, weight: 1 });
     }
-    out.set(r.backend, servers);
+    out.set(r.backend, [...servers, ...[...peers.values()].sort((a, b) => a.name.localeCompare(b.name))]);
+  }
+  for (const s of inbound?.services ?? []) {
+    const here = (endpoints[s.service] ?? []).filter((e) => e.host === place?.host);
+    out.set(s.backend, here.flatMap(direct));
   }
   return out;
 }

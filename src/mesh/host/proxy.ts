@@ -174,34 +174,43 @@ export class ProxySupervisor {
     this.#servers = servers;
     const layout = this.#layout;
     if (layout === undefined || this.#pid === undefined) return;
-    for (const r of layout.routes) {
-      const want = new Map((servers.get(r.backend) ?? []).map((s) => [s.name, s]));
-      const have = await serversState(this.socket, r.backend);
+    const backends = [
+      ...layout.routes.map((r) => r.backend),
+      ...(layout.inbound?.services.map((s) => s.backend) ?? []),
+    ];
+    for (const backend of backends) {
+      const want = new Map((servers.get(backend) ?? []).map((s) => [s.name, s]));
+      const have = await serversState(this.socket, backend);
       for (const h of have) {
         const w = want.get(h.name);
         if (w === undefined) {
-          await this.#cmd(`disable server ${r.backend}/${h.name}`);
-          const out = await runtimeCommand(this.socket, `del server ${r.backend}/${h.name}`);
+          await this.#cmd(`disable server ${backend}/${h.name}`);
+          const out = await runtimeCommand(this.socket, `del server ${backend}/${h.name}`);
           if (!/deleted/i.test(out))
             this.#o.logger.debug({ server: h.name, out }, 'server busy; deleted later');
-        } else if (w.address !== h.address || w.port !== h.port) {
-          await this.#cmd(`set server ${r.backend}/${h.name} addr ${w.address} port ${String(w.port)}`);
+          continue;
         }
+        if (w.address !== h.address || w.port !== h.port)
+          await this.#cmd(`set server ${backend}/${h.name} addr ${w.address} port ${String(w.port)}`);
+        if (w.weight !== undefined && w.weight !== h.weight)
+          await this.#cmd(`set server ${backend}/${h.name} weight ${String(w.weight)}`);
+        // Wanted again while it was still being drained (a host's peer server), or never enabled.
+        if ((h.adminState & 0x01) !== 0) await this.#cmd(`enable server ${backend}/${h.name}`);
       }
       const present = new Set(have.map((h) => h.name));
       for (const w of want.values()) {
         if (present.has(w.name)) continue;
-        const params = serverParams(layout, r.backend);
+        const params = serverParams(layout, backend, w);
         const out = await runtimeCommand(
           this.socket,
-          `add server ${r.backend}/${w.name} ${w.address}:${String(w.port)} ${params}`,
+          `add server ${backend}/${w.name} ${w.address}:${String(w.port)} ${params}`,
         );
         if (!/registered/i.test(out)) {
           this.#o.logger.warn({ server: w.name, out: out.trim() }, 'add server refused');
           continue;
         }
-        await this.#cmd(`enable server ${r.backend}/${w.name}`);
-        await this.#cmd(`enable health ${r.backend}/${w.name}`);
+        await this.#cmd(`enable server ${backend}/${w.name}`);
+        await this.#cmd(`enable health ${backend}/${w.name}`);
       }
     }
   }

@@ -8,6 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { ProxyLayout, ProxyServer } from './plan.ts';
+import {
+  CALLER_HEADER,
+  UPSTREAM_HEADER,
+  inboundServerParams,
+  peerServerParams,
+  renderInbound,
+} from './render-inbound.ts';
 
 /**
  * p2c would be `random(2)`, but HAProxy 2.6 (Debian 12's) never picks some servers added through
@@ -102,25 +109,40 @@ export function renderConfig(
       `  timeout server ${ms(Math.min(p.retries.perTryTimeoutMs, p.timeoutMs))}`,
       `  timeout queue ${ms(queue)}`,
       `  retries ${String(p.retries.max)}`,
+      // Idle connections to a task or to another host's proxy serve any request: fewer TLS
+      // handshakes between proxies (a storm of them under load was the two-hop path's failure).
+      '  http-reuse always',
       ...(p.retries.max > 0 ? [`  retry-on ${retryOn(p.retries.on)}`, '  option redispatch 1'] : []),
       ...(p.retries.methods === 'idempotent'
         ? ['  http-request disable-l7-retry unless { method GET HEAD PUT DELETE OPTIONS TRACE }']
         : []),
+      // Who calls what, for the inbound side of the host the request goes to (never the task's word).
+      `  http-request set-header ${CALLER_HEADER} ${r.caller}`,
+      `  http-request set-header ${UPSTREAM_HEADER} ${r.upstream}`,
       ...(servers?.get(r.backend) ?? []).map(
-        (s) => `  server ${s.name} ${s.address}:${String(s.port)} ${serverParams(layout, r.backend)}`,
+        (s) => `  server ${s.name} ${s.address}:${String(s.port)} ${serverParams(layout, r.backend, s)}`,
       ),
       '',
     );
   }
+  if (layout.inbound !== undefined) add(...renderInbound(layout.inbound, layout.address, servers));
   return `${l.join('\n')}\n`;
 }
 
-/** The parameters of a server added through the runtime API (dynamic servers take no defaults). */
-export function serverParams(layout: ProxyLayout, backend: string): string {
+/**
+ * The parameters of a server added through the runtime API (dynamic servers take no defaults): a
+ * task of a caller's backend, another host's proxy (`server.peer`), or a task of an inbound backend.
+ */
+export function serverParams(layout: ProxyLayout, backend: string, server?: ProxyServer): string {
   const r = layout.routes.find((x) => x.backend === backend);
-  if (r === undefined) return '';
+  if (r === undefined) {
+    const s = layout.inbound?.services.find((x) => x.backend === backend);
+    return s === undefined ? '' : inboundServerParams(s);
+  }
   const o = r.policy.outlierDetection;
   const cb = r.policy.circuitBreaker;
+  if (server?.peer !== undefined && layout.inbound !== undefined)
+    return peerServerParams(layout.inbound, cb, server);
   const maxconn = Math.min(r.maxConcurrency, cb.maxConnections);
   return [
     `maxconn ${String(maxconn)}`,

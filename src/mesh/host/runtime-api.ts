@@ -35,6 +35,8 @@ export interface ServerState {
   opState: number;
   /** Bit 0x01/0x20: in maintenance. */
   adminState: number;
+  /** The weight set by the config or the runtime API (srv_uweight). */
+  weight: number;
 }
 
 /** `show servers state BACKEND`: its servers as the proxy has them now. */
@@ -54,6 +56,7 @@ export async function serversState(socket: string, backend: string): Promise<Ser
       address: f[4] ?? '',
       opState: Number(f[5]),
       adminState: Number(f[6]),
+      weight: Number(f[7]),
       port: Number(f[18]),
     });
   }

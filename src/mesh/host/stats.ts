@@ -9,6 +9,7 @@ import {
   emptyCounters,
   type HostMeshStats,
   type MeshCounters,
+  type MeshDeniedRow,
   type MeshStatsRow,
   type MetricKind,
 } from '../../model/index.ts';
@@ -70,20 +71,38 @@ function stateOf(status: string | undefined): MeshStatsRow['state'] {
   return status.startsWith('UP') || status === 'no check' ? 'up' : 'down';
 }
 
-/** The stats of the proxy at `socket` for `routes`, with the access log's counts. */
+/** The caller name of the rows of inbound backends (requests from other hosts' proxies). */
+export const INBOUND_CALLER = '_inbound';
+
+/** What else a host's stats are read for: its inbound backends, and the log's 403s. */
+export interface ProxyStatsExtra {
+  inbound?: readonly { service: string; backend: string }[];
+  denied?: ReadonlyMap<string, number>;
+}
+
+/**
+ * The stats of the proxy at `socket` for `routes` (and its inbound backends, as caller
+ * `_inbound`), with the access log's counts. Servers that are other hosts' proxies (`peer_*`) are
+ * no task: their requests are in the upstream's row, and in the task rows of those hosts.
+ */
 export async function readProxyStats(
   socket: string,
   routes: readonly MeshRoute[],
   log: ReadonlyMap<string, LogCounts>,
   host: string,
   now: number,
+  extra: ProxyStatsExtra = {},
 ): Promise<HostMeshStats> {
   const [csv, info] = await Promise.all([
     runtimeCommand(socket, 'show stat'),
     runtimeCommand(socket, 'show info'),
   ]);
   const uptime = Number(/^Uptime_sec: (\d+)/m.exec(info)?.[1] ?? 0);
-  const byBackend = new Map(routes.map((r) => [r.backend, r]));
+  const byBackend = new Map<string, { caller: string; upstream: string; backend: string }>(
+    routes.map((r) => [r.backend, r]),
+  );
+  for (const s of extra.inbound ?? [])
+    byBackend.set(s.backend, { caller: INBOUND_CALLER, upstream: s.service, backend: s.backend });
   const upstreams: MeshStatsRow[] = [];
   const tasks: MeshStatsRow[] = [];
   for (const rec of parseShowStat(csv)) {
@@ -92,7 +111,7 @@ export async function readProxyStats(
     if (route === undefined || sv === 'FRONTEND') continue;
     const at = { caller: route.caller, upstream: route.upstream };
     if (sv === 'BACKEND') upstreams.push({ ...at, ...counters(rec, log.get(route.backend)) });
-    else {
+    else if (!sv.startsWith('peer_')) {
       const state = stateOf(rec['status']);
       tasks.push({
         ...at,
@@ -107,7 +126,11 @@ export async function readProxyStats(
     u.ejections = tasks
       .filter((t) => t.caller === u.caller && t.upstream === u.upstream)
       .reduce((n, t) => n + t.ejections, 0);
-  return { host, since: now - uptime * 1000, upstreams, tasks };
+  const denied: MeshDeniedRow[] = [...(extra.denied ?? new Map<string, number>())].map(([k, count]) => {
+    const [side, caller = '', upstream = ''] = k.split('\0');
+    return { side: side === 'inbound' ? 'inbound' : 'outbound', caller, upstream, count };
+  });
+  return { host, since: now - uptime * 1000, upstreams, tasks, ...(denied.length > 0 ? { denied } : {}) };
 }
 
 /** A sample for the telemetry store (the shape of src/telemetry/agent's Sample). */
@@ -125,9 +148,11 @@ export interface MeshSample {
  */
 export function meshSamples(stats: HostMeshStats): MeshSample[] {
   const out: MeshSample[] = [];
+  // The inbound side's rows are their own series: a caller's edge to an upstream is counted once.
+  const inb = (r: MeshStatsRow): string => (r.caller === INBOUND_CALLER ? 'inbound_' : '');
   const rows: [string, MeshStatsRow][] = [
-    ...stats.upstreams.map((r): [string, MeshStatsRow] => ['mesh_upstream_', r]),
-    ...stats.tasks.map((r): [string, MeshStatsRow] => ['mesh_task_', r]),
+    ...stats.upstreams.map((r): [string, MeshStatsRow] => [`mesh_${inb(r) || 'upstream_'}`, r]),
+    ...stats.tasks.map((r): [string, MeshStatsRow] => [`mesh_${inb(r)}task_`, r]),
   ];
   for (const [prefix, r] of rows) {
     const labels: Record<string, string> = {
@@ -162,5 +187,12 @@ export function meshSamples(stats: HostMeshStats): MeshSample[] {
     counter('latency_seconds_count', r.latency.count);
     counter('latency_seconds_sum', r.latency.sumMs / 1000);
   }
+  for (const d of stats.denied ?? [])
+    out.push({
+      name: 'mesh_denied_total',
+      labels: { caller: d.caller, upstream: d.upstream, side: d.side, job: d.upstream, namespace: 'default' },
+      kind: 'counter',
+      value: d.count,
+    });
   return out;
 }

@@ -1,5 +1,5 @@
 /** What a host's proxy is made from: the current dependency file and its services' endpoints. */
-import { keys, type HostMeshView, type ServiceEndpoint } from '../../model/index.ts';
+import { keys, type HostMeshView, type HostRecord, type ServiceEndpoint } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { jobEndpoints } from './endpoints.ts';
 import { currentMesh } from './versions.ts';
@@ -21,5 +21,22 @@ export async function hostMeshView(store: Store): Promise<HostMeshView> {
       endpoints[n] = (await jobEndpoints(store, n)).endpoints;
     }),
   );
-  return { revision, mesh, endpoints };
+  return { revision, mesh, endpoints, hosts: await hostAddresses(store, endpoints) };
+}
+
+/** The advertised address (the agent URL's host) of every host running one of `endpoints`. */
+async function hostAddresses(
+  store: Store,
+  endpoints: Record<string, ServiceEndpoint[]>,
+): Promise<Record<string, string>> {
+  const ids = new Set(Object.values(endpoints).flatMap((es) => es.map((e) => e.host)));
+  const out: Record<string, string> = {};
+  await Promise.all(
+    [...ids].map(async (id) => {
+      const kv = await store.get(keys.host(id));
+      const url = kv === undefined ? undefined : (JSON.parse(kv.value) as HostRecord).agentUrl;
+      if (url !== undefined) out[id] = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    }),
+  );
+  return out;
 }

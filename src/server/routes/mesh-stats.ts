@@ -8,10 +8,10 @@ import { messageOf } from '../../errors/index.ts';
 import {
   keys,
   rowOfService,
+  sumDenied,
   sumRows,
   type HostMeshStats,
   type HostRecord,
-  type MeshStatsRow,
   type MeshStatsView,
 } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
@@ -67,7 +67,8 @@ export function meshStatsRoutes(router: Router, store: Store, pki?: ServerPki): 
           : Promise.resolve({ host: h.id, error: 'the host is down' }),
       ),
     );
-    const keep = (r: MeshStatsRow): boolean => service === undefined || rowOfService(r, service);
+    const keep = (r: { caller: string; upstream: string }): boolean =>
+      service === undefined || rowOfService(r, service);
     const ok = answers.flatMap((a) => (a.stats ? [a.stats] : []));
     return {
       ...(service === undefined ? {} : { service }),
@@ -76,6 +77,7 @@ export function meshStatsRoutes(router: Router, store: Store, pki?: ServerPki): 
         .map((a) => ({ host: a.host, ok: a.stats !== undefined, ...(a.error ? { error: a.error } : {}) })),
       upstreams: sumRows(ok.flatMap((s) => s.upstreams).filter(keep)),
       tasks: sumRows(ok.flatMap((s) => s.tasks).filter(keep)),
+      denied: sumDenied(ok.flatMap((s) => s.denied ?? []).filter(keep)),
     };
   });
 }
