@@ -308,6 +308,8 @@ export class SchedulerLoop {
         this.#wake = done;
         function done(): void {
           clearTimeout(t);
+          // Without this every wait would leave a listener on the signal (thousands in a busy run).
+          signal.removeEventListener('abort', done);
           resolve();
         }
         signal.addEventListener('abort', done, { once: true });
