@@ -61,7 +61,9 @@ export type PlacementStrategy = (
 export const allocatorPlacement: PlacementStrategy = (hosts, jobTasks, job, fleet) => {
   const name = job?.name ?? '';
   const seed = hashString(`${name}@${job?.version ?? 0}`);
-  const allocator = new Allocator({ hosts, seed, ...(fleet === undefined ? {} : { fleet }) });
+  // Made at the first placement: most passes place nothing, and an allocator copies the fleet's
+  // free capacity (three arrays as long as the fleet) when it starts.
+  let allocator: Allocator | undefined;
   const placement = job?.placement ?? { spread: [], constraints: [] };
   const ports = job?.ports ?? [];
   const existing = { perHost: jobTasks };
@@ -71,6 +73,7 @@ export const allocatorPlacement: PlacementStrategy = (hosts, jobTasks, job, flee
       n++;
       const avoid = hints?.avoidHosts;
       const volumeHost = hints?.volumeHost;
+      allocator ??= new Allocator({ hosts, seed, ...(fleet === undefined ? {} : { fleet }) });
       const r = allocator.place({
         job: name,
         task: task ?? `${name}#${n}`,

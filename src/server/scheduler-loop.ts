@@ -14,18 +14,20 @@
 import { CompactedError, isStorageError, messageOf } from '../errors/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
 import { shortId, sleep } from '../lib/index.ts';
-import type { JobRecord, JobVersionRecord, Task } from '../model/index.ts';
+import type { Task } from '../model/index.ts';
 import { keys, taskIdFor } from '../model/index.ts';
 import { reconcile } from '../scheduler/index.ts';
-import type { ReconcilePlan } from '../scheduler/index.ts';
-import type { Compare, Store, TxnOp } from '../store/index.ts';
+import type { Store } from '../store/index.ts';
 import { TaskControl } from '../taskcontrol/index.ts';
-import { haKeys } from './shards/keys.ts';
 import type { EventLog } from './state/events.ts';
+import { PlanWriter, TXN_HEADROOM } from './plan-writer.ts';
 import { Pools } from './pools.ts';
 import { Preemptions, byRank } from './preemptions.ts';
 import { jobAsScheduled } from './scaling.ts';
+import { ownsEverything, type JobFence, type Ownership } from './scheduler-fence.ts';
 import { StateCache, isSchedulerKey } from './state-cache.ts';
+
+export type { JobFence, Ownership } from './scheduler-fence.ts';
 
 /** Where the loop reports its decisions and timings (the control plane's metrics). */
 export interface SchedulerMetrics {
@@ -59,45 +61,10 @@ export interface SchedulerLoopOptions {
   autoscale?: { replicasFor(job: JobRecord): number | undefined };
 }
 
-/** What a write on behalf of a job must carry, and from which revision on the replica may decide. */
-export interface JobFence {
-  since: number;
-  compares: Compare[];
-  /** For logs: the shard and the owner's lease the fence is for. */
-  shard?: number | string;
-  lease?: number;
-}
-
-export interface Ownership {
-  /** The fence for writes about this job, or undefined when this replica must not act on it now. */
-  fenceFor(job: string): JobFence | undefined;
-  /**
-   * A fence for writes about any job that no other scheduler can pass while it holds (this replica
-   * owns every shard), or undefined. Plans written under it skip the per-host placement keys.
-   */
-  fenceForAll?(): JobFence | undefined;
-}
-
-const ownsEverything: Ownership = {
-  fenceFor: () => ({ since: 0, compares: [] }),
-  fenceForAll: () => ({ since: 0, compares: [] }),
-};
-
-/** Room left in a plan transaction for the fence's compares and the job's own compare. */
-const TXN_HEADROOM = 8;
-/** A task record a plan writes, with the object its JSON encodes (see `StateCache.expect`). */
-interface Decoded {
-  key: string;
-  value: string;
-  object: Task;
-}
-
 /** Operations of plans written at once without waiting (bounds one group commit's size). */
 const MAX_INFLIGHT_OPS = 5000;
 /** Longest stretch (ms) of deciding jobs before the loop waits for their writes and yields. */
 const SLICE_MS = 25;
-/** Events written with one plan (a 100-task deploy says so in a few lines, not a hundred). */
-const MAX_EVENTS_PER_PLAN = 10;
 
 /**
  * True when one of the job's tasks waits for a host (capacity may have been freed by others) or is
@@ -108,10 +75,6 @@ function inTransition(tasks: ReadonlyMap<string, { value: Task }> | undefined): 
     if (e.value.desired === 'stop' || e.value.host === null) return true;
   }
   return false;
-}
-
-function hostsOf(plan: ReconcilePlan): string[] {
-  return [...new Set(plan.create.flatMap((t) => (t.host === null ? [] : [t.host])))];
 }
 
 export class SchedulerLoop {
@@ -137,9 +100,23 @@ export class SchedulerLoop {
   /** Pools and loans of hosts (elastic compute). */
   readonly pools: Pools;
 
+  readonly #writer: PlanWriter;
+
   constructor(options: SchedulerLoopOptions) {
     this.#o = options;
     this.#ownership = options.ownership ?? ownsEverything;
+    this.#writer = new PlanWriter({
+      store: options.store,
+      cache: this.cache,
+      clock: options.clock,
+      logger: options.logger,
+      events: options.events,
+      metrics: options.metrics,
+      replicaId: options.replicaId,
+      dirty: this.#dirty,
+      pending: this.#pending,
+      placedAt: this.#placedAt,
+    });
     this.pools = new Pools({
       store: options.store,
       events: options.events,
@@ -316,6 +293,8 @@ export class SchedulerLoop {
         this.#wake = done;
         function done(): void {
           clearTimeout(t);
+          // Without this every wait would leave a listener on the signal (thousands in a busy run).
+          signal.removeEventListener('abort', done);
           resolve();
         }
         signal.addEventListener('abort', done, { once: true });
@@ -431,13 +410,13 @@ export class SchedulerLoop {
     // tasks meanwhile, so the per-host placement keys are not needed; the plan's placements are
     // reserved in the cache instead, until its writes come back through the watch.
     if (exclusive === undefined) {
-      await this.#writePlan(name, entry.mod, job, plan, versions, fence, undefined, written, signal);
+      await this.#writer.write(name, entry.mod, job, plan, versions, fence, undefined, written, signal);
       return;
     }
     this.cache.reserve(plan.create);
     let created = 0;
     try {
-      created = await this.#writePlan(
+      created = await this.#writer.write(
         name,
         entry.mod,
         job,
@@ -452,215 +431,5 @@ export class SchedulerLoop {
       // What was not written (a part failed, or the loop stopped) gives its capacity back.
       this.cache.unreserve(plan.create.slice(created));
     }
-  }
-
-  /** Writes the plan in parts; returns how many of its creates were written (a prefix). */
-  async #writePlan(
-    name: string,
-    jobMod: number,
-    job: JobRecord,
-    plan: ReconcilePlan,
-    versions: JobVersionRecord[],
-    fence: JobFence,
-    exclusive: JobFence | undefined,
-    written: { ops: number },
-    signal?: AbortSignal,
-  ): Promise<number> {
-    const writeFence = exclusive ?? fence;
-    // What the plan was decided from: later parts compare with this, not with a cache that moved on
-    // while earlier parts were written.
-    const planRevision = this.cache.revision;
-    let created = 0;
-    const seenPlacements = new Map(hostsOf(plan).map((h) => [h, this.cache.placements.get(h) ?? 0]));
-    let rest = plan;
-    let first = true;
-    /** Placement-key mod revisions written by earlier parts of this plan. */
-    const placedHere = new Map<string, number>();
-    for (;;) {
-      const {
-        part,
-        ops,
-        placed: hosts,
-        decoded,
-      } = this.#firstPart(job, rest, versions, writeFence, exclusive !== undefined);
-      if (ops.length === 0) return created;
-      const placed = exclusive === undefined ? hosts : [];
-      if (
-        exclusive === undefined &&
-        hosts.some((h) => !placedHere.has(h) && (this.#placedAt.get(h) ?? 0) > planRevision)
-      ) {
-        // Our own last placement on one of these hosts is not in the cache yet: wait for it.
-        this.#dirty.add(name);
-        return created;
-      }
-      const compare: Compare[] = [
-        // The plan was made from this version of the job record...
-        { key: keys.job(name), target: 'mod', op: '=', modRevision: jobMod },
-        // ...by the owner of the job's shard (or of every shard)...
-        ...writeFence.compares,
-        // ...from these placements on its hosts.
-        ...placed.map((h): Compare => ({
-          key: haKeys.placement(h),
-          target: 'mod',
-          op: '=',
-          modRevision: placedHere.get(h) ?? seenPlacements.get(h) ?? 0,
-        })),
-      ];
-      const marker = JSON.stringify({ job: name, replica: this.#o.replicaId ?? '' });
-      for (const h of placed) ops.push({ type: 'put', key: haKeys.placement(h), value: marker });
-      if (first) written.ops = ops.length;
-      // Not decided again before this write is seen (or has failed).
-      this.#pending.set(name, Number.POSITIVE_INFINITY);
-      this.cache.expect(decoded);
-      const writeAt = performance.now();
-      const r = await this.#o.store.txn({ compare, success: ops }).catch((e: unknown) => {
-        this.#pending.delete(name);
-        this.cache.unexpect(decoded.map((d) => d.key));
-        throw e;
-      });
-      if (!r.succeeded) {
-        this.#pending.delete(name);
-        this.cache.unexpect(decoded.map((d) => d.key));
-        this.#dirty.add(name);
-        return created;
-      }
-      created += part.create.length;
-      this.#o.metrics?.planWritten((performance.now() - writeAt) / 1000, r.revision, performance.now());
-      this.#pending.set(name, r.revision);
-      for (const h of hosts) {
-        this.#placedAt.set(h, r.revision);
-        placedHere.set(h, r.revision);
-      }
-      this.#o.logger.debug(
-        { job: name, revision: r.revision, shard: writeFence.shard, lease: writeFence.lease },
-        'plan written',
-      );
-      if (first) for (const ev of part.events) this.#o.logger.info({ job: name, kind: ev.kind }, ev.message);
-      rest = {
-        ...rest,
-        create: rest.create.slice(part.create.length),
-        stop: rest.stop.slice(part.stop.length),
-        remove: rest.remove.slice(part.remove.length),
-        // Records, events and a rollback go with the first part only.
-        deployment: undefined,
-        supersede: [],
-        volumes: [],
-        events: [],
-      };
-      delete rest.rollbackTo;
-      const more = rest.create.length + rest.stop.length + rest.remove.length > 0;
-      if (!more) return created;
-      if (first && plan.rollbackTo !== undefined) {
-        // The job record changed: decide again from it.
-        this.#dirty.add(name);
-        return created;
-      }
-      first = false;
-      if (signal?.aborted) return created;
-    }
-  }
-
-  /** The largest leading part of `plan` (halving from a bound) whose transaction fits the store's limit. */
-  #firstPart(
-    job: JobRecord,
-    plan: ReconcilePlan,
-    versions: JobVersionRecord[],
-    fence: JobFence,
-    unfencedHosts: boolean,
-  ): { part: ReconcilePlan; ops: TxnOp[]; placed: string[]; decoded: Decoded[] } {
-    const max = Math.max(4, this.#o.store.maxTxnOps - TXN_HEADROOM);
-    // A create takes at least two operations and a remove three: no part can hold more than this.
-    const bound = Math.floor(max / 2);
-    let part: ReconcilePlan =
-      plan.create.length + plan.stop.length + plan.remove.length > bound
-        ? {
-            ...plan,
-            create: plan.create.slice(0, bound),
-            stop: plan.stop.slice(0, bound),
-            remove: plan.remove.slice(0, bound),
-          }
-        : plan;
-    let decoded: Decoded[] = [];
-    let ops = this.#planOps(job, part, versions, decoded);
-    let placed = hostsOf(part);
-    const fenced = (): number => (unfencedHosts ? 0 : placed.length);
-    while (ops.length + fenced() > max || fenced() + 2 + fence.compares.length > max) {
-      const size = part.create.length + part.stop.length + part.remove.length;
-      if (size <= 1) break;
-      part = {
-        ...part,
-        create: part.create.slice(0, Math.ceil(part.create.length / 2)),
-        stop: part.stop.slice(0, Math.ceil(part.stop.length / 2)),
-        remove: part.remove.slice(0, Math.ceil(part.remove.length / 2)),
-      };
-      decoded = [];
-      ops = this.#planOps(job, part, versions, decoded);
-      placed = hostsOf(part);
-    }
-    return { part, ops, placed, decoded };
-  }
-
-  /** The plan's operations; the task records it writes go to `decoded` with their objects. */
-  #planOps(job: JobRecord, plan: ReconcilePlan, versions: JobVersionRecord[], decoded: Decoded[]): TxnOp[] {
-    const ops: TxnOp[] = [];
-    const name = job.name;
-    const current = this.cache.tasks.get(name);
-    const put = (key: string, value: unknown): void => {
-      ops.push({ type: 'put', key, value: JSON.stringify(value) });
-    };
-    for (const t of plan.create) {
-      const before = current?.get(t.id)?.value;
-      if (before?.host && before.host !== t.host)
-        ops.push({ type: 'delete', key: keys.assignment(before.host, t.id) });
-      // The task record and its assignment hold the same JSON: encode it once.
-      const value = JSON.stringify(t);
-      decoded.push({ key: keys.task(name, t.id), value, object: t });
-      ops.push({ type: 'put', key: keys.task(name, t.id), value });
-      if (t.host !== null) ops.push({ type: 'put', key: keys.assignment(t.host, t.id), value });
-    }
-    for (const id of plan.stop) {
-      const t = current?.get(id)?.value;
-      if (!t || t.desired === 'stop') continue;
-      const why = plan.preempted?.[id];
-      const stopped: Task = { ...t, desired: 'stop', ...(why === undefined ? {} : { preempted: why }) };
-      const value = JSON.stringify(stopped);
-      decoded.push({ key: keys.task(name, id), value, object: stopped });
-      ops.push({ type: 'put', key: keys.task(name, id), value });
-      if (t.host !== null) ops.push({ type: 'put', key: keys.assignment(t.host, id), value });
-    }
-    for (const id of plan.remove) {
-      const t = current?.get(id)?.value;
-      if (!t) continue;
-      ops.push({ type: 'delete', key: keys.task(name, id) });
-      if (t.host !== null) ops.push({ type: 'delete', key: keys.assignment(t.host, id) });
-      ops.push({ type: 'delete', key: keys.status(name, id) });
-    }
-    for (const d of [...plan.supersede, ...(plan.deployment ? [plan.deployment] : [])]) {
-      put(keys.deployment(name, d.version), d);
-    }
-    for (const v of plan.volumes ?? []) put(keys.volume(name, v.slot), v);
-    if (plan.rollbackTo !== undefined) {
-      const target = versions.find((v) => v.version === plan.rollbackTo);
-      if (target) {
-        const now = this.#o.clock.now();
-        const version = job.version + 1;
-        const record: JobRecord = { ...job, version, spec: target.spec, updatedAt: now };
-        put(keys.job(name), record);
-        put(keys.jobVersion(name, version), {
-          name,
-          version,
-          spec: target.spec,
-          createdAt: now,
-        } satisfies JobVersionRecord);
-      }
-    }
-    if (ops.length > 0) {
-      const shown = plan.events.slice(0, MAX_EVENTS_PER_PLAN);
-      if (plan.events.length > shown.length) {
-        shown.push({ kind: 'plan.more', message: `and ${plan.events.length - shown.length} more changes` });
-      }
-      ops.push(...this.#o.events.ops(shown.map((e) => ({ ...e, job: name }))));
-    }
-    return ops;
   }
 }

@@ -160,6 +160,14 @@ export class StateCache {
   /** Moves a task's resources from the host it was on to the host it is on now. */
   #retask(key: string, before: Task | undefined, after: Task | undefined): void {
     this.#dropReservation(key);
+    if (before && after && before.host === after.host && before.host !== null) {
+      // Same host (a stop, a new status...): only the resources it holds may have changed.
+      const m = this.#hostTasks.get(before.host);
+      if (m !== undefined && m.get(key) === after.spec.resources) return;
+      (m ?? this.#hostTasksOf(before.host)).set(key, after.spec.resources);
+      this.#hostChanged(before.host);
+      return;
+    }
     if (before && before.host !== null) {
       const m = this.#hostTasks.get(before.host);
       if (m) {
@@ -169,11 +177,15 @@ export class StateCache {
       this.#hostChanged(before.host);
     }
     if (after && after.host !== null) {
-      let m = this.#hostTasks.get(after.host);
-      if (!m) this.#hostTasks.set(after.host, (m = new Map<string, Task['spec']['resources']>()));
-      m.set(key, after.spec.resources);
+      this.#hostTasksOf(after.host).set(key, after.spec.resources);
       this.#hostChanged(after.host);
     }
+  }
+
+  #hostTasksOf(host: string): Map<string, Task['spec']['resources']> {
+    let m = this.#hostTasks.get(host);
+    if (!m) this.#hostTasks.set(host, (m = new Map<string, Task['spec']['resources']>()));
+    return m;
   }
 
   /** Applies a key's new value (undefined: deleted). Returns the job it concerns, '*' for all, or undefined. */
@@ -202,21 +214,21 @@ export class StateCache {
       case 'tasks': {
         const job = parts[2] ?? '';
         const id = parts[3] ?? '';
-        const m = this.tasks.get(job) ?? new Map<string, Entry<Task>>();
+        let m = this.tasks.get(job);
+        if (m === undefined) this.tasks.set(job, (m = new Map<string, Entry<Task>>()));
         const before = m.get(id)?.value;
         if (kv) m.set(id, { value: value as Task, mod: kv.modRevision });
         else m.delete(id);
-        this.tasks.set(job, m);
         this.#retask(`${job}/${id}`, before, value as Task | undefined);
         return job;
       }
       case 'status': {
         const job = parts[2] ?? '';
         const id = parts[3] ?? '';
-        const m = this.statuses.get(job) ?? new Map<string, TaskStatus>();
+        let m = this.statuses.get(job);
+        if (m === undefined) this.statuses.set(job, (m = new Map<string, TaskStatus>()));
         if (kv) m.set(id, value as TaskStatus);
         else m.delete(id);
-        this.statuses.set(job, m);
         return job;
       }
       case 'hosts': {

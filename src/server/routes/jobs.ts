@@ -131,13 +131,10 @@ export function jobRoutes(
         },
       });
     }
-    const result = await putJobVersion(store, spec, clock);
-    if (result.changed) {
-      await events.append([
-        { kind: 'JobVersion', job: id, message: `job ${id} version ${result.version} submitted` },
-      ]);
-    }
-    return result;
+    // The event goes in the version's own transaction: one store round trip less per deploy.
+    return putJobVersion(store, spec, clock, (version) =>
+      events.ops([{ kind: 'JobVersion', job: id, message: `job ${id} version ${version} submitted` }]),
+    );
   });
 
   router.on('GET', '/v1/jobs/:name', ({ params, namespace }) => jobView(store, idOf(params, namespace).id));

@@ -13,15 +13,26 @@ const MAX_ATTEMPTS = 10;
  * Stores a job spec as a new version (or re-activates a stopped job). A spec equal to the current
  * active version is not a new version. Compare-and-swap on the job key: concurrent writers retry.
  * The namespace's quota is checked in the same transaction (DABBA_E_QUOTA_EXCEEDED, nothing stored).
+ * `alsoWrite(version)`: more operations for that transaction when a new version is written (the
+ * event saying so), so they are stored with it or not at all.
  */
-export async function putJobVersion(store: Store, spec: JobSpec, clock: Clock): Promise<PutJobResult> {
+export async function putJobVersion(
+  store: Store,
+  spec: JobSpec,
+  clock: Clock,
+  alsoWrite?: (version: number) => TxnOp[],
+): Promise<PutJobResult> {
   const id = jobId(spec.namespace ?? DEFAULT_NAMESPACE, spec.name);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    // Both reads in one store round trip (a deploy waits for each behind the scheduler's commits);
+    // the quota's verdict only counts for a new version, as before.
+    const guarded = quotaGuard(store, spec);
+    guarded.catch(() => undefined);
     const current = await getJson<JobRecord>(store, keys.job(id));
     if (current && current.value.status === 'active' && isDeepStrictEqual(current.value.spec, spec)) {
       return { job: spec.name, version: current.value.version, changed: false };
     }
-    const guard = await quotaGuard(store, spec);
+    const guard = await guarded;
     const now = clock.now();
     const version = (current?.value.version ?? 0) + 1;
     const record: JobRecord = {
@@ -42,6 +53,7 @@ export async function putJobVersion(store: Store, spec: JobSpec, clock: Clock): 
         { type: 'put', key: keys.job(id), value: JSON.stringify(record) },
         { type: 'put', key: keys.jobVersion(id, version), value: JSON.stringify(versionRecord) },
         ...guard.success,
+        ...(alsoWrite?.(version) ?? []),
       ],
     });
     if (r.succeeded) return { job: spec.name, version, changed: true };

@@ -26,6 +26,7 @@ import {
   checkTxn,
   checkValue,
 } from '../validate.ts';
+import { shareRepeatedValues } from './shared-values.ts';
 import { WriteFaultState } from './storage-fault.ts';
 import { StoreThread } from './store-thread.ts';
 import { WatchHub } from './watch-hub.ts';
@@ -372,7 +373,8 @@ export class SqliteStore implements Store {
   /** Sends one group commit; the next one is scheduled when it comes back. */
   #send(): void {
     const batch = this.#queue.splice(0, this.#maxBatch);
-    const ops = batch.map((p) => p.op);
+    // A task record's JSON and its assignment's (the same string) cross the port once.
+    const ops = shareRepeatedValues(batch.map((p) => p.op));
     const sent = this.#thread.call<BatchResult>(
       this.#clock === systemClock
         ? { type: 'batch', ops, faulted: this.#fault.faulted }
