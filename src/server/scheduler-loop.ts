@@ -14,7 +14,7 @@
 import { CompactedError, isStorageError, messageOf } from '../errors/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
 import { shortId, sleep } from '../lib/index.ts';
-import type { Task } from '../model/index.ts';
+import type { JobRecord, Task } from '../model/index.ts';
 import { keys, taskIdFor } from '../model/index.ts';
 import { reconcile } from '../scheduler/index.ts';
 import type { Store } from '../store/index.ts';
