@@ -43,7 +43,10 @@ function startAgent(args: string[]): Promise<ChildProcess> {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';
-    const timer = setTimeout(() => reject(new Error(`the agent did not start: ${log}`)), 60_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`the agent did not start: ${log}`));
+    }, 60_000);
     proc.stderr?.on('data', (d: Buffer) => {
       log += d.toString();
       if (/endpoint at https?:\/\/\S+/.test(log)) {
@@ -62,13 +65,18 @@ test(
   'an image pushed to one replica runs from another after the first dies; rm removes it everywhere',
   { skip: etcdSkip() || ociSkip, timeout: 240_000 },
   async (t) => {
+    // Undone last first, whatever failed: the agent and its containers, the servers, etcd, the dir.
+    const cleanups: (() => Promise<unknown>)[] = [];
+    t.after(async () => {
+      for (const undo of cleanups.reverse()) await undo().catch((e: unknown) => console.error(e));
+    });
     const dir = await mkdtemp(join(tmpdir(), 'dabba-ha-images-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const cluster = await startEtcdCluster({ members: 1 });
-    t.after(() => cluster.stop());
+    cleanups.push(() => cluster.stop());
     const storeUrl = `etcd://${cluster.endpoints.map((e) => e.replace('http://', '')).join(',')}/ha-img-${randomUUID().slice(0, 8)}`;
     const procs = new ServerProcs();
-    t.after(() => procs.stopAll());
+    cleanups.push(() => procs.stopAll());
     const [a, b, c] = [await procs.start(storeUrl), await procs.start(storeUrl), await procs.start(storeUrl)];
     assert.ok(a && b && c);
     const client = (url: string): DabbaClient =>
@@ -122,7 +130,7 @@ test(
       '--subnet',
       net.subnet,
     ]);
-    t.after(async () => {
+    cleanups.push(async () => {
       if (agent.exitCode === null && agent.signalCode === null) {
         const exited = new Promise((r) => agent.once('exit', r));
         agent.kill('SIGKILL');
