@@ -69,8 +69,9 @@ export class SharedImages {
 
   /**
    * The digest a reference names in the cluster: a name by its record (a removed name is unknown
-   * even where a copy is left), else by this replica's store (an image not yet published); a digest
-   * if this replica has it or a record names it.
+   * even where a copy is left), unless this replica tagged it since (a push being published), else
+   * by this replica's store (an image not yet published); a digest if this replica has it or a
+   * record names it.
    */
   async resolve(ref: string): Promise<Digest | undefined> {
     const digest = isDigest(ref) ? ref : parseReference(ref).digest;
@@ -81,8 +82,12 @@ export class SharedImages {
         : undefined;
     }
     const record = await this.catalog.get(ref);
-    if (record !== undefined) return liveDigest(record);
-    return this.local.resolve(ref);
+    if (record === undefined) return this.local.resolve(ref);
+    // Tagged here after the record was written: a push to this replica, about to be published.
+    const name = canonicalName(parseReference(ref));
+    const mine = (await this.local.tagged()).find((t) => t.name === name);
+    if (mine !== undefined && mine.createdAt > (record.removed?.at ?? record.createdAt)) return mine.digest;
+    return liveDigest(record);
   }
 
   /** Makes sure this replica holds the image `ref` names (fetching it from a peer); its digest. */
