@@ -18,7 +18,16 @@ import { CPU, PORT } from './raw.ts';
 import { answering, now } from './util.ts';
 
 const DABBA = resolve(import.meta.dirname, '..', '..', 'src', 'bin', 'dabba.ts');
-type RuntimeMs = { prepare: number; create: number; start: number; total: number };
+type RuntimeMs = {
+  prepare: number;
+  create: number;
+  start: number;
+  total: number;
+  /** When each part of prepare was done (ms after it began). */
+  rootfs?: number;
+  netns?: number;
+  address?: number;
+};
 
 interface AgentEvent {
   at: number;

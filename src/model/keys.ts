@@ -90,6 +90,9 @@ export const keys = {
   /** A host loaned out of its pool (Loan: from, holder, start, recall?), written by the pools broker. */
   loan: (host: string) => `/loans/${host}`,
   loansPrefix: '/loans/',
+  /** The cluster's images by name (ImageRecord: digest, or a tombstone after `dabba image rm`). */
+  image: (name: string) => `/images/${name}`,
+  imagesPrefix: '/images/',
 } as const;
 
 /** Task ids are `JOB-xxxxx`: the job name, a dash and a 5-character random suffix. */

@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { DabbaError, isStorageError } from '../errors/index.ts';
 import { parseRequestTarget, upgradeResponse, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
-import type { ImageStore } from '../image/index.ts';
+import type { SharedImages } from './images/shared-images.ts';
 import type { Store } from '../store/index.ts';
 import type { Duplex } from 'node:stream';
 import { Router, type RouteContext } from './http/router.ts';
@@ -74,7 +74,7 @@ export interface ApiOptions {
   taskNetwork?: TaskNetwork;
   version: string;
   /** The server's image store; without one the image endpoints answer 404. */
-  images?: ImageStore;
+  images?: SharedImages;
   /** The versioned config store (`/v1/configs`). */
   configs?: ConfigStore;
   /** The config distributor (`/v1/configdist/...`): trees of subscribed hosts per config shard. */

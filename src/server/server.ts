@@ -14,6 +14,7 @@ import { ConfigStore, Distributor } from '../configdist/server/index.ts';
 import { registerDistributorMetrics } from './configdist-metrics.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
+import { sharedImages } from './images/index.ts';
 import { preparePki, type ServerPki } from './pki.ts';
 import { serversView } from './routes/servers.ts';
 import { runRemediation } from './remediation/loop.ts';
@@ -266,6 +267,22 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       () => [[[], telemetry.db.stats().headPoints]],
     );
   }
+  const images =
+    o.images === undefined
+      ? undefined
+      : sharedImages({
+          local: o.images,
+          store,
+          clock,
+          replicaId,
+          logger: logger.child({ part: 'images' }),
+          auth: auth !== undefined,
+          ...(pki.tls ? { caPem: pki.ca.certPem } : {}),
+          peers: async () =>
+            replica === undefined
+              ? []
+              : (await serversView(store, o.storeName, replica)).replicas.filter((r) => !r.self),
+        });
   const logTables =
     o.dataDir === undefined || o.logTables === false
       ? undefined
@@ -280,7 +297,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       liveness: { ttlSeconds: o.hostTtlSeconds ?? 10 },
       taskNetwork,
       version: o.version ?? '0.1.0',
-      ...(o.images ? { images: o.images } : {}),
+      ...(images ? { images } : {}),
       ...(o.uiDir === undefined ? {} : { uiDir: o.uiDir }),
       configs,
       distributor,
@@ -378,6 +395,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     autoscaler.run(signal),
     distributor.run(signal),
     ...(guard ? [guard.run(signal)] : []),
+    ...(images ? [images.run(signal)] : []),
     ...(telemetry ? [telemetry.run(signal)] : []),
     ...(logTables ? logTables.run(store, signal) : []),
     runRemediation(

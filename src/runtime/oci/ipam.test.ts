@@ -58,3 +58,28 @@ test('a changed subnet keeps the allocations inside it, drops the rest, never re
   assert.equal(wide.contains('10.89.0.1'), false);
   assert.equal(wide.contains('not-an-ip'), false);
 });
+
+test('a burst of allocations is one read-modify-write: distinct addresses, and only the overflow fails', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dabba-ipam-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'ipam.json');
+  // A /29: 5 addresses for tasks (minus network, gateway, broadcast).
+  const ipam = new Ipam(file, parseSubnet('10.77.0.0/29'));
+  const owners = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+  const results = await Promise.allSettled(owners.map((o) => ipam.allocate(o)));
+  const given = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  assert.equal(new Set(given).size, 5, JSON.stringify(given));
+  const refused = results.filter((r) => r.status === 'rejected');
+  assert.equal(refused.length, 2);
+  for (const r of refused) assert.match(String(r.reason), /no free address left/);
+  const saved = JSON.parse(await readFile(file, 'utf8')) as { allocations: Record<string, string> };
+  assert.deepEqual(Object.values(saved.allocations).sort(), ['a', 'b', 'c', 'd', 'e']);
+  // Releases and allocations asked together: each sees those before it.
+  const [, , again] = await Promise.all([
+    ipam.releaseOwner('a'),
+    ipam.release(given[1] ?? '', 'b'),
+    ipam.allocate('h'),
+  ]);
+  assert.ok(again === given[0] || again === given[1], again);
+  assert.deepEqual(Object.values(await ipam.list()).sort(), ['c', 'd', 'e', 'h']);
+});

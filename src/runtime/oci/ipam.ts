@@ -51,6 +51,11 @@ export class Ipam {
   readonly subnet: Subnet;
   private readonly file: string;
   private lock: Promise<unknown> = Promise.resolve();
+  /** Changes waiting for the next read-modify-write (see mutate). */
+  private readonly pending: {
+    change: (v: IpamFile) => { changed: boolean; resolve: () => void };
+    reject: (e: unknown) => void;
+  }[] = [];
 
   constructor(file: string, subnet: Subnet) {
     this.file = file;
@@ -97,11 +102,53 @@ export class Ipam {
     return run;
   }
 
+  /**
+   * Applies `change` to the file: changes asked while one read-modify-write waits or runs are
+   * applied together by the next one (one read and one write for a burst of 50 starts, instead of
+   * 50 of each in a row). Each change sees the effect of those before it; one that throws fails
+   * alone. `change` returns its result and whether it changed anything.
+   */
+  private mutate<T>(change: (v: IpamFile) => { result: T; changed: boolean }): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({
+        change: (v) => {
+          const r = change(v);
+          return { ...r, resolve: () => resolve(r.result) };
+        },
+        reject,
+      });
+      if (this.pending.length === 1) void this.serial(() => this.applyPending());
+    });
+  }
+
+  private async applyPending(): Promise<void> {
+    const batch = this.pending.splice(0);
+    const done: (() => void)[] = [];
+    try {
+      const v = await this.read();
+      let changed = false;
+      for (const p of batch) {
+        try {
+          const r = p.change(v);
+          changed ||= r.changed;
+          done.push(r.resolve);
+        } catch (e) {
+          p.reject(e);
+        }
+      }
+      if (changed) await this.write(v);
+      for (const d of done) d();
+    } catch (e) {
+      // Unread or unwritten: nothing of the batch took effect.
+      for (const p of batch) p.reject(e);
+    }
+  }
+
   /** A free address for `owner` (the same one if it already has one). */
   allocate(owner: string): Promise<string> {
-    return this.serial(async () => {
-      const v = await this.read();
-      for (const [addr, o] of Object.entries(v.allocations)) if (o === owner) return addr;
+    return this.mutate((v) => {
+      for (const [addr, o] of Object.entries(v.allocations))
+        if (o === owner) return { result: addr, changed: false };
       const hosts = 2 ** (32 - this.subnet.prefix) - 3; // minus network, gateway, broadcast
       for (let i = 0; i < hosts; i++) {
         const offset = ((v.cursor + i) % hosts) + 2;
@@ -109,8 +156,7 @@ export class Ipam {
         if (v.allocations[addr] !== undefined) continue;
         v.allocations[addr] = owner;
         v.cursor = (offset - 2 + 1) % hosts;
-        await this.write(v);
-        return addr;
+        return { result: addr, changed: true };
       }
       throw new RuntimeError(`no free address left in ${this.subnet.cidr}`, {
         details: { reason: 'StartFailed' },
@@ -120,23 +166,21 @@ export class Ipam {
 
   /** Frees `address` (only if `owner` holds it, when given). */
   release(address: string, owner?: string): Promise<void> {
-    return this.serial(async () => {
-      const v = await this.read();
-      if (v.allocations[address] === undefined) return;
-      if (owner !== undefined && v.allocations[address] !== owner) return;
+    return this.mutate((v) => {
+      const holder = v.allocations[address];
+      if (holder === undefined || (owner !== undefined && holder !== owner))
+        return { result: undefined, changed: false };
       delete v.allocations[address];
-      await this.write(v);
+      return { result: undefined, changed: true };
     });
   }
 
   /** Frees every address `owner` holds (also one allocated just before a crash). */
   releaseOwner(owner: string): Promise<void> {
-    return this.serial(async () => {
-      const v = await this.read();
+    return this.mutate((v) => {
       const mine = Object.keys(v.allocations).filter((a) => v.allocations[a] === owner);
-      if (mine.length === 0) return;
       for (const a of mine) delete v.allocations[a];
-      await this.write(v);
+      return { result: undefined, changed: mine.length > 0 };
     });
   }
 

@@ -18,6 +18,7 @@ import { parseCidr, rangeContains, rangesOverlap } from '../../lib/index.ts';
 import type { Subnet } from './ipam.ts';
 import type { ToolRunner } from './fork-helper.ts';
 import { runTool } from './tool.ts';
+import { IpBatcher } from './ip-batch.ts';
 
 export interface TaskNet {
   netns: string;
@@ -40,6 +41,8 @@ export class BridgeNetwork {
   private readonly nft: string | undefined;
   private readonly logger: Logger;
   private readonly run: ToolRunner;
+  /** Namespace creations of concurrent starts, batched (ip-batch.ts). */
+  private readonly creations: IpBatcher;
 
   constructor(options: {
     bridge: string;
@@ -67,6 +70,9 @@ export class BridgeNetwork {
     this.nft = options.nft;
     this.logger = options.logger;
     this.run = options.run ?? runTool;
+    this.creations = new IpBatcher((lines) =>
+      this.run(this.ip, ['-force', '-batch', '-'], { input: lines.join('\n') + '\n', timeoutMs: 30_000 }),
+    );
   }
 
   private async ipBatch(lines: string[], options: { netns?: string; force?: boolean } = {}): Promise<void> {
@@ -166,10 +172,11 @@ export class BridgeNetwork {
   /**
    * Creates the task's network namespace with its end of a veth pair (eth0, still unconfigured)
    * and plugs the other end (hostVeth) into the bridge, in one `ip -batch` (`netns add` in a batch
-   * leaves ip in the host's namespace). All the container needs to be created.
+   * leaves ip in the host's namespace). All the container needs to be created. Starts at the same
+   * time share one `ip` run (ip-batch.ts).
    */
   async createNamespace(t: Pick<TaskNet, 'netns' | 'hostVeth'>): Promise<void> {
-    await this.ipBatch([
+    await this.creations.run([
       `netns add ${t.netns}`,
       `link add ${t.hostVeth} type veth peer name eth0 netns ${t.netns}`,
       `link set ${t.hostVeth} master ${this.bridge} up`,

@@ -56,26 +56,44 @@ export function newRecord(ctx: TaskContext, launch: TaskLaunch, image: ImageInfo
  * record is written, recover() finds the task directory without it and purges what the task may
  * own by the names derived from its id (mount, netns, veth, cgroups, address).
  */
-export async function prepareTask(ctx: TaskContext, rec: TaskRecord, image: ImageInfo): Promise<RootfsMount> {
+export async function prepareTask(
+  ctx: TaskContext,
+  rec: TaskRecord,
+  image: ImageInfo,
+): Promise<{ mount: RootfsMount; took: PrepareTimes }> {
   const taskDir = ctx.paths.taskDir(rec.taskId);
+  const took: PrepareTimes = {};
+  const t0 = performance.now();
+  const timed = <T>(step: keyof PrepareTimes, p: Promise<T>): Promise<T> =>
+    p.finally(() => (took[step] = Math.round((performance.now() - t0) * 10) / 10));
   // All settled before going on: on a failure, the cleanup must not run while another step (a
   // netns, a mount, an address) is still being made, or that one would be left behind.
   const [, mount] = await settleAll([
     writeRecord(taskDir, rec),
-    ctx.images.prepareRootfs(image, taskDir, ctx.helper.run),
-    ctx.ready.network.createNamespace(rec),
+    timed('rootfs', ctx.images.prepareRootfs(image, taskDir, ctx.helper.run)),
+    timed('netns', ctx.ready.network.createNamespace(rec)),
     // The address needs no record of its own: the allocation is by task id, and both destroy()
     // and recover() release by owner.
-    ctx.ready.ipam.allocate(rec.taskId).then(async (address) => {
-      rec.address = address;
-      await writeFile(
-        join(taskDir, 'hosts'),
-        `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${address}\t${rec.taskId}\n`,
-      );
-    }),
+    timed(
+      'address',
+      ctx.ready.ipam.allocate(rec.taskId).then(async (address) => {
+        rec.address = address;
+        await writeFile(
+          join(taskDir, 'hosts'),
+          `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${address}\t${rec.taskId}\n`,
+        );
+      }),
+    ),
     writeFile(join(taskDir, 'hostname'), `${rec.taskId}\n`),
   ]);
-  return mount;
+  return { mount, took };
+}
+
+/** When each part of prepareTask was done (ms after it began): what a burst of starts waits on. */
+export interface PrepareTimes {
+  rootfs?: number;
+  netns?: number;
+  address?: number;
 }
 
 /**

@@ -1,6 +1,9 @@
 /**
- * Images: the server keeps an image store; `dabba image import|create` upload into it, and agents
- * fetch what they lack (content-addressed blobs, verified by digest, resumable with Range).
+ * Images: each server replica keeps an image store; `dabba image import|create` upload into the
+ * replica asked, which records the image in the store's catalog (every replica then serves it, see
+ * ../images/shared-images.ts), and agents fetch what they lack (content-addressed blobs, verified
+ * by digest, resumable with Range). A request from another replica (PEER_HEADER) is answered from
+ * this replica's own store only.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +13,9 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { spawn } from 'node:child_process';
 import { DabbaError, NotFoundError, ValidationError } from '../../errors/index.ts';
-import { ImageError, isDigest, type ImageStore } from '../../image/index.ts';
+import { ImageError, isDigest } from '../../image/index.ts';
+import { PEER_HEADER } from '../images/peer-source.ts';
+import type { SharedImages } from '../images/shared-images.ts';
 import { BODY_IDLE_MS, contentTypeOf } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 import type { EventLog } from '../state/events.ts';
@@ -95,8 +100,9 @@ function untar(file: string, dir: string): Promise<void> {
   });
 }
 
-export function imageRoutes(router: Router, images: ImageStore, events: EventLog): void {
-  router.on('GET', '/v1/images', () => images.list());
+export function imageRoutes(router: Router, shared: SharedImages, events: EventLog): void {
+  const images = shared.local;
+  router.on('GET', '/v1/images', () => shared.list());
 
   router.on(
     'POST',
@@ -109,6 +115,7 @@ export function imageRoutes(router: Router, images: ImageStore, events: EventLog
         const imported = await images.importArchive(file, name ? { name } : {}).catch((e: unknown) => {
           throw imageFailure(e);
         });
+        for (const i of imported) await shared.publish(i);
         await events.append(
           imported.map((i) => ({ kind: 'ImageImported', message: `image ${i.name} imported (${i.digest})` })),
         );
@@ -135,6 +142,7 @@ export function imageRoutes(router: Router, images: ImageStore, events: EventLog
         const info = await images.createFromDir(name, root).catch((e: unknown) => {
           throw imageFailure(e);
         });
+        await shared.publish(info);
         await events.append([
           { kind: 'ImageCreated', message: `image ${info.name} created (${info.digest})` },
         ]);
@@ -146,9 +154,10 @@ export function imageRoutes(router: Router, images: ImageStore, events: EventLog
     201,
   );
 
-  router.on('GET', '/v1/images/manifests/:ref', async ({ params, res }) => {
+  router.on('GET', '/v1/images/manifests/:ref', async ({ params, req, res }) => {
     const ref = params['ref'] ?? '';
-    const m = await images.getManifest(ref);
+    const m =
+      req.headers[PEER_HEADER] !== undefined ? await images.getManifest(ref) : await shared.manifest(ref);
     if (!m) throw new NotFoundError('image', ref);
     res.writeHead(200, {
       'content-type': m.mediaType,
@@ -162,6 +171,8 @@ export function imageRoutes(router: Router, images: ImageStore, events: EventLog
   router.on('GET', '/v1/images/blobs/:digest', async ({ params, req, res, signal }) => {
     const digest = params['digest'] ?? '';
     if (!isDigest(digest)) throw new DabbaError('DABBA_E_BAD_REQUEST', `"${digest}" is not a sha256 digest`);
+    const fromPeers = req.headers[PEER_HEADER] === undefined;
+    if (fromPeers && !(await shared.ensureBlob(digest))) throw new NotFoundError('blob', digest);
     const size = await images.blobSize(digest);
     if (size === undefined) throw new NotFoundError('blob', digest);
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');

@@ -29,7 +29,12 @@ import { dryRun } from '../dry-run.ts';
 import { promoteDeployment } from '../../scheduler/index.ts';
 import { hostViews, jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
 import type { EventLog } from '../state/events.ts';
-import type { ImageStore } from '../../image/index.ts';
+import type { Digest } from '../../image/index.ts';
+
+/** What deploy and plan ask of the images: which digest a reference names in the cluster. */
+export interface ImageResolver {
+  resolve(ref: string): Promise<Digest | undefined>;
+}
 import type { Unrunnable } from '../../model/index.ts';
 import { unrunnable, type HostKind } from '../runnable.ts';
 
@@ -37,7 +42,7 @@ import { unrunnable, type HostKind } from '../runnable.ts';
 async function runnability(
   spec: JobSpec,
   hosts: readonly HostKind[],
-  images: ImageStore | undefined,
+  images: ImageResolver | undefined,
 ): Promise<Unrunnable | undefined> {
   const image = spec.task.image;
   const known =
@@ -111,7 +116,7 @@ export function jobRoutes(
   store: Store,
   clock: Clock,
   events: EventLog,
-  images?: ImageStore,
+  images?: ImageResolver,
   cachedHosts?: () => readonly HostKind[] | undefined,
 ): void {
   router.on('GET', '/v1/jobs', ({ namespace }) => jobSummaries(store, namespace));
