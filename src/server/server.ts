@@ -14,13 +14,12 @@ import { ConfigStore, Distributor } from '../configdist/server/index.ts';
 import { registerDistributorMetrics } from './configdist-metrics.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
-import { sharedImages } from './images/index.ts';
+import { PeerCredential, sharedImages } from './images/index.ts';
 import { preparePki, type ServerPki } from './pki.ts';
 import { serversView } from './routes/servers.ts';
 import { runRemediation } from './remediation/loop.ts';
 import { Autoscaler } from './autoscaler.ts';
 import { metricsReader } from './metrics-reader.ts';
-import { ReplicaToken } from './replica-token.ts';
 import { SchedulerLoop } from './scheduler-loop.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
@@ -267,6 +266,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       () => [[[], telemetry.db.stats().headPoints]],
     );
   }
+  const peerCredential = new PeerCredential(store, clock, replicaId, auth !== undefined);
   const images =
     o.images === undefined
       ? undefined
@@ -276,7 +276,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
           clock,
           replicaId,
           logger: logger.child({ part: 'images' }),
-          auth: auth !== undefined,
+          credential: peerCredential,
           ...(pki.tls ? { caPem: pki.ca.certPem } : {}),
           peers: async () =>
             replica === undefined
@@ -359,7 +359,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const readMetrics = metricsReader({
     telemetry,
     peers: { servers: serversSource, logger, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
-    ...(auth ? { authorization: () => replicaToken.header() } : {}),
+    ...(auth ? { authorization: async () => (await peerCredential.headers()).authorization ?? '' } : {}),
   });
   const autoscaler: Autoscaler = new Autoscaler({
     jobs: (): JobRecord[] => [...scheduler.cache.jobs.values()].map((e) => e.value),
@@ -372,7 +372,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     clock,
     logger: logger.child({ part: 'autoscaler' }),
   });
-  const replicaToken = new ReplicaToken(store, clock, replicaId);
   const scheduler: SchedulerLoop = new SchedulerLoop({
     autoscale: autoscaler,
     metrics,
@@ -442,7 +441,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         await Promise.allSettled(loops);
         await logTables?.tables.close();
         if (options.release ?? true) {
-          await replicaToken.revoke();
+          await peerCredential.revoke();
           await r.leave().catch((e: unknown) => logger.warn({ err: e }, 'could not leave the replica group'));
         }
       })();

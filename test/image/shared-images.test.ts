@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { ImageStore, type Digest } from '../../src/image/index.ts';
 import { file, tarOf, writeDockerSave } from '../../src/image/test-fixtures.ts';
 import { silentLogger, systemClock } from '../../src/lib/index.ts';
-import { SharedImages } from '../../src/server/images/index.ts';
+import { PeerCredential, SharedImages } from '../../src/server/images/index.ts';
 import { startTestServer, type TestServer } from '../helpers/api-server.ts';
 
 async function blobs(store: ImageStore): Promise<string[]> {
@@ -47,7 +47,7 @@ describe('images shared between server replicas', () => {
       clock: systemClock,
       replicaId: id,
       logger: silentLogger,
-      auth: true,
+      credential: new PeerCredential(t.store, systemClock, id, true),
       peers: () => Promise.resolve([{ id: 'replica-a', url: t.server.url }]),
     });
   }

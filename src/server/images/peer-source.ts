@@ -1,6 +1,6 @@
 /**
- * Fetching images from the other server replicas. A replica asks its peers with a credential of its
- * own: a `viewer` token named `replica.ID`, made by this replica in the store (only its hash is
+ * Fetching images from the other server replicas. A replica asks its peers (for images, and for its
+ * autoscaler's metrics reads) with a credential of its own: a `viewer` token named `replica.ID`, made by this replica in the store (only its hash is
  * stored, as for every token; the token itself never leaves this process) and renewed before it
  * expires (24 h). Every replica can read the store, which holds the cluster CA, so such a token
  * gives nothing a replica did not have. Over TLS, peers are checked against the cluster CA.

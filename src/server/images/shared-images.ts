@@ -21,7 +21,7 @@ import { sleep, type Clock, type Logger } from '../../lib/index.ts';
 import { keys } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { ImageCatalog, liveDigest, type ImageRecord } from './catalog.ts';
-import { PeerCredential, peerSource, type Peer, type PeerSourceOptions } from './peer-source.ts';
+import { peerSource, type PeerCredential, type Peer, type PeerSourceOptions } from './peer-source.ts';
 
 export interface SharedImagesOptions {
   local: ImageStore;
@@ -31,8 +31,8 @@ export interface SharedImagesOptions {
   logger: Logger;
   /** The other live replicas (empty with one). */
   peers: () => Promise<Peer[]>;
-  /** Whether the API checks credentials (then peers are asked with this replica's token). */
-  auth: boolean;
+  /** This replica's credential towards its peers (shared with the autoscaler's metrics reads). */
+  credential: PeerCredential;
   /** The cluster CA (PEM) when the API runs over TLS. */
   caPem?: string;
   /** Full passes besides the ones the watch triggers (ms, default 30,000). */
@@ -59,7 +59,7 @@ export class SharedImages {
     this.#o = o;
     this.local = o.local;
     this.catalog = new ImageCatalog(o.store, o.clock, o.replicaId);
-    this.#credential = new PeerCredential(o.store, o.clock, o.replicaId, o.auth);
+    this.#credential = o.credential;
     this.#source = {
       peers: o.peers,
       credential: this.#credential,
