@@ -9,10 +9,12 @@
  *    kind (counter, gauge, histogram), with timestamps on the tick and with ±20 ms jitter.
  * 3. Queries: one series over 24 h (step 1 min), and a sum over every series of a name and over
  *    all 1,000 series (1 h and 24 h, step 1 min); median of 9 runs after one warm-up.
- * 4. Prometheus's TSDB on the same samples: the samples written as OpenMetrics text and turned into
+ * 4. Prometheus's live ingest of the same samples (bench/prometheus-ingest.ts: a real server fed
+ *    through its remote-write receiver, counted by prometheus_tsdb_head_samples_appended_total).
+ * 5. Prometheus's TSDB on the same samples: the samples written as OpenMetrics text and turned into
  *    blocks by `promtool tsdb create-blocks-from openmetrics` (Debian's prometheus package); bytes
  *    per sample of its chunks and of the whole blocks (with index). Its backfill time is printed but
- *    is not an ingest rate (it parses text).
+ *    is not an ingest rate (it parses text; 4. is).
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -31,6 +33,7 @@ import { ManualClock } from '../src/lib/index.ts';
 import { HOUR_MS, MINUTE_MS, TimeSeriesStore, type Query } from '../src/telemetry/tsdb/index.ts';
 import { generateSamples, type SampleSet } from './tsdb-samples.ts';
 import { table } from './report.ts';
+import { prometheusIngest } from './prometheus-ingest.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -198,10 +201,24 @@ try {
   const jitterBpp = j.db.stats().bytes.raw / j.points;
   j.db.close();
 
+  const load = uptimeLoad();
+  const prom = process.argv.includes('--no-prometheus')
+    ? 'skipped (--no-prometheus)'
+    : await prometheusIngest(samples).catch((e: unknown) => `failed: ${(e as Error).message}`);
+  const ingestRows = [['Dabba, appendBatch', fmt(points), fmt(ms / 1000, 2), fmt(points / (ms / 1000))]];
+  if (typeof prom === 'string') console.log(`Prometheus live ingest: ${prom}`);
+  else {
+    ingestRows.push([
+      `Prometheus ${prom.version}, remote write (${prom.requests} requests, 4 connections)`,
+      fmt(prom.samples),
+      fmt(prom.ms / 1000, 2),
+      fmt(prom.samples / (prom.ms / 1000)),
+    ]);
+  }
   table(
-    'Ingest (appendBatch of one 10 s round, fdatasync every 100 rounds, 2 h windows cut as the clock passes)',
-    ['points', 'seconds', 'points/s'],
-    [[fmt(points), fmt(ms / 1000, 2), fmt(points / (ms / 1000))]],
+    `Ingest (Dabba: appendBatch of one 10 s round, fdatasync every 100 rounds, 2 h windows cut as the clock passes; ${load}, then ${uptimeLoad()})`,
+    ['store', 'points', 'seconds', 'points/s'],
+    ingestRows,
   );
   table(
     'Bytes per point on disk (raw 2 h blocks)',
