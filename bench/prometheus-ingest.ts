@@ -16,8 +16,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SampleSet } from './tsdb-samples.ts';
 
+const varintLength = (v: number): number => {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+};
+
 class Proto {
-  #buf = new Uint8Array(1 << 16);
+  #buf: Uint8Array;
+  constructor(initialBytes = 256) {
+    this.#buf = new Uint8Array(initialBytes);
+  }
   #n = 0;
   get length(): number {
     return this.#n;
@@ -75,15 +87,17 @@ function writeRequest(
   r1: number,
 ): Uint8Array {
   const n = s.names.length;
-  const req = new Proto();
+  const req = new Proto(1 << 20);
   for (const i of series) {
-    const ts = new Proto();
+    const ts = new Proto(labelBytes[i]!.length + (r1 - r0) * 20);
     ts.raw(labelBytes[i]!);
     for (let r = r0; r < r1; r++) {
-      const sample = new Proto();
-      sample.double(1, s.vs[r * n + i]!);
-      sample.int(2, s.ts[r * n + i]!);
-      ts.bytes(2, sample.done());
+      // Sample { double value = 1; int64 timestamp = 2; }, written in place.
+      const t = s.ts[r * n + i]!;
+      ts.varint((2 << 3) | 2);
+      ts.varint(1 + 8 + 1 + varintLength(t));
+      ts.double(1, s.vs[r * n + i]!);
+      ts.int(2, t);
     }
     req.bytes(1, ts.done());
   }
