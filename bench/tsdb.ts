@@ -1,5 +1,5 @@
 /**
- * Time-series store benchmark: `node bench/tsdb.ts [--series 1000] [--hours 24] [--no-prometheus]`
+ * Time-series store benchmark: `node bench/tsdb.ts [--series 1000] [--hours 24] [--no-prometheus] [--no-backfill]`
  * (about two minutes at the defaults on 2 cores; most of it is Prometheus's backfill).
  *
  * 1. Ingest: a realistic mix (bench/tsdb-samples.ts: counters, gauges, histogram buckets; 10 s
@@ -58,7 +58,10 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-function ingest(samples: SampleSet, dir: string): { db: TimeSeriesStore; ms: number; points: number } {
+function ingest(
+  samples: SampleSet,
+  dir: string,
+): { db: TimeSeriesStore; ms: number; cpu: number; points: number } {
   const clock = new ManualClock(T0);
   const db = new TimeSeriesStore({ dir, clock });
   const n = samples.names.length;
@@ -66,6 +69,7 @@ function ingest(samples: SampleSet, dir: string): { db: TimeSeriesStore; ms: num
   for (let s = 0; s < n; s++) refs[s] = db.ref(samples.names[s]!, samples.labels[s]);
   db.flush();
   let points = 0;
+  const c = process.cpuUsage();
   const t = performance.now();
   for (let r = 0; r < samples.rounds; r++) {
     const o = r * n;
@@ -78,7 +82,9 @@ function ingest(samples: SampleSet, dir: string): { db: TimeSeriesStore; ms: num
   }
   clock.advance(3 * HOUR_MS);
   db.maintain();
-  return { db, ms: performance.now() - t, points };
+  const ms = performance.now() - t;
+  const u = process.cpuUsage(c);
+  return { db, ms, cpu: (u.user + u.system) / 1000, points };
 }
 
 function uptimeLoad(): string {
@@ -182,7 +188,7 @@ try {
   const samples = generateSamples(SERIES, ROUNDS, T0, INTERVAL);
   const n = samples.names.length;
   const dir = join(work, 'dabba');
-  const { db, ms, points } = ingest(samples, dir);
+  const { db, ms, cpu, points } = ingest(samples, dir);
   const st = db.stats();
   const rawBytes = st.bytes.raw;
   const onDisk = dirBytes(dir);
@@ -205,7 +211,16 @@ try {
   const prom = process.argv.includes('--no-prometheus')
     ? 'skipped (--no-prometheus)'
     : await prometheusIngest(samples).catch((e: unknown) => `failed: ${(e as Error).message}`);
-  const ingestRows = [['Dabba, appendBatch', fmt(points), fmt(ms / 1000, 2), fmt(points / (ms / 1000))]];
+  const ingestRows = [
+    [
+      'Dabba, appendBatch',
+      fmt(points),
+      fmt(ms / 1000, 2),
+      fmt(points / (ms / 1000)),
+      fmt(cpu / 1000, 2),
+      fmt(points / (cpu / 1000)),
+    ],
+  ];
   if (typeof prom === 'string') console.log(`Prometheus live ingest: ${prom}`);
   else {
     ingestRows.push([
@@ -213,11 +228,13 @@ try {
       fmt(prom.samples),
       fmt(prom.ms / 1000, 2),
       fmt(prom.samples / (prom.ms / 1000)),
+      fmt(prom.cpuSeconds, 2),
+      fmt(prom.samples / prom.cpuSeconds),
     ]);
   }
   table(
     `Ingest (Dabba: appendBatch of one 10 s round, fdatasync every 100 rounds, 2 h windows cut as the clock passes; ${load}, then ${uptimeLoad()})`,
-    ['store', 'points', 'seconds', 'points/s'],
+    ['store', 'points', 'seconds', 'points/s', 'CPU s', 'points/CPU s'],
     ingestRows,
   );
   table(
@@ -295,7 +312,7 @@ try {
   );
   db.close();
 
-  if (process.argv.includes('--no-prometheus')) process.exit(0);
+  if (process.argv.includes('--no-prometheus') || process.argv.includes('--no-backfill')) process.exit(0);
   const p = prometheus(samples);
   if (typeof p === 'string') console.log(`Prometheus: ${p}`);
   else {
