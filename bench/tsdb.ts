@@ -312,8 +312,9 @@ try {
   );
   db.close();
 
-  if (process.argv.includes('--no-prometheus') || process.argv.includes('--no-backfill')) process.exit(0);
-  const p = prometheus(samples);
+  // (Skipped by a value, not process.exit: the finally below removes the work directory.)
+  const skip = process.argv.includes('--no-prometheus') || process.argv.includes('--no-backfill');
+  const p = skip ? 'skipped' : prometheus(samples);
   if (typeof p === 'string') console.log(`Prometheus: ${p}`);
   else {
     table(
