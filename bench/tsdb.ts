@@ -1,5 +1,5 @@
 /**
- * Time-series store benchmark: `node bench/tsdb.ts [--series 1000] [--hours 24] [--no-prometheus]`
+ * Time-series store benchmark: `node bench/tsdb.ts [--series 1000] [--hours 24] [--no-prometheus] [--no-backfill]`
  * (about two minutes at the defaults on 2 cores; most of it is Prometheus's backfill).
  *
  * 1. Ingest: a realistic mix (bench/tsdb-samples.ts: counters, gauges, histogram buckets; 10 s
@@ -9,19 +9,31 @@
  *    kind (counter, gauge, histogram), with timestamps on the tick and with ±20 ms jitter.
  * 3. Queries: one series over 24 h (step 1 min), and a sum over every series of a name and over
  *    all 1,000 series (1 h and 24 h, step 1 min); median of 9 runs after one warm-up.
- * 4. Prometheus's TSDB on the same samples: the samples written as OpenMetrics text and turned into
+ * 4. Prometheus's live ingest of the same samples (bench/prometheus-ingest.ts: a real server fed
+ *    through its remote-write receiver, counted by prometheus_tsdb_head_samples_appended_total).
+ * 5. Prometheus's TSDB on the same samples: the samples written as OpenMetrics text and turned into
  *    blocks by `promtool tsdb create-blocks-from openmetrics` (Debian's prometheus package); bytes
  *    per sample of its chunks and of the whole blocks (with index). Its backfill time is printed but
- *    is not an ingest rate (it parses text).
+ *    is not an ingest rate (it parses text; 4. is).
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  readFileSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../src/lib/index.ts';
 import { HOUR_MS, MINUTE_MS, TimeSeriesStore, type Query } from '../src/telemetry/tsdb/index.ts';
 import { generateSamples, type SampleSet } from './tsdb-samples.ts';
 import { table } from './report.ts';
+import { prometheusIngest } from './prometheus-ingest.ts';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,7 +58,10 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-function ingest(samples: SampleSet, dir: string): { db: TimeSeriesStore; ms: number; points: number } {
+function ingest(
+  samples: SampleSet,
+  dir: string,
+): { db: TimeSeriesStore; ms: number; cpu: number; points: number } {
   const clock = new ManualClock(T0);
   const db = new TimeSeriesStore({ dir, clock });
   const n = samples.names.length;
@@ -54,6 +69,7 @@ function ingest(samples: SampleSet, dir: string): { db: TimeSeriesStore; ms: num
   for (let s = 0; s < n; s++) refs[s] = db.ref(samples.names[s]!, samples.labels[s]);
   db.flush();
   let points = 0;
+  const c = process.cpuUsage();
   const t = performance.now();
   for (let r = 0; r < samples.rounds; r++) {
     const o = r * n;
@@ -66,7 +82,13 @@ function ingest(samples: SampleSet, dir: string): { db: TimeSeriesStore; ms: num
   }
   clock.advance(3 * HOUR_MS);
   db.maintain();
-  return { db, ms: performance.now() - t, points };
+  const ms = performance.now() - t;
+  const u = process.cpuUsage(c);
+  return { db, ms, cpu: (u.user + u.system) / 1000, points };
+}
+
+function uptimeLoad(): string {
+  return `load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
 }
 
 function median(xs: number[]): number {
@@ -74,16 +96,25 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function timeQuery(db: TimeSeriesStore, q: Query): { ms: number; series: number; points: number } {
-  db.query(q);
-  const times: number[] = [];
-  let out = db.query(q);
-  for (let i = 0; i < 9; i++) {
-    const t = performance.now();
-    out = db.query(q);
-    times.push(performance.now() - t);
-  }
-  return { ms: median(times), series: out.length, points: out.reduce((a, s) => a + s.points.length, 0) };
+/** Wall and CPU (user + system) ms of fn: CPU time is steadier on a shared machine. */
+function timed(fn: () => void): { ms: number; cpu: number } {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  fn();
+  const ms = performance.now() - t;
+  const u = process.cpuUsage(c);
+  return { ms, cpu: (u.user + u.system) / 1000 };
+}
+
+/** Median wall and CPU ms of 9 runs after one warm-up. */
+function medianOf(fn: () => void, runs = 9): { ms: number; cpu: number } {
+  fn();
+  const r = Array.from({ length: runs }, () => timed(fn));
+  return { ms: median(r.map((x) => x.ms)), cpu: median(r.map((x) => x.cpu)) };
+}
+
+function timeQuery(db: TimeSeriesStore, q: Query): { ms: number; cpu: number } {
+  return medianOf(() => db.query(q));
 }
 
 function writeOpenMetrics(samples: SampleSet, path: string): void {
@@ -157,7 +188,7 @@ try {
   const samples = generateSamples(SERIES, ROUNDS, T0, INTERVAL);
   const n = samples.names.length;
   const dir = join(work, 'dabba');
-  const { db, ms, points } = ingest(samples, dir);
+  const { db, ms, cpu, points } = ingest(samples, dir);
   const st = db.stats();
   const rawBytes = st.bytes.raw;
   const onDisk = dirBytes(dir);
@@ -176,10 +207,35 @@ try {
   const jitterBpp = j.db.stats().bytes.raw / j.points;
   j.db.close();
 
+  const load = uptimeLoad();
+  const prom = process.argv.includes('--no-prometheus')
+    ? 'skipped (--no-prometheus)'
+    : await prometheusIngest(samples).catch((e: unknown) => `failed: ${(e as Error).message}`);
+  const ingestRows = [
+    [
+      'Dabba, appendBatch',
+      fmt(points),
+      fmt(ms / 1000, 2),
+      fmt(points / (ms / 1000)),
+      fmt(cpu / 1000, 2),
+      fmt(points / (cpu / 1000)),
+    ],
+  ];
+  if (typeof prom === 'string') console.log(`Prometheus live ingest: ${prom}`);
+  else {
+    ingestRows.push([
+      `Prometheus ${prom.version}, remote write (${prom.requests} requests, 4 connections)`,
+      fmt(prom.samples),
+      fmt(prom.ms / 1000, 2),
+      fmt(prom.samples / (prom.ms / 1000)),
+      fmt(prom.cpuSeconds, 2),
+      fmt(prom.samples / prom.cpuSeconds),
+    ]);
+  }
   table(
-    'Ingest (appendBatch of one 10 s round, fdatasync every 100 rounds, 2 h windows cut as the clock passes)',
-    ['points', 'seconds', 'points/s'],
-    [[fmt(points), fmt(ms / 1000, 2), fmt(points / (ms / 1000))]],
+    `Ingest (Dabba: appendBatch of one 10 s round, fdatasync every 100 rounds, 2 h windows cut as the clock passes; ${load}, then ${uptimeLoad()})`,
+    ['store', 'points', 'seconds', 'points/s', 'CPU s', 'points/CPU s'],
+    ingestRows,
   );
   table(
     'Bytes per point on disk (raw 2 h blocks)',
@@ -204,14 +260,8 @@ try {
     step: MINUTE_MS,
   });
   const names = [...new Set(samples.names)];
-  const allSeries = (range: number): number => {
-    const t = performance.now();
-    for (const name of names) db.query({ name, start: end - range, end, step: MINUTE_MS, agg: 'sum' });
-    return performance.now() - t;
-  };
-  const sumAll = (range: number): number => {
-    allSeries(range);
-    return median(Array.from({ length: 5 }, () => allSeries(range)));
+  const allSeries = (store: TimeSeriesStore, range: number) => (): void => {
+    for (const name of names) store.query({ name, start: end - range, end, step: MINUTE_MS, agg: 'sum' });
   };
   const qRate = timeQuery(db, {
     name: 'http_requests_total',
@@ -230,29 +280,41 @@ try {
     rate: true,
     agg: 'sum',
   });
+  const sum1h = medianOf(allSeries(db, HOUR_MS), 5);
+  const sumDay = medianOf(allSeries(db, day), 5);
+  db.close();
+  // Cold: a store just opened has decoded nothing (the decoded-block cache fills as queries read).
+  const reopened = new TimeSeriesStore({ dir, clock: new ManualClock(end + 3 * HOUR_MS) });
+  const cold = timed(allSeries(reopened, day));
+  reopened.close();
+  const nocache = new TimeSeriesStore({ dir, queryCacheBytes: 0 });
+  const uncached = medianOf(allSeries(nocache, day), 3);
+  nocache.close();
+  const reqs = samples.names.filter((x) => x === 'http_requests_total').length;
+  const row = (what: string, read: number, r: { ms: number; cpu: number }): (string | number)[] => [
+    what,
+    read,
+    fmt(r.ms, 2),
+    fmt(r.cpu, 2),
+  ];
   table(
-    'Queries (median)',
-    ['query', 'series read', 'ms'],
+    `Queries (median; ${uptimeLoad()})`,
+    ['query', 'series read', 'ms', 'CPU ms'],
     [
-      [`one series, ${day / HOUR_MS} h, step 1 min`, 1, fmt(q1.ms, 2)],
-      [
-        `sum(rate(http_requests_total)) by job, 1 h`,
-        samples.names.filter((x) => x === 'http_requests_total').length,
-        fmt(qRate.ms, 2),
-      ],
-      [
-        `sum(rate(http_requests_total)), ${day / HOUR_MS} h`,
-        samples.names.filter((x) => x === 'http_requests_total').length,
-        fmt(qReq.ms, 2),
-      ],
-      [`sum over all ${n} series (one query per name), 1 h`, n, fmt(sumAll(HOUR_MS), 2)],
-      [`sum over all ${n} series (one query per name), ${day / HOUR_MS} h`, n, fmt(sumAll(day), 2)],
+      row(`one series, ${day / HOUR_MS} h, step 1 min`, 1, q1),
+      row(`sum(rate(http_requests_total)) by job, 1 h`, reqs, qRate),
+      row(`sum(rate(http_requests_total)), ${day / HOUR_MS} h`, reqs, qReq),
+      row(`sum over all ${n} series (one query per name), 1 h`, n, sum1h),
+      row(`sum over all ${n} series (one query per name), ${day / HOUR_MS} h`, n, sumDay),
+      row(`  the same, first query after reopening the store (decodes every block)`, n, cold),
+      row(`  the same, decoded-block cache off (queryCacheBytes: 0)`, n, uncached),
     ],
   );
   db.close();
 
-  if (process.argv.includes('--no-prometheus')) process.exit(0);
-  const p = prometheus(samples);
+  // (Skipped by a value, not process.exit: the finally below removes the work directory.)
+  const skip = process.argv.includes('--no-prometheus') || process.argv.includes('--no-backfill');
+  const p = skip ? 'skipped' : prometheus(samples);
   if (typeof p === 'string') console.log(`Prometheus: ${p}`);
   else {
     table(

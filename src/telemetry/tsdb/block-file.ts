@@ -71,9 +71,13 @@ interface Entry {
   crc: number;
 }
 
+let openedBlocks = 0;
+
 /** An opened block: header and directory in memory, streams read on demand. */
 export class BlockReader {
   readonly path: string;
+  /** Unique in the process: names this opening of the block (caches key on it). */
+  readonly serial = ++openedBlocks;
   readonly meta: BlockMeta;
   readonly #entries = new Map<string, Entry>();
   #fd: number;

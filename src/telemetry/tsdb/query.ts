@@ -14,7 +14,9 @@
  */
 import { ValidationError } from '../../errors/index.ts';
 import type { SeriesInfo } from './series-index.ts';
-import type { Visitor } from './series-reader.ts';
+import { StepAccumulator, type Over } from './step-accumulator.ts';
+
+export { StepAccumulator, type Over };
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 export interface Matcher {
@@ -22,7 +24,6 @@ export interface Matcher {
   op: MatchOp;
   value: string;
 }
-export type Over = 'avg' | 'min' | 'max' | 'sum' | 'count';
 export type Aggregation = 'sum' | 'avg' | 'min' | 'max' | 'count' | 'percentile';
 
 export interface Query {
@@ -88,99 +89,6 @@ export function compileMatchers(q: Query): (s: SeriesInfo) => boolean {
   return (s) => s.name === q.name && tests.every((t) => t(s));
 }
 
-/** Per-step accumulator for one series; implements the reader's Visitor. */
-export class StepAccumulator implements Visitor {
-  readonly first: number;
-  readonly step: number;
-  readonly n: number;
-  readonly min: Float64Array;
-  readonly max: Float64Array;
-  readonly sum: Float64Array;
-  readonly count: Float64Array;
-  readonly #rate: boolean;
-  #prev = NaN;
-  /** With rate: the first and last point seen (a partial result's edges, to stitch replicas). */
-  firstT = NaN;
-  firstV = NaN;
-  lastT = NaN;
-
-  constructor(start: number, end: number, step: number, rate: boolean) {
-    this.first = Math.ceil(start / step) * step;
-    this.step = step;
-    this.n = Math.max(0, Math.ceil((end - this.first) / step));
-    this.min = new Float64Array(this.n).fill(Infinity);
-    this.max = new Float64Array(this.n).fill(-Infinity);
-    this.sum = new Float64Array(this.n);
-    this.count = new Float64Array(this.n);
-    this.#rate = rate;
-  }
-
-  point(t: number, v: number): void {
-    if (v !== v) return;
-    const i = Math.floor((t - this.first) / this.step);
-    if (this.#rate) {
-      const prev = this.#prev;
-      this.#prev = v;
-      if (this.firstT !== this.firstT) {
-        this.firstT = t;
-        this.firstV = v;
-      }
-      this.lastT = t;
-      if (i < 0 || i >= this.n || prev !== prev) return;
-      this.sum[i] = this.sum[i]! + (v >= prev ? v - prev : v);
-      this.count[i] = this.count[i]! + 1;
-      return;
-    }
-    if (i < 0 || i >= this.n) return;
-    if (v < this.min[i]!) this.min[i] = v;
-    if (v > this.max[i]!) this.max[i] = v;
-    this.sum[i] = this.sum[i]! + v;
-    this.count[i] = this.count[i]! + 1;
-  }
-
-  bucket(t: number, _resolution: number, min: number, max: number, sum: number, count: number): void {
-    if (this.#rate) {
-      this.point(t, max);
-      return;
-    }
-    const i = Math.floor((t - this.first) / this.step);
-    if (i < 0 || i >= this.n || count === 0) return;
-    if (min < this.min[i]!) this.min[i] = min;
-    if (max > this.max[i]!) this.max[i] = max;
-    this.sum[i] = this.sum[i]! + sum;
-    this.count[i] = this.count[i]! + count;
-  }
-
-  /** With rate: the last value seen (NaN before any). */
-  get lastV(): number {
-    return this.#prev;
-  }
-
-  /** Whether this accumulates a rate. */
-  get rate(): boolean {
-    return this.#rate;
-  }
-
-  /** The series' value at step i (NaN when it had no data there). */
-  value(i: number, over: Over): number {
-    const c = this.count[i]!;
-    if (c === 0) return NaN;
-    if (this.#rate) return this.sum[i]! / (this.step / 1000);
-    switch (over) {
-      case 'avg':
-        return this.sum[i]! / c;
-      case 'min':
-        return this.min[i]!;
-      case 'max':
-        return this.max[i]!;
-      case 'sum':
-        return this.sum[i]!;
-      case 'count':
-        return c;
-    }
-  }
-}
-
 /** Percentile (0..100) of ascending values with linear interpolation between closest ranks. */
 export function percentileOf(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -218,39 +126,66 @@ export function assemble(
   }
   const out: ResultSeries[] = [];
   for (const { labels, members } of groups.values()) {
-    const first = members[0]!;
-    const points: [number, number][] = [];
-    const vs: number[] = [];
-    for (let i = 0; i < first.n; i++) {
-      vs.length = 0;
-      for (const m of members) {
-        const v = m.value(i, over);
-        if (v === v) vs.push(v);
-      }
-      if (vs.length === 0) continue;
-      points.push([first.first + i * first.step, combine(q, vs)]);
-    }
+    const points =
+      q.agg === 'percentile' ? percentilePoints(q, members, over) : foldPoints(q.agg, members, over);
     out.push({ labels, points });
   }
   return out.sort((a, b) => JSON.stringify(a.labels).localeCompare(JSON.stringify(b.labels)));
 }
 
-function combine(q: Query, vs: number[]): number {
-  switch (q.agg) {
-    case 'sum':
-      return vs.reduce((a, b) => a + b, 0);
-    case 'avg':
-      return vs.reduce((a, b) => a + b, 0) / vs.length;
-    case 'min':
-      return vs.reduce((a, b) => (b < a ? b : a), Infinity);
-    case 'max':
-      return vs.reduce((a, b) => (b > a ? b : a), -Infinity);
-    case 'count':
-      return vs.length;
-    default:
-      return percentileOf(
+/**
+ * sum, avg, min, max or count across a group, folded member by member into per-step totals: the
+ * same additions and comparisons, in the same order, as reducing each step's values in turn.
+ */
+function foldPoints(
+  agg: Exclude<Aggregation, 'percentile'>,
+  members: readonly StepAccumulator[],
+  over: Over,
+): [number, number][] {
+  const first = members[0]!;
+  const n = first.n;
+  const acc = new Float64Array(n).fill(agg === 'min' ? Infinity : agg === 'max' ? -Infinity : 0);
+  const cnt = new Float64Array(n);
+  const vs = new Float64Array(n);
+  for (const m of members) {
+    m.values(over, vs);
+    for (let i = 0; i < n; i++) {
+      const v = vs[i]!;
+      if (v !== v) continue;
+      cnt[i] = cnt[i]! + 1;
+      if (agg === 'min') acc[i] = v < acc[i]! ? v : acc[i]!;
+      else if (agg === 'max') acc[i] = v > acc[i]! ? v : acc[i]!;
+      else acc[i] = acc[i]! + v;
+    }
+  }
+  const points: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    const c = cnt[i]!;
+    if (c === 0) continue;
+    const v = agg === 'avg' ? acc[i]! / c : agg === 'count' ? c : acc[i]!;
+    points.push([first.first + i * first.step, v]);
+  }
+  return points;
+}
+
+function percentilePoints(q: Query, members: readonly StepAccumulator[], over: Over): [number, number][] {
+  const first = members[0]!;
+  const points: [number, number][] = [];
+  const vs: number[] = [];
+  for (let i = 0; i < first.n; i++) {
+    vs.length = 0;
+    for (const m of members) {
+      const v = m.value(i, over);
+      if (v === v) vs.push(v);
+    }
+    if (vs.length === 0) continue;
+    points.push([
+      first.first + i * first.step,
+      percentileOf(
         vs.sort((a, b) => a - b),
         q.percentile ?? 50,
-      );
+      ),
+    ]);
   }
+  return points;
 }

@@ -5,9 +5,11 @@
  * seen (a duplicate delivered again after a restart) is skipped. Decoding reuses scratch buffers.
  */
 import type { BlockSet } from './block-set.ts';
+import { decodeSeries, type DecodedCache, type DecodedSeries } from './decoded-cache.ts';
 import { decodeInto } from './gorilla.ts';
 import { decodeSealed } from './sealed-chunk.ts';
 import type { Head } from './head.ts';
+import type { BlockReader } from './block-file.ts';
 import { DabbaError } from '../../errors/index.ts';
 import { TIER_RESOLUTION, type Tier } from './layout.ts';
 import { ROLLUP_COLUMNS } from './rollup.ts';
@@ -17,17 +19,21 @@ export interface Visitor {
   point(t: number, v: number): void;
   /** A roll-up bucket [t, t + resolution). */
   bucket(t: number, resolution: number, min: number, max: number, sum: number, count: number): void;
+  /** Optional: points lo..hi-1 of a decoded series at once, as `point` on each would take them. */
+  run?(d: DecodedSeries, lo: number, hi: number): void;
 }
 
 export class SeriesReader {
   readonly #blocks: BlockSet;
   readonly #head: Head | undefined;
+  readonly #cache: DecodedCache | undefined;
   #ts = new Float64Array(1024);
   #vals = new Float64Array(1024 * ROLLUP_COLUMNS);
 
-  constructor(blocks: BlockSet, head?: Head) {
+  constructor(blocks: BlockSet, head?: Head, cache?: DecodedCache) {
     this.#blocks = blocks;
     this.#head = head;
+    this.#cache = cache;
   }
 
   /**
@@ -39,6 +45,10 @@ export class SeriesReader {
     for (const tier of ['1h', '5m', 'raw'] as const) {
       if (tiers !== undefined && !tiers.includes(tier)) continue;
       for (const b of this.#blocks.overlapping(tier, start, end)) {
+        if (tier === 'raw' && this.#cache !== undefined) {
+          last = this.#emitCached(b.reader, id, start, end, last, v, this.#cache);
+          continue;
+        }
         const s = b.reader.series(id);
         if (s === undefined) continue;
         last = this.#emit(
@@ -62,6 +72,37 @@ export class SeriesReader {
     }
   }
 
+  /** A raw block's series through the decoded cache; same points as #emit would give. */
+  #emitCached(
+    reader: BlockReader,
+    id: string,
+    start: number,
+    end: number,
+    last: number,
+    v: Visitor,
+    cache: DecodedCache,
+  ): number {
+    const d = cache.get(reader.serial, id, () => {
+      const s = reader.series(id) ?? { count: 0, bytes: new Uint8Array(2) };
+      return decodeSeries(s.bytes, s.count) ?? this.#damaged(reader.path);
+    });
+    // Points are strictly increasing in a stream: those kept are one index range.
+    const from = Math.max(start, Math.floor(last) + 1);
+    const lo = firstAtOrAfter(d, from);
+    const hi = firstAtOrAfter(d, end);
+    if (hi <= lo) return last;
+    if (v.run !== undefined) v.run(d, lo, hi);
+    else {
+      const { ts, t0, dt, vals } = d;
+      for (let k = lo; k < hi; k++) v.point(ts === null ? t0 + k * dt : ts[k]!, vals[k]!);
+    }
+    return d.ts === null ? d.t0 + (hi - 1) * d.dt : d.ts[hi - 1]!;
+  }
+
+  #damaged(where: string): never {
+    throw new DabbaError('DABBA_E_STORE', `${where}: a series stream is shorter than its point count`);
+  }
+
   #emit(
     bytes: Uint8Array,
     count: number,
@@ -81,9 +122,7 @@ export class SeriesReader {
     const ts = this.#ts;
     const vals = this.#vals;
     const ok = sealed ? decodeSealed(bytes, count, ts, vals) : decodeInto(bytes, count, columns, ts, vals);
-    if (!ok) {
-      throw new DabbaError('DABBA_E_STORE', `${where}: a series stream is shorter than its point count`);
-    }
+    if (!ok) this.#damaged(where);
     for (let i = 0; i < count; i++) {
       const t = ts[i]!;
       if (t < start || t <= last) continue;
@@ -97,4 +136,21 @@ export class SeriesReader {
     }
     return last;
   }
+}
+
+/** The index of the first point at or after t (count when none). */
+function firstAtOrAfter(d: DecodedSeries, t: number): number {
+  if (d.ts === null) {
+    if (t <= d.t0) return 0;
+    if (d.dt <= 0) return d.count;
+    return Math.min(d.count, Math.ceil((t - d.t0) / d.dt));
+  }
+  let lo = 0;
+  let hi = d.count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (d.ts[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
