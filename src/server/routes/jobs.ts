@@ -131,13 +131,10 @@ export function jobRoutes(
         },
       });
     }
-    const result = await putJobVersion(store, spec, clock);
-    if (result.changed) {
-      await events.append([
-        { kind: 'JobVersion', job: id, message: `job ${id} version ${result.version} submitted` },
-      ]);
-    }
-    return result;
+    // The event in the job version's own transaction: a refused write (507) leaves neither.
+    return putJobVersion(store, spec, clock, (version) =>
+      events.ops([{ kind: 'JobVersion', job: id, message: `job ${id} version ${version} submitted` }]),
+    );
   });
 
   router.on('GET', '/v1/jobs/:name', ({ params, namespace }) => jobView(store, idOf(params, namespace).id));
@@ -157,8 +154,9 @@ export function jobRoutes(
         ]),
       );
     }
-    const r = await stopJob(store, name, clock);
-    if (r.stopped) await events.append([{ kind: 'JobStopped', job: name, message: `job ${name} stopped` }]);
+    const r = await stopJob(store, name, clock, () =>
+      events.ops([{ kind: 'JobStopped', job: name, message: `job ${name} stopped` }]),
+    );
     return { ...r, job: plain };
   });
 
@@ -219,15 +217,15 @@ export function jobRoutes(
   router.on('POST', '/v1/jobs/:name/rollback', async ({ req, params, namespace }) => {
     const { id: name } = idOf(params, namespace);
     const body = parseBody(rollbackSchema, await readJsonBody(req), 'rollback request');
-    const r = await rollbackJob(store, name, body.version, clock);
-    await events.append([
-      {
-        kind: 'JobRollback',
-        job: name,
-        message: `job ${name} rolled back to the spec of version ${r.to} (as version ${r.version})`,
-      },
-    ]);
-    return r;
+    return rollbackJob(store, name, body.version, clock, (to, version) =>
+      events.ops([
+        {
+          kind: 'JobRollback',
+          job: name,
+          message: `job ${name} rolled back to the spec of version ${to} (as version ${version})`,
+        },
+      ]),
+    );
   });
 
   router.on('GET', '/v1/jobs/:name/versions', async ({ params, namespace }) => {

@@ -13,8 +13,15 @@ const MAX_ATTEMPTS = 10;
  * Stores a job spec as a new version (or re-activates a stopped job). A spec equal to the current
  * active version is not a new version. Compare-and-swap on the job key: concurrent writers retry.
  * The namespace's quota is checked in the same transaction (DABBA_E_QUOTA_EXCEEDED, nothing stored).
+ * `also(version)` gives more writes for the same transaction (the event that says so): a request
+ * that fails (e.g. 507 on a full disk) then leaves nothing behind, and an acknowledged one has all.
  */
-export async function putJobVersion(store: Store, spec: JobSpec, clock: Clock): Promise<PutJobResult> {
+export async function putJobVersion(
+  store: Store,
+  spec: JobSpec,
+  clock: Clock,
+  also: (version: number) => TxnOp[] = () => [],
+): Promise<PutJobResult> {
   const id = jobId(spec.namespace ?? DEFAULT_NAMESPACE, spec.name);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await getJson<JobRecord>(store, keys.job(id));
@@ -42,6 +49,7 @@ export async function putJobVersion(store: Store, spec: JobSpec, clock: Clock): 
         { type: 'put', key: keys.job(id), value: JSON.stringify(record) },
         { type: 'put', key: keys.jobVersion(id, version), value: JSON.stringify(versionRecord) },
         ...guard.success,
+        ...also(version),
       ],
     });
     if (r.succeeded) return { job: spec.name, version, changed: true };
@@ -49,11 +57,15 @@ export async function putJobVersion(store: Store, spec: JobSpec, clock: Clock): 
   throw new ConflictError(`job "${spec.name}" is being changed by someone else; try again`);
 }
 
-/** Marks a job stopped (by id): the scheduler then stops all its tasks. Idempotent. */
+/**
+ * Marks a job stopped (by id): the scheduler then stops all its tasks. Idempotent. `also` as for
+ * putJobVersion (written only when the job is stopped now).
+ */
 export async function stopJob(
   store: Store,
   name: string,
   clock: Clock,
+  also: () => TxnOp[] = () => [],
 ): Promise<{ job: string; stopped: boolean }> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await getJson<JobRecord>(store, keys.job(name));
@@ -62,7 +74,7 @@ export async function stopJob(
     const record: JobRecord = { ...current.value, status: 'stopped', updatedAt: clock.now() };
     const r = await store.txn({
       compare: [{ key: keys.job(name), target: 'mod', op: '=', modRevision: current.kv.modRevision }],
-      success: [{ type: 'put', key: keys.job(name), value: JSON.stringify(record) }],
+      success: [{ type: 'put', key: keys.job(name), value: JSON.stringify(record) }, ...also()],
     });
     if (r.succeeded) return { job: name, stopped: true };
   }
@@ -146,6 +158,7 @@ export async function rollbackJob(
   name: string,
   toVersion: number | undefined,
   clock: Clock,
+  also: (to: number, version: number) => TxnOp[] = () => [],
 ): Promise<PutJobResult & { from: number; to: number }> {
   const job = await getJobRecord(store, name);
   const versions = (await store.range(keys.jobVersionsPrefix(name))).kvs.map(
@@ -171,7 +184,8 @@ export async function rollbackJob(
       details: { versions: versions.map((v) => v.version) },
     });
   }
-  const result = await putJobVersion(store, record.spec, clock);
+  const to = target;
+  const result = await putJobVersion(store, record.spec, clock, (version) => also(to, version));
   if (!result.changed) {
     throw new ConflictError(
       `job "${name}" already runs the spec of version ${target} (version ${job.version}); nothing to roll back`,
