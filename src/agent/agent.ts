@@ -17,6 +17,7 @@ import { hostCsr, needsRenewal, saveHostCertificate, type HostCredentials } from
 import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
+import { ClockSkew } from './clock-skew.ts';
 import { DiskConditions } from './disk-conditions.ts';
 import { runImageGc } from './image-gc.ts';
 import { HostHistoryRecorder, type HostHistoryOptions } from '../telemetry/hosthistory/index.ts';
@@ -235,13 +236,20 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     }
   }
 
+  const skew = new ClockSkew();
   async function heartbeats(initialMs: number): Promise<void> {
     let every = initialMs;
     while (!signal.aborted) {
       await sleep(every, signal);
       if (signal.aborted) return;
       try {
-        await o.client.heartbeat(o.hostId, lease, disk.conditions());
+        const sentAt = skew.now();
+        // The answer carries the server's time (hosts route), beyond the client's declared type.
+        const r = (await o.client.heartbeat(o.hostId, lease, [
+          ...disk.conditions(),
+          ...skew.conditions(),
+        ])) as { ok: true; serverTime?: number };
+        skew.observe(sentAt, skew.now(), r.serverTime);
       } catch (e) {
         if (signal.aborted) return;
         if (

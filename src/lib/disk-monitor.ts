@@ -1,12 +1,13 @@
 /**
  * Watches the file systems of some directories: free space (statfs) against a watermark, whether
- * they turned read-only, and the write faults that callers report. Its conditions clear by
+ * they turned read-only (the mount flag, or a probe write refused: write-probe.ts), and the write faults that callers report. Its conditions clear by
  * themselves: a full disk once a write succeeds or space was freed, a read-only one once the
  * directory is writable again.
  */
 import { sleep } from './abort.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { describeSpace, diskSpace, writableFs, type DiskSpace } from './disk-space.ts';
+import { writeRefused } from './write-probe.ts';
 
 export interface Watermark {
   /** Free space below this many bytes is low. */
@@ -58,7 +59,7 @@ export class DiskMonitor {
   readonly #clock: Clock;
   readonly #onChange: DiskMonitorOptions['onChange'];
   readonly #faults = new Map<string, Fault>();
-  readonly #polled = new Map<string, { space: DiskSpace | undefined; writable: boolean }>();
+  readonly #polled = new Map<string, { space: DiskSpace | undefined; writable: boolean; refused?: string }>();
   #conditions = new Map<string, DiskCondition>();
 
   constructor(o: DiskMonitorOptions) {
@@ -76,8 +77,11 @@ export class DiskMonitor {
   /** Looks at every directory once and updates the conditions. */
   async check(): Promise<void> {
     for (const path of this.#paths) {
-      const [space, writable] = await Promise.all([diskSpace(path), writableFs(path)]);
-      this.#polled.set(path, { space, writable });
+      const [space, mounted] = await Promise.all([diskSpace(path), writableFs(path)]);
+      // Mounted read-write, but does it take a write? (the kernel's emergency read-only)
+      const refused = mounted ? await writeRefused(path) : undefined;
+      const writable = mounted && refused === undefined;
+      this.#polled.set(path, { space, writable, ...(refused === undefined ? {} : { refused }) });
       for (const [key, f] of this.#faults) {
         if (!within(f.path, path)) continue;
         const freed =
@@ -129,6 +133,14 @@ export class DiskMonitor {
     return undefined;
   }
 
+  /** Why `path` takes no writes: mounted read-only, or refusing writes though mounted read-write. */
+  #readOnlyMessage(path: string): string {
+    const refused = this.#polled.get(path)?.refused;
+    return refused === undefined
+      ? `${path} is on a read-only file system`
+      : `${path} refuses writes (${refused}) though mounted read-write: the kernel's emergency read-only after I/O errors? (check the kernel log; fsck and mount it again)`;
+  }
+
   #isLow(s: DiskSpace): boolean {
     return s.freeBytes < this.#watermark.minFreeBytes || s.freePercent < this.#watermark.minFreePercent;
   }
@@ -151,7 +163,7 @@ export class DiskMonitor {
           message:
             f.kind === 'full'
               ? `no space left in ${path} (${describeSpace(space)})`
-              : `${path} is on a read-only file system`,
+              : this.#readOnlyMessage(path),
           ...spaceFields(space),
         },
         f.since,
@@ -159,7 +171,7 @@ export class DiskMonitor {
     }
     for (const [path, p] of this.#polled) {
       if (!p.writable) {
-        add({ kind: 'read-only', path, message: `${path} is on a read-only file system` });
+        add({ kind: 'read-only', path, message: this.#readOnlyMessage(path) });
       } else if (p.space !== undefined && p.space.freeBytes === 0) {
         add({ kind: 'full', path, message: `no space left in ${path}`, ...spaceFields(p.space) });
       } else if (p.space !== undefined && this.#isLow(p.space)) {

@@ -4,6 +4,7 @@ export * from './backoff.ts';
 export * from './clock.ts';
 export * from './disk-monitor.ts';
 export * from './disk-space.ts';
+export * from './write-probe.ts';
 export * from './durations.ts';
 export * from './elf.ts';
 export * from './ids.ts';

@@ -15,16 +15,17 @@ export interface HostMaintenance {
  * A condition the agent reports about its host with each heartbeat, cleared by the agent when it is
  * over. Any of them keeps new tasks off the host (the host-state placement filter); running tasks
  * stay. DiskFull: no space left in the agent's data dir; DiskPressure: free space below the agent's
- * watermark; DiskReadOnly: the data dir's file system turned read-only.
+ * watermark; DiskReadOnly: the data dir's file system turned read-only (or refuses writes);
+ * ClockSkew: the host's clock is off the server's by more than 2 s.
  */
 export interface HostCondition {
-  type: 'DiskFull' | 'DiskPressure' | 'DiskReadOnly';
+  type: (typeof HOST_CONDITION_TYPES)[number];
   message: string;
   /** Since when (ms since the epoch). */
   since: number;
 }
 
-export const HOST_CONDITION_TYPES = ['DiskFull', 'DiskPressure', 'DiskReadOnly'] as const;
+export const HOST_CONDITION_TYPES = ['DiskFull', 'DiskPressure', 'DiskReadOnly', 'ClockSkew'] as const;
 
 export interface HostCapacity {
   cpu: number;

@@ -124,6 +124,14 @@ export const SYSTEM_PACKAGES: readonly SystemPackage[] = [
     skippedBy: [],
   },
   {
+    package: 'e2fsprogs',
+    command: 'mkfs.ext4',
+    feature: 'containers',
+    usedBy:
+      'the emergency read-only test: an ext4 file system on a loop device whose errors make the kernel refuse writes (test/faults/emergency-read-only)',
+    skippedBy: [],
+  },
+  {
     package: 'busybox-static',
     command: 'busybox',
     override: 'DABBA_BUSYBOX',

@@ -8,6 +8,7 @@
  * ready, without a start pipe; the helper relays the sync pipe's message.
  */
 import { readFile } from 'node:fs/promises';
+import { holdingPipe } from './container-logs.ts';
 import type { ForkHelper } from './fork-helper.ts';
 
 export interface ConmonOptions {
@@ -24,6 +25,11 @@ export interface ConmonOptions {
   conmonPidFile: string;
   exitDir: string;
   logPath: string;
+  /**
+   * logPath is this named pipe, read by the log writer (container-logs.ts): conmon runs holding it
+   * open for reading too, and without --log-size-max (the writer keeps the limit).
+   */
+  pipe?: string;
   socketDir: string;
   logSizeMax?: number;
   timeoutMs?: number;
@@ -58,7 +64,7 @@ export function conmonArgs(o: ConmonOptions): string[] {
     '--log-level',
     'error',
   ];
-  if (o.logSizeMax !== undefined) args.push('--log-size-max', String(o.logSizeMax));
+  if (o.logSizeMax !== undefined && o.pipe === undefined) args.push('--log-size-max', String(o.logSizeMax));
   for (const a of o.runtimeArgs) args.push('--runtime-arg', a);
   return args;
 }
@@ -95,7 +101,8 @@ async function syncOutcome(
  * started), with conmon's sync message relayed by the helper.
  */
 export async function startConmonVia(helper: ForkHelper, o: ConmonOptions): Promise<ConmonResult> {
-  const { line, result } = await helper.runWithSync(o.conmon, conmonArgs(o), {
+  const [file, args] = holdingPipe(o.conmon, conmonArgs(o), o.pipe);
+  const { line, result } = await helper.runWithSync(file, args, {
     cwd: o.bundle,
     env: { _OCI_SYNCPIPE: '3' },
     timeoutMs: o.timeoutMs ?? 60_000,

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { messageOf } from '../../errors/index.ts';
 import type { ImageInfo, ImageStore } from '../../image/index.ts';
 import { createLogger, sleep, type Logger } from '../../lib/index.ts';
-import type { TaskUsage } from '../../model/index.ts';
+import type { LogDrop, TaskUsage } from '../../model/index.ts';
 import type {
   ExecResult,
   ExecSession,
@@ -29,6 +29,7 @@ import type {
 } from '../runtime.ts';
 import { Admission } from './admission.ts';
 import { exists, readUsage, type CgroupPaths } from './cgroups.ts';
+import { ContainerLogs } from './container-logs.ts';
 import { ociExecOnce } from './exec-once.ts';
 import { ociExecStream } from './exec-stream.ts';
 import { exitStatusFrom } from './exit-status.ts';
@@ -71,6 +72,7 @@ export class OciRuntime implements Runtime {
   /** Runs the host tools (ip, mount, runc) without forking the agent; see fork-helper.ts. */
   private readonly helper: ForkHelper;
   private readonly helpersDir: string;
+  private readonly containerLogs: ContainerLogs;
   /** Starts under way at most (maxConcurrentStarts). */
   private readonly admission: Admission;
   /**
@@ -114,6 +116,7 @@ export class OciRuntime implements Runtime {
       logger: this.logger,
     });
     this.admission = new Admission(options.maxConcurrentStarts ?? Infinity);
+    this.containerLogs = new ContainerLogs(this.paths, this.logger);
     this.helpersDir = helpersBase(this.stateDir);
     this.helper = new ForkHelper(
       join(this.helpersDir, `${HELPER_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`),
@@ -177,6 +180,7 @@ export class OciRuntime implements Runtime {
       seccompBpf: this.#seccompBpf,
       lookups: this.lookups,
       logSizeMax: this.options.logSizeMax,
+      containerLogs: this.containerLogs,
     };
   }
 
@@ -409,29 +413,22 @@ export class OciRuntime implements Runtime {
     return { ready, r };
   }
 
-  private execPidFile(taskId: string): string {
-    return join(this.paths.taskDir(taskId), `exec-${randomBytes(4).toString('hex')}.pid`);
+  private async execTarget(
+    taskId: string,
+    command: string[],
+  ): Promise<{ cli: string; globalArgs: string[]; containerId: string; pidFile: string }> {
+    const { ready, r } = await this.runningRecord(taskId, command);
+    const pidFile = join(this.paths.taskDir(taskId), `exec-${randomBytes(4).toString('hex')}.pid`);
+    return { cli: ready.cli.path, globalArgs: ready.cli.globalArgs, containerId: r.containerId, pidFile };
   }
 
   async exec(taskId: string, command: string[], timeoutMs: number): Promise<ExecResult> {
-    const { ready, r } = await this.runningRecord(taskId, command);
-    return ociExecOnce({
-      cli: ready.cli.path,
-      globalArgs: ready.cli.globalArgs,
-      containerId: r.containerId,
-      pidFile: this.execPidFile(taskId),
-      command,
-      timeoutMs,
-    });
+    return ociExecOnce({ ...(await this.execTarget(taskId, command)), command, timeoutMs });
   }
 
   async execStream(taskId: string, command: string[], options: ExecStreamOptions = {}): Promise<ExecSession> {
-    const { ready, r } = await this.runningRecord(taskId, command);
     return ociExecStream({
-      cli: ready.cli.path,
-      globalArgs: ready.cli.globalArgs,
-      containerId: r.containerId,
-      pidFile: this.execPidFile(taskId),
+      ...(await this.execTarget(taskId, command)),
       command,
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.stdin === true ? { stdin: true } : {}),
@@ -446,11 +443,7 @@ export class OciRuntime implements Runtime {
     return readUsage(r.cgroups);
   }
 
-  logs(taskId: string, options: LogReadOptions = {}): AsyncIterable<LogLine> {
-    return this.readLogs(taskId, options);
-  }
-
-  private async *readLogs(taskId: string, options: LogReadOptions): AsyncGenerator<LogLine> {
+  async *logs(taskId: string, options: LogReadOptions = {}): AsyncGenerator<LogLine> {
     await this.init();
     const r = options.previous === true ? undefined : await this.record(taskId);
     yield* readTaskLog(this.paths, taskId, options, r, async () => {
@@ -459,7 +452,13 @@ export class OciRuntime implements Runtime {
     });
   }
 
+  /** The windows in which a task's output could not be written (counted by the log writer). */
+  logDrops(taskId: string, options: { previous?: boolean } = {}): Promise<LogDrop[]> {
+    return this.containerLogs.drops(taskId, options);
+  }
+
   async close(): Promise<void> {
+    this.containerLogs.close();
     this.exits.close();
     await this.helper.close();
   }

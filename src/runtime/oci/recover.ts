@@ -80,5 +80,7 @@ export async function recoverTasks(d: RecoverDeps): Promise<Recovered> {
   for (const [addr, owner] of Object.entries(await ready.ipam.list())) {
     if (!present.has(owner)) await ready.ipam.release(addr, owner);
   }
+  // Running containers' log pipes need a writer (one that was killed is started again).
+  if (running.length > 0) d.teardown.containerLogs.recovered();
   return { running, exited };
 }

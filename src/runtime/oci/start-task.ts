@@ -182,6 +182,7 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
     () => undefined,
     (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
   );
+  const target = await ctx.containerLogs.prepare(rec.taskId, ctx.logSizeMax);
   const created = await startConmonVia(ctx.helper, {
     conmon: ready.conmon,
     runtime: ready.cli.path,
@@ -192,10 +193,11 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
     pidFile: join(taskDir, 'pidfile'),
     conmonPidFile: join(taskDir, 'conmon.pid'),
     exitDir: ctx.paths.exitsDir,
-    logPath: join(taskDir, 'ctr.log'),
+    logPath: target.path,
+    ...(target.pipe === undefined ? {} : { pipe: target.pipe }),
     socketDir: ctx.paths.socketsDir,
     ...(ctx.logSizeMax !== undefined ? { logSizeMax: ctx.logSizeMax } : {}),
-  });
+  }).finally(() => target.hold?.close().catch(() => undefined));
   const tCreated = performance.now();
   const netError = await connecting;
   if (netError !== undefined) throw netError;

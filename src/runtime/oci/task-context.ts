@@ -1,5 +1,6 @@
 /** What the steps of a task's life (start-task.ts, teardown.ts, recover.ts) get from the runtime. */
 import type { ImageStore } from '../../image/index.ts';
+import type { ContainerLogs } from './container-logs.ts';
 import type { Logger } from '../../lib/index.ts';
 import type { ForkHelper } from './fork-helper.ts';
 import type { OciPaths } from './paths.ts';
@@ -23,4 +24,6 @@ export interface TaskContext {
   /** Command and user look-ups by image digest (a fresh rootfs is exactly the image). */
   lookups: LookupCache;
   logSizeMax: number | undefined;
+  /** The containers' output through the log writer (counted drops). */
+  containerLogs: ContainerLogs;
 }

@@ -2,12 +2,14 @@
  * Deleting what a task owns: its container, conmon, cgroups, network, root filesystem, address and
  * files, by its record or (for a task without one) by the names derived from its id.
  */
-import { rm } from 'node:fs/promises';
+import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep } from '../../lib/index.ts';
+import { DROPS_FILE } from '../process/log-drops.ts';
 import { keepTail } from '../previous-log.ts';
 import type { ExitStatus } from '../runtime.ts';
 import { removeCgroupDirs, type CgroupLayout, type CgroupPaths } from './cgroups.ts';
+import { previousDropsFile } from './container-logs.ts';
 import { conmonAlive } from './exits.ts';
 import { readExit, writeJsonAtomic, type TaskRecord } from './task-record.ts';
 import type { TaskContext } from './task-context.ts';
@@ -25,6 +27,7 @@ export async function forgetTask(ctx: TaskContext, taskId: string): Promise<void
   await ctx.ready.ipam.releaseOwner(taskId);
   await rm(ctx.paths.previousLog(taskId), { force: true });
   await rm(ctx.paths.previousExit(taskId), { force: true });
+  await rm(previousDropsFile(ctx.paths, taskId), { force: true });
 }
 
 /**
@@ -50,7 +53,11 @@ export async function releaseTask(
   await ready.network.teardown(r);
   await ctx.images.releaseRootfs(taskDir, ctx.helper.run);
   if (keep.keepLog) {
+    // conmon has exited: the log writer writes what it still had, then ctr.log is complete.
+    await Promise.race([ctx.containerLogs.drained(r.taskId), sleep(5000)]);
     await keepTail(join(taskDir, 'ctr.log'), paths.previousLog(r.taskId));
+    await rm(previousDropsFile(paths, r.taskId), { force: true });
+    await copyFile(join(taskDir, DROPS_FILE), previousDropsFile(paths, r.taskId)).catch(() => undefined);
     const status = exit ?? (await readExit(taskDir));
     if (status) await writeJsonAtomic(paths.previousExit(r.taskId), status);
   }

@@ -1,6 +1,6 @@
 /**
  * The log writer's process (log-writer.ts): `node log-writer-main.ts STATE_DIR`, started detached
- * by the process runtime. Takes the runtime's socket (if another writer holds it, exits: there is
+ * by the process runtime (and by the oci runtime for conmon's output). Takes the runtime's socket (if another writer holds it, exits: there is
  * one per state dir), ships again every task whose pipes it finds (after a writer was killed), and
  * exits once it ships nothing and nobody is connected.
  */
@@ -30,20 +30,27 @@ function serve(sock: Socket): void {
     for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      let req: { id?: unknown; op?: unknown; task?: unknown };
+      let req: { id?: unknown; op?: unknown; task?: unknown; maxBytes?: unknown };
       try {
         req = JSON.parse(line) as typeof req;
       } catch {
         continue;
       }
-      const { id, op, task } = req;
+      const { id, op, task, maxBytes } = req;
       if (typeof task !== 'string' || !TASK_ID.test(task)) {
         sock.write(`${JSON.stringify({ id, error: 'invalid task id' })}\n`);
         continue;
       }
       pending++;
       // After the first scan: a watch then knows every task whose pipes were found.
-      const done = scanned.then(() => (op === 'open' ? writer.open(task) : writer.watch(task)));
+      const max = typeof maxBytes === 'number' && maxBytes > 0 ? maxBytes : undefined;
+      const done = scanned.then(() =>
+        op === 'open'
+          ? writer.open(task)
+          : op === 'open-cri'
+            ? writer.openCri(task, max)
+            : writer.watch(task),
+      );
       void done.finally(() => pending--).catch(() => undefined);
       done.then(
         () => sock.writable && sock.write(`${JSON.stringify({ id, ok: true })}\n`),
@@ -62,7 +69,9 @@ let scanned!: Promise<void>;
 server.listen(writerSocketName(stateDir), () => {
   scanned = (async () => {
     for (const name of await readdir(tasksDir).catch(() => [] as string[])) {
-      if (TASK_ID.test(name)) await writer.open(name).catch(() => undefined);
+      if (!TASK_ID.test(name)) continue;
+      // A process task's two pipes, or a container's one (cri-records.ts).
+      await writer.open(name).catch(() => writer.openCri(name).catch(() => undefined));
     }
   })().finally(() => pending--);
 });

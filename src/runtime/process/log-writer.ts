@@ -21,6 +21,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { LogStream } from '../runtime.ts';
+import { CRI_PIPE, CRI_LOG } from './cri-records.ts';
+import { CriSink, readLimit, type Sink } from './cri-sink.ts';
 import { readDrops, writeDrops, type DropsRecord } from './log-drops.ts';
 
 export const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -97,11 +99,7 @@ export class LogWriter {
     if (this.#tasks.get(taskId)?.ino === ino) return;
     const drops = await readDrops(dir);
     if (this.#tasks.get(taskId)?.ino === ino) return;
-    let finish!: () => void;
-    const done = new Promise<void>((r) => (finish = r));
-    const t: Shipped = { dir, ino, open: 0, drops, dirty: false, saving: false, lastSave: 0, done, finish };
-    this.#tasks.set(taskId, t);
-    this.#live.add(t);
+    const t = this.#track(taskId, dir, ino, drops);
     // Both pipes before either is read (O_NONBLOCK: opening a pipe's read end never waits).
     const fds: number[] = [];
     try {
@@ -109,12 +107,10 @@ export class LogWriter {
         fds.push(openSync(pipePath(dir, s), constants.O_RDONLY | constants.O_NONBLOCK));
     } catch (e) {
       for (const fd of fds) closeSync(fd);
-      if (this.#tasks.get(taskId) === t) this.#tasks.delete(taskId);
-      this.#live.delete(t);
-      finish();
+      this.#untrack(taskId, t);
       throw e;
     }
-    STREAMS.forEach((s, i) => this.#ship(taskId, t, s, fds[i]!));
+    STREAMS.forEach((s, i) => this.#ship(taskId, t, fds[i]!, this.#streamSink(t, s)));
   }
 
   /** Resolves once the task's output has all been written (at once if it is not shipped). */
@@ -122,37 +118,94 @@ export class LogWriter {
     return this.#tasks.get(taskId)?.done ?? this.#idle;
   }
 
-  /** Ships one pipe (the socket owns its fd and closes it). */
-  #ship(taskId: string, t: Shipped, stream: LogStream, fd: number): void {
-    t.open++;
-    const now = readNow(fd);
+  /**
+   * Starts shipping a container's log pipe (ctr.pipe, conmon's CRI records) to ctr.log, whole
+   * records only; with `maxBytes`, the log starts over once it would pass it (as conmon's
+   * --log-size-max does). No-op if shipped already.
+   */
+  async openCri(taskId: string, maxBytes?: number): Promise<void> {
+    if (!TASK_ID.test(taskId)) throw new Error(`invalid task id "${taskId}"`);
+    const dir = join(this.#tasksDir, taskId);
+    const pipe = join(dir, CRI_PIPE);
+    const ino = statSync(pipe).ino;
+    if (this.#tasks.get(taskId)?.ino === ino) return;
+    const drops = await readDrops(dir);
+    const limit = maxBytes ?? (await readLimit(dir));
+    if (this.#tasks.get(taskId)?.ino === ino) return;
+    const t = this.#track(taskId, dir, ino, drops);
+    let fd: number;
+    try {
+      fd = openSync(pipe, constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (e) {
+      this.#untrack(taskId, t);
+      throw e;
+    }
+    const sink = new CriSink(join(dir, CRI_LOG), limit, {
+      wrote: () => STREAMS.forEach((s) => this.#wrote(t, s)),
+      dropped: (out, reason) => {
+        for (const s of STREAMS)
+          if (out[s].bytes > 0) this.#dropped(t, s, out[s].bytes, out[s].lines, reason);
+      },
+    });
+    this.#ship(taskId, t, fd, sink);
+  }
+
+  #track(taskId: string, dir: string, ino: number, drops: DropsRecord): Shipped {
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    const t: Shipped = { dir, ino, open: 0, drops, dirty: false, saving: false, lastSave: 0, done, finish };
+    this.#tasks.set(taskId, t);
+    this.#live.add(t);
+    return t;
+  }
+
+  #untrack(taskId: string, t: Shipped): void {
+    if (this.#tasks.get(taskId) === t) this.#tasks.delete(taskId);
+    this.#live.delete(t);
+    t.finish();
+  }
+
+  /** A task's stream written to its own log file (process tasks). */
+  #streamSink(t: Shipped, stream: LogStream): Sink {
     const logPath = join(t.dir, `${stream}.log`);
     let log: FileHandle | undefined;
-    let writing = Promise.resolve();
-    const write = async (chunk: Buffer): Promise<void> => {
-      let off = 0;
-      try {
-        log ??= await open(logPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
-        while (off < chunk.length) {
-          const { bytesWritten } = await log.write(chunk, off, chunk.length - off);
-          if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
-          off += bytesWritten;
+    return {
+      write: async (chunk: Buffer): Promise<void> => {
+        let off = 0;
+        try {
+          log ??= await open(logPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+          while (off < chunk.length) {
+            const { bytesWritten } = await log.write(chunk, off, chunk.length - off);
+            if (bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
+            off += bytesWritten;
+          }
+          this.#wrote(t, stream);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+          const rest = chunk.subarray(off);
+          this.#dropped(t, stream, rest.length, newlines(rest), code);
+          if (code !== 'ENOSPC' && code !== 'EDQUOT') {
+            // A read-only or broken file: open it again next time (it may be a new mount by then).
+            await log?.close().catch(() => undefined);
+            log = undefined;
+          }
         }
-        this.#wrote(t, stream);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-        this.#dropped(t, stream, chunk.subarray(off), code);
-        if (code !== 'ENOSPC' && code !== 'EDQUOT') {
-          // A read-only or broken file: open it again next time (it may be a new mount by then).
-          await log?.close().catch(() => undefined);
-          log = undefined;
-        }
-      }
+      },
+      close: async () => {
+        await log?.close();
+      },
     };
-    for (const chunk of now.chunks) writing = writing.then(() => write(chunk));
+  }
+
+  /** Ships one pipe into `sink` (the socket owns its fd and closes it). */
+  #ship(taskId: string, t: Shipped, fd: number, sink: Sink): void {
+    t.open++;
+    const now = readNow(fd);
+    let writing = Promise.resolve();
+    for (const chunk of now.chunks) writing = writing.then(() => sink.write(chunk));
     const ended = (): void => {
       void writing
-        .then(() => log?.close())
+        .then(() => sink.close())
         .catch(() => undefined)
         .finally(() => {
           if (--t.open === 0) void this.#end(taskId, t);
@@ -167,7 +220,7 @@ export class LogWriter {
     sock.on('data', (chunk: Buffer) => {
       // In order, one write at a time; reading pauses while a write is pending.
       sock.pause();
-      writing = writing.then(() => write(chunk)).finally(() => sock.resume());
+      writing = writing.then(() => sink.write(chunk)).finally(() => sock.resume());
     });
     sock.on('error', () => undefined); // ends the stream like EOF (a 'close' follows)
     sock.once('close', ended);
@@ -181,10 +234,9 @@ export class LogWriter {
     void this.#save(t, true);
   }
 
-  #dropped(t: Shipped, stream: LogStream, rest: Buffer, reason: string): void {
-    const lines = newlines(rest);
+  #dropped(t: Shipped, stream: LogStream, bytes: number, lines: number, reason: string): void {
     const total = t.drops.total[stream];
-    total.bytes += rest.length;
+    total.bytes += bytes;
     total.lines += lines;
     let w = t.drops.windows.findLast((d) => d.stream === stream && d.to === undefined);
     const opened = w === undefined;
@@ -192,7 +244,7 @@ export class LogWriter {
       w = { stream, from: Date.now(), bytes: 0, lines: 0, reason };
       t.drops.windows.push(w);
     }
-    w.bytes += rest.length;
+    w.bytes += bytes;
     w.lines += lines;
     t.dirty = true;
     void this.#save(t, opened);

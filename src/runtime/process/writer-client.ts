@@ -43,6 +43,16 @@ export class WriterClient {
     }
   }
 
+  /** Starts shipping a container's log pipe (conmon's CRI records; see LogWriter.openCri). */
+  async openCri(taskId: string, maxBytes?: number): Promise<void> {
+    try {
+      await this.#request('open-cri', taskId, maxBytes);
+    } catch (e) {
+      if (!(e instanceof WriterGone)) throw e;
+      await this.#request('open-cri', taskId, maxBytes);
+    }
+  }
+
   /**
    * Resolves once the task's output has all been written to its log (or at once if it is not
    * shipped). Resolves too if the writer goes away meanwhile.
@@ -62,14 +72,14 @@ export class WriterClient {
     void this.#sock?.then((s) => s.end()).catch(() => undefined);
   }
 
-  async #request(op: 'open' | 'watch', task: string): Promise<void> {
+  async #request(op: 'open' | 'open-cri' | 'watch', task: string, maxBytes?: number): Promise<void> {
     if (this.#closed) throw new Error('the runtime is closed');
     const sock = await (this.#sock ??= this.#connect());
     const id = this.#next++;
     sock.ref(); // while an answer is awaited
     return new Promise<void>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      sock.write(`${JSON.stringify({ id, op, task })}\n`);
+      sock.write(`${JSON.stringify({ id, op, task, ...(maxBytes === undefined ? {} : { maxBytes }) })}\n`);
     });
   }
 

@@ -137,7 +137,8 @@ export function hostRoutes(
   router.on('POST', '/v1/hosts/:id/heartbeat', async ({ req, params }) => {
     const body = parseBody(heartbeatSchema, await readJsonBody(req), 'heartbeat');
     await heartbeat(store, params['id'] ?? '', body.lease, body.conditions);
-    return { ok: true };
+    // The server's time: the agent checks its clock against it (agent/clock-skew.ts).
+    return { ok: true, serverTime: Date.now() };
   });
 
   router.on('GET', '/v1/hosts/:id/assignments', async ({ params }) => {

@@ -159,8 +159,9 @@ export function jobRoutes(
         ]),
       );
     }
-    const r = await stopJob(store, name, clock);
-    if (r.stopped) await events.append([{ kind: 'JobStopped', job: name, message: `job ${name} stopped` }]);
+    const r = await stopJob(store, name, clock, () =>
+      events.ops([{ kind: 'JobStopped', job: name, message: `job ${name} stopped` }]),
+    );
     return { ...r, job: plain };
   });
 
@@ -221,15 +222,15 @@ export function jobRoutes(
   router.on('POST', '/v1/jobs/:name/rollback', async ({ req, params, namespace }) => {
     const { id: name } = idOf(params, namespace);
     const body = parseBody(rollbackSchema, await readJsonBody(req), 'rollback request');
-    const r = await rollbackJob(store, name, body.version, clock);
-    await events.append([
-      {
-        kind: 'JobRollback',
-        job: name,
-        message: `job ${name} rolled back to the spec of version ${r.to} (as version ${r.version})`,
-      },
-    ]);
-    return r;
+    return rollbackJob(store, name, body.version, clock, (to, version) =>
+      events.ops([
+        {
+          kind: 'JobRollback',
+          job: name,
+          message: `job ${name} rolled back to the spec of version ${to} (as version ${version})`,
+        },
+      ]),
+    );
   });
 
   router.on('GET', '/v1/jobs/:name/versions', async ({ params, namespace }) => {

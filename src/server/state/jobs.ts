@@ -61,11 +61,15 @@ export async function putJobVersion(
   throw new ConflictError(`job "${spec.name}" is being changed by someone else; try again`);
 }
 
-/** Marks a job stopped (by id): the scheduler then stops all its tasks. Idempotent. */
+/**
+ * Marks a job stopped (by id): the scheduler then stops all its tasks. Idempotent. `also` as for
+ * putJobVersion (written only when the job is stopped now).
+ */
 export async function stopJob(
   store: Store,
   name: string,
   clock: Clock,
+  also: () => TxnOp[] = () => [],
 ): Promise<{ job: string; stopped: boolean }> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await getJson<JobRecord>(store, keys.job(name));
@@ -74,7 +78,7 @@ export async function stopJob(
     const record: JobRecord = { ...current.value, status: 'stopped', updatedAt: clock.now() };
     const r = await store.txn({
       compare: [{ key: keys.job(name), target: 'mod', op: '=', modRevision: current.kv.modRevision }],
-      success: [{ type: 'put', key: keys.job(name), value: JSON.stringify(record) }],
+      success: [{ type: 'put', key: keys.job(name), value: JSON.stringify(record) }, ...also()],
     });
     if (r.succeeded) return { job: name, stopped: true };
   }
@@ -158,6 +162,7 @@ export async function rollbackJob(
   name: string,
   toVersion: number | undefined,
   clock: Clock,
+  also: (to: number, version: number) => TxnOp[] = () => [],
 ): Promise<PutJobResult & { from: number; to: number }> {
   const job = await getJobRecord(store, name);
   const versions = (await store.range(keys.jobVersionsPrefix(name))).kvs.map(
@@ -183,7 +188,8 @@ export async function rollbackJob(
       details: { versions: versions.map((v) => v.version) },
     });
   }
-  const result = await putJobVersion(store, record.spec, clock);
+  const to = target;
+  const result = await putJobVersion(store, record.spec, clock, (version) => also(to, version));
   if (!result.changed) {
     throw new ConflictError(
       `job "${name}" already runs the spec of version ${target} (version ${job.version}); nothing to roll back`,

@@ -16,6 +16,7 @@ import {
 } from '../../errors/index.ts';
 import { describeSpace, diskSpaceSync, writableFsSync } from '../../lib/disk-space.ts';
 import type { Logger } from '../../lib/index.ts';
+import { writeRefusedSync } from '../../lib/write-probe.ts';
 
 /** The storage error for a failed write to the store file at `file`, or undefined if not one. */
 export function storageErrorFor(e: unknown, file: string): DabbaError | undefined {
@@ -25,7 +26,7 @@ export function storageErrorFor(e: unknown, file: string): DabbaError | undefine
   let kind: StorageFault;
   if (fault === 'io') {
     // An I/O error: read-only or full are what we can name; anything else stays a store error.
-    if (!writableFsSync(where)) kind = 'read-only';
+    if (!writableFsSync(where) || writeRefusedSync(where) !== undefined) kind = 'read-only';
     else if (diskSpaceSync(where)?.freeBytes === 0) kind = 'full';
     else return undefined;
   } else kind = fault;

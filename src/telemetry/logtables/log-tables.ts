@@ -12,9 +12,9 @@ import {
   type DuckDBConnection,
   type DuckDBValue,
 } from '@duckdb/node-api';
-import { DabbaError } from '../../errors/index.ts';
+import { DabbaError, StorageReadOnlyError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
-import { systemClock } from '../../lib/index.ts';
+import { systemClock, writeRefused } from '../../lib/index.ts';
 import {
   LOG_TABLE_LIMITS,
   LOG_TABLE_NAME,
@@ -89,8 +89,10 @@ export class LogTables {
   readonly #schemas = new Map<string, Map<string, LogColumnType>>();
   readonly #settings = new Map<string, { sampleRate: number; weighted: boolean }>();
   #closed = false;
+  readonly #dir: string;
 
   private constructor(instance: DuckDBInstance, write: DuckDBConnection, o: LogTablesOptions) {
+    this.#dir = o.dir;
     this.#instance = instance;
     this.#write = write;
     this.#clock = o.clock ?? systemClock;
@@ -178,6 +180,7 @@ export class LogTables {
         `sample rate must be an integer from 1 to 1000000, got ${rate}`,
       );
     await this.#serial.run(async () => {
+      await this.#writable();
       const weighted = rate > 1 || (this.#settings.get(table)?.weighted ?? false);
       await this.#write.run(
         `INSERT OR REPLACE INTO ${SYSTEM_PREFIX}tables VALUES ($name, $rate, $weighted)`,
@@ -211,8 +214,23 @@ export class LogTables {
     return this.#serial.run(() => this.#append(table, normalized, ctx.namespace));
   }
 
+  /**
+   * Refuses a write on a directory that refuses writes (a read-only or emergency read-only file
+   * system): DuckDB aborts the whole process when it cannot undo a failed write (it truncates its
+   * WAL), so it is not given one. One probe write (write-probe.ts) per batch.
+   */
+  async #writable(): Promise<void> {
+    const refused = await writeRefused(this.#dir);
+    if (refused === undefined) return;
+    throw new StorageReadOnlyError(
+      `the log tables cannot write: ${this.#dir} refuses writes (${refused}); reads still work`,
+      { where: this.#dir, reason: 'read-only' },
+    );
+  }
+
   async #append(table: string, rows: NormalizedRow[], namespace: string): Promise<{ written: number }> {
     if (this.#closed) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the log tables are closed');
+    await this.#writable();
     const rate = this.#settings.get(table)?.sampleRate ?? 1;
     const kept = rate > 1 ? rows.filter(() => this.#random() * rate < 1) : rows;
     if (kept.length === 0) return { written: 0 };
@@ -335,7 +353,10 @@ export class LogTables {
 
   /** Runs `f` with the write connection, after every write before it. For retention and feeds. */
   writing<T>(f: (c: DuckDBConnection, tables: string[]) => Promise<T>): Promise<T> {
-    return this.#serial.run(() => f(this.#write, [...this.#schemas.keys()]));
+    return this.#serial.run(async () => {
+      await this.#writable();
+      return f(this.#write, [...this.#schemas.keys()]);
+    });
   }
 
   async getMeta(key: string): Promise<string | undefined> {
@@ -349,9 +370,13 @@ export class LogTables {
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    await this.#serial.run(() =>
-      this.#write.run(`INSERT OR REPLACE INTO ${SYSTEM_PREFIX}meta VALUES ($key, $value)`, { key, value }),
-    );
+    await this.#serial.run(async () => {
+      await this.#writable();
+      await this.#write.run(`INSERT OR REPLACE INTO ${SYSTEM_PREFIX}meta VALUES ($key, $value)`, {
+        key,
+        value,
+      });
+    });
   }
 
   async close(): Promise<void> {
