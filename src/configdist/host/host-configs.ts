@@ -14,7 +14,13 @@ import { dirname, join } from 'node:path';
 import type { DabbaClient } from '../../client/index.ts';
 import { NotFoundError, UnavailableError, messageOf } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
-import { splitJobId, type ConfigMeta, type ConfigOnChange, type TaskConfigMount } from '../../model/index.ts';
+import {
+  configShardOf,
+  splitJobId,
+  type ConfigMeta,
+  type ConfigOnChange,
+  type TaskConfigMount,
+} from '../../model/index.ts';
 import { Distribution } from './distribution.ts';
 
 /** What the agent lets this module do to a running task. */
@@ -198,8 +204,9 @@ export class HostConfigs {
   #onMeta(m: ConfigMeta): void {
     const sub = this.#subs.get(`${m.namespace}\0${m.path}`);
     if (sub === undefined || m.version <= sub.version) return;
+    const metaAt = Date.now();
     sub.updating = sub.updating
-      .then(() => this.#update(sub, m))
+      .then(() => this.#update(sub, m, metaAt))
       .catch((e: unknown) => {
         this.#o.logger.warn(
           { err: messageOf(e), config: m.path, version: m.version },
@@ -208,9 +215,11 @@ export class HostConfigs {
       });
   }
 
-  async #update(sub: Subscription, m: ConfigMeta): Promise<void> {
+  async #update(sub: Subscription, m: ConfigMeta, metaAt: number): Promise<void> {
     if (m.version <= sub.version) return;
+    const startAt = Date.now();
     const file = await this.dist.cache.file(m);
+    const fetchedAt = Date.now();
     if (m.version <= sub.version) return;
     const old = sub.digest;
     sub.version = m.version;
@@ -220,8 +229,19 @@ export class HostConfigs {
       await this.#writeMount(mount.file, sub);
       this.#notify(mount);
     }
+    // Epoch ms of each step, for the benchmarks' per-stage breakdown (bench/config-stages.ts).
     this.#o.logger.info(
-      { config: sub.path, namespace: sub.namespace, version: sub.version },
+      {
+        config: sub.path,
+        namespace: sub.namespace,
+        version: sub.version,
+        mounts: sub.mounts.size,
+        depth: this.dist.member(configShardOf(sub.namespace, sub.path))?.position?.depth ?? -1,
+        metaAt,
+        startAt,
+        fetchedAt,
+        writtenAt: Date.now(),
+      },
       'config updated',
     );
     this.#report(sub);

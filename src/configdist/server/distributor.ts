@@ -282,14 +282,14 @@ export class Distributor {
       try {
         if (from === undefined) {
           const { kvs, revision } = await store.range(prefix);
-          for (const kv of kvs) this.#publish(JSON.parse(kv.value) as ConfigVersion);
+          for (const kv of kvs) this.#publish(JSON.parse(kv.value) as ConfigVersion, false);
           from = revision + 1;
           this.#markLoaded();
         }
         for await (const batch of store.watch(prefix, { signal, fromRevision: from })) {
           for (const e of batch) {
             from = e.kv.modRevision + 1;
-            if (e.type === 'put') this.#publish(JSON.parse(e.kv.value) as ConfigVersion);
+            if (e.type === 'put') this.#publish(JSON.parse(e.kv.value) as ConfigVersion, true);
           }
         }
       } catch (e) {
@@ -301,14 +301,21 @@ export class Distributor {
     }
   }
 
-  #publish(v: ConfigVersion): void {
+  #publish(v: ConfigVersion, live: boolean): void {
     const meta = this.#setMeta(v);
     if (meta === undefined) return;
     const shard = configShardOf(v.namespace, v.path);
-    for (const fn of this.#listeners.get(shard) ?? []) {
+    const listeners = this.#listeners.get(shard) ?? new Set();
+    for (const fn of listeners) {
       this.#stat(shard).metaSent++;
       fn(meta);
     }
+    // Epoch ms, for the benchmarks' per-stage breakdown (bench/config-stages.ts).
+    if (live)
+      this.#o.logger.info(
+        { config: v.path, version: v.version, storedAt: v.at, sentAt: Date.now(), streams: listeners.size },
+        'config version published',
+      );
   }
 
   async #sweep(signal: AbortSignal): Promise<void> {
