@@ -62,12 +62,17 @@ export interface HostConfigsOptions {
   idleMs?: number;
 }
 
-/** Writes `bytes` to `file` atomically: a temp file in the same directory, then a rename over it. */
+/**
+ * Writes `bytes` to `file` atomically: a temp file in the same directory, then a rename over it. A
+ * reader sees the old file or the new one, never a mix. Not fsynced: a task's config files are a copy
+ * the agent writes again from its content cache at each start (an fsync per file per task made a
+ * change to many subscriptions wait on the disk: docs/config.md, "Delivery").
+ */
 export async function writeAtomic(file: string, bytes: Buffer | string | { copyOf: string }): Promise<void> {
   const tmp = join(dirname(file), `.${randomBytes(6).toString('hex')}.tmp`);
   try {
     if (typeof bytes === 'object' && 'copyOf' in bytes) await copyFile(bytes.copyOf, tmp);
-    else await writeFile(tmp, bytes, { mode: 0o644, flush: true });
+    else await writeFile(tmp, bytes, { mode: 0o644 });
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
@@ -225,10 +230,13 @@ export class HostConfigs {
     sub.version = m.version;
     sub.digest = m.digest;
     sub.file = file;
-    for (const mount of [...sub.mounts.values()]) {
-      await this.#writeMount(mount.file, sub);
-      this.#notify(mount);
-    }
+    // Every task's files at once (each file is still replaced atomically).
+    await Promise.all(
+      [...sub.mounts.values()].map(async (mount) => {
+        await this.#writeMount(mount.file, sub);
+        this.#notify(mount);
+      }),
+    );
     // Epoch ms of each step, for the benchmarks' per-stage breakdown (bench/config-stages.ts).
     this.#o.logger.info(
       {

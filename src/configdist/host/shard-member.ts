@@ -202,7 +202,9 @@ export class ShardMember {
       this.#o.data.metaReceived++;
       const known = this.#metas.get(metaKey(m));
       if (known !== undefined && known.version >= m.version) continue;
-      this.#metas.set(metaKey(m), m);
+      // Kept without an inline content (snapshots stay small); passed on with it.
+      const { content, ...kept } = m;
+      this.#metas.set(metaKey(m), content === undefined ? m : kept);
       for (const send of this.#children) {
         this.#o.data.metaForwarded++;
         send({ type: 'meta', meta: m });

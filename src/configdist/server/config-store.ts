@@ -185,7 +185,7 @@ export class ConfigStore {
         input.path,
         await this.#schemasFor(input.namespace, input.path),
       );
-      await this.#keepContent(input.content, digest);
+      const inline = await this.#keepContent(input.content, digest);
       const v: ConfigVersion = {
         namespace: input.namespace,
         path: input.path,
@@ -211,6 +211,7 @@ export class ConfigStore {
         success: [
           { type: 'put', key: keys.config(input.namespace, input.path), value },
           { type: 'put', key: keys.configVersion(input.namespace, input.path, v.version), value },
+          ...inline,
         ],
       });
       if (r.succeeded) return { config: v, changed: true };
@@ -264,10 +265,20 @@ export class ConfigStore {
     return out;
   }
 
-  async #keepContent(content: Buffer, digest: Digest): Promise<void> {
-    if (this.#blobs) await this.#blobs.putBytes(content, { digest, size: content.length });
-    if (content.length <= INLINE_MAX_BYTES && !(await this.#store.get(keys.configBlob(digest)))) {
-      await this.#store.put(keys.configBlob(digest), content.toString('base64'));
+  /**
+   * Keeps a large content in the blob store; a small one goes into the Store in the version's own
+   * transaction (the returned put, when the Store does not have it yet): one commit per change
+   * instead of two, and no file written on the put's path.
+   */
+  async #keepContent(
+    content: Buffer,
+    digest: Digest,
+  ): Promise<{ type: 'put'; key: string; value: string }[]> {
+    if (content.length > INLINE_MAX_BYTES) {
+      if (this.#blobs) await this.#blobs.putBytes(content, { digest, size: content.length });
+      return [];
     }
+    if (await this.#store.get(keys.configBlob(digest))) return [];
+    return [{ type: 'put', key: keys.configBlob(digest), value: content.toString('base64') }];
   }
 }

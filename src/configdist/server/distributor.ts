@@ -12,7 +12,9 @@
 import { messageOf, UnavailableError } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import {
+  META_INLINE_MAX_BYTES,
   configShardOf,
+  keys,
   type ConfigMeta,
   type ConfigTreeView,
   type ConfigVersion,
@@ -289,7 +291,7 @@ export class Distributor {
         for await (const batch of store.watch(prefix, { signal, fromRevision: from })) {
           for (const e of batch) {
             from = e.kv.modRevision + 1;
-            if (e.type === 'put') this.#publish(JSON.parse(e.kv.value) as ConfigVersion, true);
+            if (e.type === 'put') await this.#publishLive(JSON.parse(e.kv.value) as ConfigVersion);
           }
         }
       } catch (e) {
@@ -301,9 +303,21 @@ export class Distributor {
     }
   }
 
-  #publish(v: ConfigVersion, live: boolean): void {
-    const meta = this.#setMeta(v);
-    if (meta === undefined) return;
+  /** A new version from the watch: a small content is read to go with its metadata. */
+  async #publishLive(v: ConfigVersion): Promise<void> {
+    let content: string | undefined;
+    if (v.size <= META_INLINE_MAX_BYTES && this.#listeners.has(configShardOf(v.namespace, v.path))) {
+      // Stored in the version's own transaction (config-store.ts); a miss just means no inline copy.
+      content = (await this.#o.store.get(keys.configBlob(v.digest)).catch(() => undefined))?.value;
+    }
+    this.#publish(v, true, content);
+  }
+
+  #publish(v: ConfigVersion, live: boolean, content?: string): void {
+    const stored = this.#setMeta(v);
+    if (stored === undefined) return;
+    // The content goes to the streams only: the kept metadata (snapshots) stays small.
+    const meta = content === undefined ? stored : { ...stored, content };
     const shard = configShardOf(v.namespace, v.path);
     const listeners = this.#listeners.get(shard) ?? new Set();
     for (const fn of listeners) {
