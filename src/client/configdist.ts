@@ -15,8 +15,15 @@ export type MetaEvent = { type: 'snapshot'; metas: ConfigMeta[] } | { type: 'met
 export interface ConfigDistApi {
   /** Joins the shard's tree while iterated: the host's positions, until the server closes it. */
   tree(shard: number, host: string, url: string, signal: AbortSignal): AsyncGenerator<TreeEvent>;
-  /** False when the host is not (or no longer) in the tree. */
-  heartbeat(shard: number, host: string, hb: TreeHeartbeat): Promise<boolean>;
+  /**
+   * `member` false when the host is not (or no longer) in the tree; `heartbeatMs`, the interval to
+   * beat at (the distributor lengthens it when it has many members; older servers do not say).
+   */
+  heartbeat(
+    shard: number,
+    host: string,
+    hb: TreeHeartbeat,
+  ): Promise<{ member: boolean; heartbeatMs?: number }>;
   /** The shard's metadata from this upstream: a snapshot, then each new version. */
   meta(shard: number, host: string, signal: AbortSignal): AsyncGenerator<MetaEvent>;
 }
@@ -50,7 +57,11 @@ export function configDistApi(send: ConfigTransport): ConfigDistApi {
     },
     heartbeat: async (shard, host, hb) => {
       const res = await send('POST', `${base(shard, host)}/heartbeat`, { body: hb });
-      return ((await parseResponse(res)) as { member: boolean }).member;
+      const body = (await parseResponse(res)) as { member: boolean; heartbeatMs?: unknown };
+      return {
+        member: body.member,
+        ...(typeof body.heartbeatMs === 'number' ? { heartbeatMs: body.heartbeatMs } : {}),
+      };
     },
     async *meta(shard, host, signal) {
       for await (const e of events(`${base(shard, host)}/meta`, signal)) {

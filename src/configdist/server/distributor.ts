@@ -39,10 +39,18 @@ export interface DistributorOptions {
   heartbeatMs?: number;
   /** A member silent this long is dead (ms, default 3 heartbeats). */
   deadAfterMs?: number;
+  /**
+   * Heartbeats per second this distributor takes at most, over all its members (default 2,000):
+   * past heartbeatsPerSecond × heartbeatMs / 1000 members, each is told a longer interval (and is
+   * dead after as many of its own intervals as deadAfterMs is of heartbeatMs).
+   */
+  heartbeatsPerSecond?: number;
   monotonic?: () => number;
 }
 
 export interface DistMember extends TreeMember {
+  /** The heartbeat interval this member was last told (ms). */
+  beatMs: number;
   /** Sends the member its position (its tree stream). */
   send(p: TreePosition): void;
   /** Ends its tree stream (it is out of the tree). */
@@ -78,11 +86,13 @@ function addInto(sum: Record<string, number>, counters: object | undefined): voi
 
 export const DEFAULT_FANOUT = 3;
 export const DEFAULT_HEARTBEAT_MS = 2000;
+export const DEFAULT_HEARTBEATS_PER_SECOND = 2000;
 
 export class Distributor {
   readonly fanout: number;
   readonly heartbeatMs: number;
   readonly deadAfterMs: number;
+  readonly heartbeatsPerSecond: number;
   readonly #o: DistributorOptions;
   readonly #now: () => number;
   readonly #trees = new Map<number, ShardTree<DistMember>>();
@@ -98,6 +108,7 @@ export class Distributor {
     this.fanout = o.fanout ?? DEFAULT_FANOUT;
     this.heartbeatMs = o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.deadAfterMs = o.deadAfterMs ?? 3 * this.heartbeatMs;
+    this.heartbeatsPerSecond = o.heartbeatsPerSecond ?? DEFAULT_HEARTBEATS_PER_SECOND;
     this.#now = o.monotonic ?? (() => performance.now());
     this.#loaded = new Promise((resolve) => (this.#markLoaded = resolve));
   }
@@ -120,7 +131,8 @@ export class Distributor {
       });
     const tree = this.#tree(shard);
     const old = tree.get(host);
-    const m: DistMember = { host, url, index: 0, lastSeen: this.#now(), send, close };
+    const beatMs = this.beatMs();
+    const m: DistMember = { host, url, index: 0, lastSeen: this.#now(), beatMs, send, close };
     const changed = tree.join(m);
     this.#stat(shard).joins++;
     if (old !== undefined) old.close('replaced by a new stream of the same host');
@@ -136,25 +148,38 @@ export class Distributor {
     this.#remove(tree, m, 'left');
   }
 
-  /** A heartbeat: false when the host is not in the tree (it should open its stream again). */
-  heartbeat(shard: number, host: string, hb: TreeHeartbeat): boolean {
+  /** The heartbeat interval members are told now: heartbeatMs, longer past the rate budget. */
+  beatMs(): number {
+    let members = 0;
+    for (const t of this.#trees.values()) members += t.size;
+    const spread = Math.ceil((members * 1000) / this.heartbeatsPerSecond / 1000) * 1000;
+    return Math.max(this.heartbeatMs, spread);
+  }
+
+  /**
+   * A heartbeat: `member` false when the host is not in the tree (it should open its stream again);
+   * `heartbeatMs`, the interval to beat at from now on.
+   */
+  heartbeat(shard: number, host: string, hb: TreeHeartbeat): { member: boolean; heartbeatMs: number } {
     const tree = this.#trees.get(shard);
     const m = tree?.get(host);
-    if (tree === undefined || m === undefined) return false;
+    const beatMs = this.beatMs();
+    if (tree === undefined || m === undefined) return { member: false, heartbeatMs: beatMs };
     const now = this.#now();
     m.lastSeen = now;
+    m.beatMs = Math.max(m.beatMs, beatMs);
     if (hb.control) m.control = hb.control;
     if (hb.data) m.data = hb.data;
     this.#stat(shard).heartbeats++;
     for (const s of hb.suspects ?? []) {
       const x = tree.get(s);
       // A reported upstream that has also missed a heartbeat is dead; one still beating is not.
-      if (x !== undefined && x !== m && x.lastSeen < now - 1.5 * this.heartbeatMs) {
+      if (x !== undefined && x !== m && x.lastSeen < now - 1.5 * x.beatMs) {
         this.#stat(shard).deaths++;
         this.#remove(tree, x, `reported failed by ${host}`);
       }
     }
-    return true;
+    return { member: true, heartbeatMs: beatMs };
   }
 
   /** The shard's tree, or undefined when this replica does not own the shard. */
@@ -253,9 +278,11 @@ export class Distributor {
   }
 
   #tell(tree: ShardTree<DistMember>, members: DistMember[]): void {
+    const beatMs = this.beatMs();
     for (const m of members) {
       this.#stat(tree.shard).positionsSent++;
-      m.send(tree.position(m, this.heartbeatMs));
+      m.beatMs = Math.max(m.beatMs, beatMs);
+      m.send(tree.position(m, beatMs));
     }
   }
 
@@ -339,7 +366,8 @@ export class Distributor {
         signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
       });
       if (signal.aborted) break;
-      const before = this.#now() - this.deadAfterMs;
+      const now = this.#now();
+      const deadAfter = this.deadAfterMs / this.heartbeatMs;
       for (const [shard, tree] of this.#trees) {
         if (!this.owns(shard)) {
           // The shard moved to another replica: its members go there (their clients fail over).
@@ -347,7 +375,7 @@ export class Distributor {
           this.#trees.delete(shard);
           continue;
         }
-        for (const m of tree.silentSince(before)) {
+        for (const m of tree.order.filter((x) => x.lastSeen < now - deadAfter * x.beatMs)) {
           this.#stat(shard).deaths++;
           this.#remove(tree, m, 'no heartbeat');
         }

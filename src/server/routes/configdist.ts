@@ -101,7 +101,7 @@ export function configDistRoutes(router: Router, dist: Distributor): void {
       ...(control ? { control } : {}),
       ...(data ? { data } : {}),
     };
-    return { member: dist.heartbeat(shard, params['id'] ?? '', hb) };
+    return dist.heartbeat(shard, params['id'] ?? '', hb);
   });
 
   router.on('GET', '/v1/configdist/shards/:shard/hosts/:id/meta', async ({ params, res, signal }) => {
