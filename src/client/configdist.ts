@@ -9,6 +9,14 @@ import type { ConfigTransport } from './configs.ts';
 import { errorFromBody, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
 
+export interface ConfigReport {
+  namespace: string;
+  path: string;
+  version: number;
+  digest: string;
+  ageMs: number;
+}
+
 export type TreeEvent = { type: 'position'; position: TreePosition } | { type: 'closed'; reason: string };
 export type MetaEvent = { type: 'snapshot'; metas: ConfigMeta[] } | { type: 'meta'; meta: ConfigMeta };
 
@@ -24,6 +32,8 @@ export interface ConfigDistApi {
     host: string,
     hb: TreeHeartbeat,
   ): Promise<{ member: boolean; heartbeatMs?: number }>;
+  /** What this host has of several configs (`ageMs`: how long it has had it). */
+  report(host: string, reports: ConfigReport[]): Promise<void>;
   /** The shard's metadata from this upstream: a snapshot, then each new version. */
   meta(shard: number, host: string, signal: AbortSignal): AsyncGenerator<MetaEvent>;
 }
@@ -62,6 +72,11 @@ export function configDistApi(send: ConfigTransport): ConfigDistApi {
         member: body.member,
         ...(typeof body.heartbeatMs === 'number' ? { heartbeatMs: body.heartbeatMs } : {}),
       };
+    },
+    report: async (host, reports) => {
+      await parseResponse(
+        await send('POST', `/v1/configdist/hosts/${encodeURIComponent(host)}/reports`, { body: { reports } }),
+      );
     },
     async *meta(shard, host, signal) {
       for await (const e of events(`${base(shard, host)}/meta`, signal)) {

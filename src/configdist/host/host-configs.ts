@@ -24,6 +24,7 @@ import {
   type TaskConfigMount,
 } from '../../model/index.ts';
 import { Distribution } from './distribution.ts';
+import { HostReports } from './host-reports.ts';
 
 /** What the agent lets this module do to a running task. */
 export interface TaskNotifier {
@@ -121,9 +122,11 @@ export class HostConfigs {
   readonly #o: HostConfigsOptions;
   readonly #subs = new Map<string, Subscription>();
   readonly #notifiers = new Map<string, TaskNotifier>();
+  readonly #reports: HostReports;
 
   constructor(o: HostConfigsOptions) {
     this.#o = o;
+    this.#reports = new HostReports(o.client, o.hostId, o.logger);
     this.dist = new Distribution({
       client: o.client,
       hostId: o.hostId,
@@ -180,6 +183,7 @@ export class HostConfigs {
       if (signal.aborted) resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
     });
+    this.#reports.close();
     await this.dist.close();
   }
 
@@ -312,11 +316,6 @@ export class HostConfigs {
   }
 
   #report(sub: Subscription): void {
-    void this.#o.client
-      .configs()
-      .reportHost(this.#o.hostId, sub.namespace, sub.path, sub.version, sub.digest)
-      .catch((e: unknown) =>
-        this.#o.logger.debug({ err: messageOf(e), config: sub.path }, 'config report failed'),
-      );
+    this.#reports.add({ namespace: sub.namespace, path: sub.path, version: sub.version, digest: sub.digest });
   }
 }

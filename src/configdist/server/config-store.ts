@@ -246,6 +246,20 @@ export class ConfigStore {
     await this.#store.put(keys.configHost(namespace, path, state.host), JSON.stringify(state));
   }
 
+  /** What a host has of several configs at once (one transaction per 64). */
+  async reportHosts(reports: (ConfigHostState & { namespace: string; path: string })[]): Promise<void> {
+    for (let i = 0; i < reports.length; i += 64) {
+      await this.#store.txn({
+        compare: [],
+        success: reports.slice(i, i + 64).map(({ namespace, path, ...state }) => ({
+          type: 'put' as const,
+          key: keys.configHost(namespace, path, state.host),
+          value: JSON.stringify(state),
+        })),
+      });
+    }
+  }
+
   async status(namespace: string, path: string): Promise<ConfigStatusView> {
     const latest = await this.latest(namespace, path);
     const { kvs } = await this.#store.range(keys.configHostsPrefix(namespace, path));
