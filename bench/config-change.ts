@@ -17,7 +17,7 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { DabbaClient, type ConfigApi } from '../src/client/index.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { JobView } from '../src/model/index.ts';
@@ -118,7 +118,13 @@ async function round(api: ConfigApi, subs: Sub[], n: number, samples: Sample[]):
   return took;
 }
 
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+
 async function main(): Promise<void> {
+  console.log(`load average at the start: ${load()}`);
   const out = await mkdtemp(join(tmpdir(), 'dabba-bench-cfgchange-'));
   const tb = await startTestbed({
     hosts: HOSTS,
@@ -205,6 +211,7 @@ async function main(): Promise<void> {
       ['distribution', 'samples', 'p50', 'p99', 'max'],
       rows,
     );
+    console.log(`load average at the end: ${load()}`);
   } finally {
     await tb.stop();
     await rm(out, { recursive: true, force: true });

@@ -21,7 +21,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DabbaClient } from '../src/client/index.ts';
@@ -143,7 +143,13 @@ async function states(ws: Worker[]): Promise<WorkerState[]> {
   return Promise.all(ws.map((w) => w.ask<WorkerState>('state')));
 }
 
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+
 async function main(): Promise<void> {
+  console.log(`load average at the start: ${load()}`);
   const dir = await mkdtemp(join(tmpdir(), 'dabba-bench-cfgsubs-'));
   const { child, url, token } = await startServer(dir);
   const pid = child.pid ?? 0;
@@ -229,6 +235,7 @@ async function main(): Promise<void> {
         ],
       ],
     );
+    console.log(`load average at the end: ${load()}`);
     console.log(
       `simulator processes: RSS ${st.map((s) => mb(s.memory)).join(', ')}; failures ${JSON.stringify(
         st.reduce<Record<string, number>>((a, s) => {
