@@ -15,6 +15,10 @@
  *   sent to the new version's metadata arriving at that host; p50, p99, max over every host and
  *   change. Goal: p99 < 5 s, the server under 1 GB and one core.
  *
+ * Each subscriber holds a tree stream to the server: the server needs a descriptor per subscriber,
+ * so SUBSCRIBERS is bounded by its open-files limit (`ulimit -n`; raise it beforehand, e.g.
+ * `prlimit --nofile=100000 --pid $$`, where the machine allows).
+ *
  *   node bench/config-subscribers.ts [--subscribers 40000] [--workers 8] [--fanout 3] [--changes 5]
  *     [--idle-seconds 30] [--server-log FILE]
  */
@@ -45,7 +49,6 @@ const CHANGES = Number(values.changes);
 const IDLE_S = Number(values['idle-seconds']);
 const PATH = 'sim/settings.json';
 const REPO = join(import.meta.dirname, '..');
-const NOFILE = String(SUBS * 2 + 10_000);
 
 const content = (n: number): Buffer => {
   const head = JSON.stringify({ n, pad: '' });
@@ -64,10 +67,8 @@ function usage(pid: number): { cpuS: number; rss: number; hwm: number } {
 
 async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; token: string }> {
   const child = spawn(
-    'prlimit',
+    process.execPath,
     [
-      `--nofile=${NOFILE}:${NOFILE}`,
-      process.execPath,
       join(REPO, 'src', 'bin', 'dabba.ts'),
       'server',
       '--data-dir',
@@ -117,7 +118,7 @@ class Worker {
     this.child = fork(
       join(import.meta.dirname, 'config-subscribers-sim.ts'),
       [url, token, String(index), String(count), String(shard), `127.0.0.${10 + index}`],
-      { execPath: 'prlimit', execArgv: [`--nofile=${NOFILE}:${NOFILE}`, process.execPath], stdio: 'inherit' },
+      { stdio: 'inherit' },
     );
     this.child.on('message', (m: { type: string }) => {
       const w = this.#waiters.get(m.type);
@@ -151,9 +152,19 @@ const load = (): string =>
 async function main(): Promise<void> {
   console.log(`load average at the start: ${load()}`);
   const dir = await mkdtemp(join(tmpdir(), 'dabba-bench-cfgsubs-'));
-  const { child, url, token } = await startServer(dir);
+  const { child, url, token } = await startServer(dir).catch(async (e: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  });
   const pid = child.pid ?? 0;
   const workers: Worker[] = [];
+  // Stopped from outside: the server and the simulators go too.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      for (const w of workers) w.child.kill('SIGKILL');
+      child.kill('SIGKILL');
+      process.exit(1);
+    });
   const rows: (string | number)[][] = [];
   const phase = (name: string, t0: number, u0: ReturnType<typeof usage>): void => {
     const u = usage(pid);
