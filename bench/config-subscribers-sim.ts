@@ -125,18 +125,19 @@ class SimHost {
       new URL(`${base}${this.path('meta')}`),
       { agent: streams, headers: this.parentUrl === null ? { authorization: `Bearer ${TOKEN}` } : {} },
       (res) => {
-        if (res.statusCode !== 200) {
-          res.resume();
-          return;
-        }
-        onEvents(res, (e) => this.apply(e));
+        if (res.statusCode !== 200) res.resume();
+        else onEvents(res, (e) => this.apply(e));
+        res.on('close', retry);
       },
     );
-    req.on('error', () => {
+    // The stream failed or ended (its upstream went, or refused): again, unless replaced since.
+    const retry = (): void => {
       if (this.metaReq !== req) return;
+      this.metaReq = undefined;
       failures.meta++;
-      setTimeout(() => this.metaReq === req && this.follow(), 500);
-    });
+      setTimeout(() => this.metaReq === undefined && this.follow(), 500);
+    };
+    req.on('error', retry);
     this.metaReq = req;
     req.end();
   }

@@ -48,6 +48,7 @@ const WORKERS = Number(values.workers);
 const CHANGES = Number(values.changes);
 const IDLE_S = Number(values['idle-seconds']);
 const PATH = 'sim/settings.json';
+const BUILD_LIMIT_S = 600;
 const REPO = join(import.meta.dirname, '..');
 
 const content = (n: number): Buffer => {
@@ -191,7 +192,8 @@ async function main(): Promise<void> {
       const ready = st.reduce((a, s) => a + s.ready, 0);
       const positioned = st.reduce((a, s) => a + s.positioned, 0);
       process.stderr.write(`\r${positioned} positioned, ${ready} with their upstream's snapshot`);
-      if (ready >= SUBS) break;
+      // Stops waiting after BUILD_LIMIT_S: the figures then say how many had joined.
+      if (ready >= SUBS || Date.now() - t0 > BUILD_LIMIT_S * 1000) break;
     }
     const buildS = (Date.now() - t0) / 1000;
     process.stderr.write('\n');

@@ -40,7 +40,7 @@ export interface DistributorOptions {
   /** A member silent this long is dead (ms, default 3 heartbeats). */
   deadAfterMs?: number;
   /**
-   * Heartbeats per second this distributor takes at most, over all its members (default 2,000):
+   * Heartbeats per second this distributor takes at most, over all its members (default 1,000):
    * past heartbeatsPerSecond × heartbeatMs / 1000 members, each is told a longer interval (and is
    * dead after as many of its own intervals as deadAfterMs is of heartbeatMs).
    */
@@ -86,7 +86,7 @@ function addInto(sum: Record<string, number>, counters: object | undefined): voi
 
 export const DEFAULT_FANOUT = 3;
 export const DEFAULT_HEARTBEAT_MS = 2000;
-export const DEFAULT_HEARTBEATS_PER_SECOND = 2000;
+export const DEFAULT_HEARTBEATS_PER_SECOND = 1000;
 
 export class Distributor {
   readonly fanout: number;
