@@ -26,7 +26,7 @@ const shard = Number(SHARD);
 const JOINING_AT_ONCE = 64;
 
 const streams = new Agent({ keepAlive: false, maxSockets: Infinity, localAddress: LOCAL });
-const calls = new Agent({ keepAlive: true, maxSockets: 256, localAddress: LOCAL });
+const calls = new Agent({ keepAlive: true, maxSockets: 64, localAddress: LOCAL });
 
 type Sse = { event: string; data: string };
 
@@ -146,7 +146,10 @@ class SimHost {
     const now = Date.now();
     if (e.event === 'snapshot') {
       const metas = JSON.parse(e.data) as Meta[];
-      this.version = Math.max(this.version, ...metas.map((m) => m.version));
+      const v = Math.max(this.version, ...metas.map((m) => m.version));
+      // A version that came in a new upstream's snapshot (after a repair) arrived now too.
+      if (this.ready && v > this.version) this.got.set(v, now);
+      this.version = v;
       if (!this.ready) {
         this.ready = true;
         joined.ready++;

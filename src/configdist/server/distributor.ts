@@ -87,6 +87,9 @@ function addInto(sum: Record<string, number>, counters: object | undefined): voi
 export const DEFAULT_FANOUT = 3;
 export const DEFAULT_HEARTBEAT_MS = 2000;
 export const DEFAULT_HEARTBEATS_PER_SECOND = 1000;
+/** More silent members than this share of a tree (and MASS_SILENCE_MIN) at one sweep: none is dead. */
+const MASS_SILENCE_SHARE = 0.2;
+const MASS_SILENCE_MIN = 10;
 
 export class Distributor {
   readonly fanout: number;
@@ -375,7 +378,18 @@ export class Distributor {
           this.#trees.delete(shard);
           continue;
         }
-        for (const m of tree.order.filter((x) => x.lastSeen < now - deadAfter * x.beatMs)) {
+        const silent = tree.order.filter((x) => x.lastSeen < now - deadAfter * x.beatMs);
+        if (silent.length > Math.max(MASS_SILENCE_MIN, MASS_SILENCE_SHARE * tree.size)) {
+          // Many silent at once: the distributor is behind on its heartbeats (a starved or paused
+          // process), not that many hosts dead; removing them all would have them all join again
+          // at once. Dead agents' streams close by themselves, and children report dead parents.
+          this.#o.logger.warn(
+            { shard, silent: silent.length, members: tree.size },
+            'many config tree members silent at once: none taken for dead',
+          );
+          continue;
+        }
+        for (const m of silent) {
           this.#stat(shard).deaths++;
           this.#remove(tree, m, 'no heartbeat');
         }
