@@ -9,17 +9,21 @@
  * Printed: p50, p99 and max over every subscription and round. Goal: p99 < 1 s.
  * (1,000 tasks of one config each overloaded this 2-core machine's testbed: 100 x 10 by default.)
  *
- *   node bench/config-change.ts [--hosts 16] [--tasks 100] [--configs 10] [--rounds 3]
+ * Then where the time went (bench/config-stages.ts): per step from the put to the task's file, from
+ * the server's and agents' logs (level info).
+ *
+ *   node bench/config-change.ts [--hosts 16] [--tasks 100] [--configs 10] [--rounds 3] [--fanouts 3,0]
  */
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { DabbaClient, type ConfigApi } from '../src/client/index.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { JobView } from '../src/model/index.ts';
 import { startTestbed } from '../scripts/testbed/index.ts';
 import { until, useFanout } from './config-testbed.ts';
+import { printStages, StageLogs, type Sample } from './config-stages.ts';
 import { pct, table } from './report.ts';
 
 const { values } = parseArgs({
@@ -28,6 +32,7 @@ const { values } = parseArgs({
     tasks: { type: 'string', default: '100' },
     configs: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
+    fanouts: { type: 'string', default: '3,0' },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -35,6 +40,7 @@ const TASKS = Number(values.tasks);
 const CONFIGS = Number(values.configs);
 const SUBS = TASKS * CONFIGS;
 const ROUNDS = Number(values.rounds);
+const FANOUTS = values.fanouts.split(',').map(Number);
 const PATHS = Array.from({ length: CONFIGS }, (_, i) => `app/c${i}.json`);
 const mountOf = (i: number): string => `/etc/app/c${i}/c.json`;
 
@@ -44,31 +50,47 @@ const content = (n: number): string => {
   return JSON.stringify({ n, pad: 'x'.repeat(1023 - head.length) }) + '\n';
 };
 
+interface Sub {
+  host: string;
+  file: string;
+  config: number;
+}
+
 /** One round: every config gets version n at once; per subscription, ms from its put's start. */
-async function round(api: ConfigApi, subs: { file: string; config: number }[], n: number): Promise<number[]> {
+async function round(api: ConfigApi, subs: Sub[], n: number, samples: Sample[]): Promise<number[]> {
   const version = `${n}\n`;
   const took = new Array<number>(subs.length).fill(-1);
   const t0 = new Array<number>(CONFIGS).fill(0);
+  const answered = new Array<number>(CONFIGS).fill(0);
   let left = subs.length;
+  // The time is the inotify event's (the `.version` file renamed into place, the update's last
+  // step), confirmed by reading the file: reads queued behind this process's other file work must
+  // not count as the host's time.
   const checks = subs.map((s, i) => (): void => {
     const start = t0[s.config] ?? 0;
     if (took[i] !== -1 || start === 0) return;
+    const at = Date.now();
     void readFile(`${s.file}.version`, 'utf8').then(
       (v) => {
         if (v === version && took[i] === -1) {
-          took[i] = performance.now() - start;
+          took[i] = at - start;
           left--;
         }
       },
       () => undefined,
     );
   });
-  const watchers: FSWatcher[] = subs.map((s, i) => watch(join(s.file, '..'), checks[i] ?? (() => undefined)));
+  const watchers: FSWatcher[] = subs.map((s, i) =>
+    watch(join(s.file, '..'), (_event, name) => {
+      if (name === `${basename(s.file)}.version`) checks[i]?.();
+    }),
+  );
   try {
     await Promise.all(
       PATHS.map(async (path, c) => {
-        t0[c] = performance.now();
+        t0[c] = Date.now();
         await api.put(path, Buffer.from(content(n)), `round ${n}`);
+        answered[c] = Date.now();
       }),
     );
     // A version written before its watcher saw it: look once more after the puts.
@@ -82,15 +104,33 @@ async function round(api: ConfigApi, subs: { file: string; config: number }[], n
   } finally {
     for (const w of watchers) w.close();
   }
+  subs.forEach((s, i) => {
+    const putSentAt = t0[s.config] ?? 0;
+    samples.push({
+      host: s.host,
+      path: PATHS[s.config] ?? '',
+      version: n,
+      putSentAt,
+      putAnsweredAt: answered[s.config] ?? 0,
+      seenAt: putSentAt + (took[i] ?? 0),
+    });
+  });
   return took;
 }
 
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+
 async function main(): Promise<void> {
+  console.log(`load average at the start: ${load()}`);
   const out = await mkdtemp(join(tmpdir(), 'dabba-bench-cfgchange-'));
   const tb = await startTestbed({
     hosts: HOSTS,
     racks: HOSTS,
-    logLevel: 'warn',
+    // info: the stamps of each step (bench/config-stages.ts) are info lines.
+    logLevel: 'info',
     readyTimeoutMs: 120_000,
     // This machine is shared: a host slow to heartbeat is not to be taken for dead mid-run.
     hostTimeout: '60s',
@@ -136,6 +176,7 @@ async function main(): Promise<void> {
       const h = tb.hosts.find((x) => x.id === t.host);
       if (!h) throw new Error(`no host ${t.host ?? ''}`);
       return PATHS.map((_, c) => ({
+        host: h.id,
         file: join(h.dataDir, 'configs', t.id, mountOf(c).slice(1)),
         config: c,
       }));
@@ -143,13 +184,19 @@ async function main(): Promise<void> {
     const hostsUsed = new Set(tasks.map((t) => t.host)).size;
     const rows: (string | number)[][] = [];
     let n = 1;
-    for (const [name, fanout] of [
-      ['tree (fan-out 3)', 3],
-      ['star (fan-out 0)', 0],
-    ] as const) {
+    for (const fanout of FANOUTS) {
+      const name = fanout === 0 ? 'star (fan-out 0)' : `tree (fan-out ${fanout})`;
       await useFanout(tb, PATHS[0] ?? '', fanout, hostsUsed);
       const all: number[] = [];
-      for (let r = 0; r < ROUNDS; r++) all.push(...(await round(api, subs, ++n)));
+      const samples: Sample[] = [];
+      for (let r = 0; r < ROUNDS; r++) all.push(...(await round(api, subs, ++n, samples)));
+      // The agents' log lines are written asynchronously: let them land.
+      await new Promise((r) => setTimeout(r, 2000));
+      const logs = new StageLogs(
+        tb.serverLog,
+        tb.hosts.map((h) => ({ host: h.id, file: h.logFile })),
+      );
+      printStages(name, logs, samples);
       all.sort((a, b) => a - b);
       rows.push([
         name,
@@ -164,6 +211,7 @@ async function main(): Promise<void> {
       ['distribution', 'samples', 'p50', 'p99', 'max'],
       rows,
     );
+    console.log(`load average at the end: ${load()}`);
   } finally {
     await tb.stop();
     await rm(out, { recursive: true, force: true });

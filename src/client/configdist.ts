@@ -9,14 +9,31 @@ import type { ConfigTransport } from './configs.ts';
 import { errorFromBody, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
 
+export interface ConfigReport {
+  namespace: string;
+  path: string;
+  version: number;
+  digest: string;
+  ageMs: number;
+}
+
 export type TreeEvent = { type: 'position'; position: TreePosition } | { type: 'closed'; reason: string };
 export type MetaEvent = { type: 'snapshot'; metas: ConfigMeta[] } | { type: 'meta'; meta: ConfigMeta };
 
 export interface ConfigDistApi {
   /** Joins the shard's tree while iterated: the host's positions, until the server closes it. */
   tree(shard: number, host: string, url: string, signal: AbortSignal): AsyncGenerator<TreeEvent>;
-  /** False when the host is not (or no longer) in the tree. */
-  heartbeat(shard: number, host: string, hb: TreeHeartbeat): Promise<boolean>;
+  /**
+   * `member` false when the host is not (or no longer) in the tree; `heartbeatMs`, the interval to
+   * beat at (the distributor lengthens it when it has many members; older servers do not say).
+   */
+  heartbeat(
+    shard: number,
+    host: string,
+    hb: TreeHeartbeat,
+  ): Promise<{ member: boolean; heartbeatMs?: number }>;
+  /** What this host has of several configs (`ageMs`: how long it has had it). */
+  report(host: string, reports: ConfigReport[]): Promise<void>;
   /** The shard's metadata from this upstream: a snapshot, then each new version. */
   meta(shard: number, host: string, signal: AbortSignal): AsyncGenerator<MetaEvent>;
 }
@@ -50,7 +67,16 @@ export function configDistApi(send: ConfigTransport): ConfigDistApi {
     },
     heartbeat: async (shard, host, hb) => {
       const res = await send('POST', `${base(shard, host)}/heartbeat`, { body: hb });
-      return ((await parseResponse(res)) as { member: boolean }).member;
+      const body = (await parseResponse(res)) as { member: boolean; heartbeatMs?: unknown };
+      return {
+        member: body.member,
+        ...(typeof body.heartbeatMs === 'number' ? { heartbeatMs: body.heartbeatMs } : {}),
+      };
+    },
+    report: async (host, reports) => {
+      await parseResponse(
+        await send('POST', `/v1/configdist/hosts/${encodeURIComponent(host)}/reports`, { body: { reports } }),
+      );
     },
     async *meta(shard, host, signal) {
       for await (const e of events(`${base(shard, host)}/meta`, signal)) {

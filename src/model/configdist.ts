@@ -21,7 +21,16 @@ export interface ConfigMeta {
   /** `sha256:HEX` of the content. */
   digest: string;
   size: number;
+  /**
+   * The content itself (base64), on a new version small enough (META_INLINE_MAX_BYTES) to ride
+   * down the tree with its metadata: each host has it at once, without a fetch from its parent.
+   * Never in a snapshot (a host that joins fetches what it mounts).
+   */
+  content?: string;
 }
+
+/** Contents up to this size travel inside their new version's metadata (ConfigMeta.content). */
+export const META_INLINE_MAX_BYTES = 8 * 1024;
 
 /** A host in a tree, as another host reaches it. */
 export interface TreePeer {
@@ -67,6 +76,8 @@ export interface DataStats {
   /** Bytes of content served to children. */
   bytesServed: number;
   contentsFetched: number;
+  /** Contents that came inside their metadata (no fetch). */
+  contentsInline: number;
   /** Fetches that went on from where they stopped (Range) at another upstream. */
   resumes: number;
   /** Upstream failures that sent a fetch or a metadata stream to the next upstream. */
@@ -153,6 +164,7 @@ export const emptyDataStats = (): DataStats => ({
   bytesFromServer: 0,
   bytesServed: 0,
   contentsFetched: 0,
+  contentsInline: 0,
   resumes: 0,
   fallbacks: 0,
   digestMismatches: 0,

@@ -141,7 +141,7 @@ export function buildRouter(o: ApiOptions): Router {
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);
   if (o.configs) configRoutes(router, o.configs, o.distributor);
-  if (o.distributor) configDistRoutes(router, o.distributor);
+  if (o.distributor && o.configs) configDistRoutes(router, o.distributor, o.configs);
   if (o.servers) serverRoutes(router, o.servers);
   metricsRoutes(
     router,

@@ -115,6 +115,11 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
     kind: 'host',
     path: '/v1/configdist/shards/0/hosts/h1/meta',
   },
+  'POST /v1/configdist/hosts/:id/reports': {
+    kind: 'host',
+    path: '/v1/configdist/hosts/h1/reports',
+    body: { reports: [] },
+  },
   'POST /v1/tokens': { kind: 'admin', path: '/v1/tokens', body: {} },
   'GET /v1/tokens': { kind: 'admin', path: '/v1/tokens' },
   'DELETE /v1/tokens/:name': { kind: 'admin', path: '/v1/tokens/nobody' },

@@ -17,8 +17,14 @@ export type { AuditRecord } from '../../model/index.ts';
 /** Routes a host principal's writes are recorded for (the rest of an agent's writes are routine). */
 const HOST_AUDITED = new Set(['POST /v1/hosts', 'POST /v1/hosts/join']);
 
-/** POSTs that change nothing (a dry run): not writes. */
-const READ_ONLY = new Set(['POST /v1/jobs/:name/plan']);
+/**
+ * POSTs that change nothing stored (a dry run; a config tree member's heartbeat, which only says it
+ * is alive): not writes.
+ */
+const READ_ONLY = new Set([
+  'POST /v1/jobs/:name/plan',
+  'POST /v1/configdist/shards/:shard/hosts/:id/heartbeat',
+]);
 
 export function shouldAudit(method: string, route: string, p: Principal): boolean {
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return false;

@@ -102,6 +102,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/configdist/shards/:shard/hosts/:id/tree': 'host-self',
   'POST /v1/configdist/shards/:shard/hosts/:id/heartbeat': 'host-self',
   'GET /v1/configdist/shards/:shard/hosts/:id/meta': 'host-self',
+  // A host's reports of the versions it has, several configs at once (only as itself).
+  'POST /v1/configdist/hosts/:id/reports': 'host-self',
   // Identity, namespaces, audit
   'POST /v1/tokens': 'admin',
   'GET /v1/tokens': 'admin',

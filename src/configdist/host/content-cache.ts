@@ -7,7 +7,7 @@
  * arriving: the bytes are forwarded as they come (pipelined), not after the whole content.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DabbaClient } from '../../client/index.ts';
 import { DabbaError, messageOf } from '../../errors/index.ts';
@@ -74,16 +74,51 @@ export class ContentCache {
     this.#o = o;
   }
 
-  /** The content's download (started if it is not there yet). */
+  /**
+   * The content's download (started if it is not there yet). A content that came inside its
+   * metadata (ConfigMeta.content) is written as it is once it matches its digest: no upstream.
+   */
   get(meta: ConfigMeta): Download {
     let d = this.#downloads.get(meta.digest);
     if (d === undefined || d.failed !== undefined) {
       const fresh = new Download(meta, this.#o.dir);
       this.#downloads.set(meta.digest, fresh);
-      fresh.finished = this.#fetch(fresh);
+      fresh.finished = this.#inline(fresh, meta.content).then((had) =>
+        had ? undefined : this.#fetch(fresh),
+      );
       d = fresh;
     }
     return d;
+  }
+
+  /** Writes a content carried by its metadata; false when there is none or it does not match. */
+  async #inline(d: Download, content: string | undefined): Promise<boolean> {
+    if (content === undefined) return false;
+    const bytes = Buffer.from(content, 'base64');
+    if (
+      bytes.length !== d.meta.size ||
+      `sha256:${createHash('sha256').update(bytes).digest('hex')}` !== d.meta.digest
+    ) {
+      this.#o.stats.digestMismatches++;
+      return false;
+    }
+    try {
+      this.#dirReady ??= mkdir(this.#o.dir, { recursive: true });
+      await this.#dirReady;
+      // Whole and verified before it is written: readers wait on `received`, set only after.
+      await writeFile(d.file, bytes);
+    } catch (e) {
+      this.#o.logger.info(
+        { err: messageOf(e), config: d.meta.path },
+        'writing an inline config content failed',
+      );
+      return false;
+    }
+    d.received = bytes.length;
+    d.done = true;
+    this.#o.stats.contentsInline++;
+    d.wake();
+    return true;
   }
 
   /** The path of the whole, verified content, once it is there. */

@@ -9,13 +9,22 @@
  * as its `onChange` says. The host reports the version it has to the server (`dabba config status`).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DabbaClient } from '../../client/index.ts';
 import { NotFoundError, UnavailableError, messageOf } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
-import { splitJobId, type ConfigMeta, type ConfigOnChange, type TaskConfigMount } from '../../model/index.ts';
+import {
+  META_INLINE_MAX_BYTES,
+  configShardOf,
+  splitJobId,
+  type ConfigMeta,
+  type ConfigOnChange,
+  type TaskConfigMount,
+} from '../../model/index.ts';
 import { Distribution } from './distribution.ts';
+import { HostReports } from './host-reports.ts';
 
 /** What the agent lets this module do to a running task. */
 export interface TaskNotifier {
@@ -56,15 +65,32 @@ export interface HostConfigsOptions {
   idleMs?: number;
 }
 
-/** Writes `bytes` to `file` atomically: a temp file in the same directory, then a rename over it. */
+/**
+ * Writes `bytes` to `file` atomically: a temp file in the same directory, then a rename over it. A
+ * reader sees the old file or the new one, never a mix. Not fsynced: a task's config files are a copy
+ * the agent writes again from its content cache at each start (an fsync per file per task made a
+ * change to many subscriptions wait on the disk: docs/config.md, "Delivery").
+ */
 export async function writeAtomic(file: string, bytes: Buffer | string | { copyOf: string }): Promise<void> {
   const tmp = join(dirname(file), `.${randomBytes(6).toString('hex')}.tmp`);
   try {
     if (typeof bytes === 'object' && 'copyOf' in bytes) await copyFile(bytes.copyOf, tmp);
-    else await writeFile(tmp, bytes, { mode: 0o644, flush: true });
+    else await writeFile(tmp, bytes, { mode: 0o644 });
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** writeAtomic for a small content, synchronously. */
+function writeAtomicSync(file: string, bytes: Buffer | string): void {
+  const tmp = join(dirname(file), `.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    writeFileSync(tmp, bytes, { mode: 0o644 });
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
     throw e;
   }
 }
@@ -96,9 +122,11 @@ export class HostConfigs {
   readonly #o: HostConfigsOptions;
   readonly #subs = new Map<string, Subscription>();
   readonly #notifiers = new Map<string, TaskNotifier>();
+  readonly #reports: HostReports;
 
   constructor(o: HostConfigsOptions) {
     this.#o = o;
+    this.#reports = new HostReports(o.client, o.hostId, o.logger);
     this.dist = new Distribution({
       client: o.client,
       hostId: o.hostId,
@@ -155,6 +183,7 @@ export class HostConfigs {
       if (signal.aborted) resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
     });
+    this.#reports.close();
     await this.dist.close();
   }
 
@@ -198,8 +227,9 @@ export class HostConfigs {
   #onMeta(m: ConfigMeta): void {
     const sub = this.#subs.get(`${m.namespace}\0${m.path}`);
     if (sub === undefined || m.version <= sub.version) return;
+    const metaAt = Date.now();
     sub.updating = sub.updating
-      .then(() => this.#update(sub, m))
+      .then(() => this.#update(sub, m, metaAt))
       .catch((e: unknown) => {
         this.#o.logger.warn(
           { err: messageOf(e), config: m.path, version: m.version },
@@ -208,20 +238,57 @@ export class HostConfigs {
       });
   }
 
-  async #update(sub: Subscription, m: ConfigMeta): Promise<void> {
+  async #update(sub: Subscription, m: ConfigMeta, metaAt: number): Promise<void> {
     if (m.version <= sub.version) return;
+    const startAt = Date.now();
     const file = await this.dist.cache.file(m);
+    const fetchedAt = Date.now();
     if (m.version <= sub.version) return;
     const old = sub.digest;
     sub.version = m.version;
     sub.digest = m.digest;
     sub.file = file;
-    for (const mount of [...sub.mounts.values()]) {
-      await this.#writeMount(mount.file, sub);
-      this.#notify(mount);
+    const mounts = [...sub.mounts.values()];
+    if (m.size <= META_INLINE_MAX_BYTES) {
+      // A small content: every task's files in one synchronous pass (a few syscalls each, no
+      // round trip through the thread pool per file: a change to many subscriptions on a busy host
+      // waited there), each file still replaced atomically.
+      const bytes = readFileSync(file);
+      for (const mount of mounts) {
+        try {
+          writeAtomicSync(mount.file, bytes);
+          writeAtomicSync(`${mount.file}.version`, `${sub.version}\n`);
+        } catch (e) {
+          this.#o.logger.warn(
+            { err: messageOf(e), config: sub.path, file: mount.file },
+            'config write failed',
+          );
+          continue;
+        }
+        this.#notify(mount);
+      }
+    } else {
+      // Every task's files at once (each file is still replaced atomically).
+      await Promise.all(
+        mounts.map(async (mount) => {
+          await this.#writeMount(mount.file, sub);
+          this.#notify(mount);
+        }),
+      );
     }
+    // Epoch ms of each step, for the benchmarks' per-stage breakdown (bench/config-stages.ts).
     this.#o.logger.info(
-      { config: sub.path, namespace: sub.namespace, version: sub.version },
+      {
+        config: sub.path,
+        namespace: sub.namespace,
+        version: sub.version,
+        mounts: sub.mounts.size,
+        depth: this.dist.member(configShardOf(sub.namespace, sub.path))?.position?.depth ?? -1,
+        metaAt,
+        startAt,
+        fetchedAt,
+        writtenAt: Date.now(),
+      },
       'config updated',
     );
     this.#report(sub);
@@ -249,11 +316,6 @@ export class HostConfigs {
   }
 
   #report(sub: Subscription): void {
-    void this.#o.client
-      .configs()
-      .reportHost(this.#o.hostId, sub.namespace, sub.path, sub.version, sub.digest)
-      .catch((e: unknown) =>
-        this.#o.logger.debug({ err: messageOf(e), config: sub.path }, 'config report failed'),
-      );
+    this.#reports.add({ namespace: sub.namespace, path: sub.path, version: sub.version, digest: sub.digest });
   }
 }

@@ -153,18 +153,22 @@ export class ShardMember {
 
   async #heartbeats(signal: AbortSignal): Promise<void> {
     const { client, shard, hostId } = this.#o;
+    let beatMs: number | undefined;
     while (!signal.aborted) {
-      await sleep(this.position?.heartbeatMs ?? 2000, signal).catch(() => undefined);
+      // Up to a quarter early, at random: hosts that joined together do not beat together.
+      const every = beatMs ?? this.position?.heartbeatMs ?? 2000;
+      await sleep(every * (0.75 + Math.random() / 4), signal).catch(() => undefined);
       if (signal.aborted) return;
       const suspects = [...this.#suspects];
       this.#suspects.clear();
       this.#o.control.suspectsReported += suspects.length;
       try {
         this.#o.control.heartbeats++;
-        const member = await client
+        const r = await client
           .configDist()
           .heartbeat(shard, hostId, { suspects, control: this.#o.control, data: this.#o.data });
-        if (!member) this.#treeAbort.abort();
+        beatMs = r.heartbeatMs;
+        if (!r.member) this.#treeAbort.abort();
       } catch {
         this.#o.control.heartbeatFailures++;
       }
@@ -202,7 +206,9 @@ export class ShardMember {
       this.#o.data.metaReceived++;
       const known = this.#metas.get(metaKey(m));
       if (known !== undefined && known.version >= m.version) continue;
-      this.#metas.set(metaKey(m), m);
+      // Kept without an inline content (snapshots stay small); passed on with it.
+      const { content, ...kept } = m;
+      this.#metas.set(metaKey(m), content === undefined ? m : kept);
       for (const send of this.#children) {
         this.#o.data.metaForwarded++;
         send({ type: 'meta', meta: m });

@@ -185,7 +185,7 @@ export class ConfigStore {
         input.path,
         await this.#schemasFor(input.namespace, input.path),
       );
-      await this.#keepContent(input.content, digest);
+      const inline = await this.#keepContent(input.content, digest);
       const v: ConfigVersion = {
         namespace: input.namespace,
         path: input.path,
@@ -211,6 +211,7 @@ export class ConfigStore {
         success: [
           { type: 'put', key: keys.config(input.namespace, input.path), value },
           { type: 'put', key: keys.configVersion(input.namespace, input.path, v.version), value },
+          ...inline,
         ],
       });
       if (r.succeeded) return { config: v, changed: true };
@@ -245,6 +246,20 @@ export class ConfigStore {
     await this.#store.put(keys.configHost(namespace, path, state.host), JSON.stringify(state));
   }
 
+  /** What a host has of several configs at once (one transaction per 64). */
+  async reportHosts(reports: (ConfigHostState & { namespace: string; path: string })[]): Promise<void> {
+    for (let i = 0; i < reports.length; i += 64) {
+      await this.#store.txn({
+        compare: [],
+        success: reports.slice(i, i + 64).map(({ namespace, path, ...state }) => ({
+          type: 'put' as const,
+          key: keys.configHost(namespace, path, state.host),
+          value: JSON.stringify(state),
+        })),
+      });
+    }
+  }
+
   async status(namespace: string, path: string): Promise<ConfigStatusView> {
     const latest = await this.latest(namespace, path);
     const { kvs } = await this.#store.range(keys.configHostsPrefix(namespace, path));
@@ -264,10 +279,20 @@ export class ConfigStore {
     return out;
   }
 
-  async #keepContent(content: Buffer, digest: Digest): Promise<void> {
-    if (this.#blobs) await this.#blobs.putBytes(content, { digest, size: content.length });
-    if (content.length <= INLINE_MAX_BYTES && !(await this.#store.get(keys.configBlob(digest)))) {
-      await this.#store.put(keys.configBlob(digest), content.toString('base64'));
+  /**
+   * Keeps a large content in the blob store; a small one goes into the Store in the version's own
+   * transaction (the returned put, when the Store does not have it yet): one commit per change
+   * instead of two, and no file written on the put's path.
+   */
+  async #keepContent(
+    content: Buffer,
+    digest: Digest,
+  ): Promise<{ type: 'put'; key: string; value: string }[]> {
+    if (content.length > INLINE_MAX_BYTES) {
+      if (this.#blobs) await this.#blobs.putBytes(content, { digest, size: content.length });
+      return [];
     }
+    if (await this.#store.get(keys.configBlob(digest))) return [];
+    return [{ type: 'put', key: keys.configBlob(digest), value: content.toString('base64') }];
   }
 }

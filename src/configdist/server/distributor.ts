@@ -12,7 +12,9 @@
 import { messageOf, UnavailableError } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
 import {
+  META_INLINE_MAX_BYTES,
   configShardOf,
+  keys,
   type ConfigMeta,
   type ConfigTreeView,
   type ConfigVersion,
@@ -37,10 +39,18 @@ export interface DistributorOptions {
   heartbeatMs?: number;
   /** A member silent this long is dead (ms, default 3 heartbeats). */
   deadAfterMs?: number;
+  /**
+   * Heartbeats per second this distributor takes at most, over all its members (default 1,000):
+   * past heartbeatsPerSecond × heartbeatMs / 1000 members, each is told a longer interval (and is
+   * dead after as many of its own intervals as deadAfterMs is of heartbeatMs).
+   */
+  heartbeatsPerSecond?: number;
   monotonic?: () => number;
 }
 
 export interface DistMember extends TreeMember {
+  /** The heartbeat interval this member was last told (ms). */
+  beatMs: number;
   /** Sends the member its position (its tree stream). */
   send(p: TreePosition): void;
   /** Ends its tree stream (it is out of the tree). */
@@ -76,11 +86,16 @@ function addInto(sum: Record<string, number>, counters: object | undefined): voi
 
 export const DEFAULT_FANOUT = 3;
 export const DEFAULT_HEARTBEAT_MS = 2000;
+export const DEFAULT_HEARTBEATS_PER_SECOND = 1000;
+/** More silent members than this share of a tree (and MASS_SILENCE_MIN) at one sweep: none is dead. */
+const MASS_SILENCE_SHARE = 0.2;
+const MASS_SILENCE_MIN = 10;
 
 export class Distributor {
   readonly fanout: number;
   readonly heartbeatMs: number;
   readonly deadAfterMs: number;
+  readonly heartbeatsPerSecond: number;
   readonly #o: DistributorOptions;
   readonly #now: () => number;
   readonly #trees = new Map<number, ShardTree<DistMember>>();
@@ -96,6 +111,7 @@ export class Distributor {
     this.fanout = o.fanout ?? DEFAULT_FANOUT;
     this.heartbeatMs = o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.deadAfterMs = o.deadAfterMs ?? 3 * this.heartbeatMs;
+    this.heartbeatsPerSecond = o.heartbeatsPerSecond ?? DEFAULT_HEARTBEATS_PER_SECOND;
     this.#now = o.monotonic ?? (() => performance.now());
     this.#loaded = new Promise((resolve) => (this.#markLoaded = resolve));
   }
@@ -118,7 +134,8 @@ export class Distributor {
       });
     const tree = this.#tree(shard);
     const old = tree.get(host);
-    const m: DistMember = { host, url, index: 0, lastSeen: this.#now(), send, close };
+    const beatMs = this.beatMs();
+    const m: DistMember = { host, url, index: 0, lastSeen: this.#now(), beatMs, send, close };
     const changed = tree.join(m);
     this.#stat(shard).joins++;
     if (old !== undefined) old.close('replaced by a new stream of the same host');
@@ -134,25 +151,38 @@ export class Distributor {
     this.#remove(tree, m, 'left');
   }
 
-  /** A heartbeat: false when the host is not in the tree (it should open its stream again). */
-  heartbeat(shard: number, host: string, hb: TreeHeartbeat): boolean {
+  /** The heartbeat interval members are told now: heartbeatMs, longer past the rate budget. */
+  beatMs(): number {
+    let members = 0;
+    for (const t of this.#trees.values()) members += t.size;
+    const spread = Math.ceil((members * 1000) / this.heartbeatsPerSecond / 1000) * 1000;
+    return Math.max(this.heartbeatMs, spread);
+  }
+
+  /**
+   * A heartbeat: `member` false when the host is not in the tree (it should open its stream again);
+   * `heartbeatMs`, the interval to beat at from now on.
+   */
+  heartbeat(shard: number, host: string, hb: TreeHeartbeat): { member: boolean; heartbeatMs: number } {
     const tree = this.#trees.get(shard);
     const m = tree?.get(host);
-    if (tree === undefined || m === undefined) return false;
+    const beatMs = this.beatMs();
+    if (tree === undefined || m === undefined) return { member: false, heartbeatMs: beatMs };
     const now = this.#now();
     m.lastSeen = now;
+    m.beatMs = Math.max(m.beatMs, beatMs);
     if (hb.control) m.control = hb.control;
     if (hb.data) m.data = hb.data;
     this.#stat(shard).heartbeats++;
     for (const s of hb.suspects ?? []) {
       const x = tree.get(s);
       // A reported upstream that has also missed a heartbeat is dead; one still beating is not.
-      if (x !== undefined && x !== m && x.lastSeen < now - 1.5 * this.heartbeatMs) {
+      if (x !== undefined && x !== m && x.lastSeen < now - 1.5 * x.beatMs) {
         this.#stat(shard).deaths++;
         this.#remove(tree, x, `reported failed by ${host}`);
       }
     }
-    return true;
+    return { member: true, heartbeatMs: beatMs };
   }
 
   /** The shard's tree, or undefined when this replica does not own the shard. */
@@ -251,9 +281,11 @@ export class Distributor {
   }
 
   #tell(tree: ShardTree<DistMember>, members: DistMember[]): void {
+    const beatMs = this.beatMs();
     for (const m of members) {
       this.#stat(tree.shard).positionsSent++;
-      m.send(tree.position(m, this.heartbeatMs));
+      m.beatMs = Math.max(m.beatMs, beatMs);
+      m.send(tree.position(m, beatMs));
     }
   }
 
@@ -282,14 +314,14 @@ export class Distributor {
       try {
         if (from === undefined) {
           const { kvs, revision } = await store.range(prefix);
-          for (const kv of kvs) this.#publish(JSON.parse(kv.value) as ConfigVersion);
+          for (const kv of kvs) this.#publish(JSON.parse(kv.value) as ConfigVersion, false);
           from = revision + 1;
           this.#markLoaded();
         }
         for await (const batch of store.watch(prefix, { signal, fromRevision: from })) {
           for (const e of batch) {
             from = e.kv.modRevision + 1;
-            if (e.type === 'put') this.#publish(JSON.parse(e.kv.value) as ConfigVersion);
+            if (e.type === 'put') await this.#publishLive(JSON.parse(e.kv.value) as ConfigVersion);
           }
         }
       } catch (e) {
@@ -301,14 +333,33 @@ export class Distributor {
     }
   }
 
-  #publish(v: ConfigVersion): void {
-    const meta = this.#setMeta(v);
-    if (meta === undefined) return;
+  /** A new version from the watch: a small content is read to go with its metadata. */
+  async #publishLive(v: ConfigVersion): Promise<void> {
+    let content: string | undefined;
+    if (v.size <= META_INLINE_MAX_BYTES && this.#listeners.has(configShardOf(v.namespace, v.path))) {
+      // Stored in the version's own transaction (config-store.ts); a miss just means no inline copy.
+      content = (await this.#o.store.get(keys.configBlob(v.digest)).catch(() => undefined))?.value;
+    }
+    this.#publish(v, true, content);
+  }
+
+  #publish(v: ConfigVersion, live: boolean, content?: string): void {
+    const stored = this.#setMeta(v);
+    if (stored === undefined) return;
+    // The content goes to the streams only: the kept metadata (snapshots) stays small.
+    const meta = content === undefined ? stored : { ...stored, content };
     const shard = configShardOf(v.namespace, v.path);
-    for (const fn of this.#listeners.get(shard) ?? []) {
+    const listeners = this.#listeners.get(shard) ?? new Set();
+    for (const fn of listeners) {
       this.#stat(shard).metaSent++;
       fn(meta);
     }
+    // Epoch ms, for the benchmarks' per-stage breakdown (bench/config-stages.ts).
+    if (live)
+      this.#o.logger.info(
+        { config: v.path, version: v.version, storedAt: v.at, sentAt: Date.now(), streams: listeners.size },
+        'config version published',
+      );
   }
 
   async #sweep(signal: AbortSignal): Promise<void> {
@@ -318,7 +369,8 @@ export class Distributor {
         signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
       });
       if (signal.aborted) break;
-      const before = this.#now() - this.deadAfterMs;
+      const now = this.#now();
+      const deadAfter = this.deadAfterMs / this.heartbeatMs;
       for (const [shard, tree] of this.#trees) {
         if (!this.owns(shard)) {
           // The shard moved to another replica: its members go there (their clients fail over).
@@ -326,7 +378,18 @@ export class Distributor {
           this.#trees.delete(shard);
           continue;
         }
-        for (const m of tree.silentSince(before)) {
+        const silent = tree.order.filter((x) => x.lastSeen < now - deadAfter * x.beatMs);
+        if (silent.length > Math.max(MASS_SILENCE_MIN, MASS_SILENCE_SHARE * tree.size)) {
+          // Many silent at once: the distributor is behind on its heartbeats (a starved or paused
+          // process), not that many hosts dead; removing them all would have them all join again
+          // at once. Dead agents' streams close by themselves, and children report dead parents.
+          this.#o.logger.warn(
+            { shard, silent: silent.length, members: tree.size },
+            'many config tree members silent at once: none taken for dead',
+          );
+          continue;
+        }
+        for (const m of silent) {
           this.#stat(shard).deaths++;
           this.#remove(tree, m, 'no heartbeat');
         }

@@ -9,9 +9,9 @@
  *   Contents come from `GET /v1/configs/PATH/content` (routes/configs.ts).
  */
 import type { ServerResponse } from 'node:http';
-import type { Distributor } from '../../configdist/server/index.ts';
-import { DabbaError, UnavailableError } from '../../errors/index.ts';
-import { CONFIG_SHARDS, type TreeHeartbeat } from '../../model/index.ts';
+import type { ConfigStore, Distributor } from '../../configdist/server/index.ts';
+import { DabbaError, UnavailableError, ValidationError } from '../../errors/index.ts';
+import { CONFIG_SHARDS, configPathProblem, isNamespaceName, type TreeHeartbeat } from '../../model/index.ts';
 import { readJsonBody } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 
@@ -52,7 +52,7 @@ function counters<T>(v: unknown): T | undefined {
   return out as T;
 }
 
-export function configDistRoutes(router: Router, dist: Distributor): void {
+export function configDistRoutes(router: Router, dist: Distributor, configs: ConfigStore): void {
   router.on('GET', '/v1/configdist/shards/:shard/hosts/:id/tree', async ({ params, query, res, signal }) => {
     const shard = shardParam(params['shard']);
     const host = params['id'] ?? '';
@@ -101,7 +101,38 @@ export function configDistRoutes(router: Router, dist: Distributor): void {
       ...(control ? { control } : {}),
       ...(data ? { data } : {}),
     };
-    return { member: dist.heartbeat(shard, params['id'] ?? '', hb) };
+    return dist.heartbeat(shard, params['id'] ?? '', hb);
+  });
+
+  // What a host has of its configs, several at once (hosts batch these: one request and one store
+  // transaction for a change to many configs, not one each). `ageMs`: how long ago the host had it.
+  router.on('POST', '/v1/configdist/hosts/:id/reports', async ({ req, params }) => {
+    const body = (await readJsonBody(req)) as { reports?: unknown };
+    if (!Array.isArray(body.reports) || body.reports.length > 1000)
+      throw new ValidationError('reports must be a list of at most 1,000', [
+        { path: 'reports', message: 'a list of { namespace, path, version, digest, ageMs }' },
+      ]);
+    const host = params['id'] ?? '';
+    const now = Date.now();
+    const list = body.reports.map((r: unknown, i) => {
+      const o = (typeof r === 'object' && r !== null ? r : {}) as Record<string, unknown>;
+      const namespace = typeof o['namespace'] === 'string' ? o['namespace'] : '';
+      const path = typeof o['path'] === 'string' ? o['path'] : '';
+      const version = o['version'];
+      if (!isNamespaceName(namespace) || configPathProblem(path) !== undefined)
+        throw new ValidationError(`report ${i} names no config`, [
+          { path: `reports[${i}]`, message: 'a namespace name and a config path' },
+        ]);
+      if (typeof version !== 'number' || !Number.isInteger(version) || version < 1)
+        throw new ValidationError(`report ${i} has no version`, [
+          { path: `reports[${i}].version`, message: 'a whole number from 1' },
+        ]);
+      const age = typeof o['ageMs'] === 'number' && o['ageMs'] > 0 ? Math.min(o['ageMs'], 60_000) : 0;
+      const digest = typeof o['digest'] === 'string' ? o['digest'] : '';
+      return { namespace, path, host, version, digest, at: now - age };
+    });
+    await configs.reportHosts(list);
+    return { ok: true };
   });
 
   router.on('GET', '/v1/configdist/shards/:shard/hosts/:id/meta', async ({ params, res, signal }) => {
