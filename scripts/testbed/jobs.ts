@@ -3,7 +3,7 @@
  * quick rollout, so a fleet test takes seconds, not minutes. Written as JSON, which is valid YAML.
  */
 import { join } from 'node:path';
-import { REPO } from './testbed.ts';
+import { REPO } from './options.ts';
 
 export const HELLO_DIR = join(REPO, 'examples', 'hello');
 

@@ -98,35 +98,9 @@ export function reconcileBatch(
   let progress = base.batch ?? freshProgress(spec.completions);
   const indexes = [...progress.indexes];
 
-  const mine: TaskView[] = [];
-  for (const t of running) {
-    if (t.version !== job.version || t.batch === undefined || t.batch.index >= indexes.length) {
-      out.stop(t, `replaced by v${job.version}`);
-      continue;
-    }
-    const why = input.preempt?.get(t.id);
-    if (why !== undefined && t.host !== null) {
-      out.stop(t, why, 'task.preempted');
-      (out.plan.preempted ??= {})[t.id] = why;
-      progress = { ...progress, preempted: progress.preempted + 1 };
-      continue;
-    }
-    const ended = runOutcome(t);
-    if (ended === undefined) {
-      mine.push(t);
-      continue;
-    }
-    const i = t.batch.index;
-    const before = indexes[i] ?? { failures: 0 };
-    indexes[i] = recordRun(spec, before, t.batch.attempt, ended.ok, now);
-    const what = ended.ok ? 'succeeded' : `failed (${ended.detail})`;
-    out.remove(
-      t,
-      ended.ok ? 'task.succeeded' : 'task.failed',
-      `task ${label(t)} (completion ${i}, attempt ${t.batch.attempt}) ${what}`,
-    );
-  }
-  progress = tally({ ...progress, indexes });
+  const sorted = sortRuns(input, running, spec, progress, indexes, out);
+  const mine = sorted.mine;
+  progress = tally({ ...sorted.progress, indexes });
 
   // Finished: nothing more runs. (A record already finished is history.)
   const gaveUp = indexes.findIndex((x) => x.outcome === 'failed');
@@ -163,6 +137,94 @@ export function reconcileBatch(
   }
 
   // Place the indexes waiting for a host, then start pending ones up to the parallelism.
+  const active = placeAndStart(input, spec, mine, indexes, deadline, out);
+
+  const counts = {
+    desired: spec.completions,
+    placed: mine.filter((t) => t.host !== null).length,
+    running: mine.filter((t) => t.status?.state === 'running').length,
+    healthy: progress.succeeded,
+    old: 0,
+  };
+  const next: Deployment = {
+    ...base,
+    ...counts,
+    batch: progress,
+    message: batchMessage(progress, spec.completions, active),
+  };
+  const changed =
+    fresh ||
+    next.message !== base.message ||
+    JSON.stringify(next.batch) !== JSON.stringify(base.batch) ||
+    next.placed !== base.placed ||
+    next.running !== base.running;
+  if (changed) {
+    out.plan.deployment = { ...next, updatedAt: now };
+    if (fresh)
+      out.event(
+        'batch.started',
+        `batch job ${job.name} v${job.version} started: ${spec.completions} completions, parallelism ${spec.parallelism}`,
+      );
+  }
+}
+
+/**
+ * Sorts a pass's runs: tasks of another version, and preempted ones, stop; ended ones are recorded
+ * in `indexes` (updated in place) and removed. Returns the runs still going.
+ */
+function sortRuns(
+  input: ReconcileInput,
+  running: readonly TaskView[],
+  spec: BatchSpec,
+  progress: BatchProgress,
+  indexes: BatchIndex[],
+  out: PlanBuilder,
+): { mine: TaskView[]; progress: BatchProgress } {
+  const { job, now } = input;
+  const mine: TaskView[] = [];
+  for (const t of running) {
+    if (t.version !== job.version || t.batch === undefined || t.batch.index >= indexes.length) {
+      out.stop(t, `replaced by v${job.version}`);
+      continue;
+    }
+    const why = input.preempt?.get(t.id);
+    if (why !== undefined && t.host !== null) {
+      out.stop(t, why, 'task.preempted');
+      (out.plan.preempted ??= {})[t.id] = why;
+      progress = { ...progress, preempted: progress.preempted + 1 };
+      continue;
+    }
+    const ended = runOutcome(t);
+    if (ended === undefined) {
+      mine.push(t);
+      continue;
+    }
+    const i = t.batch.index;
+    const before = indexes[i] ?? { failures: 0 };
+    indexes[i] = recordRun(spec, before, t.batch.attempt, ended.ok, now);
+    const what = ended.ok ? 'succeeded' : `failed (${ended.detail})`;
+    out.remove(
+      t,
+      ended.ok ? 'task.succeeded' : 'task.failed',
+      `task ${label(t)} (completion ${i}, attempt ${t.batch.attempt}) ${what}`,
+    );
+  }
+  return { mine, progress };
+}
+
+/**
+ * Places the runs waiting for a host, then starts pending indexes up to the parallelism (a retry
+ * waits for its time: the pass asks to be woken then). Returns how many runs are active.
+ */
+function placeAndStart(
+  input: ReconcileInput,
+  spec: BatchSpec,
+  mine: readonly TaskView[],
+  indexes: readonly BatchIndex[],
+  deadline: number | undefined,
+  out: PlanBuilder,
+): number {
+  const { job, now } = input;
   const placer = makePlacer(input, mine);
   let active = 0;
   const held = new Set<number>();
@@ -216,34 +278,7 @@ export function reconcileBatch(
     );
   }
   out.wake(wake, now);
-
-  const counts = {
-    desired: spec.completions,
-    placed: mine.filter((t) => t.host !== null).length,
-    running: mine.filter((t) => t.status?.state === 'running').length,
-    healthy: progress.succeeded,
-    old: 0,
-  };
-  const next: Deployment = {
-    ...base,
-    ...counts,
-    batch: progress,
-    message: batchMessage(progress, spec.completions, active),
-  };
-  const changed =
-    fresh ||
-    next.message !== base.message ||
-    JSON.stringify(next.batch) !== JSON.stringify(base.batch) ||
-    next.placed !== base.placed ||
-    next.running !== base.running;
-  if (changed) {
-    out.plan.deployment = { ...next, updatedAt: now };
-    if (fresh)
-      out.event(
-        'batch.started',
-        `batch job ${job.name} v${job.version} started: ${spec.completions} completions, parallelism ${spec.parallelism}`,
-      );
-  }
+  return active;
 }
 
 function makePlacer(input: ReconcileInput, mine: readonly TaskView[]): Placer {

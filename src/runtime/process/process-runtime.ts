@@ -10,10 +10,10 @@
  * stdout.log[.N], stderr.log[.N], log-drops.json, work/}.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { messageOf, NotFoundError, RuntimeError } from '../../errors/index.ts';
-import { silentLogger, sleep, type Logger } from '../../lib/index.ts';
+import { silentLogger, type Logger } from '../../lib/index.ts';
 import type { LogDrop, TaskUsage } from '../../model/index.ts';
 import type {
   ExecResult,
@@ -27,18 +27,29 @@ import type {
   TaskHandle,
   TaskLaunch,
 } from '../runtime.ts';
-import { resolveCommand } from './command-lookup.ts';
-import { processExecStream } from './exec-stream.ts';
-import { runExec, signalExitCode } from './exec.ts';
-import { DEFAULT_PORT_RANGE, PortAllocator, type PortRange } from './port-allocator.ts';
 import { portEnv } from '../port-env.ts';
 import { keepTail } from '../previous-log.ts';
-import { isAlive, readStat, rssBytes, sessionMembers, ticksToSeconds } from './proc.ts';
-import { TaskLogs } from './task-logs.ts';
+import { processExecStream } from './exec-stream.ts';
+import { runExec } from './exec.ts';
+import { DEFAULT_PATH, launchCommand } from './launch-command.ts';
 import { DROPS_FILE, readDrops } from './log-drops.ts';
 import { pipePath } from './log-writer.ts';
-import { WriterClient } from './writer-client.ts';
+import { DEFAULT_PORT_RANGE, PortAllocator, type PortRange } from './port-allocator.ts';
+import { isAlive, readStat, rssBytes, sessionMembers, ticksToSeconds } from './proc.ts';
+import { TaskLogs } from './task-logs.ts';
 import { openTaskOutputs } from './task-output.ts';
+import {
+  TASK_ID,
+  drainOutput,
+  exists,
+  newTaskRecord,
+  startError,
+  taskHandle,
+  trySignal,
+  unknownExit,
+  watchChild,
+  type TaskRecord,
+} from './task-record.ts';
 import {
   EXIT_FILE,
   readExitStatus,
@@ -47,6 +58,8 @@ import {
   writeJsonAtomic,
   type TaskState,
 } from './task-state.ts';
+import { checkAdopted, sessionPids, stopTask, taskAlive } from './task-stop.ts';
+import { WriterClient } from './writer-client.ts';
 
 export interface ProcessRuntimeOptions {
   /** Directory the runtime owns; survives agent restarts. */
@@ -64,71 +77,6 @@ export interface ProcessRuntimeOptions {
   pollIntervalMs?: number;
   /** The address tasks are reported reachable at (tasks share the host's network). Default 127.0.0.1. */
   address?: string;
-}
-
-const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-/** Variables of the agent's own environment a task inherits; everything else comes from the spec. */
-const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const STOP_POLL_MAX_MS = 200;
-/** After SIGKILL, how long to wait for the kernel to finish the job before giving up. */
-const KILL_WAIT_MS = 10_000;
-
-interface TaskRecord {
-  state: TaskState;
-  dir: string;
-  logs: TaskLogs;
-  /** Set when this instance spawned the task (it is our child, its exit event tells the status). */
-  child?: ChildProcess;
-  exit?: ExitStatus;
-  exited: Promise<ExitStatus>;
-  settle(status: ExitStatus): void;
-  waiters: number;
-  poller: NodeJS.Timeout | undefined;
-  stopping: Promise<void> | undefined;
-  removed: boolean;
-  /** The exit record being written when our child ended: remove() waits for it before deleting. */
-  exitWritten?: Promise<void>;
-  /** Its output goes through the log writer (else the task writes its files itself). */
-  shipped: boolean;
-  /** Set once its output has all reached the log after it exited (or we stopped waiting). */
-  drained: boolean;
-  draining?: Promise<void>;
-}
-
-/** How long reads of an ended task wait for the writer to write the rest of its output. */
-const DRAIN_WAIT_MS = 5000;
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
-function startError(
-  taskId: string,
-  reason: string,
-  message: string,
-  extra: Record<string, unknown> = {},
-  cause?: unknown,
-): RuntimeError {
-  return new RuntimeError(message, {
-    details: { reason, taskId, ...extra },
-    ...(cause === undefined ? {} : { cause }),
-  });
-}
-
-function unknownExit(): ExitStatus {
-  return { exitCode: null, signal: null, oomKilled: false, reason: 'Unknown', finishedAt: Date.now() };
-}
-
-function trySignal(target: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(target, signal);
-  } catch {
-    // gone already (ESRCH)
-  }
 }
 
 export class ProcessRuntime implements Runtime {
@@ -190,32 +138,7 @@ export class ProcessRuntime implements Runtime {
     }
     await rm(dir, { recursive: true, force: true });
 
-    const [name, ...args] = spec.command;
-    if (name === undefined) throw startError(taskId, 'CommandNotFound', 'the task has no command');
-    const workDir = join(dir, 'work');
-    const cwd = spec.workingDir === undefined ? workDir : resolve(workDir, spec.workingDir);
-    if (spec.workingDir !== undefined) {
-      const isDir = await stat(cwd).then(
-        (s) => s.isDirectory(),
-        () => false,
-      );
-      if (!isDir) {
-        throw startError(taskId, 'StartFailed', `working directory ${cwd} does not exist`, {
-          workingDir: cwd,
-        });
-      }
-    }
-    const baseEnv: Record<string, string> = {};
-    for (const k of INHERITED_ENV) {
-      const v = process.env[k];
-      if (v !== undefined) baseEnv[k] = v;
-    }
-    baseEnv['PATH'] ??= DEFAULT_PATH;
-    const envWithoutPorts = { ...baseEnv, ...spec.env, ...launch.env };
-    const file = await resolveCommand(name, envWithoutPorts['PATH'] ?? DEFAULT_PATH, cwd);
-    if (file === undefined) {
-      throw startError(taskId, 'CommandNotFound', `command not found: ${name}`, { command: name });
-    }
+    const { name, args, file, workDir, cwd, env: envWithoutPorts } = await launchCommand(launch, dir);
 
     const allocated = await this.#ports.allocate(spec.ports.length);
     const ports: Record<string, number> = {};
@@ -253,7 +176,7 @@ export class ProcessRuntime implements Runtime {
           stdio: ['ignore', out.fd, err.fd],
         });
         // Listen before anything else is awaited: the events come on the next ticks.
-        this.#watchChild(rec, child);
+        watchChild(rec, child, this.#log);
         const c = child;
         spawned = new Promise<void>((ok, fail) => {
           c.once('spawn', ok);
@@ -277,7 +200,7 @@ export class ProcessRuntime implements Runtime {
       child.unref();
       this.#tasks.set(taskId, rec);
       this.#log.info({ taskId, pid, ports, command: spec.command }, 'task started');
-      return this.#handle(rec);
+      return taskHandle(rec, this.#address);
     } catch (e) {
       if (record !== undefined) record.removed = true;
       if (child?.pid !== undefined) {
@@ -293,86 +216,14 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
-  /** Waits (a bounded time) until an ended task's output has all reached its log. */
-  #drain(rec: TaskRecord): Promise<void> {
-    if (!rec.shipped || rec.drained) return Promise.resolve();
-    rec.draining ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        this.#writer.watch(rec.state.taskId),
-        new Promise<void>((r) => (timer = setTimeout(r, DRAIN_WAIT_MS))),
-      ]);
-      clearTimeout(timer);
-      rec.drained = true;
-    })();
-    return rec.draining;
-  }
-
-  #newRecord(dir: string, logs: TaskLogs, shipped: boolean, state: TaskState): TaskRecord {
-    let settle!: (s: ExitStatus) => void;
-    const exited = new Promise<ExitStatus>((r) => (settle = r));
-    const rec: TaskRecord = {
-      state,
-      dir,
-      logs,
-      exited,
-      waiters: 0,
-      poller: undefined,
-      stopping: undefined,
-      removed: false,
-      shipped,
-      drained: false,
-      settle: (status) => {
-        if (rec.exit !== undefined) return;
-        rec.exit = status;
-        if (rec.poller !== undefined) clearInterval(rec.poller);
-        rec.poller = undefined;
-        this.#ports.release(Object.values(rec.state.ports));
-        settle(status);
-      },
-    };
-    return rec;
-  }
-
-  /** Our own child: the exit event carries the real status; record it on disk for later agents. */
-  #watchChild(rec: TaskRecord, child: ChildProcess): void {
-    rec.child = child;
-    child.once('exit', (code, signal) => {
-      const status: ExitStatus =
-        code !== null
-          ? { exitCode: code, signal: null, oomKilled: false, reason: 'Exited', finishedAt: Date.now() }
-          : {
-              exitCode: signalExitCode(signal ?? 'SIGKILL'),
-              signal: signal ?? null,
-              oomKilled: false,
-              reason: 'Killed',
-              finishedAt: Date.now(),
-            };
-      rec.settle(status);
-      if (rec.state.pid !== 0 && !rec.removed) {
-        rec.exitWritten = writeJsonAtomic(rec.dir, EXIT_FILE, status).catch(() => undefined);
-      }
-      this.#log.info({ taskId: rec.state.taskId, ...status }, 'task exited');
-    });
-    child.once('error', () => {
-      // Reported by start (spawn failure); a kill error later is harmless.
-    });
-  }
-
-  #handle(rec: TaskRecord): TaskHandle {
-    return {
-      taskId: rec.state.taskId,
-      pid: rec.state.pid,
-      address: this.#address,
-      ports: { ...rec.state.ports },
-      startedAt: rec.state.startedAt,
-    };
-  }
-
   #get(taskId: string): TaskRecord {
     const rec = this.#tasks.get(taskId);
     if (rec === undefined) throw new NotFoundError('task', taskId);
     return rec;
+  }
+
+  #newRecord(dir: string, logs: TaskLogs, shipped: boolean, state: TaskState): TaskRecord {
+    return newTaskRecord(dir, logs, shipped, state, (ports) => this.#ports.release(ports));
   }
 
   wait(taskId: string): Promise<ExitStatus> {
@@ -393,99 +244,23 @@ export class ProcessRuntime implements Runtime {
   /** An adopted task is not our child: poll until it is gone. */
   #ensurePoller(rec: TaskRecord): void {
     if (rec.poller !== undefined || rec.exit !== undefined || this.#closed) return;
-    rec.poller = setInterval(() => void this.#checkAdopted(rec), this.#pollMs);
+    rec.poller = setInterval(() => void checkAdopted(rec), this.#pollMs);
     rec.poller.unref();
-  }
-
-  async #checkAdopted(rec: TaskRecord): Promise<boolean> {
-    if (rec.exit !== undefined) return false;
-    if (await isAlive(rec.state.pid, rec.state.procStartTime)) return true;
-    // The previous agent, if it saw the exit, left the status behind.
-    rec.settle((await readExitStatus(rec.dir)) ?? unknownExit());
-    return false;
-  }
-
-  async #alive(rec: TaskRecord): Promise<boolean> {
-    if (rec.exit !== undefined) return false;
-    if (rec.child !== undefined) return isAlive(rec.state.pid, rec.state.procStartTime);
-    return this.#checkAdopted(rec);
-  }
-
-  /**
-   * Live processes of the task's session: the main process and whatever it started. Empty when
-   * the main pid now belongs to another process (ours died and the pid was reused).
-   */
-  async #members(rec: TaskRecord): Promise<number[]> {
-    const { pid, procStartTime } = rec.state;
-    const main = await readStat(pid);
-    if (main !== undefined && procStartTime !== null && main.startTime !== procStartTime) return [];
-    return (await sessionMembers(pid)).map((s) => s.pid);
   }
 
   stop(taskId: string, graceMs: number): Promise<void> {
     const rec = this.#tasks.get(taskId);
     if (rec === undefined) return Promise.resolve();
-    rec.stopping ??= this.#stop(rec, graceMs).finally(() => (rec.stopping = undefined));
+    rec.stopping ??= stopTask(rec, graceMs, this.#log).finally(() => (rec.stopping = undefined));
     return rec.stopping;
-  }
-
-  /** Whether anything of the task still runs: its main process, else any process of its session. */
-  async #running(rec: TaskRecord): Promise<boolean> {
-    if (await isAlive(rec.state.pid, rec.state.procStartTime)) return true;
-    return (await this.#members(rec)).length > 0;
-  }
-
-  async #stop(rec: TaskRecord, graceMs: number): Promise<void> {
-    const { pid } = rec.state;
-    const taskId = rec.state.taskId;
-    // Polls start fast (most tasks exit at once on SIGTERM) and slow down to spare /proc scans.
-    let delay = 5;
-    const pause = async (limitMs = Infinity): Promise<void> => {
-      await sleep(Math.max(1, Math.min(delay, limitMs)));
-      delay = Math.min(STOP_POLL_MAX_MS, delay * 1.5);
-    };
-    if (await this.#running(rec)) {
-      this.#log.info({ taskId, pid, graceMs }, 'stopping task');
-      trySignal(-pid, 'SIGTERM');
-      const deadline = Date.now() + Math.max(0, graceMs);
-      while (Date.now() < deadline && (await this.#running(rec))) await pause(deadline - Date.now());
-      const killDeadline = Date.now() + KILL_WAIT_MS;
-      delay = 5;
-      for (;;) {
-        const members = await this.#members(rec);
-        if (members.length === 0) break;
-        if (Date.now() > killDeadline) {
-          this.#log.warn({ taskId, pid, members }, 'task processes survive SIGKILL');
-          break;
-        }
-        trySignal(-pid, 'SIGKILL');
-        for (const m of members) trySignal(m, 'SIGKILL'); // those that left the process group
-        await pause();
-      }
-    }
-    // The main process is gone: make sure its status is known before returning.
-    const child = rec.child;
-    if (child !== undefined) {
-      if (rec.exit !== undefined) return;
-      child.ref(); // keep the event loop alive until its exit event comes
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([rec.exited, new Promise<void>((r) => (timer = setTimeout(r, KILL_WAIT_MS)))]);
-      } finally {
-        clearTimeout(timer);
-        if (rec.waiters === 0) child.unref();
-      }
-    } else {
-      await this.#checkAdopted(rec);
-    }
   }
 
   async remove(taskId: string, options: RemoveOptions = {}): Promise<void> {
     const rec = this.#tasks.get(taskId);
     if (rec !== undefined) {
-      if ((await this.#members(rec)).length > 0 || rec.exit === undefined) await this.stop(taskId, 0);
+      if ((await sessionPids(rec)).length > 0 || rec.exit === undefined) await this.stop(taskId, 0);
       // The rest of its output reaches the log before it is kept or deleted.
-      await this.#drain(rec);
+      await drainOutput(rec, this.#writer);
       rec.removed = true;
       // The exit record (a temp file, then a rename in the task dir) must not land mid-delete.
       await rec.exitWritten;
@@ -554,10 +329,10 @@ export class ProcessRuntime implements Runtime {
           rec.settle((await readExitStatus(dir)) ?? unknownExit());
         }
       } else if (rec.exit === undefined) {
-        await this.#alive(rec);
+        await taskAlive(rec);
       }
       if (rec.exit !== undefined) exited.push({ taskId, status: rec.exit });
-      else running.push(this.#handle(rec));
+      else running.push(taskHandle(rec, this.#address));
     }
     // Tasks between two runs (removed to restart in place) when the agent stopped: the agent
     // starts them again or removes them (and their previous run's log).
@@ -571,7 +346,7 @@ export class ProcessRuntime implements Runtime {
 
   async exec(taskId: string, command: string[], timeoutMs: number): Promise<ExecResult> {
     const rec = this.#get(taskId);
-    if (!(await this.#alive(rec))) {
+    if (!(await taskAlive(rec))) {
       throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning', taskId } });
     }
     return runExec(command, { env: rec.state.env, cwd: rec.state.cwd, timeoutMs });
@@ -579,7 +354,7 @@ export class ProcessRuntime implements Runtime {
 
   async execStream(taskId: string, command: string[], options: ExecStreamOptions = {}): Promise<ExecSession> {
     const rec = this.#get(taskId);
-    if (!(await this.#alive(rec))) {
+    if (!(await taskAlive(rec))) {
       throw new RuntimeError(`task ${taskId} is not running`, { details: { reason: 'NotRunning', taskId } });
     }
     return processExecStream(command, { ...rec.state, defaultPath: DEFAULT_PATH }, options);
@@ -587,7 +362,7 @@ export class ProcessRuntime implements Runtime {
 
   async stats(taskId: string): Promise<TaskUsage | undefined> {
     const rec = this.#tasks.get(taskId);
-    if (rec === undefined || !(await this.#alive(rec))) return undefined;
+    if (rec === undefined || !(await taskAlive(rec))) return undefined;
     const main = await readStat(rec.state.pid);
     if (main === undefined) return undefined;
     const members = (await sessionMembers(rec.state.pid)).filter(
@@ -620,12 +395,12 @@ export class ProcessRuntime implements Runtime {
     }
     const rec = this.#get(taskId);
     if (options.follow === true && rec.child === undefined) this.#ensurePoller(rec);
-    if (options.follow !== true && rec.exit !== undefined) await this.#drain(rec);
+    if (options.follow !== true && rec.exit !== undefined) await drainOutput(rec, this.#writer);
     yield* rec.logs.read(options, {
       // Ended, and all its output is in the log.
       exited: () => {
         if (rec.exit === undefined) return false;
-        if (!rec.drained) void this.#drain(rec);
+        if (!rec.drained) void drainOutput(rec, this.#writer);
         return rec.drained || !rec.shipped;
       },
       gone: () => rec.removed || this.#closed,

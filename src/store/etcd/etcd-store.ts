@@ -1,34 +1,20 @@
-import { randomBytes } from 'node:crypto';
 import type {
-  ICompare,
   IDeleteRangeResponse,
   ILeaseGrantResponse,
-  ILeaseKeepAliveRequest,
-  ILeaseKeepAliveResponse,
   ILeaseTimeToLiveResponse,
   IPutResponse,
   IRangeResponse,
-  IRequestOp,
   ITxnResponse,
 } from 'etcd3';
-import {
-  DabbaError,
-  LeaseNotFoundError,
-  StoreError,
-  StorageFullError,
-  UnavailableError,
-  isDabbaError,
-} from '../../errors/index.ts';
+import { LeaseNotFoundError, StoreError, UnavailableError, isDabbaError } from '../../errors/index.ts';
 import { silentLogger, type Logger } from '../../lib/index.ts';
 import type {
-  Compare,
   KeyValue,
   Lease,
   LeaseId,
   PutOptions,
   RangeResult,
   Store,
-  TxnOp,
   TxnRequest,
   TxnResult,
   WatchEvent,
@@ -47,10 +33,12 @@ import {
   checkValue,
 } from '../validate.ts';
 import { Connection, type Endpoint, type RetryPolicy } from './connection.ts';
-import { detailsOf, etcdMessage } from './grpc-errors.ts';
+import { detailsOf } from './grpc-errors.ts';
 import { Keyspace, num } from './keys.ts';
-import { StreamQueue } from './stream-queue.ts';
 import { runWatch } from './watch.ts';
+import { compareToEtcd, opToEtcd, firstLease } from './txn-ops.ts';
+import { mapEtcdError } from './error-map.ts';
+import { randomLeaseId, keepAliveOnce } from './leases.ts';
 
 export interface EtcdStoreOptions {
   logger?: Logger;
@@ -73,10 +61,6 @@ export interface EtcdStoreOptions {
 }
 
 /** Largest lease id we choose: ids stay exact JavaScript numbers (etcd's are int64). */
-const MAX_LEASE_ID = 2n ** 53n - 1n;
-
-const COMPARE_OP = { '=': 'Equal', '!=': 'NotEqual', '<': 'Less', '>': 'Greater' } as const;
-
 /**
  * The Store on an etcd (v3.4+) cluster, for a highly available control plane. etcd provides the
  * model natively (global revision, per-key create/mod revision and version, txn, watch with prevKv,
@@ -234,9 +218,9 @@ export class EtcdStore implements Store {
       'KV',
       'txn',
       {
-        compare: request.compare.map((c) => this.#compare(c)),
-        success: request.success.map((op) => this.#op(op)),
-        failure: failure.map((op) => this.#op(op)),
+        compare: request.compare.map((c) => compareToEtcd(this.#keys, c)),
+        success: request.success.map((op) => opToEtcd(this.#keys, op)),
+        failure: failure.map((op) => opToEtcd(this.#keys, op)),
       },
       firstLease(request),
     );
@@ -248,38 +232,6 @@ export class EtcdStore implements Store {
       gets.push(raw === undefined ? undefined : this.#keys.kv(raw));
     });
     return { succeeded: res.succeeded, revision: num(res.header.revision), gets };
-  }
-
-  #compare(c: Compare): ICompare {
-    const key = this.#keys.key(c.key);
-    const result = COMPARE_OP[c.op];
-    switch (c.target) {
-      case 'mod':
-        return { key, target: 'Mod', result, mod_revision: c.modRevision };
-      case 'create':
-        return { key, target: 'Create', result, create_revision: c.createRevision };
-      case 'value':
-        return { key, target: 'Value', result, value: Buffer.from(c.value, 'utf8') };
-    }
-  }
-
-  #op(op: TxnOp): IRequestOp {
-    switch (op.type) {
-      case 'put':
-        return {
-          request_put: {
-            key: this.#keys.key(op.key),
-            value: Buffer.from(op.value, 'utf8'),
-            lease: op.lease ?? 0,
-          },
-        };
-      case 'delete':
-        return { request_delete_range: { key: this.#keys.key(op.key) } };
-      case 'deletePrefix':
-        return { request_delete_range: { ...this.#keys.prefix(op.prefix) } };
-      case 'get':
-        return { request_range: { key: this.#keys.key(op.key) } };
-    }
   }
 
   // ---- leases ----
@@ -408,7 +360,7 @@ export class EtcdStore implements Store {
 
   #run<T>(what: string, policy: RetryPolicy, fn: (ep: Endpoint, deadline: number) => Promise<T>): Promise<T> {
     return this.#conn.run(what, policy, fn).catch((e: unknown) => {
-      throw this.#mapError(e, what);
+      throw mapEtcdError(e, what, this.endpoints);
     });
   }
 
@@ -423,72 +375,8 @@ export class EtcdStore implements Store {
     return this.#conn
       .run(what, policy, (ep, deadline) => ep.unary<Res>(service, method, req, deadline))
       .catch((e: unknown) => {
-        throw this.#mapError(e, what, lease);
+        throw mapEtcdError(e, what, this.endpoints, lease);
       });
-  }
-
-  /** etcd's definite answers as DabbaErrors. */
-  #mapError(e: unknown, what: string, lease?: LeaseId): DabbaError {
-    if (isDabbaError(e)) return e;
-    const msg = etcdMessage(e);
-    const details = { etcd: msg, endpoints: this.endpoints };
-    if (msg === 'requested lease not found') return new LeaseNotFoundError(lease ?? 'unknown');
-    if (msg === 'mvcc: database space exceeded') {
-      // etcd's NOSPACE alarm: writes refused until an operator compacts, defragments and disarms it.
-      return new StorageFullError(
-        `etcd refused the ${what}: its database is full (NOSPACE alarm; compact, defragment, then "etcdctl alarm disarm"); reads still work`,
-        { where: `etcd ${this.endpoints.join(',')}`, reason: 'full' },
-        { cause: e },
-      );
-    }
-    if (msg === 'mvcc: required revision has been compacted') {
-      return new StoreError(`etcd ${what}: ${msg}`, { cause: e, details });
-    }
-    if (
-      /future revision|too many operations in txn|request is too large|duplicate key|key is not provided/.test(
-        msg,
-      )
-    ) {
-      return new DabbaError('DABBA_E_BAD_REQUEST', `etcd refused the ${what}: ${msg}`, { cause: e, details });
-    }
-    return new StoreError(`etcd ${what} failed: ${msg}`, { cause: e, details });
-  }
-}
-
-/** One keep-alive on a LeaseKeepAlive stream: the TTL etcd answers (0 or less: no such lease). */
-async function keepAliveOnce(ep: Endpoint, id: LeaseId, deadline: number): Promise<number> {
-  const queue = new StreamQueue<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>(
-    await ep.stream('Lease', 'leaseKeepAlive'),
-  );
-  try {
-    queue.write({ ID: id });
-    const item = await queue.next(AbortSignal.timeout(Math.max(1, deadline - Date.now())));
-    switch (item.kind) {
-      case 'data':
-        return num(item.value.TTL);
-      case 'error':
-        throw item.error;
-      case 'end':
-        throw Object.assign(new Error('the keep-alive stream ended'), { code: 14, details: 'stream ended' });
-      case 'aborted':
-        throw Object.assign(new Error('keep-alive timed out'), { code: 4, details: 'keep-alive timed out' });
-    }
-  } finally {
-    queue.close();
-  }
-}
-
-function firstLease(req: TxnRequest): LeaseId | undefined {
-  for (const op of [...req.success, ...(req.failure ?? [])]) {
-    if (op.type === 'put' && op.lease !== undefined && op.lease !== 0) return op.lease;
-  }
-  return undefined;
-}
-
-function randomLeaseId(): number {
-  for (;;) {
-    const id = Number(randomBytes(8).readBigUInt64BE() & MAX_LEASE_ID);
-    if (id > 0) return id;
   }
 }
 
