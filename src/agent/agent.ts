@@ -18,6 +18,7 @@ import { StatusReporter } from './status-reporter.ts';
 import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
 import { ClockSkew } from './clock-skew.ts';
+import { RuntimeHealth } from './runtime-health.ts';
 import { DiskConditions } from './disk-conditions.ts';
 import { runImageGc } from './image-gc.ts';
 import { HostHistoryRecorder, type HostHistoryOptions } from '../telemetry/hosthistory/index.ts';
@@ -59,6 +60,8 @@ export interface AgentOptions {
   watermark?: Watermark;
   /** How often the data dir's free space is looked at (ms, default 2,000). */
   diskCheckMs?: number;
+  /** How often the runtime's self-check runs (ms, default 30,000; two failures: RuntimeBroken). */
+  runtimeCheckMs?: number;
   /**
    * The image store's budget: over it, images no task here uses are removed, oldest first (see
    * image-gc.ts). Only for a store of the agent's own; absent: no collection.
@@ -103,6 +106,12 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     logger,
     ...(o.watermark ? { watermark: o.watermark } : {}),
     ...(o.diskCheckMs === undefined ? {} : { intervalMs: o.diskCheckMs }),
+  });
+  const runtimeHealth = new RuntimeHealth({
+    runtime: o.runtime,
+    clock,
+    logger,
+    ...(o.runtimeCheckMs === undefined ? {} : { everyMs: o.runtimeCheckMs }),
   });
   const runners = new Map<string, TaskRunner>();
   const capacity = o.capacity ?? (await detectCapacity());
@@ -248,6 +257,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
         const r = (await o.client.heartbeat(o.hostId, lease, [
           ...disk.conditions(),
           ...skew.conditions(),
+          ...runtimeHealth.conditions(),
         ])) as { ok: true; serverTime?: number };
         skew.observe(sentAt, skew.now(), r.serverTime);
       } catch (e) {
@@ -391,7 +401,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     if (network !== undefined) o.runtime.useNetwork?.(network.subnet, network.taskNetwork);
     else if (wantSubnet)
       logger.warn("the server gave no task range for this host; the runtime's default is used");
-    loops.push(disk.run(signal), heartbeats(heartbeatMs));
+    loops.push(disk.run(signal), runtimeHealth.run(signal), heartbeats(heartbeatMs));
     const recovered = await o.runtime.recover();
     for (const h of recovered.running) adoptable.set(h.taskId, h);
     for (const e of recovered.exited) exitedLeft.add(e.taskId);

@@ -16,7 +16,8 @@ export interface HostMaintenance {
  * over. Any of them keeps new tasks off the host (the host-state placement filter); running tasks
  * stay. DiskFull: no space left in the agent's data dir; DiskPressure: free space below the agent's
  * watermark; DiskReadOnly: the data dir's file system turned read-only (or refuses writes);
- * ClockSkew: the host's clock is off the server's by more than 2 s.
+ * ClockSkew: the host's clock is off the server's by more than 2 s; RuntimeBroken: the runtime's
+ * self-check failed twice in a row (binary gone, state root unreadable, cannot start processes).
  */
 export interface HostCondition {
   type: (typeof HOST_CONDITION_TYPES)[number];
@@ -25,7 +26,13 @@ export interface HostCondition {
   since: number;
 }
 
-export const HOST_CONDITION_TYPES = ['DiskFull', 'DiskPressure', 'DiskReadOnly', 'ClockSkew'] as const;
+export const HOST_CONDITION_TYPES = [
+  'DiskFull',
+  'DiskPressure',
+  'DiskReadOnly',
+  'ClockSkew',
+  'RuntimeBroken',
+] as const;
 
 export interface HostCapacity {
   cpu: number;

@@ -157,6 +157,11 @@ export interface Runtime {
    * `previous`) of the one kept by a restart in place. Empty when nothing was dropped.
    */
   logDrops?(taskId: string, options?: { previous?: boolean }): Promise<LogDrop[]>;
+  /**
+   * Optional self-check (the agent's RuntimeBroken condition): undefined when the runtime works, else
+   * what is wrong, in words.
+   */
+  healthCheck?(): Promise<string | undefined>;
   /** Releases runtime resources; running tasks keep running. */
   close(): Promise<void>;
   /**

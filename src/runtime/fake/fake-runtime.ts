@@ -96,6 +96,8 @@ export class FakeRuntime implements Runtime {
   readonly host: FakeHost;
   readonly #o: FakeRuntimeOptions;
   #closed = false;
+  /** What healthCheck() answers (tests break and mend the runtime with it). */
+  broken: string | undefined;
 
   constructor(options: FakeRuntimeOptions = {}) {
     this.#o = options;
@@ -385,6 +387,10 @@ export class FakeRuntime implements Runtime {
         options.signal?.addEventListener('abort', done, { once: true });
       });
     }
+  }
+
+  healthCheck(): Promise<string | undefined> {
+    return Promise.resolve(this.broken);
   }
 
   close(): Promise<void> {

@@ -4,9 +4,8 @@
  * bridge, cgroup limits from the task's resources, and Docker-like confinement (capabilities,
  * seccomp, masked paths, no_new_privs). Everything a task owns is named after it so remove() can
  * find and delete it, and recover() can pick tasks up again after an agent restart.
- *
  * This file keeps the bookkeeping (records, starts in progress, removals); the steps are beside
- * it: setup.ts, start-task.ts, exits.ts, teardown.ts, exec-once.ts.
+ * it: setup.ts, start-task.ts, exits.ts, teardown.ts, exec-once.ts, health-check.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -35,6 +34,7 @@ import { ociExecStream } from './exec-stream.ts';
 import { exitStatusFrom } from './exit-status.ts';
 import { ExitTracker } from './exits.ts';
 import { ForkHelper } from './fork-helper.ts';
+import { ociHealthCheck } from './health-check.ts';
 import { parseSubnet } from './ipam.ts';
 import type { BridgeNetwork } from './network.ts';
 import { OciPaths } from './paths.ts';
@@ -51,8 +51,7 @@ import { recoverTasks } from './recover.ts';
 import { forgetTask, purgeTask, releaseTask } from './teardown.ts';
 import { readTaskLog } from './task-logs.ts';
 
-export { exitStatusFrom };
-export type { OciRuntimeOptions };
+export { exitStatusFrom, type OciRuntimeOptions };
 
 export class OciRuntime implements Runtime {
   readonly name = 'oci';
@@ -75,10 +74,7 @@ export class OciRuntime implements Runtime {
   private readonly containerLogs: ContainerLogs;
   /** Starts under way at most (maxConcurrentStarts). */
   private readonly admission: Admission;
-  /**
-   * Command and user look-ups by image digest: a task's root filesystem is the image's layers
-   * under an empty upper layer when they are made, so the answer is the image's.
-   */
+  /** Command and user look-ups by image digest (a new task's root filesystem is the image's). */
   private readonly lookups = new LookupCache();
   /** The host's range of the task network and the network itself, from the control plane (useNetwork). */
   private assigned: { subnet: string; taskNetwork?: string } | undefined;
@@ -456,6 +452,10 @@ export class OciRuntime implements Runtime {
   logDrops(taskId: string, options: { previous?: boolean } = {}): Promise<LogDrop[]> {
     return this.containerLogs.drops(taskId, options);
   }
+
+  /** The agent's self-check: the binaries there, `runc/crun list` answering (health-check.ts). */
+  healthCheck = (): Promise<string | undefined> =>
+    this.init().then(ociHealthCheck, (e: unknown) => `the runtime cannot be set up: ${messageOf(e)}`);
 
   async close(): Promise<void> {
     this.containerLogs.close();

@@ -60,6 +60,7 @@ import {
 } from './task-state.ts';
 import { checkAdopted, sessionPids, stopTask, taskAlive } from './task-stop.ts';
 import { WriterClient } from './writer-client.ts';
+import { spawnCheck } from '../spawn-check.ts';
 
 export interface ProcessRuntimeOptions {
   /** Directory the runtime owns; survives agent restarts. */
@@ -430,6 +431,11 @@ export class ProcessRuntime implements Runtime {
           this.#log.warn({ taskId: rec.state.taskId, err: messageOf(e) }, 'log rotation failed');
       }
     }
+  }
+
+  /** The agent's self-check: a process can still be started. */
+  healthCheck(): Promise<string | undefined> {
+    return spawnCheck();
   }
 
   close(): Promise<void> {

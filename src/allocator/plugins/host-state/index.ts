@@ -1,5 +1,5 @@
 /**
- * host-state: only hosts in state 'ready' without a reported condition (DiskFull, DiskPressure, ClockSkew,
+ * host-state: only hosts in state 'ready' without a reported condition (DiskFull, DiskPressure, ClockSkew, RuntimeBroken,
  * DiskReadOnly) take new tasks. Cordoned and draining hosts, and hosts with a condition, keep the
  * tasks they have; down hosts are lost.
  */
