@@ -21,7 +21,12 @@ export class RuntimeHealth {
   #failures = 0;
   #condition: HostCondition | undefined;
 
-  constructor(o: { runtime: Pick<Runtime, 'healthCheck' | 'name'>; clock: Clock; logger: Logger; everyMs?: number }) {
+  constructor(o: {
+    runtime: Pick<Runtime, 'healthCheck' | 'name'>;
+    clock: Clock;
+    logger: Logger;
+    everyMs?: number;
+  }) {
     this.#runtime = o.runtime;
     this.#clock = o.clock;
     this.#logger = o.logger;
