@@ -51,7 +51,7 @@ test('every problem at once, each with line:column and what to fix', () => {
   const text = r.issues.map(formatIssue);
   const expect = [
     /^rules\.yaml:2:11: rules\[0\]\.name: must be a DNS label/,
-    /^rules\.yaml:3:32: rules\[0\]\.when\.host\.condition: must be one of: DiskFull, DiskPressure, DiskReadOnly, Down/,
+    /^rules\.yaml:3:32: rules\[0\]\.when\.host\.condition: must be one of: DiskFull, DiskPressure, DiskReadOnly, ClockSkew, RuntimeBroken, Down/,
     /^rules\.yaml:3:46: rules\[0\]\.when\.host\.for: "5 minutes" is not a duration/,
     /^rules\.yaml:6:35: rules\[1\]\.when\.task\.crashLooping: must be at least 1/,
     /^rules\.yaml:8:5: rules\[1\]\.limits: unknown field "limits"/,

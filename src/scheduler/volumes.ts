@@ -154,8 +154,9 @@ export class VolumePlacer implements Placer {
     let slot = 0;
     while (this.#taken.has(slot) || this.#oldHeld.has(slot)) slot++;
     if (slot >= this.#in.job.replicas) {
-      // No free slot among the job's first `replicas`: take over an old task's slot instead.
-      const reuse = [...this.#oldHeld].sort((a, b) => a - b)[0];
+      // No free slot among the job's first `replicas`: take over an old task's slot instead (one no
+      // current task holds already: a current task waiting for its host keeps its slot).
+      const reuse = [...this.#oldHeld].filter((s) => !this.#taken.has(s)).sort((a, b) => a - b)[0];
       if (reuse !== undefined) slot = reuse;
     }
     this.#taken.add(slot);
