@@ -54,7 +54,7 @@ task:
   image: busybox
   command: ["sh", "-c", "echo \\"run $(cat /proc/sys/kernel/random/uuid)\\"; sleep 15; exit 3"]
   resources: { cpu: 0.1, memory: 32Mi, pids: 16 }
-  restart: { policy: always, backoff: 4s, maxBackoff: 4s }
+  restart: { policy: always, backoff: 12s, maxBackoff: 12s }
   stopGracePeriod: 1s
 `;
 
@@ -157,6 +157,7 @@ describe('restarts, events and logs with containers', { skip }, () => {
       30_000,
       100,
     );
+    // The wait before the restart (12 s) leaves room for the CLI to start on a loaded machine.
     const between = await c.cli(['logs', waiting.id]);
     assert.equal(between.code, 0, between.stderr);
     const first = /^run (\S+)$/m.exec(between.stdout)?.[1];
@@ -168,7 +169,7 @@ describe('restarts, events and logs with containers', { skip }, () => {
         (t) => t.id === waiting.id && t.state === 'running' && t.restarts === waiting.restarts,
       );
     // Each run lasts 15 s: room for the three CLI calls below on a loaded machine.
-    await waitFor('the next run', sameRun, 20_000, 100);
+    await waitFor('the next run', sameRun, 40_000, 100);
     const previous = await c.cli(['logs', waiting.id, '--previous']);
     const current = await waitFor('the next run to print', async () => {
       const r = await c.cli(['logs', waiting.id]);
