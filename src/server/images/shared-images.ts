@@ -108,6 +108,8 @@ export class SharedImages {
    * when the cluster has no such image. A known image no live replica can provide is UNAVAILABLE.
    */
   async manifest(ref: string): Promise<ManifestBytes | undefined> {
+    // A reference that does not parse is the caller's error (as the local store says it), not the peers'.
+    if (!isDigest(ref)) parseReference(ref);
     let digest: Digest | undefined;
     try {
       digest = await this.ensure(ref);
