@@ -7,38 +7,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { DevCluster, isAlive, waitFor } from '../helpers/dev-cluster.ts';
-import { Tmpfs } from '../helpers/tmpfs.ts';
+import { type DevCluster, isAlive, waitFor } from '../helpers/dev-cluster.ts';
+import { startDevOnTmpfs, stopDevOnTmpfs, type Health } from '../helpers/dev-on-tmpfs.ts';
+import type { Tmpfs } from '../helpers/tmpfs.ts';
 
 let c: DevCluster | undefined;
 let fs: Tmpfs | undefined;
 
 before(async () => {
-  c = await DevCluster.start({
-    // No watermark: the deploys themselves fill the disk to the last byte.
-    args: ['--min-free', '0', '--min-free-percent', '0'],
-    prepare: async (dir) => {
-      fs = await Tmpfs.mount('16m', dir);
-    },
-  });
+  // No watermark: the deploys themselves fill the disk to the last byte.
+  ({ c, fs } = await startDevOnTmpfs('16m', ['--min-free', '0', '--min-free-percent', '0']));
 });
 after(async () => {
-  await c?.kill9();
-  for (const pid of (await c?.processes()) ?? []) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  await fs?.destroy();
-  await c?.destroy();
+  await stopDevOnTmpfs(c, fs);
 });
-
-interface Health {
-  status: string;
-  reasons: string[];
-}
 
 /** A job of about 200 KB (its environment), with no replicas: it fills the store, not the host. */
 function bigJob(name: string): { name: string; replicas: number; task: unknown } {

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { DevCluster, isAlive, waitFor } from '../helpers/dev-cluster.ts';
-import { Tmpfs } from '../helpers/tmpfs.ts';
+import { type DevCluster, isAlive, waitFor } from '../helpers/dev-cluster.ts';
+import { startDevOnTmpfs, stopDevOnTmpfs, type Health } from '../helpers/dev-on-tmpfs.ts';
+import type { Tmpfs } from '../helpers/tmpfs.ts';
 import { diskSpace } from '../../src/lib/index.ts';
 import { file, tarOf } from '../../src/image/test-fixtures.ts';
 
@@ -17,30 +18,11 @@ let c: DevCluster | undefined;
 let fs: Tmpfs | undefined;
 
 before(async () => {
-  c = await DevCluster.start({
-    args: ['--min-free', '2Mi', '--min-free-percent', '0'],
-    prepare: async (dir) => {
-      fs = await Tmpfs.mount('8m', dir);
-    },
-  });
+  ({ c, fs } = await startDevOnTmpfs('8m', ['--min-free', '2Mi', '--min-free-percent', '0']));
 });
 after(async () => {
-  await c?.kill9();
-  for (const pid of (await c?.processes()) ?? []) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  await fs?.destroy();
-  await c?.destroy();
+  await stopDevOnTmpfs(c, fs);
 });
-
-interface Health {
-  status: string;
-  reasons: string[];
-}
 
 function job(name: string, command = ['sleep', '1000']): unknown {
   return { name, replicas: 1, task: { command } };

@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DevCluster, isAlive, waitFor } from '../helpers/dev-cluster.ts';
+import type { Health } from '../helpers/dev-on-tmpfs.ts';
 import { ReadOnlyBind } from '../helpers/read-only-bind.ts';
 
 let c: DevCluster | undefined;
@@ -22,11 +23,6 @@ after(async () => {
   await ro?.release();
   await c?.destroy();
 });
-
-interface Health {
-  status: string;
-  reasons: string[];
-}
 
 function job(name: string, command = ['sleep', '1000']): unknown {
   return { name, replicas: 1, task: { command } };
