@@ -43,7 +43,7 @@ export interface RemediationLoopOptions {
   intervalMs: number;
   /** Records kept (the oldest beyond are deleted). */
   keepRecords?: number;
-  /** The time series, for counter rules (without it they never match, and say so once). */
+  /** The time series, for counter rules (without it they never match; each round logs a warning saying so). */
   read?: MetricsReader;
 }
 
