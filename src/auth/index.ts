@@ -9,6 +9,7 @@ export * from './tokens/token-format.ts';
 export * from './tokens/token-record.ts';
 export * from './tokens/token-store.ts';
 export * from './tokens/token-cache.ts';
+export * from './tokens/token-sweeper.ts';
 export * from './namespaces/namespaces.ts';
 export * from './namespaces/quota.ts';
 export * from './audit/audit-log.ts';

@@ -29,6 +29,7 @@ import { parseTaskNetwork, type JobRecord } from '../model/index.ts';
 import {
   AuditLog,
   TokenCache,
+  runTokenSweeper,
   bearerAuthenticator,
   bootstrapAdminToken,
   certificateAuthenticator,
@@ -388,7 +389,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     if (c.acquired.length > 0) scheduler.ownershipChanged();
   });
   const loops = [
-    ...(auth ? [auth.tokens.run(signal)] : []),
+    ...(auth ? [auth.tokens.run(signal), runTokenSweeper({ store, clock, logger }, signal)] : []),
     r.run(signal),
     scheduler.run(signal),
     autoscaler.run(signal),
