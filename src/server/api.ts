@@ -252,20 +252,21 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & 
   const serve = (req: IncomingMessage, res: ServerResponse, upgrade?: RouteContext['upgrade']): void => {
     const controller = new AbortController();
     const abort = (): void => controller.abort();
-    res.on('close', abort);
     shutdown.addEventListener('abort', abort, { once: true });
-    res.on('close', () => shutdown.removeEventListener('abort', abort));
     // A request target that is not a path (an absolute URL with a bad port...) must not throw here:
     // an exception in this listener would take the whole server down.
     const url = parseRequestTarget(req.url) ?? { pathname: '', query: new URLSearchParams() };
     const timing =
       o.metrics === undefined || upgrade ? undefined : { at: performance.now(), route: 'unmatched' };
-    if (timing !== undefined) {
-      const m = o.metrics!.registry;
-      res.once('close', () =>
-        m.request(timing.route, res.statusCode, (performance.now() - timing.at) / 1000),
-      );
-    }
+    // One close listener for all of the request's own work: a streamed answer (`pipeline` into the
+    // response) adds seven of Node's own, and more than ten on one response draws a
+    // MaxListenersExceededWarning.
+    res.once('close', () => {
+      controller.abort();
+      shutdown.removeEventListener('abort', abort);
+      if (timing !== undefined)
+        o.metrics!.registry.request(timing.route, res.statusCode, (performance.now() - timing.at) / 1000);
+    });
     void (async () => {
       try {
         if (url.pathname === '')
