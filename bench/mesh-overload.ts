@@ -18,6 +18,7 @@ import { ProxySupervisor, proxyLayout, proxyServers, upstreamEnv } from '../src/
 import { parseMeshFile } from '../src/model/index.ts';
 import { openLoop, percentile, startBackend, type Backend } from './mesh-load.ts';
 import { table } from './report.ts';
+import { freePortBlock } from '../test/helpers/ports.ts';
 
 const { values } = parseArgs({
   options: {
@@ -58,7 +59,8 @@ try {
   backends.push(on, off, probe);
   const parsed = parseMeshFile(file, 'overload.yaml');
   if (!parsed.ok) throw new Error('the dependency file does not validate');
-  const layout = proxyLayout(parsed.config, '127.0.0.1', 30_000 + Math.floor(Math.random() * 20_000));
+  // Below the ephemeral range, and checked free: the load generator's own connections take ports there.
+  const layout = proxyLayout(parsed.config, '127.0.0.1', await freePortBlock(16));
   const ep = (task: string, port: number) => ({
     task,
     host: 'h',
