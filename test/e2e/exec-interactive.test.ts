@@ -35,7 +35,7 @@ function cliEnv(c: DevCluster): Record<string, string> {
 async function onTerminal(
   line: string,
   env: Record<string, string>,
-  steps: { after: RegExp; type: string; pauseMs?: number }[],
+  steps: { after: RegExp; type: string; pauseMs?: number; resendEveryMs?: number }[],
   /** More to say when a step times out (the cluster's log). */
   diagnostics: () => string = () => '',
 ): Promise<{ code: number; out: string; ms: number }> {
@@ -57,15 +57,23 @@ async function onTerminal(
   const t0 = Date.now();
   try {
     let from = 0;
+    let resend: NodeJS.Timeout | undefined;
     for (const step of steps) {
       const seen = (): boolean => step.after.test(plain(out.slice(from)));
-      await waitFor(String(step.after), seen, 20_000, 50).catch((e: unknown) => {
-        throw new Error(`${String(e)}; the output was:\n${out}\n${diagnostics().slice(-8000)}`);
-      });
+      await waitFor(String(step.after), seen, 20_000, 50)
+        .catch((e: unknown) => {
+          throw new Error(`${String(e)}; the output was:\n${out}\n${diagnostics().slice(-8000)}`);
+        })
+        .finally(() => clearInterval(resend));
       from = out.length;
       await new Promise((r) => setTimeout(r, step.pauseMs ?? 100));
       child.stdin.write(step.type);
+      // Typed again until the next step's answer shows (a keystroke that reached the shell before
+      // the command it was meant for had started is not lost for good).
+      if (step.resendEveryMs !== undefined)
+        resend = setInterval(() => child.stdin.write(step.type), step.resendEveryMs);
     }
+    clearInterval(resend);
     const code = await exited;
     return { code, out, ms: Date.now() - t0 };
   } finally {
@@ -102,7 +110,9 @@ function scenarios(name: string, start: () => Promise<{ c: DevCluster; task: str
       cliEnv(c),
       [
         { after: /[#$] $/, type: 'sleep 100\r' },
-        { after: /sleep 100/, type: '\u0003', pauseMs: 700 },
+        // Ctrl-C once the command line is echoed; again every 3 s until the prompt is back, in case
+        // the first one reached the shell before `sleep` was running (a loaded machine).
+        { after: /sleep 100/, type: '\u0003', pauseMs: 700, resendEveryMs: 3000 },
         { after: /[#$] $/, type: 'echo "after-$((1+1))"; exit 0\r' },
       ],
       () => `the cluster's log:\n${c.log}`,
