@@ -66,7 +66,8 @@ export class Preemptions {
       for (const { mark, mod } of stored.victims) {
         const t = cache.tasks.get(mark.job)?.get(mark.task)?.value;
         if (t === undefined || t.desired === 'stop' || t.preempted !== undefined) {
-          const fence = fenceFor(mark.job);
+          // Only from a cache that has seen the mark (and so the task, if it still exists).
+          const fence = cache.revision >= mod ? fenceFor(mark.job) : undefined;
           if (fence !== undefined) void this.#cleanup(fence, keys.preemptionVictim(mark.job, mark.task), mod);
           continue;
         }
