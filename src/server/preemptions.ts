@@ -45,6 +45,8 @@ export class Preemptions {
   #reserved = new Map<string, Reservation>();
   readonly #o: PreemptionsOptions | undefined;
   #syncing = false;
+  /** While a sync reads: what was decided meanwhile, applied again over what it read. */
+  #replay: ((victims: Map<string, Map<string, string>>, reserved: Map<string, Reservation>) => void)[] = [];
 
   /** Without options: memory only (pure tests of the decisions). */
   constructor(o?: PreemptionsOptions) {
@@ -60,6 +62,7 @@ export class Preemptions {
     const o = this.#o;
     if (o === undefined || this.#syncing) return;
     this.#syncing = true;
+    this.#replay = [];
     try {
       const stored = await readPreemptions(o.store);
       const victims = new Map<string, Map<string, string>>();
@@ -84,13 +87,22 @@ export class Preemptions {
         }
         reserved.set(r.job, { until: r.until, hosts: new Map(Object.entries(r.hosts)) });
       }
+      for (const again of this.#replay) again(victims, reserved);
       this.#victims = victims;
       this.#reserved = reserved;
     } catch (e) {
       o.logger.debug({ err: e }, 'preemption state not read; trying again next tick');
     } finally {
       this.#syncing = false;
+      this.#replay = [];
     }
+  }
+
+  /** Marks `task` of `job` in `victims`. */
+  static #mark(victims: Map<string, Map<string, string>>, job: string, task: string, why: string): void {
+    const m = victims.get(job) ?? new Map<string, string>();
+    if (!m.has(task)) m.set(task, why);
+    victims.set(job, m);
   }
 
   async #cleanup(fence: JobFence, key: string, mod: number): Promise<void> {
@@ -119,10 +131,9 @@ export class Preemptions {
 
   /** Marks a batch task to stop (a recalled loan's host; a service's room), stored under `fence`. */
   preempt(job: string, task: string, why: string, now: number, fence?: JobFence): void {
-    const m = this.#victims.get(job) ?? new Map<string, string>();
-    this.#victims.set(job, m);
-    if (m.has(task)) return;
-    m.set(task, why);
+    if (this.#victims.get(job)?.has(task) === true) return;
+    Preemptions.#mark(this.#victims, job, task, why);
+    if (this.#syncing) this.#replay.push((v) => Preemptions.#mark(v, job, task, why));
     this.#write(fence, [putVictim({ job, task, why, at: now })]);
   }
 
@@ -173,8 +184,10 @@ export class Preemptions {
       if (t.host === null && t.desired === 'run' && !needs.some((n) => n.id === t.id)) needs.push(t);
     }
     if (needs.length === 0) {
-      if (this.#reserved.delete(job.name))
+      if (this.#reserved.delete(job.name)) {
+        if (this.#syncing) this.#replay.push((_, r) => r.delete(job.name));
         this.#write(fence, [{ type: 'delete', key: keys.preemptionReserved(job.name) }]);
+      }
       return [];
     }
     const { candidates, freeing } = this.#candidates(cache);
@@ -218,12 +231,14 @@ export class Preemptions {
         const why = `preempted for service ${job.name} (task ${p.task} needs its room on ${v.host})`;
         m.set(v.id, why);
         this.#victims.set(v.job, m);
+        if (this.#syncing) this.#replay.push((vs) => Preemptions.#mark(vs, v.job, v.id, why));
         dirty.add(v.job);
         ops.push(putVictim({ job: v.job, task: v.id, why, at: now }));
       }
     }
     if (reservation.hosts.size > 0) {
       this.#reserved.set(job.name, reservation);
+      if (this.#syncing && ops.length > 0) this.#replay.push((_, r) => r.set(job.name, reservation));
       // Stored when it changes (new victims): its time is that of the last decision.
       if (ops.length > 0)
         ops.push(
