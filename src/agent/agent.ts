@@ -19,6 +19,7 @@ import { TaskRunner } from './task-runner.ts';
 import { TaskStateFiles } from './task-state-file.ts';
 import { ClockSkew } from './clock-skew.ts';
 import { RuntimeHealth } from './runtime-health.ts';
+import { runHostCommands } from './host-commands.ts';
 import { DiskConditions } from './disk-conditions.ts';
 import { runImageGc } from './image-gc.ts';
 import { HostHistoryRecorder, type HostHistoryOptions } from '../telemetry/hosthistory/index.ts';
@@ -413,6 +414,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     throw e;
   }
   loops.push(reporter.run(signal), syncAssignments(), stats(), renewals());
+  loops.push(runHostCommands({ ...o, checkRuntime: () => runtimeHealth.check() }, signal));
   if (o.images && o.imageBudget) {
     const gc = {
       images: o.images,

@@ -5,6 +5,7 @@
  */
 import type {
   HostCondition,
+  HostCommandsView,
   HostView,
   PoolsView,
   RegisterHostRequest,
@@ -45,6 +46,19 @@ export class HostMethods extends JobMethods {
   }
   assignments(hostId: string): Promise<{ revision: number; tasks: Task[] }> {
     return this.requestJson('GET', `/v1/hosts/${encodeURIComponent(hostId)}/assignments`);
+  }
+  /** Commands to this host's agent not answered yet (restart-runtime), and the revision to watch from. */
+  hostCommands(hostId: string): Promise<HostCommandsView> {
+    return this.requestJson('GET', `/v1/hosts/${encodeURIComponent(hostId)}/commands`);
+  }
+  /** The agent's answer to a command. */
+  answerHostCommand(
+    hostId: string,
+    id: string,
+    result: { ok: boolean; detail: string },
+  ): Promise<{ ok: true }> {
+    const path = `/v1/hosts/${encodeURIComponent(hostId)}/commands/${encodeURIComponent(id)}/result`;
+    return this.requestJson('POST', path, { body: result });
   }
   /** The volumes the scheduler keeps on this host (docs/volumes.md). */
   hostVolumes(hostId: string): Promise<{ revision: number; volumes: VolumeRecord[]; jobs: string[] }> {

@@ -2,6 +2,7 @@ export * from './deployment.ts';
 export * from './event.ts';
 export * from './explanation.ts';
 export * from './host.ts';
+export * from './host-command.ts';
 export * from './job.ts';
 export * from './keys.ts';
 export * from './namespace.ts';

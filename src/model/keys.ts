@@ -90,6 +90,15 @@ export const keys = {
   /** A host loaned out of its pool (Loan: from, holder, start, recall?), written by the pools broker. */
   loan: (host: string) => `/loans/${host}`,
   loansPrefix: '/loans/',
+  /** A batch task marked to stop (preemption for a service or a recalled loan; VictimMark). */
+  preemptionVictim: (job: string, task: string) => `/preemptions/victims/${job}/${task}`,
+  preemptionVictimsPrefix: '/preemptions/victims/',
+  /** The room a service's preemptions free, reserved for it until a time (StoredReservation). */
+  preemptionReserved: (job: string) => `/preemptions/reserved/${job}`,
+  preemptionReservedPrefix: '/preemptions/reserved/',
+  /** A command to a host's agent (HostCommand: restart-runtime), answered by the agent in the record. */
+  hostCommand: (host: string, id: string) => `/hostcmds/${host}/${id}`,
+  hostCommandsPrefix: (host: string) => `/hostcmds/${host}/`,
   /** The cluster's images by name (ImageRecord: digest, or a tombstone after `dabba image rm`). */
   image: (name: string) => `/images/${name}`,
   imagesPrefix: '/images/',

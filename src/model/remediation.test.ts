@@ -82,7 +82,7 @@ test('cross checks: a duplicate name, and an action that does not fit what the r
   assert.equal(r.ok, false);
   if (r.ok) return;
   assert.deepEqual(r.issues.map(formatIssue), [
-    'r.yaml:4:9: rules[0].do: "rollback" does not apply to a host rule: use cordon, drain or a hook',
+    'r.yaml:4:9: rules[0].do: "rollback" does not apply to a host rule: use cordon, drain, restart-runtime or a hook',
     'r.yaml:7:9: rules[1].do: "drain" does not apply to a task rule: use rollback or a hook',
     'r.yaml:8:11: rules[2].name: "a" is also the name of rules[0]',
   ]);

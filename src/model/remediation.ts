@@ -9,6 +9,9 @@
  *     when: { host: { condition: DiskFull, for: 5m } }
  *     do: drain
  *     limit: { max: 1, per: 30m, rackPercent: 50 }
+ *   - name: broken-runtimes
+ *     when: { host: { condition: RuntimeBroken, for: 2m } }
+ *     do: restart-runtime
  *   - name: crash-loops
  *     when: { task: { crashLooping: 3 } }
  *     do: rollback
@@ -28,7 +31,7 @@ import { parseYamlFile, checkValue, type RawIssue, type YamlFileResult } from '.
 export const HOST_RULE_CONDITIONS = [...HOST_CONDITION_TYPES, 'Down'] as const;
 export type HostRuleCondition = (typeof HOST_RULE_CONDITIONS)[number];
 
-export const HOST_ACTIONS = ['cordon', 'drain'] as const;
+export const HOST_ACTIONS = ['cordon', 'drain', 'restart-runtime'] as const;
 export const TASK_ACTIONS = ['rollback'] as const;
 
 export interface RemediationLimit {
@@ -40,7 +43,8 @@ export interface RemediationLimit {
   rackPercent: number;
 }
 
-export type RemediationAction = 'cordon' | 'drain' | 'rollback' | { hook: { url: string } };
+export type RemediationAction =
+  'cordon' | 'drain' | 'restart-runtime' | 'rollback' | { hook: { url: string } };
 
 /**
  * A counter over a bound (telemetry): the series summed per job (or per host) over its tasks, its
@@ -52,7 +56,7 @@ export interface CounterCondition {
   rate: boolean;
   above: number;
   forMs: number;
-  /** What a match is: a job (actions rollback, hook) or a host (cordon, drain, hook). */
+  /** What a match is: a job (actions rollback, hook) or a host (cordon, drain, restart-runtime, hook). */
   per: 'job' | 'host';
 }
 
@@ -166,7 +170,7 @@ const ruleSchema = z
         message: 'needs exactly one of host, task or counter',
       }),
     do: z.union([z.enum([...HOST_ACTIONS, ...TASK_ACTIONS]), hookSchema], {
-      error: 'must be cordon, drain, rollback or { hook: { url } }',
+      error: 'must be cordon, drain, restart-runtime, rollback or { hook: { url } }',
     }),
     limit: z
       .strictObject({
@@ -220,7 +224,7 @@ function cross(v: RemediationRules): RawIssue[] {
     const fits = act === 'hook' || (onHost ? act !== 'rollback' : act === 'rollback');
     if (!fits) {
       const path = ['rules', i, 'do'];
-      const allowed = onHost ? 'cordon, drain or a hook' : 'rollback or a hook';
+      const allowed = onHost ? 'cordon, drain, restart-runtime or a hook' : 'rollback or a hook';
       out.push({
         issue: {
           path: formatPath(path),

@@ -181,3 +181,42 @@ test('a crash-looping task of the current version: roll the job back, once per v
   assert.deepEqual(evaluate([r], state({ now: NOW + MIN, jobs, history: failed })), []);
   assert.equal(evaluate([r], state({ now: NOW + RETRY_FAILED_MS, jobs, history: failed })).length, 1);
 });
+
+test('restart-runtime: a RuntimeBroken host matches, one per window, never a down host, none out of placement', () => {
+  const broken = (id: string, o: Partial<HostFacts> = {}): HostFacts =>
+    host(id, {
+      conditions: [
+        { type: 'RuntimeBroken', message: 'the oci runtime: bridge missing', since: NOW - 3 * MIN },
+      ],
+      ...o,
+    });
+  const r = rule({
+    name: 'runtimes',
+    when: { host: { condition: 'RuntimeBroken', forMs: 2 * MIN } },
+    do: 'restart-runtime',
+    limit: { max: 1, perMs: 30 * MIN, rackPercent: 0 },
+  });
+  const d = evaluate([r], state({ hosts: [broken('h1'), broken('h2'), broken('h3', { state: 'down' })] }));
+  assert.deepEqual(
+    d.map((x) => [x.target, x.action, x.outcome]),
+    [
+      ['host:h1', 'restart-runtime', 'act'],
+      ['host:h2', 'restart-runtime', 'rate-limited'],
+    ],
+  );
+  // rackPercent 0 would hold back any cordon or drain: a restart takes no host out of placement.
+  assert.equal(d[0]?.detail, undefined);
+  const dry = evaluate([{ ...r, dryRun: true }], state({ hosts: [broken('h1')] }));
+  assert.deepEqual(
+    dry.map((x) => x.outcome),
+    ['dry-run'],
+  );
+  const after = evaluate(
+    [r],
+    state({
+      hosts: [broken('h1')],
+      history: [record({ rule: 'runtimes', action: 'restart-runtime', outcome: 'done', at: NOW - MIN })],
+    }),
+  );
+  assert.deepEqual(after, [], 'done once in this episode');
+});

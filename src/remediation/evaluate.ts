@@ -107,6 +107,8 @@ function hostMatches(rule: RemediationRule, hosts: readonly HostFacts[], now: nu
     // Nothing left to do: the host is already where the action would put it.
     if (rule.do === 'cordon' && h.state !== 'ready') continue;
     if (rule.do === 'drain' && (h.state === 'draining' || h.state === 'maintenance')) continue;
+    // An agent that does not heartbeat cannot be asked to restart its runtime.
+    if (rule.do === 'restart-runtime' && h.state === 'down') continue;
     const held = Math.round((now - since) / 1000);
     out.push({ target: `host:${h.id}`, host: h, reason: `host ${h.id} ${what} (for ${held}s)`, since });
   }
@@ -148,6 +150,7 @@ function counterMatches(rule: RemediationRule, s: RemediationState): Match[] {
       if (h === undefined) continue;
       if (rule.do === 'cordon' && h.state !== 'ready') continue;
       if (rule.do === 'drain' && (h.state === 'draining' || h.state === 'maintenance')) continue;
+      if (rule.do === 'restart-runtime' && h.state === 'down') continue;
       out.push({ target: `host:${h.id}`, host: h, reason, since: f.since });
     } else {
       const j = s.jobs.find((x) => x.id === f.key);

@@ -162,6 +162,12 @@ export interface Runtime {
    * what is wrong, in words.
    */
   healthCheck?(): Promise<string | undefined>;
+  /**
+   * Optional (remediation's `restart-runtime`): sets the runtime up on the host again (oci: cgroup
+   * mounts, the bridge and its nftables rules, the binaries) and re-adopts the running tasks as they
+   * are, never stopping them. Resolves with what was done, in words; rejects with why it failed.
+   */
+  restart?(): Promise<string>;
   /** Releases runtime resources; running tasks keep running. */
   close(): Promise<void>;
   /**

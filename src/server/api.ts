@@ -60,6 +60,7 @@ import type { LogTables } from '../telemetry/logtables/index.ts';
 import { faultCounts, type StorageHooks } from './storage/index.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { remediationRoutes } from './routes/remediation.ts';
+import { hostCommandRoutes } from './routes/host-commands.ts';
 import type { TelemetryService } from '../telemetry/server/index.ts';
 import type { ServedMetrics } from './routes/metrics.ts';
 
@@ -137,6 +138,7 @@ export function buildRouter(o: ApiOptions): Router {
   serviceRoutes(router, o.store);
   meshRoutes(router, o.store, o.clock, o.events);
   remediationRoutes(router, o.store, o.clock, o.events);
+  hostCommandRoutes(router, o.store, o.clock);
   meshStatsRoutes(router, o.store, o.pki);
   if (o.images) imageRoutes(router, o.images, o.events);
   if (o.images) imageRemoveRoutes(router, o.store, o.images, o.events);

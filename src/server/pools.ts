@@ -1,9 +1,13 @@
 /**
- * The pools broker (elastic compute, docs/elastic.md): every tick of the scheduler loop it reads the
- * loans (/loans/HOST) and, with the pure `planLoans`, loans online hosts left empty to the batch pool,
- * recalls loans when online tasks wait for a host (the batch tasks there are preempted, through
- * their jobs, like a service's preemption), and ends a recall once its host holds no batch task.
- * The hosts each job sees follow: a job with a `pool` places only on hosts counting in that pool.
+ * The pools broker (elastic compute, docs/elastic.md): every tick of the scheduler loop, on every
+ * replica, it reads the loans (/loans/HOST: from, holder, start, recall) so that the hosts each job
+ * sees follow them (a job with a `pool` places only on hosts counting in that pool). On the replica
+ * that owns the broker shard it also decides, with the pure `planLoans`: loans online hosts left
+ * empty to the batch pool, recalls loans when online tasks wait for a host (the batch tasks there
+ * are marked for preemption in the store, and their jobs' owners stop them, like a service's
+ * preemption), and ends a recall once its host holds no batch task; every write fenced on the
+ * broker shard. All of it is in the store: the replica that takes the broker shard over after a
+ * failover carries on with a recall where the previous owner left it.
  */
 import type { Logger } from '../lib/index.ts';
 import { messageOf } from '../errors/index.ts';
@@ -18,6 +22,7 @@ import {
 } from '../scheduler/index.ts';
 import type { Store, TxnOp } from '../store/index.ts';
 import type { Preemptions } from './preemptions.ts';
+import type { JobFence } from './scheduler-fence.ts';
 import type { EventLog } from './state/events.ts';
 import type { StateCache } from './state-cache.ts';
 
@@ -45,12 +50,15 @@ export class Pools {
     return hostsForPool(hosts, pool, this.loans);
   }
 
-  /** One round: read the loans, decide, write. Never throws (a failed round is logged and retried). */
-  async tick(cache: StateCache, now: number): Promise<void> {
+  /**
+   * One round: read the loans; with the broker's fence (this replica owns the broker shard) decide
+   * and write under it. Never throws (a failed round is logged and retried).
+   */
+  async tick(cache: StateCache, now: number, fence: JobFence | undefined): Promise<void> {
     if (this.#busy) return;
     this.#busy = true;
     try {
-      await this.#round(cache, now);
+      await this.#round(cache, now, fence);
     } catch (e) {
       this.#o.logger.warn({ err: messageOf(e) }, 'pools round failed; will retry');
     } finally {
@@ -58,7 +66,7 @@ export class Pools {
     }
   }
 
-  async #round(cache: StateCache, now: number): Promise<void> {
+  async #round(cache: StateCache, now: number, fence: JobFence | undefined): Promise<void> {
     const { store } = this.#o;
     const read = await store.range(keys.loansPrefix);
     const loans = new Map<string, { loan: Loan; mod: number }>();
@@ -67,6 +75,7 @@ export class Pools {
       loans.set(loan.host, { loan, mod: kv.modRevision });
     }
     this.loans = new Map([...loans].map(([h, l]) => [h, l.loan]));
+    if (fence === undefined) return;
     // No loan and no batch-pool job: nothing to lend, recall or end (planLoans would say so after
     // a walk over every task and host, each second: 5% of a busy API thread at 100,000 tasks).
     if (this.loans.size === 0 && !hasBatchPoolJob(cache)) return;
@@ -108,7 +117,10 @@ export class Pools {
       });
     }
     if (ops.length > 0) {
-      const r = await store.txn({ compare: [], success: [...ops, ...this.#o.events.ops(events)] });
+      const r = await store.txn({
+        compare: fence.compares,
+        success: [...ops, ...this.#o.events.ops(events)],
+      });
       if (r.succeeded) {
         for (const l of [...plan.lend, ...plan.recall]) this.loans.set(l.host, l);
         for (const h of plan.end) this.loans.delete(h);
@@ -118,7 +130,7 @@ export class Pools {
     for (const l of this.loans.values()) {
       if (l.recall === undefined) continue;
       for (const t of batchTasksOn.get(l.host) ?? [])
-        this.#o.preemptions.preempt(t.job, t.id, `host ${l.host} recalled to pool ${l.from}`);
+        this.#o.preemptions.preempt(t.job, t.id, `host ${l.host} recalled to pool ${l.from}`, now, fence);
     }
   }
 

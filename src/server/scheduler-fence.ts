@@ -21,10 +21,16 @@ export interface Ownership {
    * owns every shard), or undefined. Plans written under it skip the per-host placement keys.
    */
   fenceForAll?(): JobFence | undefined;
+  /**
+   * The fence of the broker shard while this replica owns it (pools and loans are decided there),
+   * or undefined. Absent: a lone scheduler, which decides them unfenced.
+   */
+  fenceForBroker?(): JobFence | undefined;
 }
 
 /** A lone scheduler: every job, unfenced. */
 export const ownsEverything: Ownership = {
   fenceFor: () => ({ since: 0, compares: [] }),
   fenceForAll: () => ({ since: 0, compares: [] }),
+  fenceForBroker: () => ({ since: 0, compares: [] }),
 };

@@ -96,7 +96,7 @@ export class SchedulerLoop {
   /** Jobs' external controllers (taskControl in the job file): asked before disruptive stops. */
   readonly taskControl: TaskControl;
   /** Batch tasks preempted for services, and the room reserved for them (docs/batch.md). */
-  readonly preemptions = new Preemptions();
+  readonly preemptions: Preemptions;
   /** Pools and loans of hosts (elastic compute). */
   readonly pools: Pools;
 
@@ -116,6 +116,10 @@ export class SchedulerLoop {
       dirty: this.#dirty,
       pending: this.#pending,
       placedAt: this.#placedAt,
+    });
+    this.preemptions = new Preemptions({
+      store: options.store,
+      logger: options.logger.child({ part: 'preemptions' }),
     });
     this.pools = new Pools({
       store: options.store,
@@ -218,9 +222,14 @@ export class SchedulerLoop {
       const now = this.#o.clock.now();
       if (now - lastTick >= tickMs) {
         lastTick = now;
-        // Loans of hosts between pools: the replica that owns every shard keeps them.
-        if (this.#ready && this.#ownership.fenceForAll?.() !== undefined)
-          this.pools.tick(this.cache, now).catch(() => undefined);
+        // Loans of hosts between pools (read by all, decided by the broker shard's owner) and the
+        // preemptions (read by all): the store's, so they survive a failover.
+        if (this.#ready) {
+          const o = this.#ownership;
+          const broker = o.fenceForBroker ? o.fenceForBroker() : o.fenceForAll?.();
+          this.pools.tick(this.cache, now, broker).catch(() => undefined);
+          void this.preemptions.sync(this.cache, now, (job) => this.#ownership.fenceFor(job));
+        }
         for (const name of this.preemptions.pendingJobs()) this.#dirty.add(name);
         const resync = now - lastResync >= resyncMs;
         if (resync) lastResync = now;
@@ -387,6 +396,7 @@ export class SchedulerLoop {
         this.cache,
         poolView ?? fleet.hosts,
         now,
+        fence,
       )) {
         this.#dirty.add(victim);
         this.#kick();

@@ -67,6 +67,12 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'POST /v1/hosts/:id/heartbeat': { kind: 'host', path: '/v1/hosts/h1/heartbeat', body: {} },
   'GET /v1/hosts/:id/assignments': { kind: 'host', path: '/v1/hosts/h1/assignments' },
   'GET /v1/hosts/:id/volumes': { kind: 'host', path: '/v1/hosts/h1/volumes' },
+  'GET /v1/hosts/:id/commands': { kind: 'host', path: '/v1/hosts/h1/commands' },
+  'POST /v1/hosts/:id/commands/:cmd/result': {
+    kind: 'host',
+    path: '/v1/hosts/h1/commands/nothing/result',
+    body: { ok: true, detail: 'restarted' },
+  },
   'POST /v1/hosts/:id/certificate': { kind: 'hostcert', path: '/v1/hosts/h1/certificate', body: {} },
   'PUT /v1/tasks/:id/status': { kind: 'host', path: '/v1/tasks/web-aaaaa/status', body: {} },
   // Readers covering every namespace only: the test's viewer and deployer cover `default`.

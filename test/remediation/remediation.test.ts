@@ -59,7 +59,7 @@ describe('remediation', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(
       r.stderr,
-      /bad\.yaml:4:9: rules\[0\]\.do: must be cordon, drain, rollback or \{ hook: \{ url \} \}/,
+      /bad\.yaml:4:9: rules\[0\]\.do: must be cordon, drain, restart-runtime, rollback or \{ hook: \{ url \} \}/,
     );
     assert.equal((await s.client.remediation().rules()).rules, null);
   });

@@ -161,13 +161,20 @@ export function authorize(p: Principal, permission: Permission, req: AccessReque
       return { namespace: DEFAULT_NAMESPACE };
     case 'watch': {
       if (isAdmin(p)) return { namespace: DEFAULT_NAMESPACE };
-      if (p.kind === 'host' && (req.prefix ?? '').startsWith(`/assign/${p.hostId}/`)) {
+      const own = [
+        `/assign/${p.kind === 'host' ? p.hostId : ''}/`,
+        `/hostcmds/${p.kind === 'host' ? p.hostId : ''}/`,
+      ];
+      if (p.kind === 'host' && own.some((o) => (req.prefix ?? '').startsWith(o))) {
         return { namespace: DEFAULT_NAMESPACE };
       }
       if (p.kind === 'host') {
-        throw forbidden(`host ${p.hostId} may watch only its own assignments (/assign/${p.hostId}/)`, {
-          need: PERMISSION_HELP[permission],
-        });
+        throw forbidden(
+          `host ${p.hostId} may watch only its own assignments and commands (${own.join(', ')})`,
+          {
+            need: PERMISSION_HELP[permission],
+          },
+        );
       }
       needRole(p, ['admin'], permission);
       return { namespace: DEFAULT_NAMESPACE };

@@ -45,6 +45,9 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/hosts/:id/assignments': 'host-self',
   // Where the scheduler keeps volumes on that host (job ids and slots): the host itself, admin.
   'GET /v1/hosts/:id/volumes': 'host-self',
+  // Commands to the host's agent (remediation's restart-runtime) and its answers.
+  'GET /v1/hosts/:id/commands': 'host-self',
+  'POST /v1/hosts/:id/commands/:cmd/result': 'host-self',
   // Renewal: the host itself, by its current certificate (not even an admin renews for a host).
   'POST /v1/hosts/:id/certificate': 'host-own',
   'PUT /v1/tasks/:id/status': 'host-tasks',

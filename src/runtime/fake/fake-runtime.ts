@@ -393,6 +393,18 @@ export class FakeRuntime implements Runtime {
     return Promise.resolve(this.broken);
   }
 
+  /** What restart() fails with (tests); undefined: a restart mends the runtime (`broken` cleared). */
+  restartFails: string | undefined;
+  /** How many times restart() was called. */
+  restarts = 0;
+
+  restart(): Promise<string> {
+    this.restarts++;
+    if (this.restartFails !== undefined) return Promise.reject(new Error(this.restartFails));
+    this.broken = undefined;
+    return Promise.resolve('fake runtime set up again');
+  }
+
   close(): Promise<void> {
     this.#closed = true;
     return Promise.resolve();

@@ -163,6 +163,20 @@ export class BridgeNetwork {
     }
   }
 
+  /** Whether the bridge is there (the self-check; a deleted bridge cuts every task off). */
+  async exists(): Promise<boolean> {
+    return (await this.bridgeAddresses()) !== undefined;
+  }
+
+  /**
+   * Plugs a running task's host end of its veth into the bridge again (after the bridge was made
+   * anew: deleting a bridge leaves its ports unplugged). False when the veth is not there.
+   */
+  async reattach(hostVeth: string): Promise<boolean> {
+    const r = await this.run(this.ip, ['link', 'set', hostVeth, 'master', this.bridge, 'up']);
+    return r.code === 0;
+  }
+
   /** Removes the bridge and its rules (for tests and uninstall; tasks must be gone). */
   async destroyBridge(): Promise<void> {
     await this.ipBatch([`link del ${this.bridge}`], { force: true });

@@ -47,7 +47,7 @@ import type { TaskContext } from './task-context.ts';
 import { LookupCache, TASK_ID, fail } from './support.ts';
 import { handleOf, isAlive, readExit, readRecord, type TaskRecord } from './task-record.ts';
 import type { OciRuntimeOptions } from './options.ts';
-import { recoverTasks } from './recover.ts';
+import { readoptRunning, recoverTasks } from './recover.ts';
 import { forgetTask, purgeTask, releaseTask } from './teardown.ts';
 import { readTaskLog } from './task-logs.ts';
 
@@ -126,7 +126,6 @@ export class OciRuntime implements Runtime {
   }
 
   // ---- setup ----
-
   /** See useNetwork. */
   private assignNetwork(subnet: string, taskNetwork?: string): void {
     const next = {
@@ -142,7 +141,9 @@ export class OciRuntime implements Runtime {
     this.assigned = next;
   }
 
-  private init(): Promise<Ready> {
+  /** The host setup, once (`fresh`: again, for restart). */
+  private init(fresh = false): Promise<Ready> {
+    if (fresh) this.ready = undefined;
     this.ready ??= setupOci({
       paths: this.paths,
       ociRuntime: this.options.ociRuntime,
@@ -207,7 +208,6 @@ export class OciRuntime implements Runtime {
   }
 
   // ---- start ----
-
   start(launch: TaskLaunch): Promise<TaskHandle> {
     const { taskId } = launch;
     if (this.starting.has(taskId)) {
@@ -289,7 +289,6 @@ export class OciRuntime implements Runtime {
   }
 
   // ---- exit ----
-
   async wait(taskId: string): Promise<ExitStatus> {
     await this.init();
     await this.settled(taskId);
@@ -346,7 +345,6 @@ export class OciRuntime implements Runtime {
   }
 
   // ---- remove ----
-
   async remove(taskId: string, options: RemoveOptions = {}): Promise<void> {
     const ready = await this.init();
     await this.settled(taskId);
@@ -385,7 +383,6 @@ export class OciRuntime implements Runtime {
   }
 
   // ---- recover ----
-
   async recover(): Promise<{ running: TaskHandle[]; exited: { taskId: string; status: ExitStatus }[] }> {
     const ready = await this.init();
     return recoverTasks({
@@ -399,7 +396,6 @@ export class OciRuntime implements Runtime {
   }
 
   // ---- exec, stats, logs ----
-
   private async runningRecord(taskId: string, command: string[]): Promise<{ ready: Ready; r: TaskRecord }> {
     const ready = await this.init();
     const r = await this.requireRecord(taskId);
@@ -457,6 +453,9 @@ export class OciRuntime implements Runtime {
   healthCheck = (): Promise<string | undefined> =>
     this.init().then(ociHealthCheck, (e: unknown) => `the runtime cannot be set up: ${messageOf(e)}`);
 
+  /** Remediation's restart-runtime: the host setup again, running containers re-adopted as they are. */
+  restart = (): Promise<string> => this.init(true).then((r) => readoptRunning(r, this.records.values()));
+
   async close(): Promise<void> {
     this.containerLogs.close();
     this.exits.close();
@@ -464,7 +463,6 @@ export class OciRuntime implements Runtime {
   }
 
   // ---- for tests and tools ----
-
   /** The runtime's bridge network (e.g. to destroy it when a test is done). */
   async network(): Promise<BridgeNetwork> {
     return (await this.init()).network;

@@ -1,7 +1,8 @@
 /**
  * Picking tasks up again after an agent restart: running ones (checked by pid and start time) are
  * re-adopted, the others reported as exited; task directories without a record are purged, and
- * addresses held by tasks that no longer exist are released.
+ * addresses held by tasks that no longer exist are released. Also the re-adoption after the runtime
+ * is restarted in place (remediation's `restart-runtime`, `readoptRunning`).
  */
 import { readdir } from 'node:fs/promises';
 import type { ExitStatus, TaskHandle } from '../runtime.ts';
@@ -83,4 +84,26 @@ export async function recoverTasks(d: RecoverDeps): Promise<Recovered> {
   // Running containers' log pipes need a writer (one that was killed is started again).
   if (running.length > 0) d.teardown.containerLogs.recovered();
   return { running, exited };
+}
+
+/**
+ * After the host setup ran again (restart-runtime: directories, cgroup layout and the hugetlb mount
+ * crun needs, the bridge with its gateway address and nftables rules, the binaries found again): the
+ * running containers are re-adopted as they are, never stopped; their host veths are plugged into
+ * the bridge again (a bridge made anew has no ports); those whose process is gone are left to the
+ * exit tracker. What was done, in words.
+ */
+export async function readoptRunning(ready: Ready, records: Iterable<TaskRecord>): Promise<string> {
+  let running = 0;
+  let replugged = 0;
+  const unplugged: string[] = [];
+  for (const r of records) {
+    if (r.phase !== 'running' || !(await isAlive(r.pid, r.pidStart))) continue;
+    running++;
+    if (r.hostVeth === '') continue;
+    if (await ready.network.reattach(r.hostVeth)) replugged++;
+    else unplugged.push(r.taskId);
+  }
+  const lost = unplugged.length === 0 ? '' : `; no veth to plug in for ${unplugged.join(', ')}`;
+  return `${ready.cli.name} set up again (bridge ${ready.network.bridge} up); ${running} running container${running === 1 ? '' : 's'} re-adopted, ${replugged} plugged into the bridge again${lost}`;
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../../lib/index.ts';
 import { detectCgroups, exists, type CgroupLayout } from './cgroups.ts';
 import type { ToolRunner } from './fork-helper.ts';
 import { findInit } from './init-binary.ts';
-import { Ipam, parseSubnet } from './ipam.ts';
+import { Ipam, parseSubnet, type Subnet } from './ipam.ts';
 import { BridgeNetwork } from './network.ts';
 import { OciCli } from './oci-cli.ts';
 import type { OciPaths } from './paths.ts';
@@ -87,7 +87,7 @@ export async function setupOci(o: SetupInput): Promise<Ready> {
   // from the control plane; else the default.
   const assigned = o.assigned;
   const subnet = parseSubnet(o.network?.subnet ?? assigned?.subnet ?? '10.88.0.0/16');
-  const ipam = new Ipam(join(paths.stateDir, 'ipam.json'), subnet);
+  const ipam = ipamFor(join(paths.stateDir, 'ipam.json'), subnet);
   const network = new BridgeNetwork({
     bridge: o.network?.bridge ?? 'dabba0',
     subnet,
@@ -114,6 +114,21 @@ export async function setupOci(o: SetupInput): Promise<Ready> {
     );
   }
   return { cli, conmon, layout, swapLimit, ipam, network, nofile: await openFileLimit(), init };
+}
+
+/**
+ * One allocator per file and range in this process: a setup run again (restart-runtime) shares the
+ * allocator's lock with starts still in flight on the previous setup.
+ */
+const ipams = new Map<string, Ipam>();
+function ipamFor(file: string, subnet: Subnet): Ipam {
+  const key = `${file}|${subnet.cidr}`;
+  let ipam = ipams.get(key);
+  if (ipam === undefined) {
+    ipam = new Ipam(file, subnet);
+    ipams.set(key, ipam);
+  }
+  return ipam;
 }
 
 /** Output directories of fork helpers of agents that are gone (a kill -9 leaves one behind). */

@@ -130,6 +130,18 @@ describe('ProcessRuntime', () => {
     assert.equal(h.address, '127.0.0.1');
   });
 
+  test('restart (remediation restart-runtime) keeps a running task as it is', async (t) => {
+    const { runtime: rt } = await withFixture(t);
+    assert.ok(rt.restart !== undefined);
+    const h = await start(t, rt, ['sh', '-c', `echo before; ${LOOP}`]);
+    await until('the first line logged', async () =>
+      (await lines(rt, h.taskId)).length > 0 ? true : undefined,
+    );
+    assert.match(await rt.restart(), /; 1 running task kept$/);
+    assert.ok(await isAlive(h.pid, null), 'not stopped');
+    assert.deepEqual(await lines(rt, h.taskId), ['before']);
+  });
+
   test('two tasks declaring the same port get distinct host ports they can listen on', async (t) => {
     const { runtime: rt } = await withFixture(t, { portRange: { min: 42000, max: 42999 } });
     const ports: PortSpec[] = [{ name: 'web', port: 8080, protocol: 'tcp' }];

@@ -433,6 +433,19 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
+  /**
+   * Remediation's restart-runtime: what this runtime sets up on the host is its log writer (started
+   * again if it was killed, while tasks it ships run) and the ability to start a process (checked);
+   * running tasks are kept as they are.
+   */
+  async restart(): Promise<string> {
+    const live = [...this.#tasks.values()].filter((r) => r.exit === undefined && !r.removed);
+    if (live.some((r) => r.shipped)) await this.#writer.ensure();
+    const problem = await spawnCheck();
+    if (problem !== undefined) throw new Error(problem);
+    return `process runtime checked (a process starts; log writer running); ${live.length} running task${live.length === 1 ? '' : 's'} kept`;
+  }
+
   /** The agent's self-check: a process can still be started. */
   healthCheck(): Promise<string | undefined> {
     return spawnCheck();

@@ -1,7 +1,8 @@
 /**
  * What a remediation decision does: cordon or drain a host (as `dabba host cordon|drain` would),
- * roll a job back to its last good version (as `dabba rollback`), or call a hook (POST of the
- * decision as JSON; a 2xx answer within 10 s is success). Each action taken is also an event.
+ * have a host's agent restart its runtime (restart-runtime.ts), roll a job back to its last good
+ * version (as `dabba rollback`), or call a hook (POST of the decision as JSON; a 2xx answer within
+ * 10 s is success). Each action taken is also an event.
  */
 import { DabbaError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
@@ -10,13 +11,14 @@ import type { Store } from '../../store/index.ts';
 import type { EventLog } from '../state/events.ts';
 import { setHostSchedulable } from '../state/hosts.ts';
 import { rollbackJob } from '../state/jobs.ts';
+import { restartRuntime } from './restart-runtime.ts';
 
 /** How long a hook has to answer. */
 export const HOOK_TIMEOUT_MS = 10_000;
 
 /** Does the action; returns a detail for the record. Throws what went wrong. */
 export async function act(
-  o: { store: Store; clock: Clock; events: EventLog },
+  o: { store: Store; clock: Clock; events: EventLog; restartRuntimeTimeoutMs?: number },
   d: Decision,
 ): Promise<string | undefined> {
   const why = `remediation rule ${d.rule.name}: ${d.reason}`;
@@ -59,6 +61,14 @@ export async function act(
       ]);
     }
     return r.changed ? undefined : `host ${host} was already ${r.schedulable}`;
+  }
+  if (a === 'restart-runtime') {
+    const host = d.host ?? '';
+    const done = await restartRuntime(o.store, o.clock, host, why, o.restartRuntimeTimeoutMs);
+    await o.events.append([
+      { kind: 'HostRuntimeRestarted', host, message: `host ${host}: runtime restarted by ${why}; ${done}` },
+    ]);
+    return done;
   }
   const job = d.job ?? '';
   const r = await rollbackJob(o.store, job, undefined, o.clock);

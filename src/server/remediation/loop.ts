@@ -43,6 +43,8 @@ export interface RemediationLoopOptions {
   intervalMs: number;
   /** Records kept (the oldest beyond are deleted). */
   keepRecords?: number;
+  /** How long an agent has to answer a restart-runtime (ms, default 60,000). */
+  restartRuntimeTimeoutMs?: number;
   /** The time series, for counter rules (without it they never match; each round logs a warning saying so). */
   read?: MetricsReader;
 }

@@ -198,6 +198,11 @@ export class Replica {
     return [...this.#owned.keys()].filter((s): s is number => typeof s === 'number').sort((a, b) => a - b);
   }
 
+  /** The broker shard's fence while this replica owns it (pools and loans are decided under it). */
+  fenceForBroker(): ShardFence | undefined {
+    return this.fenceForShard(BROKER);
+  }
+
   ownsBroker(): boolean {
     return this.fenceForShard(BROKER) !== undefined;
   }
