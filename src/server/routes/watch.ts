@@ -1,5 +1,13 @@
 import { CompactedError, DabbaError } from '../../errors/index.ts';
-import { keys, type WatchEventWire } from '../../model/index.ts';
+import {
+  keys,
+  refersToSpec,
+  taskFromRecord,
+  versionKey,
+  versionReaderOf,
+  type TaskRecord,
+  type WatchEventWire,
+} from '../../model/index.ts';
 import type { Store, WatchEvent } from '../../store/index.ts';
 import { writeChunk } from '../http/respond.ts';
 import type { Router } from '../http/router.ts';
@@ -21,6 +29,38 @@ function wire(e: WatchEvent): WatchEventWire {
     createRevision: e.kv.createRevision,
   };
 }
+
+/**
+ * Task records (/tasks/, /assign/) refer to their job version's spec (model/task-record.ts): the
+ * events carry the task as the API shows it, spec included. An event of a task whose version is
+ * gone (a replay of history from before the job was purged) carries no spec: its value is left as
+ * stored, which a later event in the same replay deletes.
+ */
+async function withSpecs(store: Store, events: WatchEventWire[]): Promise<WatchEventWire[]> {
+  const wanted = new Map<string, { job: string; version: number }>();
+  for (const e of events) {
+    const record = taskRecordOf(e);
+    if (record !== undefined) wanted.set(versionKey(record.job, record.version), record);
+  }
+  if (wanted.size === 0) return events;
+  const versions = await versionReaderOf(store)([...wanted.values()]);
+  return events.map((e) => {
+    const record = taskRecordOf(e);
+    const task = record && taskFromRecord(record, versions.get(versionKey(record.job, record.version)));
+    return task === undefined ? e : { ...e, value: task };
+  });
+}
+
+/** The event's task record when it is one that refers to its version's spec. */
+function taskRecordOf(e: WatchEventWire): TaskRecord | undefined {
+  if (e.type !== 'put' || !isTaskKey(e.key) || e.value === null || typeof e.value !== 'object')
+    return undefined;
+  const record = e.value as TaskRecord;
+  return refersToSpec(record) ? record : undefined;
+}
+
+const isTaskKey = (key: string): boolean =>
+  key.startsWith(keys.tasksPrefix) || key.startsWith(keys.assignmentsPrefix);
 
 /**
  * `GET /v1/watch?prefix=P&rev=R`: server-sent events, one `events` message per store revision, `id`
@@ -60,7 +100,7 @@ export function watchRoutes(router: Router, store: Store): void {
         const rev = batch[0]?.kv.modRevision ?? 0;
         await writeChunk(
           res,
-          `event: events\nid: ${rev}\ndata: ${JSON.stringify({ events: batch.map(wire) })}\n\n`,
+          `event: events\nid: ${rev}\ndata: ${JSON.stringify({ events: await withSpecs(store, batch.map(wire)) })}\n\n`,
         );
       }
     } catch (e) {
