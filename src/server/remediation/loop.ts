@@ -6,7 +6,13 @@
  */
 import { isStorageError, messageOf } from '../../errors/index.ts';
 import { sleep, type Clock, type Logger } from '../../lib/index.ts';
-import { keys, type RemediationRecord, type RemediationRule, type TaskStatus } from '../../model/index.ts';
+import {
+  keys,
+  type RemediationRecord,
+  type RemediationRule,
+  type TaskRecord,
+  type TaskStatus,
+} from '../../model/index.ts';
 import {
   counterFacts,
   counterGroups,
@@ -22,7 +28,7 @@ import type { Store } from '../../store/index.ts';
 import { BROKER, type Replica } from '../shards/index.ts';
 import type { EventLog } from '../state/events.ts';
 import { hostViews } from '../state/views.ts';
-import { rangeJson, rangeTasks } from '../state/json.ts';
+import { rangeJson } from '../state/json.ts';
 import type { JobRecord } from '../../model/index.ts';
 import { act } from './actions.ts';
 import { newRecord, readLog, readRules } from './rules-store.ts';
@@ -86,7 +92,8 @@ async function facts(store: Store, now: number): Promise<{ hosts: HostFacts[]; j
   const [views, jobs, tasks, statuses] = await Promise.all([
     hostViews(store, now),
     rangeJson<JobRecord>(store, keys.jobsPrefix),
-    rangeTasks(store, keys.tasksPrefix),
+    // Task records as stored: the facts need no spec (model/task-record.ts).
+    rangeJson<TaskRecord>(store, keys.tasksPrefix),
     rangeJson<TaskStatus>(store, keys.statusPrefix),
   ]);
   const hosts = views.map((h): HostFacts => {
