@@ -192,7 +192,7 @@ export function hostRoutes(
   router.on('GET', '/v1/tasks/:id', async ({ params, namespace }) => {
     const id = params['id'] ?? '';
     const job = jobOfTaskId(id, namespace);
-    const tasks = job === undefined ? [] : await rangeTasks(store, keys.jobTasksPrefix(job));
+    const tasks = job === undefined ? [] : await rangeTasks(store, keys.jobTasksPrefix(job), job);
     const task = tasks.find((t) => t.id === id);
     if (!task || job === undefined) throw new NotFoundError('task', id);
     const statuses = await rangeJson<TaskStatus>(store, keys.jobStatusPrefix(job));

@@ -169,7 +169,7 @@ export function jobRoutes(
     const spec = validOrThrow(plain, await readJsonBody(req), namespace);
     const [current, tasks, statuses, hosts] = await Promise.all([
       getJson<JobRecord>(store, keys.job(name)),
-      rangeTasks(store, keys.jobTasksPrefix(name)),
+      rangeTasks(store, keys.jobTasksPrefix(name), name),
       rangeJson<TaskStatus>(store, keys.jobStatusPrefix(name)),
       hostViews(store),
     ]);

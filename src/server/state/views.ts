@@ -55,7 +55,7 @@ export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
 
 export async function jobTaskRows(store: Store, job: string): Promise<TaskRow[]> {
   const [tasks, statuses] = await Promise.all([
-    rangeTasks(store, keys.jobTasksPrefix(job)),
+    rangeTasks(store, keys.jobTasksPrefix(job), job),
     rangeJson<TaskStatus>(store, keys.jobStatusPrefix(job)),
   ]);
   const byId = new Map(statuses.map((s) => [s.id, s]));
