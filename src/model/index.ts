@@ -7,6 +7,7 @@ export * from './job.ts';
 export * from './keys.ts';
 export * from './namespace.ts';
 export * from './task.ts';
+export * from './task-record.ts';
 export * from './volume.ts';
 export * from './api.ts';
 export {

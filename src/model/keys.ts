@@ -8,6 +8,7 @@ export const keys = {
   jobsPrefix: '/jobs/',
   jobVersion: (name: string, version: number) => `/jobversions/${name}/${pad(version)}`,
   jobVersionsPrefix: (name: string) => `/jobversions/${name}/`,
+  allJobVersionsPrefix: '/jobversions/',
   task: (job: string, id: string) => `/tasks/${job}/${id}`,
   tasksPrefix: '/tasks/',
   jobTasksPrefix: (job: string) => `/tasks/${job}/`,

@@ -6,8 +6,8 @@
  */
 import type { Clock, Logger } from '../lib/index.ts';
 import type { JobRecord, JobVersionRecord, Task } from '../model/index.ts';
-import { keys } from '../model/index.ts';
-import type { ReconcilePlan } from '../scheduler/index.ts';
+import { encodeTaskRecord, keys } from '../model/index.ts';
+import { sameSpec, type ReconcilePlan } from '../scheduler/index.ts';
 import type { Compare, Store, TxnOp } from '../store/index.ts';
 import type { JobFence } from './scheduler-fence.ts';
 import { haKeys } from './shards/keys.ts';
@@ -208,12 +208,13 @@ export class PlanWriter {
     const put = (key: string, value: unknown): void => {
       ops.push({ type: 'put', key, value: JSON.stringify(value) });
     };
+    const encode = taskEncoder(versions, this.#d.cache.versions.get(name));
     for (const t of plan.create) {
       const before = current?.get(t.id)?.value;
       if (before?.host && before.host !== t.host)
         ops.push({ type: 'delete', key: keys.assignment(before.host, t.id) });
       // The task record and its assignment hold the same JSON: encode it once.
-      const value = JSON.stringify(t);
+      const value = encode(t);
       decoded.push({ key: keys.task(name, t.id), value, object: t });
       ops.push({ type: 'put', key: keys.task(name, t.id), value });
       if (t.host !== null) ops.push({ type: 'put', key: keys.assignment(t.host, t.id), value });
@@ -223,7 +224,7 @@ export class PlanWriter {
       if (!t || t.desired === 'stop') continue;
       const why = plan.preempted?.[id];
       const stopped: Task = { ...t, desired: 'stop', ...(why === undefined ? {} : { preempted: why }) };
-      const value = JSON.stringify(stopped);
+      const value = encode(stopped);
       decoded.push({ key: keys.task(name, id), value, object: stopped });
       ops.push({ type: 'put', key: keys.task(name, id), value });
       if (t.host !== null) ops.push({ type: 'put', key: keys.assignment(t.host, id), value });
@@ -263,4 +264,25 @@ export class PlanWriter {
     }
     return ops;
   }
+}
+
+/**
+ * Encodes a plan's tasks (`encodeTaskRecord`): each refers to its job version's spec instead of
+ * copying it when the version's record is known and holds the same spec, which is checked once per
+ * spec object (a plan's new tasks share their job's spec object).
+ */
+function taskEncoder(
+  versions: readonly JobVersionRecord[],
+  cached: ReadonlyMap<number, JobVersionRecord> | undefined,
+): (t: Task) => string {
+  const checked = new Map<Task['spec'], JobVersionRecord | undefined>();
+  return (t) => {
+    let v = checked.get(t.spec);
+    if (v === undefined && !checked.has(t.spec)) {
+      const record = cached?.get(t.version) ?? versions.find((r) => r.version === t.version);
+      v = record !== undefined && sameSpec(record.spec.task, t.spec) ? record : undefined;
+      checked.set(t.spec, v);
+    }
+    return encodeTaskRecord(t, v);
+  };
 }

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Fleet } from '../allocator/index.ts';
-import { keys, type HostRecord, type Task } from '../model/index.ts';
+import {
+  encodeTaskRecord,
+  keys,
+  type HostRecord,
+  type JobSpec,
+  type JobVersionRecord,
+  type Task,
+  type TaskRecord,
+} from '../model/index.ts';
 import { StateCache } from './state-cache.ts';
 
 const HOSTS = ['a', 'b', 'c', 'd'];
@@ -190,3 +198,31 @@ test('a value this process wrote is taken as its object; anything else is parsed
   assert.notEqual(seen, mine);
   assert.deepEqual(seen, other);
 });
+
+test('a task record that refers to its version spec is read with that spec', () => {
+  const cache = new StateCache();
+  let rev = 0;
+  const put = (key: string, value: string): void => {
+    rev++;
+    cache.apply(key, { key, value, createRevision: rev, modRevision: rev, version: 1, lease: 0 });
+  };
+  const t1 = task('t1', 'a', 1);
+  const version: JobVersionRecord = { name: 'web', version: 1, createdAt: 7, spec: specOf(t1) };
+  put(keys.jobVersion('web', 1), JSON.stringify(version));
+  const stored = encodeTaskRecord(t1, version);
+  assert.equal((JSON.parse(stored) as TaskRecord).spec, undefined, 'stored without the spec');
+  put(keys.task('web', 't1'), stored);
+  const seen = cache.tasks.get('web')?.get('t1')?.value;
+  assert.deepEqual(seen, t1, 'the same task, spec included');
+  assert.equal(seen?.spec, cache.versions.get('web')?.get(1)?.spec.task, "the version's spec object, shared");
+  assert.equal('specAt' in (seen ?? {}), false);
+  // Its resources count on its host like any task's.
+  put(keys.host('a'), JSON.stringify(hostRecord('a', 4, 'ready', 'r1')));
+  put(keys.alive('a'), JSON.stringify({ id: 'a' }));
+  assert.equal(cache.hostViews().find((h) => h.id === 'a')?.allocated.cpu, 1);
+});
+
+function specOf(t: Task): JobSpec {
+  const job = { name: 'web', replicas: 1, task: t.spec } as unknown as JobSpec;
+  return job;
+}

@@ -11,12 +11,13 @@ import type {
   ResourceSpec,
   JobVersionRecord,
   Task,
+  TaskRecord,
   TaskStatus,
   TaskView,
   VolumeRecord,
 } from '../model/index.ts';
 import { Fleet } from '../allocator/index.ts';
-import { keys } from '../model/index.ts';
+import { keys, refersToSpec, taskFromRecord } from '../model/index.ts';
 import type { KeyValue, WatchEvent } from '../store/index.ts';
 
 /** A host as the deploy's runnability check sees it (see hostKinds). */
@@ -217,9 +218,10 @@ export class StateCache {
         let m = this.tasks.get(job);
         if (m === undefined) this.tasks.set(job, (m = new Map<string, Entry<Task>>()));
         const before = m.get(id)?.value;
-        if (kv) m.set(id, { value: value as Task, mod: kv.modRevision });
+        const task = value === undefined ? undefined : this.#task(job, value as TaskRecord);
+        if (kv && task) m.set(id, { value: task, mod: kv.modRevision });
         else m.delete(id);
-        this.#retask(`${job}/${id}`, before, value as Task | undefined);
+        this.#retask(`${job}/${id}`, before, task);
         return job;
       }
       case 'status': {
@@ -278,6 +280,23 @@ export class StateCache {
       default:
         return undefined;
     }
+  }
+
+  /**
+   * The task a stored record stands for, its spec resolved from the job's versions (applied before
+   * its tasks: they sort first when listing, and a version is written before any task made from
+   * it). A record whose version this cache does not hold, which only a damaged store could give,
+   * takes the spec of the version with its number, else the job's current one.
+   */
+  #task(job: string, record: TaskRecord): Task | undefined {
+    if (!refersToSpec(record)) return record as Task;
+    const version = this.versions.get(job)?.get(record.version);
+    const task = taskFromRecord(record, version);
+    if (task !== undefined) return task;
+    const spec = version?.spec.task ?? this.jobs.get(job)?.value.spec.task;
+    if (spec === undefined) return undefined;
+    const { specAt: _at, ...rest } = record;
+    return { ...rest, spec };
   }
 
   applyEvent(e: WatchEvent): string | undefined {

@@ -10,9 +10,14 @@ import type {
   NamespaceRecord,
   NamespaceUsage,
   NamespaceView,
-  Task,
 } from '../../model/index.ts';
-import { DEFAULT_NAMESPACE, isNamespaceName, keys, namespaceOfJobId } from '../../model/index.ts';
+import {
+  DEFAULT_NAMESPACE,
+  isNamespaceName,
+  keys,
+  namespaceOfJobId,
+  readTaskValues,
+} from '../../model/index.ts';
 import type { KeyValue, Store } from '../../store/index.ts';
 
 export function checkNamespaceName(name: string): void {
@@ -125,8 +130,11 @@ async function rangeNamespace(store: Store, prefix: '/jobs/' | '/tasks/', ns: st
 /** What the namespace's tasks that should run use now. */
 export async function usedByTasks(store: Store, ns: string): Promise<NamespaceUsage> {
   const u = zero();
-  for (const kv of await rangeNamespace(store, '/tasks/', ns)) {
-    const t = JSON.parse(kv.value) as Task;
+  const kvs = await rangeNamespace(store, '/tasks/', ns);
+  for (const t of await readTaskValues(
+    kvs.map((kv) => kv.value),
+    store,
+  )) {
     if (t.desired !== 'run') continue;
     u.cpu += t.spec.resources.cpu;
     u.memoryBytes += t.spec.resources.memoryBytes;

@@ -10,7 +10,7 @@ import {
   keys,
   type RemediationRecord,
   type RemediationRule,
-  type Task,
+  type TaskRecord,
   type TaskStatus,
 } from '../../model/index.ts';
 import {
@@ -94,7 +94,8 @@ async function facts(store: Store, now: number): Promise<{ hosts: HostFacts[]; j
   const [views, jobs, tasks, statuses] = await Promise.all([
     hostViews(store, now),
     rangeJson<JobRecord>(store, keys.jobsPrefix),
-    rangeJson<Task>(store, keys.tasksPrefix),
+    // Task records as stored: the facts need no spec (model/task-record.ts).
+    rangeJson<TaskRecord>(store, keys.tasksPrefix),
     rangeJson<TaskStatus>(store, keys.statusPrefix),
   ]);
   const hosts = views.map((h): HostFacts => {

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { DabbaError, NotFoundError, UnavailableError, isErrorCode } from '../../errors/index.ts';
-import type { HostRecord, Task } from '../../model/index.ts';
+import type { HostRecord } from '../../model/index.ts';
 import { jobOfTaskId, keys } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
 import { EXEC_SWITCHING, EXEC_UPGRADE_PROTOCOL, execQuery, parseExecQuery } from '../../model/index.ts';
@@ -23,7 +23,7 @@ import { readJsonBody } from '../http/body.ts';
 import { writeChunk } from '../http/respond.ts';
 import type { Router } from '../http/router.ts';
 import type { ServerPki } from '../pki.ts';
-import { getJson } from '../state/json.ts';
+import { getJson, getTask } from '../state/json.ts';
 import { parseBody } from '../state/parse.ts';
 
 const execSchema = z.strictObject({
@@ -43,8 +43,9 @@ async function taskAgent(
   // Authorized as a write in the request's namespace (it runs code in a task): the task is looked
   // up in that namespace only.
   const job = jobOfTaskId(id, namespace);
-  const task = job === undefined ? undefined : await getJson<Task>(store, keys.task(job, id));
-  if (!task) throw new NotFoundError('task', id);
+  const found = job === undefined ? undefined : await getTask(store, job, id);
+  if (!found) throw new NotFoundError('task', id);
+  const task = { value: found };
   if (task.value.host === null)
     throw new DabbaError('DABBA_E_CONFLICT', `task ${id} has not been placed on a host yet`);
   const host = await getJson<HostRecord>(store, keys.host(task.value.host));

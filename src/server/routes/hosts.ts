@@ -1,15 +1,15 @@
 import { NotFoundError, ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { parseDuration } from '../../lib/index.ts';
-import type { RegisterHostRequest, Task, TaskStatus, VolumeRecord } from '../../model/index.ts';
-import { jobOfTaskId, keys, splitJobId } from '../../model/index.ts';
+import type { RegisterHostRequest, TaskStatus, VolumeRecord } from '../../model/index.ts';
+import { jobOfTaskId, keys, readTaskValues, splitJobId } from '../../model/index.ts';
 import { checkBoundHost } from '../../auth/index.ts';
 import type { Store } from '../../store/index.ts';
 import { readJsonBody } from '../http/body.ts';
 import type { Router } from '../http/router.ts';
 import type { HostLiveness } from '../state/hosts.ts';
 import { heartbeat, registerHost, setHostMaintenance, setHostSchedulable } from '../state/hosts.ts';
-import { getJson, rangeJson } from '../state/json.ts';
+import { getJson, rangeJson, rangeTasks } from '../state/json.ts';
 import { statusEvents } from '../state/task-events.ts';
 import { parseTaskNetwork, type TaskNetwork } from '../../model/index.ts';
 import { parseBody } from '../state/parse.ts';
@@ -144,7 +144,13 @@ export function hostRoutes(
   router.on('GET', '/v1/hosts/:id/assignments', async ({ params }) => {
     const id = params['id'] ?? '';
     const { kvs, revision } = await store.range(keys.hostAssignmentsPrefix(id));
-    return { revision, tasks: kvs.map((kv) => JSON.parse(kv.value) as Task) };
+    return {
+      revision,
+      tasks: await readTaskValues(
+        kvs.map((kv) => kv.value),
+        store,
+      ),
+    };
   });
 
   // The volumes the scheduler keeps on the host, and the jobs that have volumes anywhere
@@ -186,7 +192,7 @@ export function hostRoutes(
   router.on('GET', '/v1/tasks/:id', async ({ params, namespace }) => {
     const id = params['id'] ?? '';
     const job = jobOfTaskId(id, namespace);
-    const tasks = job === undefined ? [] : await rangeJson<Task>(store, keys.jobTasksPrefix(job));
+    const tasks = job === undefined ? [] : await rangeTasks(store, keys.jobTasksPrefix(job), job);
     const task = tasks.find((t) => t.id === id);
     if (!task || job === undefined) throw new NotFoundError('task', id);
     const statuses = await rangeJson<TaskStatus>(store, keys.jobStatusPrefix(job));

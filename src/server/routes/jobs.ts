@@ -14,7 +14,6 @@ import type {
   JobRecord,
   JobSpec,
   JobVersionRecord,
-  Task,
   TaskStatus,
   TaskView,
 } from '../../model/index.ts';
@@ -24,7 +23,7 @@ import { readJsonBody } from '../http/body.ts';
 import { getJobRecord, purgeJob, putJobVersion, rollbackJob, stopJob } from '../state/jobs.ts';
 import { parseBody } from '../state/parse.ts';
 import { rollbackSchema } from '../state/wire-schemas.ts';
-import { getJson, rangeJson } from '../state/json.ts';
+import { getJson, rangeJson, rangeTasks } from '../state/json.ts';
 import { dryRun } from '../dry-run.ts';
 import { promoteDeployment } from '../../scheduler/index.ts';
 import { hostViews, jobSummaries, jobTaskRows, jobView } from '../state/views.ts';
@@ -170,7 +169,7 @@ export function jobRoutes(
     const spec = validOrThrow(plain, await readJsonBody(req), namespace);
     const [current, tasks, statuses, hosts] = await Promise.all([
       getJson<JobRecord>(store, keys.job(name)),
-      rangeJson<Task>(store, keys.jobTasksPrefix(name)),
+      rangeTasks(store, keys.jobTasksPrefix(name), name),
       rangeJson<TaskStatus>(store, keys.jobStatusPrefix(name)),
       hostViews(store),
     ]);

@@ -1,5 +1,5 @@
 import { DabbaError, NotFoundError, UnavailableError } from '../../errors/index.ts';
-import type { HostRecord, Task } from '../../model/index.ts';
+import type { HostRecord } from '../../model/index.ts';
 import {
   jobOfTaskId,
   keys,
@@ -12,7 +12,7 @@ import { agentTarget, withDispatcher } from '../agent-connection.ts';
 import { writeChunk } from '../http/respond.ts';
 import type { Router } from '../http/router.ts';
 import type { ServerPki } from '../pki.ts';
-import { getJson } from '../state/json.ts';
+import { getJson, getTask } from '../state/json.ts';
 
 /**
  * `GET /v1/tasks/ID/logs?follow=1&tail=N&previous=1`: the server finds the task's host and streams
@@ -25,8 +25,9 @@ export function logRoutes(router: Router, store: Store, pki?: ServerPki): void {
   router.on('GET', '/v1/tasks/:id/logs', async ({ params, query, res, signal, namespace }) => {
     const id = params['id'] ?? '';
     const job = jobOfTaskId(id, namespace);
-    const task = job === undefined ? undefined : await getJson<Task>(store, keys.task(job, id));
-    if (!task) throw new NotFoundError('task', id);
+    const found = job === undefined ? undefined : await getTask(store, job, id);
+    if (!found) throw new NotFoundError('task', id);
+    const task = { value: found };
     if (task.value.host === null) {
       throw new DabbaError(
         'DABBA_E_CONFLICT',

@@ -16,7 +16,7 @@ import type {
 import { ALL_NAMESPACES, keys, namespaceOfJobId, splitJobId, toUserForm } from '../../model/index.ts';
 import { drainProgress } from '../../scheduler/index.ts';
 import type { Store } from '../../store/index.ts';
-import { decode, getJson, rangeJson } from './json.ts';
+import { decode, getJson, rangeJson, rangeTasks } from './json.ts';
 import { batchStatus } from './batch-view.ts';
 import { getJobRecord } from './jobs.ts';
 
@@ -55,7 +55,7 @@ export function taskRow(task: Task, status: TaskStatus | undefined): TaskRow {
 
 export async function jobTaskRows(store: Store, job: string): Promise<TaskRow[]> {
   const [tasks, statuses] = await Promise.all([
-    rangeJson<Task>(store, keys.jobTasksPrefix(job)),
+    rangeTasks(store, keys.jobTasksPrefix(job), job),
     rangeJson<TaskStatus>(store, keys.jobStatusPrefix(job)),
   ]);
   const byId = new Map(statuses.map((s) => [s.id, s]));
@@ -137,7 +137,7 @@ export async function jobSummaries(
   // Many jobs (a fleet's listing, the web UI's overview): three range reads in all instead of three
   // reads per job (1,000 jobs took 1.5-2 s that way).
   const [tasks, statuses, deployments] = await Promise.all([
-    rangeJson<Task>(store, keys.tasksPrefix),
+    rangeTasks(store, keys.tasksPrefix),
     rangeJson<TaskStatus>(store, keys.statusPrefix),
     rangeJson<Deployment>(store, keys.deploymentsPrefix),
   ]);
@@ -157,12 +157,11 @@ export async function jobSummaries(
 const zero = (): HostCapacity => ({ cpu: 0, memoryBytes: 0, pids: 0 });
 
 export async function hostViews(store: Store, now = Date.now()): Promise<HostView[]> {
-  const [hosts, alive, assigned] = await Promise.all([
+  const [hosts, alive, tasks] = await Promise.all([
     store.range(keys.hostsPrefix),
     store.range(keys.alivePrefix),
-    store.range(keys.assignmentsPrefix),
+    rangeTasks(store, keys.assignmentsPrefix),
   ]);
-  const tasks = assigned.kvs.map((kv) => decode<Task>(kv));
   const aliveIds = new Set(alive.kvs.map((kv) => kv.key.slice(keys.alivePrefix.length)));
   const allocated = new Map<string, HostCapacity>();
   const taskCount = new Map<string, number>();
