@@ -149,7 +149,12 @@ export function buildRouter(o: ApiOptions): Router {
     o.metrics,
     o.servers === undefined
       ? undefined
-      : { servers: o.servers, logger: o.logger, ...(o.pki?.tls === true ? { caPem: o.pki.ca.certPem } : {}) },
+      : {
+          servers: o.servers,
+          logger: o.logger,
+          store: o.store,
+          ...(o.pki?.tls === true ? { caPem: o.pki.ca.certPem } : {}),
+        },
   );
   boardRoutes(router, o.store, o.clock);
   if (o.logTables) tableRoutes(router, o.logTables, o.store, o.logger);

@@ -358,7 +358,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   replica = r;
   const readMetrics = metricsReader({
     telemetry,
-    peers: { servers: serversSource, logger, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
+    peers: { servers: serversSource, logger, store, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
     ...(auth ? { authorization: async () => (await peerCredential.headers()).authorization ?? '' } : {}),
   });
   const autoscaler: Autoscaler = new Autoscaler({
