@@ -298,6 +298,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       taskNetwork,
       version: o.version ?? '0.1.0',
       ...(images ? { images } : {}),
+      peerCredential,
       ...(o.uiDir === undefined ? {} : { uiDir: o.uiDir }),
       configs,
       distributor,

@@ -31,6 +31,8 @@ export interface MetricsPeers {
   logger: Logger;
   /** The cluster store: where the stores that hold points are listed (metrics-stores.ts). */
   store?: Store;
+  /** This replica's own credential (forwarding batches of agents that authenticated by certificate). */
+  credential?: { headers(): Promise<Record<string, string>> };
 }
 
 /** This replica's own store and copies. */

@@ -1,7 +1,8 @@
 /**
  * Replication of time-series points between server replicas (docs/telemetry.md, "Replication of
  * points between replicas"): the replica that received a batch from an agent, once the batch is
- * applied and durable, forwards it with the agent's own credentials to its successor (the next
+ * applied and durable, forwards it with the agent's own credentials (or, for an agent that
+ * authenticated by certificate, with the replica's own: PeerCredential) to its successor (the next
  * replica by id among those registered under `/servers/`, a ring) at
  * `POST /v1/metrics/copies/STORE?replica=ID`, STORE being this replica's store id. The successor
  * keeps it in its copy store for that origin (CopyStores), idempotently.
@@ -92,9 +93,14 @@ export class MetricsForwarder {
       this.#metrics?.copyForwarded('skipped');
       return;
     }
-    if (headers === undefined) {
-      return this.#fail(to.id, 'the agent authenticated by certificate: no credential to forward', batch);
+    let auth = headers;
+    try {
+      // An agent that authenticated by certificate has nothing to forward: the replica vouches.
+      auth ??= await this.#peers.credential?.headers();
+    } catch (e) {
+      return this.#fail(to.id, `no credential of this replica: ${messageOf(e)}`, batch);
     }
+    if (auth === undefined) return this.#fail(to.id, 'no credential to forward', batch);
     const path = `/v1/metrics/copies/${this.#telemetry.storeId}?replica=${encodeURIComponent(ring.self)}`;
     try {
       const res = await fetch(
@@ -102,7 +108,7 @@ export class MetricsForwarder {
         withDispatcher(
           {
             method: 'POST',
-            headers: { ...headers, 'content-type': 'application/json', accept: 'application/json' },
+            headers: { ...auth, 'content-type': 'application/json', accept: 'application/json' },
             body: JSON.stringify(batch),
             signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
           },
