@@ -13,6 +13,9 @@ export function isRole(s: string): s is Role {
 /** The namespaces a token covers: a list, or every namespace ('*'). */
 export type NamespaceGrant = readonly string[] | '*';
 
+/** Names of the server replicas' own credentials (made by the replicas, never through createToken). */
+export const REPLICA_TOKEN_PREFIX = 'replica.';
+
 export interface TokenPrincipal {
   kind: 'token';
   name: string;

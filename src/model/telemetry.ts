@@ -106,4 +106,9 @@ export interface MetricsQueryResult {
    * series are then what the others hold.
    */
   missing?: string[];
+  /**
+   * Replicas whose points came from the copies another replica keeps of them (replication), as they
+   * did not answer themselves: `ID: from its copies on OTHER`. The series are then complete.
+   */
+  fromCopies?: string[];
 }

@@ -9,6 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { DabbaError, isStorageError } from '../errors/index.ts';
 import { parseRequestTarget, upgradeResponse, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
+import type { PeerCredential } from './images/peer-source.ts';
 import type { SharedImages } from './images/shared-images.ts';
 import type { Store } from '../store/index.ts';
 import type { Duplex } from 'node:stream';
@@ -76,6 +77,8 @@ export interface ApiOptions {
   version: string;
   /** The server's image store; without one the image endpoints answer 404. */
   images?: SharedImages;
+  /** This replica's credential towards its peers (metrics copies of certificate-authenticated agents). */
+  peerCredential?: PeerCredential;
   /** The versioned config store (`/v1/configs`). */
   configs?: ConfigStore;
   /** The config distributor (`/v1/configdist/...`): trees of subscribed hosts per config shard. */
@@ -151,7 +154,13 @@ export function buildRouter(o: ApiOptions): Router {
     o.metrics,
     o.servers === undefined
       ? undefined
-      : { servers: o.servers, logger: o.logger, ...(o.pki?.tls === true ? { caPem: o.pki.ca.certPem } : {}) },
+      : {
+          servers: o.servers,
+          logger: o.logger,
+          store: o.store,
+          ...(o.peerCredential ? { credential: o.peerCredential } : {}),
+          ...(o.pki?.tls === true ? { caPem: o.pki.ca.certPem } : {}),
+        },
   );
   boardRoutes(router, o.store, o.clock);
   if (o.logTables) tableRoutes(router, o.logTables, o.store, o.logger);

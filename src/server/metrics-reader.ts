@@ -1,7 +1,8 @@
 /**
  * A metrics query read in-process, across the replicas, as `GET /v1/metrics/query` answers it: this
  * replica's share merged with every other live replica's (asked with the replica's own credential,
- * replica-token.ts). The autoscaler reads its counters through it.
+ * PeerCredential), and the copies of any that did not answer. The autoscaler reads its counters
+ * through it.
  */
 import { DabbaError } from '../errors/index.ts';
 import { ALL_NAMESPACES } from '../model/index.ts';
@@ -40,10 +41,15 @@ export function metricsReader(o: {
     if (o.peers === undefined) return telemetry.db.query(q);
     const ns = q.matchers?.find((m) => m.label === 'namespace' && m.op === '=')?.value;
     const params = queryParams(q, ns ?? ALL_NAMESPACES);
-    const shares = await peerShares(o.peers, o.authorization, params, q, signal);
-    // A part missing is no answer: deciding on it would scale on a share of the points.
-    if (shares.missing.length > 0)
-      throw new DabbaError('DABBA_E_UNAVAILABLE', `replicas did not answer: ${shares.missing.join('; ')}`);
+    const local = { storeId: telemetry.storeId, copies: telemetry.copies };
+    const shares = await peerShares(o.peers, o.authorization, params, q, signal, local);
+    // A live replica's part missing is no answer: deciding on it would scale on a share of the
+    // points. (A store whose replica is gone and whose copies are gone too stays left out.)
+    if (shares.liveMissing.length > 0)
+      throw new DabbaError(
+        'DABBA_E_UNAVAILABLE',
+        `replicas did not answer: ${shares.liveMissing.join('; ')}`,
+      );
     if (shares.parts.length === 0) return telemetry.db.query(q);
     return assemble(q, mergePartials(q, [telemetry.db.partial(q), ...shares.parts]));
   };

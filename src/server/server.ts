@@ -299,6 +299,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       taskNetwork,
       version: o.version ?? '0.1.0',
       ...(images ? { images } : {}),
+      peerCredential,
       ...(o.uiDir === undefined ? {} : { uiDir: o.uiDir }),
       configs,
       distributor,
@@ -359,7 +360,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   replica = r;
   const readMetrics = metricsReader({
     telemetry,
-    peers: { servers: serversSource, logger, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
+    peers: { servers: serversSource, logger, store, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
     ...(auth ? { authorization: async () => (await peerCredential.headers()).authorization ?? '' } : {}),
   });
   const autoscaler: Autoscaler = new Autoscaler({

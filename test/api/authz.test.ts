@@ -134,6 +134,7 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'PUT /v1/namespaces/:name/quota': { kind: 'admin', path: '/v1/namespaces/default/quota', body: {} },
   'GET /v1/audit': { kind: 'admin', path: '/v1/audit' },
   'POST /v1/metrics/ingest': { kind: 'host', path: '/v1/metrics/ingest', body: {} },
+  'POST /v1/metrics/copies/:origin': { kind: 'host', path: '/v1/metrics/copies/0123456789abcdef', body: {} },
   'GET /v1/metrics/query': { kind: 'read', path: '/v1/metrics/query?name=x' },
   'GET /federate': { kind: 'read', path: '/federate?match[]=x' },
   'GET /metrics': { kind: 'read', path: '/metrics' },

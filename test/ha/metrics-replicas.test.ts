@@ -2,7 +2,8 @@
  * Metrics across server replicas: three real `dabba server` processes on a real etcd cluster, points
  * of one counter shipped partly to each replica (as an agent's failovers spread them), and a query
  * asked of any replica gives the whole series: the same rate and sum as all the points in one place.
- * With one replica killed, queries keep answering from the others and name the one missing.
+ * With one replica killed, queries keep answering, whole: its points come from the copies its
+ * successor keeps.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +18,7 @@ import { ServerProcs, type ServerProc } from './server-procs.ts';
 const STEP = 10_000;
 
 test(
-  'metrics across 3 replicas on etcd: any replica answers for all; one killed is named missing',
+  'metrics across 3 replicas on etcd: any replica answers for all; one killed is answered from its copies',
   { skip: etcdSkip(), timeout: 120_000 },
   async (t) => {
     const cluster = await startEtcdCluster({ members: 3 });
@@ -107,7 +108,8 @@ test(
       assert.equal(r.missing, undefined, 'every replica answered');
     }
 
-    // Replica 2 dies: the others answer with what they hold and name it.
+    // Replica 2 dies: its points come from the copies its successor keeps (replication), so the
+    // answer is whole and says where they came from (test/ha/metrics-copies.test.ts goes further).
     await servers[2]!.kill9();
     const partial = await clients[0]!.queryMetrics({
       name: 'demo_temperature',
@@ -116,14 +118,9 @@ test(
       ...range,
     });
     const counted = partial.series.flatMap((s) => s.points).reduce((a, [, v]) => a + v, 0);
-    if (partial.missing === undefined) {
-      // The dead replica's record may already be gone from /servers/ (its lease expired): then it is
-      // not asked, and the answer is what the two live replicas hold.
-      assert.equal(counted, 60);
-    } else {
-      assert.equal(partial.missing.length, 1, JSON.stringify(partial.missing));
-      assert.equal(counted, 60, 'the two live replicas\u2019 points');
-    }
+    assert.equal(counted, 90, 'every point, the dead replica\u2019s from its copies');
+    assert.equal(partial.missing, undefined, JSON.stringify(partial.missing));
+    assert.equal(partial.fromCopies?.length, 1, JSON.stringify(partial));
     await waitFor(
       'the dead replica leaves /servers/ (lease expiry)',
       async () => (await clients[1]!.servers()).replicas.length === 2,
@@ -136,9 +133,10 @@ test(
       ...range,
     });
     assert.equal(after.missing, undefined);
+    assert.equal(after.fromCopies?.length, 1, JSON.stringify(after));
     assert.equal(
       after.series.flatMap((s) => s.points).reduce((a, [, v]) => a + v, 0),
-      60,
+      90,
     );
   },
 );

@@ -6,7 +6,7 @@
 import { DabbaError } from '../../errors/index.ts';
 import { ALL_NAMESPACES, DEFAULT_NAMESPACE, isNamespaceName } from '../../model/index.ts';
 import type { Principal, Role, TokenPrincipal } from '../principal.ts';
-import { coversNamespace } from '../principal.ts';
+import { coversNamespace, REPLICA_TOKEN_PREFIX } from '../principal.ts';
 import type { AuthFailure } from '../authn/authenticate.ts';
 import { PERMISSION_HELP, type Permission } from './permissions.ts';
 
@@ -147,6 +147,9 @@ export function authorize(p: Principal, permission: Permission, req: AccessReque
     case 'host-ingest':
       needSelf(p, undefined, permission);
       return { namespace: DEFAULT_NAMESPACE };
+    case 'metrics-copy':
+      if (!isReplicaCredential(p)) needSelf(p, undefined, permission);
+      return { namespace: DEFAULT_NAMESPACE };
     case 'host-self':
       needSelf(p, req.params['id'] ?? '', permission);
       return { namespace: DEFAULT_NAMESPACE };
@@ -180,6 +183,14 @@ export function authorize(p: Principal, permission: Permission, req: AccessReque
       return { namespace: DEFAULT_NAMESPACE };
     }
   }
+}
+
+/**
+ * A server replica's own credential (PeerCredential: a viewer token named `replica.ID`, made by the
+ * replica in the store; no one can create a token of that name through the API).
+ */
+export function isReplicaCredential(p: Principal): boolean {
+  return p.kind === 'token' && p.role === 'viewer' && p.name.startsWith(REPLICA_TOKEN_PREFIX);
 }
 
 /** The host a host principal must be, for handlers that check a body's host id; undefined for others. */

@@ -41,6 +41,12 @@ export type Permission =
   | 'host-tasks'
   /** Time series from a host (metrics ingest): a host credential (its own series only), admin. */
   | 'host-ingest'
+  /**
+   * A batch forwarded by the server replica that received it, for its successor's copy store: the
+   * agent's own credential (its own series only), a server replica's own credential (a viewer token
+   * named `replica.ID`, for agents that authenticated by certificate), admin.
+   */
+  | 'metrics-copy'
   /** The store watch: admin any prefix; a host only its own assignments (/assign/HOST/). */
   | 'watch';
 
@@ -62,5 +68,7 @@ export const PERMISSION_HELP: Record<Permission, string> = {
   'host-own': 'the host itself (its current host certificate)',
   'host-tasks': 'a host credential (tasks assigned to that host), or role admin',
   'host-ingest': "a host credential (the batch's host must be that host), or role admin",
+  'metrics-copy':
+    "a host credential (the batch's host must be that host), a server replica's own credential, or role admin",
   watch: "role admin, or a host's credential for its own assignments",
 };

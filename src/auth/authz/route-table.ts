@@ -117,6 +117,9 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'GET /v1/audit': 'admin',
   // Time series. Ingest: an agent ships its host's batches (the handler checks the body's host).
   'POST /v1/metrics/ingest': 'host-ingest',
+  // A batch forwarded by the replica that received it: with the agent's own credentials, or the
+  // replica's own (agents that authenticated by certificate).
+  'POST /v1/metrics/copies/:origin': 'metrics-copy',
   // Queries see the request's namespace's series (label namespace=NS); `*` (a token covering every
   // namespace) also sees host-level series, which carry no namespace.
   'GET /v1/metrics/query': 'namespace-read',

@@ -2,7 +2,7 @@
 import { ConflictError, DabbaError, NotFoundError, ValidationError } from '../../errors/index.ts';
 import { keys } from '../../model/index.ts';
 import type { Store } from '../../store/index.ts';
-import type { NamespaceGrant, Role } from '../principal.ts';
+import { REPLICA_TOKEN_PREFIX, type NamespaceGrant, type Role } from '../principal.ts';
 import { generateToken, hashToken } from './token-format.ts';
 import { TOKEN_NAME_PATTERN, hostCredentialName, type TokenRecord } from './token-record.ts';
 
@@ -46,6 +46,12 @@ export async function createToken(
   now: number,
 ): Promise<{ token: string; record: TokenRecord }> {
   checkTokenName(t.name);
+  if (t.name.startsWith(REPLICA_TOKEN_PREFIX)) {
+    throw new ValidationError(
+      `"${t.name}": names starting with "${REPLICA_TOKEN_PREFIX}" are kept for the server replicas' own credentials; pick another name`,
+      [{ path: 'name', message: 'reserved token name', found: t.name }],
+    );
+  }
   const token = t.token ?? generateToken();
   const record = recordOf(t, token, now);
   const r = await store.txn({

@@ -52,6 +52,9 @@ export function metricsCommand(program: Command, ctx: CliContext): void {
       for (const m of r.missing ?? []) {
         ctx.err.write(`warning: a server replica gave no share, its points are left out: ${m}\n`);
       }
+      for (const c of r.fromCopies ?? []) {
+        ctx.err.write(`note: a server replica did not answer, its points come from its copies: ${c}\n`);
+      }
       ctx.out.write(render(r));
     });
 }

@@ -17,9 +17,10 @@ import {
   type ControlPlaneMetrics,
   type TelemetryService,
 } from '../../telemetry/server/index.ts';
-import { assemble, mergePartials } from '../../telemetry/tsdb/index.ts';
+import { assemble, mergePartials, type Query } from '../../telemetry/tsdb/index.ts';
 import { readJsonBody } from '../http/body.ts';
 import { peerShares, type MetricsPeers } from './metrics-fanout.ts';
+import { forwardableCredentials, MetricsForwarder, metricsCopyRoutes } from './metrics-replication.ts';
 import type { Router } from '../http/router.ts';
 
 function unavailable(): DabbaError {
@@ -50,14 +51,23 @@ export function metricsRoutes(
   metrics: ServedMetrics | undefined,
   peers?: MetricsPeers,
 ): void {
+  const forwarder =
+    telemetry === undefined || peers === undefined
+      ? undefined
+      : new MetricsForwarder(peers, telemetry, metrics?.registry);
   router.on('POST', '/v1/metrics/ingest', async ({ req, principal }) => {
     if (telemetry === undefined) throw unavailable();
     const batch = parseIngestBatch(await readJsonBody(req, INGEST_LIMITS.bodyBytes));
     checkBoundHost(principal, batch.host);
+    await forwarder?.register();
     const r = await telemetry.ingest(batch);
     metrics?.registry.ingested(r.accepted, r.duplicate);
+    // Applied and durable: one bounded forward to the successor's copy store (a re-send too: the
+    // copy store applies it once, and it repairs a forward that failed the first time).
+    await forwarder?.forward(batch, forwardableCredentials(principal, req.headers.authorization));
     return r;
   });
+  metricsCopyRoutes(router, telemetry, metrics?.registry);
 
   router.on('GET', '/metrics', async ({ req, res }) => {
     if (metrics === undefined) throw new DabbaError('DABBA_E_NOT_FOUND', 'this server keeps no metrics');
@@ -82,10 +92,14 @@ export function metricsRoutes(
     if (namespace !== ALL_NAMESPACES) {
       q.matchers = [...(q.matchers ?? []), { label: 'namespace', op: '=', value: namespace }];
     }
-    // A replica's own share, for the replica that fans the query out (never fanned out again).
-    if (query.get('partial') === '1') return telemetry.db.partial(q);
+    // A replica's own share (or its copies of another store's points), for the replica that fans
+    // the query out (never fanned out again).
+    if (query.get('partial') === '1') return partialShare(telemetry, q, query.get('copyOf'));
+    const local = { storeId: telemetry.storeId, copies: telemetry.copies };
     const shares =
-      peers === undefined ? undefined : await peerShares(peers, req.headers.authorization, query, q, signal);
+      peers === undefined
+        ? undefined
+        : await peerShares(peers, req.headers.authorization, query, q, signal, local);
     const series =
       shares === undefined || (shares.parts.length === 0 && shares.missing.length === 0)
         ? telemetry.db.query(q)
@@ -100,7 +114,19 @@ export function metricsRoutes(
       by: [...(q.by ?? [])],
       series,
       ...(shares !== undefined && shares.missing.length > 0 ? { missing: shares.missing } : {}),
+      ...(shares !== undefined && shares.fromCopies.length > 0 ? { fromCopies: shares.fromCopies } : {}),
     };
     return result;
   });
+}
+
+/** `partial=1`: this replica's share, its store id and the origins it holds copies of; with `copyOf`, those copies' share. */
+function partialShare(telemetry: TelemetryService, q: Query, copyOf: string | null): unknown {
+  if (copyOf === null) {
+    return { ...telemetry.db.partial(q), store: telemetry.storeId, copies: telemetry.copies.list() };
+  }
+  const part = telemetry.copies.partial(copyOf, q);
+  if (part === undefined)
+    throw new DabbaError('DABBA_E_NOT_FOUND', `this replica holds no copies of store ${copyOf.slice(0, 80)}`);
+  return { ...part, store: copyOf, copies: [] };
 }

@@ -52,6 +52,16 @@ export class ControlPlaneMetrics {
   readonly #batches = this.registry.counter('dabba_metrics_ingest_batches', 'ingest batches, by outcome', [
     'outcome',
   ]);
+  readonly #forwards = this.registry.counter(
+    'dabba_metrics_copy_forwards',
+    "ingest batches forwarded to this replica's successor for its copy store, by outcome (copied, duplicate, failed, skipped: the successor failed within the last seconds)",
+    ['outcome'],
+  );
+  readonly #copies = this.registry.counter(
+    'dabba_metrics_copy_batches',
+    "batches received from other replicas for this replica's copy stores, by outcome",
+    ['outcome'],
+  );
   /** Commit time of our own recent plan writes, by store revision (for the watch delay). */
   readonly #written = new Map<number, number>();
 
@@ -86,6 +96,14 @@ export class ControlPlaneMetrics {
   storeCall(op: string, seconds: number, failed: boolean): void {
     this.#store.observe([op], seconds);
     if (failed) this.#storeErrors.inc([op]);
+  }
+
+  copyForwarded(outcome: 'copied' | 'duplicate' | 'failed' | 'skipped'): void {
+    this.#forwards.inc([outcome]);
+  }
+
+  copyReceived(duplicate: boolean): void {
+    this.#copies.inc([duplicate ? 'duplicate' : 'applied']);
   }
 
   ingested(points: number, duplicate: boolean): void {

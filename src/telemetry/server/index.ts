@@ -13,3 +13,5 @@ export {
   OPENMETRICS_TEXT,
 } from './registry.ts';
 export { federate, parseSelector, FEDERATE_LOOKBACK_MS, type Selector } from './federate.ts';
+export { CopyStores, type CopyOrigin } from './copy-stores.ts';
+export { storeIdOf, STORE_ID_PATTERN } from './store-id.ts';

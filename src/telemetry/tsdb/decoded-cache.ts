@@ -19,9 +19,13 @@ export interface DecodedSeries {
   readonly bytes: number;
 }
 
+/** Timestamps are decoded here first: most series are regular and keep none (no array to collect). */
+let scratch = new Float64Array(1024);
+
 /** Decodes a sealed stream into a DecodedSeries; null when damaged. */
 export function decodeSeries(sealed: Uint8Array, count: number): DecodedSeries | null {
-  const ts = new Float64Array(count);
+  if (scratch.length < count) scratch = new Float64Array(Math.max(count, scratch.length * 2));
+  const ts = scratch.subarray(0, count);
   const vals = new Float64Array(count);
   if (!decodeSealed(sealed, count, ts, vals)) return null;
   const t0 = count > 0 ? ts[0]! : 0;
@@ -33,7 +37,7 @@ export function decodeSeries(sealed: Uint8Array, count: number): DecodedSeries |
       break;
     }
   }
-  const keep = regular ? null : ts;
+  const keep = regular ? null : ts.slice();
   return { count, ts: keep, t0, dt, vals, bytes: 64 + 8 * count + (keep === null ? 0 : 8 * count) };
 }
 

@@ -76,9 +76,7 @@ function writeInt(w: BitWriter, d: number): void {
 }
 
 function readInt(r: BitReader): number {
-  let ones = 0;
-  while (ones < 4 && r.readBit() === 1) ones++;
-  switch (ones) {
+  switch (r.readPrefix(4)) {
     case 0:
       return 0;
     case 1:
@@ -260,8 +258,7 @@ export function decodeInto(
   for (let i = 0; i < count; i++) {
     if (i > 0) {
       // The prefix is '0', '10', '110', '1110' or '1111': count the leading ones (at most 4).
-      let ones = 0;
-      while (ones < 4 && r.readBit() === 1) ones++;
+      const ones = r.readPrefix(4);
       const d =
         ones === 0
           ? 0
