@@ -3,8 +3,10 @@ import { NAME_PATTERN } from '../../lib/index.ts';
 import { ALL_NAMESPACES, jobId, keys, type JobRecord, type ServiceEndpoints } from '../../model/index.ts';
 import {
   HOST_VIEW_PREFIXES,
+  PEERS_PREFIXES,
   follow,
   hostMeshView,
+  hostPeersView,
   jobEndpoints,
   listServices,
 } from '../../mesh/server/index.ts';
@@ -52,6 +54,15 @@ export function serviceRoutes(router: Router, store: Store): void {
     const read = () => hostMeshView(store);
     if (query.get('watch') !== '1' && query.get('watch') !== 'true') return read();
     await stream(res, signal, 'mesh', follow(store, HOST_VIEW_PREFIXES, read, signal));
+    return undefined;
+  });
+
+  // Host-gw: the other live hosts' task ranges and addresses (?watch=1: server-sent `peers` events,
+  // now and on every change), so the agent routes each range via its host.
+  router.on('GET', '/v1/hosts/:id/peers', async ({ params, query, res, signal }) => {
+    const read = () => hostPeersView(store, params['id'] ?? '');
+    if (query.get('watch') !== '1' && query.get('watch') !== 'true') return read();
+    await stream(res, signal, 'peers', follow(store, PEERS_PREFIXES, read, signal));
     return undefined;
   });
 }
