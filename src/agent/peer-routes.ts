@@ -122,6 +122,7 @@ export class PeerRoutes {
   readonly #ip: string;
   /** Ranges left alone because another route covers them (warned once each). */
   readonly #warned = new Set<string>();
+  #forwarding = false;
 
   constructor(o: PeerRoutesOptions) {
     this.#o = o;
@@ -150,6 +151,8 @@ export class PeerRoutes {
       taskNetwork: this.#o.taskNetwork,
       local: localAddresses(),
     });
+    // Forwarding is needed only once there is another host to reach (not for a lone `dabba dev`).
+    if (wanted.size > 0 && !this.#forwarding) this.#forwarding = await this.enableForwarding();
     const { mine, others } = await this.routes();
     for (const dst of wanted.keys()) {
       if (others.has(dst) && !this.#warned.has(dst)) {
@@ -168,24 +171,28 @@ export class PeerRoutes {
     return lines;
   }
 
-  /** Turns IPv4 forwarding on in the agent's namespace (tasks' traffic to other hosts crosses it). */
-  async enableForwarding(): Promise<void> {
+  /**
+   * Turns IPv4 forwarding on in the agent's namespace (tasks' traffic to other hosts crosses it);
+   * whether it is on.
+   */
+  async enableForwarding(): Promise<boolean> {
     const file = this.#o.forwardingFile ?? '/proc/sys/net/ipv4/ip_forward';
     try {
-      if ((await readFile(file, 'utf8')).trim() === '1') return;
+      if ((await readFile(file, 'utf8')).trim() === '1') return true;
       await writeFile(file, '1\n');
       this.#o.logger.info('turned IPv4 forwarding on (routes between hosts’ task ranges)');
+      return true;
     } catch (e) {
       this.#o.logger.warn(
         { err: messageOf(e) },
         'could not turn IPv4 forwarding on; tasks on other hosts are unreachable',
       );
+      return false;
     }
   }
 
   /** Follows the server's list of peers until `signal` aborts; the routes stay after. */
   async run(signal: AbortSignal): Promise<void> {
-    await this.enableForwarding();
     let attempt = 0;
     while (!signal.aborted) {
       try {
