@@ -32,6 +32,13 @@ export interface TestbedOptions {
   meshPorts?: number;
   /** Extra arguments of `dabba server` (e.g. ['--config-fanout', '2']). */
   serverArgs?: string[];
+  /**
+   * Every agent runs containers (`--driver oci`): it enters only its namespace's network
+   * (`nsenter --net`, not `ip netns exec`, whose own /sys hides the cgroup filesystem), so its
+   * cgroups, mounts and task namespaces are the machine's. Tests must remove their containers
+   * (scripts/testbed/oci-sweep.ts) before stopping the testbed.
+   */
+  containers?: boolean;
 }
 
 export interface TestbedHost {

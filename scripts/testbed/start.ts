@@ -36,6 +36,7 @@ export async function startTestbed(o: TestbedOptions): Promise<Testbed> {
     hostTimeout: o.hostTimeout ?? '3s',
     logLevel: o.logLevel ?? 'info',
     ...(o.meshPorts === undefined ? {} : { meshPorts: o.meshPorts }),
+    containers: o.containers === true,
   });
   tb.agentArgs = o.agentArgs ?? [];
   tb.serverArgs = o.serverArgs ?? [];

@@ -30,6 +30,8 @@ export class Testbed {
   /** Extra arguments of `dabba server`. */
   serverArgs: string[] = [];
   readonly #meshPorts: number | undefined;
+  /** Agents run containers, entering only their namespace's network (TestbedOptions.containers). */
+  readonly containers: boolean;
   readonly #agents = new Map<number, ChildProcess>();
   #server: ChildProcess | undefined;
   #stopped = false;
@@ -38,7 +40,7 @@ export class Testbed {
   constructor(
     slot: number,
     state: TestbedState,
-    options: { hostTimeout: string; logLevel: string; meshPorts?: number },
+    options: { hostTimeout: string; logLevel: string; meshPorts?: number; containers?: boolean },
   ) {
     this.slot = slot;
     this.plan = slotPlan(slot);
@@ -47,6 +49,17 @@ export class Testbed {
     this.hostTimeout = options.hostTimeout;
     this.#logLevel = options.logLevel;
     this.#meshPorts = options.meshPorts;
+    this.containers = options.containers === true;
+  }
+
+  /**
+   * How a command runs in host i's namespace: `ip netns exec NS CMD...`, or with containers
+   * `nsenter --net=/run/netns/NS CMD...` (the network only); either execs CMD (same pid).
+   */
+  #enter(ns: string, cmd: string[]): [string, string[]] {
+    return this.containers
+      ? ['nsenter', [`--net=/run/netns/${ns}`, ...cmd]]
+      : ['ip', ['netns', 'exec', ns, ...cmd]];
   }
 
   get serverLog(): string {
@@ -234,9 +247,6 @@ export class Testbed {
       throw new Error(`the agent of ${h.id} is running (pid ${running.pid})`);
     }
     const args = [
-      'netns',
-      'exec',
-      h.ns,
       process.execPath,
       DABBA,
       'agent',
@@ -247,7 +257,7 @@ export class Testbed {
       '--host-id',
       h.id,
       '--driver',
-      'process',
+      this.containers ? 'oci' : 'process',
       '--advertise',
       h.address,
       '--listen',
@@ -258,8 +268,9 @@ export class Testbed {
     if (this.#meshPorts !== undefined) args.push('--mesh-ports', String(this.#meshPorts));
     const offset = fileSize(h.logFile);
     const fd = openSync(h.logFile, 'a');
-    // `ip netns exec` enters the namespace and execs node: the child's pid is the agent's.
-    const child = spawn('ip', args, { stdio: ['ignore', fd, fd], detached: true, env: this.#env() });
+    // `ip netns exec` (or nsenter) enters the namespace and execs node: the child's pid is the agent's.
+    const [cmd, entered] = this.#enter(h.ns, args);
+    const child = spawn(cmd, entered, { stdio: ['ignore', fd, fd], detached: true, env: this.#env() });
     closeSync(fd);
     child.unref();
     this.#agents.set(i, child);
@@ -297,7 +308,8 @@ export class Testbed {
   exec(i: number, cmd: string[], timeoutMs = 30_000): Promise<RunResult> {
     const h = this.#host(i);
     return new Promise((resolveRun) => {
-      const child = spawn('ip', ['netns', 'exec', h.ns, ...cmd], {
+      const [entry, args] = this.#enter(h.ns, cmd);
+      const child = spawn(entry, args, {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: this.#env(),
       });

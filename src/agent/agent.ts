@@ -33,6 +33,7 @@ import {
 import { MeshHost } from '../mesh/host/index.ts';
 import { HostConfigs, servePeer } from '../configdist/host/index.ts';
 import { HostVolumes, runVolumeGc } from './volumes.ts';
+import { routePeers } from './peer-routes.ts';
 
 export interface AgentOptions {
   client: DabbaClient;
@@ -403,6 +404,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     else if (wantSubnet)
       logger.warn("the server gave no task range for this host; the runtime's default is used");
     loops.push(disk.run(signal), runtimeHealth.run(signal), heartbeats(heartbeatMs));
+    loops.push(routePeers(o.client, o.hostId, network, logger, signal));
     const recovered = await o.runtime.recover();
     for (const h of recovered.running) adoptable.set(h.taskId, h);
     for (const e of recovered.exited) exitedLeft.add(e.taskId);

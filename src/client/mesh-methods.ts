@@ -5,6 +5,7 @@
  */
 import type {
   HostMeshView,
+  HostPeersView,
   MeshApplyResult,
   MeshStatsView,
   MeshVersion,
@@ -31,6 +32,14 @@ export class MeshMethods extends ImageMethods {
     return this.followSse<HostMeshView>(
       `/v1/hosts/${encodeURIComponent(hostId)}/mesh?watch=1`,
       'mesh',
+      signal,
+    );
+  }
+  /** The other live hosts' task ranges and addresses, now and on every change (for agents: host-gw). */
+  watchHostPeers(hostId: string, signal: AbortSignal): AsyncGenerator<HostPeersView> {
+    return this.followSse<HostPeersView>(
+      `/v1/hosts/${encodeURIComponent(hostId)}/peers?watch=1`,
+      'peers',
       signal,
     );
   }

@@ -39,6 +39,7 @@ export * from './telemetry.ts';
 export * from './board.ts';
 export * from './log-table.ts';
 export * from './mesh.ts';
+export * from './host-peers.ts';
 export {
   MESH_DEFAULTS,
   RETRY_ON,

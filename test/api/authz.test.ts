@@ -150,6 +150,7 @@ const ROUTES: Record<string, { kind: keyof typeof THROUGH; path: string; body?: 
   'PUT /v1/mesh': { kind: 'admin', path: '/v1/mesh', body: {} },
   'POST /v1/mesh/rollback': { kind: 'admin', path: '/v1/mesh/rollback', body: {} },
   'GET /v1/hosts/:id/mesh': { kind: 'host', path: '/v1/hosts/h1/mesh' },
+  'GET /v1/hosts/:id/peers': { kind: 'host', path: '/v1/hosts/h1/peers' },
 };
 
 function expected(kind: keyof typeof THROUGH, caller: Caller): Outcome {

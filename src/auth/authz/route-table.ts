@@ -77,6 +77,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission>> = {
   'POST /v1/mesh/rollback': 'admin',
   // A host's proxy configuration (the dependency file and the endpoints it names): that host, admin.
   'GET /v1/hosts/:id/mesh': 'host-self',
+  // Host-gw: the other live hosts' task ranges and addresses (routed via them): that host, admin.
+  'GET /v1/hosts/:id/peers': 'host-self',
   // Images (shared by all namespaces)
   'GET /v1/images': 'cluster-read',
   'POST /v1/images/import': 'image-write',

@@ -3,18 +3,21 @@
  * address of its range (e.g. 10.88.0.1/24) and, per task, a network namespace /run/netns/dabba-KEY
  * holding eth0 (one end of a veth pair whose other end, dbvKEY, is a port of the bridge), the
  * task's address, loopback up and a default route via the gateway. An nftables table keeps
- * forwarded traffic between the bridge and anything else out, so tasks talk to each other and the
+ * forwarded traffic between the bridge and anything else out, except traffic from a task-network
+ * address to a task-network address (tasks on other hosts, whose ranges the agent routes via their
+ * hosts: host-gw, src/agent/peer-routes.ts); so tasks talk to each other (on any host) and to the
  * host only.
  *
  * Several agents on one machine may share a bridge, each with its own range of the task network
  * (10.88.0.0/24, 10.88.1.0/24, ...): each adds its gateway address next to the others' (the kernel
- * then routes each range to the bridge), and its tasks get an on-link route for the whole task
- * network, so tasks of different ranges on the bridge reach each other directly, without the host
- * forwarding.
+ * then routes each range to the bridge). A task gets an on-link route for each range that is on the
+ * bridge when the agent sets it up (reached directly, without the host forwarding) and a route via
+ * the gateway for the whole task network (the other hosts' ranges, and a range put on the bridge
+ * later: through the host).
  */
 import { RuntimeError } from '../../errors/index.ts';
 import type { Logger } from '../../lib/index.ts';
-import { parseCidr, rangeContains, rangesOverlap } from '../../lib/index.ts';
+import { formatCidr, parseCidr, rangeContains, rangesOverlap } from '../../lib/index.ts';
 import type { Subnet } from './ipam.ts';
 import type { ToolRunner } from './fork-helper.ts';
 import { runTool } from './tool.ts';
@@ -43,6 +46,8 @@ export class BridgeNetwork {
   private readonly run: ToolRunner;
   /** Namespace creations of concurrent starts, batched (ip-batch.ts). */
   private readonly creations: IpBatcher;
+  /** Other ranges of the task network on the bridge when it was set up (on-link for tasks). */
+  private sharedRanges: string[] = [];
 
   constructor(options: {
     bridge: string;
@@ -143,20 +148,11 @@ export class BridgeNetwork {
       this.logger.info({ bridge: this.bridge, gateway: gwCidr }, 'added the gateway address to the bridge');
     }
     await this.ipBatch([`link set ${this.bridge} up`]);
+    this.sharedRanges = sharedRanges(addresses, this.subnet, this.taskNetwork);
     if (this.nft) {
       const t = this.tableName();
       const b = this.bridge;
-      const rules = [
-        `table inet ${t} {}`,
-        `flush table inet ${t}`,
-        `table inet ${t} {`,
-        `  chain forward {`,
-        `    type filter hook forward priority -10; policy accept;`,
-        `    iifname "${b}" oifname != "${b}" drop`,
-        `    iifname != "${b}" oifname "${b}" drop`,
-        `  }`,
-        `}`,
-      ].join('\n');
+      const rules = isolationRules(t, b, this.taskNetwork?.cidr);
       const r = await this.run(this.nft, ['-f', '-'], { input: rules + '\n' });
       if (r.code !== 0)
         this.logger.warn({ err: r.stderr.trim() }, 'could not install nftables isolation rules');
@@ -211,8 +207,10 @@ export class BridgeNetwork {
         `link set eth0 up`,
         `link set lo up`,
         `route add default via ${this.subnet.gateway}`,
+        // Other hosts' ranges (host-gw): through the host, which routes each via its host.
+        ...(this.taskNetwork ? [`route add ${this.taskNetwork.cidr} via ${this.subnet.gateway}`] : []),
         // Other agents' ranges on the same bridge: straight there, not through the gateway.
-        ...(this.taskNetwork ? [`route add ${this.taskNetwork.cidr} dev eth0`] : []),
+        ...this.sharedRanges.map((r) => `route add ${r} dev eth0`),
       ],
       { netns: t.netns },
     );
@@ -233,6 +231,53 @@ export function macOf(address: string): string {
 /** Whether `outer` contains `inner` and is larger. */
 function contains(outer: Subnet | undefined, inner: Subnet): boolean {
   return outer !== undefined && outer.prefix < inner.prefix && rangeContains(outer, inner);
+}
+
+/**
+ * The bridge's nftables table: forwarded traffic into or out of the bridge is dropped, except
+ * (with a task network) from a task-network address to a task-network address, which is how tasks
+ * reach tasks on other hosts (host-gw). Traffic between ports of the bridge and between tasks and
+ * the host itself is not forwarded traffic, so it is not touched.
+ */
+export function isolationRules(table: string, bridge: string, taskNetwork?: string): string {
+  const between = taskNetwork === undefined ? '' : `ip saddr ${taskNetwork} ip daddr ${taskNetwork} `;
+  return [
+    `table inet ${table} {}`,
+    `flush table inet ${table}`,
+    `table inet ${table} {`,
+    `  chain forward {`,
+    `    type filter hook forward priority -10; policy accept;`,
+    ...(taskNetwork === undefined
+      ? []
+      : [
+          `    iifname "${bridge}" oifname != "${bridge}" ${between}accept`,
+          `    iifname != "${bridge}" oifname "${bridge}" ${between}accept`,
+        ]),
+    `    iifname "${bridge}" oifname != "${bridge}" drop`,
+    `    iifname != "${bridge}" oifname "${bridge}" drop`,
+    `  }`,
+    `}`,
+  ].join('\n');
+}
+
+/**
+ * The ranges of the task network other agents put on the bridge (from its addresses), not this
+ * agent's own: reached on-link from this agent's tasks.
+ */
+function sharedRanges(
+  addresses: readonly { local: string; prefixlen: number }[],
+  own: Subnet,
+  taskNetwork: Subnet | undefined,
+): string[] {
+  if (taskNetwork === undefined) return [];
+  const out = new Set<string>();
+  for (const a of addresses) {
+    const range = parseCidr(`${a.local}/${a.prefixlen}`);
+    if (range === undefined || range.prefix <= taskNetwork.prefix || rangesOverlap(range, own)) continue;
+    if (!rangeContains(taskNetwork, range)) continue;
+    out.add(formatCidr(range));
+  }
+  return [...out];
 }
 
 /** Whether an address on the bridge (with its prefix) overlaps `subnet`. */

@@ -2,9 +2,11 @@ import { DabbaError, NotFoundError } from '../../errors/index.ts';
 import { NAME_PATTERN } from '../../lib/index.ts';
 import { ALL_NAMESPACES, jobId, keys, type JobRecord, type ServiceEndpoints } from '../../model/index.ts';
 import {
-  HOST_VIEW_PREFIXES,
+  HostViewFeed,
+  PEERS_PREFIXES,
   follow,
   hostMeshView,
+  hostPeersView,
   jobEndpoints,
   listServices,
 } from '../../mesh/server/index.ts';
@@ -48,10 +50,20 @@ export function serviceRoutes(router: Router, store: Store): void {
 
   // A host's proxy: the dependency file and the endpoints of every service it names (?watch=1:
   // server-sent `mesh` events, now and on every change).
+  // One incrementally kept view for every host (view-feed.ts).
+  const feed = new HostViewFeed(store);
   router.on('GET', '/v1/hosts/:id/mesh', async ({ query, res, signal }) => {
-    const read = () => hostMeshView(store);
+    if (query.get('watch') !== '1' && query.get('watch') !== 'true') return hostMeshView(store);
+    await stream(res, signal, 'mesh', feed.follow(signal));
+    return undefined;
+  });
+
+  // Host-gw: the other live hosts' task ranges and addresses (?watch=1: server-sent `peers` events,
+  // now and on every change), so the agent routes each range via its host.
+  router.on('GET', '/v1/hosts/:id/peers', async ({ params, query, res, signal }) => {
+    const read = () => hostPeersView(store, params['id'] ?? '');
     if (query.get('watch') !== '1' && query.get('watch') !== 'true') return read();
-    await stream(res, signal, 'mesh', follow(store, HOST_VIEW_PREFIXES, read, signal));
+    await stream(res, signal, 'peers', follow(store, PEERS_PREFIXES, read, signal));
     return undefined;
   });
 }
