@@ -8,7 +8,6 @@
  * ready, without a start pipe; the helper relays the sync pipe's message.
  */
 import { readFile } from 'node:fs/promises';
-import { holdingPipe } from './container-logs.ts';
 import type { ForkHelper } from './fork-helper.ts';
 
 export interface ConmonOptions {
@@ -27,7 +26,7 @@ export interface ConmonOptions {
   logPath: string;
   /**
    * logPath is this named pipe, read by the log writer (container-logs.ts): conmon runs holding it
-   * open for reading too, and without --log-size-max (the writer keeps the limit).
+   * open for reading too (fd 4), and without --log-size-max (the writer keeps the limit).
    */
   pipe?: string;
   socketDir: string;
@@ -101,11 +100,11 @@ async function syncOutcome(
  * started), with conmon's sync message relayed by the helper.
  */
 export async function startConmonVia(helper: ForkHelper, o: ConmonOptions): Promise<ConmonResult> {
-  const [file, args] = holdingPipe(o.conmon, conmonArgs(o), o.pipe);
-  const { line, result } = await helper.runWithSync(file, args, {
+  const { line, result } = await helper.runWithSync(o.conmon, conmonArgs(o), {
     cwd: o.bundle,
     env: { _OCI_SYNCPIPE: '3' },
     timeoutMs: o.timeoutMs ?? 60_000,
+    ...(o.pipe === undefined ? {} : { holdOpen: o.pipe }),
   });
   return syncOutcome(line, result.stderr, result.code, o.conmonPidFile);
 }

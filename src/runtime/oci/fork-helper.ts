@@ -24,6 +24,11 @@ export interface ToolOptions {
   input?: string;
   timeoutMs?: number;
   cwd?: string;
+  /**
+   * A file (a named pipe) the tool gets open for reading and writing as fd 4, opened by the
+   * helper's shell for the tool alone (no shell of its own in between).
+   */
+  holdOpen?: string;
 }
 
 /** Runs `file args`; never rejects (a missing tool is code 127). */
@@ -186,7 +191,8 @@ export class ForkHelper {
         .filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
         .map(([k, v]) => `${k}=${shellQuote(v)} `)
         .join('');
-      const cmd = env + [file, ...args].map(shellQuote).join(' ');
+      const held = options.holdOpen === undefined ? '' : ` 4<>${shellQuote(options.holdOpen)}`;
+      const cmd = env + [file, ...args].map(shellQuote).join(' ') + held;
       // A directory that cannot be entered ends the job as a tool that is not there would (127),
       // with the shell's message as its stderr.
       const cd =

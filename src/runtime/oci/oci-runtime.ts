@@ -43,6 +43,7 @@ import { chooseSeccompProfile, type SeccompChoice } from './seccomp-distribution
 import { HELPER_PREFIX, helpersBase, setupOci, type Ready } from './setup.ts';
 import { DEFAULT_CAPABILITIES } from './spec.ts';
 import { newRecord, prepareTask, runContainer, startError, writeTaskConfig } from './start-task.ts';
+import { StartTrace, logStarted } from './start-trace.ts';
 import type { TaskContext } from './task-context.ts';
 import { LookupCache, TASK_ID, fail } from './support.ts';
 import { handleOf, isAlive, readExit, readRecord, type TaskRecord } from './task-record.ts';
@@ -229,7 +230,7 @@ export class OciRuntime implements Runtime {
   }
 
   private async doStart(launch: TaskLaunch): Promise<TaskHandle> {
-    const t0 = performance.now();
+    const trace = new StartTrace();
     const ready = await this.init();
     const { taskId, spec } = launch;
     if (!TASK_ID.test(taskId))
@@ -255,26 +256,9 @@ export class OciRuntime implements Runtime {
     try {
       const { mount, took } = await prepareTask(ctx, rec, image);
       const precompiled = await writeTaskConfig(ctx, launch, image, rec, mount.rootfs);
-      const tPrepared = performance.now();
-      const tCreated = await runContainer(ctx, rec, precompiled);
-      const tStarted = performance.now();
-      const ms = (a: number, b: number): number => Math.round((b - a) * 10) / 10;
-      this.logger.debug(
-        {
-          taskId,
-          pid: rec.pid,
-          address: rec.address,
-          // Where the start's time went (bench/oci-deploy.ts reads these).
-          ms: {
-            prepare: ms(t0, tPrepared),
-            ...took,
-            create: ms(tPrepared, tCreated),
-            start: ms(tCreated, tStarted),
-            total: ms(t0, performance.now()),
-          },
-        },
-        'task started',
-      );
+      trace.mark('prepared');
+      await runContainer(ctx, rec, precompiled, trace);
+      logStarted(this.logger, rec, took, trace);
       void this.exits.check(taskId);
       return handleOf(rec);
     } catch (e) {

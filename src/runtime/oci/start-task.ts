@@ -23,6 +23,7 @@ import { buildSpec } from './spec.ts';
 import { REFUSED, fail, settleAll } from './support.ts';
 import { processStartTime, writeRecord, type TaskRecord } from './task-record.ts';
 import type { TaskContext } from './task-context.ts';
+import type { PrepareTimes, StartTrace } from './start-trace.ts';
 
 /** The record of a task about to be created (phase `creating`). */
 export function newRecord(ctx: TaskContext, launch: TaskLaunch, image: ImageInfo): TaskRecord {
@@ -87,13 +88,6 @@ export async function prepareTask(
     writeFile(join(taskDir, 'hostname'), `${rec.taskId}\n`),
   ]);
   return { mount, took };
-}
-
-/** When each part of prepareTask was done (ms after it began): what a burst of starts waits on. */
-export interface PrepareTimes {
-  rootfs?: number;
-  netns?: number;
-  address?: number;
 }
 
 /**
@@ -173,16 +167,23 @@ export async function writeTaskConfig(
  * conmon runs `RUNTIME create` (through the fork helper: no fork of the agent) while the veth,
  * address and routes are set up; then the pid's start time and cgroups are read (it waits in the
  * runtime's init, so it cannot be gone yet), the record says `created`, and `RUNTIME start` runs.
- * Returns when the container was created (performance.now()).
  */
-export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompiled: boolean): Promise<number> {
+export async function runContainer(
+  ctx: TaskContext,
+  rec: TaskRecord,
+  precompiled: boolean,
+  trace: StartTrace,
+): Promise<void> {
   const { ready } = ctx;
   const taskDir = ctx.paths.taskDir(rec.taskId);
-  const connecting = ready.network.connect(rec).then(
+  const connecting = trace.time('connected', ready.network.connect(rec)).then(
     () => undefined,
     (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
   );
-  const target = await ctx.containerLogs.prepare(rec.taskId, ctx.logSizeMax);
+  const target = await trace.time(
+    'logs',
+    ctx.containerLogs.prepare(rec.taskId, ctx.logSizeMax, ctx.helper.run),
+  );
   const created = await startConmonVia(ctx.helper, {
     conmon: ready.conmon,
     runtime: ready.cli.path,
@@ -197,8 +198,8 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
     ...(target.pipe === undefined ? {} : { pipe: target.pipe }),
     socketDir: ctx.paths.socketsDir,
     ...(ctx.logSizeMax !== undefined ? { logSizeMax: ctx.logSizeMax } : {}),
-  }).finally(() => target.hold?.close().catch(() => undefined));
-  const tCreated = performance.now();
+  }).finally(target.release);
+  trace.mark('created');
   const netError = await connecting;
   if (netError !== undefined) throw netError;
   if (!created.ok) {
@@ -210,8 +211,10 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
   rec.pid = created.pid;
   rec.conmonPid = created.conmonPid;
   // The first container crun made from the profile leaves the program it compiled: kept for the next.
-  if (ready.cli.name === 'crun' && !precompiled)
+  if (ready.cli.name === 'crun' && !precompiled) {
     await ctx.seccompBpf.capture(join(ready.cli.root, rec.containerId)).catch(() => undefined);
+    trace.mark('seccompCaptured');
+  }
   const [pidStart, cgroups] = await Promise.all([
     processStartTime(created.pid),
     cgroupPathsOf(created.pid, ready.layout),
@@ -219,8 +222,9 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
   if (pidStart !== undefined) rec.pidStart = pidStart;
   rec.cgroups = cgroups;
   rec.phase = 'created';
-  const starting = ready.cli.start(rec.containerId);
-  await writeRecord(taskDir, rec);
+  trace.mark('pidRead');
+  const starting = trace.time('startReturned', ready.cli.start(rec.containerId));
+  await trace.time('createdRecorded', writeRecord(taskDir, rec));
   const started = await starting;
   if (started.code !== 0) {
     throw fail('StartFailed', `${ready.cli.name} start failed: ${started.stderr.trim()}`, {
@@ -231,7 +235,7 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
   rec.phase = 'running';
   rec.startedAt = Date.now();
   await writeRecord(taskDir, rec);
-  return tCreated;
+  trace.mark('runningRecorded');
 }
 
 /** The error a failed start reports: the runtime's own, an image refused, or StartFailed. */
