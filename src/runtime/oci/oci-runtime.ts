@@ -42,7 +42,7 @@ import { PrecompiledSeccomp } from './seccomp-bpf.ts';
 import { chooseSeccompProfile, type SeccompChoice } from './seccomp-distribution.ts';
 import { HELPER_PREFIX, helpersBase, setupOci, type Ready } from './setup.ts';
 import { DEFAULT_CAPABILITIES } from './spec.ts';
-import { newRecord, prepareTask, runContainer, startError, writeTaskConfig } from './start-task.ts';
+import { newRecord, startContainer, startError } from './start-task.ts';
 import { StartTrace, logStarted } from './start-trace.ts';
 import type { TaskContext } from './task-context.ts';
 import { LookupCache, TASK_ID, fail } from './support.ts';
@@ -254,10 +254,7 @@ export class OciRuntime implements Runtime {
     await mkdir(taskDir, { recursive: true, mode: 0o711 });
     this.records.set(taskId, rec);
     try {
-      const { mount, took } = await prepareTask(ctx, rec, image);
-      const precompiled = await writeTaskConfig(ctx, launch, image, rec, mount.rootfs);
-      trace.mark('prepared');
-      await runContainer(ctx, rec, precompiled, trace);
+      const took = await startContainer(ctx, launch, image, rec, trace);
       logStarted(this.logger, rec, took, trace);
       void this.exits.check(taskId);
       return handleOf(rec);

@@ -17,6 +17,7 @@ import { portEnv } from '../port-env.ts';
 import type { TaskLaunch } from '../runtime.ts';
 import { cgroupPathsOf } from './cgroups.ts';
 import { startConmonVia } from './conmon.ts';
+import type { LogTarget } from './container-logs.ts';
 import { netnsPath } from './network.ts';
 import { findCommand, lookupUser } from './rootfs-lookup.ts';
 import { buildSpec } from './spec.ts';
@@ -57,7 +58,7 @@ export function newRecord(ctx: TaskContext, launch: TaskLaunch, image: ImageInfo
  * record is written, recover() finds the task directory without it and purges what the task may
  * own by the names derived from its id (mount, netns, veth, cgroups, address).
  */
-export async function prepareTask(
+async function prepareTask(
   ctx: TaskContext,
   rec: TaskRecord,
   image: ImageInfo,
@@ -95,7 +96,7 @@ export async function prepareTask(
  * ports < agent env; the image's user from the rootfs's /etc/passwd) and the bundle's config.json.
  * Returns whether the seccomp profile went in precompiled (crun, once it was compiled).
  */
-export async function writeTaskConfig(
+async function writeTaskConfig(
   ctx: TaskContext,
   launch: TaskLaunch,
   image: ImageInfo,
@@ -164,25 +165,46 @@ export async function writeTaskConfig(
 }
 
 /**
+ * The whole start after the record: the log's pipe is made while the rest is prepared (it needs
+ * only the task directory), then config.json, then the container. The runtime's hold on the pipe
+ * is let go once conmon has it (or the start failed). Returns when each part of prepare was done.
+ */
+export async function startContainer(
+  ctx: TaskContext,
+  launch: TaskLaunch,
+  image: ImageInfo,
+  rec: TaskRecord,
+  trace: StartTrace,
+): Promise<PrepareTimes> {
+  const logs = trace.time('logs', ctx.containerLogs.prepare(rec.taskId, ctx.logSizeMax, ctx.helper.run));
+  try {
+    const { mount, took } = await prepareTask(ctx, rec, image);
+    const precompiled = await writeTaskConfig(ctx, launch, image, rec, mount.rootfs);
+    trace.mark('prepared');
+    await runContainer(ctx, rec, precompiled, trace, await logs);
+    return took;
+  } finally {
+    (await logs).release();
+  }
+}
+
+/**
  * conmon runs `RUNTIME create` (through the fork helper: no fork of the agent) while the veth,
  * address and routes are set up; then the pid's start time and cgroups are read (it waits in the
  * runtime's init, so it cannot be gone yet), the record says `created`, and `RUNTIME start` runs.
  */
-export async function runContainer(
+async function runContainer(
   ctx: TaskContext,
   rec: TaskRecord,
   precompiled: boolean,
   trace: StartTrace,
+  target: LogTarget,
 ): Promise<void> {
   const { ready } = ctx;
   const taskDir = ctx.paths.taskDir(rec.taskId);
   const connecting = trace.time('connected', ready.network.connect(rec)).then(
     () => undefined,
     (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-  );
-  const target = await trace.time(
-    'logs',
-    ctx.containerLogs.prepare(rec.taskId, ctx.logSizeMax, ctx.helper.run),
   );
   const created = await startConmonVia(ctx.helper, {
     conmon: ready.conmon,
@@ -198,7 +220,7 @@ export async function runContainer(
     ...(target.pipe === undefined ? {} : { pipe: target.pipe }),
     socketDir: ctx.paths.socketsDir,
     ...(ctx.logSizeMax !== undefined ? { logSizeMax: ctx.logSizeMax } : {}),
-  }).finally(target.release);
+  });
   trace.mark('created');
   const netError = await connecting;
   if (netError !== undefined) throw netError;
