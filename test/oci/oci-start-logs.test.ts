@@ -2,7 +2,8 @@
  * A container's start does not wait for the log writer once the writer has answered (it exits
  * when idle and takes a Node start-up to come back): the output of a container that prints and
  * exits at once, started while no writer runs, waits in its pipe (held by the runtime until the
- * writer has it) and is in its log, and in the previous run's log after a restart in place.
+ * writer has it) and is in its log (read right after it ended), and in the previous run's log after
+ * a restart in place.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
@@ -90,6 +91,8 @@ else
             env: {},
           });
           assert.equal((await rt.wait(quick)).exitCode, 3);
+          // Read as soon as it ended: the read waits for the writer to have written it all.
+          assert.match(await logText(rt, quick), new RegExp(word));
           // A restart in place keeps the log as the previous run's, after the writer wrote it all.
           await rt.remove(quick, { restarting: true });
           assert.match(await logText(rt, quick, true), new RegExp(word));

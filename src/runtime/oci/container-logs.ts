@@ -57,6 +57,8 @@ export class ContainerLogs {
   #writerWorks = false;
   /** The writer's take-up of a task's pipe, while under way (drained() waits for it). */
   readonly #opening = new Map<string, Promise<void>>();
+  /** Tasks whose start did not wait for the writer, until drained() says their log is complete. */
+  readonly #late = new Set<string>();
 
   constructor(paths: OciPaths, log: Logger) {
     this.#paths = paths;
@@ -103,6 +105,7 @@ export class ContainerLogs {
         (e: unknown) => this.#openFailed(taskId, pipe, e),
       );
       this.#opening.set(taskId, taken);
+      this.#late.add(taskId);
       const held = hold;
       return {
         path: pipe,
@@ -155,7 +158,17 @@ export class ContainerLogs {
   /** Resolves once the task's output has all been written to ctr.log. */
   async drained(taskId: string): Promise<void> {
     await this.#opening.get(taskId);
-    return this.#writer.watch(taskId);
+    await this.#writer.watch(taskId);
+    this.#late.delete(taskId);
+  }
+
+  /**
+   * For a task that has ended: resolves once its output is all in ctr.log if its start did not wait
+   * for the writer (it may have ended before the writer even took its pipe up); at once otherwise
+   * (the writer had the pipe before the container ran, or conmon wrote ctr.log itself).
+   */
+  async written(taskId: string): Promise<void> {
+    if (this.#late.has(taskId)) await this.drained(taskId);
   }
 
   close(): void {

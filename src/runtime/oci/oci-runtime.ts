@@ -423,9 +423,12 @@ export class OciRuntime implements Runtime {
   async *logs(taskId: string, options: LogReadOptions = {}): AsyncGenerator<LogLine> {
     await this.init();
     const r = options.previous === true ? undefined : await this.record(taskId);
-    yield* readTaskLog(this.paths, taskId, options, r, async () => {
-      if (!this.records.has(taskId) || this.exits.exits.has(taskId)) return true;
-      return r !== undefined && exists(this.paths.exitFile(r));
+    yield* readTaskLog(this.paths, taskId, options, r, {
+      finished: async () => {
+        if (!this.records.has(taskId) || this.exits.exits.has(taskId)) return true;
+        return r !== undefined && exists(this.paths.exitFile(r));
+      },
+      drained: () => this.containerLogs.written(taskId),
     });
   }
 
