@@ -32,6 +32,8 @@ type RuntimeMs = {
 interface AgentEvent {
   at: number;
   ms?: number | RuntimeMs;
+  /** `task started`: when each step of the container's start was done (ms after start began). */
+  steps?: Record<string, number>;
 }
 
 export interface Agent {
@@ -54,6 +56,8 @@ export interface DeployedTask {
   runtimeCalled: number;
   runtimeReturned: number;
   runtime: RuntimeMs | undefined;
+  /** When each step inside runtime.start was done (ms after it began; start-trace.ts). */
+  steps: Record<string, number>;
   statusStored: number;
   answering: number;
 }
@@ -147,6 +151,7 @@ export class BenchCluster {
       at?: number;
       time?: number;
       ms?: AgentEvent['ms'];
+      steps?: AgentEvent['steps'];
     };
     try {
       e = JSON.parse(line) as typeof e;
@@ -158,7 +163,11 @@ export class BenchCluster {
     let m = this.agentLog.get(id);
     if (!m) this.agentLog.set(id, (m = new Map<string, AgentEvent>()));
     if (!m.has(e.msg))
-      m.set(e.msg, { at: e.at ?? e.time ?? NaN, ...(e.ms !== undefined ? { ms: e.ms } : {}) });
+      m.set(e.msg, {
+        at: e.at ?? e.time ?? NaN,
+        ...(e.ms !== undefined ? { ms: e.ms } : {}),
+        ...(e.steps !== undefined ? { steps: e.steps } : {}),
+      });
   }
 
   /** Starts an agent on `runtime` (with the image already in its store: no pull is timed). */
@@ -307,6 +316,7 @@ export class BenchCluster {
         runtimeCalled: at('runtime start returned'),
         runtimeReturned: (ret?.at ?? NaN) + (typeof ret?.ms === 'number' ? ret.ms : NaN) - t0,
         runtime: typeof rt === 'object' ? rt : undefined,
+        steps: log?.get('task started')?.steps ?? {},
         statusStored: (this.runningAt.get(id) ?? NaN) - t0,
         answering: (answered[i] ?? NaN) - t0,
       };

@@ -18,6 +18,18 @@ export interface Results {
   agentMemory: NodeJS.MemoryUsage[];
 }
 
+/** The steps of runContainer (src/runtime/oci/start-trace.ts), in the order they usually end. */
+const STEPS = [
+  'prepared',
+  'logs',
+  'connected',
+  'created',
+  'pidRead',
+  'createdRecorded',
+  'startReturned',
+  'runningRecorded',
+];
+
 const first = (d: Deployed): DeployedTask => d.tasks[0] as DeployedTask;
 
 function timeline(r: Results, agent: Agent): void {
@@ -41,6 +53,10 @@ function timeline(r: Results, agent: Agent): void {
     ['inside runtime.start: conmon + `create`', (t) => t.runtime?.create ?? NaN],
     ['inside runtime.start: `start` + record', (t) => t.runtime?.start ?? NaN],
     ['inside runtime.start: total', (t) => t.runtime?.total ?? NaN],
+    ...STEPS.map((k): [string, (t: DeployedTask) => number] => [
+      `inside runtime.start: \`${k}\` done (ms after it began)`,
+      (t) => t.steps[k] ?? NaN,
+    ]),
   ];
   console.log(`| step | 1 task | ${r.tasks} tasks p50 | ${r.tasks} tasks max |`);
   console.log('|---|---:|---:|---:|');

@@ -8,7 +8,6 @@
  * ready, without a start pipe; the helper relays the sync pipe's message.
  */
 import { readFile } from 'node:fs/promises';
-import { holdingPipe } from './container-logs.ts';
 import type { ForkHelper } from './fork-helper.ts';
 
 export interface ConmonOptions {
@@ -27,7 +26,7 @@ export interface ConmonOptions {
   logPath: string;
   /**
    * logPath is this named pipe, read by the log writer (container-logs.ts): conmon runs holding it
-   * open for reading too, and without --log-size-max (the writer keeps the limit).
+   * open for reading too (fd 4), and without --log-size-max (the writer keeps the limit).
    */
   pipe?: string;
   socketDir: string;
@@ -95,17 +94,42 @@ async function syncOutcome(
   return { ok: true, pid: msg.data, conmonPid };
 }
 
+/** The container's pid, if conmon's sync message says it was created. */
+function createdPid(line: string): number | undefined {
+  try {
+    const data = (JSON.parse(line) as { data?: unknown }).data;
+    return typeof data === 'number' && data > 0 ? data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Runs conmon through the fork helper (no fork of the agent) once the bundle is ready, without a
  * start pipe: conmon runs `RUNTIME create` at once. Resolves when the container is created (not
- * started), with conmon's sync message relayed by the helper.
+ * started), as soon as conmon's sync message says so (relayed by the helper: its own bookkeeping
+ * of the call goes on meanwhile); on a failure, once conmon's first process has exited, with its
+ * output.
  */
-export async function startConmonVia(helper: ForkHelper, o: ConmonOptions): Promise<ConmonResult> {
-  const [file, args] = holdingPipe(o.conmon, conmonArgs(o), o.pipe);
-  const { line, result } = await helper.runWithSync(file, args, {
-    cwd: o.bundle,
-    env: { _OCI_SYNCPIPE: '3' },
-    timeoutMs: o.timeoutMs ?? 60_000,
+export function startConmonVia(helper: ForkHelper, o: ConmonOptions): Promise<ConmonResult> {
+  return new Promise<ConmonResult>((resolve) => {
+    // Whichever comes first: the line saying the container was created (with conmon's pid file,
+    // which its first process wrote before it exited, before its daemon child even ran the
+    // runtime), or the end of the call. Both say the same.
+    const ran = helper.runWithSync(o.conmon, conmonArgs(o), {
+      cwd: o.bundle,
+      env: { _OCI_SYNCPIPE: '3' },
+      timeoutMs: o.timeoutMs ?? 60_000,
+      ...(o.pipe === undefined ? {} : { holdOpen: o.pipe }),
+      onLine: (line) => {
+        if (createdPid(line) === undefined) return;
+        void syncOutcome(line, '', 0, o.conmonPidFile).then((r) => {
+          if (r.ok && r.conmonPid > 0) resolve(r);
+        });
+      },
+    });
+    void ran.then(async ({ line, result }) =>
+      resolve(await syncOutcome(line, result.stderr, result.code, o.conmonPidFile)),
+    );
   });
-  return syncOutcome(line, result.stderr, result.code, o.conmonPidFile);
 }

@@ -122,6 +122,29 @@ describe('ForkHelper', () => {
     assert.equal(s.line, undefined);
   });
 
+  test('holdOpen gives the tool alone a named pipe open for reading and writing as fd 4', async (t) => {
+    const { h } = await helper(t);
+    const base = await mkdtemp(join(tmpdir(), 'dabba-fork-hold-'));
+    t.after(() => rm(base, { recursive: true, force: true }));
+    const pipe = join(base, "a pipe 'q'");
+    assert.equal((await h.run('mkfifo', [pipe])).code, 0);
+    // Opening a pipe for reading and writing does not wait for a peer; what is written to fd 4 is
+    // read back from it by the same process.
+    const r = await h.run(
+      '/bin/sh',
+      ['-c', 'echo through >&4; read -r l <&4; echo "$l"; readlink /proc/$$/fd/4'],
+      {
+        holdOpen: pipe,
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `through\n${pipe}\n`);
+    const s = await h.runWithSync('/bin/sh', ['-c', 'readlink /proc/$$/fd/4 >&3'], { holdOpen: pipe });
+    assert.equal(s.line, pipe);
+    const without = await h.run('/bin/sh', ['-c', 'readlink /proc/$$/fd/4 || echo none']);
+    assert.notEqual(without.stdout, `${pipe}\n`, 'other tools do not get it');
+  });
+
   test('shellQuote', () => {
     assert.equal(shellQuote("a'b"), `'a'\\''b'`);
     assert.equal(shellQuote(''), "''");

@@ -24,6 +24,11 @@ export interface ToolOptions {
   input?: string;
   timeoutMs?: number;
   cwd?: string;
+  /**
+   * A file (a named pipe) the tool gets open for reading and writing as fd 4, opened by the
+   * helper's shell for the tool alone (no shell of its own in between).
+   */
+  holdOpen?: string;
 }
 
 /** Runs `file args`; never rejects (a missing tool is code 127). */
@@ -38,6 +43,8 @@ interface Pending {
   sync?: string;
   /** runWithSync: the tool's exit code comes back in a file of its own (ID.c). */
   withSync?: boolean;
+  /** runWithSync's onLine. */
+  onLine?: (line: string) => void;
 }
 
 export interface SyncResult {
@@ -107,7 +114,10 @@ export class ForkHelper {
       const sync = /^(\d+) s ([01])(?: (.*))?$/.exec(line);
       if (sync) {
         const p = this.pending.get(Number(sync[1]));
-        if (p && sync[2] === '1') p.sync = sync[3] ?? '';
+        if (p && sync[2] === '1') {
+          p.sync = sync[3] ?? '';
+          p.onLine?.(p.sync);
+        }
         continue;
       }
       const m = /^(\d+) ([px]) (\d+)(?: ([01])([01]))?$/.exec(line);
@@ -157,12 +167,14 @@ export class ForkHelper {
    * the tool writes on it is relayed by the helper; EOF without a line means none. `env` is added
    * to the tool's environment. The call ends when that line (or EOF) has come and the process
    * started has exited, not when children it leaves behind do (conmon's first process exits at
-   * once; its daemon child writes the line and stays as the container's parent).
+   * once; its daemon child writes the line and stays as the container's parent). `onLine` gets
+   * the line as soon as it comes, before the call ends (the helper's shell has yet to see the
+   * tool exit, and its output files are read and deleted then).
    */
   runWithSync(
     file: string,
     args: string[],
-    options: ToolOptions & { env?: Record<string, string> } = {},
+    options: ToolOptions & { env?: Record<string, string>; onLine?: (line: string) => void } = {},
   ): Promise<SyncResult> {
     return this.submit(file, args, options, true);
   }
@@ -170,14 +182,19 @@ export class ForkHelper {
   private submit(
     file: string,
     args: string[],
-    options: ToolOptions & { env?: Record<string, string> },
+    options: ToolOptions & { env?: Record<string, string>; onLine?: (line: string) => void },
     withSync: boolean,
   ): Promise<SyncResult> {
     return new Promise<SyncResult>((resolveSubmit) => {
       const resolve = (result: ToolResult, line: string | undefined): void => resolveSubmit({ line, result });
       const child = this.ensure();
       const id = this.next++;
-      const p: Pending = { resolve, note: '', withSync };
+      const p: Pending = {
+        resolve,
+        note: '',
+        withSync,
+        ...(options.onLine ? { onLine: options.onLine } : {}),
+      };
       this.pending.set(id, p);
       if (this.pending.size === 1) this.setRef(child, true);
       const out = shellQuote(join(this.dir, `${id}.o`));
@@ -186,7 +203,8 @@ export class ForkHelper {
         .filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
         .map(([k, v]) => `${k}=${shellQuote(v)} `)
         .join('');
-      const cmd = env + [file, ...args].map(shellQuote).join(' ');
+      const held = options.holdOpen === undefined ? '' : ` 4<>${shellQuote(options.holdOpen)}`;
+      const cmd = env + [file, ...args].map(shellQuote).join(' ') + held;
       // A directory that cannot be entered ends the job as a tool that is not there would (127),
       // with the shell's message as its stderr.
       const cd =

@@ -42,7 +42,8 @@ import { PrecompiledSeccomp } from './seccomp-bpf.ts';
 import { chooseSeccompProfile, type SeccompChoice } from './seccomp-distribution.ts';
 import { HELPER_PREFIX, helpersBase, setupOci, type Ready } from './setup.ts';
 import { DEFAULT_CAPABILITIES } from './spec.ts';
-import { newRecord, prepareTask, runContainer, startError, writeTaskConfig } from './start-task.ts';
+import { newRecord, startContainer, startError } from './start-task.ts';
+import { StartTrace, logStarted } from './start-trace.ts';
 import type { TaskContext } from './task-context.ts';
 import { LookupCache, TASK_ID, fail } from './support.ts';
 import { handleOf, isAlive, readExit, readRecord, type TaskRecord } from './task-record.ts';
@@ -229,7 +230,7 @@ export class OciRuntime implements Runtime {
   }
 
   private async doStart(launch: TaskLaunch): Promise<TaskHandle> {
-    const t0 = performance.now();
+    const trace = new StartTrace();
     const ready = await this.init();
     const { taskId, spec } = launch;
     if (!TASK_ID.test(taskId))
@@ -253,28 +254,8 @@ export class OciRuntime implements Runtime {
     await mkdir(taskDir, { recursive: true, mode: 0o711 });
     this.records.set(taskId, rec);
     try {
-      const { mount, took } = await prepareTask(ctx, rec, image);
-      const precompiled = await writeTaskConfig(ctx, launch, image, rec, mount.rootfs);
-      const tPrepared = performance.now();
-      const tCreated = await runContainer(ctx, rec, precompiled);
-      const tStarted = performance.now();
-      const ms = (a: number, b: number): number => Math.round((b - a) * 10) / 10;
-      this.logger.debug(
-        {
-          taskId,
-          pid: rec.pid,
-          address: rec.address,
-          // Where the start's time went (bench/oci-deploy.ts reads these).
-          ms: {
-            prepare: ms(t0, tPrepared),
-            ...took,
-            create: ms(tPrepared, tCreated),
-            start: ms(tCreated, tStarted),
-            total: ms(t0, performance.now()),
-          },
-        },
-        'task started',
-      );
+      const took = await startContainer(ctx, launch, image, rec, trace);
+      logStarted(this.logger, rec, took, trace);
       void this.exits.check(taskId);
       return handleOf(rec);
     } catch (e) {
@@ -438,9 +419,12 @@ export class OciRuntime implements Runtime {
   async *logs(taskId: string, options: LogReadOptions = {}): AsyncGenerator<LogLine> {
     await this.init();
     const r = options.previous === true ? undefined : await this.record(taskId);
-    yield* readTaskLog(this.paths, taskId, options, r, async () => {
-      if (!this.records.has(taskId) || this.exits.exits.has(taskId)) return true;
-      return r !== undefined && exists(this.paths.exitFile(r));
+    yield* readTaskLog(this.paths, taskId, options, r, {
+      finished: async () => {
+        if (!this.records.has(taskId) || this.exits.exits.has(taskId)) return true;
+        return r !== undefined && exists(this.paths.exitFile(r));
+      },
+      drained: () => this.containerLogs.written(taskId),
     });
   }
 

@@ -17,12 +17,14 @@ import { portEnv } from '../port-env.ts';
 import type { TaskLaunch } from '../runtime.ts';
 import { cgroupPathsOf } from './cgroups.ts';
 import { startConmonVia } from './conmon.ts';
+import type { LogTarget } from './container-logs.ts';
 import { netnsPath } from './network.ts';
 import { findCommand, lookupUser } from './rootfs-lookup.ts';
 import { buildSpec } from './spec.ts';
 import { REFUSED, fail, settleAll } from './support.ts';
 import { processStartTime, writeRecord, type TaskRecord } from './task-record.ts';
 import type { TaskContext } from './task-context.ts';
+import type { PrepareTimes, StartTrace } from './start-trace.ts';
 
 /** The record of a task about to be created (phase `creating`). */
 export function newRecord(ctx: TaskContext, launch: TaskLaunch, image: ImageInfo): TaskRecord {
@@ -56,7 +58,7 @@ export function newRecord(ctx: TaskContext, launch: TaskLaunch, image: ImageInfo
  * record is written, recover() finds the task directory without it and purges what the task may
  * own by the names derived from its id (mount, netns, veth, cgroups, address).
  */
-export async function prepareTask(
+async function prepareTask(
   ctx: TaskContext,
   rec: TaskRecord,
   image: ImageInfo,
@@ -89,19 +91,12 @@ export async function prepareTask(
   return { mount, took };
 }
 
-/** When each part of prepareTask was done (ms after it began): what a burst of starts waits on. */
-export interface PrepareTimes {
-  rootfs?: number;
-  netns?: number;
-  address?: number;
-}
-
 /**
  * The process (the task's command, or the image's Entrypoint + Cmd; env = image Env < task env <
  * ports < agent env; the image's user from the rootfs's /etc/passwd) and the bundle's config.json.
  * Returns whether the seccomp profile went in precompiled (crun, once it was compiled).
  */
-export async function writeTaskConfig(
+async function writeTaskConfig(
   ctx: TaskContext,
   launch: TaskLaunch,
   image: ImageInfo,
@@ -170,19 +165,47 @@ export async function writeTaskConfig(
 }
 
 /**
+ * The whole start after the record: the log's pipe is made while the rest is prepared (it needs
+ * only the task directory), then config.json, then the container. The runtime's hold on the pipe
+ * is let go once conmon has it (or the start failed). Returns when each part of prepare was done.
+ */
+export async function startContainer(
+  ctx: TaskContext,
+  launch: TaskLaunch,
+  image: ImageInfo,
+  rec: TaskRecord,
+  trace: StartTrace,
+): Promise<PrepareTimes> {
+  const logs = trace.time('logs', ctx.containerLogs.prepare(rec.taskId, ctx.logSizeMax, ctx.helper.run));
+  try {
+    const { mount, took } = await prepareTask(ctx, rec, image);
+    const precompiled = await writeTaskConfig(ctx, launch, image, rec, mount.rootfs);
+    trace.mark('prepared');
+    await runContainer(ctx, rec, precompiled, trace, await logs);
+    return took;
+  } finally {
+    (await logs).release();
+  }
+}
+
+/**
  * conmon runs `RUNTIME create` (through the fork helper: no fork of the agent) while the veth,
  * address and routes are set up; then the pid's start time and cgroups are read (it waits in the
  * runtime's init, so it cannot be gone yet), the record says `created`, and `RUNTIME start` runs.
- * Returns when the container was created (performance.now()).
  */
-export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompiled: boolean): Promise<number> {
+async function runContainer(
+  ctx: TaskContext,
+  rec: TaskRecord,
+  precompiled: boolean,
+  trace: StartTrace,
+  target: LogTarget,
+): Promise<void> {
   const { ready } = ctx;
   const taskDir = ctx.paths.taskDir(rec.taskId);
-  const connecting = ready.network.connect(rec).then(
+  const connecting = trace.time('connected', ready.network.connect(rec)).then(
     () => undefined,
     (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
   );
-  const target = await ctx.containerLogs.prepare(rec.taskId, ctx.logSizeMax);
   const created = await startConmonVia(ctx.helper, {
     conmon: ready.conmon,
     runtime: ready.cli.path,
@@ -197,8 +220,8 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
     ...(target.pipe === undefined ? {} : { pipe: target.pipe }),
     socketDir: ctx.paths.socketsDir,
     ...(ctx.logSizeMax !== undefined ? { logSizeMax: ctx.logSizeMax } : {}),
-  }).finally(() => target.hold?.close().catch(() => undefined));
-  const tCreated = performance.now();
+  });
+  trace.mark('created');
   const netError = await connecting;
   if (netError !== undefined) throw netError;
   if (!created.ok) {
@@ -210,8 +233,10 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
   rec.pid = created.pid;
   rec.conmonPid = created.conmonPid;
   // The first container crun made from the profile leaves the program it compiled: kept for the next.
-  if (ready.cli.name === 'crun' && !precompiled)
+  if (ready.cli.name === 'crun' && !precompiled) {
     await ctx.seccompBpf.capture(join(ready.cli.root, rec.containerId)).catch(() => undefined);
+    trace.mark('seccompCaptured');
+  }
   const [pidStart, cgroups] = await Promise.all([
     processStartTime(created.pid),
     cgroupPathsOf(created.pid, ready.layout),
@@ -219,8 +244,9 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
   if (pidStart !== undefined) rec.pidStart = pidStart;
   rec.cgroups = cgroups;
   rec.phase = 'created';
-  const starting = ready.cli.start(rec.containerId);
-  await writeRecord(taskDir, rec);
+  trace.mark('pidRead');
+  const starting = trace.time('startReturned', ready.cli.start(rec.containerId));
+  await trace.time('createdRecorded', writeRecord(taskDir, rec));
   const started = await starting;
   if (started.code !== 0) {
     throw fail('StartFailed', `${ready.cli.name} start failed: ${started.stderr.trim()}`, {
@@ -231,7 +257,7 @@ export async function runContainer(ctx: TaskContext, rec: TaskRecord, precompile
   rec.phase = 'running';
   rec.startedAt = Date.now();
   await writeRecord(taskDir, rec);
-  return tCreated;
+  trace.mark('runningRecorded');
 }
 
 /** The error a failed start reports: the runtime's own, an image refused, or StartFailed. */
