@@ -25,6 +25,7 @@ import {
 } from '../../model/index.ts';
 import { Distribution } from './distribution.ts';
 import { HostReports } from './host-reports.ts';
+import { LoopLag } from './loop-lag.ts';
 
 /** What the agent lets this module do to a running task. */
 export interface TaskNotifier {
@@ -123,6 +124,7 @@ export class HostConfigs {
   readonly #subs = new Map<string, Subscription>();
   readonly #notifiers = new Map<string, TaskNotifier>();
   readonly #reports: HostReports;
+  readonly #lag = new LoopLag();
 
   constructor(o: HostConfigsOptions) {
     this.#o = o;
@@ -179,11 +181,13 @@ export class HostConfigs {
 
   /** Runs until `signal` aborts, then leaves every distribution tree. */
   async run(signal: AbortSignal): Promise<void> {
+    this.#lag.start();
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
     });
     this.#reports.close();
+    this.#lag.stop();
     await this.dist.close();
   }
 
@@ -288,6 +292,9 @@ export class HostConfigs {
         startAt,
         fetchedAt,
         writtenAt: Date.now(),
+        // Per hop: when each upstream sent it on (the distributor first); this loop's recent lag.
+        trace: m.trace,
+        loopMaxMs: this.#lag.maxMs(),
       },
       'config updated',
     );

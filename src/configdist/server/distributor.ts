@@ -347,7 +347,8 @@ export class Distributor {
     const stored = this.#setMeta(v);
     if (stored === undefined) return;
     // The content goes to the streams only: the kept metadata (snapshots) stays small.
-    const meta = content === undefined ? stored : { ...stored, content };
+    const trace = live ? { trace: [Date.now()] } : {};
+    const meta = content === undefined ? { ...stored, ...trace } : { ...stored, content, ...trace };
     const shard = configShardOf(v.namespace, v.path);
     const listeners = this.#listeners.get(shard) ?? new Set();
     for (const fn of listeners) {
