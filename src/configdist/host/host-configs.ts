@@ -84,6 +84,9 @@ export async function writeAtomic(file: string, bytes: Buffer | string | { copyO
   }
 }
 
+/** How long a synchronous pass of small writes runs before it lets the event loop turn (ms). */
+const SLICE_MS = 2;
+
 /** writeAtomic for a small content, synchronously. */
 function writeAtomicSync(file: string, bytes: Buffer | string): void {
   const tmp = join(dirname(file), `.${randomBytes(6).toString('hex')}.tmp`);
@@ -125,6 +128,8 @@ export class HostConfigs {
   readonly #notifiers = new Map<string, TaskNotifier>();
   readonly #reports: HostReports;
   readonly #lag = new LoopLag();
+  /** The small contents' write passes, one after another (#writeSmall). */
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(o: HostConfigsOptions) {
     this.#o = o;
@@ -252,29 +257,19 @@ export class HostConfigs {
     sub.version = m.version;
     sub.digest = m.digest;
     sub.file = file;
-    const mounts = [...sub.mounts.values()];
+    const mounts = [...sub.mounts.entries()];
     if (m.size <= META_INLINE_MAX_BYTES) {
-      // A small content: every task's files in one synchronous pass (a few syscalls each, no
+      // A small content: every task's files in synchronous slices (a few syscalls each, no
       // round trip through the thread pool per file: a change to many subscriptions on a busy host
       // waited there), each file still replaced atomically.
       const bytes = readFileSync(file);
-      for (const mount of mounts) {
-        try {
-          writeAtomicSync(mount.file, bytes);
-          writeAtomicSync(`${mount.file}.version`, `${sub.version}\n`);
-        } catch (e) {
-          this.#o.logger.warn(
-            { err: messageOf(e), config: sub.path, file: mount.file },
-            'config write failed',
-          );
-          continue;
-        }
-        this.#notify(mount);
-      }
+      const pass = this.#writing.then(() => this.#writeSmall(sub, mounts, bytes));
+      this.#writing = pass.catch(() => undefined);
+      await pass;
     } else {
       // Every task's files at once (each file is still replaced atomically).
       await Promise.all(
-        mounts.map(async (mount) => {
+        mounts.map(async ([, mount]) => {
           await this.#writeMount(mount.file, sub);
           this.#notify(mount);
         }),
@@ -301,6 +296,33 @@ export class HostConfigs {
     this.#report(sub);
     if (old !== m.digest && ![...this.#subs.values()].some((s) => s.digest === old))
       await this.dist.cache.drop(old);
+  }
+
+  /**
+   * A small content's files for every task that mounts it, synchronously (a few syscalls each, no
+   * round trip through the thread pool per file), in slices of SLICE_MS between which the event
+   * loop turns: the next version's metadata, which this host passes on to its children at once,
+   * does not wait behind the whole pass (on a loaded disk a pass over a hundred mounts took hundreds
+   * of ms, and every hop below paid it). Passes run one after another in the order they came
+   * (#writing), so that each config's files are done as early as before.
+   */
+  async #writeSmall(sub: Subscription, mounts: [string, Mount][], bytes: Buffer): Promise<void> {
+    let slice = performance.now();
+    for (const [key, mount] of mounts) {
+      if (performance.now() - slice > SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        slice = performance.now();
+        if (!sub.mounts.has(key)) continue;
+      }
+      try {
+        writeAtomicSync(mount.file, bytes);
+        writeAtomicSync(`${mount.file}.version`, `${sub.version}\n`);
+      } catch (e) {
+        this.#o.logger.warn({ err: messageOf(e), config: sub.path, file: mount.file }, 'config write failed');
+        continue;
+      }
+      this.#notify(mount);
+    }
   }
 
   async #writeMount(file: string, sub: Subscription): Promise<void> {
