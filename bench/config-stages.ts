@@ -17,6 +17,8 @@ interface Updated {
   metaAt: number;
   startAt: number;
   fetchedAt: number;
+  /** When the host's write pass for it began (after the passes queued before it). */
+  passAt: number;
   writtenAt: number;
   /** When each upstream sent it on (the distributor first, then each forwarding host). */
   trace: number[];
@@ -68,6 +70,7 @@ export class StageLogs {
           metaAt: Number(r['metaAt']),
           startAt: Number(r['startAt']),
           fetchedAt: Number(r['fetchedAt']),
+          passAt: Number(r['passAt'] ?? r['fetchedAt']),
           writtenAt: Number(r['writtenAt']),
           trace: Array.isArray(r['trace']) ? (r['trace'] as unknown[]).map(Number) : [],
           loopMaxMs: Number(r['loopMaxMs'] ?? NaN),
@@ -94,6 +97,7 @@ const STEPS = [
   'host has metadata',
   'host starts fetch',
   'host has content',
+  'write pass starts',
   'task files written',
   'bench sees the file',
 ] as const;
@@ -119,6 +123,7 @@ export function printStages(title: string, logs: StageLogs, samples: readonly Sa
       u.metaAt,
       u.startAt,
       u.fetchedAt,
+      u.passAt,
       u.writtenAt,
       s.seenAt,
     ];

@@ -102,6 +102,8 @@ export interface TreeHeartbeat {
 export interface TreeMemberView {
   host: string;
   url: string;
+  /** Its rack (its host record's `rack` label), when it has one: parents are taken in it first. */
+  rack?: string;
   depth: number;
   /** Null for the root. */
   parent: string | null;

@@ -258,14 +258,18 @@ export class HostConfigs {
     sub.digest = m.digest;
     sub.file = file;
     const mounts = [...sub.mounts.entries()];
+    let passAt = Date.now();
     if (m.size <= META_INLINE_MAX_BYTES) {
       // A small content: every task's files in synchronous slices (a few syscalls each, no
       // round trip through the thread pool per file: a change to many subscriptions on a busy host
       // waited there), each file still replaced atomically.
       const bytes = readFileSync(file);
       const pass = this.#writing.then(() => this.#writeSmall(sub, mounts, bytes));
-      this.#writing = pass.catch(() => undefined);
-      await pass;
+      this.#writing = pass.then(
+        () => undefined,
+        () => undefined,
+      );
+      passAt = await pass;
     } else {
       // Every task's files at once (each file is still replaced atomically).
       await Promise.all(
@@ -286,6 +290,7 @@ export class HostConfigs {
         metaAt,
         startAt,
         fetchedAt,
+        passAt,
         writtenAt: Date.now(),
         // Per hop: when each upstream sent it on (the distributor first); this loop's recent lag.
         trace: m.trace,
@@ -304,9 +309,11 @@ export class HostConfigs {
    * loop turns: the next version's metadata, which this host passes on to its children at once,
    * does not wait behind the whole pass (on a loaded disk a pass over a hundred mounts took hundreds
    * of ms, and every hop below paid it). Passes run one after another in the order they came
-   * (#writing), so that each config's files are done as early as before.
+   * (#writing), so that each config's files are done as early as before. Resolves to the epoch ms
+   * the pass started (after those before it).
    */
-  async #writeSmall(sub: Subscription, mounts: [string, Mount][], bytes: Buffer): Promise<void> {
+  async #writeSmall(sub: Subscription, mounts: [string, Mount][], bytes: Buffer): Promise<number> {
+    const startAt = Date.now();
     let slice = performance.now();
     for (const [key, mount] of mounts) {
       if (performance.now() - slice > SLICE_MS) {
@@ -323,6 +330,7 @@ export class HostConfigs {
       }
       this.#notify(mount);
     }
+    return startAt;
   }
 
   async #writeMount(file: string, sub: Subscription): Promise<void> {
