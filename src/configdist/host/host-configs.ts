@@ -60,6 +60,12 @@ export interface HostConfigsOptions {
   /** The agent's data dir: task config dirs go under DIR/configs/. */
   dataDir: string;
   logger: Logger;
+  /**
+   * Where task config directories go (default DATA_DIR/configs). The files are copies the agent
+   * writes again at each start, so a tmpfs serves: a change to many subscriptions then costs no
+   * disk metadata operations (on a busy disk those were most of a change's time).
+   */
+  configDir?: string;
   /** How long a start waits for the config's shard metadata from the tree (ms, default 30,000). */
   metaTimeoutMs?: number;
   /** A content fetch with no byte for this long moves to the next upstream (ms, default 10,000). */
@@ -146,7 +152,7 @@ export class HostConfigs {
 
   /** The directory a task's configs are written under ($DABBA_CONFIG_DIR of a process task). */
   taskDir(taskId: string): string {
-    return join(this.#o.dataDir, 'configs', taskId);
+    return join(this.#o.configDir ?? join(this.#o.dataDir, 'configs'), taskId);
   }
 
   /**
