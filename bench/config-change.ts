@@ -13,6 +13,7 @@
  * the server's and agents' logs (level info).
  *
  *   node bench/config-change.ts [--hosts 16] [--tasks 100] [--configs 10] [--rounds 3] [--fanouts 3,0]
+ *     [--config-dir-under /dev/shm]   (the agents write task config files on a tmpfs)
  */
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { DabbaClient, type ConfigApi } from '../src/client/index.ts';
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     configs: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     fanouts: { type: 'string', default: '3,0' },
+    // The agents' --config-dir goes in a new directory under this one (e.g. /dev/shm, a tmpfs).
+    'config-dir-under': { type: 'string' },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -126,6 +129,9 @@ const load = (): string =>
 async function main(): Promise<void> {
   console.log(`load average at the start: ${load()}`);
   const out = await mkdtemp(join(tmpdir(), 'dabba-bench-cfgchange-'));
+  const under = values['config-dir-under'];
+  const configDir = under === undefined ? undefined : await mkdtemp(join(under, 'dabba-bench-cfgchange-'));
+  if (configDir !== undefined) console.log(`task config files under ${configDir}`);
   const tb = await startTestbed({
     hosts: HOSTS,
     racks: HOSTS,
@@ -134,6 +140,7 @@ async function main(): Promise<void> {
     readyTimeoutMs: 120_000,
     // This machine is shared: a host slow to heartbeat is not to be taken for dead mid-run.
     hostTimeout: '60s',
+    ...(configDir === undefined ? {} : { agentArgs: ['--config-dir', configDir] }),
   });
   try {
     // Puts go through the API from this process (a CLI process per put is too slow here).
@@ -177,7 +184,7 @@ async function main(): Promise<void> {
       if (!h) throw new Error(`no host ${t.host ?? ''}`);
       return PATHS.map((_, c) => ({
         host: h.id,
-        file: join(h.dataDir, 'configs', t.id, mountOf(c).slice(1)),
+        file: join(configDir ?? join(h.dataDir, 'configs'), t.id, mountOf(c).slice(1)),
         config: c,
       }));
     });
@@ -215,6 +222,7 @@ async function main(): Promise<void> {
   } finally {
     await tb.stop();
     await rm(out, { recursive: true, force: true });
+    if (configDir !== undefined) await rm(configDir, { recursive: true, force: true });
   }
 }
 

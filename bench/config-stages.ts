@@ -17,7 +17,13 @@ interface Updated {
   metaAt: number;
   startAt: number;
   fetchedAt: number;
+  /** When the host's write pass for it began (after the passes queued before it). */
+  passAt: number;
   writtenAt: number;
+  /** When each upstream sent it on (the distributor first, then each forwarding host). */
+  trace: number[];
+  /** The receiving host's longest event-loop delay in the last one to two seconds. */
+  loopMaxMs: number;
 }
 
 const key = (path: string, version: number): string => `${path}@${version}`;
@@ -64,7 +70,10 @@ export class StageLogs {
           metaAt: Number(r['metaAt']),
           startAt: Number(r['startAt']),
           fetchedAt: Number(r['fetchedAt']),
+          passAt: Number(r['passAt'] ?? r['fetchedAt']),
           writtenAt: Number(r['writtenAt']),
+          trace: Array.isArray(r['trace']) ? (r['trace'] as unknown[]).map(Number) : [],
+          loopMaxMs: Number(r['loopMaxMs'] ?? NaN),
         });
       }
     }
@@ -88,6 +97,7 @@ const STEPS = [
   'host has metadata',
   'host starts fetch',
   'host has content',
+  'write pass starts',
   'task files written',
   'bench sees the file',
 ] as const;
@@ -98,6 +108,7 @@ export function printStages(title: string, logs: StageLogs, samples: readonly Sa
   const byDepth = new Map<number, number[]>();
   let missing = 0;
   const hostSeen = new Set<string>();
+  const hops = new HopTimes();
   for (const s of samples) {
     const p = logs.published.get(key(s.path, s.version));
     const u = logs.updated.get(s.host)?.get(key(s.path, s.version));
@@ -112,6 +123,7 @@ export function printStages(title: string, logs: StageLogs, samples: readonly Sa
       u.metaAt,
       u.startAt,
       u.fetchedAt,
+      u.passAt,
       u.writtenAt,
       s.seenAt,
     ];
@@ -119,6 +131,7 @@ export function printStages(title: string, logs: StageLogs, samples: readonly Sa
     const hk = `${s.host}\0${key(s.path, s.version)}`;
     if (!hostSeen.has(hk)) {
       hostSeen.add(hk);
+      hops.add(u);
       let d = byDepth.get(u.depth);
       if (d === undefined) byDepth.set(u.depth, (d = []));
       d.push(u.metaAt - p.sentAt);
@@ -138,4 +151,43 @@ export function printStages(title: string, logs: StageLogs, samples: readonly Sa
     ['depth', 'samples', 'p50', 'p99', 'max'],
     [...byDepth.entries()].sort((a, b) => a[0] - b[0]).map(([d, xs]) => [String(d), xs.length, ...fmt(xs)]),
   );
+  hops.print(title, fmt);
+}
+
+/**
+ * Per hop of the metadata down the tree, from the trace each version carries (every sender's stamp)
+ * and the receiving host's own: hop k is from the stamp of the sender at depth k-1 (the distributor
+ * for k = 0) to the receipt at depth k, so it holds the sender's write, the wire and the time the
+ * receiver's event loop was busy elsewhere (its longest recent delay is printed beside it).
+ */
+class HopTimes {
+  readonly #hop = new Map<number, number[]>();
+  readonly #lag = new Map<number, number[]>();
+
+  add(u: Updated): void {
+    // Each host logs its own receipt, so its last hop is counted once (the hops above it are its
+    // ancestors' last hops).
+    const k = u.trace.length - 1;
+    const sent = u.trace[k];
+    if (sent === undefined) return;
+    push(this.#hop, k, u.metaAt - sent);
+    if (Number.isFinite(u.loopMaxMs)) push(this.#lag, k, u.loopMaxMs);
+  }
+
+  print(title: string, fmt: (xs: number[]) => string[]): void {
+    if (this.#hop.size === 0) return;
+    table(
+      `${title}: ms per hop of the metadata (sender's stamp to receipt), and the receivers' loop delay`,
+      ['hop into depth', 'samples', 'p50', 'p99', 'max', 'loop delay p50', 'loop delay p99', 'max'],
+      [...this.#hop.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([k, xs]) => [String(k), xs.length, ...fmt(xs), ...fmt(this.#lag.get(k) ?? [])]),
+    );
+  }
+}
+
+function push(m: Map<number, number[]>, k: number, v: number): void {
+  let xs = m.get(k);
+  if (xs === undefined) m.set(k, (xs = []));
+  xs.push(v);
 }

@@ -85,6 +85,8 @@ export interface AgentOptions {
    * (ms, default 10,000).
    */
   configIdleMs?: number;
+  /** Where task config directories go (default DATA_DIR/configs; a tmpfs makes changes cheaper). */
+  configDir?: string;
 }
 
 export interface RunningAgent {
@@ -161,6 +163,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
     dataDir: o.dataDir,
     logger: logger.child({ part: 'configs' }),
     ...(o.configIdleMs === undefined ? {} : { idleMs: o.configIdleMs }),
+    ...(o.configDir === undefined ? {} : { configDir: o.configDir }),
   });
   const endpoint: AgentEndpoint = await startEndpoint(
     o.runtime,

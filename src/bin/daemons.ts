@@ -391,6 +391,7 @@ export const daemons: Daemons = {
       hostId,
       labels: o.labels,
       dataDir: o.dataDir,
+      ...(o.configDir === undefined ? {} : { configDir: o.configDir }),
       logger,
       capacity,
       ...(lhost ? { listenHost: lhost } : {}),

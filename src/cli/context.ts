@@ -52,6 +52,8 @@ export interface AgentDaemonOptions {
   dataDir: string;
   hostId?: string;
   labels: Record<string, string>;
+  /** Where task config directories go (default DATA_DIR/configs). */
+  configDir?: string;
   driver: 'oci' | 'process' | 'auto';
   listen?: string;
   ociRuntime?: 'runc' | 'crun';

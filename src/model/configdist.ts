@@ -27,6 +27,12 @@ export interface ConfigMeta {
    * Never in a snapshot (a host that joins fetches what it mounts).
    */
   content?: string;
+  /**
+   * Epoch ms at which each hop sent this version on: the distributor, then each host that passed
+   * it to its children (only on a new version, never in a snapshot). For the benchmarks' per-hop
+   * breakdown (`bench/config-stages.ts`); a few bytes per hop.
+   */
+  trace?: number[];
 }
 
 /** Contents up to this size travel inside their new version's metadata (ConfigMeta.content). */
@@ -96,6 +102,8 @@ export interface TreeHeartbeat {
 export interface TreeMemberView {
   host: string;
   url: string;
+  /** Its rack (its host record's `rack` label), when it has one: parents are taken in it first. */
+  rack?: string;
   depth: number;
   /** Null for the root. */
   parent: string | null;

@@ -187,9 +187,10 @@ function treeText(t: ConfigTreeView): string {
   return (
     head +
     table(
-      ['HOST', 'DEPTH', 'PARENT', 'CHILDREN', 'HEARTBEAT'],
+      ['HOST', 'RACK', 'DEPTH', 'PARENT', 'CHILDREN', 'HEARTBEAT'],
       t.members.map((m) => [
         m.host,
+        m.rack ?? '-',
         String(m.depth),
         m.parent ?? '(server)',
         String(m.children),

@@ -31,6 +31,7 @@ interface AgentFlags {
   server: string;
   joinToken?: string;
   dataDir: string;
+  configDir?: string;
   hostId?: string;
   label: string[];
   pool?: string;
@@ -52,6 +53,10 @@ export function agentCommand(program: Command, ctx: CliContext): void {
     .description('run the host agent: register this host and run the tasks assigned to it')
     .requiredOption('--server <url>', 'server address(es), comma-separated')
     .requiredOption('--data-dir <dir>', 'where task state and logs live')
+    .option(
+      '--config-dir <dir>',
+      "where tasks' config files are written (default DATA_DIR/configs; a tmpfs makes config changes cheaper)",
+    )
     .option('--host-id <id>', 'host id (default: the hostname)')
     .option(
       '--join-token <token>',
@@ -107,6 +112,7 @@ async function runAgent(ctx: CliContext, opts: AgentFlags): Promise<void> {
         ? { joinToken: opts.joinToken ?? ctx.env['DABBA_JOIN_TOKEN'] ?? '' }
         : {}),
       dataDir: resolve(opts.dataDir),
+      ...(opts.configDir === undefined ? {} : { configDir: resolve(opts.configDir) }),
       labels: parseLabels([...opts.label, ...(opts.pool === undefined ? [] : [`pool=${opts.pool}`])]),
       driver: parseDriver(opts.driver),
       ...parseOciRuntime(opts.ociRuntime),

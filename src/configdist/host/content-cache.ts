@@ -7,7 +7,8 @@
  * arriving: the bytes are forwarded as they come (pipelined), not after the whole content.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DabbaClient } from '../../client/index.ts';
 import { DabbaError, messageOf } from '../../errors/index.ts';
@@ -106,7 +107,9 @@ export class ContentCache {
       this.#dirReady ??= mkdir(this.#o.dir, { recursive: true });
       await this.#dirReady;
       // Whole and verified before it is written: readers wait on `received`, set only after.
-      await writeFile(d.file, bytes);
+      // At most META_INLINE_MAX_BYTES: written at once, not through the thread pool (on a busy
+      // host its queue put a round trip of up to hundreds of ms before the task files).
+      writeFileSync(d.file, bytes);
     } catch (e) {
       this.#o.logger.info(
         { err: messageOf(e), config: d.meta.path },

@@ -25,6 +25,7 @@ import {
 } from '../../model/index.ts';
 import { Distribution } from './distribution.ts';
 import { HostReports } from './host-reports.ts';
+import { LoopLag } from './loop-lag.ts';
 
 /** What the agent lets this module do to a running task. */
 export interface TaskNotifier {
@@ -59,6 +60,12 @@ export interface HostConfigsOptions {
   /** The agent's data dir: task config dirs go under DIR/configs/. */
   dataDir: string;
   logger: Logger;
+  /**
+   * Where task config directories go (default DATA_DIR/configs). The files are copies the agent
+   * writes again at each start, so a tmpfs serves: a change to many subscriptions then costs no
+   * disk metadata operations (on a busy disk those were most of a change's time).
+   */
+  configDir?: string;
   /** How long a start waits for the config's shard metadata from the tree (ms, default 30,000). */
   metaTimeoutMs?: number;
   /** A content fetch with no byte for this long moves to the next upstream (ms, default 10,000). */
@@ -82,6 +89,9 @@ export async function writeAtomic(file: string, bytes: Buffer | string | { copyO
     throw e;
   }
 }
+
+/** How long a synchronous pass of small writes runs before it lets the event loop turn (ms). */
+const SLICE_MS = 2;
 
 /** writeAtomic for a small content, synchronously. */
 function writeAtomicSync(file: string, bytes: Buffer | string): void {
@@ -123,6 +133,9 @@ export class HostConfigs {
   readonly #subs = new Map<string, Subscription>();
   readonly #notifiers = new Map<string, TaskNotifier>();
   readonly #reports: HostReports;
+  readonly #lag = new LoopLag();
+  /** The small contents' write passes, one after another (#writeSmall). */
+  #writing: Promise<void> = Promise.resolve();
 
   constructor(o: HostConfigsOptions) {
     this.#o = o;
@@ -139,7 +152,7 @@ export class HostConfigs {
 
   /** The directory a task's configs are written under ($DABBA_CONFIG_DIR of a process task). */
   taskDir(taskId: string): string {
-    return join(this.#o.dataDir, 'configs', taskId);
+    return join(this.#o.configDir ?? join(this.#o.dataDir, 'configs'), taskId);
   }
 
   /**
@@ -179,11 +192,13 @@ export class HostConfigs {
 
   /** Runs until `signal` aborts, then leaves every distribution tree. */
   async run(signal: AbortSignal): Promise<void> {
+    this.#lag.start();
     await new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
       signal.addEventListener('abort', () => resolve(), { once: true });
     });
     this.#reports.close();
+    this.#lag.stop();
     await this.dist.close();
   }
 
@@ -248,29 +263,23 @@ export class HostConfigs {
     sub.version = m.version;
     sub.digest = m.digest;
     sub.file = file;
-    const mounts = [...sub.mounts.values()];
+    const mounts = [...sub.mounts.entries()];
+    let passAt = Date.now();
     if (m.size <= META_INLINE_MAX_BYTES) {
-      // A small content: every task's files in one synchronous pass (a few syscalls each, no
+      // A small content: every task's files in synchronous slices (a few syscalls each, no
       // round trip through the thread pool per file: a change to many subscriptions on a busy host
       // waited there), each file still replaced atomically.
       const bytes = readFileSync(file);
-      for (const mount of mounts) {
-        try {
-          writeAtomicSync(mount.file, bytes);
-          writeAtomicSync(`${mount.file}.version`, `${sub.version}\n`);
-        } catch (e) {
-          this.#o.logger.warn(
-            { err: messageOf(e), config: sub.path, file: mount.file },
-            'config write failed',
-          );
-          continue;
-        }
-        this.#notify(mount);
-      }
+      const pass = this.#writing.then(() => this.#writeSmall(sub, mounts, bytes));
+      this.#writing = pass.then(
+        () => undefined,
+        () => undefined,
+      );
+      passAt = await pass;
     } else {
       // Every task's files at once (each file is still replaced atomically).
       await Promise.all(
-        mounts.map(async (mount) => {
+        mounts.map(async ([, mount]) => {
           await this.#writeMount(mount.file, sub);
           this.#notify(mount);
         }),
@@ -287,13 +296,47 @@ export class HostConfigs {
         metaAt,
         startAt,
         fetchedAt,
+        passAt,
         writtenAt: Date.now(),
+        // Per hop: when each upstream sent it on (the distributor first); this loop's recent lag.
+        trace: m.trace,
+        loopMaxMs: this.#lag.maxMs(),
       },
       'config updated',
     );
     this.#report(sub);
     if (old !== m.digest && ![...this.#subs.values()].some((s) => s.digest === old))
       await this.dist.cache.drop(old);
+  }
+
+  /**
+   * A small content's files for every task that mounts it, synchronously (a few syscalls each, no
+   * round trip through the thread pool per file), in slices of SLICE_MS between which the event
+   * loop turns: the next version's metadata, which this host passes on to its children at once,
+   * does not wait behind the whole pass (on a loaded disk a pass over a hundred mounts took hundreds
+   * of ms, and every hop below paid it). Passes run one after another in the order they came
+   * (#writing), so that each config's files are done as early as before. Resolves to the epoch ms
+   * the pass started (after those before it).
+   */
+  async #writeSmall(sub: Subscription, mounts: [string, Mount][], bytes: Buffer): Promise<number> {
+    const startAt = Date.now();
+    let slice = performance.now();
+    for (const [key, mount] of mounts) {
+      if (performance.now() - slice > SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        slice = performance.now();
+        if (!sub.mounts.has(key)) continue;
+      }
+      try {
+        writeAtomicSync(mount.file, bytes);
+        writeAtomicSync(`${mount.file}.version`, `${sub.version}\n`);
+      } catch (e) {
+        this.#o.logger.warn({ err: messageOf(e), config: sub.path, file: mount.file }, 'config write failed');
+        continue;
+      }
+      this.#notify(mount);
+    }
+    return startAt;
   }
 
   async #writeMount(file: string, sub: Subscription): Promise<void> {

@@ -206,14 +206,24 @@ export class ShardMember {
       this.#o.data.metaReceived++;
       const known = this.#metas.get(metaKey(m));
       if (known !== undefined && known.version >= m.version) continue;
-      // Kept without an inline content (snapshots stay small); passed on with it.
-      const { content, ...kept } = m;
-      this.#metas.set(metaKey(m), content === undefined ? m : kept);
-      for (const send of this.#children) {
-        this.#o.data.metaForwarded++;
-        send({ type: 'meta', meta: m });
+      // Kept without an inline content or trace (snapshots stay small); passed on with them.
+      const kept: ConfigMeta = {
+        namespace: m.namespace,
+        path: m.path,
+        version: m.version,
+        digest: m.digest,
+        size: m.size,
+      };
+      this.#metas.set(metaKey(m), kept);
+      const receivedAt = Date.now();
+      if (e.type === 'meta' && this.#children.size > 0) {
+        const on: ConfigMeta = { ...m, trace: [...(m.trace ?? []), receivedAt] };
+        for (const send of this.#children) {
+          this.#o.data.metaForwarded++;
+          send({ type: 'meta', meta: on });
+        }
       }
-      this.#o.onMeta(m);
+      this.#o.onMeta(e.type === 'meta' ? m : kept);
     }
     if (e.type === 'snapshot' && !this.#ready) {
       this.#ready = true;

@@ -20,6 +20,7 @@ import {
   type ConfigVersion,
   type ControlStats,
   type DataStats,
+  type HostRecord,
   type TreeHeartbeat,
   type TreePosition,
 } from '../../model/index.ts';
@@ -85,6 +86,8 @@ function addInto(sum: Record<string, number>, counters: object | undefined): voi
 }
 
 export const DEFAULT_FANOUT = 3;
+/** The host label that names a host's rack (as the testbed and placement's `spread` use it). */
+export const RACK_LABEL = 'rack';
 export const DEFAULT_HEARTBEAT_MS = 2000;
 export const DEFAULT_HEARTBEATS_PER_SECOND = 1000;
 /** More silent members than this share of a tree (and MASS_SILENCE_MIN) at one sweep: none is dead. */
@@ -120,13 +123,17 @@ export class Distributor {
     return this.#o.owns?.(shard) ?? true;
   }
 
-  /** A host joins (or rejoins) a shard's tree; it is sent its position at once. */
+  /**
+   * A host joins (or rejoins) a shard's tree; it is sent its position at once. `rack`: its rack
+   * (rackOf), whose earlier members are its parents when there are any.
+   */
   join(
     shard: number,
     host: string,
     url: string,
     send: DistMember['send'],
     close: DistMember['close'],
+    rack?: string,
   ): DistMember {
     if (!this.owns(shard))
       throw new UnavailableError(`config shard ${shard} is not held by this replica`, {
@@ -135,12 +142,33 @@ export class Distributor {
     const tree = this.#tree(shard);
     const old = tree.get(host);
     const beatMs = this.beatMs();
-    const m: DistMember = { host, url, index: 0, lastSeen: this.#now(), beatMs, send, close };
+    const m: DistMember = {
+      host,
+      url,
+      index: 0,
+      lastSeen: this.#now(),
+      beatMs,
+      send,
+      close,
+      ...(rack === undefined ? {} : { rack }),
+    };
     const changed = tree.join(m);
     this.#stat(shard).joins++;
     if (old !== undefined) old.close('replaced by a new stream of the same host');
     this.#tell(tree, changed);
     return m;
+  }
+
+  /** The host's rack: the `rack` label of its host record (undefined: none, or no such host). */
+  async rackOf(host: string): Promise<string | undefined> {
+    const kv = await this.#o.store.get(keys.host(host)).catch(() => undefined);
+    if (kv === undefined) return undefined;
+    try {
+      const rack = (JSON.parse(kv.value) as Partial<HostRecord>).labels?.[RACK_LABEL];
+      return typeof rack === 'string' && rack !== '' ? rack : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The member's stream closed: it leaves the tree (a member replaced by a rejoin does not). */
@@ -199,9 +227,10 @@ export class Distributor {
       members: (tree?.order ?? []).map((m) => ({
         host: m.host,
         url: m.url,
-        depth: tree?.depthOf(m.index) ?? 0,
-        parent: tree?.parentOf(m.index)?.host ?? null,
-        children: tree?.childrenOf(m.index).length ?? 0,
+        ...(m.rack === undefined ? {} : { rack: m.rack }),
+        depth: tree?.depthOf(m) ?? 0,
+        parent: tree?.parentOf(m)?.host ?? null,
+        children: tree?.childrenOf(m).length ?? 0,
         lastSeenMs: Math.round(now - m.lastSeen),
         ...(m.control ? { control: m.control } : {}),
         ...(m.data ? { data: m.data } : {}),
@@ -347,7 +376,8 @@ export class Distributor {
     const stored = this.#setMeta(v);
     if (stored === undefined) return;
     // The content goes to the streams only: the kept metadata (snapshots) stays small.
-    const meta = content === undefined ? stored : { ...stored, content };
+    const trace = live ? { trace: [Date.now()] } : {};
+    const meta = content === undefined ? { ...stored, ...trace } : { ...stored, content, ...trace };
     const shard = configShardOf(v.namespace, v.path);
     const listeners = this.#listeners.get(shard) ?? new Set();
     for (const fn of listeners) {

@@ -22,8 +22,8 @@ function checkShape(t: ShardTree): void {
   assert.equal(hosts.size, t.size, 'no host twice');
   for (const [i, m] of t.order.entries()) {
     assert.equal(m.index, i);
-    assert.ok(t.childrenOf(i).length <= t.fanout, 'fan-out bounded');
-    const parent = t.parentOf(i);
+    assert.ok(t.childrenOf(m).length <= t.fanout, 'fan-out bounded');
+    const parent = t.parentOf(m);
     if (i === 0) assert.equal(parent, undefined);
     else assert.ok(parent !== undefined && hosts.has(parent.host), `${m.host} has a parent in the tree`);
   }

@@ -64,6 +64,7 @@ export function configDistRoutes(router: Router, dist: Distributor, configs: Con
       );
     if (!dist.owns(shard))
       throw new UnavailableError(`config shard ${shard} is held by another replica`, { details: { shard } });
+    const rack = await dist.rackOf(host);
     const stop = openStream(res);
     await new Promise<void>((resolve) => {
       const m = dist.join(
@@ -77,6 +78,7 @@ export function configDistRoutes(router: Router, dist: Distributor, configs: Con
           if (!res.writableEnded) res.end(event('closed', { reason }));
           resolve();
         },
+        rack,
       );
       const onAbort = (): void => {
         dist.leave(shard, m);
