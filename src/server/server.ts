@@ -25,7 +25,11 @@ import { openLogTables, type LogTablesOptions } from './log-tables-feed.ts';
 import { StorageGuard, observeStore, timeStore } from './storage/index.ts';
 import { parseTaskNetwork } from '../model/index.ts';
 import type { Authenticator } from '../auth/index.ts';
-import { ControlPlaneMetrics, type TelemetryOptions } from '../telemetry/server/index.ts';
+import {
+  ControlPlaneMetrics,
+  type TelemetryOptions,
+  type TelemetryService,
+} from '../telemetry/server/index.ts';
 import { openAuth } from './start/auth.ts';
 import { registerServerGauges } from './start/gauges.ts';
 import { openImages } from './start/images.ts';
@@ -204,24 +208,9 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   });
   handleAcceptErrors(http, logger, 'API server');
   const url = listenUrl(http, pki.tls);
-  const r = new Replica({
-    store,
-    logger: logger.child({ part: 'shards' }),
-    clock,
-    id: replicaId,
-    url: o.advertiseUrl ?? url,
-    shardCount,
-    leaseTtlSeconds: ttl,
+  const r = await joinReplicaGroup(o, {
+    ...{ store, logger, clock, replicaId, url, shardCount, ttl, controller, http, telemetry, logTables },
   });
-  try {
-    await r.start();
-  } catch (e) {
-    controller.abort();
-    await closeHttp(http);
-    telemetry?.close();
-    await logTables?.tables.close();
-    throw e;
-  }
   later.replica = r;
   const readMetrics = metricsReader({
     telemetry,
@@ -265,6 +254,48 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     routes: () => http.router.routes(),
     close,
   };
+}
+
+/**
+ * This replica, joined to the group (its shards). When it cannot join, what the start did so far is
+ * undone (loops, the API, time series, log tables) before the error goes up.
+ */
+async function joinReplicaGroup(
+  o: ServerOptions,
+  p: {
+    store: Store;
+    logger: Logger;
+    clock: Clock;
+    replicaId: string;
+    url: string;
+    shardCount: number;
+    ttl: number;
+    controller: AbortController;
+    http: Server;
+    telemetry: TelemetryService | undefined;
+    logTables: { tables: { close(): Promise<void> } } | undefined;
+  },
+): Promise<Replica> {
+  const { store, logger, clock, replicaId, url, shardCount, ttl, controller, http, telemetry, logTables } = p;
+  const r = new Replica({
+    store,
+    logger: logger.child({ part: 'shards' }),
+    clock,
+    id: replicaId,
+    url: o.advertiseUrl ?? url,
+    shardCount,
+    leaseTtlSeconds: ttl,
+  });
+  try {
+    await r.start();
+  } catch (e) {
+    controller.abort();
+    await closeHttp(http);
+    telemetry?.close();
+    await logTables?.tables.close();
+    throw e;
+  }
+  return r;
 }
 
 /** What later steps of the start make, read by the parts made before them once it exists. */
