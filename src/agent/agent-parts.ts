@@ -4,15 +4,21 @@
  */
 import { join } from 'node:path';
 import type { DabbaClient } from '../client/index.ts';
-import type { Logger } from '../lib/index.ts';
+import type { Clock, Logger } from '../lib/index.ts';
 import type { Runtime } from '../runtime/index.ts';
+import type { Task } from '../model/index.ts';
 import { HostHistoryRecorder, type HostHistoryOptions } from '../telemetry/hosthistory/index.ts';
 import { MeshHost } from '../mesh/host/index.ts';
 import { HostConfigs, servePeer } from '../configdist/host/index.ts';
 import type { DiskConditions } from './disk-conditions.ts';
 import { startEndpoint, type AgentEndpoint } from './endpoint.ts';
 import type { HostCredentials } from './host-credentials.ts';
-import type { TaskRunner } from './task-runner.ts';
+import type { TaskRunner, TaskRunnerDeps } from './task-runner.ts';
+import type { ImagePuller } from './image-puller.ts';
+import type { LogShipper } from './log-shipper.ts';
+import type { StatusReporter } from './status-reporter.ts';
+import type { TaskStateFiles } from './task-state-file.ts';
+import type { HostVolumes } from './volumes.ts';
 
 /** The host history recorder (on by default), over the tasks `runners` holds. */
 export function newHostHistory(
@@ -119,4 +125,38 @@ export async function openEndpoint(
     (req, res, pathname, query) => servePeer(configs.dist, req, res, pathname, query),
   );
   return endpoint;
+}
+
+/** What every task runner gets: the runtime and the host's parts (configs, volumes, logs, mesh, images). */
+export function taskRunnerDeps(
+  o: { runtime: Runtime; hostId: string },
+  p: {
+    configs: HostConfigs;
+    volumes: HostVolumes;
+    shipper: LogShipper;
+    mesh: MeshHost | undefined;
+    reporter: StatusReporter;
+    memory: TaskStateFiles;
+    clock: Clock;
+    logger: Logger;
+    puller: ImagePuller | undefined;
+  },
+): TaskRunnerDeps {
+  const { configs, volumes, shipper, mesh, reporter, memory, clock, logger, puller } = p;
+  const deps: TaskRunnerDeps = {
+    configs,
+    volumes,
+    onRun: shipper.follow.bind(shipper),
+    ...(mesh
+      ? { extraEnv: (task: Task) => mesh.env(task.job), drainMs: (task: Task) => mesh.drainMs(task.job) }
+      : {}),
+    runtime: o.runtime,
+    reporter,
+    memory,
+    clock,
+    logger,
+    hostId: o.hostId,
+    ...(puller ? { ensureImage: (ref: string) => puller.ensure(ref) } : {}),
+  };
+  return deps;
 }

@@ -5,7 +5,7 @@
 import type { DabbaClient } from '../client/index.ts';
 import type { Clock, Logger, Watermark } from '../lib/index.ts';
 import { sleep, systemClock } from '../lib/index.ts';
-import type { HostCapacity, Task } from '../model/index.ts';
+import type { HostCapacity } from '../model/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Runtime, TaskHandle } from '../runtime/index.ts';
 import { ImagePuller } from './image-puller.ts';
@@ -20,7 +20,7 @@ import type { HostHistoryOptions } from '../telemetry/hosthistory/index.ts';
 import { LogShipper } from './log-shipper.ts';
 import type { MetricsCollectionOptions } from './metrics-collection.ts';
 import { HostVolumes } from './volumes.ts';
-import { newHostConfigs, newHostHistory, newMeshHost, openEndpoint } from './agent-parts.ts';
+import { newHostConfigs, newHostHistory, newMeshHost, openEndpoint, taskRunnerDeps } from './agent-parts.ts';
 import { hostRegistration, type HostRegistration } from './host-registration.ts';
 import { assignmentSync } from './assignment-sync.ts';
 import { renewals } from './cert-renewal.ts';
@@ -127,21 +127,9 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
 
   const puller = o.images ? new ImagePuller(o.images, o.client, logger) : undefined;
   const shipper = new LogShipper({ client: o.client, runtime: o.runtime, hostId: o.hostId, logger });
-  const deps = {
-    configs,
-    volumes,
-    onRun: shipper.follow.bind(shipper),
-    ...(mesh
-      ? { extraEnv: (task: Task) => mesh.env(task.job), drainMs: (task: Task) => mesh.drainMs(task.job) }
-      : {}),
-    runtime: o.runtime,
-    reporter,
-    memory,
-    clock,
-    logger,
-    hostId: o.hostId,
-    ...(puller ? { ensureImage: (ref: string) => puller.ensure(ref) } : {}),
-  };
+  const deps = taskRunnerDeps(o, {
+    ...{ configs, volumes, shipper, mesh, reporter, memory, clock, logger, puller },
+  });
   const registration = hostRegistration(o, {
     ...{ capacity, endpoint, volumeSupport, disk, runtimeHealth, logger, signal },
   });
