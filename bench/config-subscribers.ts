@@ -28,7 +28,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DabbaClient } from '../src/client/index.ts';
+import { DabbaClient, type ConfigApi } from '../src/client/index.ts';
 import { configShardOf } from '../src/model/index.ts';
 import { pct, table } from './report.ts';
 
@@ -150,6 +150,60 @@ const load = (): string =>
     .map((x) => x.toFixed(1))
     .join(' ');
 
+/** Puts CHANGES new versions one by one; `took` gets, per change, each subscriber's delay (Infinity: missing). */
+async function measureChanges(api: ConfigApi, workers: Worker[], took: number[]): Promise<void> {
+  for (let n = 2; n < 2 + CHANGES; n++) {
+    const sent = Date.now();
+    await api.put(PATH, content(n), `change ${n}`);
+    let at: number[] = [];
+    for (let i = 0; i < 120; i++) {
+      await sleep(500);
+      const got = await Promise.all(workers.map((w) => w.ask<{ at: number[] }>('version', { version: n })));
+      at = got.flatMap((g) => g.at);
+      if (at.length >= SUBS) break;
+    }
+    const ms = at.map((t) => t - sent).sort((a, b) => a - b);
+    process.stderr.write(
+      `change ${n}: ${at.length}/${SUBS} hosts, p50 ${pct(ms, 50)} ms, p99 ${pct(ms, 99)} ms, max ${ms.at(-1) ?? NaN} ms\n`,
+    );
+    took.push(...ms, ...new Array<number>(SUBS - at.length).fill(Infinity));
+    await sleep(2000);
+  }
+}
+
+/** The two tables and the simulators' line. */
+function report(rows: (string | number)[][], buildS: number, took: number[], st: WorkerState[]): void {
+  took.sort((a, b) => a - b);
+  table(
+    `One distributor, ${SUBS} simulated subscribers in ${WORKERS} processes, fan-out ${values.fanout}: the server process`,
+    ['phase', 'seconds', 'CPU (of one core)', 'RSS at end', 'peak RSS'],
+    rows,
+  );
+  table(
+    `A 1 KB change's metadata to all ${SUBS} (ms from the put being sent; ${CHANGES} changes)`,
+    ['tree building s', 'samples', 'p50', 'p99', 'max', 'missing'],
+    [
+      [
+        buildS.toFixed(1),
+        took.length,
+        pct(took, 50).toFixed(0),
+        pct(took, 99).toFixed(0),
+        String(took.at(-1)),
+        took.filter((t) => t === Infinity).length,
+      ],
+    ],
+  );
+  console.log(`load average at the end: ${load()}`);
+  console.log(
+    `simulator processes: RSS ${st.map((s) => mb(s.memory)).join(', ')}; failures ${JSON.stringify(
+      st.reduce<Record<string, number>>((a, s) => {
+        for (const [k, v] of Object.entries(s.failures)) a[k] = (a[k] ?? 0) + v;
+        return a;
+      }, {}),
+    )}`,
+  );
+}
+
 async function main(): Promise<void> {
   console.log(`load average at the start: ${load()}`);
   const dir = await mkdtemp(join(tmpdir(), 'dabba-bench-cfgsubs-'));
@@ -209,54 +263,10 @@ async function main(): Promise<void> {
     const took: number[] = [];
     u0 = usage(pid);
     t0 = Date.now();
-    for (let n = 2; n < 2 + CHANGES; n++) {
-      const sent = Date.now();
-      await api.put(PATH, content(n), `change ${n}`);
-      let at: number[] = [];
-      for (let i = 0; i < 120; i++) {
-        await sleep(500);
-        const got = await Promise.all(workers.map((w) => w.ask<{ at: number[] }>('version', { version: n })));
-        at = got.flatMap((g) => g.at);
-        if (at.length >= SUBS) break;
-      }
-      const ms = at.map((t) => t - sent).sort((a, b) => a - b);
-      process.stderr.write(
-        `change ${n}: ${at.length}/${SUBS} hosts, p50 ${pct(ms, 50)} ms, p99 ${pct(ms, 99)} ms, max ${ms.at(-1) ?? NaN} ms\n`,
-      );
-      took.push(...ms, ...new Array<number>(SUBS - at.length).fill(Infinity));
-      await sleep(2000);
-    }
+    await measureChanges(api, workers, took);
     phase(`${CHANGES} changes`, t0, u0);
     const st = await states(workers);
-    took.sort((a, b) => a - b);
-    table(
-      `One distributor, ${SUBS} simulated subscribers in ${WORKERS} processes, fan-out ${values.fanout}: the server process`,
-      ['phase', 'seconds', 'CPU (of one core)', 'RSS at end', 'peak RSS'],
-      rows,
-    );
-    table(
-      `A 1 KB change's metadata to all ${SUBS} (ms from the put being sent; ${CHANGES} changes)`,
-      ['tree building s', 'samples', 'p50', 'p99', 'max', 'missing'],
-      [
-        [
-          buildS.toFixed(1),
-          took.length,
-          pct(took, 50).toFixed(0),
-          pct(took, 99).toFixed(0),
-          String(took.at(-1)),
-          took.filter((t) => t === Infinity).length,
-        ],
-      ],
-    );
-    console.log(`load average at the end: ${load()}`);
-    console.log(
-      `simulator processes: RSS ${st.map((s) => mb(s.memory)).join(', ')}; failures ${JSON.stringify(
-        st.reduce<Record<string, number>>((a, s) => {
-          for (const [k, v] of Object.entries(s.failures)) a[k] = (a[k] ?? 0) + v;
-          return a;
-        }, {}),
-      )}`,
-    );
+    report(rows, buildS, took, st);
   } finally {
     for (const w of workers) w.child.kill('SIGKILL');
     child.kill('SIGTERM');

@@ -15,6 +15,8 @@ import type { ExitStatus, Runtime, TaskHandle } from '../runtime/index.ts';
 import { ProbeLoop, runProbe } from './health/index.ts';
 import type { HostConfigs, PreparedConfigs } from '../configdist/host/index.ts';
 import type { StatusReporter } from './status-reporter.ts';
+import { describeExit } from './task-exit.ts';
+import { unlessAborted } from './unless-aborted.ts';
 import type { TaskStateFiles } from './task-state-file.ts';
 import type { HostVolumes, PreparedVolumes } from './volumes.ts';
 
@@ -223,43 +225,9 @@ export class TaskRunner {
           'exitCode',
         ]);
         try {
-          if (this.task.spec.image !== undefined && this.#d.ensureImage) {
-            await this.#d.ensureImage(this.task.spec.image);
-            // Stopped (or detached) while the image was being made ready: start nothing.
-            if (signal.aborted) return;
-          }
-          const configs = await this.#prepareConfigs();
-          const volumes = await this.#prepareVolumes();
-          if (signal.aborted) return;
-          const binds = [...(configs?.binds ?? []), ...(volumes?.binds ?? [])];
-          const t0 = performance.timeOrigin + performance.now();
-          handle = await this.#d.runtime.start({
-            taskId: this.task.id,
-            job: this.task.job,
-            version: this.task.version,
-            spec: this.task.spec,
-            env: {
-              ...this.#d.extraEnv?.(this.task),
-              DABBA_TASK_ID: this.task.id,
-              DABBA_JOB: this.task.job,
-              DABBA_JOB_VERSION: String(this.task.version),
-              DABBA_HOST: this.#d.hostId,
-              // A batch job's task: which completion it runs, which attempt (docs/batch.md).
-              ...(this.task.batch === undefined
-                ? {}
-                : {
-                    DABBA_COMPLETION_INDEX: String(this.task.batch.index),
-                    DABBA_ATTEMPT: String(this.task.batch.attempt),
-                  }),
-              ...configs?.env,
-              ...volumes?.env,
-            },
-            ...(binds.length === 0 ? {} : { binds }),
-          });
-          this.#d.logger.debug(
-            { task: this.task.id, at: t0, ms: performance.timeOrigin + performance.now() - t0 },
-            'runtime start returned',
-          );
+          handle = await this.#start(signal);
+          // Stopped (or detached) while the image, configs or volumes were being made ready.
+          if (handle === undefined) return;
         } catch (e) {
           if (signal.aborted) return;
           const reason =
@@ -301,49 +269,98 @@ export class TaskRunner {
       );
       this.#startProbes(handle);
       this.#d.onRun?.({ taskId: this.task.id, job: this.task.job, startedAt, adopted: adopted === handle });
-      const killedForLiveness = new Promise<'liveness'>(
-        (resolve) => (this.#livenessKill = () => resolve('liveness')),
-      );
-      // After stop() the process and its exit are stop()'s business; after detach(), the next agent's.
-      const exitOrLiveness = await unlessAborted(
-        Promise.race([this.#d.runtime.wait(this.task.id), killedForLiveness]),
-        signal,
-      );
-      this.#livenessKill = undefined;
-      if (exitOrLiveness === undefined || signal.aborted) return;
-      let exit: ExitStatus;
-      let livenessFailed = false;
-      if (exitOrLiveness === 'liveness') {
-        livenessFailed = true;
-        this.#stopProbes();
-        this.#d.logger.info({ task: this.task.id }, 'liveness probe failing: restarting task');
-        await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch((e: unknown) => {
-          this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'liveness stop failed');
-        });
-        const ended = await unlessAborted(this.#d.runtime.wait(this.task.id), signal);
-        if (ended === undefined || signal.aborted) return;
-        exit = ended;
-      } else {
-        exit = exitOrLiveness;
-      }
+      const end = await this.#waitForExit(signal);
+      if (end === undefined) return;
+      const { exit, livenessFailed } = end;
       this.#stopProbes();
       this.#handle = undefined;
       handle = undefined;
       // The process is gone; clear its runtime state but keep the logs readable until removal.
       const ran = this.#d.clock.now() - startedAt;
       if (ran >= STABLE_RUN_MS) this.#crashes = 0;
-      const reason = livenessFailed ? 'LivenessFailed' : exit.oomKilled ? 'OOMKilled' : exit.reason;
-      const message = livenessFailed
-        ? 'liveness probe failed; task killed'
-        : exit.oomKilled
-          ? 'killed by the OOM killer (memory limit reached)'
-          : exit.exitCode === null
-            ? 'process ended (exit code unknown: it ended while the agent was away)'
-            : `exited with code ${exit.exitCode}${exit.signal ? ` (${exit.signal})` : ''}`;
-      const crashed = livenessFailed || exit.oomKilled || exit.exitCode !== 0;
-      const ended = { exitCode: exit.exitCode, signal: exit.signal, reason, message, crashed };
+      const ended = describeExit(exit, livenessFailed);
       if (!(await this.#afterExit(ended, exit.finishedAt))) return;
     }
+  }
+
+  /**
+   * Makes the task's image, configs and volumes ready, then starts it; undefined when stopped (or
+   * detached) meanwhile: nothing is started then.
+   */
+  async #start(signal: AbortSignal): Promise<TaskHandle | undefined> {
+    if (this.task.spec.image !== undefined && this.#d.ensureImage) {
+      await this.#d.ensureImage(this.task.spec.image);
+      // Stopped (or detached) while the image was being made ready: start nothing.
+      if (signal.aborted) return undefined;
+    }
+    const configs = await this.#prepareConfigs();
+    const volumes = await this.#prepareVolumes();
+    if (signal.aborted) return undefined;
+    const binds = [...(configs?.binds ?? []), ...(volumes?.binds ?? [])];
+    const t0 = performance.timeOrigin + performance.now();
+    const handle = await this.#d.runtime.start({
+      taskId: this.task.id,
+      job: this.task.job,
+      version: this.task.version,
+      spec: this.task.spec,
+      env: {
+        ...this.#d.extraEnv?.(this.task),
+        DABBA_TASK_ID: this.task.id,
+        DABBA_JOB: this.task.job,
+        DABBA_JOB_VERSION: String(this.task.version),
+        DABBA_HOST: this.#d.hostId,
+        // A batch job's task: which completion it runs, which attempt (docs/batch.md).
+        ...(this.task.batch === undefined
+          ? {}
+          : {
+              DABBA_COMPLETION_INDEX: String(this.task.batch.index),
+              DABBA_ATTEMPT: String(this.task.batch.attempt),
+            }),
+        ...configs?.env,
+        ...volumes?.env,
+      },
+      ...(binds.length === 0 ? {} : { binds }),
+    });
+    this.#d.logger.debug(
+      { task: this.task.id, at: t0, ms: performance.timeOrigin + performance.now() - t0 },
+      'runtime start returned',
+    );
+    return handle;
+  }
+
+  /**
+   * Waits for this run to end: its exit, or a failing liveness probe (then the task is stopped and
+   * that exit awaited). Undefined once stopped or detached.
+   */
+  async #waitForExit(
+    signal: AbortSignal,
+  ): Promise<{ exit: ExitStatus; livenessFailed: boolean } | undefined> {
+    const killedForLiveness = new Promise<'liveness'>(
+      (resolve) => (this.#livenessKill = () => resolve('liveness')),
+    );
+    // After stop() the process and its exit are stop()'s business; after detach(), the next agent's.
+    const exitOrLiveness = await unlessAborted(
+      Promise.race([this.#d.runtime.wait(this.task.id), killedForLiveness]),
+      signal,
+    );
+    this.#livenessKill = undefined;
+    if (exitOrLiveness === undefined || signal.aborted) return undefined;
+    let exit: ExitStatus;
+    let livenessFailed = false;
+    if (exitOrLiveness === 'liveness') {
+      livenessFailed = true;
+      this.#stopProbes();
+      this.#d.logger.info({ task: this.task.id }, 'liveness probe failing: restarting task');
+      await this.#d.runtime.stop(this.task.id, this.task.spec.stopGracePeriodMs).catch((e: unknown) => {
+        this.#d.logger.warn({ err: messageOf(e), task: this.task.id }, 'liveness stop failed');
+      });
+      const ended = await unlessAborted(this.#d.runtime.wait(this.task.id), signal);
+      if (ended === undefined || signal.aborted) return undefined;
+      exit = ended;
+    } else {
+      exit = exitOrLiveness;
+    }
+    return { exit, livenessFailed };
   }
 
   /** Decides about a restart after an exit or failed start; false when the task is done. */
@@ -467,23 +484,5 @@ export class TaskRunner {
     }
     this.#status = next;
     this.#d.reporter.report(next);
-  }
-}
-
-/**
- * What `p` resolves to, or undefined as soon as the signal aborts (`p` may go on; its outcome is
- * then ignored). Leaves no listener on the signal.
- */
-async function unlessAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return undefined;
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<undefined>((resolve) => {
-    onAbort = () => resolve(undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([p, aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
   }
 }

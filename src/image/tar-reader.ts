@@ -14,6 +14,8 @@ import {
   padding,
   parsePax,
   typeFromFlag,
+  type RawHeader,
+  type TarEntryType,
   type TarHeader,
 } from './tar-header.ts';
 
@@ -138,6 +140,41 @@ function checkHeader(header: TarHeader, limits: TarLimits): void {
     );
 }
 
+/** An entry's header: the raw one with its pax records and GNU long names applied. */
+function entryHeader(
+  raw: RawHeader,
+  pax: Record<string, string>,
+  type: TarEntryType | undefined,
+  size: number,
+  longName: string | undefined,
+  longLink: string | undefined,
+): TarHeader {
+  const header: TarHeader = {
+    path: pax['path'] ?? longName ?? raw.path,
+    type: type ?? 'file',
+    mode: raw.mode,
+    uid: paxNumber(pax, 'uid', raw.uid, true),
+    gid: paxNumber(pax, 'gid', raw.gid, true),
+    size: type === 'file' ? size : 0,
+    mtime: paxNumber(pax, 'mtime', raw.mtime, false),
+    linkpath: pax['linkpath'] ?? longLink ?? raw.linkpath,
+    uname: pax['uname'] ?? raw.uname,
+    gname: pax['gname'] ?? raw.gname,
+    devmajor: raw.devmajor,
+    devminor: raw.devminor,
+  };
+  return header;
+}
+
+/** The extended attributes an entry carries as SCHILY.xattr.* pax records. */
+function paxXattrs(pax: Record<string, string>): Record<string, string> {
+  const xattrs: Record<string, string> = {};
+  for (const [k, v] of Object.entries(pax)) {
+    if (k.startsWith('SCHILY.xattr.')) xattrs[k.slice('SCHILY.xattr.'.length)] = v;
+  }
+  return xattrs;
+}
+
 export async function* readTar(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   limits: TarLimits = DEFAULT_LIMITS,
@@ -187,24 +224,8 @@ export async function* readTar(
           limits.maxEntries,
         );
       const type = typeFromFlag(raw.typeflag);
-      const header: TarHeader = {
-        path: pax['path'] ?? longName ?? raw.path,
-        type: type ?? 'file',
-        mode: raw.mode,
-        uid: paxNumber(pax, 'uid', raw.uid, true),
-        gid: paxNumber(pax, 'gid', raw.gid, true),
-        size: type === 'file' ? size : 0,
-        mtime: paxNumber(pax, 'mtime', raw.mtime, false),
-        linkpath: pax['linkpath'] ?? longLink ?? raw.linkpath,
-        uname: pax['uname'] ?? raw.uname,
-        gname: pax['gname'] ?? raw.gname,
-        devmajor: raw.devmajor,
-        devminor: raw.devminor,
-      };
-      const xattrs: Record<string, string> = {};
-      for (const [k, v] of Object.entries(pax)) {
-        if (k.startsWith('SCHILY.xattr.')) xattrs[k.slice('SCHILY.xattr.'.length)] = v;
-      }
+      const header = entryHeader(raw, pax, type, size, longName, longLink);
+      const xattrs = paxXattrs(pax);
       checkHeader(header, limits);
       nextPax = {};
       longName = undefined;

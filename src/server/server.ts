@@ -4,7 +4,7 @@
  * shards and schedules only their jobs; one of them (the broker shard's owner) does the host-wide
  * duties. Any replica serves the whole API from the store.
  */
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { DabbaError } from '../errors/index.ts';
 import type { Clock, Logger, Watermark } from '../lib/index.ts';
@@ -14,29 +14,29 @@ import { ConfigStore, Distributor } from '../configdist/server/index.ts';
 import { registerDistributorMetrics } from './configdist-metrics.ts';
 import type { Store } from '../store/index.ts';
 import { createApiServer } from './api.ts';
-import { PeerCredential, sharedImages } from './images/index.ts';
+import { PeerCredential } from './images/index.ts';
 import { preparePki, type ServerPki } from './pki.ts';
 import { serversView } from './routes/servers.ts';
-import { runRemediation } from './remediation/loop.ts';
-import { Autoscaler } from './autoscaler.ts';
 import { metricsReader } from './metrics-reader.ts';
-import { SchedulerLoop } from './scheduler-loop.ts';
-import { REPLICA_ID_PATTERN, Replica, defaultReplicaId, runBrokerDuties } from './shards/index.ts';
+import type { SchedulerLoop } from './scheduler-loop.ts';
+import { REPLICA_ID_PATTERN, Replica, defaultReplicaId } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
 import { openLogTables, type LogTablesOptions } from './log-tables-feed.ts';
 import { StorageGuard, observeStore, timeStore } from './storage/index.ts';
-import { parseTaskNetwork, type JobRecord } from '../model/index.ts';
+import { parseTaskNetwork } from '../model/index.ts';
+import type { Authenticator } from '../auth/index.ts';
 import {
-  AuditLog,
-  TokenCache,
-  runTokenSweeper,
-  bearerAuthenticator,
-  bootstrapAdminToken,
-  certificateAuthenticator,
-  type Authenticator,
-} from '../auth/index.ts';
-import type { ApiAuth } from './api.ts';
-import { ControlPlaneMetrics, TelemetryService, type TelemetryOptions } from '../telemetry/server/index.ts';
+  ControlPlaneMetrics,
+  type TelemetryOptions,
+  type TelemetryService,
+} from '../telemetry/server/index.ts';
+import { openAuth } from './start/auth.ts';
+import { registerServerGauges } from './start/gauges.ts';
+import { openImages } from './start/images.ts';
+import { closeHttp, listen, listenUrl } from './start/listen.ts';
+import { runServerLoops } from './start/loops.ts';
+import { newScheduling } from './start/scheduling.ts';
+import { openTelemetry } from './start/telemetry.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -170,124 +170,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const logger = o.logger.child({ replica: replicaId });
   const controller = new AbortController();
   const signal = controller.signal;
-  const guard = o.storage
-    ? new StorageGuard({ ...o.storage, clock, logger: logger.child({ part: 'storage' }) })
-    : undefined;
-  // Every part writes through the observed store: a write refused for lack of space is seen once.
-  const metrics = new ControlPlaneMetrics();
-  const store = timeStore(guard ? observeStore(o.store, guard) : o.store, metrics);
-  const configs = await openConfigStore(
-    store,
-    clock,
-    o.configDir ?? (o.dataDir && join(o.dataDir, 'configs')),
-  );
-  const events = new EventLog(store, clock);
-  guard?.attach(events);
-  let replica: Replica | undefined = undefined;
-  const serversSource = {
-    view: () => {
-      if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
-      return serversView(store, o.storeName, replica);
-    },
-  };
-  // Config shard c belongs to the replica that owns scheduler shard c mod the shard count.
-  const distributor = new Distributor({
-    store,
-    logger: logger.child({ part: 'configdist' }),
-    ownerId: replicaId,
-    owns: (shard) => replica?.ownedShards().includes(shard % shardCount) ?? false,
-    ...o.configDist,
-  });
-  registerDistributorMetrics(metrics.registry, distributor);
-  let auth: ApiAuth | undefined;
-  let adminToken: string | undefined;
-  if (o.auth !== false) {
-    const tokens = new TokenCache(store, logger.child({ part: 'tokens' }));
-    auth = {
-      tokens,
-      audit: new AuditLog(store, clock, logger.child({ part: 'audit' })),
-      // A verified host certificate first: an agent beyond loopback is its certificate.
-      authenticators: [
-        certificateAuthenticator(),
-        ...(o.auth?.authenticators ?? []),
-        bearerAuthenticator(tokens, clock),
-      ],
-    };
-    adminToken = await bootstrapAdminToken(store, clock.now(), o.auth?.adminToken);
-  }
-  let cacheOwner: SchedulerLoop | undefined = undefined;
-  const pki = await preparePki(o.store, {
-    host: o.host,
-    logger,
-    ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }),
-    ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
-    ...(o.forceTls === undefined ? {} : { forceTls: o.forceTls }),
-    ...(o.tlsNames === undefined ? {} : { tlsNames: o.tlsNames }),
-  });
-  const telemetryDir = o.telemetryDir ?? (o.dataDir === undefined ? undefined : join(o.dataDir, 'tsdb'));
-  const telemetry =
-    telemetryDir === undefined
-      ? undefined
-      : new TelemetryService({
-          dir: telemetryDir,
-          clock,
-          logger: logger.child({ part: 'telemetry' }),
-          ...(o.telemetry === undefined ? {} : { tsdb: o.telemetry }),
-        });
-  let watchLag = 0;
-  metrics.registry.gauge(
-    'dabba_agents_connected',
-    "hosts whose agent is connected (heartbeat within the TTL), by state, as this replica's scheduler cache sees them",
-    ['state'],
-    () => {
-      const hosts = cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostViews() : [];
-      const by = new Map<string, number>([
-        ['ready', 0],
-        ['cordoned', 0],
-        ['draining', 0],
-      ]);
-      for (const h of hosts) if (h.state !== 'down') by.set(h.state, (by.get(h.state) ?? 0) + 1);
-      return [...by].map(([state, n]) => [[state], n] as const);
-    },
-  );
-  metrics.registry.gauge(
-    'dabba_scheduler_watch_lag_revisions',
-    "store revisions not yet seen by this replica's scheduler watch (at scrape time)",
-    [],
-    () => [[[], watchLag]],
-  );
-  if (telemetry !== undefined) {
-    metrics.registry.gauge('dabba_tsdb_series', 'time series known to this replica', [], () => [
-      [[], telemetry.db.series().length],
-    ]);
-    metrics.registry.gauge(
-      'dabba_tsdb_head_points',
-      'points in the open head (not yet in blocks)',
-      [],
-      () => [[[], telemetry.db.stats().headPoints]],
-    );
-  }
-  const peerCredential = new PeerCredential(store, clock, replicaId, auth !== undefined);
-  const images =
-    o.images === undefined
-      ? undefined
-      : sharedImages({
-          local: o.images,
-          store,
-          clock,
-          replicaId,
-          logger: logger.child({ part: 'images' }),
-          credential: peerCredential,
-          ...(pki.tls ? { caPem: pki.ca.certPem } : {}),
-          peers: async () =>
-            replica === undefined
-              ? []
-              : (await serversView(store, o.storeName, replica)).replicas.filter((r) => !r.self),
-        });
-  const logTables =
-    o.dataDir === undefined || o.logTables === false
-      ? undefined
-      : await openLogTables(join(o.dataDir, 'logtables'), { clock, logger, ...(o.logTables ?? {}) });
+  const later: Later = {};
+  const parts = await openParts(o, { clock, replicaId, shardCount, logger }, later);
+  const { metrics, store, configs, events, serversSource, distributor, auth, adminToken, pki } = parts;
+  const { guard, telemetry, refreshMetrics, peerCredential, images, logTables } = parts;
   const http = createApiServer(
     {
       store,
@@ -307,37 +193,91 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       pki,
       ...(guard ? { storage: guard } : {}),
       ...(telemetry ? { telemetry } : {}),
-      metrics: {
-        registry: metrics,
-        refresh: async () => {
-          const owner = cacheOwner;
-          watchLag =
-            owner && owner.cache.revision > 0
-              ? Math.max(0, (await store.revision()) - owner.cache.revision)
-              : 0;
-        },
-      },
+      metrics: { registry: metrics, refresh: refreshMetrics },
       ...(logTables ? { logTables: logTables.tables } : {}),
-      cachedHosts: () =>
-        cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostKinds() : undefined,
+      cachedHosts: () => {
+        const cacheOwner = later.scheduler;
+        return cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostKinds() : undefined;
+      },
       servers: serversSource,
     },
     signal,
   );
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(o.port, o.host, () => {
-      http.off('error', reject);
-      resolve();
-    });
-  }).catch((e: unknown) => {
+  await listen(http, o.port, o.host).catch((e: unknown) => {
     telemetry?.close();
     throw e;
   });
   handleAcceptErrors(http, logger, 'API server');
-  const addr = http.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `${pki.tls ? 'https' : 'http'}://${host}:${addr.port}`;
+  const url = listenUrl(http, pki.tls);
+  const r = await joinReplicaGroup(o, {
+    ...{ store, logger, clock, replicaId, url, shardCount, ttl, controller, http, telemetry, logTables },
+  });
+  later.replica = r;
+  const readMetrics = metricsReader({
+    telemetry,
+    peers: { servers: serversSource, logger, store, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
+    ...(auth ? { authorization: async () => (await peerCredential.headers()).authorization ?? '' } : {}),
+  });
+  const common = { store, clock, logger, events };
+  const { autoscaler, scheduler } = newScheduling(o, { ...common, metrics, replicaId, r, readMetrics });
+  later.scheduler = scheduler;
+  r.onChange((c) => {
+    if (c.acquired.length > 0) scheduler.ownershipChanged();
+  });
+  const loops = runServerLoops(
+    o,
+    {
+      ...common,
+      auth,
+      r,
+      scheduler,
+      autoscaler,
+      distributor,
+      guard,
+      images,
+      telemetry,
+      logTables,
+      readMetrics,
+    },
+    signal,
+  );
+  logger.info(
+    { url, shards: shardCount, leaseTtlSeconds: ttl, tls: pki.tls, caPin: pki.ca.pin },
+    'server listening',
+  );
+  const close = closeServer({ controller, http, loops, logTables, peerCredential, r, logger });
+  return {
+    url,
+    ...(adminToken === undefined ? {} : { adminToken }),
+    pki,
+    scheduler,
+    replica: r,
+    routes: () => http.router.routes(),
+    close,
+  };
+}
+
+/**
+ * This replica, joined to the group (its shards). When it cannot join, what the start did so far is
+ * undone (loops, the API, time series, log tables) before the error goes up.
+ */
+async function joinReplicaGroup(
+  o: ServerOptions,
+  p: {
+    store: Store;
+    logger: Logger;
+    clock: Clock;
+    replicaId: string;
+    url: string;
+    shardCount: number;
+    ttl: number;
+    controller: AbortController;
+    http: Server;
+    telemetry: TelemetryService | undefined;
+    logTables: { tables: { close(): Promise<void> } } | undefined;
+  },
+): Promise<Replica> {
+  const { store, logger, clock, replicaId, url, shardCount, ttl, controller, http, telemetry, logTables } = p;
   const r = new Replica({
     store,
     logger: logger.child({ part: 'shards' }),
@@ -351,104 +291,113 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     await r.start();
   } catch (e) {
     controller.abort();
-    http.closeAllConnections();
-    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await closeHttp(http);
     telemetry?.close();
     await logTables?.tables.close();
     throw e;
   }
-  replica = r;
-  const readMetrics = metricsReader({
-    telemetry,
-    peers: { servers: serversSource, logger, store, ...(pki.tls ? { caPem: pki.ca.certPem } : {}) },
-    ...(auth ? { authorization: async () => (await peerCredential.headers()).authorization ?? '' } : {}),
-  });
-  const autoscaler: Autoscaler = new Autoscaler({
-    jobs: (): JobRecord[] => [...scheduler.cache.jobs.values()].map((e) => e.value),
-    runningTasks: (job) =>
-      [...(scheduler.cache.tasks.get(job)?.values() ?? [])].filter((t) => t.value.desired !== 'stop').length,
-    owns: (job) => r.fenceFor(job) !== undefined,
-    read: readMetrics,
-    changed: (job) => scheduler.jobChanged(job),
-    events,
+  return r;
+}
+
+/** What later steps of the start make, read by the parts made before them once it exists. */
+interface Later {
+  /** This replica, once it has joined the group. */
+  replica?: Replica;
+  /** The scheduler whose cache the API and the gauges read. */
+  scheduler?: SchedulerLoop;
+}
+
+/**
+ * The parts the API serves, in the order they are made: the observed store, configs, events, config
+ * distribution, auth, PKI, time series and gauges, shared images, log tables.
+ */
+async function openParts(
+  o: ServerOptions,
+  {
     clock,
-    logger: logger.child({ part: 'autoscaler' }),
-  });
-  const scheduler: SchedulerLoop = new SchedulerLoop({
-    autoscale: autoscaler,
-    metrics,
+    replicaId,
+    shardCount,
+    logger,
+  }: { clock: Clock; replicaId: string; shardCount: number; logger: Logger },
+  later: Later,
+) {
+  const guard = o.storage
+    ? new StorageGuard({ ...o.storage, clock, logger: logger.child({ part: 'storage' }) })
+    : undefined;
+  // Every part writes through the observed store: a write refused for lack of space is seen once.
+  const metrics = new ControlPlaneMetrics();
+  const store = timeStore(guard ? observeStore(o.store, guard) : o.store, metrics);
+  const configs = await openConfigStore(
     store,
     clock,
-    logger: logger.child({ part: 'scheduler' }),
-    events,
-    ownership: r,
-    replicaId,
-    ...(o.recallWithinMs === undefined ? {} : { recallWithinMs: o.recallWithinMs }),
-  });
-  cacheOwner = scheduler;
-  r.onChange((c) => {
-    if (c.acquired.length > 0) scheduler.ownershipChanged();
-  });
-  const loops = [
-    ...(auth ? [auth.tokens.run(signal), runTokenSweeper({ store, clock, logger }, signal)] : []),
-    r.run(signal),
-    scheduler.run(signal),
-    autoscaler.run(signal),
-    distributor.run(signal),
-    ...(guard ? [guard.run(signal)] : []),
-    ...(images ? [images.run(signal)] : []),
-    ...(telemetry ? [telemetry.run(signal)] : []),
-    ...(logTables ? logTables.run(store, signal) : []),
-    runRemediation(
-      {
-        store,
-        replica: r,
-        clock,
-        events,
-        logger: logger.child({ part: 'remediation' }),
-        intervalMs: o.remediationIntervalMs ?? 10_000,
-        ...(telemetry ? { read: readMetrics } : {}),
-      },
-      signal,
-    ),
-    runBrokerDuties(
-      {
-        store,
-        replica: r,
-        logger: logger.child({ part: 'broker' }),
-        keepEvents: o.keepEvents ?? 5000,
-        keepAudit: o.keepAudit ?? 10_000,
-        intervalMs: o.brokerIntervalMs ?? 60_000,
-      },
-      signal,
-    ),
-  ];
-  logger.info(
-    { url, shards: shardCount, leaseTtlSeconds: ttl, tls: pki.tls, caPin: pki.ca.pin },
-    'server listening',
+    o.configDir ?? (o.dataDir && join(o.dataDir, 'configs')),
   );
-  let closed: Promise<void> | undefined;
-  return {
-    url,
-    ...(adminToken === undefined ? {} : { adminToken }),
-    pki,
-    scheduler,
-    replica: r,
-    routes: () => http.router.routes(),
-    close(options: CloseOptions = {}) {
-      closed ??= (async () => {
-        controller.abort();
-        http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
-        await Promise.allSettled(loops);
-        await logTables?.tables.close();
-        if (options.release ?? true) {
-          await peerCredential.revoke();
-          await r.leave().catch((e: unknown) => logger.warn({ err: e }, 'could not leave the replica group'));
-        }
-      })();
-      return closed;
+  const events = new EventLog(store, clock);
+  guard?.attach(events);
+  const serversSource = {
+    view: () => {
+      const replica = later.replica;
+      if (replica === undefined) throw new DabbaError('DABBA_E_UNAVAILABLE', 'the server is starting');
+      return serversView(store, o.storeName, replica);
     },
+  };
+  // Config shard c belongs to the replica that owns scheduler shard c mod the shard count.
+  const distributor = new Distributor({
+    store,
+    logger: logger.child({ part: 'configdist' }),
+    ownerId: replicaId,
+    owns: (shard) => later.replica?.ownedShards().includes(shard % shardCount) ?? false,
+    ...o.configDist,
+  });
+  registerDistributorMetrics(metrics.registry, distributor);
+  const { auth, adminToken } = await openAuth(o, store, clock, logger);
+  const pki = await preparePki(o.store, {
+    host: o.host,
+    logger,
+    ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }),
+    ...(o.advertiseUrl === undefined ? {} : { advertiseUrl: o.advertiseUrl }),
+    ...(o.forceTls === undefined ? {} : { forceTls: o.forceTls }),
+    ...(o.tlsNames === undefined ? {} : { tlsNames: o.tlsNames }),
+  });
+  const telemetry = openTelemetry(o, clock, logger);
+  const refreshMetrics = registerServerGauges(metrics, store, telemetry, () => later.scheduler);
+  const peerCredential = new PeerCredential(store, clock, replicaId, auth !== undefined);
+  const images = openImages(o, {
+    ...{ store, clock, replicaId, logger, peerCredential, pki },
+    replica: () => later.replica,
+  });
+  const logTables =
+    o.dataDir === undefined || o.logTables === false
+      ? undefined
+      : await openLogTables(join(o.dataDir, 'logtables'), { clock, logger, ...(o.logTables ?? {}) });
+  const parts = { guard, metrics, store, configs, events, serversSource, distributor, auth, adminToken, pki };
+  return { ...parts, telemetry, refreshMetrics, peerCredential, images, logTables };
+}
+
+/** The server's close: once, whoever calls it; see RunningServer.close. */
+function closeServer(p: {
+  controller: AbortController;
+  http: Server;
+  loops: Promise<void>[];
+  logTables: { tables: { close(): Promise<void> } } | undefined;
+  peerCredential: PeerCredential;
+  r: Replica;
+  logger: Logger;
+}): (options?: CloseOptions) => Promise<void> {
+  const { controller, http, loops, logTables, peerCredential, r, logger } = p;
+  let closed: Promise<void> | undefined;
+  return (options: CloseOptions = {}) => {
+    closed ??= (async () => {
+      controller.abort();
+      await closeHttp(http);
+      await Promise.allSettled(loops);
+      await logTables?.tables.close();
+      if (options.release ?? true) {
+        await peerCredential.revoke();
+        await r.leave().catch((e: unknown) => logger.warn({ err: e }, 'could not leave the replica group'));
+      }
+    })();
+    return closed;
   };
 }
 

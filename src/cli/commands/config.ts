@@ -30,7 +30,17 @@ export function configCommand(program: Command, ctx: CliContext): void {
   const config = program
     .command('config')
     .description('versioned configs, delivered to the tasks that mount them (docs/config.md)');
+  configPutCommand(config, ctx);
+  configGetCommand(config, ctx);
+  configLsCommand(config, ctx);
+  configHistoryCommand(config, ctx);
+  configDiffCommand(config, ctx);
+  configRevertCommand(config, ctx);
+  configStatusCommand(config, ctx);
+}
 
+/** `dabba config put`. */
+function configPutCommand(config: Command, ctx: CliContext): void {
   config
     .command('put')
     .description('store FILE as the next version of the config at PATH (checked before it is stored)')
@@ -52,7 +62,10 @@ export function configCommand(program: Command, ctx: CliContext): void {
           : `unchanged: ${path} version ${r.config.version} has this content already\n`,
       );
     });
+}
 
+/** `dabba config get`. */
+function configGetCommand(config: Command, ctx: CliContext): void {
   config
     .command('get')
     .description("print a config's content (the latest version, or --version N)")
@@ -66,7 +79,10 @@ export function configCommand(program: Command, ctx: CliContext): void {
       if (opts.json) return ctx.out.write(JSON.stringify(await api.get(path, version), null, 2) + '\n');
       ctx.out.write((await api.content(path, version)).bytes.toString('utf8'));
     });
+}
 
+/** `dabba config ls`. */
+function configLsCommand(config: Command, ctx: CliContext): void {
   config
     .command('ls')
     .description('configs (latest versions) whose path starts with PREFIX')
@@ -85,7 +101,10 @@ export function configCommand(program: Command, ctx: CliContext): void {
         ),
       );
     });
+}
 
+/** `dabba config history`. */
+function configHistoryCommand(config: Command, ctx: CliContext): void {
   config
     .command('history')
     .description("a config's versions: who stored each, when and why")
@@ -109,7 +128,10 @@ export function configCommand(program: Command, ctx: CliContext): void {
         ),
       );
     });
+}
 
+/** `dabba config diff`. */
+function configDiffCommand(config: Command, ctx: CliContext): void {
   config
     .command('diff')
     .description('differences between two versions (default: the one before the latest, and the latest)')
@@ -132,7 +154,10 @@ export function configCommand(program: Command, ctx: CliContext): void {
       );
       ctx.out.write(d === '' ? `${path}: versions ${from} and ${to} have the same content\n` : d);
     });
+}
 
+/** `dabba config revert`. */
+function configRevertCommand(config: Command, ctx: CliContext): void {
   config
     .command('revert')
     .description('store the content of version N again, as a new version')
@@ -145,7 +170,10 @@ export function configCommand(program: Command, ctx: CliContext): void {
       const r = await ctx.client(opts.addr).configs().revert(path, to, opts.message);
       ctx.out.write(`stored ${versionLine(r.config)}\n`);
     });
+}
 
+/** `dabba config status`. */
+function configStatusCommand(config: Command, ctx: CliContext): void {
   config
     .command('status')
     .description('the latest version of a config and, per host, the version it has')

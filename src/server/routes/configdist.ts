@@ -53,6 +53,13 @@ function counters<T>(v: unknown): T | undefined {
 }
 
 export function configDistRoutes(router: Router, dist: Distributor, configs: ConfigStore): void {
+  treeRoutes(router, dist);
+  reportRoutes(router, configs);
+  metaRoutes(router, dist);
+}
+
+/** A host's place in a shard's distribution tree: joining (a stream of its positions) and heartbeats. */
+function treeRoutes(router: Router, dist: Distributor): void {
   router.on('GET', '/v1/configdist/shards/:shard/hosts/:id/tree', async ({ params, query, res, signal }) => {
     const shard = shardParam(params['shard']);
     const host = params['id'] ?? '';
@@ -105,7 +112,10 @@ export function configDistRoutes(router: Router, dist: Distributor, configs: Con
     };
     return dist.heartbeat(shard, params['id'] ?? '', hb);
   });
+}
 
+/** Which versions of its configs a host has. */
+function reportRoutes(router: Router, configs: ConfigStore): void {
   // What a host has of its configs, several at once (hosts batch these: one request and one store
   // transaction for a change to many configs, not one each). `ageMs`: how long ago the host had it.
   router.on('POST', '/v1/configdist/hosts/:id/reports', async ({ req, params }) => {
@@ -136,7 +146,10 @@ export function configDistRoutes(router: Router, dist: Distributor, configs: Con
     await configs.reportHosts(list);
     return { ok: true };
   });
+}
 
+/** A shard's config versions: a snapshot, then each new one (a stream). */
+function metaRoutes(router: Router, dist: Distributor): void {
   router.on('GET', '/v1/configdist/shards/:shard/hosts/:id/meta', async ({ params, res, signal }) => {
     const shard = shardParam(params['shard']);
     const pending: string[] = [];

@@ -33,6 +33,22 @@ export function hostRoutes(
   events: EventLog,
   network: TaskNetwork = parseTaskNetwork(),
 ): void {
+  hostInventoryRoutes(router, store, clock, liveness, events, network);
+  hostStateRoutes(router, store, clock, events);
+  maintenanceRoutes(router, store, clock, events);
+  agentRoutes(router, store, events);
+  taskRoutes(router, store);
+}
+
+/** The host inventory, and a host's registration by its agent. */
+function hostInventoryRoutes(
+  router: Router,
+  store: Store,
+  clock: Clock,
+  liveness: HostLiveness,
+  events: EventLog,
+  network: TaskNetwork,
+): void {
   router.on('GET', '/v1/hosts', () => hostViews(store));
 
   router.on('POST', '/v1/hosts', async ({ req, principal }) => {
@@ -55,7 +71,10 @@ export function hostRoutes(
     ]);
     return r;
   });
+}
 
+/** Cordon, uncordon and drain a host. */
+function hostStateRoutes(router: Router, store: Store, clock: Clock, events: EventLog): void {
   for (const [action, state] of [
     ['cordon', 'cordoned'],
     ['uncordon', 'ready'],
@@ -96,7 +115,10 @@ export function hostRoutes(
     }
     return r;
   });
+}
 
+/** Maintenance windows of hosts: start (scheduled or now) and end. */
+function maintenanceRoutes(router: Router, store: Store, clock: Clock, events: EventLog): void {
   router.on('POST', '/v1/maintenance', async ({ req }) => {
     const body = parseBody(maintenanceSchema, await readJsonBody(req), 'maintenance request');
     const now = clock.now();
@@ -133,7 +155,10 @@ export function hostRoutes(
     }
     return { hosts: out };
   });
+}
 
+/** What agents call: heartbeat, their assignments and volumes, their tasks' statuses. */
+function agentRoutes(router: Router, store: Store, events: EventLog): void {
   router.on('POST', '/v1/hosts/:id/heartbeat', async ({ req, params }) => {
     const body = parseBody(heartbeatSchema, await readJsonBody(req), 'heartbeat');
     await heartbeat(store, params['id'] ?? '', body.lease, body.conditions);
@@ -188,7 +213,10 @@ export function hostRoutes(
     if (!r.succeeded) throw new NotFoundError('task', id, { details: { host: status.host } });
     return { ok: true };
   });
+}
 
+/** One task, with its status. */
+function taskRoutes(router: Router, store: Store): void {
   router.on('GET', '/v1/tasks/:id', async ({ params, namespace }) => {
     const id = params['id'] ?? '';
     const job = jobOfTaskId(id, namespace);

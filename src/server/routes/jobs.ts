@@ -118,6 +118,21 @@ export function jobRoutes(
   images?: ImageResolver,
   cachedHosts?: () => readonly HostKind[] | undefined,
 ): void {
+  jobLifecycleRoutes(router, store, clock, events, images, cachedHosts);
+  jobPlanRoutes(router, store, images);
+  jobRolloutRoutes(router, store, clock, events);
+  jobRecordRoutes(router, store);
+}
+
+/** A job's life: list, deploy (a new version), read, stop or purge. */
+function jobLifecycleRoutes(
+  router: Router,
+  store: Store,
+  clock: Clock,
+  events: EventLog,
+  images: ImageResolver | undefined,
+  cachedHosts: (() => readonly HostKind[] | undefined) | undefined,
+): void {
   router.on('GET', '/v1/jobs', ({ namespace }) => jobSummaries(store, namespace));
 
   router.on('PUT', '/v1/jobs/:name', async ({ req, params, namespace }) => {
@@ -163,7 +178,10 @@ export function jobRoutes(
     );
     return { ...r, job: plain };
   });
+}
 
+/** What a deploy would do (dry run), without doing it. */
+function jobPlanRoutes(router: Router, store: Store, images: ImageResolver | undefined): void {
   router.on('POST', '/v1/jobs/:name/plan', async ({ req, params, namespace }) => {
     const { id: name, name: plain } = idOf(params, namespace);
     const spec = validOrThrow(plain, await readJsonBody(req), namespace);
@@ -182,7 +200,10 @@ export function jobRoutes(
     const cannot = await runnability(spec, hosts, images);
     return cannot ? { ...plan, unrunnable: cannot } : plan;
   });
+}
 
+/** Steering a rollout: promote a canary, roll back to an earlier version. */
+function jobRolloutRoutes(router: Router, store: Store, clock: Clock, events: EventLog): void {
   router.on('POST', '/v1/jobs/:name/promote', async ({ params, namespace }) => {
     const { id: name } = idOf(params, namespace);
     for (let attempt = 0; attempt < 10; attempt++) {
@@ -231,7 +252,10 @@ export function jobRoutes(
       ]),
     );
   });
+}
 
+/** A job's records: its versions, tasks and deployments. */
+function jobRecordRoutes(router: Router, store: Store): void {
   router.on('GET', '/v1/jobs/:name/versions', async ({ params, namespace }) => {
     const { id: name } = idOf(params, namespace);
     await getJobRecord(store, name);
