@@ -47,14 +47,20 @@ task:
 update: { minHealthy: 500ms, deadline: 1m }
 `;
 
-// Each run prints a line of its own, runs 8 s and fails; the next starts 4 s later.
+// Each run prints a line of its own. The first then fails, and the next starts 30 s later (time for
+// the CLI to show the crashed run's output on a loaded machine); the second, finding the mark the
+// first left on its volume, keeps running, so `--previous` and the current run are known.
 const CRASH = `name: crash
 replicas: 1
 task:
   image: busybox
-  command: ["sh", "-c", "echo \\"run $(cat /proc/sys/kernel/random/uuid)\\"; sleep 15; exit 3"]
+  command:
+    - sh
+    - -c
+    - 'echo "run $(cat /proc/sys/kernel/random/uuid)"; [ -e /state/ran ] && exec sleep 100000; touch /state/ran; exit 3'
   resources: { cpu: 0.1, memory: 32Mi, pids: 16 }
-  restart: { policy: always, backoff: 12s, maxBackoff: 12s }
+  volumes: [{ name: state, mount: /state, size: 1Mi }]
+  restart: { policy: always, backoff: 30s, maxBackoff: 30s }
   stopGracePeriod: 1s
 `;
 
@@ -157,7 +163,7 @@ describe('restarts, events and logs with containers', { skip }, () => {
       30_000,
       100,
     );
-    // The wait before the restart (12 s) leaves room for the CLI to start on a loaded machine.
+    // The wait before the restart (30 s) leaves room for the CLI to start on a loaded machine.
     const between = await c.cli(['logs', waiting.id]);
     assert.equal(between.code, 0, between.stderr);
     const first = /^run (\S+)$/m.exec(between.stdout)?.[1];
@@ -168,14 +174,14 @@ describe('restarts, events and logs with containers', { skip }, () => {
       (await tasks('crash')).find(
         (t) => t.id === waiting.id && t.state === 'running' && t.restarts === waiting.restarts,
       );
-    // Each run lasts 15 s: room for the three CLI calls below on a loaded machine.
-    await waitFor('the next run', sameRun, 40_000, 100);
+    // The second run keeps running: whatever the CLI's pace, it is the current run below.
+    await waitFor('the next run', sameRun, 90_000, 100);
     const previous = await c.cli(['logs', waiting.id, '--previous']);
     const current = await waitFor('the next run to print', async () => {
       const r = await c.cli(['logs', waiting.id]);
       return /^run (\S+)$/m.exec(r.stdout)?.[1];
     });
-    assert.ok(await sameRun(), 'still the run after the one that crashed (a slow machine?)');
+    assert.ok(await sameRun(), 'still the run after the one that crashed');
     assert.notEqual(current, first, 'a new run, with its own line');
     assert.equal(previous.code, 0, previous.stderr);
     assert.equal(previous.stdout, `run ${first}\n`);
