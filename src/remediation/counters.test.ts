@@ -125,6 +125,6 @@ test('the rules file: a counter rule parses with defaults; an action that does n
   );
   assert.ok(!bad.ok);
   assert.deepEqual(bad.issues.map(formatIssue), [
-    'r.yaml:4:9: rules[0].do: "rollback" does not apply to a host rule: use cordon, drain or a hook',
+    'r.yaml:4:9: rules[0].do: "rollback" does not apply to a host rule: use cordon, drain, restart-runtime or a hook',
   ]);
 });

@@ -4,7 +4,8 @@
  * runs on, what could not be written is counted (bytes and lines, per stream, in a window), the log
  * stays one CRI record per line, and the count matches the lines missing from the log. With room
  * again the window closes and output goes on. A killed log writer is started again and nothing the
- * container wrote meanwhile is lost (conmon holds the pipe: no SIGPIPE, no drop).
+ * container wrote meanwhile is lost (conmon holds the pipe: no SIGPIPE, no drop); only the killed
+ * writer's last read, not yet written, may be gone with it.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile, readlink, rm } from 'node:fs/promises';
@@ -63,7 +64,7 @@ else
     });
 
     test(
-      'drops are counted, the container runs on, output resumes; a killed writer loses nothing',
+      'drops are counted, the container runs on, output resumes; a killed writer loses at most its last read',
       {
         timeout: 180_000,
       },
@@ -186,7 +187,15 @@ else
           const lostAfterKill = [...Array(Math.max(...seen) - killedAt).keys()]
             .map((i) => killedAt + 1 + i)
             .filter((n) => !seen.has(n));
-          assert.deepEqual(lostAfterKill.slice(0, 5), [], 'no line lost while the writer was gone');
+          // What waited in the pipe while no writer ran is all there. Only what the killed writer
+          // had read and not yet written (one read of at most 64 KiB, ~125 bytes a record here)
+          // may be gone: one run of lines, no more.
+          const run = lostAfterKill.length === 0 ? 0 : lostAfterKill.at(-1)! - lostAfterKill[0]! + 1;
+          assert.equal(run, lostAfterKill.length, `lost lines are one run: ${lostAfterKill.join(',')}`);
+          assert.ok(
+            lostAfterKill.length <= (64 * 1024) / 120,
+            `at most one read lost with the killed writer: ${String(lostAfterKill.length)} lines`,
+          );
           const after: LogDrop[] = await rt.logDrops(id);
           assert.equal(after.length, counted.length, 'no new drops');
           assert.ok(alive(pid), 'the container ran throughout');
