@@ -8,21 +8,13 @@
  * Copies never go into the replica's own store: its own share of a query stays disjoint from the
  * other replicas' shares, and a copy share is read only in place of an origin that did not answer.
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Logger } from '../../lib/index.ts';
 import { DabbaError } from '../../errors/index.ts';
 import type { IngestBatch, IngestResult } from '../../model/index.ts';
 import { TimeSeriesStore, type PartialResult, type Query, type TsdbOptions } from '../tsdb/index.ts';
+import { writeFileAtomic } from '../tsdb/durable-files.ts';
 import { Ingestor } from './ingestor.ts';
 import { STORE_ID_PATTERN } from './store-id.ts';
 
@@ -143,16 +135,7 @@ function readOrigin(dir: string): string | undefined {
   }
 }
 
-/** Notes the replica that sent the copies last (for messages): temp file, fsync, rename. */
+/** Notes the replica that sent the copies last (for messages), durably. */
 function writeOrigin(dir: string, replica: string): void {
-  const path = join(dir, 'origin.json');
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, JSON.stringify({ replica }) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(join(dir, 'origin.json'), [Buffer.from(JSON.stringify({ replica }) + '\n')]);
 }

@@ -5,8 +5,9 @@
  * points, answered"); a store lost with its disk gets a new id, and its copies then stand in for it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../tsdb/durable-files.ts';
 
 /** What a store id (and so a copy store's directory name) looks like. */
 export const STORE_ID_PATTERN = /^[a-z0-9]{16,64}$/;
@@ -22,20 +23,6 @@ export function storeIdOf(dir: string): string {
     // none yet
   }
   const id = randomBytes(10).toString('hex');
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, `${id}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  writeFileAtomic(path, [Buffer.from(`${id}\n`)]);
   return id;
 }
