@@ -106,6 +106,28 @@ async function seedRows(c: DevCluster): Promise<void> {
   if (r.status >= 300) throw new Error(`rows: ${JSON.stringify(r.body)}`);
 }
 
+/** A saved board of the seeded series: what a team's own board looks like. */
+async function saveBoard(c: DevCluster): Promise<void> {
+  const where = ['job=web', 'namespace=default'];
+  const r = await c.api('PUT', '/v1/boards/services', {
+    title: 'Services',
+    panels: [
+      { title: 'Requests vs forecast', query: { name: 'requests_delta', by: ['task'] } },
+      { title: 'Requests/s', query: { name: 'http_requests_total', rate: true, where, by: ['task'] } },
+      {
+        title: 'Errors/s',
+        query: { name: 'http_requests_total', rate: true, where: [...where, 'code=~5..'], by: ['task'] },
+      },
+      {
+        title: 'Latency p99 (s)',
+        query: { name: 'http_request_duration_seconds_bucket', rate: true, where, by: ['le'] },
+        quantile: 0.99,
+      },
+    ],
+  });
+  if (r.status !== 200) throw new Error(`board: ${JSON.stringify(r.body)}`);
+}
+
 async function shoot(page: Page, name: string): Promise<void> {
   await page.waitForTimeout(1500);
   await page.screenshot({ path: join(OUT, `${name}.png`) });
@@ -137,6 +159,7 @@ try {
     view.tasks.filter((t) => t.state === 'running').map((t) => t.id),
   );
   await seedRows(c);
+  await saveBoard(c);
   const host = ((await c.api('GET', '/v1/hosts')).body as { id: string }[])[0]?.id ?? '';
   const mesh = await c.cli([
     'mesh',
@@ -189,11 +212,8 @@ try {
       await shoot(page, theme === 'light' ? name : `${name}-dark`);
     }
     if (theme === 'light') {
-      await page.goto(`${c.url}/ui/#/dashboards`);
-      await page.getByText('Edit this board').click();
-      await page.getByLabel('Add a metric').fill('requests_delta');
-      await page.getByRole('button', { name: 'Add', exact: true }).click();
-      const chart = page.locator('[data-chart^="requests_delta"]').first();
+      await page.goto(`${c.url}/ui/#/dashboards/services`);
+      const chart = page.locator('[data-chart^="Requests"]').first();
       await chart.waitFor({ timeout: 60_000 });
       const box = await chart.locator('canvas').boundingBox();
       if (box) await page.mouse.move(box.x + 200, box.y + 10);

@@ -1,5 +1,5 @@
 /**
- * The web UI's data helpers, without a browser: a histogram quantile from buckets (as Prometheus's
+ * The web UI's data helpers, without a browser: chart values' format, a histogram quantile from buckets (as Prometheus's
  * histogram_quantile), quantile panels turned into rows, the mesh graph's layout, and log-table
  * results turned into chart lines; and the JavaScript shipped stays under its budget (200 KB gzipped).
  */
@@ -11,11 +11,31 @@ import { describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { buildUi } from '../../scripts/build-ui.ts';
 import type { MeshConfig, MetricsQueryResult, UpstreamPolicy } from '../../src/model/index.ts';
+import { chartValue } from '../../web/src/format.ts';
 import { bucketQuantile, seriesRows } from '../../web/src/pages/dashboard-data.ts';
 import { meshGraph } from '../../web/src/pages/mesh-graph.ts';
 import { chartLines, fromSearch, toHash } from '../../web/src/pages/table-query.ts';
 
 describe('web UI data', () => {
+  test('chart values: three significant digits, SI prefixes from 10,000, a dash for no value', () => {
+    const cases: [number | null | undefined, string][] = [
+      [null, '–'],
+      [undefined, '–'],
+      [0, '0'],
+      [-400, '-400'],
+      [0.95, '0.95'],
+      [0.002, '0.002'],
+      [5.5, '5.5'],
+      [123.456, '123.5'],
+      [9999, '9999'],
+      [12_345, '12.3k'],
+      [1_769_472, '1.77M'],
+      [999_999, '1M'],
+      [-2.5e9, '-2.5G'],
+    ];
+    for (const [v, want] of cases) assert.equal(chartValue(v), want, String(v));
+  });
+
   test('bucketQuantile interpolates inside the bucket the rank falls in', () => {
     // 100 observations: 50 under 0.1, 40 in 0.1..0.5, 10 in 0.5..1.
     const b: [number, number][] = [

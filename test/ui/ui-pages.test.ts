@@ -99,7 +99,7 @@ describe('web UI pages in Chromium against dabba dev', () => {
     await page.mouse.move(box.x + box.width / 2, box.y + 15);
     await waitFor(
       'the p99 under the cursor',
-      async () => (await p99.getByTestId('cursor-value').innerText()) === '0.950',
+      async () => (await p99.getByTestId('cursor-value').innerText()) === '0.95',
       WAIT,
     );
 

@@ -302,6 +302,13 @@ describe('web UI in Chromium against dabba dev', () => {
     // -400: every band, in the negative colour: the darkest.
     assert.deepEqual(new Set(neg), new Set([negative[3]]));
 
+    // Without a cursor, each chart shows its newest value, even when the newest step has none yet.
+    await waitFor(
+      'the latest values',
+      async () => (await chartA.getByTestId('cursor-value').innerText()) === '-400',
+      WAIT,
+    );
+    assert.equal(await chartB.getByTestId('cursor-value').innerText(), '50');
     const box = await chartA.locator('canvas').boundingBox();
     assert.ok(box);
     await page.mouse.move(box.x + x(n / 2) + 0.5, box.y + 15);

@@ -18,6 +18,26 @@ export function bytes(n: number): string {
   return `${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i] ?? ''}`;
 }
 
+/**
+ * A chart value in a few characters: three significant digits without trailing zeros, and SI
+ * prefixes from 10,000 up (1769472 -> "1.77M"), as dashboards usually print them.
+ */
+export function chartValue(v: number | null | undefined): string {
+  if (v === null || v === undefined) return '–';
+  const a = Math.abs(v);
+  if (a >= 10_000) {
+    const prefixes = ['k', 'M', 'G', 'T', 'P', 'E'];
+    let i = Math.min(prefixes.length, Math.floor(Math.log10(a) / 3));
+    let scaled = Number((v / 10 ** (3 * i)).toPrecision(3));
+    // 999,999 rounds to 1000k: say 1M.
+    if (Math.abs(scaled) >= 1000 && i < prefixes.length)
+      scaled = Number((v / 10 ** (3 * ++i)).toPrecision(3));
+    return `${scaled}${prefixes[i - 1] ?? ''}`;
+  }
+  if (Number.isInteger(v)) return String(v);
+  return a >= 100 ? String(Number(v.toFixed(1))) : String(Number(v.toPrecision(3)));
+}
+
 export function time(ms: number): string {
   return new Date(ms)
     .toISOString()

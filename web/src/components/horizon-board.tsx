@@ -5,19 +5,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { BoardRow } from './chart-types.ts';
 import { HorizonChart } from './horizon.ts';
+import { chartValue } from '../format.ts';
 
 export type { BoardRow };
 
 export interface LiveFeed {
   /** Called with one value per row (by key) for the next step. */
   subscribe(onStep: (values: ReadonlyMap<string, number | null>) => void): () => void;
-}
-
-export function fmt(v: number | null | undefined): string {
-  if (v === null || v === undefined) return '–';
-  if (Number.isInteger(v)) return String(v);
-  const a = Math.abs(v);
-  return a >= 100 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toPrecision(3);
 }
 
 function Row(props: {
@@ -52,7 +46,7 @@ function Row(props: {
       </div>
       <span class="horizon-title">{props.row.title}</span>
       <span class="horizon-value" data-testid="cursor-value">
-        {at === undefined ? fmt(props.row.series.values.at(-1)) : fmt(at.value)}
+        {at === undefined ? chartValue(chart.current?.latest()) : chartValue(at.value)}
       </span>
     </div>
   );

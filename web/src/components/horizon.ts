@@ -103,6 +103,16 @@ export class HorizonChart {
     return { time: this.#series.start + i * this.#series.step, value: this.#series.values[i] ?? null };
   }
 
+  /** The newest value drawn (the last step that has one), or undefined when there is none. */
+  latest(): number | undefined {
+    const v = this.#series.values;
+    for (let i = v.length - 1; i >= 0; i--) {
+      const x = v[i];
+      if (x !== null && x !== undefined) return x;
+    }
+    return undefined;
+  }
+
   /** How many bands a value fills (partly or wholly): what its darkest colour says. */
   bandsFor(value: number): number {
     return Math.min(this.#o.bands, Math.ceil((Math.abs(value) / this.#extent) * this.#o.bands - 1e-9));
