@@ -7,7 +7,8 @@ import { ManualClock } from '../../lib/index.ts';
 import { BlockReader } from './block-file.ts';
 import { HOUR_MS, TimeSeriesStore } from './index.ts';
 import { seriesId, seriesKey } from './labels.ts';
-import { decodeSealed } from './sealed-chunk.ts';
+import { GorillaEncoder } from './gorilla.ts';
+import { decodeSealed, sealChunk } from './sealed-chunk.ts';
 import { FIXTURE_POINTS, FIXTURE_SERIES, FIXTURE_T0 } from './testdata/old-chunks-points.ts';
 
 const FIXTURE = join(import.meta.dirname, 'testdata', 'old-chunks');
@@ -70,4 +71,28 @@ test('a store holding old-format blocks answers queries over them', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('integer chunks are sealed packed (mode 3): a noisy counter costs about the log2 of its spread', () => {
+  const n = 720;
+  const e = new GorillaEncoder();
+  let c = 0;
+  for (let i = 0; i < n; i++) {
+    // increments of 1000..1255: 8 bits of noise per point
+    c += 1000 + ((i * 149) % 256);
+    e.append(FIXTURE_T0 + i * 10_000, c);
+  }
+  const sealed = sealChunk(e.bytes(), n);
+  assert.equal(sealed[0], 3);
+  // 8 bits per value, regular timestamps in a few bytes, headers
+  assert.ok(sealed.length < n + 60, `${sealed.length} bytes`);
+  const ts = new Float64Array(n);
+  const vs = new Float64Array(n);
+  assert.equal(decodeSealed(sealed, n, ts, vs), true);
+  assert.equal(vs[n - 1], c);
+  assert.equal(ts[n - 1], FIXTURE_T0 + (n - 1) * 10_000);
+  // A float series stays XOR (mode 0).
+  const f = new GorillaEncoder();
+  for (let i = 0; i < n; i++) f.append(FIXTURE_T0 + i * 10_000, Math.sin(i) * 3.3);
+  assert.equal(sealChunk(f.bytes(), n)[0], 0);
 });
