@@ -185,11 +185,23 @@ export function encodePacked(
   return w.bytes();
 }
 
-function readTimestamps(r: BitReader, count: number, ts: Float64Array): void {
+/** Filled by a decode that was given it: whether the timestamps were regular (then only ts[0] is set). */
+export interface TimeShape {
+  regular: boolean;
+  dt: number;
+}
+
+function readTimestamps(r: BitReader, count: number, ts: Float64Array, shape?: TimeShape): void {
   let t = readSigned64(r);
   ts[0] = t;
+  if (shape !== undefined) shape.regular = false;
   if (r.readBit() === 1) {
     const dt = readSigned64(r);
+    if (shape !== undefined) {
+      shape.regular = true;
+      shape.dt = dt;
+      return;
+    }
     for (let i = 1; i < count; i++) ts[i] = t + i * dt;
     return;
   }
@@ -220,6 +232,8 @@ function readPacked(
         x += min * g;
         vals[j] = x / scale;
       }
+    } else if (width <= 32 && g === 1 && scale === 1) {
+      for (let j = i; j < end; j++) vals[j] = x += min + r.readBits(width);
     } else if (width <= 32) {
       for (let j = i; j < end; j++) {
         x += (min + r.readBits(width)) * g;
@@ -235,17 +249,21 @@ function readPacked(
   }
 }
 
-/** Decodes a packed stream (after the mode and k bytes) into ts and vals; false if damaged. */
+/**
+ * Decodes a packed stream (after the mode and k bytes) into ts and vals; false if damaged. Given
+ * `shape`, regular timestamps are not written out (only ts[0]): shape says so and gives the delta.
+ */
 export function decodePacked(
   bytes: Uint8Array,
   count: number,
   ts: Float64Array,
   vals: Float64Array,
   scale: number,
+  shape?: TimeShape,
 ): boolean {
   if (count === 0) return true;
   const r = new BitReader(bytes);
-  readTimestamps(r, count, ts);
+  readTimestamps(r, count, ts, shape);
   let x = readSigned64(r);
   vals[0] = x / scale;
   const g = readSized(r);

@@ -9,7 +9,7 @@
  * infinities).
  */
 import { decode, decodeInto, MAX_INT_VALUE, type ValueMode } from './gorilla.ts';
-import { decodePacked, encodePacked, PACKED_MODE } from './packed-chunk.ts';
+import { decodePacked, encodePacked, PACKED_MODE, type TimeShape } from './packed-chunk.ts';
 
 /** Modes 0..2: Gorilla streams (mode 0 is still written; 1 and 2 only read, from older blocks). */
 const OLD_MODES: readonly ValueMode[] = ['xor', 'delta', 'dod'];
@@ -49,16 +49,21 @@ export function sealChunk(xorBytes: Uint8Array, count: number): Uint8Array {
   return out;
 }
 
-/** Decodes a sealed chunk into ts and vals (which must hold `count`); false if damaged. */
+/**
+ * Decodes a sealed chunk into ts and vals (which must hold `count`); false if damaged. With `shape`,
+ * regular timestamps may be left unwritten but ts[0] (packed-chunk.ts decodePacked).
+ */
 export function decodeSealed(
   sealed: Uint8Array,
   count: number,
   ts: Float64Array,
   vals: Float64Array,
+  shape?: TimeShape,
 ): boolean {
   const k = sealed[1] ?? 255;
   if (k > 3) return false;
-  if (sealed[0] === PACKED_MODE) return decodePacked(sealed.subarray(2), count, ts, vals, 10 ** k);
+  if (sealed[0] === PACKED_MODE) return decodePacked(sealed.subarray(2), count, ts, vals, 10 ** k, shape);
+  if (shape !== undefined) shape.regular = false;
   const mode = OLD_MODES[sealed[0] ?? 255];
   if (mode === undefined) return false;
   return decodeInto(sealed.subarray(2), count, 1, ts, vals, mode, 10 ** k);
