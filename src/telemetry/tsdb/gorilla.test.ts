@@ -149,3 +149,28 @@ test('sealed chunks (xor or packed integers, whichever is smaller) round-trip bi
     { numRuns: 300 },
   );
 });
+
+test('BitReader.readRun reads what writeBits wrote, at any offset and up to the last byte', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 13 }),
+      fc
+        .integer({ min: 1, max: 25 })
+        .chain((w) =>
+          fc.tuple(fc.constant(w), fc.array(fc.integer({ min: 0, max: 2 ** w - 1 }), { maxLength: 40 })),
+        ),
+      (lead, [w, xs]) => {
+        const bw = new BitWriter();
+        bw.writeBits(0, lead);
+        for (const x of xs) bw.writeBits(x, w);
+        const r = new BitReader(bw.bytes());
+        r.readBits(lead);
+        const out = new Float64Array(xs.length);
+        r.readRun(w, xs.length, out, 0);
+        assert.deepEqual([...out], xs);
+        assert.equal(r.overrun, false);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});

@@ -232,8 +232,15 @@ function readPacked(
         x += min * g;
         vals[j] = x / scale;
       }
-    } else if (width <= 32 && g === 1 && scale === 1) {
-      for (let j = i; j < end; j++) vals[j] = x += min + r.readBits(width);
+    } else if (width <= 25) {
+      r.readRun(width, end - i, vals, i);
+      if (g === 1 && scale === 1) for (let j = i; j < end; j++) vals[j] = x += min + vals[j]!;
+      else {
+        for (let j = i; j < end; j++) {
+          x += (min + vals[j]!) * g;
+          vals[j] = x / scale;
+        }
+      }
     } else if (width <= 32) {
       for (let j = i; j < end; j++) {
         x += (min + r.readBits(width)) * g;
