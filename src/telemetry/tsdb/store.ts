@@ -147,10 +147,12 @@ export class TimeSeriesStore {
 
   /**
    * Flushes every flushIntervalMs and maintains every maintainIntervalMs until the signal aborts,
-   * then flushes once more. Errors are passed to onError (the loop keeps going).
+   * then flushes once more. Errors are passed to onError (the loop keeps going). Meanwhile it warms
+   * the query cache with the newest raw blocks (warmCache), one block per turn of the event loop.
    */
   async run(signal: AbortSignal, onError: (e: unknown) => void = () => {}): Promise<void> {
     let nextMaintain = 0;
+    const warming = this.#cache.maxBytes > 0 ? this.warmCache(signal).then(() => {}, onError) : undefined;
     while (!signal.aborted) {
       try {
         if (this.#clock.now() >= nextMaintain) {
@@ -162,7 +164,40 @@ export class TimeSeriesStore {
       }
       await sleep(this.#flushMs, signal);
     }
+    await warming;
     if (!this.#closed) this.flush();
+  }
+
+  /**
+   * Decodes raw blocks into the query cache, newest first, one block per turn of the event loop,
+   * until the cache holds `maxBytes` (default three quarters of its budget, where eviction stops) or the blocks run out: after a
+   * restart, queries over recent data find them decoded instead of paying the cold decode. run()
+   * starts it. Returns the blocks decoded.
+   */
+  async warmCache(signal?: AbortSignal, maxBytes = (this.#cache.maxBytes * 3) / 4): Promise<number> {
+    const raw = [...this.#blocks.list('raw')].reverse();
+    let n = 0;
+    for (const b of raw) {
+      if (this.#closed || signal?.aborted === true || this.#cache.bytes + b.reader.pointCount * 8 > maxBytes)
+        break;
+      // A roll-up during a pause may have removed the block.
+      if (!this.#blocks.list('raw').includes(b)) continue;
+      const r = b.reader;
+      r.beginBulk();
+      try {
+        for (const id of [...r.ids()]) {
+          this.#cache.get(r.serial, id, () => {
+            const s = r.series(id)!;
+            return decodeOrThrow({ id, ...s }, r.path);
+          });
+        }
+      } finally {
+        r.endBulk();
+      }
+      n++;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return n;
   }
 
   /** Runs a query (see query.ts). */
