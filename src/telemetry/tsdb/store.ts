@@ -170,9 +170,9 @@ export class TimeSeriesStore {
 
   /**
    * Decodes raw blocks into the query cache, newest first, one block per turn of the event loop,
-   * until the cache holds `maxBytes` (default three quarters of its budget, where eviction stops) or the blocks run out: after a
-   * restart, queries over recent data find them decoded instead of paying the cold decode. run()
-   * starts it. Returns the blocks decoded.
+   * until the cache would pass `maxBytes` (default three quarters of its budget, where eviction
+   * stops) or the blocks run out: after a restart, queries over recent data find them decoded
+   * instead of paying the cold decode. run() starts it. Returns the blocks decoded.
    */
   async warmCache(signal?: AbortSignal, maxBytes = (this.#cache.maxBytes * 3) / 4): Promise<number> {
     const raw = [...this.#blocks.list('raw')].reverse();
