@@ -4,14 +4,18 @@
  * ring (B); with A killed (SIGKILL) a query asked of the third replica (C) gives exactly what it gave
  * before (a counter's increase across a reset, a gauge's min, max, sum and count), nothing missing,
  * and says the points came from A's copies. A batch sent again is copied once. With A and B both
- * down, the answer names A as missing (the design's stated limit: its only copy was on B).
+ * down, the answer names A as missing (the design's stated limit: its only copy was on B). The
+ * servers serve HTTPS (`--tls`), so copies and fan-out travel over TLS verified against the
+ * cluster CA.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { DabbaClient } from '../../src/client/index.ts';
+import { tlsDispatcher, withDispatcher } from '../../src/client/tls.ts';
 import type { IngestBatch, MetricsQueryResult } from '../../src/model/index.ts';
 import { etcdSkip, startEtcdCluster } from '../helpers/etcd-cluster.ts';
 import { TEST_ADMIN_TOKEN } from '../helpers/auth.ts';
@@ -49,8 +53,11 @@ function batchAt(k: number, t0: number): IngestBatch {
   };
 }
 
-async function metricsText(url: string): Promise<string> {
-  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+async function metricsText(url: string, ca: string): Promise<string> {
+  const res = await fetch(
+    `${url}/metrics`,
+    withDispatcher({ headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } }, tlsDispatcher({ ca })),
+  );
   assert.equal(res.status, 200);
   return res.text();
 }
@@ -73,9 +80,13 @@ test(
     const procs = new ServerProcs();
     t.after(() => procs.stopAll());
     const started: ServerProc[] = [];
-    for (let i = 0; i < 3; i++) started.push(await procs.start(storeUrl));
+    // HTTPS on loopback too (--tls): the copies and the fan-out go between replicas over TLS,
+    // each verifying its peer against the cluster CA.
+    for (let i = 0; i < 3; i++) started.push(await procs.start(storeUrl, {}, ['--tls']));
+    for (const s of started) assert.match(s.url, /^https:\/\//);
+    const ca = readFileSync(join(started[0]!.dir, 'ca.crt'), 'utf8');
     const client = (s: ServerProc): DabbaClient =>
-      new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: s.url, timeoutMs: 20_000 });
+      new DabbaClient({ token: TEST_ADMIN_TOKEN, addr: s.url, timeoutMs: 20_000, ca });
     const ids = await waitFor(
       'every replica sees the 3',
       async () => {
@@ -99,11 +110,11 @@ test(
     // A batch sent again (an agent whose answer was lost): a duplicate on A, and on B's copies.
     const again = await client(A).ingestMetrics(batchAt(30, t0));
     assert.equal(again.duplicate, true);
-    const textA = await metricsText(A.url);
+    const textA = await metricsText(A.url, ca);
     assert.equal(sample(textA, 'dabba_metrics_copy_forwards_total{outcome="copied"}'), POINTS, textA);
     assert.equal(sample(textA, 'dabba_metrics_copy_forwards_total{outcome="duplicate"}'), 1);
     assert.equal(sample(textA, 'dabba_metrics_copy_forwards_total{outcome="failed"}'), 0);
-    const textB = await metricsText(B.url);
+    const textB = await metricsText(B.url, ca);
     assert.equal(sample(textB, 'dabba_metrics_copy_batches_total{outcome="applied"}'), POINTS, textB);
     assert.equal(sample(textB, 'dabba_metrics_copy_batches_total{outcome="duplicate"}'), 1);
     // B keeps them apart from its own store, under A's store id; C keeps no copies of A.

@@ -78,7 +78,12 @@ export class ServerProc {
 export class ServerProcs {
   readonly all: ServerProc[] = [];
 
-  async start(store: string, env: Record<string, string> = {}): Promise<ServerProc> {
+  /** Starts a `dabba server`; `args` are extra flags (e.g. `--tls`: HTTPS on loopback too). */
+  async start(
+    store: string,
+    env: Record<string, string> = {},
+    args: readonly string[] = [],
+  ): Promise<ServerProc> {
     const dir = await mkdtemp(join(tmpdir(), 'dabba-ha-server-'));
     const proc = spawn(
       process.execPath,
@@ -93,6 +98,7 @@ export class ServerProcs {
         store,
         '--admin-token-file',
         adminTokenFile(),
+        ...args,
       ],
       { env: { ...process.env, DABBA_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -110,7 +116,7 @@ export class ServerProcs {
       const timer = setTimeout(() => finish(new Error(`dabba server did not start:\n${s.text}`)), 30_000);
       const check = (): void => {
         if (done) return;
-        const m = /API at (http:\/\/\S+)/.exec(s.text);
+        const m = /API at (https?:\/\/\S+)/.exec(s.text);
         if (m?.[1]) finish(undefined, m[1]);
         else setTimeout(check, 20);
       };

@@ -119,6 +119,30 @@ export class BitReader {
     return ones;
   }
 
+  /**
+   * Reads `n` values of `width` bits each (1..25) into out[at..at + n): the bit-packed miniblocks
+   * of packed-chunk.ts, in one loop without a call per value.
+   */
+  readRun(width: number, n: number, out: Float64Array, at: number): void {
+    let pos = this.#pos;
+    const end = pos + width * n;
+    if (end > this.#bits) this.overrun = true;
+    const b = this.#buf;
+    // Words read whole while 4 bytes remain under the position; the rest through #take.
+    const fast = (b.length - 4) * 8;
+    const shift = 32 - width;
+    for (let k = 0; k < n; k++, pos += width) {
+      if (pos >= fast) {
+        out[at + k] = this.#take(pos, width);
+        continue;
+      }
+      const i = pos >>> 3;
+      const w = (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
+      out[at + k] = (w << (pos & 7)) >>> shift;
+    }
+    this.#pos = end;
+  }
+
   /** Reads `n` bits (0..64) into `hi` and `lo` (unsigned halves). */
   readBits64(n: number): void {
     if (n > 32) {

@@ -142,11 +142,31 @@ export class BlockReader {
     return n;
   }
 
+  /**
+   * Bulk mode, for a query about to read many of the block's series: the first stream read after
+   * `beginBulk()` reads the whole file with one pread, and later ones are slices of it, until
+   * `endBulk()` drops it (one read per block instead of one per series).
+   */
+  beginBulk(): void {
+    this.#bulkWanted = true;
+  }
+  endBulk(): void {
+    this.#bulkWanted = false;
+    this.#bulk = undefined;
+  }
+  #bulkWanted = false;
+  #bulk: Uint8Array | undefined;
+
   /** One series' stream and point count, or undefined when the block does not hold it. */
   series(id: string): { count: number; bytes: Uint8Array } | undefined {
     const e = this.#entries.get(id);
     if (e === undefined) return undefined;
-    const bytes = this.#read(e.offset, e.length);
+    if (this.#bulkWanted && this.#bulk === undefined) this.#bulk = this.#read(0, this.size);
+    const bulk = this.#bulk;
+    const bytes =
+      bulk !== undefined && e.offset + e.length <= bulk.length
+        ? bulk.subarray(e.offset, e.offset + e.length)
+        : this.#read(e.offset, e.length);
     if (bytes.length !== e.length || crc32(bytes) !== e.crc) {
       throw new DabbaError('DABBA_E_STORE', `${this.path}: series ${id} is damaged (crc mismatch)`, {
         details: { path: this.path, id },

@@ -7,6 +7,7 @@
  * series costs 8 bytes per point; others 16. Once the total passes `maxBytes`, the least recently used entries
  * are dropped down to three quarters of it (0 turns the cache off).
  */
+import type { TimeShape } from './packed-chunk.ts';
 import { decodeSealed } from './sealed-chunk.ts';
 
 export interface DecodedSeries {
@@ -21,14 +22,19 @@ export interface DecodedSeries {
 
 /** Timestamps are decoded here first: most series are regular and keep none (no array to collect). */
 let scratch = new Float64Array(1024);
+const shape: TimeShape = { regular: false, dt: 0 };
 
 /** Decodes a sealed stream into a DecodedSeries; null when damaged. */
 export function decodeSeries(sealed: Uint8Array, count: number): DecodedSeries | null {
   if (scratch.length < count) scratch = new Float64Array(Math.max(count, scratch.length * 2));
   const ts = scratch.subarray(0, count);
   const vals = new Float64Array(count);
-  if (!decodeSealed(sealed, count, ts, vals)) return null;
+  if (!decodeSealed(sealed, count, ts, vals, shape)) return null;
   const t0 = count > 0 ? ts[0]! : 0;
+  if (shape.regular) {
+    const dt = count > 1 ? shape.dt : 0;
+    return { count, ts: null, t0, dt, vals, bytes: 64 + 8 * count };
+  }
   const dt = count > 1 ? ts[1]! - t0 : 0;
   let regular = true;
   for (let k = 2; k < count; k++) {

@@ -106,13 +106,25 @@ const intLike = fc.oneof(
   anyFloat,
 );
 
-test('sealed chunks (xor, integer delta or delta of delta, whichever is smallest) round-trip bit for bit', () => {
+/** n timestamps on a regular tick (what the agent stamps). */
+const regularTimestamps = (n: number): fc.Arbitrary<number[]> =>
+  fc
+    .tuple(fc.integer({ min: 0, max: 2 ** 50 }), fc.integer({ min: 1, max: 2 ** 20 }))
+    .map(([start, dt]) => Array.from({ length: n }, (_, i) => start + i * dt));
+
+test('sealed chunks (xor or packed integers, whichever is smaller) round-trip bit for bit', () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 0, max: 300 }).chain((n) =>
         fc.record({
-          ts: n === 0 ? fc.constant([]) : timestamps(n - 1),
+          ts: n === 0 ? fc.constant([]) : fc.oneof(timestamps(n - 1), regularTimestamps(n)),
           vs: fc.oneof(
+            // a gauge in pages of 4096 bytes that changes now and then (a common divisor)
+            fc
+              .array(fc.integer({ min: -64, max: 64 }), { minLength: n, maxLength: n })
+              .map((d) => d.map((x, i) => 4096 * (1e6 + (i % 3 === 0 ? x : 0)))),
+            // values near the integer limit, both ways
+            fc.array(fc.constantFrom(2 ** 50 - 1, -(2 ** 50) + 1, 0, 1), { minLength: n, maxLength: n }),
             fc.array(intLike, { minLength: n, maxLength: n }),
             // a counter: mostly regular increments
             fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: n, maxLength: n }).map((d) => {
@@ -135,5 +147,30 @@ test('sealed chunks (xor, integer delta or delta of delta, whichever is smallest
       },
     ),
     { numRuns: 300 },
+  );
+});
+
+test('BitReader.readRun reads what writeBits wrote, at any offset and up to the last byte', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 13 }),
+      fc
+        .integer({ min: 1, max: 25 })
+        .chain((w) =>
+          fc.tuple(fc.constant(w), fc.array(fc.integer({ min: 0, max: 2 ** w - 1 }), { maxLength: 40 })),
+        ),
+      (lead, [w, xs]) => {
+        const bw = new BitWriter();
+        bw.writeBits(0, lead);
+        for (const x of xs) bw.writeBits(x, w);
+        const r = new BitReader(bw.bytes());
+        r.readBits(lead);
+        const out = new Float64Array(xs.length);
+        r.readRun(w, xs.length, out, 0);
+        assert.deepEqual([...out], xs);
+        assert.equal(r.overrun, false);
+      },
+    ),
+    { numRuns: 500 },
   );
 });

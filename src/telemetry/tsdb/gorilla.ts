@@ -41,15 +41,42 @@ interface ColumnState {
   trailing: number;
 }
 
-function writeSigned64(w: BitWriter, v: number): void {
+/** Writes an integer in [-2^63, 2^63) (exact up to 2^53) as 64 bits, two's complement. */
+export function writeSigned64(w: BitWriter, v: number): void {
   const hi = Math.floor(v / 2 ** 32);
   w.writeBits(hi >>> 0, 32);
   w.writeBits((v - hi * 2 ** 32) >>> 0, 32);
 }
 
-function readSigned64(r: BitReader): number {
+export function readSigned64(r: BitReader): number {
   const hi = r.readBits(32) | 0;
   return hi * 2 ** 32 + r.readBits(32);
+}
+
+/** Writes a timestamp's delta of deltas D in the buckets described above. */
+export function writeTimeDod(w: BitWriter, d: number): void {
+  if (d === 0) w.writeBit(0);
+  else if (d >= -63 && d <= 64) w.writeBits((0b10 << 7) | (d + 63), 9);
+  else if (d >= -511 && d <= 512) w.writeBits((0b110 << 10) | (d + 511), 13);
+  else if (d >= -16383 && d <= 16384) w.writeBits((0b1110 << 15) | (d + 16383), 19);
+  else {
+    w.writeBits(0b1111, 4);
+    writeSigned64(w, d);
+  }
+}
+
+/** Reads what writeTimeDod wrote. */
+export function readTimeDod(r: BitReader): number {
+  const ones = r.readPrefix(4);
+  return ones === 0
+    ? 0
+    : ones === 1
+      ? r.readBits(7) - 63
+      : ones === 2
+        ? r.readBits(10) - 511
+        : ones === 3
+          ? r.readBits(15) - 16383
+          : readSigned64(r);
 }
 
 /** Appends points (timestamp + one value per column) to one compressed stream. */
@@ -64,7 +91,7 @@ export type ValueMode = 'xor' | 'delta' | 'dod';
 /** Integers of the integer modes stay under this, so deltas of deltas stay exact in a float64. */
 export const MAX_INT_VALUE = 2 ** 50;
 
-function writeInt(w: BitWriter, d: number): void {
+export function writeInt(w: BitWriter, d: number): void {
   if (d === 0) w.writeBit(0);
   else if (d >= -31 && d <= 32) w.writeBits((0b10 << 6) | (d + 31), 8);
   else if (d >= -2047 && d <= 2048) w.writeBits((0b110 << 12) | (d + 2047), 15);
@@ -75,7 +102,7 @@ function writeInt(w: BitWriter, d: number): void {
   }
 }
 
-function readInt(r: BitReader): number {
+export function readInt(r: BitReader): number {
   switch (r.readPrefix(4)) {
     case 0:
       return 0;
@@ -166,15 +193,7 @@ export class GorillaEncoder {
       return;
     }
     const delta = t - this.#prevT;
-    const d = delta - this.#prevDelta;
-    if (d === 0) w.writeBit(0);
-    else if (d >= -63 && d <= 64) w.writeBits((0b10 << 7) | (d + 63), 9);
-    else if (d >= -511 && d <= 512) w.writeBits((0b110 << 10) | (d + 511), 13);
-    else if (d >= -16383 && d <= 16384) w.writeBits((0b1110 << 15) | (d + 16383), 19);
-    else {
-      w.writeBits(0b1111, 4);
-      writeSigned64(w, d);
-    }
+    writeTimeDod(w, delta - this.#prevDelta);
     this.#prevDelta = delta;
     this.#prevT = t;
   }

@@ -1,14 +1,18 @@
 /**
- * Sealed chunks: how a raw series' points are stored in a block. When a chunk is sealed, its
- * points are coded three ways and the smallest wins: Gorilla XOR, or, when every value is an
- * integer after scaling by 10^k (k = 0..3; counters, histogram buckets, byte gauges, CPU in
- * thousandths), bucketed integer deltas or deltas of deltas. Layout: u8 mode (0 xor, 1 delta,
- * 2 dod), u8 k, then the bit stream (gorilla.ts). Exact: a value is only coded as an integer when
- * dividing that integer by 10^k gives back the same float64 (so never for -0, NaN or infinities).
+ * Sealed chunks: how a raw series' points are stored in a block. Layout: u8 mode, u8 k, then the
+ * bits. When a chunk is sealed, its points are coded as Gorilla XOR (mode 0, gorilla.ts) and, when
+ * every value is an integer after scaling by 10^k (k = 0..3; counters, histogram buckets, byte
+ * gauges, CPU in thousandths), as packed integers (mode 3, packed-chunk.ts); the smaller is kept.
+ * Modes 1 (bucketed integer deltas) and 2 (deltas of deltas) were written up to session 8 and are
+ * still read: a block on disk never needs rewriting. Exact: a value is only coded as an integer
+ * when dividing that integer by 10^k gives back the same float64 (so never for -0, NaN or
+ * infinities).
  */
-import { decode, decodeInto, GorillaEncoder, MAX_INT_VALUE, type ValueMode } from './gorilla.ts';
+import { decode, decodeInto, MAX_INT_VALUE, type ValueMode } from './gorilla.ts';
+import { decodePacked, encodePacked, PACKED_MODE, type TimeShape } from './packed-chunk.ts';
 
-const MODES: readonly ValueMode[] = ['xor', 'delta', 'dod'];
+/** Modes 0..2: Gorilla streams (mode 0 is still written; 1 and 2 only read, from older blocks). */
+const OLD_MODES: readonly ValueMode[] = ['xor', 'delta', 'dod'];
 
 /** The decimal scale (10^k, k <= 3) that makes every value an exact integer, or 0 if none does. */
 function integerScale(vals: Float64Array, count: number): number {
@@ -29,17 +33,13 @@ export function sealChunk(xorBytes: Uint8Array, count: number): Uint8Array {
   let best = xorBytes;
   let mode = 0;
   let k = 0;
-  const scale = integerScale(vals, count);
+  const scale = count > 0 ? integerScale(vals, count) : 0;
   if (scale > 0) {
-    for (const m of [1, 2]) {
-      const enc = new GorillaEncoder(1, Math.max(64, xorBytes.length), MODES[m], scale);
-      for (let i = 0; i < count; i++) enc.append(ts[i]!, vals[i]!);
-      const bytes = enc.bytes();
-      if (bytes.length < best.length) {
-        best = bytes;
-        mode = m;
-        k = Math.round(Math.log10(scale));
-      }
+    const bytes = encodePacked(ts, vals, count, scale);
+    if (bytes.length < best.length) {
+      best = bytes;
+      mode = PACKED_MODE;
+      k = Math.round(Math.log10(scale));
     }
   }
   const out = new Uint8Array(best.length + 2);
@@ -49,15 +49,22 @@ export function sealChunk(xorBytes: Uint8Array, count: number): Uint8Array {
   return out;
 }
 
-/** Decodes a sealed chunk into ts and vals (which must hold `count`); false if damaged. */
+/**
+ * Decodes a sealed chunk into ts and vals (which must hold `count`); false if damaged. With `shape`,
+ * regular timestamps may be left unwritten but ts[0] (packed-chunk.ts decodePacked).
+ */
 export function decodeSealed(
   sealed: Uint8Array,
   count: number,
   ts: Float64Array,
   vals: Float64Array,
+  shape?: TimeShape,
 ): boolean {
-  const mode = MODES[sealed[0] ?? 255];
   const k = sealed[1] ?? 255;
-  if (mode === undefined || k > 3) return false;
+  if (k > 3) return false;
+  if (sealed[0] === PACKED_MODE) return decodePacked(sealed.subarray(2), count, ts, vals, 10 ** k, shape);
+  if (shape !== undefined) shape.regular = false;
+  const mode = OLD_MODES[sealed[0] ?? 255];
+  if (mode === undefined) return false;
   return decodeInto(sealed.subarray(2), count, 1, ts, vals, mode, 10 ** k);
 }

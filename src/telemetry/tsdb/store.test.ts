@@ -163,3 +163,41 @@ test(
     db.close();
   }),
 );
+
+test(
+  'warmCache decodes the newest raw blocks into the query cache; queries then hit it and answer the same',
+  withDir(async (dir) => {
+    const clock = new ManualClock(T0);
+    let db = new TimeSeriesStore({ dir, clock });
+    const refs = [db.ref('req_total', { task: 'a' }), db.ref('req_total', { task: 'b' })];
+    for (let i = 0; i < 3 * 720; i++) {
+      for (const [k, ref] of refs.entries()) db.append(ref, T0 + i * 10_000, i * (k + 3) + (i % 5));
+      if (i % 720 === 719) {
+        clock.advance(WINDOW_MS);
+        db.maintain();
+      }
+    }
+    clock.advance(WINDOW_MS);
+    db.maintain();
+    const q = {
+      name: 'req_total',
+      start: T0,
+      end: T0 + 6 * HOUR_MS,
+      step: MINUTE_MS,
+      rate: true,
+      agg: 'sum' as const,
+    };
+    const cold = db.query(q);
+    db.close();
+    db = new TimeSeriesStore({ dir, clock });
+    // A budget for two of the three blocks' series (8 bytes a point + 64 each).
+    assert.equal(await db.warmCache(undefined, 2 * 2 * (720 * 8 + 64)), 2);
+    const warmed = db.stats().queryCache;
+    assert.equal(warmed.misses, 4);
+    assert.deepEqual(db.query(q), cold);
+    const after = db.stats().queryCache;
+    assert.equal(after.hits, 4, 'the two newest blocks came from the cache');
+    assert.equal(after.misses, 6, 'the oldest was decoded by the query');
+    db.close();
+  }),
+);

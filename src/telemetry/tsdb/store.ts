@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { sleep, systemClock, type Clock } from '../../lib/index.ts';
 import { DabbaError } from '../../errors/index.ts';
 import { BlockSet } from './block-set.ts';
-import { writeBlock, type BlockSeries } from './block-file.ts';
+import { writeBlock, type BlockReader, type BlockSeries } from './block-file.ts';
 import { compact, removeCovered, type CompactionResult, type Retention } from './compactor.ts';
 import { decode, GorillaEncoder } from './gorilla.ts';
 import { Head, type ClosedChunk } from './head.ts';
@@ -52,6 +52,9 @@ export interface MaintenanceResult extends CompactionResult {
 }
 
 export const DEFAULT_QUERY_CACHE_BYTES = 128 * 1024 * 1024;
+/** A query selecting at least this many series reads the raw blocks it touches whole (#bulkBlocks). */
+const BULK_MIN_SERIES = 32;
+const BULK_MAX_BYTES = 64 * 1024 * 1024;
 
 export class TimeSeriesStore {
   readonly dir: string;
@@ -144,10 +147,12 @@ export class TimeSeriesStore {
 
   /**
    * Flushes every flushIntervalMs and maintains every maintainIntervalMs until the signal aborts,
-   * then flushes once more. Errors are passed to onError (the loop keeps going).
+   * then flushes once more. Errors are passed to onError (the loop keeps going). Meanwhile it warms
+   * the query cache with the newest raw blocks (warmCache), one block per turn of the event loop.
    */
   async run(signal: AbortSignal, onError: (e: unknown) => void = () => {}): Promise<void> {
     let nextMaintain = 0;
+    const warming = this.#cache.maxBytes > 0 ? this.warmCache(signal).then(() => {}, onError) : undefined;
     while (!signal.aborted) {
       try {
         if (this.#clock.now() >= nextMaintain) {
@@ -159,7 +164,40 @@ export class TimeSeriesStore {
       }
       await sleep(this.#flushMs, signal);
     }
+    await warming;
     if (!this.#closed) this.flush();
+  }
+
+  /**
+   * Decodes raw blocks into the query cache, newest first, one block per turn of the event loop,
+   * until the cache would pass `maxBytes` (default three quarters of its budget, where eviction
+   * stops) or the blocks run out: after a restart, queries over recent data find them decoded
+   * instead of paying the cold decode. run() starts it. Returns the blocks decoded.
+   */
+  async warmCache(signal?: AbortSignal, maxBytes = (this.#cache.maxBytes * 3) / 4): Promise<number> {
+    const raw = [...this.#blocks.list('raw')].reverse();
+    let n = 0;
+    for (const b of raw) {
+      if (this.#closed || signal?.aborted === true || this.#cache.bytes + b.reader.pointCount * 8 > maxBytes)
+        break;
+      // A roll-up during a pause may have removed the block.
+      if (!this.#blocks.list('raw').includes(b)) continue;
+      const r = b.reader;
+      r.beginBulk();
+      try {
+        for (const id of [...r.ids()]) {
+          this.#cache.get(r.serial, id, () => {
+            const s = r.series(id)!;
+            return decodeOrThrow({ id, ...s }, r.path);
+          });
+        }
+      } finally {
+        r.endBulk();
+      }
+      n++;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return n;
   }
 
   /** Runs a query (see query.ts). */
@@ -179,12 +217,35 @@ export class TimeSeriesStore {
     const selected: { info: SeriesInfo; acc: StepAccumulator }[] = [];
     for (const ref of this.#index.refsOfName(q.name)) {
       const info = this.#index.get(ref)!;
-      if (!match(info)) continue;
-      const acc = new StepAccumulator(q.start, q.end, q.step, q.rate === true, extremes);
-      this.#reader.visit(info.id, ref, acc.first, acc.first + acc.n * acc.step, acc);
-      selected.push({ info, acc });
+      if (match(info)) {
+        selected.push({ info, acc: new StepAccumulator(q.start, q.end, q.step, q.rate === true, extremes) });
+      }
+    }
+    const bulk = selected.length >= BULK_MIN_SERIES ? this.#bulkBlocks(q.start, q.end) : [];
+    try {
+      for (const { info, acc } of selected) {
+        this.#reader.visit(info.id, info.ref, acc.first, acc.first + acc.n * acc.step, acc);
+      }
+    } finally {
+      for (const b of bulk) b.endBulk();
     }
     return selected;
+  }
+
+  /**
+   * A query over many series reads each raw block it touches whole, once (BlockReader bulk mode),
+   * up to BULK_MAX_BYTES of blocks per query; past that, one read per series as before.
+   */
+  #bulkBlocks(start: number, end: number): BlockReader[] {
+    const out: BlockReader[] = [];
+    let bytes = 0;
+    for (const b of this.#blocks.overlapping('raw', start, end)) {
+      bytes += b.reader.size;
+      if (bytes > BULK_MAX_BYTES) break;
+      b.reader.beginBulk();
+      out.push(b.reader);
+    }
+    return out;
   }
 
   /**
