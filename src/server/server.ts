@@ -19,6 +19,7 @@ import { preparePki, type ServerPki } from './pki.ts';
 import { serversView } from './routes/servers.ts';
 import { metricsReader } from './metrics-reader.ts';
 import type { SchedulerLoop } from './scheduler-loop.ts';
+import { cachedJobView } from './cached-job-view.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
 import { openLogTables, type LogTablesOptions } from './log-tables-feed.ts';
@@ -198,6 +199,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       cachedHosts: () => {
         const cacheOwner = later.scheduler;
         return cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostKinds() : undefined;
+      },
+      cachedJob: (id) => {
+        const cacheOwner = later.scheduler;
+        return cacheOwner && cachedJobView(cacheOwner.cache, store, id);
       },
       servers: serversSource,
     },

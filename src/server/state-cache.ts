@@ -12,6 +12,7 @@ import type {
   JobVersionRecord,
   Task,
   TaskRecord,
+  TaskControlState,
   TaskStatus,
   TaskView,
   VolumeRecord,
@@ -44,6 +45,8 @@ export class StateCache {
   readonly deployments = new Map<string, Map<number, Deployment>>();
   /** job -> slot -> where the slot's volumes live (jobs with task.volumes). */
   readonly volumes = new Map<string, Map<number, VolumeRecord>>();
+  /** job -> its TaskControl state (/taskcontrol/JOB), for the job views served from here. */
+  readonly taskControls = new Map<string, TaskControlState>();
   /** host -> mod revision of its placement fence key (/placements/HOST). */
   readonly placements = new Map<string, number>();
   /** host -> its tasks (key job/id -> resources), kept from the task writes; stopping tasks count. */
@@ -74,6 +77,7 @@ export class StateCache {
       this.hosts,
       this.deployments,
       this.volumes,
+      this.taskControls,
       this.placements,
     ])
       m.clear();
@@ -269,6 +273,12 @@ export class StateCache {
         if (m.size === 0) this.volumes.delete(job);
         else this.volumes.set(job, m);
         return job;
+      }
+      case 'taskcontrol': {
+        const job = parts[2] ?? '';
+        if (kv) this.taskControls.set(job, value as TaskControlState);
+        else this.taskControls.delete(job);
+        return undefined;
       }
       case 'placements': {
         // Only compared by plan transactions; changes make no job dirty.

@@ -11,6 +11,7 @@ import {
 } from '../../model/index.ts';
 import type {
   Deployment,
+  JobView,
   JobRecord,
   JobSpec,
   JobVersionRecord,
@@ -110,15 +111,23 @@ function validOrThrow(name: string, body: unknown, ns: string): JobSpec {
   return spec;
 }
 
+/** What the scheduler's cache can answer instead of the store (each undefined when it cannot). */
+export interface CachedReads {
+  /** The hosts' states and runtimes, once the cache is loaded. */
+  hosts?: (() => readonly HostKind[] | undefined) | undefined;
+  /** A job's view, when the cache holds every committed write (see server/cached-job-view.ts). */
+  job?: ((id: string) => JobView | undefined) | undefined;
+}
+
 export function jobRoutes(
   router: Router,
   store: Store,
   clock: Clock,
   events: EventLog,
   images?: ImageResolver,
-  cachedHosts?: () => readonly HostKind[] | undefined,
+  cached: CachedReads = {},
 ): void {
-  jobLifecycleRoutes(router, store, clock, events, images, cachedHosts);
+  jobLifecycleRoutes(router, store, clock, events, images, cached);
   jobPlanRoutes(router, store, images);
   jobRolloutRoutes(router, store, clock, events);
   jobRecordRoutes(router, store);
@@ -131,7 +140,7 @@ function jobLifecycleRoutes(
   clock: Clock,
   events: EventLog,
   images: ImageResolver | undefined,
-  cachedHosts: (() => readonly HostKind[] | undefined) | undefined,
+  cached: CachedReads,
 ): void {
   router.on('GET', '/v1/jobs', ({ namespace }) => jobSummaries(store, namespace));
 
@@ -139,7 +148,7 @@ function jobLifecycleRoutes(
     const { id, name: plain } = idOf(params, namespace);
     const spec = validOrThrow(plain, await readJsonBody(req), namespace);
     // The scheduler cache's hosts when loaded: a deploy must not read every host and assignment.
-    const hosts = cachedHosts?.() ?? (await hostViews(store));
+    const hosts = cached.hosts?.() ?? (await hostViews(store));
     const cannot = await runnability(spec, hosts, images);
     if (cannot) {
       throw new DabbaError('DABBA_E_UNRUNNABLE', cannot.message, {
@@ -156,7 +165,10 @@ function jobLifecycleRoutes(
     );
   });
 
-  router.on('GET', '/v1/jobs/:name', ({ params, namespace }) => jobView(store, idOf(params, namespace).id));
+  router.on('GET', '/v1/jobs/:name', async ({ params, namespace }) => {
+    const { id } = idOf(params, namespace);
+    return cached.job?.(id) ?? jobView(store, id);
+  });
 
   router.on('DELETE', '/v1/jobs/:name', async ({ params, query, namespace }) => {
     const { id: name, name: plain } = idOf(params, namespace);

@@ -196,6 +196,11 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** This object is the store's only writer (the file's lock): every commit comes back through it. */
+  knownRevision(): number {
+    return this.#revision;
+  }
+
   // ---- writes ----
 
   put(key: string, value: string, options: PutOptions = {}): Promise<WriteResult> {
