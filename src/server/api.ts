@@ -53,7 +53,7 @@ import { configDistRoutes } from './routes/configdist.ts';
 import type { ConfigStore, Distributor } from '../configdist/server/index.ts';
 import type { EventLog } from './state/events.ts';
 import type { HostLiveness } from './state/hosts.ts';
-import type { HostView, JobView, TaskNetwork } from '../model/index.ts';
+import type { HostView, TaskNetwork } from '../model/index.ts';
 import type { ServerPki } from './pki.ts';
 import { certificateRoutes } from './routes/certificates.ts';
 import { tableRoutes } from './routes/tables.ts';
@@ -96,10 +96,10 @@ export interface ApiOptions {
    */
   cachedHosts?: () => readonly Pick<HostView, 'state' | 'runtime'>[] | undefined;
   /**
-   * A job's view (`GET /v1/jobs/NAME`) from the scheduler cache, when it holds every write the
-   * store has committed (undefined otherwise: the store is read).
+   * A job's view (`GET /v1/jobs/NAME`) as JSON text from the scheduler cache, when it holds every
+   * write the store has committed (undefined otherwise: the store is read).
    */
-  cachedJob?: (id: string) => JobView | undefined;
+  cachedJobJson?: (id: string) => string | undefined;
   /** The web UI's built files (web/dist), served at /ui/; absent: /ui/ answers 404. */
   uiDir?: string;
   /**
@@ -133,7 +133,7 @@ export function buildRouter(o: ApiOptions): Router {
     faults: faultCounts(),
   }));
   eventRoutes(router, o.store, o.events);
-  jobRoutes(router, o.store, o.clock, o.events, o.images, { hosts: o.cachedHosts, job: o.cachedJob });
+  jobRoutes(router, o.store, o.clock, o.events, o.images, { hosts: o.cachedHosts, jobJson: o.cachedJobJson });
   hostRoutes(router, o.store, o.clock, o.liveness, o.events, o.taskNetwork);
   poolRoutes(router, o.store);
   logRoutes(router, o.store, o.pki);

@@ -11,7 +11,6 @@ import {
 } from '../../model/index.ts';
 import type {
   Deployment,
-  JobView,
   JobRecord,
   JobSpec,
   JobVersionRecord,
@@ -21,6 +20,7 @@ import type {
 import type { Store } from '../../store/index.ts';
 import type { Router } from '../http/router.ts';
 import { readJsonBody } from '../http/body.ts';
+import { sendJsonText } from '../http/respond.ts';
 import { getJobRecord, purgeJob, putJobVersion, rollbackJob, stopJob } from '../state/jobs.ts';
 import { parseBody } from '../state/parse.ts';
 import { rollbackSchema } from '../state/wire-schemas.ts';
@@ -115,8 +115,8 @@ function validOrThrow(name: string, body: unknown, ns: string): JobSpec {
 export interface CachedReads {
   /** The hosts' states and runtimes, once the cache is loaded. */
   hosts?: (() => readonly HostKind[] | undefined) | undefined;
-  /** A job's view, when the cache holds every committed write (see server/cached-job-view.ts). */
-  job?: ((id: string) => JobView | undefined) | undefined;
+  /** A job's view as JSON text, when the cache holds every committed write (server/cached-job-view.ts). */
+  jobJson?: ((id: string) => string | undefined) | undefined;
 }
 
 export function jobRoutes(
@@ -165,9 +165,12 @@ function jobLifecycleRoutes(
     );
   });
 
-  router.on('GET', '/v1/jobs/:name', async ({ params, namespace }) => {
+  router.on('GET', '/v1/jobs/:name', async ({ res, params, namespace }) => {
     const { id } = idOf(params, namespace);
-    return cached.job?.(id) ?? jobView(store, id);
+    const text = cached.jobJson?.(id);
+    if (text === undefined) return jobView(store, id);
+    sendJsonText(res, 200, text);
+    return undefined;
   });
 
   router.on('DELETE', '/v1/jobs/:name', async ({ params, query, namespace }) => {
