@@ -19,6 +19,7 @@ import { preparePki, type ServerPki } from './pki.ts';
 import { serversView } from './routes/servers.ts';
 import { metricsReader } from './metrics-reader.ts';
 import type { SchedulerLoop } from './scheduler-loop.ts';
+import { CachedJobViews } from './cached-job-view.ts';
 import { REPLICA_ID_PATTERN, Replica, defaultReplicaId } from './shards/index.ts';
 import { EventLog } from './state/events.ts';
 import { openLogTables, type LogTablesOptions } from './log-tables-feed.ts';
@@ -174,6 +175,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const parts = await openParts(o, { clock, replicaId, shardCount, logger }, later);
   const { metrics, store, configs, events, serversSource, distributor, auth, adminToken, pki } = parts;
   const { guard, telemetry, refreshMetrics, peerCredential, images, logTables } = parts;
+  const jobViews = new CachedJobViews(() => later.scheduler?.cache, store);
   const http = createApiServer(
     {
       store,
@@ -199,6 +201,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         const cacheOwner = later.scheduler;
         return cacheOwner && cacheOwner.cache.revision > 0 ? cacheOwner.cache.hostKinds() : undefined;
       },
+      cachedJobJson: (id) => jobViews.json(id),
       servers: serversSource,
     },
     signal,

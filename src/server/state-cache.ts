@@ -12,6 +12,7 @@ import type {
   JobVersionRecord,
   Task,
   TaskRecord,
+  TaskControlState,
   TaskStatus,
   TaskView,
   VolumeRecord,
@@ -44,6 +45,8 @@ export class StateCache {
   readonly deployments = new Map<string, Map<number, Deployment>>();
   /** job -> slot -> where the slot's volumes live (jobs with task.volumes). */
   readonly volumes = new Map<string, Map<number, VolumeRecord>>();
+  /** job -> its TaskControl state (/taskcontrol/JOB), for the job views served from here. */
+  readonly taskControls = new Map<string, TaskControlState>();
   /** host -> mod revision of its placement fence key (/placements/HOST). */
   readonly placements = new Map<string, number>();
   /** host -> its tasks (key job/id -> resources), kept from the task writes; stopping tasks count. */
@@ -61,6 +64,10 @@ export class StateCache {
    */
   readonly #reserved = new Map<string, { host: string; resources: ResourceSpec }>();
   readonly #reservedOn = new Map<string, Set<string>>();
+  /** job -> the sequence number of the last change to what its view shows (see `jobChange`). */
+  readonly #jobChanges = new Map<string, number>();
+  /** Grows for the cache's life, across `clear()`: a number is never given to two states. */
+  #changeSeq = 0;
   /** Key -> a value this process is writing and the object it encodes (see `expect`). */
   readonly #expected = new Map<string, { value: string; object: unknown }>();
 
@@ -74,6 +81,7 @@ export class StateCache {
       this.hosts,
       this.deployments,
       this.volumes,
+      this.taskControls,
       this.placements,
     ])
       m.clear();
@@ -87,6 +95,16 @@ export class StateCache {
     this.#reserved.clear();
     this.#reservedOn.clear();
     this.#expected.clear();
+    this.#jobChanges.clear();
+  }
+
+  /**
+   * A number that changes whenever the job's record, versions, tasks, statuses, deployments or
+   * TaskControl state change (undefined for a job the cache does not know): equal numbers, equal
+   * job views.
+   */
+  jobChange(job: string): number | undefined {
+    return this.#jobChanges.get(job);
   }
 
   /**
@@ -201,7 +219,7 @@ export class StateCache {
         const name = parts[2] ?? '';
         if (kv) this.jobs.set(name, { value: value as JobRecord, mod: kv.modRevision });
         else this.jobs.delete(name);
-        return name;
+        return this.#changed(name);
       }
       case 'jobversions': {
         const name = parts[2] ?? '';
@@ -210,7 +228,7 @@ export class StateCache {
         if (kv) m.set(v, value as JobVersionRecord);
         else m.delete(v);
         this.versions.set(name, m);
-        return name;
+        return this.#changed(name);
       }
       case 'tasks': {
         const job = parts[2] ?? '';
@@ -222,7 +240,7 @@ export class StateCache {
         if (kv && task) m.set(id, { value: task, mod: kv.modRevision });
         else m.delete(id);
         this.#retask(`${job}/${id}`, before, task);
-        return job;
+        return this.#changed(job);
       }
       case 'status': {
         const job = parts[2] ?? '';
@@ -231,7 +249,7 @@ export class StateCache {
         if (m === undefined) this.statuses.set(job, (m = new Map<string, TaskStatus>()));
         if (kv) m.set(id, value as TaskStatus);
         else m.delete(id);
-        return job;
+        return this.#changed(job);
       }
       case 'hosts': {
         const id = parts[2] ?? '';
@@ -258,7 +276,7 @@ export class StateCache {
         if (kv) m.set(v, value as Deployment);
         else m.delete(v);
         this.deployments.set(job, m);
-        return job;
+        return this.#changed(job);
       }
       case 'volumes': {
         const job = parts[2] ?? '';
@@ -269,6 +287,13 @@ export class StateCache {
         if (m.size === 0) this.volumes.delete(job);
         else this.volumes.set(job, m);
         return job;
+      }
+      case 'taskcontrol': {
+        const job = parts[2] ?? '';
+        if (kv) this.taskControls.set(job, value as TaskControlState);
+        else this.taskControls.delete(job);
+        this.#changed(job);
+        return undefined;
       }
       case 'placements': {
         // Only compared by plan transactions; changes make no job dirty.
@@ -301,6 +326,11 @@ export class StateCache {
 
   applyEvent(e: WatchEvent): string | undefined {
     return this.apply(e.kv.key, e.type === 'put' ? e.kv : undefined);
+  }
+
+  #changed(job: string): string {
+    this.#jobChanges.set(job, ++this.#changeSeq);
+    return job;
   }
 
   taskViews(job: string): TaskView[] {

@@ -107,6 +107,13 @@ export interface Store {
   watch(prefix: string, options: WatchOptions): AsyncIterable<WatchEvent[]>;
   /** Current store revision. */
   revision(): Promise<number>;
+  /**
+   * The newest committed revision, known without a round trip, for a store object that sees every
+   * write (the only writer of its store: SQLite's single-owner file). Absent where other processes
+   * write too (etcd). A cache fed by this object's watch that has applied this revision holds every
+   * write acknowledged so far.
+   */
+  knownRevision?(): number;
   grantLease(ttlSeconds: number): Promise<Lease>;
   /** Renews a lease to its full TTL; throws LeaseNotFoundError if it has expired or been revoked. */
   keepAlive(id: LeaseId): Promise<Lease>;

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { startAgent } from '../../src/agent/index.ts';
 import type { DabbaClient } from '../../src/client/index.ts';
@@ -13,6 +14,10 @@ import { silentLogger } from '../../src/lib/index.ts';
 import type { JobVersionRecord, Task, TaskRecord, WatchEventWire } from '../../src/model/index.ts';
 import { keys } from '../../src/model/index.ts';
 import { FakeRuntime } from '../../src/runtime/fake/index.ts';
+import { cachedJobView } from '../../src/server/cached-job-view.ts';
+import { StateCache } from '../../src/server/state-cache.ts';
+import { jobView } from '../../src/server/state/views.ts';
+import type { Store } from '../../src/store/index.ts';
 import { startTestServer, type TestServer } from '../helpers/api-server.ts';
 import { waitFor } from '../helpers/dev-cluster.ts';
 
@@ -115,6 +120,38 @@ describe('task records refer to their version spec', { timeout: 120_000 }, () =>
       assigned.tasks.map((task) => task.spec.env['GREETING']),
       ['b', 'b'],
     );
+  });
+
+  test('GET /v1/jobs/NAME from the scheduler cache is the view read from the store', async () => {
+    const json = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+    // Retried: a status report between the reads changes both a moment apart.
+    let last: unknown[] = [];
+    await waitFor(
+      'the same view from the store, the cache and the route',
+      async () => {
+        const fromStore = json(await jobView(t.store, 'rec'));
+        const fromCache = cachedJobView(t.server.scheduler.cache, t.store, 'rec');
+        const fromRoute = json(await client.getJob('rec'));
+        last = [fromStore, fromCache, fromRoute];
+        return (
+          fromCache !== undefined &&
+          isDeepStrictEqual(json(fromCache), fromStore) &&
+          isDeepStrictEqual(fromRoute, fromStore)
+        );
+      },
+      60_000,
+    ).catch((e: unknown) => {
+      assert.fail(`${String(e)}: store, cache, route: ${JSON.stringify(last)}`);
+    });
+    const [fromStore] = last as [{ tasks: { id: string }[] }];
+    assert.equal(fromStore.tasks.length, 2);
+    // The store only: not before the cache is loaded, nor where the store cannot say its revision.
+    assert.equal(cachedJobView(new StateCache(), t.store, 'rec'), undefined);
+    const noRevision = new Proxy<Store>(t.store, {
+      get: (target, prop): unknown => (prop === 'knownRevision' ? undefined : Reflect.get(target, prop)),
+    });
+    assert.equal(cachedJobView(t.server.scheduler.cache, noRevision, 'rec'), undefined);
+    assert.equal(cachedJobView(t.server.scheduler.cache, t.store, 'no-such-job'), undefined);
   });
 
   test('a record naming a version that is not the stored one is not given its spec', async () => {

@@ -2,7 +2,11 @@ import type { ServerResponse } from 'node:http';
 import { DabbaError, httpStatusFor } from '../../errors/index.ts';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendJsonText(res, status, JSON.stringify(body));
+}
+
+/** Sends JSON already encoded (`text` is what `JSON.stringify` gave for the body). */
+export function sendJsonText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),

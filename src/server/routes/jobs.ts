@@ -20,6 +20,7 @@ import type {
 import type { Store } from '../../store/index.ts';
 import type { Router } from '../http/router.ts';
 import { readJsonBody } from '../http/body.ts';
+import { sendJsonText } from '../http/respond.ts';
 import { getJobRecord, purgeJob, putJobVersion, rollbackJob, stopJob } from '../state/jobs.ts';
 import { parseBody } from '../state/parse.ts';
 import { rollbackSchema } from '../state/wire-schemas.ts';
@@ -110,15 +111,23 @@ function validOrThrow(name: string, body: unknown, ns: string): JobSpec {
   return spec;
 }
 
+/** What the scheduler's cache can answer instead of the store (each undefined when it cannot). */
+export interface CachedReads {
+  /** The hosts' states and runtimes, once the cache is loaded. */
+  hosts?: (() => readonly HostKind[] | undefined) | undefined;
+  /** A job's view as JSON text, when the cache holds every committed write (server/cached-job-view.ts). */
+  jobJson?: ((id: string) => string | undefined) | undefined;
+}
+
 export function jobRoutes(
   router: Router,
   store: Store,
   clock: Clock,
   events: EventLog,
   images?: ImageResolver,
-  cachedHosts?: () => readonly HostKind[] | undefined,
+  cached: CachedReads = {},
 ): void {
-  jobLifecycleRoutes(router, store, clock, events, images, cachedHosts);
+  jobLifecycleRoutes(router, store, clock, events, images, cached);
   jobPlanRoutes(router, store, images);
   jobRolloutRoutes(router, store, clock, events);
   jobRecordRoutes(router, store);
@@ -131,7 +140,7 @@ function jobLifecycleRoutes(
   clock: Clock,
   events: EventLog,
   images: ImageResolver | undefined,
-  cachedHosts: (() => readonly HostKind[] | undefined) | undefined,
+  cached: CachedReads,
 ): void {
   router.on('GET', '/v1/jobs', ({ namespace }) => jobSummaries(store, namespace));
 
@@ -139,7 +148,7 @@ function jobLifecycleRoutes(
     const { id, name: plain } = idOf(params, namespace);
     const spec = validOrThrow(plain, await readJsonBody(req), namespace);
     // The scheduler cache's hosts when loaded: a deploy must not read every host and assignment.
-    const hosts = cachedHosts?.() ?? (await hostViews(store));
+    const hosts = cached.hosts?.() ?? (await hostViews(store));
     const cannot = await runnability(spec, hosts, images);
     if (cannot) {
       throw new DabbaError('DABBA_E_UNRUNNABLE', cannot.message, {
@@ -156,7 +165,13 @@ function jobLifecycleRoutes(
     );
   });
 
-  router.on('GET', '/v1/jobs/:name', ({ params, namespace }) => jobView(store, idOf(params, namespace).id));
+  router.on('GET', '/v1/jobs/:name', async ({ res, params, namespace }) => {
+    const { id } = idOf(params, namespace);
+    const text = cached.jobJson?.(id);
+    if (text === undefined) return jobView(store, id);
+    sendJsonText(res, 200, text);
+    return undefined;
+  });
 
   router.on('DELETE', '/v1/jobs/:name', async ({ params, query, namespace }) => {
     const { id: name, name: plain } = idOf(params, namespace);

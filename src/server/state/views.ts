@@ -80,6 +80,16 @@ export async function jobView(store: Store, name: string): Promise<JobView> {
     getJson<Deployment>(store, keys.deployment(name, job.version)),
     getJson<TaskControlState>(store, keys.taskControl(name)),
   ]);
+  return assembleJobView(job, rows, deployment?.value, taskControl?.value);
+}
+
+/** A job's view from its record, its task rows (in key order), its deployment and TaskControl state. */
+export function assembleJobView(
+  job: JobRecord,
+  rows: TaskRow[],
+  deployment: Deployment | undefined,
+  taskControl: TaskControlState | undefined,
+): JobView {
   return {
     job: splitJobId(job.name).name,
     namespace: splitJobId(job.name).namespace,
@@ -89,11 +99,11 @@ export async function jobView(store: Store, name: string): Promise<JobView> {
     spec: toUserForm(job.spec),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
-    deployment: deployment?.value ?? null,
+    deployment: deployment ?? null,
     counts: counts(rows),
     tasks: rows,
-    ...(taskControl === undefined ? {} : { taskControl: taskControl.value }),
-    ...batchField(job, deployment?.value, rows),
+    ...(taskControl === undefined ? {} : { taskControl }),
+    ...batchField(job, deployment, rows),
   };
 }
 

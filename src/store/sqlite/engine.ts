@@ -21,8 +21,8 @@ import {
   type RangeReply,
   type WireOutcome,
   type WriteOp,
-  withoutPutValue,
 } from './wire.ts';
+import { packPublished } from './packed.ts';
 import { WriteTx } from './write-tx.ts';
 
 export class Engine {
@@ -156,11 +156,7 @@ export class Engine {
       outcomes,
       revision: tx.revision,
       compactRevision: tx.compactRevision,
-      published: tx.published.map((p, i) => ({
-        revision: p.revision,
-        events: p.events.map(withoutPutValue),
-        op: opOf[i] ?? -1,
-      })),
+      published: packPublished(tx.published, opOf),
       nextLeaseExpiry: this.#nextLeaseExpiry(),
     };
     if (storage !== undefined) result.storage = storage;

@@ -26,7 +26,7 @@ import {
   checkTxn,
   checkValue,
 } from '../validate.ts';
-import { shareRepeatedValues } from './shared-values.ts';
+import { packWrites, unpackPublished } from './packed.ts';
 import { WriteFaultState } from './storage-fault.ts';
 import { StoreThread } from './store-thread.ts';
 import { WatchHub } from './watch-hub.ts';
@@ -194,6 +194,11 @@ export class SqliteStore implements Store {
       this.#assertOpen();
       return this.#revision;
     });
+  }
+
+  /** This object is the store's only writer (the file's lock): every commit comes back through it. */
+  knownRevision(): number {
+    return this.#revision;
   }
 
   // ---- writes ----
@@ -373,8 +378,8 @@ export class SqliteStore implements Store {
   /** Sends one group commit; the next one is scheduled when it comes back. */
   #send(): void {
     const batch = this.#queue.splice(0, this.#maxBatch);
-    // A task record's JSON and its assignment's (the same string) cross the port once.
-    const ops = shareRepeatedValues(batch.map((p) => p.op));
+    // Packed: a flat array per txn branch, a task record's JSON and its assignment's crossing once.
+    const ops = packWrites(batch.map((p) => p.op));
     const sent = this.#thread.call<BatchResult>(
       this.#clock === systemClock
         ? { type: 'batch', ops, faulted: this.#fault.faulted }
@@ -403,12 +408,12 @@ export class SqliteStore implements Store {
       this.#log.error({ err: r.commitError, writes: batch.length }, 'store commit failed');
     this.#revision = r.revision;
     this.#compactRevision = r.compactRevision;
-    for (const pub of r.published) {
-      const o = r.outcomes?.[pub.op];
-      const p = batch[pub.op];
-      if (o?.ok === true && p !== undefined) fillPutValues(pub.events, p.op, o.value);
-      this.#hub.dispatch(pub.revision, freezeEvents(pub.events));
-    }
+    unpackPublished(r.published, (revision, op, events) => {
+      const o = r.outcomes?.[op];
+      const p = batch[op];
+      if (o?.ok === true && p !== undefined) fillPutValues(events, p.op, o.value);
+      this.#hub.dispatch(revision, freezeEvents(events));
+    });
     const failed = r.failed === undefined ? undefined : fromWire(r.failed);
     batch.forEach((p, i) => {
       const o = r.outcomes?.[i];

@@ -17,6 +17,7 @@ import {
 } from '../../errors/index.ts';
 import type { ErrorCode } from '../../errors/codes.ts';
 import type { KeyValue, TxnRequest, WatchEvent } from '../store.ts';
+import type { PackedPublished, WireWriteOp } from './packed.ts';
 
 /** One write request of a group commit; each runs in its own savepoint and takes its own revision(s). */
 export type WriteOp =
@@ -41,7 +42,8 @@ export interface OpenOptions {
 export type Call =
   | { type: 'open'; options: OpenOptions }
   /** `now`: the time leases are judged by; absent, the store thread's own clock when it runs. */
-  | { type: 'batch'; ops: WriteOp[]; now?: number; faulted: boolean }
+  /** `ops` packed (packed.ts). */
+  | { type: 'batch'; ops: WireWriteOp[]; now?: number; faulted: boolean }
   | { type: 'get'; key: string }
   | { type: 'range'; prefix: string; limit: number }
   | { type: 'history'; prefix: string; from: number; to: number; limit: number }
@@ -55,17 +57,6 @@ export type Response = { id: number; ok: true; value: unknown } | { id: number; 
 export interface Opened {
   revision: number;
   compactRevision: number;
-}
-
-/**
- * The events of one revision, and the write of the batch that made it (`op`, its index). The value
- * of a put event does not cross back (it is the value the write sent): `value` is '' until
- * `fillPutValues` puts it back.
- */
-export interface Published {
-  revision: number;
-  events: WatchEvent[];
-  op: number;
 }
 
 export type WireOutcome = { ok: true; value: unknown } | { ok: false; error: WireError };
@@ -82,7 +73,12 @@ export interface BatchResult {
   commitError?: string;
   revision: number;
   compactRevision: number;
-  published: Published[];
+  /**
+   * The revisions the batch made with their events, and the write that made each (packed.ts). The
+   * value of a put event does not cross back (it is the value the write sent): `fillPutValues`
+   * puts it back.
+   */
+  published: PackedPublished;
   /** Earliest lease expiry (ms since the epoch), null when there is no lease. */
   nextLeaseExpiry: number | null;
 }
@@ -134,13 +130,6 @@ export function fromWire(w: WireError): Error {
     default:
       return new DabbaError(w.code as ErrorCode, w.message, { ...options, details });
   }
-}
-
-/** A put event without its value (see Published); other events as they are. */
-export function withoutPutValue(e: WatchEvent): WatchEvent {
-  if (e.type !== 'put') return e;
-  const kv = { ...e.kv, value: '' };
-  return e.prevKv === undefined ? { type: 'put', kv } : { type: 'put', kv, prevKv: e.prevKv };
 }
 
 /**

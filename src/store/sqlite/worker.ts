@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { Engine } from './engine.ts';
-import { restoreRepeatedValues } from './shared-values.ts';
+import { unpackWrites } from './packed.ts';
 import { toWire, type Opened, type Request, type Response } from './wire.ts';
 
 const port = parentPort;
@@ -24,8 +24,7 @@ function answer(r: Request): unknown {
   if (e === undefined) throw new Error(`store ${r.db} is not open on the store thread`);
   switch (r.type) {
     case 'batch':
-      restoreRepeatedValues(r.ops);
-      return e.batch(r.ops, r.now, r.faulted);
+      return e.batch(unpackWrites(r.ops), r.now, r.faulted);
     case 'get':
       return e.get(r.key);
     case 'range':

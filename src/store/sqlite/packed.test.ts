@@ -4,20 +4,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { keys } from '../../model/index.ts';
+import type { WatchEvent } from '../store.ts';
+import { packPublished, packWrites, unpackPublished, unpackWrites } from './packed.ts';
 import { SqliteStore } from './sqlite-store.ts';
-import { restoreRepeatedValues, shareRepeatedValues } from './shared-values.ts';
 import type { WriteOp } from './wire.ts';
 
 const long = (tag: string): string => JSON.stringify({ tag, pad: 'x'.repeat(100) });
 
-test('a repeated put value crosses once and comes back whole; the callers ops are left alone', () => {
+test('writes cross as flat arrays, a repeated put value once, and come back as given', () => {
   const task = long('task');
   const other = long('other');
   const ops: WriteOp[] = [
     {
       kind: 'txn',
       request: {
-        compare: [],
+        compare: [{ key: '/f', target: 'mod', op: '=', modRevision: 3 }],
         success: [
           { type: 'put', key: '/a', value: task },
           { type: 'put', key: '/b', value: task, lease: 7 },
@@ -26,36 +27,75 @@ test('a repeated put value crosses once and comes back whole; the callers ops ar
           { type: 'put', key: '/e', value: other },
           { type: 'put', key: '/f', value: 'short' },
           { type: 'put', key: '/g', value: 'short' },
+          { type: 'deletePrefix', prefix: '/h/' },
+          { type: 'get', key: '/i' },
         ],
         failure: [
-          { type: 'put', key: '/h', value: other },
-          { type: 'put', key: '/i', value: other },
+          { type: 'put', key: '/j', value: other },
+          { type: 'put', key: '/k', value: other },
         ],
       },
     },
+    { kind: 'txn', request: { compare: [], success: [] } },
     { kind: 'grant', ttlSeconds: 5 },
   ];
   const before = structuredClone(ops);
-  const sent = shareRepeatedValues(ops);
+  const wire = structuredClone(packWrites(ops));
   assert.deepEqual(ops, before, 'the ops given are not changed');
-  const wire = structuredClone(sent);
   const first = wire[0];
   assert.ok(first?.kind === 'txn');
-  // /b and /d repeat the put before them (a delete in between does not matter); short values do not count.
-  assert.deepEqual(
-    first.request.success.map((o) => (o.type === 'put' ? o.value.length : -1)),
-    [task.length, 0, -1, 0, other.length, 5, 5],
+  assert.ok(
+    [...first.success, ...(first.failure ?? [])].every((v) => typeof v !== 'object'),
+    'only strings and numbers',
   );
-  assert.deepEqual(
-    first.request.failure?.map((o) => (o.type === 'put' ? o.value.length : -1)),
-    [other.length, 0],
-  );
-  restoreRepeatedValues(wire);
-  assert.deepEqual(wire, before);
+  // /b and /d repeat the put before them (a delete in between does not matter); short values do not.
+  const values = (branch: (string | number)[]): number =>
+    branch.filter((v) => typeof v === 'string' && v.length >= 64).length;
+  assert.equal(values(first.success), 2, 'task and other once each');
+  assert.equal(values(first.failure ?? []), 1);
+  assert.deepEqual(unpackWrites(wire), before);
+});
+
+test('published revisions cross as one flat array and come back as the same events', () => {
+  const kv = (key: string, value: string, mod: number) => ({
+    key,
+    value,
+    createRevision: 2,
+    modRevision: mod,
+    version: 3,
+    lease: 0,
+  });
+  const published: { revision: number; events: WatchEvent[] }[] = [
+    {
+      revision: 10,
+      events: [
+        { type: 'put', kv: { ...kv('/a', '', 10), createRevision: 10, version: 1 } },
+        { type: 'put', kv: { ...kv('/b', '', 10), lease: 9 }, prevKv: kv('/b', 'old', 8) },
+      ],
+    },
+    {
+      revision: 11,
+      events: [
+        {
+          type: 'delete',
+          kv: { key: '/c', value: '', createRevision: 0, modRevision: 11, version: 0, lease: 0 },
+          prevKv: kv('/c', 'gone', 4),
+        },
+      ],
+    },
+  ];
+  const wire = structuredClone(packPublished(published, [0, 2]));
+  assert.ok(wire.every((v) => typeof v !== 'object'));
+  const seen: { revision: number; op: number; events: WatchEvent[] }[] = [];
+  unpackPublished(wire, (revision, op, events) => seen.push({ revision, op, events }));
+  assert.deepEqual(seen, [
+    { ...published[0]!, op: 0 },
+    { ...published[1]!, op: 2 },
+  ]);
 });
 
 test('a plan with task records and assignments reads back the same through a real store', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'dabba-shared-values-'));
+  const dir = await mkdtemp(join(tmpdir(), 'dabba-packed-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const store = await SqliteStore.open(join(dir, 'store.db'));
   t.after(() => store.close());
