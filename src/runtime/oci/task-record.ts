@@ -7,7 +7,7 @@
  *   ctr.log      conmon's CRI-format log; pidfile, conmon.pid; hosts, hostname
  */
 import { randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExitStatus, TaskHandle } from '../runtime.ts';
@@ -100,10 +100,17 @@ export async function writeExit(taskDir: string, s: ExitStatus): Promise<void> {
   await writeJsonAtomic(join(taskDir, 'exit.json'), s);
 }
 
-/** Start time of a process (field 22 of /proc/PID/stat), undefined if it does not exist. */
-export async function processStartTime(pid: number): Promise<number | undefined> {
+/**
+ * Start time of a process (field 22 of /proc/PID/stat), undefined if it does not exist. A
+ * synchronous read, as for cgroupPathsOf: /proc never waits for a disk.
+ */
+export function processStartTime(pid: number): Promise<number | undefined> {
+  return Promise.resolve(startTimeOf(pid));
+}
+
+function startTimeOf(pid: number): number | undefined {
   try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     const v = Number(fields[19]);
     return Number.isFinite(v) ? v : undefined;
