@@ -20,8 +20,10 @@ export interface Results {
 
 /** The steps of runContainer (src/runtime/oci/start-trace.ts), in the order they usually end. */
 const STEPS = [
-  'prepared',
+  'taskDir',
   'logs',
+  'parts',
+  'prepared',
   'connected',
   'created',
   'pidRead',

@@ -3,6 +3,7 @@
  * mount beside it) or v2. A task's real cgroup directories are read from /proc/PID/cgroup (runc
  * and crun place relative paths differently), and usage/OOM counters come from there.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskUsage } from '../../model/index.ts';
@@ -75,9 +76,20 @@ function onDisk(m: Mount, path: string): string {
   return join(m.mountpoint, rel);
 }
 
-/** Where the cgroups of `pid` are on disk (from /proc/PID/cgroup). */
-export async function cgroupPathsOf(pid: number, layout: CgroupLayout): Promise<CgroupPaths> {
-  const text = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+/**
+ * Where the cgroups of `pid` are on disk (from /proc/PID/cgroup). A synchronous read: /proc never
+ * waits for a disk, and a start waits for this between `create` and `start` (no trips through
+ * Node's file-system threads). Rejects if the process is gone.
+ */
+export function cgroupPathsOf(pid: number, layout: CgroupLayout): Promise<CgroupPaths> {
+  try {
+    return Promise.resolve(parseCgroupPaths(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), layout));
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+function parseCgroupPaths(text: string, layout: CgroupLayout): CgroupPaths {
   const out: CgroupPaths = { version: layout.version, all: [] };
   for (const line of text.split('\n')) {
     const m = /^(\d+):([^:]*):(.*)$/.exec(line);

@@ -63,7 +63,7 @@ export class ContainerLogs {
   constructor(paths: OciPaths, log: Logger) {
     this.#paths = paths;
     this.#log = log;
-    this.#writer = new WriterClient(paths.stateDir);
+    this.#writer = new WriterClient(paths.stateDir, { keep: true });
     this.#timer = setInterval(() => {
       if (this.#shipping) void this.#writer.ensure().catch((e: unknown) => this.#warn(e));
     }, ENSURE_MS);

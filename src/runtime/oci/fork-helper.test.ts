@@ -26,7 +26,13 @@ describe('ForkHelper', () => {
     assert.deepEqual(e, { code: 7, stdout: 'out\n', stderr: 'err\n' });
     const missing = await h.run('/no/such/tool', []);
     assert.equal(missing.code, 127);
-    assert.deepEqual(await readdir(dir), [], 'output files are deleted');
+    // Deleted after the call answered (not waited for): give it time.
+    let left = await readdir(dir);
+    for (let i = 0; i < 300 && left.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await readdir(dir);
+    }
+    assert.deepEqual(left, [], 'output files are deleted');
   });
 
   test('feeds input verbatim (no expansion), runs in cwd, and without input reads nothing', async (t) => {

@@ -5,7 +5,7 @@
  * changed; a cursor makes freed addresses the last to be reused.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { RuntimeError } from '../../errors/index.ts';
 import {
   formatCidr,
@@ -62,9 +62,11 @@ export class Ipam {
     this.subnet = subnet;
   }
 
-  private async read(): Promise<IpamFile> {
+  private read(): IpamFile {
     try {
-      const v = JSON.parse(await readFile(this.file, 'utf8')) as IpamFile;
+      // Synchronous calls: a small file, read and written once per burst of starts (see
+      // writeSmallFile in task-record.ts).
+      const v = JSON.parse(readFileSync(this.file, 'utf8')) as IpamFile;
       if (v.subnet !== this.subnet.cidr) {
         // A changed subnet (e.g. the server's range for the host replaced the old default
         // 10.88.0.0/16): addresses inside the new range stay held by their tasks, so none still in
@@ -90,10 +92,10 @@ export class Ipam {
     return n !== undefined && rangeHas(this.subnet, n);
   }
 
-  private async write(v: IpamFile): Promise<void> {
+  private write(v: IpamFile): void {
     const tmp = `${this.file}.${randomBytes(4).toString('hex')}`;
-    await writeFile(tmp, JSON.stringify(v, null, 2));
-    await rename(tmp, this.file);
+    writeFileSync(tmp, JSON.stringify(v, null, 2));
+    renameSync(tmp, this.file);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -117,15 +119,15 @@ export class Ipam {
         },
         reject,
       });
-      if (this.pending.length === 1) void this.serial(() => this.applyPending());
+      if (this.pending.length === 1) void this.serial(() => Promise.resolve(this.applyPending()));
     });
   }
 
-  private async applyPending(): Promise<void> {
+  private applyPending(): void {
     const batch = this.pending.splice(0);
     const done: (() => void)[] = [];
     try {
-      const v = await this.read();
+      const v = this.read();
       let changed = false;
       for (const p of batch) {
         try {
@@ -136,7 +138,7 @@ export class Ipam {
           p.reject(e);
         }
       }
-      if (changed) await this.write(v);
+      if (changed) this.write(v);
       for (const d of done) d();
     } catch (e) {
       // Unread or unwritten: nothing of the batch took effect.
@@ -185,6 +187,6 @@ export class Ipam {
   }
 
   list(): Promise<Record<string, string>> {
-    return this.serial(async () => (await this.read()).allocations);
+    return this.serial(() => Promise.resolve(this.read().allocations));
   }
 }

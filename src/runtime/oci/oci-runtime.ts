@@ -8,7 +8,7 @@
  * it: setup.ts, start-task.ts, exits.ts, teardown.ts, exec-once.ts, health-check.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { messageOf } from '../../errors/index.ts';
 import type { ImageInfo, ImageStore } from '../../image/index.ts';
@@ -236,7 +236,8 @@ export class OciRuntime implements Runtime {
     if (!TASK_ID.test(taskId))
       throw fail('StartFailed', `bad task id "${taskId}" (letters, digits, . _ -; at most 63)`);
     const taskDir = this.paths.taskDir(taskId);
-    if (this.records.has(taskId) || (await exists(taskDir))) {
+    // Synchronous calls on the start's path (see writeSmallFile in task-record.ts).
+    if (this.records.has(taskId) || existsSync(taskDir)) {
       throw fail('AlreadyExists', `task ${taskId} already exists`, { taskId });
     }
     if (!spec.image)
@@ -251,7 +252,8 @@ export class OciRuntime implements Runtime {
       throw fail('ImageNotFound', `image "${spec.image}" is not in the image store`, { image: spec.image });
     const ctx = this.context(ready);
     const rec = newRecord(ctx, launch, image);
-    await mkdir(taskDir, { recursive: true, mode: 0o711 });
+    mkdirSync(taskDir, { recursive: true, mode: 0o711 });
+    trace.mark('taskDir');
     this.records.set(taskId, rec);
     try {
       const took = await startContainer(ctx, launch, image, rec, trace);

@@ -3,7 +3,6 @@
  * filesystem, network namespace, address and record at once; resolve the process and write
  * config.json; create the container under conmon and start it.
  */
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError, isDabbaError, messageOf } from '../../errors/index.ts';
 import {
@@ -22,7 +21,7 @@ import { netnsPath } from './network.ts';
 import { findCommand, lookupUser } from './rootfs-lookup.ts';
 import { buildSpec } from './spec.ts';
 import { REFUSED, fail, settleAll } from './support.ts';
-import { processStartTime, writeRecord, type TaskRecord } from './task-record.ts';
+import { processStartTime, writeRecord, writeSmallFile, type TaskRecord } from './task-record.ts';
 import type { TaskContext } from './task-context.ts';
 import type { PrepareTimes, StartTrace } from './start-trace.ts';
 
@@ -80,13 +79,13 @@ async function prepareTask(
       'address',
       ctx.ready.ipam.allocate(rec.taskId).then(async (address) => {
         rec.address = address;
-        await writeFile(
+        await writeSmallFile(
           join(taskDir, 'hosts'),
           `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${address}\t${rec.taskId}\n`,
         );
       }),
     ),
-    writeFile(join(taskDir, 'hostname'), `${rec.taskId}\n`),
+    writeSmallFile(join(taskDir, 'hostname'), `${rec.taskId}\n`),
   ]);
   return { mount, took };
 }
@@ -160,7 +159,7 @@ async function writeTaskConfig(
     ...(launch.binds === undefined ? {} : { binds: launch.binds }),
   });
   // A plain write: until the record says "created", a crash means the task is destroyed.
-  await writeFile(join(taskDir, 'config.json'), JSON.stringify(config, null, 2));
+  await writeSmallFile(join(taskDir, 'config.json'), JSON.stringify(config, null, 2));
   return seccompBpf !== undefined;
 }
 
@@ -179,6 +178,7 @@ export async function startContainer(
   const logs = trace.time('logs', ctx.containerLogs.prepare(rec.taskId, ctx.logSizeMax, ctx.helper.run));
   try {
     const { mount, took } = await prepareTask(ctx, rec, image);
+    trace.mark('parts');
     const precompiled = await writeTaskConfig(ctx, launch, image, rec, mount.rootfs);
     trace.mark('prepared');
     await runContainer(ctx, rec, precompiled, trace, await logs);

@@ -7,7 +7,8 @@
  *   ctr.log      conmon's CRI-format log; pidfile, conmon.pid; hosts, hostname
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExitStatus, TaskHandle } from '../runtime.ts';
 import type { CgroupPaths } from './cgroups.ts';
@@ -46,10 +47,33 @@ export function recordPath(taskDir: string): string {
   return join(taskDir, 'state.json');
 }
 
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+/**
+ * Writes a small file of the runtime's state at once, with synchronous calls (tens of µs each):
+ * through Node's four file-system threads, a start's dozen small writes queued behind each other
+ * and behind the other starts' (three hops a file: open, write, close), and on a loaded host each
+ * hop waited to be scheduled again. Async in form: a failure (a full disk) rejects.
+ */
+export function writeSmallFile(path: string, data: string, mode?: number): Promise<void> {
+  return promised(() => writeFileSync(path, data, mode === undefined ? {} : { mode }));
+}
+
+/** Writes `value` as JSON to `path` by a rename (small files: synchronous calls, see writeSmallFile). */
+export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, JSON.stringify(value, null, 2));
-  await rename(tmp, path);
+  return promised(() => {
+    writeFileSync(tmp, JSON.stringify(value, null, 2));
+    renameSync(tmp, path);
+  });
+}
+
+/** `fn` run now; what it throws is a rejection. */
+function promised(fn: () => void): Promise<void> {
+  try {
+    fn();
+    return Promise.resolve();
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+  }
 }
 
 export async function readJson<T>(path: string): Promise<T | undefined> {
@@ -76,10 +100,17 @@ export async function writeExit(taskDir: string, s: ExitStatus): Promise<void> {
   await writeJsonAtomic(join(taskDir, 'exit.json'), s);
 }
 
-/** Start time of a process (field 22 of /proc/PID/stat), undefined if it does not exist. */
-export async function processStartTime(pid: number): Promise<number | undefined> {
+/**
+ * Start time of a process (field 22 of /proc/PID/stat), undefined if it does not exist. A
+ * synchronous read, as for cgroupPathsOf: /proc never waits for a disk.
+ */
+export function processStartTime(pid: number): Promise<number | undefined> {
+  return Promise.resolve(startTimeOf(pid));
+}
+
+function startTimeOf(pid: number): number | undefined {
   try {
-    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
     const v = Number(fields[19]);
     return Number.isFinite(v) ? v : undefined;

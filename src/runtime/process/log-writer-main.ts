@@ -2,7 +2,7 @@
  * The log writer's process (log-writer.ts): `node log-writer-main.ts STATE_DIR`, started detached
  * by the process runtime (and by the oci runtime for conmon's output). Takes the runtime's socket (if another writer holds it, exits: there is
  * one per state dir), ships again every task whose pipes it finds (after a writer was killed), and
- * exits once it ships nothing and nobody is connected.
+ * exits once it ships nothing and no connection asked to keep it (`keep`: the oci runtime's).
  */
 import { readdir } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
@@ -21,6 +21,8 @@ const tasksDir = join(stateDir, 'tasks');
 const writer = new LogWriter(tasksDir);
 /** Requests being answered, and the first scan: work that keeps the process. */
 let pending = 1;
+/** Connections that asked to keep the writer (`keep`: the oci runtime's, while it runs). */
+const keepers = new Set<Socket>();
 
 function serve(sock: Socket): void {
   sock.on('error', () => undefined);
@@ -37,6 +39,12 @@ function serve(sock: Socket): void {
         continue;
       }
       const { id, op, task, maxBytes } = req;
+      if (op === 'keep') {
+        // No answer: the writer stays while this connection is open.
+        keepers.add(sock);
+        sock.once('close', () => keepers.delete(sock));
+        continue;
+      }
       if (typeof task !== 'string' || !TASK_ID.test(task)) {
         sock.write(`${JSON.stringify({ id, error: 'invalid task id' })}\n`);
         continue;
@@ -79,7 +87,8 @@ server.listen(writerSocketName(stateDir), () => {
 let idleSince = Date.now();
 setInterval(() => {
   void writer.flush();
-  // Connected agents do not keep it: one starts it again with its next task.
-  if (writer.shipping > 0 || pending > 0) idleSince = Date.now();
+  // Connected agents keep it only if they asked to (`keep`); the others start it again with their
+  // next task.
+  if (writer.shipping > 0 || pending > 0 || keepers.size > 0) idleSince = Date.now();
   else if (Date.now() - idleSince > IDLE_EXIT_MS) process.exit(0);
 }, 500);

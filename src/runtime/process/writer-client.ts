@@ -19,17 +19,28 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+export interface WriterClientOptions {
+  /**
+   * Keep the writer while this client is connected (the oci runtime: a lone start on an idle host
+   * then finds it up instead of starting one beside conmon). Without it, the writer exits a second
+   * after it last shipped anything, connected or not.
+   */
+  keep?: boolean;
+}
+
 export class WriterClient {
   readonly #stateDir: string;
   readonly #name: string;
+  readonly #keep: boolean;
   #sock: Promise<Socket> | undefined;
   readonly #pending = new Map<number, Pending>();
   #next = 1;
   #closed = false;
 
-  constructor(stateDir: string) {
+  constructor(stateDir: string, options: WriterClientOptions = {}) {
     this.#stateDir = stateDir;
     this.#name = writerSocketName(stateDir);
+    this.#keep = options.keep === true;
   }
 
   /** Starts shipping a task's pipes; resolves once the writer has them open. */
@@ -123,6 +134,8 @@ export class WriterClient {
 
   #attach(sock: Socket): void {
     sock.unref(); // an idle connection does not keep the agent's process alive
+    // Each connection asks anew: a writer started again (after one was killed) keeps it too.
+    if (this.#keep) sock.write(`${JSON.stringify({ op: 'keep' })}\n`);
     let buf = '';
     sock.on('data', (d: Buffer) => {
       buf += d.toString();
