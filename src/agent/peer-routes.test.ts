@@ -68,3 +68,27 @@ test('the bridge lets forwarded traffic through between task-network addresses o
     'no task network: all forwarded traffic dropped',
   );
 });
+
+test("with the mesh's proxy, tasks reach their host only at the proxy's ports on a gateway", () => {
+  const rules = isolationRules('dabba_dabba0', 'dabba0', '10.88.0.0/16', {
+    from: 15001,
+    to: 15999,
+    gateways: '10.88.0.0/16',
+  }).split('\n');
+  const at = rules.indexOf('  chain input {');
+  assert.ok(at > 0, rules.join('\n'));
+  assert.deepEqual(
+    rules.slice(at + 1, at + 6).map((l) => l.trim()),
+    [
+      'type filter hook input priority -10; policy accept;',
+      'iifname "dabba0" ct state established,related accept',
+      'iifname "dabba0" ip daddr 10.88.0.0/16 tcp dport 15001-15999 accept',
+      'iifname "dabba0" drop',
+      '}',
+    ],
+  );
+  assert.ok(
+    !isolationRules('dabba_dabba0', 'dabba0', '10.88.0.0/16').includes('chain input'),
+    'no proxy: no input rules',
+  );
+});

@@ -6,7 +6,8 @@
  * forwarded traffic between the bridge and anything else out, except traffic from a task-network
  * address to a task-network address (tasks on other hosts, whose ranges the agent routes via their
  * hosts: host-gw, src/agent/peer-routes.ts); so tasks talk to each other (on any host) and to the
- * host only.
+ * host only. With the mesh's proxy (proxyPorts), the table also keeps tasks from their host except
+ * at the proxy's ports on a gateway address.
  *
  * Several agents on one machine may share a bridge, each with its own range of the task network
  * (10.88.0.0/24, 10.88.1.0/24, ...): each adds its gateway address next to the others' (the kernel
@@ -46,6 +47,7 @@ export class BridgeNetwork {
   private readonly run: ToolRunner;
   /** Namespace creations of concurrent starts, batched (ip-batch.ts). */
   private readonly creations: IpBatcher;
+  private readonly proxyPorts: ProxyPorts | undefined;
   /** Other ranges of the task network on the bridge when it was set up (on-link for tasks). */
   private sharedRanges: string[] = [];
 
@@ -62,6 +64,11 @@ export class BridgeNetwork {
     logger: Logger;
     /** Runs ip and nft (default: spawned from this process). */
     run?: ToolRunner;
+    /**
+     * The mesh proxy's ports tasks reach on their gateway: with them, the firewall lets tasks
+     * reach those ports of the host and nothing else of it.
+     */
+    proxyPorts?: ProxyPorts;
   }) {
     if (!IFNAME.test(options.bridge)) {
       throw new RuntimeError(`bad bridge name "${options.bridge}" (at most 15 letters, digits, . _ -)`, {
@@ -75,6 +82,7 @@ export class BridgeNetwork {
     this.nft = options.nft;
     this.logger = options.logger;
     this.run = options.run ?? runTool;
+    this.proxyPorts = options.proxyPorts;
     this.creations = new IpBatcher((lines) =>
       this.run(this.ip, ['-force', '-batch', '-'], { input: lines.join('\n') + '\n', timeoutMs: 30_000 }),
     );
@@ -152,7 +160,10 @@ export class BridgeNetwork {
     if (this.nft) {
       const t = this.tableName();
       const b = this.bridge;
-      const rules = isolationRules(t, b, this.taskNetwork?.cidr);
+      // Gateways of agents sharing the bridge are in the task network too (or this agent's range).
+      const gateways = (this.taskNetwork ?? this.subnet).cidr;
+      const proxy = this.proxyPorts === undefined ? undefined : { ...this.proxyPorts, gateways };
+      const rules = isolationRules(t, b, this.taskNetwork?.cidr, proxy);
       const r = await this.run(this.nft, ['-f', '-'], { input: rules + '\n' });
       if (r.code !== 0)
         this.logger.warn({ err: r.stderr.trim() }, 'could not install nftables isolation rules');
@@ -239,7 +250,12 @@ function contains(outer: Subnet | undefined, inner: Subnet): boolean {
  * reach tasks on other hosts (host-gw). Traffic between ports of the bridge and between tasks and
  * the host itself is not forwarded traffic, so it is not touched.
  */
-export function isolationRules(table: string, bridge: string, taskNetwork?: string): string {
+export function isolationRules(
+  table: string,
+  bridge: string,
+  taskNetwork?: string,
+  proxy?: ProxyPorts & { gateways: string },
+): string {
   const between = taskNetwork === undefined ? '' : `ip saddr ${taskNetwork} ip daddr ${taskNetwork} `;
   return [
     `table inet ${table} {}`,
@@ -256,8 +272,31 @@ export function isolationRules(table: string, bridge: string, taskNetwork?: stri
     `    iifname "${bridge}" oifname != "${bridge}" drop`,
     `    iifname != "${bridge}" oifname "${bridge}" drop`,
     `  }`,
+    ...(proxy === undefined ? [] : proxyInput(bridge, proxy)),
     `}`,
   ].join('\n');
+}
+
+/**
+ * With the mesh's proxy on the host: traffic from tasks to the host itself (input) passes only to
+ * the proxy's listener ports on a gateway address of the bridge, plus replies to connections the
+ * host opened (the proxy and probes reaching tasks); the rest of the host is out of reach.
+ */
+function proxyInput(bridge: string, proxy: ProxyPorts & { gateways: string }): string[] {
+  return [
+    `  chain input {`,
+    `    type filter hook input priority -10; policy accept;`,
+    `    iifname "${bridge}" ct state established,related accept`,
+    `    iifname "${bridge}" ip daddr ${proxy.gateways} tcp dport ${String(proxy.from)}-${String(proxy.to)} accept`,
+    `    iifname "${bridge}" drop`,
+    `  }`,
+  ];
+}
+
+/** The ports of the host's mesh proxy that tasks may reach on their gateway (docs/mesh.md). */
+export interface ProxyPorts {
+  from: number;
+  to: number;
 }
 
 /**
