@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isolationRules } from '../runtime/oci/network.ts';
+import { isolationRules, proxyInputRules, proxyInputTable } from '../runtime/oci/network.ts';
 import { ROUTE_PROTO, routeChanges, wantedRoutes } from './peer-routes.ts';
 
 const peers = [
@@ -69,11 +69,14 @@ test('the bridge lets forwarded traffic through between task-network addresses o
   );
 });
 
-test("with the mesh's proxy, tasks reach their host only at the proxy's ports on a gateway", () => {
-  const rules = isolationRules('dabba_dabba0', 'dabba0', '10.88.0.0/16', {
+test("with the mesh's proxy, an agent's tasks reach their host only at the proxy's ports on their gateway", () => {
+  const table = proxyInputTable('dabba0', '10.88.1.1');
+  assert.equal(table, 'dabba_dabba0_in_10_88_1_1');
+  const rules = proxyInputRules(table, 'dabba0', {
     from: 15001,
     to: 15999,
-    gateways: '10.88.0.0/16',
+    range: '10.88.1.0/24',
+    gateway: '10.88.1.1',
   }).split('\n');
   const at = rules.indexOf('  chain input {');
   assert.ok(at > 0, rules.join('\n'));
@@ -81,14 +84,10 @@ test("with the mesh's proxy, tasks reach their host only at the proxy's ports on
     rules.slice(at + 1, at + 6).map((l) => l.trim()),
     [
       'type filter hook input priority -10; policy accept;',
-      'iifname "dabba0" ct state established,related accept',
-      'iifname "dabba0" ip daddr 10.88.0.0/16 tcp dport 15001-15999 accept',
-      'iifname "dabba0" drop',
+      'iifname "dabba0" ip saddr 10.88.1.0/24 ct state established,related accept',
+      'iifname "dabba0" ip saddr 10.88.1.0/24 ip daddr 10.88.1.1 tcp dport 15001-15999 accept',
+      'iifname "dabba0" ip saddr 10.88.1.0/24 drop',
       '}',
     ],
-  );
-  assert.ok(
-    !isolationRules('dabba_dabba0', 'dabba0', '10.88.0.0/16').includes('chain input'),
-    'no proxy: no input rules',
   );
 });

@@ -160,14 +160,35 @@ export class BridgeNetwork {
     if (this.nft) {
       const t = this.tableName();
       const b = this.bridge;
-      // Gateways of agents sharing the bridge are in the task network too (or this agent's range).
-      const gateways = (this.taskNetwork ?? this.subnet).cidr;
-      const proxy = this.proxyPorts === undefined ? undefined : { ...this.proxyPorts, gateways };
-      const rules = isolationRules(t, b, this.taskNetwork?.cidr, proxy);
+      const rules = isolationRules(t, b, this.taskNetwork?.cidr);
       const r = await this.run(this.nft, ['-f', '-'], { input: rules + '\n' });
       if (r.code !== 0)
         this.logger.warn({ err: r.stderr.trim() }, 'could not install nftables isolation rules');
+      await this.ensureProxyInput(this.nft);
     }
+  }
+
+  /**
+   * This agent's tasks' way to their host (a table of its own, for its range only, so agents
+   * sharing the bridge keep theirs): with the mesh's proxy, only its ports on the gateway; without,
+   * the table is removed (tasks reach their host as any client).
+   */
+  private async ensureProxyInput(nft: string): Promise<void> {
+    const table = proxyInputTable(this.bridge, this.subnet.gateway);
+    const rules =
+      this.proxyPorts === undefined
+        ? [`table inet ${table} {}`, `delete table inet ${table}`].join('\n')
+        : proxyInputRules(table, this.bridge, {
+            ...this.proxyPorts,
+            range: this.subnet.cidr,
+            gateway: this.subnet.gateway,
+          });
+    const r = await this.run(nft, ['-f', '-'], { input: rules + '\n' });
+    if (r.code !== 0)
+      this.logger.warn(
+        { err: r.stderr.trim() },
+        "could not install the nftables rules for tasks' way to the host",
+      );
   }
 
   /** Whether the bridge is there (the self-check; a deleted bridge cuts every task off). */
@@ -187,7 +208,15 @@ export class BridgeNetwork {
   /** Removes the bridge and its rules (for tests and uninstall; tasks must be gone). */
   async destroyBridge(): Promise<void> {
     await this.ipBatch([`link del ${this.bridge}`], { force: true });
-    if (this.nft) await this.run(this.nft, ['delete', 'table', 'inet', this.tableName()]);
+    if (this.nft) {
+      await this.run(this.nft, ['delete', 'table', 'inet', this.tableName()]);
+      await this.run(this.nft, [
+        'delete',
+        'table',
+        'inet',
+        proxyInputTable(this.bridge, this.subnet.gateway),
+      ]);
+    }
   }
 
   /**
@@ -250,12 +279,7 @@ function contains(outer: Subnet | undefined, inner: Subnet): boolean {
  * reach tasks on other hosts (host-gw). Traffic between ports of the bridge and between tasks and
  * the host itself is not forwarded traffic, so it is not touched.
  */
-export function isolationRules(
-  table: string,
-  bridge: string,
-  taskNetwork?: string,
-  proxy?: ProxyPorts & { gateways: string },
-): string {
+export function isolationRules(table: string, bridge: string, taskNetwork?: string): string {
   const between = taskNetwork === undefined ? '' : `ip saddr ${taskNetwork} ip daddr ${taskNetwork} `;
   return [
     `table inet ${table} {}`,
@@ -272,25 +296,38 @@ export function isolationRules(
     `    iifname "${bridge}" oifname != "${bridge}" drop`,
     `    iifname != "${bridge}" oifname "${bridge}" drop`,
     `  }`,
-    ...(proxy === undefined ? [] : proxyInput(bridge, proxy)),
     `}`,
   ].join('\n');
 }
 
+/** The nftables table (inet) of an agent's tasks' way to their host: one per bridge and range. */
+export function proxyInputTable(bridge: string, gateway: string): string {
+  return `dabba_${bridge.replace(/[^A-Za-z0-9_]/g, '_')}_in_${gateway.replace(/\./g, '_')}`;
+}
+
 /**
- * With the mesh's proxy on the host: traffic from tasks to the host itself (input) passes only to
- * the proxy's listener ports on a gateway address of the bridge, plus replies to connections the
- * host opened (the proxy and probes reaching tasks); the rest of the host is out of reach.
+ * With the mesh's proxy on the host: traffic from the agent's tasks (its range) to the host itself
+ * (input) passes only to the proxy's listener ports on its gateway, plus replies to connections the
+ * host opened (the proxy's and the probes' to tasks); the rest of the host is out of their reach.
  */
-function proxyInput(bridge: string, proxy: ProxyPorts & { gateways: string }): string[] {
+export function proxyInputRules(
+  table: string,
+  bridge: string,
+  p: ProxyPorts & { range: string; gateway: string },
+): string {
+  const from = `iifname "${bridge}" ip saddr ${p.range}`;
   return [
+    `table inet ${table} {}`,
+    `flush table inet ${table}`,
+    `table inet ${table} {`,
     `  chain input {`,
     `    type filter hook input priority -10; policy accept;`,
-    `    iifname "${bridge}" ct state established,related accept`,
-    `    iifname "${bridge}" ip daddr ${proxy.gateways} tcp dport ${String(proxy.from)}-${String(proxy.to)} accept`,
-    `    iifname "${bridge}" drop`,
+    `    ${from} ct state established,related accept`,
+    `    ${from} ip daddr ${p.gateway} tcp dport ${String(p.from)}-${String(p.to)} accept`,
+    `    ${from} drop`,
     `  }`,
-  ];
+    `}`,
+  ].join('\n');
 }
 
 /** The ports of the host's mesh proxy that tasks may reach on their gateway (docs/mesh.md). */
