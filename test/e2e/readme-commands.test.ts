@@ -209,6 +209,22 @@ for (const driver of ['process', 'oci'] as const) {
 
     test("npm start's try-next lines work as printed", async () => {
       assert.match(c.log, /job hello version 1 is healthy: 3\/3 tasks/);
+      // One address for all of hello: the mesh's ingress, at the address npm start printed (its
+      // port is npm start's unless another cluster on this machine holds it).
+      const ingress = /^\s+hello: (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(c.log)?.[1];
+      assert.ok(ingress !== undefined, `npm start printed hello's ingress address:\n${c.log}`);
+      const ids = new Set(running(await status()).map((t) => t.id));
+      const seen = new Set<string>();
+      await waitFor(
+        `every hello task answering through ${ingress}`,
+        async () => {
+          const res = await fetch(ingress, { signal: AbortSignal.timeout(10_000) });
+          const from = /from (hello-[a-z0-9]+)/.exec(await res.text())?.[1];
+          if (res.ok && from !== undefined && ids.has(from)) seen.add(from);
+          return seen.size === ids.size;
+        },
+        120_000,
+      );
       assert.match(c.log, new RegExp(`from examples/hello/job${driver === 'oci' ? '\\.oci' : ''}\\.yaml`));
       const lines = tryNextLines(c.log);
       assert.ok(lines.some((l) => l.startsWith('bin/dabba deploy ')));
