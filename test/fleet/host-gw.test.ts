@@ -2,7 +2,10 @@
  * Host-gw on a 2-host testbed with real containers (oci runtime, the hello image built from the
  * machine's busybox-static): each agent routes the other host's task range via that host's address,
  * so a container on host 0 reaches an HTTP server in a container on host 1 by its task address
- * (busybox wget); the container's route to the task network goes via its bridge's gateway; once
+ * (busybox wget); the container's route to the task network goes via its bridge's gateway; the
+ * mesh for containers (every agent with --mesh-ports): the container calls web by name through its
+ * host's proxy at its gateway and host 1's inbound side, gets 403 for an undeclared upstream, and
+ * does not reach its host's other ports (web's ingress there, which host 0 itself reaches); once
  * host 1's agent is gone and the host is down, host 0's route to its range is gone.
  * Needs root (network namespaces) and containers; DABBA_SKIP_NETNS=1 or DABBA_SKIP_OCI=1 skips it.
  */
