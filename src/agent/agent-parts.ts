@@ -54,7 +54,7 @@ export function newMeshHost(
     client: DabbaClient;
     hostId: string;
     dataDir: string;
-    mesh?: { address: string; portBase: number };
+    mesh?: { address: string; portBase: number; taskAddress?: () => Promise<string> };
     credentials?: HostCredentials;
   },
   logger: Logger,
@@ -68,6 +68,7 @@ export function newMeshHost(
           dir: join(o.dataDir, 'mesh'),
           address: o.mesh.address,
           portBase: o.mesh.portBase,
+          ...(o.mesh.taskAddress === undefined ? {} : { taskAddress: o.mesh.taskAddress }),
           logger,
           ...(o.credentials === undefined ? {} : { identity: o.credentials }),
         });

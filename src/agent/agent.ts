@@ -69,8 +69,9 @@ export interface AgentOptions {
   /**
    * The service mesh: this host runs the mesh's proxy (HAProxy, in DATA_DIR/mesh) with listeners on
    * `address` from port `portBase`, and tasks get DABBA_UPSTREAM_<NAME>. Absent: no proxy.
+   * `taskAddress`: where tasks reach it, when not at `address` (containers: their bridge's gateway).
    */
-  mesh?: { address: string; portBase: number };
+  mesh?: { address: string; portBase: number; taskAddress?: () => Promise<string> };
   /** How often volumes no longer recorded for this host are looked for and deleted (ms, default 30,000). */
   volumeGcMs?: number;
   /**

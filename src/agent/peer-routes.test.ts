@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isolationRules } from '../runtime/oci/network.ts';
+import { isolationRules, proxyInputRules, proxyInputTable } from '../runtime/oci/network.ts';
 import { ROUTE_PROTO, routeChanges, wantedRoutes } from './peer-routes.ts';
 
 const peers = [
@@ -66,5 +66,28 @@ test('the bridge lets forwarded traffic through between task-network addresses o
   assert.ok(
     !without.some((l) => l.includes('accept') && l.includes('saddr')),
     'no task network: all forwarded traffic dropped',
+  );
+});
+
+test("with the mesh's proxy, an agent's tasks reach their host only at the proxy's ports on their gateway", () => {
+  const table = proxyInputTable('dabba0', '10.88.1.1');
+  assert.equal(table, 'dabba_dabba0_in_10_88_1_1');
+  const rules = proxyInputRules(table, 'dabba0', {
+    from: 15001,
+    to: 15999,
+    range: '10.88.1.0/24',
+    gateway: '10.88.1.1',
+  }).split('\n');
+  const at = rules.indexOf('  chain input {');
+  assert.ok(at > 0, rules.join('\n'));
+  assert.deepEqual(
+    rules.slice(at + 1, at + 6).map((l) => l.trim()),
+    [
+      'type filter hook input priority -10; policy accept;',
+      'iifname "dabba0" ip saddr 10.88.1.0/24 ct state established,related accept',
+      'iifname "dabba0" ip saddr 10.88.1.0/24 ip daddr 10.88.1.1 tcp dport 15001-15999 accept',
+      'iifname "dabba0" ip saddr 10.88.1.0/24 drop',
+      '}',
+    ],
   );
 });

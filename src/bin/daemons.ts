@@ -33,6 +33,7 @@ import {
   writeSecret,
   type AgentIdentity,
 } from './daemon-identity.ts';
+import { meshOption, proxyPortsFor } from './mesh-option.ts';
 
 function defaultHostId(): string {
   const h = hostname()
@@ -64,6 +65,8 @@ async function chooseRuntime(
     bridge?: string;
     /** process runtime: the address tasks are reachable at (default 127.0.0.1). */
     advertise?: string;
+    /** oci runtime: the mesh proxy's ports tasks may reach on their gateway. */
+    proxyPorts?: { from: number; to: number };
   } = {},
 ): Promise<ChosenRuntime> {
   const processRuntime = (why: string): ChosenRuntime => ({
@@ -85,8 +88,9 @@ async function chooseRuntime(
     return processRuntime(`containers unavailable: ${detected.reason}; plain child processes, no isolation`);
   }
   const images = opts.images ?? (await ImageStore.open(join(dataDir, 'images')));
-  const network: { bridge?: string; subnet?: string } = {};
+  const network: { bridge?: string; subnet?: string; proxyPorts?: { from: number; to: number } } = {};
   if (opts.subnet !== undefined) network.subnet = opts.subnet;
+  if (opts.proxyPorts !== undefined) network.proxyPorts = opts.proxyPorts;
   if (opts.bridge !== undefined) network.bridge = opts.bridge;
   const runtime = new OciRuntime({
     stateDir: join(dataDir, 'runtime', 'oci'),
@@ -185,6 +189,7 @@ export const daemons: Daemons = {
     const chosen = await chooseRuntime(o.driver, agentDir, logger, {
       images,
       ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}),
+      ...proxyPortsFor(o.meshPortBase),
     });
     const { runtime, note } = chosen;
     const notes = [note];
@@ -248,7 +253,7 @@ export const daemons: Daemons = {
       ...(chosen.images ? { images: chosen.images } : {}),
       ...(o.watermark ? { watermark: o.watermark } : {}),
       ...(o.metrics ? { metrics: o.metrics } : {}),
-      ...meshOption(o.meshPortBase, runtime.name, undefined, logger),
+      ...meshOption(o.meshPortBase, runtime, undefined, logger),
     });
     const caFile = server.pki.caFile;
     const daemon: Daemon = {
@@ -361,6 +366,7 @@ export const daemons: Daemons = {
       ...(o.subnet ? { subnet: o.subnet } : {}),
       ...(o.bridge ? { bridge: o.bridge } : {}),
       ...(o.advertise ? { advertise: o.advertise } : {}),
+      ...proxyPortsFor(o.meshPortBase),
     });
     const { runtime, note } = chosen;
     const [lhost, lport] = (o.listen ?? ':0').split(':');
@@ -402,7 +408,7 @@ export const daemons: Daemons = {
         : {}),
       ...(o.watermark ? { watermark: o.watermark } : {}),
       ...(o.metrics ? { metrics: o.metrics } : {}),
-      ...meshOption(o.meshPortBase, runtime.name, o.advertise, logger),
+      ...meshOption(o.meshPortBase, runtime, o.advertise, logger),
     });
     const daemon: Daemon = {
       url: agent.endpointUrl,
@@ -445,23 +451,4 @@ function listenError(e: unknown, host: string, port: number): unknown {
     return new DabbaError('DABBA_E_BAD_REQUEST', `cannot listen on ${host}:${port} (${code})`, { cause: e });
   }
   return e;
-}
-
-/**
- * The agent's mesh option: listeners where tasks reach them. With the process runtime that is the
- * address tasks are reached at (loopback by default); containers would need their bridge's gateway,
- * which is not wired yet, so the proxy is left off there with a warning.
- */
-function meshOption(
-  portBase: number | undefined,
-  runtime: string,
-  advertise: string | undefined,
-  logger: Logger,
-): { mesh?: { address: string; portBase: number } } {
-  if (portBase === undefined) return {};
-  if (runtime !== 'process') {
-    logger.warn({ runtime }, 'the mesh proxy runs with the process runtime only for now; left off');
-    return {};
-  }
-  return { mesh: { address: advertise ?? '127.0.0.1', portBase } };
 }

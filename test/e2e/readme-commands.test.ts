@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ImageStore } from '../../src/image/index.ts';
@@ -113,6 +114,21 @@ function tryNextLines(log: string): string[] {
     .filter((l) => l !== '');
 }
 
+/**
+ * Listens on 127.0.0.1:`port` until released (undefined when something else holds it already,
+ * which is as good for the test).
+ */
+async function holdPort(port: number): Promise<{ port: number; release(): Promise<void> } | undefined> {
+  assert.ok(Number.isInteger(port) && port > 0, 'npm start gives an --ingress port');
+  const server = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => resolve(true));
+  });
+  if (!ok) return undefined;
+  return { port, release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
 /** `npm start`'s arguments to `dabba dev`, from package.json. */
 async function npmStartArgs(): Promise<string[]> {
   const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as {
@@ -129,13 +145,26 @@ for (const driver of ['process', 'oci'] as const) {
     let c: DevCluster;
     const env = baseEnv();
 
+    /** npm start's ingress port, held by someone else during the process runtime's start. */
+    let heldPort: number | undefined;
+
     before(async () => {
-      c = await DevCluster.start({ driver, args: await npmStartArgs(), cwd: REPO });
-      await waitFor(
-        'dev to deploy and print what to try next',
-        () => c.log.includes('Ctrl-C stops'),
-        180_000,
-      );
+      const args = await npmStartArgs();
+      // The process runtime's npm start finds its ingress port taken (here by the test, as by
+      // another cluster on the machine): it serves on another and prints that one.
+      const held =
+        driver === 'process' ? await holdPort(Number(args[args.indexOf('--ingress') + 1])) : undefined;
+      heldPort = held?.port;
+      try {
+        c = await DevCluster.start({ driver, args, cwd: REPO });
+        await waitFor(
+          'dev to deploy and print what to try next',
+          () => c.log.includes('Ctrl-C stops'),
+          180_000,
+        );
+      } finally {
+        await held?.release();
+      }
       env['DABBA_ADDR'] = c.url;
       // The same user as the one who ran `npm start`: the credentials dev stored for its address
       // are in this user's config dir (the cluster's own here); no token is given.
@@ -209,6 +238,24 @@ for (const driver of ['process', 'oci'] as const) {
 
     test("npm start's try-next lines work as printed", async () => {
       assert.match(c.log, /job hello version 1 is healthy: 3\/3 tasks/);
+      // One address for all of hello: the mesh's ingress, at the address npm start printed (its
+      // port is npm start's unless another cluster on this machine holds it).
+      const ingress = /^\s+hello: (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(c.log)?.[1];
+      assert.ok(ingress !== undefined, `npm start printed hello's ingress address:\n${c.log}`);
+      if (heldPort !== undefined)
+        assert.ok(!ingress.includes(`:${String(heldPort)}/`), `${ingress}: not the held port`);
+      const ids = new Set(running(await status()).map((t) => t.id));
+      const seen = new Set<string>();
+      await waitFor(
+        `every hello task answering through ${ingress}`,
+        async () => {
+          const res = await fetch(ingress, { signal: AbortSignal.timeout(10_000) });
+          const from = /from (hello-[a-z0-9]+)/.exec(await res.text())?.[1];
+          if (res.ok && from !== undefined && ids.has(from)) seen.add(from);
+          return seen.size === ids.size;
+        },
+        120_000,
+      );
       assert.match(c.log, new RegExp(`from examples/hello/job${driver === 'oci' ? '\\.oci' : ''}\\.yaml`));
       const lines = tryNextLines(c.log);
       assert.ok(lines.some((l) => l.startsWith('bin/dabba deploy ')));

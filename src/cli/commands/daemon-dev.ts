@@ -24,6 +24,13 @@ import {
   parseOciRuntime,
   runUntilInterrupted,
 } from './daemon-flags.ts';
+import {
+  DEV_MESH_ADDRESS,
+  INGRESS_HELP,
+  anyFreePort,
+  parseIngress,
+  serveThroughIngress,
+} from './dev-ingress.ts';
 
 /**
  * What to try once `dabba dev` is up: commands that work as printed, with this cluster's address,
@@ -59,6 +66,7 @@ interface DevFlags {
   metricsInterval: string;
   metricsSpool: string;
   meshPorts?: string;
+  ingress?: string;
   dataDir: string;
   listen: string;
   driver: string;
@@ -93,12 +101,17 @@ export function devCommand(program: Command, ctx: CliContext): void {
     .option('--metrics-interval <dur>', METRICS_INTERVAL_HELP, '10s')
     .option('--metrics-spool <size>', METRICS_SPOOL_HELP, '64Mi')
     .option('--mesh-ports <port>', MESH_PORTS_HELP)
+    .option('--ingress <port>', INGRESS_HELP)
     .action((opts: DevFlags) => runDev(ctx, opts));
 }
 
 async function runDev(ctx: CliContext, opts: DevFlags): Promise<void> {
   const { host, port } = parseListen(opts.listen);
   const driver = parseDriver(opts.driver);
+  const ingress = parseIngress(opts.ingress, opts.deploy);
+  // The ingress needs the mesh's proxy: on the ports given, else from one the system says is free.
+  const meshPorts =
+    opts.meshPorts ?? (ingress === undefined ? undefined : String(await anyFreePort(DEV_MESH_ADDRESS)));
   const daemon = await ctx.daemons.dev(
     // Absolute from here on: nothing below depends on the working directory.
     {
@@ -110,7 +123,7 @@ async function runDev(ctx: CliContext, opts: DevFlags): Promise<void> {
       ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
       ...parseWatermark(opts.minFree, opts.minFreePercent),
       ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
-      ...parseMeshPorts(opts.meshPorts),
+      ...parseMeshPorts(meshPorts),
     },
     ctx.signal,
   );
@@ -159,6 +172,15 @@ async function runDev(ctx: CliContext, opts: DevFlags): Promise<void> {
     );
     if (!r.ok) ctx.err.write(`deploy failed: ${r.message}\n`);
     task = r.view.tasks.find((t) => t.desired === 'run' && t.state === 'running')?.id;
+    if (r.ok && ingress !== undefined) {
+      const ids = r.view.tasks.map((t) => t.id);
+      const served = await serveThroughIngress(client, job.spec.name, ingress, ids);
+      ctx.err.write(
+        'url' in served
+          ? `one address for all of them (the mesh's ingress, docs/mesh.md):\n  ${job.spec.name}: ${served.url}\n`
+          : `${served.note}\n`,
+      );
+    }
   }
   ctx.err.write(tryNext(daemon.url, job?.spec.name, task, opts.deploy, jobFile, daemon.caFile));
   await runUntilInterrupted(ctx, daemon);

@@ -64,7 +64,7 @@ export function parseTaskNetworkFlags(
 }
 
 export const MESH_PORTS_HELP =
-  "run the service mesh's proxy (HAProxy) on this host, its listeners on loopback from this port (process runtime; docs/mesh.md)";
+  "run the service mesh's proxy (HAProxy) on this host, its listeners from this port on the host's address (containers reach it at their bridge's gateway; docs/mesh.md)";
 
 export function parseMeshPorts(v: string | undefined): { meshPortBase?: number } {
   if (v === undefined) return {};

@@ -5,6 +5,8 @@ export {
   endpointPort,
   proxyLayout,
   proxyServers,
+  taskPortRange,
+  TASK_PORT_SPAN,
   upstreamEnv,
   INBOUND_BACKEND_PREFIX,
   type InboundLayout,

@@ -8,7 +8,15 @@ import { backoffDelay, sleep, type Logger } from '../../lib/index.ts';
 import { splitJobId, type HostMeshStats, type HostMeshView } from '../../model/index.ts';
 import { AccessLogTail } from './access-tail.ts';
 import { writeInboundTls, type ProxyIdentity } from './inbound-tls.ts';
-import { proxyLayout, proxyServers, upstreamEnv, type InboundTls, type ProxyLayout } from './plan.ts';
+import {
+  INGRESS,
+  proxyLayout,
+  proxyServers,
+  taskPortRange,
+  upstreamEnv,
+  type InboundTls,
+  type ProxyLayout,
+} from './plan.ts';
 import { ProxySupervisor } from './proxy.ts';
 import { meshSamples, readProxyStats, type MeshSample } from './stats.ts';
 
@@ -24,6 +32,11 @@ export interface MeshHostOptions {
   address: string;
   /** The first listener port (ports are numbered from it in name order, the same on every host). */
   portBase: number;
+  /**
+   * Where this host's tasks reach the proxy, when not at `address`: containers reach it at their
+   * bridge's gateway, known once the runtime has set its network up (asked at the first apply).
+   */
+  taskAddress?: () => Promise<string>;
   logger: Logger;
   /**
    * The host's certificate, key and the cluster CA: with them the proxy has an inbound side (on
@@ -40,6 +53,7 @@ export class MeshHost {
   #identity: ProxyIdentity | undefined;
   #tls: InboundTls | undefined;
   #view: HostMeshView | undefined;
+  #taskAddress: string | undefined;
   #applying: Promise<void> = Promise.resolve();
 
   constructor(o: MeshHostOptions) {
@@ -67,7 +81,15 @@ export class MeshHost {
       this.#view = view;
       if (this.#identity !== undefined && this.#tls === undefined)
         this.#tls = await writeInboundTls(this.#o.dir, this.#identity);
-      const layout = proxyLayout(view.mesh.config, this.#o.address, this.#o.portBase, this.#tls);
+      this.#taskAddress ??= (await this.#o.taskAddress?.()) ?? this.#o.address;
+      const o = this.#o;
+      const layout = proxyLayout(view.mesh.config, o.address, o.portBase, this.#tls, this.#taskAddress);
+      const last = Math.max(0, ...layout.routes.filter((r) => r.caller !== INGRESS).map((r) => r.port));
+      if (last > taskPortRange(o.portBase).to)
+        o.logger.warn(
+          { last, reachable: taskPortRange(o.portBase) },
+          "the dependency file needs more listener ports than containers may reach; the last callers' are cut off",
+        );
       const place = { host: this.#o.hostId, hosts: view.hosts ?? {} };
       await this.proxy.apply(layout, proxyServers(layout, view.endpoints, place));
       this.#layout = layout;

@@ -47,8 +47,14 @@ export interface MeshCaller {
 
 /** The structure of a host's proxy: what its config file says. */
 export interface ProxyLayout {
-  /** The address listeners bind (loopback for the process runtime, the bridge gateway for oci). */
+  /** The host's mesh address: the inbound side and ingress bind it (other hosts and users reach it). */
   address: string;
+  /**
+   * Where the host's tasks reach the proxy: the callers' listeners bind it and the tasks'
+   * DABBA_UPSTREAM_<NAME> name it (the host's address for the process runtime, the task bridge's
+   * gateway for containers).
+   */
+  taskAddress: string;
   callers: MeshCaller[];
   routes: MeshRoute[];
   /** The inbound side (mTLS between hosts' proxies), when the host has a certificate. */
@@ -67,15 +73,28 @@ export interface ProxyServer {
 }
 
 /**
+ * How many ports from the base the callers' listeners may take (`base + 1` to `base + SPAN - 1`):
+ * the task bridge's firewall lets containers reach these ports of their gateway, nothing else.
+ */
+export const TASK_PORT_SPAN = 1000;
+
+/** The ports of the callers' listeners that tasks may reach, for a proxy whose ports start at `base`. */
+export function taskPortRange(base: number): { from: number; to: number } {
+  return { from: base + 1, to: base + TASK_PORT_SPAN - 1 };
+}
+
+/**
  * The inbound port is `base` (on every host); then caller ports, then one per (caller, upstream)
  * pair. With `tls` (the host's certificate and the cluster CA, as files) the proxy has an inbound
- * side on `base` that other hosts' proxies reach over mutual TLS.
+ * side on `base` that other hosts' proxies reach over mutual TLS. Callers' listeners bind
+ * `taskAddress` (default: `address`), where the host's tasks reach the proxy.
  */
 export function proxyLayout(
   config: MeshConfig,
   address: string,
   base: number,
   tls?: InboundTls,
+  taskAddress: string = address,
 ): ProxyLayout {
   const callers: MeshCaller[] = [];
   const routes: MeshRoute[] = [];
@@ -117,6 +136,7 @@ export function proxyLayout(
   }
   return {
     address,
+    taskAddress,
     callers,
     routes,
     ...(tls === undefined ? {} : { inbound: inboundLayout(config, routes, base, tls) }),
@@ -182,9 +202,10 @@ export function proxyServers(
 export function upstreamEnv(layout: ProxyLayout, service: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const r of layout.routes) {
-    if (r.caller === service) env[upstreamEnvName(r.upstream)] = `http://${layout.address}:${String(r.port)}`;
+    if (r.caller === service)
+      env[upstreamEnvName(r.upstream)] = `http://${layout.taskAddress}:${String(r.port)}`;
   }
   const caller = layout.callers.find((c) => c.service === service);
-  if (caller !== undefined) env['DABBA_MESH'] = `http://${layout.address}:${String(caller.port)}`;
+  if (caller !== undefined) env['DABBA_MESH'] = `http://${layout.taskAddress}:${String(caller.port)}`;
   return env;
 }

@@ -7,7 +7,7 @@
  * request instead of answering 503 until they are added again.
  */
 import { createHash } from 'node:crypto';
-import type { ProxyLayout, ProxyServer } from './plan.ts';
+import { INGRESS, type ProxyLayout, type ProxyServer } from './plan.ts';
 import {
   CALLER_HEADER,
   UPSTREAM_HEADER,
@@ -77,7 +77,7 @@ export function renderConfig(
   for (const c of layout.callers) {
     add(
       `frontend fe_${c.service}`,
-      `  bind ${layout.address}:${String(c.port)}`,
+      `  bind ${layout.taskAddress}:${String(c.port)}`,
       '  declare capture request len 128',
       '  http-request capture req.hdr(traceparent) id 0',
       `  http-request set-var(txn.caller) str(${c.service})`,
@@ -94,7 +94,8 @@ export function renderConfig(
     const queue = r.queueTimeoutMs > 0 ? r.queueTimeoutMs : p.timeoutMs;
     add(
       `frontend fe_${r.caller}__${r.upstream}`,
-      `  bind ${layout.address}:${String(r.port)}`,
+      // Ingress listens where users reach the host; a caller's listener where its tasks reach the proxy.
+      `  bind ${r.caller === INGRESS ? layout.address : layout.taskAddress}:${String(r.port)}`,
       '  declare capture request len 128',
       '  http-request capture req.hdr(traceparent) id 0',
       `  http-request set-var(txn.caller) str(${r.caller})`,

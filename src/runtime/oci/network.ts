@@ -6,7 +6,8 @@
  * forwarded traffic between the bridge and anything else out, except traffic from a task-network
  * address to a task-network address (tasks on other hosts, whose ranges the agent routes via their
  * hosts: host-gw, src/agent/peer-routes.ts); so tasks talk to each other (on any host) and to the
- * host only.
+ * host only. With the mesh's proxy (proxyPorts), the table also keeps tasks from their host except
+ * at the proxy's ports on a gateway address.
  *
  * Several agents on one machine may share a bridge, each with its own range of the task network
  * (10.88.0.0/24, 10.88.1.0/24, ...): each adds its gateway address next to the others' (the kernel
@@ -46,6 +47,7 @@ export class BridgeNetwork {
   private readonly run: ToolRunner;
   /** Namespace creations of concurrent starts, batched (ip-batch.ts). */
   private readonly creations: IpBatcher;
+  private readonly proxyPorts: ProxyPorts | undefined;
   /** Other ranges of the task network on the bridge when it was set up (on-link for tasks). */
   private sharedRanges: string[] = [];
 
@@ -62,6 +64,11 @@ export class BridgeNetwork {
     logger: Logger;
     /** Runs ip and nft (default: spawned from this process). */
     run?: ToolRunner;
+    /**
+     * The mesh proxy's ports tasks reach on their gateway: with them, the firewall lets tasks
+     * reach those ports of the host and nothing else of it.
+     */
+    proxyPorts?: ProxyPorts;
   }) {
     if (!IFNAME.test(options.bridge)) {
       throw new RuntimeError(`bad bridge name "${options.bridge}" (at most 15 letters, digits, . _ -)`, {
@@ -75,6 +82,7 @@ export class BridgeNetwork {
     this.nft = options.nft;
     this.logger = options.logger;
     this.run = options.run ?? runTool;
+    this.proxyPorts = options.proxyPorts;
     this.creations = new IpBatcher((lines) =>
       this.run(this.ip, ['-force', '-batch', '-'], { input: lines.join('\n') + '\n', timeoutMs: 30_000 }),
     );
@@ -156,7 +164,31 @@ export class BridgeNetwork {
       const r = await this.run(this.nft, ['-f', '-'], { input: rules + '\n' });
       if (r.code !== 0)
         this.logger.warn({ err: r.stderr.trim() }, 'could not install nftables isolation rules');
+      await this.ensureProxyInput(this.nft);
     }
+  }
+
+  /**
+   * This agent's tasks' way to their host (a table of its own, for its range only, so agents
+   * sharing the bridge keep theirs): with the mesh's proxy, only its ports on the gateway; without,
+   * the table is removed (tasks reach their host as any client).
+   */
+  private async ensureProxyInput(nft: string): Promise<void> {
+    const table = proxyInputTable(this.bridge, this.subnet.gateway);
+    const rules =
+      this.proxyPorts === undefined
+        ? [`table inet ${table} {}`, `delete table inet ${table}`].join('\n')
+        : proxyInputRules(table, this.bridge, {
+            ...this.proxyPorts,
+            range: this.subnet.cidr,
+            gateway: this.subnet.gateway,
+          });
+    const r = await this.run(nft, ['-f', '-'], { input: rules + '\n' });
+    if (r.code !== 0)
+      this.logger.warn(
+        { err: r.stderr.trim() },
+        "could not install the nftables rules for tasks' way to the host",
+      );
   }
 
   /** Whether the bridge is there (the self-check; a deleted bridge cuts every task off). */
@@ -176,7 +208,15 @@ export class BridgeNetwork {
   /** Removes the bridge and its rules (for tests and uninstall; tasks must be gone). */
   async destroyBridge(): Promise<void> {
     await this.ipBatch([`link del ${this.bridge}`], { force: true });
-    if (this.nft) await this.run(this.nft, ['delete', 'table', 'inet', this.tableName()]);
+    if (this.nft) {
+      await this.run(this.nft, ['delete', 'table', 'inet', this.tableName()]);
+      await this.run(this.nft, [
+        'delete',
+        'table',
+        'inet',
+        proxyInputTable(this.bridge, this.subnet.gateway),
+      ]);
+    }
   }
 
   /**
@@ -258,6 +298,42 @@ export function isolationRules(table: string, bridge: string, taskNetwork?: stri
     `  }`,
     `}`,
   ].join('\n');
+}
+
+/** The nftables table (inet) of an agent's tasks' way to their host: one per bridge and range. */
+export function proxyInputTable(bridge: string, gateway: string): string {
+  return `dabba_${bridge.replace(/[^A-Za-z0-9_]/g, '_')}_in_${gateway.replace(/\./g, '_')}`;
+}
+
+/**
+ * With the mesh's proxy on the host: traffic from the agent's tasks (its range) to the host itself
+ * (input) passes only to the proxy's listener ports on its gateway, plus replies to connections the
+ * host opened (the proxy's and the probes' to tasks); the rest of the host is out of their reach.
+ */
+export function proxyInputRules(
+  table: string,
+  bridge: string,
+  p: ProxyPorts & { range: string; gateway: string },
+): string {
+  const from = `iifname "${bridge}" ip saddr ${p.range}`;
+  return [
+    `table inet ${table} {}`,
+    `flush table inet ${table}`,
+    `table inet ${table} {`,
+    `  chain input {`,
+    `    type filter hook input priority -10; policy accept;`,
+    `    ${from} ct state established,related accept`,
+    `    ${from} ip daddr ${p.gateway} tcp dport ${String(p.from)}-${String(p.to)} accept`,
+    `    ${from} drop`,
+    `  }`,
+    `}`,
+  ].join('\n');
+}
+
+/** The ports of the host's mesh proxy that tasks may reach on their gateway (docs/mesh.md). */
+export interface ProxyPorts {
+  from: number;
+  to: number;
 }
 
 /**

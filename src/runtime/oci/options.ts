@@ -13,7 +13,15 @@ export interface OciRuntimeOptions {
    * from the control plane (useNetwork), else 10.88.0.0/16. A subnet given here wins over the
    * control plane's.
    */
-  network?: { bridge?: string; subnet?: string };
+  network?: {
+    bridge?: string;
+    subnet?: string;
+    /**
+     * The mesh proxy's listener ports on the gateway: tasks reach these ports of their host and
+     * nothing else of it (the bridge's firewall). Absent: tasks reach their host as any client.
+     */
+    proxyPorts?: { from: number; to: number };
+  };
   /** Parent cgroup of all tasks (absolute); default /dabba. */
   cgroupParent?: string;
   /** runc/crun state directory (--root); default STATE/runtime. */

@@ -12,6 +12,7 @@ import type { ToolRunner } from './fork-helper.ts';
 import { findInit } from './init-binary.ts';
 import { Ipam, parseSubnet, type Subnet } from './ipam.ts';
 import { BridgeNetwork } from './network.ts';
+import type { OciRuntimeOptions } from './options.ts';
 import { OciCli } from './oci-cli.ts';
 import type { OciPaths } from './paths.ts';
 import { fail, openFileLimit } from './support.ts';
@@ -52,7 +53,7 @@ export interface SetupInput {
   paths: OciPaths;
   ociRuntime: 'runc' | 'crun' | undefined;
   /** The subnet and bridge from the options, and the host's range from the control plane. */
-  network: { bridge?: string; subnet?: string } | undefined;
+  network: OciRuntimeOptions['network'];
   assigned: { subnet: string; taskNetwork?: string } | undefined;
   helpersDir: string;
   run: ToolRunner;
@@ -96,6 +97,7 @@ export async function setupOci(o: SetupInput): Promise<Ready> {
     ...(nft ? { nft } : {}),
     logger: o.logger,
     run: o.run,
+    ...(o.network?.proxyPorts === undefined ? {} : { proxyPorts: o.network.proxyPorts }),
   });
   const holder = (await ipam.list())[subnet.gateway];
   if (holder !== undefined) {
