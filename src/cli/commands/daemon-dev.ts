@@ -27,6 +27,7 @@ import {
 import {
   DEV_MESH_ADDRESS,
   INGRESS_HELP,
+  ingressUnavailable,
   anyFreePort,
   parseIngress,
   serveThroughIngress,
@@ -108,7 +109,9 @@ export function devCommand(program: Command, ctx: CliContext): void {
 async function runDev(ctx: CliContext, opts: DevFlags): Promise<void> {
   const { host, port } = parseListen(opts.listen);
   const driver = parseDriver(opts.driver);
-  const ingress = parseIngress(opts.ingress, opts.deploy);
+  let ingress = parseIngress(opts.ingress, opts.deploy);
+  const ingressOff = ingress === undefined ? undefined : await ingressUnavailable();
+  if (ingressOff !== undefined) ingress = undefined;
   // The ingress needs the mesh's proxy: on the ports given, else from one the system says is free.
   const meshPorts =
     opts.meshPorts ?? (ingress === undefined ? undefined : String(await anyFreePort(DEV_MESH_ADDRESS)));
@@ -172,6 +175,7 @@ async function runDev(ctx: CliContext, opts: DevFlags): Promise<void> {
     );
     if (!r.ok) ctx.err.write(`deploy failed: ${r.message}\n`);
     task = r.view.tasks.find((t) => t.desired === 'run' && t.state === 'running')?.id;
+    if (r.ok && ingressOff !== undefined) ctx.err.write(`${ingressOff}\n`);
     if (r.ok && ingress !== undefined) {
       const ids = r.view.tasks.map((t) => t.id);
       const served = await serveThroughIngress(client, job.spec.name, ingress, ids);

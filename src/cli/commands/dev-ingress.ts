@@ -8,6 +8,7 @@
 import { createServer } from 'node:net';
 import type { DabbaClient } from '../../client/index.ts';
 import { sleep } from '../../lib/index.ts';
+import { findCommand } from '../../lib/system-deps/index.ts';
 import { CliError } from '../cli-error.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -27,6 +28,16 @@ export function parseIngress(v: string | undefined, deploy: string | undefined):
     throw new CliError(`--ingress "${v}" must be a port from 1 to 65535`, EXIT.USAGE);
   if (deploy === undefined) throw new CliError('--ingress serves the job of --deploy: give both', EXIT.USAGE);
   return n;
+}
+
+/**
+ * Why the ingress cannot be served here, or undefined when it can: the mesh's proxy is HAProxy, and
+ * on a fresh machine `npm start` comes before `npm test` installs it. Said at once, instead of
+ * waiting for an ingress that cannot answer.
+ */
+export async function ingressUnavailable(): Promise<string | undefined> {
+  if ((await findCommand('haproxy')) !== undefined) return undefined;
+  return "the mesh's ingress is off: HAProxy is not installed (apt-get install haproxy, or run npm test once: it installs what the tests need); reach the replicas at their own addresses above";
 }
 
 /** Whether `port` of `host` can be listened on now. */
