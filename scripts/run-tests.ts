@@ -11,16 +11,24 @@
  *   yet (a new one) starts first.
  * - Concurrency: `DABBA_TEST_CONCURRENCY`, default 2 files per core (most files wait on real
  *   processes: containers, etcd, agents; see docs/testing.md "Suite time").
+ * - Node's compile cache (NODE_COMPILE_CACHE) is on for every process the tests start.
  * - Output: each file's report is printed whole when it ends, with its time; then the totals, the
  *   failed files and the slowest files. Exit code 1 if any file failed.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const SEED = 'test/durations.json';
 const CACHE = 'node_modules/.cache/dabba/test-durations.json';
+/**
+ * Node's on-disk compile cache for every Node process of the run (test files, and the `dabba` CLI,
+ * dev, servers and agents they start, which inherit the variable): a CLI start then takes about a
+ * third of the CPU (type stripping and compiling done once per file version). NODE_COMPILE_CACHE
+ * set by the caller wins; NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+ */
+const COMPILE_CACHE = resolve('node_modules/.cache/dabba/compile');
 const COUNTS = ['tests', 'suites', 'pass', 'fail', 'cancelled', 'skipped', 'todo'] as const;
 type Count = (typeof COUNTS)[number];
 
@@ -30,7 +38,10 @@ type Count = (typeof COUNTS)[number];
  * all), so every test runs exactly once. For long files whose top-level blocks are independent.
  * A pattern that matches no test fails the run (a renamed block): fix it here.
  */
-const SPLITS: Record<string, string[]> = {};
+const SPLITS: Record<string, string[]> = {
+  // The newcomer's first hour on each runtime, each on a `dabba dev` of its own: the longest file.
+  'test/e2e/readme-commands.test.ts': ['on the oci runtime'],
+};
 
 /** One process of the run: a file, or one part of a split file. */
 interface Unit {
@@ -123,7 +134,7 @@ function runUnit(unit: Unit): Promise<UnitResult> {
     const started = performance.now();
     const child = spawn(process.execPath, ['--test-reporter=spec', ...unit.args, unit.file], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { DABBA_LOG_LEVEL: 'silent', ...process.env },
+      env: { DABBA_LOG_LEVEL: 'silent', NODE_COMPILE_CACHE: COMPILE_CACHE, ...process.env },
     });
     running.set(name, { started, kill: (s) => child.kill(s) });
     const chunks: Buffer[] = [];
