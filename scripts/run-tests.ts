@@ -41,6 +41,9 @@ type Count = (typeof COUNTS)[number];
 const SPLITS: Record<string, string[]> = {
   // The newcomer's first hour on each runtime, each on a `dabba dev` of its own: the longest file.
   'test/e2e/readme-commands.test.ts': ['on the oci runtime'],
+  // One `dabba dev` per runtime in each.
+  'test/e2e/exec-interactive.test.ts': ['dabba exec -it with containers'],
+  'test/e2e/volumes.test.ts': ['volumes with containers'],
 };
 
 /** One process of the run: a file, or one part of a split file. */
@@ -214,7 +217,7 @@ async function main(): Promise<void> {
   }
   const known = { ...readDurations(SEED), ...readDurations(CACHE) };
   const concurrency = Number(
-    process.env['DABBA_TEST_CONCURRENCY'] ?? Math.max(2, availableParallelism() * 3),
+    process.env['DABBA_TEST_CONCURRENCY'] ?? Math.max(2, availableParallelism() * 2),
   );
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.on(signal, () => {
