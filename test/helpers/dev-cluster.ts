@@ -81,8 +81,15 @@ export class DevCluster {
     const c = new DevCluster(dir, randomUUID());
     c.#args = options.args ?? [];
     if (options.cwd !== undefined) c.#cwd = options.cwd;
-    await options.prepare?.(dir);
-    await c.boot(options.driver ?? 'process');
+    try {
+      await options.prepare?.(dir);
+      await c.boot(options.driver ?? 'process');
+    } catch (e) {
+      // Nobody else holds this cluster yet: a dev that did not come up (or came up too slowly) is
+      // killed with whatever it started, or its pipes would keep the test process alive for good.
+      await c.destroy().catch(() => undefined);
+      throw e;
+    }
     return c;
   }
 
@@ -128,7 +135,8 @@ export class DevCluster {
     this.proc = proc;
     this.#log = '';
     this.url = await new Promise<string>((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error(`dabba dev did not start:\n${this.#log}`)), 30_000);
+      // Generous: on a loaded machine (CI's 2 cores running several test files) dev may take long.
+      const timer = setTimeout(() => reject(new Error(`dabba dev did not start:\n${this.#log}`)), 90_000);
       const onData = (d: Buffer): void => {
         this.#log += d.toString();
         const m = /API at (http:\/\/\S+)/.exec(this.#log);
