@@ -5,7 +5,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { DabbaError, isStorageError } from '../errors/index.ts';
 import { parseRequestTarget, upgradeResponse, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
@@ -30,6 +30,7 @@ import {
 } from '../auth/index.ts';
 import { authRoutes } from './routes/auth.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
+import { ALPN_PROTOCOLS, offerHttp2 } from './http/http2.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { poolRoutes } from './routes/pools.ts';
@@ -338,10 +339,13 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & 
           requestCert: true,
           rejectUnauthorized: false,
           minVersion: 'TLSv1.2',
+          // HTTP/2 for the clients that offer it (many held streams on one connection), else HTTP/1.1.
+          ALPNProtocols: ALPN_PROTOCOLS,
         },
         listener,
       )
     : createServer(options, listener);
+  if (o.pki?.tls) offerHttp2(server as HttpsServer, listener);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     serve(req, upgradeResponse(req, socket), { socket, head });
