@@ -157,7 +157,10 @@ class SimHost {
           resolve();
         });
       });
-      req.on('error', again);
+      req.on('error', (e: Error) => {
+        errors[e.message] = (errors[e.message] ?? 0) + 1;
+        again();
+      });
       req.on('close', again);
       req.end();
     });
@@ -172,6 +175,7 @@ class SimHost {
       this.parentUrl === null ? this.slot : 0,
       this.parentUrl === null ? { authorization: `Bearer ${TOKEN}` } : {},
       (status, res) => {
+        metaStatus[status] = (metaStatus[status] ?? 0) + 1;
         if (status !== 200) res.resume();
         else onEvents(res, (e) => this.apply(e));
       },
@@ -263,6 +267,8 @@ class SimHost {
 }
 
 const failures = { tree: 0, meta: 0, heartbeat: 0 };
+const metaStatus: Record<number, number> = {};
+const errors: Record<string, number> = {};
 const joined = { positioned: 0, ready: 0 };
 const heartbeats = { sent: 0 };
 const hosts = new Map<string, SimHost>();
@@ -311,6 +317,16 @@ process.on('message', (msg: { type: string }) => {
       type: 'state',
       ...joined,
       failures,
+      debug: {
+        metaStatus,
+        errors,
+        failures,
+        waiting: [...hosts.values()].reduce((a, h) => a + h.waiting.length, 0),
+        children: [...hosts.values()].reduce((a, h) => a + h.children.size, 0),
+        notReady: [...hosts.values()].filter((h) => h.parentUrl !== undefined && !h.ready).length,
+        rootish: [...hosts.values()].filter((h) => h.parentUrl === null).length,
+        sessions: sessions.size,
+      },
       heartbeats: heartbeats.sent,
       memory: process.memoryUsage().rss,
     });

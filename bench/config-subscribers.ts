@@ -20,7 +20,7 @@
  * SUBSCRIBERS is not bounded by the open-files limit (20,000 here) as it was over HTTP/1.1.
  *
  *   node bench/config-subscribers.ts [--subscribers 40000] [--workers 8] [--fanout 3] [--changes 5]
- *     [--idle-seconds 30] [--server-log FILE]
+ *     [--idle-seconds 30] [--server-log FILE] [--server-cpu-prof DIR]
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -41,6 +41,8 @@ const { values } = parseArgs({
     'idle-seconds': { type: 'string', default: '30' },
     /** Where the server's log goes (level info); by default it logs warnings, not kept. */
     'server-log': { type: 'string' },
+    /** Writes the server's CPU profile (node --cpu-prof) into this directory when it stops. */
+    'server-cpu-prof': { type: 'string' },
   },
 });
 const SUBS = Number(values.subscribers);
@@ -70,6 +72,9 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; url:
   const child = spawn(
     process.execPath,
     [
+      ...(values['server-cpu-prof'] === undefined
+        ? []
+        : ['--cpu-prof', '--cpu-prof-dir', values['server-cpu-prof']]),
       join(REPO, 'src', 'bin', 'dabba.ts'),
       'server',
       '--data-dir',
@@ -112,6 +117,7 @@ interface WorkerState {
   heartbeats: number;
   memory: number;
   failures: Record<string, number>;
+  debug?: unknown;
 }
 
 class Worker {
@@ -249,6 +255,8 @@ async function main(): Promise<void> {
       const ready = st.reduce((a, s) => a + s.ready, 0);
       const positioned = st.reduce((a, s) => a + s.positioned, 0);
       process.stderr.write(`\r${positioned} positioned, ${ready} with their upstream's snapshot`);
+      if (process.env['SIM_DEBUG'] !== undefined)
+        process.stderr.write(` ${JSON.stringify(st.map((s) => s.debug))}\n`);
       // Stops waiting after BUILD_LIMIT_S: the figures then say how many had joined.
       if (ready >= SUBS || Date.now() - t0 > BUILD_LIMIT_S * 1000) break;
     }
