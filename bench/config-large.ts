@@ -122,6 +122,29 @@ async function transfer(tb: Testbed, out: string, files: string[], n: number): P
   return at.map((t) => t - stored).sort((a, b) => a - b);
 }
 
+/**
+ * Stops the agents with SIGTERM (tb.stop() kills them), so that an agent run with
+ * NODE_OPTIONS=--cpu-prof writes its profile.
+ */
+async function stopAgents(tb: Testbed): Promise<void> {
+  await Promise.all(
+    tb.hosts.map(async (h) => {
+      if (h.pid === undefined) return;
+      const pid = h.pid;
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        return;
+      }
+      await until(
+        'the agent to stop',
+        () => Promise.resolve(cpuSeconds(pid) === 0 || undefined),
+        20_000,
+      ).catch(() => undefined);
+    }),
+  );
+}
+
 async function main(): Promise<void> {
   const out = await mkdtemp(join(tmpdir(), 'dabba-bench-cfglarge-'));
   const tb = await startTestbed({
@@ -218,6 +241,7 @@ async function main(): Promise<void> {
       cpu,
     );
   } finally {
+    await stopAgents(tb);
     await tb.stop();
     await rm(out, { recursive: true, force: true });
   }
