@@ -8,11 +8,14 @@
  * `at`) to each task's file showing it; printed per case the first and last host and the ratio
  * star / tree. Goals: the tree >= 4x faster than the star, and < 5 s to the last host at 1 Gbit/s.
  *
- *   node bench/config-large.ts [--hosts 16] [--size-mb 100] [--rate 1gbit]
+ * Also printed per case: the CPU seconds (utime + stime from /proc) the agents and the server spent
+ * during the transfer, and per agent per 100 MB received, to say what two shared cores allow.
+ *
+ *   node bench/config-large.ts [--hosts 16] [--size-mb 100] [--rate 1gbit] [--fanouts 2,3,0]
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { watch } from 'node:fs';
+import { readdirSync, readFileSync, watch } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +30,8 @@ const { values } = parseArgs({
     hosts: { type: 'string', default: '16' },
     'size-mb': { type: 'string', default: '100' },
     rate: { type: 'string', default: '1gbit' },
+    /** The fan-outs to run, in order (0: the star). */
+    fanouts: { type: 'string', default: '2,3,0' },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -52,6 +57,33 @@ const tbf = (dev: string, ns?: string): void => {
   ];
   execFileSync('tc', ns === undefined ? args : ['-n', ns, ...args]);
 };
+
+/** CPU seconds (user + system) of a process so far; 0 when it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The testbed server's pid: the process whose command line has its data dir. */
+function serverPid(tb: Testbed): number | undefined {
+  const dir = join(tb.stateDir, 'data', 'server');
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes('server') && cmd.includes(dir)) return Number(p);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
 
 async function transfer(tb: Testbed, out: string, files: string[], n: number): Promise<number[]> {
   const f = join(out, `v${n}.bin`);
@@ -88,6 +120,29 @@ async function transfer(tb: Testbed, out: string, files: string[], n: number): P
   }
   const stored = (await status(tb, PATH)).latest.at;
   return at.map((t) => t - stored).sort((a, b) => a - b);
+}
+
+/**
+ * Stops the agents with SIGTERM (tb.stop() kills them), so that an agent run with
+ * NODE_OPTIONS=--cpu-prof writes its profile.
+ */
+async function stopAgents(tb: Testbed): Promise<void> {
+  await Promise.all(
+    tb.hosts.map(async (h) => {
+      if (h.pid === undefined) return;
+      const pid = h.pid;
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        return;
+      }
+      await until(
+        'the agent to stop',
+        () => Promise.resolve(cpuSeconds(pid) === 0 || undefined),
+        20_000,
+      ).catch(() => undefined);
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -143,13 +198,26 @@ async function main(): Promise<void> {
     const rows: (string | number)[][] = [];
     const lastOf = new Map<string, number>();
     let n = 1;
-    for (const [name, fanout] of [
-      ['tree (fan-out 2)', 2],
-      ['tree (fan-out 3)', 3],
-      ['star (fan-out 0)', 0],
-    ] as const) {
+    const cases = values.fanouts.split(',').map((f) => {
+      const fanout = Number(f);
+      return [fanout === 0 ? 'star (fan-out 0)' : `tree (fan-out ${fanout})`, fanout] as const;
+    });
+    const cpu: (string | number)[][] = [];
+    for (const [name, fanout] of cases) {
       await useFanout(tb, PATH, fanout, HOSTS);
+      const spid = serverPid(tb);
+      const agents0 = tb.hosts.map((h) => cpuSeconds(h.pid));
+      const server0 = cpuSeconds(spid);
       const t = await transfer(tb, out, files, ++n);
+      const agents = tb.hosts.map((h, i) => cpuSeconds(h.pid) - (agents0[i] ?? 0));
+      const agentsS = agents.reduce((a, x) => a + x, 0);
+      cpu.push([
+        name,
+        agentsS.toFixed(1),
+        ((agentsS / HOSTS) * (100 / (SIZE / 1024 / 1024))).toFixed(2),
+        Math.max(...agents).toFixed(1),
+        (cpuSeconds(spid) - server0).toFixed(1),
+      ]);
       const last = t.at(-1) ?? 0;
       lastOf.set(name, last);
       rows.push([
@@ -167,7 +235,13 @@ async function main(): Promise<void> {
       ['distribution', 'first host', 'median host', 'last host', 'star / this'],
       rows,
     );
+    table(
+      'CPU seconds during each transfer (agents: all hosts together; per agent per 100 MB received)',
+      ['distribution', 'agents', 'per agent per 100 MB', 'busiest agent', 'server'],
+      cpu,
+    );
   } finally {
+    await stopAgents(tb);
     await tb.stop();
     await rm(out, { recursive: true, force: true });
   }

@@ -8,30 +8,74 @@
  *   (`POST .../heartbeat` with its counters) at the interval the distributor says, jittered;
  * - data: it reads the shard's metadata stream (`GET .../hosts/ID/meta`, `snapshot` then `meta`
  *   events) from its parent — another simulated host, in this process or another — or, as the
- *   root, from the server, and serves the same stream to its own children on this process's HTTP
- *   server. Each host's URL is `http://ADDR:PORT/sim/ID`, so that one listener serves them all.
+ *   root, from the server, and serves the same stream to its own children on this process's
+ *   cleartext HTTP/2 server. Each host's URL is `http://ADDR:PORT/sim/ID` (ADDR: LOCAL, e.g.
+ *   127.0.0.11), so that one listener serves them all.
  *
- * Every connection of this process leaves from its own loopback address (LOCAL, e.g. 127.0.0.11),
- * so that 40,000 streams to one server port do not run out of source ports. Driven by its parent
- * over IPC: `join`, then `versions` (how many hosts have each version, and when each got it).
+ * All of it over HTTP/2, as a real client that offers `h2` gets it from the server's TLS listener:
+ * the hosts' streams and heartbeats to the server share one connection per HOSTS_PER_CONNECTION
+ * hosts, and a child's metadata stream is one of the few connections between two simulators. So
+ * 40,000 subscribers need a few dozen descriptors, not 40,000 (the machine's hard limit is 20,000).
+ * Driven by its parent over IPC: `join`, then `versions` (how many hosts have each version, and
+ * when each got it).
  *
- *   node bench/config-subscribers-sim.ts SERVER TOKEN INDEX COUNT SHARD LOCAL
+ *   node bench/config-subscribers-sim.ts SERVER TOKEN INDEX COUNT SHARD LOCAL CA_FILE
  */
-import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import {
+  connect,
+  createServer,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type Http2ServerResponse,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
 
-const [SERVER = '', TOKEN = '', INDEX = '0', COUNT = '0', SHARD = '0', LOCAL = '127.0.0.1'] =
+const [SERVER = '', TOKEN = '', INDEX = '0', COUNT = '0', SHARD = '0', LOCAL = '127.0.0.1', CA_FILE = ''] =
   process.argv.slice(2);
 const shard = Number(SHARD);
 /** Tree streams being opened at once by this process (a burst of 40,000 overflows the backlog). */
 const JOINING_AT_ONCE = 64;
+/** Simulated hosts per HTTP/2 connection to the server (their tree streams, heartbeats, the root's metadata). */
+const HOSTS_PER_CONNECTION = 5000;
+const ca = CA_FILE === '' ? undefined : readFileSync(CA_FILE);
 
-const streams = new Agent({ keepAlive: false, maxSockets: Infinity, localAddress: LOCAL });
-const calls = new Agent({ keepAlive: true, maxSockets: 64, localAddress: LOCAL });
+/**
+ * HTTP/2 connections, by origin and slot: to the server (TLS, ALPN h2; one per HOSTS_PER_CONNECTION
+ * hosts) and to other simulators' metadata servers (cleartext HTTP/2). Made again when one closes.
+ */
+const sessions = new Map<string, ClientHttp2Session>();
+function session(origin: string, slot: number): ClientHttp2Session {
+  const key = `${origin}#${slot}`;
+  const known = sessions.get(key);
+  if (known !== undefined && !known.closed && !known.destroyed) return known;
+  const s = connect(origin, {
+    maxSessionMemory: 256,
+    settings: { maxConcurrentStreams: 100_000 },
+    ...(ca ? { ca } : {}),
+  });
+  s.on('error', () => undefined);
+  s.once('close', () => sessions.get(key) === s && sessions.delete(key));
+  sessions.set(key, s);
+  return s;
+}
+
+/** A request on the right connection; `res` gets the status, then the stream is read by the caller. */
+function request(
+  url: URL,
+  slot: number,
+  headers: OutgoingHttpHeaders,
+  res: (status: number, stream: ClientHttp2Stream) => void,
+): ClientHttp2Stream {
+  const stream = session(url.origin, slot).request({ ':path': url.pathname + url.search, ...headers });
+  stream.on('response', (h) => res(Number(h[':status']), stream));
+  return stream;
+}
 
 type Sse = { event: string; data: string };
 
 /** Server-sent events from a response, as they come. */
-function onEvents(res: IncomingMessage, fn: (e: Sse) => void): void {
+function onEvents(res: ClientHttp2Stream, fn: (e: Sse) => void): void {
   let buf = '';
   res.setEncoding('utf8');
   res.on('data', (chunk: string) => {
@@ -65,14 +109,16 @@ class SimHost {
   version = 0;
   /** Epoch ms each version arrived. */
   readonly got = new Map<number, number>();
-  readonly children = new Set<ServerResponse>();
-  readonly waiting: ServerResponse[] = [];
-  metaReq: ReturnType<typeof request> | undefined;
+  readonly children = new Set<Http2ServerResponse>();
+  readonly waiting: Http2ServerResponse[] = [];
+  metaReq: ClientHttp2Stream | undefined;
+  readonly slot: number;
   beats = 0;
 
-  constructor(id: string, url: string) {
+  constructor(id: string, url: string, slot: number) {
     this.id = id;
     this.url = url;
+    this.slot = slot;
   }
 
   path(what: string): string {
@@ -92,8 +138,8 @@ class SimHost {
         resolve();
         setTimeout(() => void this.join(), 1000);
       };
-      const req = request(u, { agent: streams, headers: { authorization: `Bearer ${TOKEN}` } }, (res) => {
-        if (res.statusCode !== 200) {
+      const req = request(u, this.slot, { authorization: `Bearer ${TOKEN}` }, (status, res) => {
+        if (status !== 200) {
           res.resume();
           again();
           return;
@@ -110,24 +156,28 @@ class SimHost {
           }
           resolve();
         });
-        res.on('close', again);
       });
-      req.on('error', again);
+      req.on('error', (e: Error) => {
+        errors[e.message] = (errors[e.message] ?? 0) + 1;
+        again();
+      });
+      req.on('close', again);
       req.end();
     });
   }
 
   /** (Re)opens the metadata stream from the parent, or from the server for the root. */
   follow(): void {
-    this.metaReq?.destroy();
+    this.metaReq?.close();
     const base = this.parentUrl ?? SERVER;
     const req = request(
       new URL(`${base}${this.path('meta')}`),
-      { agent: streams, headers: this.parentUrl === null ? { authorization: `Bearer ${TOKEN}` } : {} },
-      (res) => {
-        if (res.statusCode !== 200) res.resume();
+      this.parentUrl === null ? this.slot : 0,
+      this.parentUrl === null ? { authorization: `Bearer ${TOKEN}` } : {},
+      (status, res) => {
+        metaStatus[status] = (metaStatus[status] ?? 0) + 1;
+        if (status !== 200) res.resume();
         else onEvents(res, (e) => this.apply(e));
-        res.on('close', retry);
       },
     );
     // The stream failed or ended (its upstream went, or refused): again, unless replaced since.
@@ -138,6 +188,7 @@ class SimHost {
       setTimeout(() => this.metaReq === undefined && this.follow(), 500);
     };
     req.on('error', retry);
+    req.on('close', retry);
     this.metaReq = req;
     req.end();
   }
@@ -166,7 +217,7 @@ class SimHost {
     for (const child of this.children) child.write(text);
   }
 
-  serve(res: ServerResponse): void {
+  serve(res: Http2ServerResponse): void {
     if (!this.ready) {
       this.waiting.push(res);
       return;
@@ -187,16 +238,9 @@ class SimHost {
     await new Promise<void>((resolve) => {
       const req = request(
         new URL(`${SERVER}${this.path('heartbeat')}`),
-        {
-          method: 'POST',
-          agent: calls,
-          headers: {
-            authorization: `Bearer ${TOKEN}`,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
+        this.slot,
+        { ':method': 'POST', authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        (_status, res) => {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (c: string) => (text += c));
@@ -223,25 +267,30 @@ class SimHost {
 }
 
 const failures = { tree: 0, meta: 0, heartbeat: 0 };
+const metaStatus: Record<number, number> = {};
+const errors: Record<string, number> = {};
 const joined = { positioned: 0, ready: 0 };
 const heartbeats = { sent: 0 };
 const hosts = new Map<string, SimHost>();
 
-const server = createServer((req, res) => {
-  const m = /^\/sim\/([^/]+)\/v1\/configdist\/shards\/\d+\/hosts\/[^/]+\/meta$/.exec(req.url ?? '');
-  const host = m ? hosts.get(decodeURIComponent(m[1] ?? '')) : undefined;
-  if (host === undefined) {
-    res.writeHead(404).end();
-    return;
-  }
-  host.serve(res);
-});
-server.maxConnections = Infinity;
+// The simulated hosts' metadata endpoints, cleartext HTTP/2 (a child's stream is one of a connection's many).
+const server = createServer(
+  { settings: { maxConcurrentStreams: 100_000 }, maxSessionMemory: 256 },
+  (req, res) => {
+    const m = /^\/sim\/([^/]+)\/v1\/configdist\/shards\/\d+\/hosts\/[^/]+\/meta$/.exec(req.url ?? '');
+    const host = m ? hosts.get(decodeURIComponent(m[1] ?? '')) : undefined;
+    if (host === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    host.serve(res);
+  },
+);
 await new Promise<void>((resolve) => server.listen(0, LOCAL, 511, resolve));
 const port = (server.address() as { port: number }).port;
 for (let i = 0; i < Number(COUNT); i++) {
   const id = `sim-${INDEX}-${i}`;
-  hosts.set(id, new SimHost(id, `http://${LOCAL}:${port}/sim/${id}`));
+  hosts.set(id, new SimHost(id, `http://${LOCAL}:${port}/sim/${id}`, Math.floor(i / HOSTS_PER_CONNECTION)));
 }
 
 async function joinAll(): Promise<void> {
@@ -268,6 +317,16 @@ process.on('message', (msg: { type: string }) => {
       type: 'state',
       ...joined,
       failures,
+      debug: {
+        metaStatus,
+        errors,
+        failures,
+        waiting: [...hosts.values()].reduce((a, h) => a + h.waiting.length, 0),
+        children: [...hosts.values()].reduce((a, h) => a + h.children.size, 0),
+        notReady: [...hosts.values()].filter((h) => h.parentUrl !== undefined && !h.ready).length,
+        rootish: [...hosts.values()].filter((h) => h.parentUrl === null).length,
+        sessions: sessions.size,
+      },
       heartbeats: heartbeats.sent,
       memory: process.memoryUsage().rss,
     });

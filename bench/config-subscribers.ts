@@ -15,12 +15,14 @@
  *   sent to the new version's metadata arriving at that host; p50, p99, max over every host and
  *   change. Goal: p99 < 5 s, the server under 1 GB and one core.
  *
- * Each subscriber holds a tree stream to the server: the server needs a descriptor per subscriber,
- * so SUBSCRIBERS is bounded by its open-files limit (`ulimit -n`; raise it beforehand, e.g.
- * `prlimit --nofile=100000 --pid $$`, where the machine allows).
+ * The server serves HTTPS (`--tls`) and the simulators speak HTTP/2 to it (ALPN `h2`, as any
+ * client that offers it): each subscriber's tree stream is a stream of a shared connection, so
+ * SUBSCRIBERS is not bounded by the open-files limit (20,000 here) as it was over HTTP/1.1.
  *
  *   node bench/config-subscribers.ts [--subscribers 40000] [--workers 8] [--fanout 3] [--changes 5]
- *     [--idle-seconds 30] [--server-log FILE]
+ *     [--idle-seconds 30] [--server-log FILE] [--server-cpu-prof DIR]
+ *
+ * SIM_DEBUG=1 prints, every second of the build, each simulator's stream states and errors.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -41,6 +43,8 @@ const { values } = parseArgs({
     'idle-seconds': { type: 'string', default: '30' },
     /** Where the server's log goes (level info); by default it logs warnings, not kept. */
     'server-log': { type: 'string' },
+    /** Writes the server's CPU profile (node --cpu-prof) into this directory when it stops. */
+    'server-cpu-prof': { type: 'string' },
   },
 });
 const SUBS = Number(values.subscribers);
@@ -70,6 +74,9 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; url:
   const child = spawn(
     process.execPath,
     [
+      ...(values['server-cpu-prof'] === undefined
+        ? []
+        : ['--cpu-prof', '--cpu-prof-dir', values['server-cpu-prof']]),
       join(REPO, 'src', 'bin', 'dabba.ts'),
       'server',
       '--data-dir',
@@ -78,6 +85,12 @@ async function startServer(dataDir: string): Promise<{ child: ChildProcess; url:
       '127.0.0.1:0',
       '--config-fanout',
       values.fanout,
+      // HTTPS, so that the simulators get HTTP/2 by ALPN (their streams multiplexed on few connections).
+      '--tls',
+      // One replica on a shared, loaded machine: a renewal late by 3 s (the default 5 s lease) lost
+      // the lease in runs at 40,000, and with it every shard (every join then answered 503).
+      '--lease-ttl',
+      '60s',
     ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -110,15 +123,16 @@ interface WorkerState {
   heartbeats: number;
   memory: number;
   failures: Record<string, number>;
+  debug?: unknown;
 }
 
 class Worker {
   readonly child: ChildProcess;
   #waiters = new Map<string, (m: unknown) => void>();
-  constructor(url: string, token: string, index: number, count: number, shard: number) {
+  constructor(url: string, token: string, index: number, count: number, shard: number, caFile: string) {
     this.child = fork(
       join(import.meta.dirname, 'config-subscribers-sim.ts'),
-      [url, token, String(index), String(count), String(shard), `127.0.0.${10 + index}`],
+      [url, token, String(index), String(count), String(shard), `127.0.0.${10 + index}`, caFile],
       { stdio: 'inherit' },
     );
     this.child.on('message', (m: { type: string }) => {
@@ -227,12 +241,13 @@ async function main(): Promise<void> {
     rows.push([name, s.toFixed(1), `${((100 * (u.cpuS - u0.cpuS)) / s).toFixed(0)}%`, mb(u.rss), mb(u.hwm)]);
   };
   try {
-    const api = new DabbaClient({ addr: url, token, timeoutMs: 120_000 }).configs();
+    const ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    const api = new DabbaClient({ addr: url, token, ca, timeoutMs: 120_000 }).configs();
     await api.put(PATH, content(1), 'first');
     const shard = configShardOf('default', PATH);
     const per = Math.ceil(SUBS / WORKERS);
     for (let i = 0; i < WORKERS; i++) {
-      const w = new Worker(url, token, i, Math.min(per, SUBS - i * per), shard);
+      const w = new Worker(url, token, i, Math.min(per, SUBS - i * per), shard, join(dir, 'ca.crt'));
       workers.push(w);
       await w.waitFor('listening');
     }
@@ -246,6 +261,8 @@ async function main(): Promise<void> {
       const ready = st.reduce((a, s) => a + s.ready, 0);
       const positioned = st.reduce((a, s) => a + s.positioned, 0);
       process.stderr.write(`\r${positioned} positioned, ${ready} with their upstream's snapshot`);
+      if (process.env['SIM_DEBUG'] === '1')
+        process.stderr.write(` ${JSON.stringify(st.map((s) => s.debug))}\n`);
       // Stops waiting after BUILD_LIMIT_S: the figures then say how many had joined.
       if (ready >= SUBS || Date.now() - t0 > BUILD_LIMIT_S * 1000) break;
     }

@@ -5,7 +5,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { DabbaError, isStorageError } from '../errors/index.ts';
 import { parseRequestTarget, upgradeResponse, type Logger } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
@@ -30,6 +30,7 @@ import {
 } from '../auth/index.ts';
 import { authRoutes } from './routes/auth.ts';
 import { sendJson, toErrorBody } from './http/respond.ts';
+import { ALPN_PROTOCOLS, offerHttp2 } from './http/http2.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { poolRoutes } from './routes/pools.ts';
@@ -257,25 +258,33 @@ function lingeringClose(req: IncomingMessage, _res: ServerResponse): void {
 }
 
 /**
+ * Why a request's signal aborts: one shared reason, since `abort()` without one builds a
+ * DOMException (with its stack) per request, a measurable share of the server's CPU at a thousand
+ * heartbeats a second (and 1.3% of the API thread in the scale benchmark). Only `aborted` and the
+ * error's name are ever looked at.
+ */
+const REQUEST_ENDED = new DOMException('the request ended or the server is stopping', 'AbortError');
+
+/**
  * The API server: HTTPS with the replica's certificate when `o.pki.tls`, else plain HTTP. Over TLS a
  * client may present a certificate (host agents do; token clients need not): it is checked against
  * the cluster CA only, and `hostIdentityFromRequest` reads the result. Never crashes on bad input:
  * every error becomes a JSON answer.
  */
-/**
- * The reason a request's signal aborts with once its response is closed: one shared value, since a
- * fresh `AbortError` per request (the default) captured a stack trace each time, 1.3% of the API
- * thread in the scale benchmark. Only `aborted` and the error's name are ever looked at.
- */
-const RESPONSE_CLOSED = new DOMException('the response was closed', 'AbortError');
-
 export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & { router: Router } {
   const router = buildRouter(o);
+  // The requests in progress, aborted together at shutdown. A Set, not one 'abort' listener per
+  // request on `shutdown`: EventTarget scans its listeners on every add, so with tens of thousands
+  // of held streams (config subscribers over HTTP/2) each new request cost a scan of them all.
+  const open = new Set<() => void>();
+  shutdown.addEventListener('abort', () => {
+    for (const abort of open) abort();
+  });
   // Requests and upgrades (interactive exec) take the same path: admission, routing, errors.
   const serve = (req: IncomingMessage, res: ServerResponse, upgrade?: RouteContext['upgrade']): void => {
     const controller = new AbortController();
-    const abort = (): void => controller.abort();
-    shutdown.addEventListener('abort', abort, { once: true });
+    const abort = (): void => controller.abort(REQUEST_ENDED);
+    open.add(abort);
     // A request target that is not a path (an absolute URL with a bad port...) must not throw here:
     // an exception in this listener would take the whole server down.
     const url = parseRequestTarget(req.url) ?? { pathname: '', query: new URLSearchParams() };
@@ -285,8 +294,8 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & 
     // response) adds seven of Node's own, and more than ten on one response draws a
     // MaxListenersExceededWarning.
     res.once('close', () => {
-      controller.abort(RESPONSE_CLOSED);
-      shutdown.removeEventListener('abort', abort);
+      controller.abort(REQUEST_ENDED);
+      open.delete(abort);
       if (timing !== undefined)
         o.metrics!.registry.request(timing.route, res.statusCode, (performance.now() - timing.at) / 1000);
     });
@@ -350,10 +359,13 @@ export function createApiServer(o: ApiOptions, shutdown: AbortSignal): Server & 
           requestCert: true,
           rejectUnauthorized: false,
           minVersion: 'TLSv1.2',
+          // HTTP/2 for the clients that offer it (many held streams on one connection), else HTTP/1.1.
+          ALPNProtocols: ALPN_PROTOCOLS,
         },
         listener,
       )
     : createServer(options, listener);
+  if (o.pki?.tls) offerHttp2(server as HttpsServer, listener);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     serve(req, upgradeResponse(req, socket), { socket, head });

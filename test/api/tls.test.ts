@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
+import { connect } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -173,6 +174,54 @@ describe('HTTPS API and host identity', () => {
     await assert.rejects(asHost.listJobs(), (e) => e instanceof DabbaError && e.code === 'DABBA_E_FORBIDDEN');
     // The join records the address the server will reach the agent at.
     assert.equal((await hostCertificateRecord(t.store, 'j1'))?.address, '127.0.0.1');
+  });
+
+  test('offers HTTP/2 by ALPN: one connection carries a host-certificate request, a token request and a held stream', async () => {
+    const host = await issueHostKeyAndCertificate(t.server.pki.ca, {
+      hostId: 'h2-host',
+      address: '127.0.0.1',
+    });
+    const session = connect(t.server.url, { ca: caPem, cert: host.certPem, key: host.keyPem });
+    session.on('error', () => undefined);
+    closers.push(async () => {
+      session.destroy();
+      await Promise.resolve();
+    });
+    await once(session, 'connect');
+    assert.equal(session.alpnProtocol, 'h2');
+    const ask = (
+      path: string,
+      headers: Record<string, string> = {},
+    ): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const req = session.request({ ':path': path, ...headers });
+        let status = 0;
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('response', (h) => (status = Number(h[':status'])));
+        req.on('data', (c: string) => (body += c));
+        req.on('end', () => resolve({ status, body }));
+        req.on('error', reject);
+        req.end();
+      });
+    // The client certificate, read from the TLS socket under the HTTP/2 session.
+    const who = await ask('/v1/whoami');
+    assert.equal(who.status, 200);
+    assert.deepEqual(JSON.parse(who.body), { kind: 'host', hostId: 'h2-host', via: 'certificate' });
+    assert.equal((await ask('/v1/jobs')).status, 403);
+    // A held server-sent stream (a config shard's metadata, the host's own) on the same connection.
+    const meta = session.request({
+      ':path': '/v1/configdist/shards/0/hosts/h2-host/meta',
+    });
+    meta.setEncoding('utf8');
+    let seen = '';
+    meta.on('data', (c: string) => (seen += c));
+    meta.on('error', () => undefined);
+    await waitFor('the metadata snapshot over HTTP/2', () => seen.includes('event: snapshot'), 60_000);
+    assert.equal(session.closed, false);
+    meta.close();
+    // HTTP/1.1 clients are still served on the same port.
+    assert.equal((await new DabbaClient({ addr: t.server.url, ca: caPem }).health()).ok, true);
   });
 
   test('a host renews only its own certificate, by presenting it', async () => {

@@ -65,6 +65,10 @@ class Download {
 }
 
 const ATTEMPTS = 8;
+/** A content arriving from an upstream is written in runs of this many bytes (or its end). */
+const WRITE_BYTES = 1024 * 1024;
+/** A reader (the host's child) reads the content in pieces of up to this many bytes. */
+const READ_BYTES = 1024 * 1024;
 
 export class ContentCache {
   readonly #o: ContentCacheOptions;
@@ -142,7 +146,7 @@ export class ContentCache {
         if (signal.aborted) return;
         if (pos < d.received) {
           fh ??= await open(d.done ? d.file : d.part, 'r');
-          const buf = Buffer.allocUnsafe(Math.min(d.received - pos, 256 * 1024));
+          const buf = Buffer.allocUnsafe(Math.min(d.received - pos, READ_BYTES));
           const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
           if (bytesRead === 0) throw new DabbaError('DABBA_E_INTERNAL', `content ${meta.digest} shrank`);
           pos += bytesRead;
@@ -241,15 +245,34 @@ export class ContentCache {
           : up.kind === 'fallback'
             ? 'bytesFromFallback'
             : 'bytesFromServer';
+      // Written (and hashed, and offered to readers) in runs of WRITE_BYTES, not chunk by chunk:
+      // a TLS stream comes in chunks of 16-64 KiB, and each write is a round trip through the
+      // thread pool that held up the next read (100 MB was thousands of them per host).
+      let run: Uint8Array[] = [];
+      let runBytes = 0;
+      const flush = async (): Promise<void> => {
+        if (runBytes === 0) return;
+        const bufs = run;
+        const n = runBytes;
+        run = [];
+        runBytes = 0;
+        const { bytesWritten } = await fh.writev(bufs, d.received);
+        if (bytesWritten !== n)
+          throw new DabbaError('DABBA_E_INTERNAL', `wrote ${bytesWritten} of ${n} bytes of ${d.meta.digest}`);
+        // Hashed with what is written, so that a fetch resumed after a failure hashes each byte once.
+        for (const b of bufs) d.hash.update(b);
+        d.received += n;
+        this.#o.stats[counter] += n;
+        d.wake();
+      };
       for await (const chunk of s.body) {
         clearTimeout(timer);
         timer = setTimeout(() => ac.abort(), idleMs);
-        await fh.write(chunk, 0, chunk.length, d.received);
-        d.hash.update(chunk);
-        d.received += chunk.length;
-        this.#o.stats[counter] += chunk.length;
-        d.wake();
+        run.push(chunk);
+        runBytes += chunk.length;
+        if (runBytes >= WRITE_BYTES) await flush();
       }
+      await flush();
       if (d.received < d.meta.size)
         throw new DabbaError('DABBA_E_UNAVAILABLE', `upstream ended ${d.meta.size - d.received} bytes short`);
     } finally {

@@ -31,7 +31,6 @@ function openStream(res: ServerResponse): () => void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-store',
-    connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
   res.write(': config tree\n\n');
