@@ -417,6 +417,27 @@ test('renewals frozen (as under SIGSTOP): the replica stops acting before anyone
   await settled(c.servers, [5, 5, 6], 10_000);
 });
 
+test('a lone replica whose renewals stall (an overloaded process) gets every shard back and schedules again', async (t) => {
+  const c = await cluster(t, ['r1'], { ttl: 1 });
+  await settled(c.servers, [16]);
+  const lone = c.servers[0] as RunningServer;
+  const rec = c.recs[0] as RecordingStore;
+  rec.freezeRenewals();
+  await waitFor('the replica stopped acting', () => lone.replica.ownedShards().length === 0, 10_000, 10);
+  rec.thawRenewals();
+  await waitFor('registered again', () => lone.replica.membership.registrations >= 2, 10_000);
+  await settled(c.servers, [16], 10_000);
+  assert.ok(lone.replica.ownsBroker(), 'the broker shard is back too');
+  const agent = new FakeAgent({ addrs: [lone.url], hostId: 'h1', startDelayMs: 50 });
+  await agent.start();
+  t.after(() => agent.stop());
+  await c.client.putJob('web', rollingJob('web', 2, 'v1'));
+  await waitFor(
+    'web placed after the lease came back',
+    async () => (await c.client.jobTasks('web')).length === 2,
+  );
+});
+
 test('broker duties: one owner trims the events; a stale broker fence trims nothing', async (t) => {
   const c = await cluster(t, ['r1', 'r2', 'r3'], { keepEvents: 20, brokerIntervalMs: 100 });
   await waitFor('one broker', () => c.servers.filter((s) => s.replica.ownsBroker()).length === 1);
