@@ -25,6 +25,7 @@ import {
 } from '../oci/oci-fixture.ts';
 import { waitFor } from '../helpers/dev-cluster.ts';
 import { Tmpfs } from '../helpers/tmpfs.ts';
+import { writerPids } from '../helpers/log-writers.ts';
 
 const avail = await ociAvailable();
 
@@ -35,17 +36,6 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Pids of the log writer serving `stateDir`. */
-async function writerPids(stateDir: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (cmd.some((a) => a.endsWith('log-writer-main.ts')) && cmd.includes(stateDir)) out.push(Number(pid));
-  }
-  return out;
 }
 
 if (!avail.run) reportUnavailable(avail.reason);

@@ -6,10 +6,10 @@
  * a restart in place.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { OciRuntime } from '../../src/runtime/oci/index.ts';
 import { waitFor } from '../helpers/dev-cluster.ts';
+import { writerPids } from '../helpers/log-writers.ts';
 import {
   busyboxSpec,
   ociAvailable,
@@ -21,17 +21,6 @@ import {
 } from './oci-fixture.ts';
 
 const avail = await ociAvailable('crun');
-
-/** Pids of the log writer serving `stateDir`. */
-async function writerPids(stateDir: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (cmd.some((a) => a.endsWith('log-writer-main.ts')) && cmd.includes(stateDir)) out.push(Number(pid));
-  }
-  return out;
-}
 
 async function logText(rt: OciRuntime, id: string, previous = false): Promise<string> {
   const lines: string[] = [];

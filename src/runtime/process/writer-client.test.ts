@@ -4,23 +4,13 @@
  * client that does not ask (the process runtime's) does not keep an idle writer.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sleep } from '../../lib/index.ts';
 import { WriterClient } from './writer-client.ts';
-
-/** Pids of the log writers serving `stateDir`. */
-async function writerPids(stateDir: string): Promise<number[]> {
-  const out: number[] = [];
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    if (cmd.some((a) => a.endsWith('log-writer-main.ts')) && cmd.includes(stateDir)) out.push(Number(pid));
-  }
-  return out;
-}
+import { writerPids } from '../../../test/helpers/log-writers.ts';
 
 /** Waits (generously) until `stateDir` has no writer; false if one is still there after 60 s. */
 async function writerGone(stateDir: string): Promise<boolean> {
