@@ -45,7 +45,6 @@ export function eventRoutes(router: Router, store: Store, events: EventLog): voi
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
-      connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
     const send = (e: DabbaEvent, rev: number): Promise<void> =>

@@ -78,7 +78,6 @@ async function stream(
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-store',
-    connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
   res.write(': watching\n\n');

@@ -104,7 +104,6 @@ export function watchRoutes(router: Router, store: Store): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
-      connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
     res.write(': watching\n\n');
