@@ -43,6 +43,8 @@ export class Decompressed implements AsyncIterable<Buffer> {
   readonly #out: Readable;
   readonly #rawHash = newHash();
   readonly #options: DecompressOptions;
+  /** An error the streams raised while nobody was iterating (thrown by the iteration). */
+  #failed: Error | undefined;
 
   constructor(path: string, compression: Compression, options: DecompressOptions) {
     this.compression = compression;
@@ -56,11 +58,18 @@ export class Decompressed implements AsyncIterable<Buffer> {
     } else {
       this.#out = this.#raw;
     }
+    // The pipe runs ahead of the reader: a small truncated gzip can fail ("unexpected end of file")
+    // before the first read, when no iteration listens yet, and would be an uncaught 'error' that
+    // takes the process down. It is kept here and thrown by the iteration instead.
+    this.#out.on('error', (e) => {
+      this.#failed ??= e;
+    });
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     const limit = this.#options.maxBytes ?? Infinity;
     try {
+      if (this.#failed) throw this.#failed;
       for await (const chunk of this.#out as AsyncIterable<Buffer>) {
         this.bytes += chunk.length;
         if (this.bytes > limit) {
@@ -72,6 +81,9 @@ export class Decompressed implements AsyncIterable<Buffer> {
         if (this.compression !== 'gzip') this.#rawHash.update(chunk);
         yield chunk;
       }
+      // Read through a call: the check before the loop narrowed the field for the compiler.
+      const failed = this.#failure();
+      if (failed !== undefined) throw failed;
     } catch (e) {
       if (e instanceof ImageError) throw e;
       const code = (e as NodeJS.ErrnoException).code ?? '';
@@ -94,6 +106,10 @@ export class Decompressed implements AsyncIterable<Buffer> {
   destroy(): void {
     this.#out.destroy();
     this.#raw.destroy();
+  }
+
+  #failure(): Error | undefined {
+    return this.#failed;
   }
 
   #what(): string {
