@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { readFile, rm, unlink } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ToolResult } from './tool.ts';
 
@@ -130,11 +130,7 @@ export class ForkHelper {
     }
   }
 
-  /**
-   * Reads (if the shell saw them non-empty) the tool's output files, answers, then deletes them:
-   * the deletion is not waited for (each id is used once), so a start's tools (mount, ip, runc)
-   * do not each wait for two or three unlinks through Node's file-system threads.
-   */
+  /** Reads (if the shell saw them non-empty) and deletes the tool's output files. */
   private async collect(
     id: number,
     p: Pending,
@@ -148,9 +144,12 @@ export class ForkHelper {
       hasOut ? readFile(out, 'utf8').catch(() => '') : '',
       hasErr ? readFile(err, 'utf8').catch(() => '') : '',
     ]);
+    await Promise.all([
+      rm(out, { force: true }),
+      rm(err, { force: true }),
+      p.withSync ? rm(join(this.dir, `${id}.c`), { force: true }) : undefined,
+    ]);
     this.finish(id, p, code, stderr, stdout);
-    const files = p.withSync ? [out, err, join(this.dir, `${id}.c`)] : [out, err];
-    for (const f of files) void unlink(f).catch(() => undefined);
   }
 
   private finish(id: number, p: Pending, code: number, stderr: string, stdout = ''): void {
