@@ -11,7 +11,7 @@
  * connection, as Kubernetes' watches are. A plaintext listener (loopback, no TLS) stays HTTP/1.1.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { createServer as createHttp2Server, type Http2Session } from 'node:http2';
+import { createServer as createHttp2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 
@@ -22,10 +22,24 @@ export const ALPN_PROTOCOLS = ['h2', 'http/1.1'];
 const MAX_STREAMS_PER_CONNECTION = 20_000;
 
 /**
+ * An HTTP/2 connection with no open stream is closed (GOAWAY, then the socket) after this long
+ * without a frame. HTTP/1.1's idle keep-alive connections close after 5 s; a multiplexed one is worth
+ * keeping longer, but not forever: each holds a socket, a TLS session and up to `maxSessionMemory`.
+ * A connection holding a stream (a watch, a config tree's control stream) stays however quiet.
+ */
+const IDLE_SESSION_MS = 60_000;
+
+export interface Http2Options {
+  /** Idle time after which a connection with no open stream is closed (ms, default 60,000). */
+  idleSessionMs?: number;
+}
+
+/**
  * Makes `server` (an HTTPS server created with `ALPNProtocols: ALPN_PROTOCOLS`) serve HTTP/2 to the
  * connections that chose `h2`, with `listener`. Its `closeAllConnections` ends those sessions too.
  */
-export function offerHttp2(server: HttpsServer, listener: RequestListener): void {
+export function offerHttp2(server: HttpsServer, listener: RequestListener, o: Http2Options = {}): void {
+  const idleMs = o.idleSessionMs ?? IDLE_SESSION_MS;
   const h2 = createHttp2Server(
     {
       settings: { maxConcurrentStreams: MAX_STREAMS_PER_CONNECTION },
@@ -41,6 +55,19 @@ export function offerHttp2(server: HttpsServer, listener: RequestListener): void
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     session.on('error', () => session.destroy());
+    let open = 0;
+    // 'timeout' comes after `idleMs` without a frame either way (and again after the next quiet
+    // stretch); the timer is started again when the last stream ends, which is not a frame here.
+    session.on('timeout', () => {
+      if (open === 0) session.close();
+    });
+    session.setTimeout(idleMs);
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      open++;
+      stream.once('close', () => {
+        if (--open === 0 && !session.closed) session.setTimeout(idleMs);
+      });
+    });
   });
   const http1 = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
   server.removeAllListeners('secureConnection');
