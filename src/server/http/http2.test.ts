@@ -7,12 +7,33 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { createClusterCa, issueServerCertificate, openClusterCa } from '../../auth/index.ts';
+import { closeHttp } from '../start/listen.ts';
 import { ALPN_PROTOCOLS, offerHttp2 } from './http2.ts';
 
 const IDLE_MS = 300;
+
+/** An HTTPS server with HTTP/2 offered (`/hold` holds its stream open, as a watch does). */
+async function h2Server(): Promise<{ server: Server; url: string }> {
+  const made = await createClusterCa();
+  const ca = openClusterCa(made.certPem, made.keyPem);
+  const cert = await issueServerCertificate(ca, { names: [] });
+  const server = createServer({ cert: cert.certPem, key: cert.keyPem, ALPNProtocols: ALPN_PROTOCOLS });
+  offerHttp2(
+    server,
+    (req, res) => {
+      if (req.url === '/hold') res.writeHead(200).write('held\n');
+      else res.end('ok');
+    },
+    { idleSessionMs: IDLE_MS },
+  );
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
 
 describe('HTTP/2 idle connections', () => {
   let server: Server;
@@ -20,22 +41,7 @@ describe('HTTP/2 idle connections', () => {
   const sessions: ClientHttp2Session[] = [];
 
   before(async () => {
-    const made = await createClusterCa();
-    const ca = openClusterCa(made.certPem, made.keyPem);
-    const cert = await issueServerCertificate(ca, { names: [] });
-    server = createServer({ cert: cert.certPem, key: cert.keyPem, ALPNProtocols: ALPN_PROTOCOLS });
-    offerHttp2(
-      server,
-      (req, res) => {
-        // `/hold` answers its headers and then holds the stream open (a watch); the rest answer.
-        if (req.url === '/hold') res.writeHead(200).write('held\n');
-        else res.end('ok');
-      },
-      { idleSessionMs: IDLE_MS },
-    );
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, url } = await h2Server());
   });
 
   after(async () => {
@@ -88,4 +94,29 @@ describe('HTTP/2 idle connections', () => {
     held.close();
     await once(s, 'close');
   });
+});
+
+test('a TLS handshake that ends after the server began to close does not keep the close waiting', async () => {
+  const { server, url } = await h2Server();
+  const port = Number(new URL(url).port);
+  // A connection accepted before the close, whose handshake (and held stream) come after it.
+  const tcp = connectTcp(port, '127.0.0.1');
+  tcp.on('error', () => undefined);
+  await once(tcp, 'connect');
+  const closing = closeHttp(server);
+  const s = connect(url, {
+    createConnection: () => tlsConnect({ socket: tcp, ALPNProtocols: ['h2'], rejectUnauthorized: false }),
+  });
+  s.on('error', () => undefined);
+  try {
+    const held = s.request({ ':path': '/hold' });
+    held.on('error', () => undefined);
+    // Before the fix the close waited for that session as long as it held its stream: forever.
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('hung'), 30_000)));
+    assert.equal(await Promise.race([closing.then(() => 'closed'), hung]), 'closed');
+    clearTimeout(timer);
+  } finally {
+    s.destroy();
+  }
 });

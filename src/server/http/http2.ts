@@ -72,6 +72,12 @@ export function offerHttp2(server: HttpsServer, listener: RequestListener, o: Ht
   const http1 = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
   server.removeAllListeners('secureConnection');
   server.on('secureConnection', (socket: TLSSocket) => {
+    // A handshake that ends after the server began to close: `closeAllConnections` has already
+    // run, and a session made now (a client holding a stream) would keep `close` waiting forever.
+    if (!server.listening) {
+      socket.destroy();
+      return;
+    }
     if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
     else for (const l of http1) l.call(server, socket);
   });
