@@ -265,6 +265,9 @@ export class Testbed {
       ...this.agentArgs,
     ];
     for (const [k, v] of Object.entries(h.labels)) args.push('--label', `${k}=${v}`);
+    // Every host of the testbed shares this machine's /proc: the first records host history, the
+    // others would sample the same processes again (each host's sampler reads all of them).
+    if (i > 0 && !this.agentArgs.includes('--host-history')) args.push('--host-history', 'off');
     if (this.#meshPorts !== undefined) args.push('--mesh-ports', String(this.#meshPorts));
     const offset = fileSize(h.logFile);
     const fd = openSync(h.logFile, 'a');

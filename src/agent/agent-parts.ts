@@ -25,7 +25,8 @@ export function newHostHistory(
   o: {
     hostId: string;
     dataDir: string;
-    hostHistory?: false | Pick<HostHistoryOptions, 'intervalMs' | 'budgetBytes' | 'maxAgeMs' | 'dir'>;
+    hostHistory?:
+      false | Partial<Pick<HostHistoryOptions, 'intervalMs' | 'budgetBytes' | 'maxAgeMs' | 'dir'>>;
   },
   runners: Map<string, TaskRunner>,
   logger: Logger,

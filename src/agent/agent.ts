@@ -63,7 +63,7 @@ export interface AgentOptions {
    */
   imageBudget?: { bytes: number; intervalMs?: number };
   /** Host history (atop style) in DATA_DIR/host-history: on by default; false turns it off. */
-  hostHistory?: false | Pick<HostHistoryOptions, 'intervalMs' | 'budgetBytes' | 'maxAgeMs' | 'dir'>;
+  hostHistory?: false | Partial<Pick<HostHistoryOptions, 'intervalMs' | 'budgetBytes' | 'maxAgeMs' | 'dir'>>;
   /** Counter collection (docs/telemetry.md): interval (default 10 s; 0: off) and spool budget. */
   metrics?: MetricsCollectionOptions;
   /**

@@ -408,6 +408,7 @@ export const daemons: Daemons = {
         : {}),
       ...(o.watermark ? { watermark: o.watermark } : {}),
       ...(o.metrics ? { metrics: o.metrics } : {}),
+      ...(o.hostHistory === undefined ? {} : { hostHistory: o.hostHistory }),
       ...meshOption(o.meshPortBase, runtime, o.advertise, logger),
     });
     const daemon: Daemon = {

@@ -76,6 +76,8 @@ export interface AgentDaemonOptions {
   metrics?: { intervalMs: number; spoolBytes?: number };
   /** The mesh's proxy on this host, its listeners from this port (docs/mesh.md). */
   meshPortBase?: number;
+  /** Host history (docs/host-history.md): the time between samples, or false for none. */
+  hostHistory?: false | { intervalMs: number };
 }
 export interface Daemon {
   url: string;

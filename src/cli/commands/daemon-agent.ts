@@ -11,6 +11,8 @@ import {
   parseWatermark,
   parseImageBudget,
   parseMetrics,
+  parseHostHistory,
+  HOST_HISTORY_HELP,
   METRICS_INTERVAL_HELP,
   METRICS_SPOOL_HELP,
   MIN_FREE_PERCENT_HELP,
@@ -44,6 +46,7 @@ interface AgentFlags {
   cpu?: string;
   memory?: string;
   caPin?: string;
+  hostHistory?: string;
 }
 
 /** Registers `dabba agent`. */
@@ -99,6 +102,7 @@ export function agentCommand(program: Command, ctx: CliContext): void {
     .option('--metrics-interval <dur>', METRICS_INTERVAL_HELP, '10s')
     .option('--metrics-spool <size>', METRICS_SPOOL_HELP, '64Mi')
     .option('--mesh-ports <port>', MESH_PORTS_HELP)
+    .option('--host-history <interval>', HOST_HISTORY_HELP, '5s')
     .action((opts: AgentFlags) => runAgent(ctx, opts));
 }
 
@@ -128,6 +132,7 @@ async function runAgent(ctx: CliContext, opts: AgentFlags): Promise<void> {
       ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),
       ...(opts.caPin === undefined ? {} : { caPin: opts.caPin }),
       ...parseMeshPorts(opts.meshPorts),
+      ...parseHostHistory(opts.hostHistory),
     },
     ctx.signal,
   );

@@ -109,6 +109,19 @@ export function parseMetrics(
   return { metrics: { intervalMs: d.ms, spoolBytes: size.bytes } };
 }
 
+/** `--host-history 5s|off`: the time between host-history samples, or none. */
+export function parseHostHistory(v: string | undefined): { hostHistory?: false | { intervalMs: number } } {
+  if (v === undefined) return {};
+  if (v === 'off') return { hostHistory: false };
+  const d = parseDuration(v);
+  if (!d.ok) throw new CliError(`--host-history: ${d.error} (or off)`, EXIT.USAGE);
+  if (d.ms < 1000) throw new CliError('--host-history must be at least 1s (or off)', EXIT.USAGE);
+  return { hostHistory: { intervalMs: d.ms } };
+}
+
+export const HOST_HISTORY_HELP =
+  'time between host-history samples (the host and its busiest processes, kept in DATA_DIR/host-history), or off';
+
 export const METRICS_INTERVAL_HELP =
   "how often the agent collects the host's figures and its tasks' counters (0: off)";
 export const METRICS_SPOOL_HELP =
