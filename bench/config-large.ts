@@ -9,7 +9,8 @@
  * star / tree. Goals: the tree >= 4x faster than the star, and < 5 s to the last host at 1 Gbit/s.
  *
  * Also printed per case: the CPU seconds (utime + stime from /proc) the agents and the server spent
- * during the transfer, and per agent per 100 MB received, to say what two shared cores allow.
+ * during the transfer, and per agent per 100 MB received, to say what two shared cores allow; and
+ * what the agents spend as long with nothing to distribute (measured over 10 s before the cases).
  *
  *   node bench/config-large.ts [--hosts 16] [--size-mb 100] [--rate 1gbit] [--fanouts 2,3,0]
  */
@@ -68,6 +69,18 @@ function cpuSeconds(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * What the agents spend with nothing to distribute (heartbeats, log polling...), CPU seconds per
+ * second, all together over 10 s: the part of each case's CPU that is not the transfer's.
+ */
+async function idleCpuRate(tb: Testbed): Promise<number> {
+  const before = tb.hosts.map((h) => cpuSeconds(h.pid));
+  const at = performance.now();
+  await new Promise((r) => setTimeout(r, 10_000));
+  const used = tb.hosts.reduce((a, h, i) => a + cpuSeconds(h.pid) - (before[i] ?? 0), 0);
+  return used / ((performance.now() - at) / 1000);
 }
 
 /** The testbed server's pid: the process whose command line has its data dir. */
@@ -203,12 +216,15 @@ async function main(): Promise<void> {
       return [fanout === 0 ? 'star (fan-out 0)' : `tree (fan-out ${fanout})`, fanout] as const;
     });
     const cpu: (string | number)[][] = [];
+    const idleRate = await idleCpuRate(tb);
     for (const [name, fanout] of cases) {
       await useFanout(tb, PATH, fanout, HOSTS);
       const spid = serverPid(tb);
       const agents0 = tb.hosts.map((h) => cpuSeconds(h.pid));
       const server0 = cpuSeconds(spid);
+      const caseAt = performance.now();
       const t = await transfer(tb, out, files, ++n);
+      const caseS = (performance.now() - caseAt) / 1000;
       const agents = tb.hosts.map((h, i) => cpuSeconds(h.pid) - (agents0[i] ?? 0));
       const agentsS = agents.reduce((a, x) => a + x, 0);
       cpu.push([
@@ -217,6 +233,7 @@ async function main(): Promise<void> {
         ((agentsS / HOSTS) * (100 / (SIZE / 1024 / 1024))).toFixed(2),
         Math.max(...agents).toFixed(1),
         (cpuSeconds(spid) - server0).toFixed(1),
+        (idleRate * caseS).toFixed(1),
       ]);
       const last = t.at(-1) ?? 0;
       lastOf.set(name, last);
@@ -237,7 +254,7 @@ async function main(): Promise<void> {
     );
     table(
       'CPU seconds during each transfer (agents: all hosts together; per agent per 100 MB received)',
-      ['distribution', 'agents', 'per agent per 100 MB', 'busiest agent', 'server'],
+      ['distribution', 'agents', 'per agent per 100 MB', 'busiest agent', 'server', 'agents idle as long'],
       cpu,
     );
   } finally {

@@ -61,7 +61,10 @@ export class DabbaClient extends StreamMethods {
 
   /** Configs (`dabba config`): see configs.ts. */
   configs(): ConfigApi {
-    return configApi((method, path, opts) => this.request(method, this.namespaced(path), opts));
+    return configApi(
+      (method, path, opts) => this.request(method, this.namespaced(path), opts),
+      (path, opts) => this.requestStream(this.namespaced(path), opts),
+    );
   }
 
   /** Dashboards (`/v1/boards`): see boards.ts. */

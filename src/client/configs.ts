@@ -5,6 +5,7 @@
 import { DabbaError } from '../errors/index.ts';
 import type { ConfigStatusView, ConfigVersion, PutConfigResult } from '../model/index.ts';
 import { errorFromBody, parseResponse } from './responses.ts';
+import type { StreamAnswer } from './tls.ts';
 
 /** What DabbaClient lends: a request (namespaced as the client is) and its raw response. */
 export type ConfigTransport = (
@@ -18,6 +19,12 @@ export type ConfigTransport = (
     stream?: boolean;
   },
 ) => Promise<Response>;
+
+/** A GET whose body is read as it arrives (DabbaClient's requestStream, namespaced). */
+export type ConfigStreamTransport = (
+  path: string,
+  opts: { headers?: Record<string, string>; signal?: AbortSignal },
+) => Promise<StreamAnswer>;
 
 export interface ConfigContent {
   version: number;
@@ -46,7 +53,7 @@ const seg = (path: string): string => `/v1/configs/${encodeURIComponent(path)}`;
 const withVersion = (url: string, version?: number): string =>
   version === undefined ? url : `${url}?version=${version}`;
 
-export function configApi(send: ConfigTransport): ConfigApi {
+export function configApi(send: ConfigTransport, sendStream: ConfigStreamTransport): ConfigApi {
   const json = async <T>(method: string, path: string, body?: unknown): Promise<T> =>
     (await parseResponse(await send(method, path, body === undefined ? {} : { body }))) as T;
   const stream = async (
@@ -54,12 +61,11 @@ export function configApi(send: ConfigTransport): ConfigApi {
     opts: { version?: number; offset?: number; signal?: AbortSignal },
   ): Promise<{ version: number; digest: string; size: number; body: AsyncIterable<Uint8Array> }> => {
     const offset = opts.offset ?? 0;
-    const res = await send('GET', withVersion(`${seg(path)}/content`, opts.version), {
-      stream: true,
+    const res = await sendStream(withVersion(`${seg(path)}/content`, opts.version), {
       ...(offset > 0 ? { headers: { range: `bytes=${offset}-` } } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const text = await res.text();
       let body: unknown = text;
       try {
@@ -70,14 +76,13 @@ export function configApi(send: ConfigTransport): ConfigApi {
       throw errorFromBody(body, res.status);
     }
     if (offset > 0 && res.status !== 206) {
-      await res.body?.cancel();
+      await res.discard();
       throw new DabbaError('DABBA_E_INTERNAL', `the server ignored the range request for config ${path}`);
     }
-    if (!res.body) throw new DabbaError('DABBA_E_INTERNAL', `config ${path}: empty answer`);
     return {
-      version: Number(res.headers.get('x-dabba-config-version') ?? 0),
-      digest: res.headers.get('x-dabba-config-digest') ?? '',
-      size: offset + Number(res.headers.get('content-length') ?? 0),
+      version: Number(res.header('x-dabba-config-version') ?? 0),
+      digest: res.header('x-dabba-config-digest') ?? '',
+      size: offset + Number(res.header('content-length') ?? 0),
       body: res.body,
     };
   };

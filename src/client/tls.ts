@@ -4,7 +4,7 @@
  * is no way to skip verification.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { Agent } from 'undici';
+import { Agent, request as undiciRequest } from 'undici';
 import { DabbaError } from '../errors/index.ts';
 
 export interface ClientTls {
@@ -41,6 +41,45 @@ export function withDispatcher(init: RequestInit, dispatcher: Agent | undefined)
 }
 
 export { certificateErrorCode, untrustedServerError } from './tls-errors.ts';
+
+/** The answer of `getStream`: status, headers and a body read as it arrives. */
+export interface StreamAnswer {
+  status: number;
+  header(name: string): string | undefined;
+  body: AsyncIterable<Uint8Array>;
+  /** The whole body as text (an error's JSON). */
+  text(): Promise<string>;
+  /** Drops the body (nothing of it will be read). */
+  discard(): Promise<void>;
+}
+
+/**
+ * A GET whose body is a Node stream (undici's `request`) instead of fetch's web stream: for large
+ * bodies (config contents, 100 MB and more) fetch's byte stream cost a promise, a wrapper and a
+ * garbage-collected chunk per piece, a good part of a host's CPU per content.
+ */
+export async function getStream(
+  url: string,
+  o: { headers: Record<string, string>; signal?: AbortSignal },
+  dispatcher: Agent | undefined,
+): Promise<StreamAnswer> {
+  const r = await undiciRequest(url, {
+    method: 'GET',
+    headers: o.headers,
+    ...(o.signal === undefined ? {} : { signal: o.signal }),
+    ...(dispatcher === undefined ? {} : { dispatcher }),
+  });
+  return {
+    status: r.statusCode,
+    header: (name) => {
+      const v = r.headers[name.toLowerCase()];
+      return Array.isArray(v) ? v[0] : v;
+    },
+    body: r.body,
+    text: () => r.body.text(),
+    discard: () => r.body.dump(),
+  };
+}
 
 /** `sha256:` and the hex SHA-256 of a certificate's DER public key (what a CA pin names). */
 export function certificatePin(pem: string): string {

@@ -9,10 +9,12 @@ import { errorFromBody, parseResponse } from './responses.ts';
 import { readSse } from './sse.ts';
 import {
   certificateErrorCode,
+  getStream,
   tlsDispatcher,
   untrustedServerError,
   withDispatcher,
   type ClientTls,
+  type StreamAnswer,
 } from './tls.ts';
 
 export interface ClientOptions {
@@ -118,15 +120,12 @@ export class ClientTransport {
   }
 
   /** One request, failed over between the servers (not for uploads, which can be sent once). */
-  protected async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
-    let lastError: unknown;
-    for (let i = 0; i < this.addrs.length; i++) {
-      const idx = (this.#current + i) % this.addrs.length;
-      const base = this.addrs[idx] ?? '';
-      const signals: AbortSignal[] = [];
-      if (opts.signal) signals.push(opts.signal);
-      if (!opts.stream) signals.push(AbortSignal.timeout(this.#timeoutMs));
-      try {
+  protected request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+    return this.#failover(
+      (base) => {
+        const signals: AbortSignal[] = [];
+        if (opts.signal) signals.push(opts.signal);
+        if (!opts.stream) signals.push(AbortSignal.timeout(this.#timeoutMs));
         const init: RequestInit & { duplex?: 'half' } = { method, signal: AbortSignal.any(signals) };
         if (opts.body !== undefined) {
           init.body = JSON.stringify(opts.body);
@@ -141,15 +140,65 @@ export class ClientTransport {
           ...(init.headers as Record<string, string> | undefined),
           ...opts.headers,
         });
-        const res = await fetch(base + path, withDispatcher(init, this.#dispatcher));
-        if (res.status === 503 && i < this.addrs.length - 1) {
-          await res.body?.cancel();
-          continue;
-        }
+        return fetch(base + path, withDispatcher(init, this.#dispatcher));
+      },
+      async (res) => {
+        if (res.status !== 503) return false;
+        await res.body?.cancel();
+        return true;
+      },
+      opts.signal,
+    );
+  }
+
+  /**
+   * A GET whose body is read as it arrives, as a Node stream where there is one (tls.ts's
+   * `getStream`: far less work per chunk than fetch's web stream, for contents of 100 MB and more).
+   */
+  protected requestStream(
+    path: string,
+    opts: { headers?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<StreamAnswer> {
+    return this.#failover(
+      (base) =>
+        getStream(
+          base + path,
+          {
+            headers: this.requestHeaders(opts.headers),
+            ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+          },
+          this.#dispatcher,
+        ),
+      async (a) => {
+        if (a.status !== 503) return false;
+        await a.discard();
+        return true;
+      },
+      opts.signal,
+    );
+  }
+
+  /**
+   * Tries the servers from the one that answered last: the first answer that is not `busy` (a 503,
+   * while another server is left to try) is kept. An error goes on to the next server, except when
+   * the caller aborted or the server's certificate cannot be verified (said with what to fix).
+   */
+  async #failover<T>(
+    attempt: (base: string) => Promise<T>,
+    busy: (answer: T) => Promise<boolean>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    let lastError: unknown;
+    for (let i = 0; i < this.addrs.length; i++) {
+      const idx = (this.#current + i) % this.addrs.length;
+      const base = this.addrs[idx] ?? '';
+      try {
+        const answer = await attempt(base);
+        if (i < this.addrs.length - 1 && (await busy(answer))) continue;
         this.#current = idx;
-        return res;
+        return answer;
       } catch (e) {
-        if (opts.signal?.aborted) throw e;
+        if (signal?.aborted) throw e;
         const tlsCode = certificateErrorCode(e);
         // A server that cannot be verified is not failed over from silently: say what to fix.
         if (tlsCode !== undefined) throw untrustedServerError(base, tlsCode, this.#tls.ca !== undefined, e);
