@@ -35,6 +35,58 @@ export interface ContentCacheOptions {
   idleMs?: number;
 }
 
+/**
+ * A few buffers of READ_BYTES reused for one child's reads: `take` waits until one is given back
+ * (or the signal aborts), `give` returns the one a piece was read into.
+ */
+export class ReadBuffers {
+  readonly #free: Buffer[] = [];
+  readonly #mine = new Map<ArrayBufferLike, Buffer>();
+  readonly #count: number;
+  readonly #signal: AbortSignal;
+  #waiter: (() => void) | undefined;
+
+  /** Up to `count` buffers, made as they are first needed. */
+  constructor(count: number, signal: AbortSignal) {
+    this.#count = count;
+    this.#signal = signal;
+    signal.addEventListener('abort', () => this.#wake(), { once: true });
+  }
+
+  /** Whether a content of `bytes` is worth reading into reused buffers (more than one piece). */
+  static worthFor(bytes: number): boolean {
+    return bytes > READ_BYTES;
+  }
+
+  async take(): Promise<Buffer> {
+    for (;;) {
+      this.#signal.throwIfAborted();
+      const b = this.#free.pop();
+      if (b !== undefined) return b;
+      if (this.#mine.size < this.#count) {
+        const made = Buffer.allocUnsafe(READ_BYTES);
+        this.#mine.set(made.buffer, made);
+        return made;
+      }
+      await new Promise<void>((resolve) => (this.#waiter = resolve));
+    }
+  }
+
+  /** Gives back the buffer `piece` was read into (a piece of one of these, else nothing). */
+  give(piece: Uint8Array): void {
+    const b = this.#mine.get(piece.buffer);
+    if (b === undefined || this.#free.includes(b)) return;
+    this.#free.push(b);
+    this.#wake();
+  }
+
+  #wake(): void {
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.();
+  }
+}
+
 class Download {
   readonly meta: ConfigMeta;
   received = 0;
@@ -136,8 +188,17 @@ export class ContentCache {
     return d.file;
   }
 
-  /** The content from `offset` on, as it arrives (for a child). */
-  async *read(meta: ConfigMeta, offset: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+  /**
+   * The content from `offset` on, as it arrives (for a child). With `buffers` each piece is read into
+   * one of them, which the caller gives back once it is done with the piece (a child's socket has
+   * written it): a new 1 MiB buffer per piece was most of a forwarding host's garbage collection.
+   */
+  async *read(
+    meta: ConfigMeta,
+    offset: number,
+    signal: AbortSignal,
+    buffers?: ReadBuffers,
+  ): AsyncGenerator<Buffer> {
     const d = this.get(meta);
     let fh: FileHandle | undefined;
     try {
@@ -146,8 +207,12 @@ export class ContentCache {
         if (signal.aborted) return;
         if (pos < d.received) {
           fh ??= await open(d.done ? d.file : d.part, 'r');
-          const buf = Buffer.allocUnsafe(Math.min(d.received - pos, READ_BYTES));
-          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+          const buf =
+            buffers === undefined
+              ? Buffer.allocUnsafe(Math.min(d.received - pos, READ_BYTES))
+              : await buffers.take();
+          const want = Math.min(d.received - pos, buf.length);
+          const { bytesRead } = await fh.read(buf, 0, want, pos);
           if (bytesRead === 0) throw new DabbaError('DABBA_E_INTERNAL', `content ${meta.digest} shrank`);
           pos += bytesRead;
           this.#o.stats.bytesServed += bytesRead;

@@ -11,10 +11,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { messageOf } from '../../errors/index.ts';
 import { drained } from '../../lib/write-chunk.ts';
 import { configShardOf, type ConfigMeta } from '../../model/index.ts';
+import { ReadBuffers } from './content-cache.ts';
 import type { Distribution } from './distribution.ts';
 
 /** How long a child's request waits for this host to know the shard or the version it asks for. */
 const WAIT_MS = 15_000;
+/** Read buffers per child's content stream (see ContentCache.read). */
+const READ_BUFFERS = 4;
 
 function fail(res: ServerResponse, status: number, code: string, message: string): void {
   if (res.headersSent) {
@@ -111,9 +114,13 @@ async function serveContent(
     ...(range ? { 'content-range': `bytes ${offset}-${meta.size - 1}/${meta.size}` } : {}),
   });
   const signal = closed(res);
+  // A large content's pieces are read into a few buffers, each reused once the socket has written it.
+  const buffers = ReadBuffers.worthFor(meta.size - offset)
+    ? new ReadBuffers(READ_BUFFERS, signal)
+    : undefined;
   try {
-    for await (const chunk of dist.cache.read(meta, offset, signal)) {
-      if (!res.write(chunk)) await drained(res);
+    for await (const chunk of dist.cache.read(meta, offset, signal, buffers)) {
+      if (!res.write(chunk, () => buffers?.give(chunk))) await drained(res);
       if (signal.aborted) return;
     }
     res.end();
