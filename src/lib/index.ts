@@ -1,6 +1,7 @@
 export * from './abort.ts';
 export * from './accept-errors.ts';
 export * from './backoff.ts';
+export * from './change-watch.ts';
 export * from './clock.ts';
 export * from './disk-monitor.ts';
 export * from './disk-space.ts';

@@ -2,9 +2,8 @@
  * Reads conmon's k8s-file logs (CRI format): "TIMESTAMP STREAM P|F TEXT" per line, where P marks a
  * partial line continued by the next record of the same stream and F a full (final) one.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { sleep } from '../../lib/index.ts';
+import { ChangeWatch } from '../../lib/index.ts';
 import type { LogLine, LogReadOptions, LogStream } from '../runtime.ts';
 
 export interface CriRecord {
@@ -77,8 +76,7 @@ export async function* readCriLog(
   const assembler = new LineAssembler();
   let offset = 0;
   let rest = '';
-  let watcher: FSWatcher | undefined;
-  let wake: (() => void) | undefined;
+  let changes: ChangeWatch | undefined;
   const tail = options.tail;
   const backlog: LogLine[] = [];
   let initial = true;
@@ -122,6 +120,7 @@ export async function* readCriLog(
   try {
     for (;;) {
       if (signal?.aborted) return;
+      if (changes) changes.changed = false;
       const lines = await readMore();
       if (initial) {
         backlog.push(...lines);
@@ -143,22 +142,11 @@ export async function* readCriLog(
         yield* assembler.flush();
         return;
       }
-      if (!watcher) {
-        try {
-          watcher = watch(path, () => wake?.());
-        } catch {
-          // The file may not exist yet: poll.
-        }
-      }
-      const ctl = new AbortController();
-      const onAbort = (): void => ctl.abort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      wake = () => ctl.abort();
-      await sleep(250, ctl.signal);
-      signal?.removeEventListener('abort', onAbort);
-      wake = undefined;
+      // The file may not exist yet: polled until it can be watched.
+      if (!changes?.watching) changes = new ChangeWatch(path);
+      await changes.wait(250, signal);
     }
   } finally {
-    watcher?.close();
+    changes?.close();
   }
 }

@@ -3,10 +3,9 @@
  * (opened O_APPEND), rotated here by copy-truncate into NAME.log.1 (newest) .. NAME.log.K.
  * Reading: everything or the last N lines per stream, and following across rotations.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { copyFile, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { sleep } from '../../lib/index.ts';
+import { ChangeWatch } from '../../lib/index.ts';
 import type { LogLine, LogStream } from '../runtime.ts';
 import { LineSplitter } from './line-splitter.ts';
 import { Mutex } from './mutex.ts';
@@ -197,7 +196,7 @@ export class TaskLogs {
           if (rest !== undefined) yield { stream: c.stream, text: rest };
         }
       }
-      await changes.wait(signal);
+      await changes.wait(changes.watching ? FOLLOW_WATCHED_MS : FOLLOW_POLL_MS, signal);
     }
   }
 
@@ -287,46 +286,5 @@ export class TaskLogs {
     const rest = splitter.flush();
     if (rest !== undefined) lines.push(rest);
     return lines.slice(-n);
-  }
-}
-
-/** Wakes a follower when a file in its log directory changes; polls when the directory cannot be watched. */
-class ChangeWatch {
-  /** Set by a change; cleared by the follower before each read. */
-  changed = false;
-  #watcher: FSWatcher | undefined;
-  #wake: (() => void) | undefined;
-
-  constructor(dir: string) {
-    try {
-      this.#watcher = watch(dir, () => {
-        this.changed = true;
-        this.#wake?.();
-      });
-      this.#watcher.on('error', () => this.close());
-    } catch {
-      // No watch (the directory is gone, or no inotify instances left): poll.
-    }
-  }
-
-  /** Until a change (or the longest pause), unless one came since the last read. */
-  async wait(signal: AbortSignal | undefined): Promise<void> {
-    if (this.#watcher === undefined) return sleep(FOLLOW_POLL_MS, signal);
-    if (this.changed) return;
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    this.#wake = () => ac.abort();
-    try {
-      await sleep(FOLLOW_WATCHED_MS, ac.signal);
-    } finally {
-      this.#wake = undefined;
-      signal?.removeEventListener('abort', onAbort);
-    }
-  }
-
-  close(): void {
-    this.#watcher?.close();
-    this.#watcher = undefined;
   }
 }
