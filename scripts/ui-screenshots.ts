@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { JobView } from '../src/model/index.ts';
+import { jobBoard } from '../web/src/pages/board-defaults.ts';
 import { launchBrowser } from '../test/helpers/browser.ts';
 import { DevCluster, REPO, waitFor } from '../test/helpers/dev-cluster.ts';
 
@@ -106,23 +107,16 @@ async function seedRows(c: DevCluster): Promise<void> {
   if (r.status >= 300) throw new Error(`rows: ${JSON.stringify(r.body)}`);
 }
 
-/** A saved board of the seeded series: what a team's own board looks like. */
+/**
+ * A saved board of the seeded series, what a team's own board looks like: the forecast's panel,
+ * then the job's default board's requests, errors and latency (web/src/pages/board-defaults.ts).
+ */
 async function saveBoard(c: DevCluster): Promise<void> {
-  const where = ['job=web', 'namespace=default'];
   const r = await c.api('PUT', '/v1/boards/services', {
     title: 'Services',
     panels: [
       { title: 'Requests vs forecast', query: { name: 'requests_delta', by: ['task'] } },
-      { title: 'Requests/s', query: { name: 'http_requests_total', rate: true, where, by: ['task'] } },
-      {
-        title: 'Errors/s',
-        query: { name: 'http_requests_total', rate: true, where: [...where, 'code=~5..'], by: ['task'] },
-      },
-      {
-        title: 'Latency p99 (s)',
-        query: { name: 'http_request_duration_seconds_bucket', rate: true, where, by: ['le'] },
-        quantile: 0.99,
-      },
+      ...jobBoard('web', 'default').panels.slice(0, 3),
     ],
   });
   if (r.status !== 200) throw new Error(`board: ${JSON.stringify(r.body)}`);
