@@ -1,5 +1,6 @@
 export * from './abort.ts';
 export * from './accept-errors.ts';
+export * from './attempt.ts';
 export * from './backoff.ts';
 export * from './change-watch.ts';
 export * from './clock.ts';

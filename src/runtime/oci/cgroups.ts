@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TaskUsage } from '../../model/index.ts';
+import { attempt } from '../../lib/attempt.ts';
 
 interface Mount {
   mountpoint: string;
@@ -82,11 +83,7 @@ function onDisk(m: Mount, path: string): string {
  * Node's file-system threads). Rejects if the process is gone.
  */
 export function cgroupPathsOf(pid: number, layout: CgroupLayout): Promise<CgroupPaths> {
-  try {
-    return Promise.resolve(parseCgroupPaths(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), layout));
-  } catch (e) {
-    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-  }
+  return attempt(() => parseCgroupPaths(readFileSync(`/proc/${pid}/cgroup`, 'utf8'), layout));
 }
 
 function parseCgroupPaths(text: string, layout: CgroupLayout): CgroupPaths {

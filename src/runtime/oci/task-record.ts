@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExitStatus, TaskHandle } from '../runtime.ts';
 import type { CgroupPaths } from './cgroups.ts';
+import { attempt } from '../../lib/attempt.ts';
 
 export type TaskPhase = 'creating' | 'created' | 'running';
 
@@ -54,26 +55,16 @@ export function recordPath(taskDir: string): string {
  * hop waited to be scheduled again. Async in form: a failure (a full disk) rejects.
  */
 export function writeSmallFile(path: string, data: string, mode?: number): Promise<void> {
-  return promised(() => writeFileSync(path, data, mode === undefined ? {} : { mode }));
+  return attempt(() => writeFileSync(path, data, mode === undefined ? {} : { mode }));
 }
 
 /** Writes `value` as JSON to `path` by a rename (small files: synchronous calls, see writeSmallFile). */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}`;
-  return promised(() => {
+  return attempt(() => {
     writeFileSync(tmp, JSON.stringify(value, null, 2));
     renameSync(tmp, path);
   });
-}
-
-/** `fn` run now; what it throws is a rejection. */
-function promised(fn: () => void): Promise<void> {
-  try {
-    fn();
-    return Promise.resolve();
-  } catch (e) {
-    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-  }
 }
 
 export async function readJson<T>(path: string): Promise<T | undefined> {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CompactedError, DabbaError } from '../../errors/index.ts';
-import { silentLogger, systemClock, type Clock, type Logger } from '../../lib/index.ts';
+import { attempt, silentLogger, systemClock, type Clock, type Logger } from '../../lib/index.ts';
 import type {
   KeyValue,
   Lease,
@@ -459,15 +459,6 @@ export class SqliteStore implements Store {
         this.#armLeaseTimer();
       });
   };
-}
-
-/** Runs fn, turning a synchronous throw into a rejected promise. */
-function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (e) {
-    return Promise.reject(e instanceof Error ? e : new Error(String(e)));
-  }
 }
 
 function failing(e: unknown): AsyncIterable<WatchEvent[]> {
