@@ -14,7 +14,6 @@
  *
  *   node bench/config-large.ts [--hosts 16] [--size-mb 100] [--rate 1gbit] [--fanouts 2,3,0]
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, watch } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -23,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { JobView } from '../src/model/index.ts';
 import { startTestbed, type Testbed } from '../scripts/testbed/index.ts';
-import { status, until, useFanout } from './config-testbed.ts';
+import { limitLinks, status, until, useFanout } from './config-testbed.ts';
 import { table } from './report.ts';
 
 const { values } = parseArgs({
@@ -40,24 +39,6 @@ const SIZE = Number(values['size-mb']) * 1024 * 1024;
 const RATE = values.rate;
 const PATH = 'big/blob.bin';
 const MOUNT = '/etc/big/blob.bin';
-
-const tbf = (dev: string, ns?: string): void => {
-  const args = [
-    'qdisc',
-    'replace',
-    'dev',
-    dev,
-    'root',
-    'tbf',
-    'rate',
-    RATE,
-    'burst',
-    '1mb',
-    'latency',
-    '100ms',
-  ];
-  execFileSync('tc', ns === undefined ? args : ['-n', ns, ...args]);
-};
 
 /** CPU seconds (user + system) of a process so far; 0 when it is gone. */
 function cpuSeconds(pid: number | undefined): number {
@@ -203,11 +184,7 @@ async function main(): Promise<void> {
       if (!h) throw new Error(`no host ${t.host ?? ''}`);
       return join(h.dataDir, 'configs', t.id, MOUNT.slice(1));
     });
-    tbf(tb.plan.bridge);
-    for (const h of tb.hosts) {
-      tbf('eth0', h.ns);
-      tbf(h.veth);
-    }
+    limitLinks(tb, RATE);
     const rows: (string | number)[][] = [];
     const lastOf = new Map<string, number>();
     let n = 1;

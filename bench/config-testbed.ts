@@ -3,6 +3,7 @@
  * tree (a fan-out) and the star (fan-out 0: every host fetches from the server) on the same hosts,
  * and reading `config status`.
  */
+import { execFileSync } from 'node:child_process';
 import type { ConfigStatusView } from '../src/model/index.ts';
 import type { Testbed } from '../scripts/testbed/index.ts';
 
@@ -41,4 +42,34 @@ export async function useFanout(tb: Testbed, path: string, fanout: number, hosts
     180_000,
     500,
   );
+}
+
+/**
+ * Limits the testbed's links with `tc` (a token bucket at RATE, e.g. 1gbit) to emulate NICs: every
+ * host's upload (its eth0) and download (the bridge side of its veth), and the server's NIC (the
+ * bridge device, through which the server's traffic to the hosts leaves).
+ */
+export function limitLinks(tb: Testbed, rate: string): void {
+  const tbf = (dev: string, ns?: string): void => {
+    const args = [
+      'qdisc',
+      'replace',
+      'dev',
+      dev,
+      'root',
+      'tbf',
+      'rate',
+      rate,
+      'burst',
+      '1mb',
+      'latency',
+      '100ms',
+    ];
+    execFileSync('tc', ns === undefined ? args : ['-n', ns, ...args]);
+  };
+  tbf(tb.plan.bridge);
+  for (const h of tb.hosts) {
+    tbf('eth0', h.ns);
+    tbf(h.veth);
+  }
 }

@@ -15,7 +15,7 @@ export { teardownSlot } from './teardown.ts';
 export type { TeardownReport } from './teardown.ts';
 export { REPO, netnsUnavailable } from './options.ts';
 export type { CliOptions, TestbedHost, TestbedOptions } from './options.ts';
-export { startTestbed } from './start.ts';
+export { startTestbed, startTestbedNetwork } from './start.ts';
 export { Testbed } from './testbed.ts';
 export { HELLO_DIR, helloJob } from './jobs.ts';
 export type { HelloJobOptions } from './jobs.ts';

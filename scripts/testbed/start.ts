@@ -9,8 +9,43 @@ import { hostLabels, netnsUnavailable, type TestbedOptions } from './options.ts'
 import { installHandlers, live } from './live.ts';
 import { Testbed } from './testbed.ts';
 
+/**
+ * A testbed's network only: its slot's bridge and HOSTS namespaces with their veth pairs, no server
+ * and no agents (for measuring the path itself; `exec` runs commands on a host). Call stop() when done.
+ */
+export function startTestbedNetwork(o: Pick<TestbedOptions, 'hosts' | 'handleSignals'>): Testbed {
+  const tb = claim({ hosts: o.hosts, logLevel: 'warn', handleSignals: o.handleSignals ?? true });
+  try {
+    tb.makeBridge();
+    for (let i = 0; i < o.hosts; i++) tb.makeHost(i, {});
+  } catch (e) {
+    tb.stopSync();
+    throw e;
+  }
+  return tb;
+}
+
 /** Builds a testbed and waits until every host is ready. Call stop() when done (also on failure). */
 export async function startTestbed(o: TestbedOptions): Promise<Testbed> {
+  const tb = claim(o);
+  try {
+    tb.makeBridge();
+    await tb.startServer();
+    for (let i = 0; i < o.hosts; i++) tb.makeHost(i, hostLabels(i, o));
+    await Promise.all(tb.hosts.map((h) => tb.startAgent(h.index)));
+    await tb.waitHosts('ready', undefined, o.readyTimeoutMs ?? 30_000);
+  } catch (e) {
+    const logs = tb.logs(20);
+    await tb.stop();
+    throw new Error(`testbed did not start: ${e instanceof Error ? e.message : String(e)}\n${logs}`, {
+      cause: e,
+    });
+  }
+  return tb;
+}
+
+/** Checks the options and claims a slot: a Testbed with nothing built yet. */
+function claim(o: TestbedOptions): Testbed {
   const why = netnsUnavailable();
   if (why !== undefined) throw new Error(why);
   const racks = o.racks ?? 1;
@@ -42,18 +77,5 @@ export async function startTestbed(o: TestbedOptions): Promise<Testbed> {
   tb.serverArgs = o.serverArgs ?? [];
   live.add(tb);
   installHandlers(o.handleSignals ?? true);
-  try {
-    tb.makeBridge();
-    await tb.startServer();
-    for (let i = 0; i < o.hosts; i++) tb.makeHost(i, hostLabels(i, o));
-    await Promise.all(tb.hosts.map((h) => tb.startAgent(h.index)));
-    await tb.waitHosts('ready', undefined, o.readyTimeoutMs ?? 30_000);
-  } catch (e) {
-    const logs = tb.logs(20);
-    await tb.stop();
-    throw new Error(`testbed did not start: ${e instanceof Error ? e.message : String(e)}\n${logs}`, {
-      cause: e,
-    });
-  }
   return tb;
 }
