@@ -218,7 +218,8 @@ export class TaskLogs {
     const size = await sizeOf(live);
     if (size === undefined) return lines;
     if (size < c.pos) c.pos = 0; // truncated by someone else
-    c.pos += await readRange(live, c.pos, size, sink);
+    // Nothing new (most polls of a quiet task): no open, read and close of the file.
+    if (size > c.pos) c.pos += await readRange(live, c.pos, size, sink);
     return lines;
   }
 
