@@ -13,12 +13,15 @@
  *   processes: containers, etcd, agents; see docs/testing.md "Suite time").
  * - Node's compile cache (NODE_COMPILE_CACHE) is on for every process the tests start.
  * - Output: each file's report is printed whole when it ends, with its time; then the totals, the
- *   failed files and the slowest files. Exit code 1 if any file failed.
+ *   failed files and the slowest files. Exit code 1 if any file failed, or if the run left a network
+ *   namespace, a link or a Dabba nftables table behind (test-leftovers.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, join, resolve } from 'node:path';
+import { leftBehind, machineObjects, removalCommand } from './test-leftovers.ts';
 
 const SEED = 'test/durations.json';
 const CACHE = 'node_modules/.cache/dabba/test-durations.json';
@@ -204,6 +207,26 @@ function report(results: UnitResult[], wallSeconds: number, concurrency: number)
   return failed.length === 0;
 }
 
+/**
+ * Whether the run left no namespace, link or Dabba nftables table behind (test-leftovers.ts); a
+ * second look after 2 s, for a teardown still finishing. Prints what is left and how to remove it
+ * (and passes anyway with DABBA_TEST_LEFTOVERS=report).
+ */
+async function clean(before: readonly string[]): Promise<boolean> {
+  if (leftBehind(before, machineObjects()).length === 0) return true;
+  await sleep(2000);
+  const left = leftBehind(before, machineObjects());
+  if (left.length === 0) return true;
+  process.stdout.write(
+    [
+      `LEFT BEHIND by the run (${left.length}; not there before it: a test's cleanup missed them):`,
+      ...left.map((o) => `  ${o}    (${removalCommand(o)})`),
+      '',
+    ].join('\n'),
+  );
+  return process.env['DABBA_TEST_LEFTOVERS'] === 'report';
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const writeSeed = args.includes('--write-durations');
@@ -224,9 +247,11 @@ async function main(): Promise<void> {
       for (const r of running.values()) r.kill(signal);
       process.exitCode = 1;
     });
+  const before = machineObjects();
   const started = performance.now();
   const results = await runAll(schedule(files.flatMap(units), known), concurrency);
-  const ok = report(results, (performance.now() - started) / 1000, concurrency);
+  const passed = report(results, (performance.now() - started) / 1000, concurrency);
+  const ok = (await clean(before)) && passed;
   const measured = Object.fromEntries(results.map((r) => [r.name, r.seconds]));
   const existing = new Set([...find('src'), ...find('test')].flatMap((f) => units(f).map((u) => u.name)));
   const keep = (d: Record<string, number>): Record<string, number> =>

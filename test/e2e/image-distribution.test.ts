@@ -4,7 +4,7 @@
  * fetches what its tasks need (content-addressed, verified) and runs them.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,8 +106,9 @@ describe('image distribution', { skip: skip ? detected.reason : false }, () => {
     const { running, exited } = await rt.recover();
     for (const h of running) await rt.stop(h.taskId, 0);
     for (const id of [...running.map((h) => h.taskId), ...exited.map((e) => e.taskId)]) await rt.remove(id);
+    // The test's own bridge and its nftables tables (a bare `ip link del` left the tables behind).
+    await (await rt.network()).destroyBridge();
     await rt.close();
-    spawnSync('ip', ['link', 'del', 'dabbaimg0']); // the test's own bridge
     await rm(dir, { recursive: true, force: true });
   });
 

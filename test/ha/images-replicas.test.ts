@@ -5,7 +5,7 @@
  * from B; `dabba image rm` through C, once the job is stopped, removes it from B's store too.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,8 +144,9 @@ test(
       const { running, exited } = await rt.recover();
       for (const h of running) await rt.stop(h.taskId, 0);
       for (const id of [...running.map((h) => h.taskId), ...exited.map((e) => e.taskId)]) await rt.remove(id);
+      // The bridge and its nftables tables (a bare `ip link del` left the tables behind).
+      await (await rt.network()).destroyBridge();
       await rt.close();
-      spawnSync('ip', ['link', 'del', net.bridge]);
     });
     const jobFile = join(dir, 'job.yaml');
     await writeFile(
