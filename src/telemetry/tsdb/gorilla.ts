@@ -18,7 +18,8 @@
  *                         '10' + the meaningful bits
  *   otherwise             '11' + 5 bits leading zeros (capped at 31) + 6 bits meaningful length
  *                         (64 written as 0) + the meaningful bits
- * Bits are exact: NaN payloads, -0, infinities and subnormals come back bit for bit.
+ * Bits are exact: -0, infinities and subnormals come back bit for bit, and NaN as NaN (its payload
+ * too as far as JavaScript keeps it, which the language does not promise: nothing here relies on it).
  */
 import { BitReader, BitWriter } from './bits.ts';
 
