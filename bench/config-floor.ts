@@ -168,10 +168,7 @@ async function main(): Promise<void> {
     });
     const rest = hash + write + copy;
     const s = (x: number): string => `${x.toFixed(3)} s`;
-    const both = (f: (hopCpu: number) => number, show = s): [string, string] => [
-      show(f(least)),
-      show(f(median)),
-    ];
+    const both = (f: (hopCpu: number) => number): [string, string] => [s(f(least)), s(f(median))];
     const floorS = (hopCpu: number): number => (HOSTS * (hopCpu + rest)) / CORES;
     const starLinkS = (HOSTS * SIZE * 8) / (RATE_GBIT * 1e9);
     const wall = hops.map((h) => h.seconds);

@@ -14,31 +14,28 @@
  * DABBA_TEST_LEFTOVERS=report to print what is left without failing the run.
  */
 import { spawnSync } from 'node:child_process';
+import { listLinks, listNetns } from './testbed/index.ts';
 
 const KEPT = new Set(['link dabba0', 'table dabba_dabba0']);
-
-function outputLines(cmd: string, args: string[]): string[] {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 10_000 });
-  return r.status === 0 ? r.stdout.split('\n') : [];
-}
 
 /** Dabba's namespaces, links and tables on the machine now, as `netns NAME`, `link NAME`, `table NAME`. */
 export function machineObjects(): string[] {
   if (process.platform !== 'linux') return [];
-  const out: string[] = [];
-  for (const l of outputLines('ip', ['netns', 'list'])) {
-    const name = l.trim().split(/\s+/)[0];
-    if (name?.startsWith('dabba-')) out.push(`netns ${name}`);
-  }
-  for (const l of outputLines('ip', ['-o', 'link', 'show'])) {
-    const m = /^\d+:\s+((?:db|dtb|dabba)[^:@\s]*)/.exec(l);
-    if (m?.[1]) out.push(`link ${m[1]}`);
-  }
-  if (process.getuid?.() === 0)
-    for (const l of outputLines('nft', ['list', 'tables'])) {
+  const out = [
+    ...listNetns()
+      .filter((n) => n.startsWith('dabba-'))
+      .map((n) => `netns ${n}`),
+    ...listLinks()
+      .filter((n) => /^(db|dtb|dabba)/.test(n))
+      .map((n) => `link ${n}`),
+  ];
+  if (process.getuid?.() === 0) {
+    const r = spawnSync('nft', ['list', 'tables'], { encoding: 'utf8', timeout: 10_000 });
+    for (const l of r.status === 0 ? r.stdout.split('\n') : []) {
       const m = /^table inet (dabba_\S+)$/.exec(l.trim());
       if (m?.[1]) out.push(`table ${m[1]}`);
     }
+  }
   return out;
 }
 
