@@ -35,7 +35,7 @@ import { DEFAULT_PATH, launchCommand } from './launch-command.ts';
 import { DROPS_FILE, readDrops } from './log-drops.ts';
 import { pipePath } from './log-writer.ts';
 import { DEFAULT_PORT_RANGE, PortAllocator, type PortRange } from './port-allocator.ts';
-import { isAlive, readStat, rssBytes, sessionMembers, ticksToSeconds } from './proc.ts';
+import { isAlive, readStat, rssBytes, SharedProcScan, ticksToSeconds } from './proc.ts';
 import { TaskLogs } from './task-logs.ts';
 import { openTaskOutputs } from './task-output.ts';
 import {
@@ -94,6 +94,8 @@ export class ProcessRuntime implements Runtime {
   readonly #address: string;
   readonly #tasks = new Map<string, TaskRecord>();
   readonly #starting = new Set<string>();
+  /** /proc read once for the usage of every task asked within half a second (stats). */
+  readonly #procScan = new SharedProcScan();
   readonly #rotateTimer: NodeJS.Timeout;
   readonly #writer: WriterClient;
   #closed = false;
@@ -366,7 +368,7 @@ export class ProcessRuntime implements Runtime {
     if (rec === undefined || !(await taskAlive(rec))) return undefined;
     const main = await readStat(rec.state.pid);
     if (main === undefined) return undefined;
-    const members = (await sessionMembers(rec.state.pid)).filter(
+    const members = (await this.#procScan.sessionMembers(rec.state.pid)).filter(
       (m) => rec.state.procStartTime === null || m.startTime >= rec.state.procStartTime,
     );
     if (members.length === 0) return undefined;
