@@ -113,7 +113,8 @@ export class PlanWriter {
       this.#d.pending.set(name, Number.POSITIVE_INFINITY);
       this.#d.cache.expect(decoded);
       const writeAt = performance.now();
-      const r = await this.#d.store.txn({ compare, success: ops }).catch((e: unknown) => {
+      // Bulk: a deploy or a heartbeat is committed before it, not behind thousands of task records.
+      const r = await this.#d.store.txn({ compare, success: ops }, { bulk: true }).catch((e: unknown) => {
         this.#d.pending.delete(name);
         this.#d.cache.unexpect(decoded.map((d) => d.key));
         throw e;

@@ -55,6 +55,18 @@ export interface TxnRequest {
   failure?: TxnOp[];
 }
 
+/** How a txn is to be committed (a hint: a store that does not tell writes apart ignores it). */
+export interface TxnOptions {
+  /**
+   * Bulk work nobody waits on interactively (the scheduler's plans, thousands of task records). A
+   * store may commit it after writes sent later that are not bulk, and spread bulk writes over
+   * several commits, so that a deploy or a heartbeat does not wait behind them (the SQLite store
+   * does; etcd ignores it). As for any writes in flight at once, a caller that needs an order
+   * waits for the earlier answer; compares decide between writers, as always.
+   */
+  bulk?: boolean;
+}
+
 export interface TxnResult {
   succeeded: boolean;
   /** Store revision after the txn (unchanged if it wrote nothing). */
@@ -99,7 +111,7 @@ export interface Store {
   /** Deletes a key; `deleted` is 0 when it did not exist (and the revision does not move). */
   delete(key: string): Promise<WriteResult & { deleted: number }>;
   deletePrefix(prefix: string): Promise<WriteResult & { deleted: number }>;
-  txn(request: TxnRequest): Promise<TxnResult>;
+  txn(request: TxnRequest, options?: TxnOptions): Promise<TxnResult>;
   /**
    * Events for keys under prefix, in revision order, none lost, none repeated. Events from one
    * revision (a txn) arrive in one batch. Throws CompactedError if fromRevision is compacted.

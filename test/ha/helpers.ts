@@ -9,6 +9,7 @@ import type { Task, TaskStatus } from '../../src/model/index.ts';
 import type {
   LeaseId,
   Store,
+  TxnOptions,
   TxnRequest,
   TxnResult,
   WatchEvent,
@@ -56,8 +57,8 @@ export class RecordingStore {
       // An arrow function: `this` is this RecordingStore.
       get: (target, prop, receiver) => {
         if (prop === 'txn') {
-          return async (request: TxnRequest): Promise<TxnResult> => {
-            const result = await target.txn(request);
+          return async (request: TxnRequest, options?: TxnOptions): Promise<TxnResult> => {
+            const result = await target.txn(request, options);
             this.txns.push({ at: performance.now(), request, result });
             return result;
           };

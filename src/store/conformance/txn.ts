@@ -151,4 +151,31 @@ export function txnBranchTests(c: ConformanceContext): void {
     });
     assert.deepEqual(res.gets[0], kv(`${p}a`, '2', c, c + 1, 2));
   });
+
+  it('commits a bulk txn like any other: compares, branches, one revision', async (t) => {
+    const { store, p } = await open(t);
+    const r = (await store.put(`${p}job`, 'v1')).revision;
+    const plan = (mod: number): Promise<{ succeeded: boolean; revision: number }> =>
+      store.txn(
+        {
+          compare: [{ key: `${p}job`, target: 'mod', op: '=', modRevision: mod }],
+          success: [
+            { type: 'put', key: `${p}task/1`, value: 'a' },
+            { type: 'put', key: `${p}assign/1`, value: 'a' },
+          ],
+        },
+        { bulk: true },
+      );
+    assert.deepEqual(await plan(r), { succeeded: true, revision: r + 1, gets: [] });
+    assert.deepEqual(
+      (await store.range(p)).kvs.map((x) => [x.key, x.modRevision]),
+      [
+        [`${p}assign/1`, r + 1],
+        [`${p}job`, r],
+        [`${p}task/1`, r + 1],
+      ],
+    );
+    assert.equal((await plan(r - 1)).succeeded, false, 'a stale plan is refused');
+    assert.equal(await store.revision(), r + 1);
+  });
 }

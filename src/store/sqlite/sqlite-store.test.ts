@@ -128,6 +128,45 @@ describe('SqliteStore', { concurrency: true, timeout: 60_000 }, () => {
     assert.equal((await s2.put('d', '4')).revision, rev + 1);
   });
 
+  it('commits other writes before bulk txns sent earlier, and bulk txns a bounded number per commit', async (t) => {
+    const store = await openStore(t, await tempPath(t), { bulkOpsPerCommit: 2 });
+    const bulk = (i: number): Promise<{ revision: number }> =>
+      store.txn(
+        {
+          compare: [],
+          success: [
+            { type: 'put', key: `/plan/${i}/a`, value: 'x' },
+            { type: 'put', key: `/plan/${i}/b`, value: 'x' },
+          ],
+        },
+        { bulk: true },
+      );
+    // Sent in one turn of the event loop: they wait for the same next commit.
+    const plans = [bulk(1), bulk(2)];
+    const deploy = store.put('/jobs/web', 'v1');
+    const settled: number[] = [];
+    void plans[1]!.then(() => settled.push(2));
+    const [p1, p2] = await Promise.all(plans);
+    const d = await deploy;
+    assert.ok(
+      d.revision < p1!.revision,
+      `the deploy (${d.revision}) before the plan sent first (${p1!.revision})`,
+    );
+    assert.ok(p1!.revision < p2!.revision, 'plans in the order sent');
+
+    // With a budget of two operations, the second plan waits for a commit of its own: when the first
+    // plan's writer hears back, the second has not been committed yet.
+    const q = [bulk(3), bulk(4)];
+    await q[0];
+    const second = { done: false };
+    void q[1]!.then(() => (second.done = true));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    assert.equal(second.done, false, 'one plan per commit');
+    await q[1];
+    assert.deepEqual(settled, [2]);
+    assert.equal((await store.range('/plan/')).kvs.length, 8);
+  });
+
   it('leases get a full TTL again at reopen (closed time does not count), then expire', async (t) => {
     const path = await tempPath(t);
     const clock = new ManualClock();

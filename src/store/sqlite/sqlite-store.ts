@@ -9,6 +9,7 @@ import type {
   PutOptions,
   RangeResult,
   Store,
+  TxnOptions,
   TxnRequest,
   TxnResult,
   WatchEvent,
@@ -30,6 +31,7 @@ import { packWrites, unpackPublished } from './packed.ts';
 import { WriteFaultState } from './storage-fault.ts';
 import { StoreThread } from './store-thread.ts';
 import { WatchHub } from './watch-hub.ts';
+import { txnSize, WriteQueue, type Pending } from './write-queue.ts';
 import { Watcher, type HistorySource } from './watcher.ts';
 import {
   fillPutValues,
@@ -61,6 +63,12 @@ export interface SqliteStoreOptions {
   /** Most operations in one txn (each of compare, success, failure). Default 10,000. */
   maxTxnOps?: number;
   /**
+   * Most operations of bulk txns (`TxnOptions.bulk`) in one commit (the first one waiting is taken
+   * whatever its size). Default 1,000 (about 15 ms of the store thread's work here: a read or a deploy
+   * waits at most about that long behind the scheduler's plans).
+   */
+  bulkOpsPerCommit?: number;
+  /**
    * Most memory SQLite may use to keep database pages, in MiB (used only as the file grows).
    * Default 64 (SQLite's own default, 2 MiB, makes writes to a store of 100,000 tasks re-read pages:
    * about 5% slower in bench/scale.ts).
@@ -68,12 +76,6 @@ export interface SqliteStoreOptions {
   cacheMiB?: number;
   /** Longest wait between two lease expiry checks, in ms (guards against clock jumps). Default 1,000. */
   leaseCheckIntervalMs?: number;
-}
-
-interface Pending {
-  op: WriteOp;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
 }
 
 const HISTORY_CHUNK = 1000;
@@ -86,14 +88,17 @@ type TxnReply = TxnResult & { deleted: number };
  * caller's event loop.
  *
  * Writes: every write request is queued; the queue goes to the store thread as one batch, committed
- * in one SQLite transaction (group commit), while the next batch gathers here. Each request still
- * takes its own revision(s), runs inside its own savepoint (a failing request does not affect its
- * neighbours), and resolves only after COMMIT returned, that is after the WAL was fsynced. Watchers
- * get a batch's events when its result comes back, in the same synchronous step that resolves its
- * writers, before any later answer of the store thread is looked at.
+ * in one SQLite transaction (group commit), while the next batch gathers here. Bulk txns
+ * (`TxnOptions.bulk`: the scheduler's plans) wait in a lane of their own, a bounded number per
+ * commit (write-queue.ts). Each request still takes its own revision(s), runs inside its own
+ * savepoint (a failing request does not affect its neighbours), and resolves only after COMMIT
+ * returned, that is after the WAL was fsynced. Watchers get a batch's events when its result comes
+ * back, in the same synchronous step that resolves its writers, before any later answer of the store
+ * thread is looked at.
  *
- * Reads go to the store thread too, behind the writes sent before them, and see exactly the
- * committed state; the revision a range returns has already been handed to watchers here.
+ * Reads go to the store thread too, behind the batch being committed (bounded in its bulk work, so
+ * a read does not wait behind a whole plan), and see exactly the committed state; the revision a
+ * range returns has already been handed to watchers here.
  */
 export class SqliteStore implements Store {
   readonly path: string;
@@ -103,12 +108,11 @@ export class SqliteStore implements Store {
   readonly #clock: Clock;
   readonly #hub = new WatchHub();
   readonly #bufferLimit: number;
-  readonly #maxBatch: number;
   readonly #leaseCheckMs: number;
   #revision: number;
   #compactRevision: number;
   #nextLeaseExpiry: number | null = null;
-  #queue: Pending[] = [];
+  readonly #queue: WriteQueue;
   #flushScheduled = false;
   /** The batch the store thread is committing, if any (one at a time: the next one gathers meanwhile). */
   #inFlight: Promise<void> | undefined;
@@ -127,8 +131,11 @@ export class SqliteStore implements Store {
     this.#fault = new WriteFaultState(this.#log);
     this.#clock = options.clock ?? systemClock;
     this.#bufferLimit = positiveInt(options.watchBufferLimit ?? 10_000, 'watchBufferLimit');
-    this.#maxBatch = positiveInt(options.maxBatch ?? 1000, 'maxBatch');
     this.maxTxnOps = positiveInt(options.maxTxnOps ?? 10_000, 'maxTxnOps');
+    this.#queue = new WriteQueue(
+      positiveInt(options.maxBatch ?? 1000, 'maxBatch'),
+      positiveInt(options.bulkOpsPerCommit ?? 1000, 'bulkOpsPerCommit'),
+    );
     this.#leaseCheckMs = positiveInt(options.leaseCheckIntervalMs ?? 1000, 'leaseCheckIntervalMs');
     this.#revision = counters.revision;
     this.#compactRevision = counters.compactRevision;
@@ -233,10 +240,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  txn(request: TxnRequest): Promise<TxnResult> {
+  txn(request: TxnRequest, options?: TxnOptions): Promise<TxnResult> {
     return attempt(async () => {
       checkTxn(request, this.maxTxnOps);
-      const r = await this.#txn(request);
+      const r = await (options?.bulk === true
+        ? (this.#write({ kind: 'txn', request }, txnSize(request)) as Promise<TxnReply>)
+        : this.#txn(request));
       return { succeeded: r.succeeded, revision: r.revision, gets: r.gets };
     });
   }
@@ -330,7 +339,7 @@ export class SqliteStore implements Store {
     this.#leaseTimer = undefined;
     for (;;) {
       if (this.#inFlight !== undefined) await this.#inFlight;
-      else if (this.#queue.length > 0) this.#send();
+      else if (!this.#queue.empty) this.#send();
       else break;
     }
     this.#state = 'closed';
@@ -355,10 +364,11 @@ export class SqliteStore implements Store {
     return this.#write({ kind: 'txn', request }) as Promise<TxnReply>;
   }
 
-  #write(op: WriteOp): Promise<unknown> {
+  /** Queues a write; `bulk`: its size, for a bulk txn (committed after other writes, see WriteQueue). */
+  #write(op: WriteOp, bulk?: number): Promise<unknown> {
     this.#assertOpen();
     return new Promise<unknown>((resolve, reject) => {
-      this.#queue.push({ op, resolve, reject });
+      this.#queue.push({ op, resolve, reject }, bulk);
       this.#schedule();
     });
   }
@@ -371,13 +381,13 @@ export class SqliteStore implements Store {
 
   readonly #flush = (): void => {
     this.#flushScheduled = false;
-    if (this.#state === 'closed' || this.#queue.length === 0 || this.#inFlight !== undefined) return;
+    if (this.#state === 'closed' || this.#queue.empty || this.#inFlight !== undefined) return;
     this.#send();
   };
 
   /** Sends one group commit; the next one is scheduled when it comes back. */
   #send(): void {
-    const batch = this.#queue.splice(0, this.#maxBatch);
+    const batch = this.#queue.next();
     // Packed: a flat array per txn branch, a task record's JSON and its assignment's crossing once.
     const ops = packWrites(batch.map((p) => p.op));
     const sent = this.#thread.call<BatchResult>(
@@ -389,12 +399,12 @@ export class SqliteStore implements Store {
       (r) => {
         this.#inFlight = undefined;
         this.#applyBatch(batch, r);
-        if (this.#queue.length > 0) this.#schedule();
+        if (!this.#queue.empty) this.#schedule();
       },
       (e: unknown) => {
         this.#inFlight = undefined;
         for (const p of batch) p.reject(e);
-        if (this.#queue.length > 0) this.#schedule();
+        if (!this.#queue.empty) this.#schedule();
       },
     );
   }
