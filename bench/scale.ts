@@ -28,18 +28,18 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startAgent, type RunningAgent } from '../src/agent/index.ts';
 import { allocate, type PlacementAsk } from '../src/allocator/index.ts';
-import { seededRng, type Rng } from '../src/allocator/rng.ts';
+import { seededRng } from '../src/allocator/rng.ts';
 import { DabbaClient } from '../src/client/index.ts';
 import { silentLogger } from '../src/lib/index.ts';
-import type { Constraint, HostView, JobSpec, SpreadSpec } from '../src/model/index.ts';
-import { keys, toUserForm, validateJob } from '../src/model/index.ts';
+import type { HostView, JobSpec } from '../src/model/index.ts';
+import { keys, toUserForm } from '../src/model/index.ts';
 import { FakeRuntime } from '../src/runtime/fake/index.ts';
 import { startServer } from '../src/server/index.ts';
 import { SqliteStore } from '../src/store/index.ts';
 import { pct, table } from './report.ts';
+import { fleet, jobs, type SimHost } from './scale-fleet.ts';
 
 const GOAL = 20_000;
-const Gi = 1024 ** 3;
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -54,73 +54,8 @@ const AGENTS = Math.min(HOSTS, arg('agents', 20));
 const TIMEOUT_MS = arg('timeout', 240) * 1000;
 const TTL_SECONDS = 600;
 
-const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface SimHost {
-  id: string;
-  labels: Record<string, string>;
-  capacity: { cpu: number; memoryBytes: number; pids: number };
-}
-
-function fleet(n: number, rng: Rng): SimHost[] {
-  const racksPerZone = Math.max(1, Math.round(n / 40 / 5));
-  return Array.from({ length: n }, (_, i) => {
-    const size = pick(rng, [1, 2, 4]);
-    const zone = `z${i % 5}`;
-    return {
-      id: `sim-${String(i).padStart(5, '0')}`,
-      labels: {
-        zone,
-        rack: `${zone}-r${Math.floor(rng() * racksPerZone)}`,
-        disk: rng() < 0.3 ? 'ssd' : 'hdd',
-      },
-      capacity: { cpu: 16 * size, memoryBytes: 64 * Gi * size, pids: 32_768 },
-    };
-  });
-}
-
-const SIZES = [1, 1, 2, 3, 5, 8, 10, 20, 50, 100, 200, 500, 1000];
-
-/** Jobs of varied sizes whose replicas add up to `total`; every one fits on the fleet. */
-function jobs(total: number, rng: Rng): JobSpec[] {
-  const out: JobSpec[] = [];
-  let placed = 0;
-  while (placed < total) {
-    const replicas = Math.min(pick(rng, SIZES), total - placed);
-    placed += replicas;
-    const c = rng();
-    const constraints: Constraint[] =
-      c < 0.5
-        ? []
-        : c < 0.7
-          ? [{ attribute: 'zone', in: ['z0', 'z1', 'z2'] }]
-          : c < 0.8
-            ? [{ attribute: 'zone', not: 'z4' }]
-            : c < 0.9
-              ? [{ attribute: 'rack', regex: 'r[0-9]*[02468]$' }]
-              : [{ attribute: 'disk', equals: 'ssd' }];
-    const s = rng();
-    const spread: SpreadSpec[] =
-      s < 0.4 ? [{ attribute: 'zone', min: 2 }] : s < 0.6 ? [{ attribute: 'rack' }] : [];
-    const v = validateJob({
-      name: `job-${out.length}`,
-      replicas,
-      task: {
-        command: ['serve'],
-        resources: {
-          cpu: pick(rng, [0.1, 0.25, 0.5, 1, 2]),
-          memory: pick(rng, ['64Mi', '256Mi', '512Mi', '1Gi']),
-        },
-      },
-      placement: { spread, constraints },
-    });
-    if (!v.ok) throw new Error(JSON.stringify(v.issues));
-    out.push(v.spec);
-  }
-  return out;
-}
 
 /** Runs `fn` over `items` with at most `width` in flight. */
 async function pool<T>(
@@ -331,6 +266,8 @@ interface Figures {
   alloc: ReturnType<typeof allocate>;
   sorted: number[];
   cpu: NodeJS.CpuUsage;
+  /** Event loop utilization over the run: the API's thread (scheduler included) and the store's. */
+  busy: { api: number; store: number };
   peakRss: number;
   peakHeap: number;
   over: number;
@@ -342,7 +279,7 @@ interface Figures {
 /** The run's figures, then the published anchors and the goal. */
 function report(f: Figures): void {
   const { specs, assigned, timedOut, tSubmitted, t0, e2eMs, e2eRate, allocRate, allocCpuMs, allocWall } = f;
-  const { alloc, sorted, cpu, peakRss, peakHeap, over, shownTasks, heartbeats, running } = f;
+  const { alloc, sorted, cpu, busy, peakRss, peakHeap, over, shownTasks, heartbeats, running } = f;
   table(
     `Fleet scale: ${fmt(specs.length)} jobs (1..1,000 replicas), ${fmt(TASKS)} tasks, ${fmt(HOSTS)} hosts`,
     ['figure', 'value'],
@@ -366,6 +303,10 @@ function report(f: Figures): void {
       [
         'process CPU during the run',
         `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${((cpu.user + cpu.system) / 1000 / e2eMs).toFixed(2)} cores)`,
+      ],
+      [
+        'event loop busy: API thread (with the scheduler) / store thread',
+        `${(busy.api * 100).toFixed(0)}% / ${(busy.store * 100).toFixed(0)}%`,
       ],
       ['peak RSS / peak heap used', `${fmt(peakRss / 2 ** 20)} MiB / ${fmt(peakHeap / 2 ** 20)} MiB`],
       ['check: hosts over capacity / tasks on hosts (GET /v1/hosts)', `${over} / ${fmt(shownTasks)}`],
@@ -436,6 +377,7 @@ async function main(): Promise<void> {
 
     // 4. Submit the jobs.
     const cpu0 = process.cpuUsage();
+    const busy0 = { api: performance.eventLoopUtilization(), store: store.threadUtilization() };
     t0 = performance.now();
     let tSubmitted = 0;
     const progress = setInterval(() => {
@@ -460,6 +402,10 @@ async function main(): Promise<void> {
     sampleMemory();
     clearInterval(memTimer);
     const cpu = process.cpuUsage(cpu0);
+    const busy = {
+      api: performance.eventLoopUtilization(busy0.api).utilization,
+      store: performance.eventLoopUtilization(store.threadUtilization(), busy0.store).utilization,
+    };
     const e2eMs = tEnd - t0;
     const e2eRate = (assigned.size / e2eMs) * 1000;
     const sorted = [...latencies].sort((a, b) => a - b);
@@ -468,7 +414,7 @@ async function main(): Promise<void> {
     const { alloc, allocWall, allocCpuMs, allocRate } = allocatorAlone(hosts, specs);
     report({
       ...{ specs, assigned, timedOut, tSubmitted, t0, e2eMs, e2eRate, allocRate, allocCpuMs, allocWall },
-      ...{ alloc, sorted, cpu, peakRss, peakHeap, over, shownTasks, running },
+      ...{ alloc, sorted, cpu, busy, peakRss, peakHeap, over, shownTasks, running },
       heartbeats: heartbeats.sent(),
     });
   } finally {

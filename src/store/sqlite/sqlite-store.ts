@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { dirname, resolve } from 'node:path';
 import { CompactedError, DabbaError } from '../../errors/index.ts';
 import { attempt, silentLogger, systemClock, type Clock, type Logger } from '../../lib/index.ts';
@@ -305,6 +306,14 @@ export class SqliteStore implements Store {
     });
     if (!w.ended) this.#hub.add(w);
     return w;
+  }
+
+  /**
+   * The store thread's event loop utilization since it started (`performance.eventLoopUtilization`;
+   * pass two readings to it for an interval): how close the thread is to being the bottleneck.
+   */
+  threadUtilization(): EventLoopUtilization {
+    return this.#thread.utilization();
   }
 
   /** Open watches and the live events they hold undelivered (for metrics and tests). */

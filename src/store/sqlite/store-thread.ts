@@ -4,6 +4,7 @@
  * answers, which come back in the order the requests were sent. The thread keeps the process alive
  * only while it owes an answer, as a connection on the caller's thread would.
  */
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { StoreError } from '../../errors/index.ts';
 import { fromWire, type Call, type OpenOptions, type Opened, type Response } from './wire.ts';
@@ -89,6 +90,11 @@ export class StoreThread {
 
   call<T>(body: Exclude<Call, { type: 'open' }>): Promise<T> {
     return this.#shared.call<T>(this.#db, body);
+  }
+
+  /** How busy the thread's event loop has been since it started (shared by every store on it). */
+  utilization(): EventLoopUtilization {
+    return this.#shared.worker.performance.eventLoopUtilization();
   }
 
   /** Closes the file (after every request sent before); the last store closed ends the thread. */
