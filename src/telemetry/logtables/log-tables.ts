@@ -25,7 +25,7 @@ import {
 } from '../../model/index.ts';
 import { BASE_COLUMNS, NAMESPACE, WEIGHT, normalizeRow, quoteIdent, type NormalizedRow } from './columns.ts';
 import { planColumns, rowValuesFor } from './plan-columns.ts';
-import { buildSql, parseQuery, type QuerySpec } from './query.ts';
+import { buildSql, parseQuery, type ParsedQuery, type QuerySpec } from './query.ts';
 
 export interface LogTablesOptions {
   /** The directory of the database file (created if needed). */
@@ -58,6 +58,8 @@ export interface QueryScope {
 const SYSTEM_PREFIX = '_dabba_';
 /** Rows per data chunk (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
+/** Runs of a query that raced column changes before its answer is taken as it is (see `query`). */
+const QUERY_ATTEMPTS = 5;
 
 /** A row's value (rowValues: already fitted to its column) as DuckDB takes it for a column type. */
 const CONVERT: Record<LogColumnType, (v: LogValue | Date) => DuckDBValue> = {
@@ -87,6 +89,12 @@ export class LogTables {
   readonly #maxTables: number;
   /** Each table's columns in table order. */
   readonly #schemas = new Map<string, Map<string, LogColumnType>>();
+  /**
+   * Counts column additions and widenings, each made before the rows that brought it are appended:
+   * a query whose columns were taken before a change and whose rows were read after it may hold
+   * rows without their new columns, and is run again (see `query`).
+   */
+  #schemaChanges = 0;
   readonly #settings = new Map<string, { sampleRate: number; weighted: boolean }>();
   #closed = false;
   readonly #dir: string;
@@ -255,12 +263,14 @@ export class LogTables {
         `ALTER TABLE ${quoteIdent(table)} ADD COLUMN IF NOT EXISTS ${quoteIdent(c)} ${t}`,
       );
       schema.set(c, t);
+      this.#schemaChanges++;
     }
     for (const c of plan.widen) {
       await this.#write.run(
         `ALTER TABLE ${quoteIdent(table)} ALTER COLUMN ${quoteIdent(c)} SET DATA TYPE DOUBLE`,
       );
       schema.set(c, 'DOUBLE');
+      this.#schemaChanges++;
     }
     const order = [...schema];
     const convert = order.map(([, t]) => CONVERT[t]);
@@ -289,9 +299,24 @@ export class LogTables {
     return { written: kept.length };
   }
 
-  /** Runs a query (query.ts's language) on a table, in the scope's namespace. */
+  /**
+   * Runs a query (query.ts's language) on a table, in the scope's namespace. Its SQL names the
+   * table's columns as known when it starts; when a column was added or widened before its rows
+   * were read, they may include rows that brought the column, so it is run again with the new
+   * columns (a row never comes back without a value it was written with).
+   */
   async query(table: string, spec: QuerySpec, scope: QueryScope = {}): Promise<LogTableQueryResult> {
     checkTableName(table);
+    this.#columnsOf(table);
+    const parsed = parseQuery(spec);
+    for (let attempt = 1; ; attempt++) {
+      const changes = this.#schemaChanges;
+      const result = await this.#queryOnce(table, parsed, scope);
+      if (changes === this.#schemaChanges || attempt >= QUERY_ATTEMPTS) return result;
+    }
+  }
+
+  #columnsOf(table: string): ReadonlyMap<string, LogColumnType> {
     const columns = this.#schemas.get(table);
     if (columns === undefined)
       throw new DabbaError(
@@ -301,7 +326,11 @@ export class LogTables {
           details: { table, tables: [...this.#schemas.keys()] },
         },
       );
-    const parsed = parseQuery(spec);
+    return columns;
+  }
+
+  async #queryOnce(table: string, parsed: ParsedQuery, scope: QueryScope): Promise<LogTableQueryResult> {
+    const columns = this.#columnsOf(table);
     const weighted = this.#settings.get(table)?.weighted ?? false;
     const built = buildSql(
       {
