@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isolationRules, proxyInputRules, proxyInputTable } from '../runtime/oci/network.ts';
-import { ROUTE_PROTO, routeChanges, wantedRoutes } from './peer-routes.ts';
+import { ROUTE_PROTO, needsForwarding, routeChanges, wantedRoutes } from './peer-routes.ts';
 
 const peers = [
   { host: 'b', address: '10.90.0.3', subnet: '10.88.1.0/24' },
@@ -28,6 +28,23 @@ test('each other host’s range of the task network via its address, nothing els
       ['10.88.2.0/24', '10.90.0.4'],
     ],
   );
+});
+
+test('forwarding is turned on once another range of the task network exists, on another host or on this bridge', () => {
+  const o = { subnet: '10.88.0.0/24', taskNetwork: '10.88.0.0/16' };
+  const self = { host: 'a', address: '10.90.0.2', subnet: '10.88.0.0/24' };
+  assert.equal(needsForwarding([], o), false, 'a lone dabba dev');
+  assert.equal(needsForwarding([self], o), false, 'only itself');
+  assert.equal(
+    needsForwarding([self, { host: 'x', address: '10.90.0.9', subnet: '10.99.0.0/24' }], o),
+    false,
+  );
+  // Another agent on this machine (its address is local, so no route is wanted for it): tasks set
+  // up before its range was on the bridge reach it through the host.
+  const sharing = [self, { host: 'b', address: '10.90.0.2', subnet: '10.88.1.0/24' }];
+  assert.equal(wantedRoutes(sharing, { ...o, local: new Set(['10.90.0.2']) }).size, 0);
+  assert.equal(needsForwarding(sharing, o), true);
+  assert.equal(needsForwarding(peers, o), true);
 });
 
 test('changes: stale routes deleted, new and moved ones replaced, unchanged ones left, others’ ranges left alone', () => {

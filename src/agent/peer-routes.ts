@@ -64,6 +64,26 @@ export function wantedRoutes(
 }
 
 /**
+ * Whether this host must forward IPv4: some peer holds another range of the task network. Also a
+ * peer on this machine (sharing its bridge): its range is on-link for tasks set up after it came,
+ * but tasks set up before reach it through the host, via their gateway (src/runtime/oci/network.ts).
+ */
+export function needsForwarding(
+  peers: readonly HostPeer[],
+  o: { subnet: string; taskNetwork: string },
+): boolean {
+  const network = parseCidr(o.taskNetwork);
+  const own = parseCidr(o.subnet);
+  if (network === undefined) return false;
+  return peers.some((p) => {
+    const range = parseCidr(p.subnet);
+    return (
+      range !== undefined && rangeContains(network, range) && (own === undefined || own.base !== range.base)
+    );
+  });
+}
+
+/**
  * `ip -batch` lines that bring this agent's routes (`mine`: range -> next hop) to `wanted`,
  * leaving alone any range another route already covers exactly (`others`, e.g. a bridge's own).
  */
@@ -151,8 +171,9 @@ export class PeerRoutes {
       taskNetwork: this.#o.taskNetwork,
       local: localAddresses(),
     });
-    // Forwarding is needed only once there is another host to reach (not for a lone `dabba dev`).
-    if (wanted.size > 0 && !this.#forwarding) this.#forwarding = await this.enableForwarding();
+    // Forwarding is needed only once there is another range to reach (not for a lone `dabba dev`).
+    if (!this.#forwarding && needsForwarding(peers, this.#o))
+      this.#forwarding = await this.enableForwarding();
     const { mine, others } = await this.routes();
     for (const dst of wanted.keys()) {
       if (others.has(dst) && !this.#warned.has(dst)) {
