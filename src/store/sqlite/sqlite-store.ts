@@ -65,8 +65,8 @@ export interface SqliteStoreOptions {
   maxTxnOps?: number;
   /**
    * Most operations of bulk txns (`TxnOptions.bulk`) in one commit (the first one waiting is taken
-   * whatever its size). Default 1,000 (about 15 ms of the store thread's work here: a read or a deploy
-   * waits at most about that long behind the scheduler's plans).
+   * whatever its size). Default 1,000: such a commit took 25 ms at the median, 45 ms p90, on the
+   * 2-vCPU machine of bench/scale.ts (docs/benchmarks.md), and a read or a deploy waits behind one.
    */
   bulkOpsPerCommit?: number;
   /**
