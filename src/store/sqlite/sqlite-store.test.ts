@@ -144,8 +144,6 @@ describe('SqliteStore', { concurrency: true, timeout: 60_000 }, () => {
     // Sent in one turn of the event loop: they wait for the same next commit.
     const plans = [bulk(1), bulk(2)];
     const deploy = store.put('/jobs/web', 'v1');
-    const settled: number[] = [];
-    void plans[1]!.then(() => settled.push(2));
     const [p1, p2] = await Promise.all(plans);
     const d = await deploy;
     assert.ok(
@@ -163,7 +161,6 @@ describe('SqliteStore', { concurrency: true, timeout: 60_000 }, () => {
     for (let i = 0; i < 5; i++) await Promise.resolve();
     assert.equal(second.done, false, 'one plan per commit');
     await q[1];
-    assert.deepEqual(settled, [2]);
     assert.equal((await store.range('/plan/')).kvs.length, 8);
   });
 

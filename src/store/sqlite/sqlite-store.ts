@@ -244,9 +244,7 @@ export class SqliteStore implements Store {
   txn(request: TxnRequest, options?: TxnOptions): Promise<TxnResult> {
     return attempt(async () => {
       checkTxn(request, this.maxTxnOps);
-      const r = await (options?.bulk === true
-        ? (this.#write({ kind: 'txn', request }, txnSize(request)) as Promise<TxnReply>)
-        : this.#txn(request));
+      const r = await this.#txn(request, options?.bulk === true);
       return { succeeded: r.succeeded, revision: r.revision, gets: r.gets };
     });
   }
@@ -369,8 +367,9 @@ export class SqliteStore implements Store {
     }
   }
 
-  #txn(request: TxnRequest): Promise<TxnReply> {
-    return this.#write({ kind: 'txn', request }) as Promise<TxnReply>;
+  /** `bulk`: queued in the bulk lane, by its size (write-queue.ts). */
+  #txn(request: TxnRequest, bulk = false): Promise<TxnReply> {
+    return this.#write({ kind: 'txn', request }, bulk ? txnSize(request) : undefined) as Promise<TxnReply>;
   }
 
   /** Queues a write; `bulk`: its size, for a bulk txn (committed after other writes, see WriteQueue). */

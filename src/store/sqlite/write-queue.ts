@@ -23,8 +23,8 @@ export const txnSize = (r: TxnRequest): number =>
 export class WriteQueue {
   readonly #maxBatch: number;
   readonly #bulkOps: number;
-  #writes: Pending[] = [];
-  #bulk: Pending[] = [];
+  readonly #writes: Pending[] = [];
+  readonly #bulk: Pending[] = [];
 
   constructor(maxBatch: number, bulkOps: number) {
     this.#maxBatch = maxBatch;

@@ -303,7 +303,8 @@ export class LogTables {
    * Runs a query (query.ts's language) on a table, in the scope's namespace. Its SQL names the
    * table's columns as known when it starts; when a column was added or widened before its rows
    * were read, they may include rows that brought the column, so it is run again with the new
-   * columns (a row never comes back without a value it was written with).
+   * columns, up to QUERY_ATTEMPTS runs in all (a table whose columns change on every insert could
+   * still give the last run's rows without a column added meanwhile).
    */
   async query(table: string, spec: QuerySpec, scope: QueryScope = {}): Promise<LogTableQueryResult> {
     checkTableName(table);
