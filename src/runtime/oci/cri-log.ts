@@ -3,6 +3,7 @@
  * partial line continued by the next record of the same stream and F a full (final) one.
  */
 import { open, stat } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { ChangeWatch } from '../../lib/index.ts';
 import type { LogLine, LogReadOptions, LogStream } from '../runtime.ts';
 
@@ -76,6 +77,8 @@ export async function* readCriLog(
   const assembler = new LineAssembler();
   let offset = 0;
   let rest = '';
+  // Keeps a character cut by a read's end for the next read (text split per chunk would garble it).
+  let decoder = new StringDecoder('utf8');
   let changes: ChangeWatch | undefined;
   const tail = options.tail;
   const backlog: LogLine[] = [];
@@ -92,6 +95,7 @@ export async function* readCriLog(
       // Truncated or rotated: start over.
       offset = 0;
       rest = '';
+      decoder = new StringDecoder('utf8');
     }
     if (size === offset) return [];
     const fh = await open(path, 'r');
@@ -102,7 +106,7 @@ export async function* readCriLog(
         const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - offset), offset);
         if (bytesRead === 0) break;
         offset += bytesRead;
-        const text = rest + buf.subarray(0, bytesRead).toString('utf8');
+        const text = rest + decoder.write(buf.subarray(0, bytesRead));
         const lines = text.split('\n');
         rest = lines.pop() ?? '';
         for (const l of lines) {

@@ -83,6 +83,20 @@ describe('oci runtime parts', () => {
     assert.deepEqual(seen, ['line4', 'line5', 'no-newline']);
   });
 
+  test('readCriLog: a character cut by the end of a 1 MiB read comes through whole', async () => {
+    const path = join(dir, 'ctr-utf8.log');
+    const head = '2026-01-01T00:00:00.000000001Z stdout F ';
+    // The 2-byte "é" straddles byte 1 MiB, where the first read of the file ends.
+    const pad = 'x'.repeat((1 << 20) - head.length - 1);
+    await writeFile(path, `${head}${pad}é\n${head}next\n`);
+    const out: string[] = [];
+    for await (const l of readCriLog(path, {}, { finished: () => Promise.resolve(true) })) out.push(l.text);
+    assert.deepEqual(
+      out.map((t) => t.slice(-3)),
+      ['xxé', 'ext'],
+    );
+  });
+
   test('exit status: code, signal from 128+N, OOM wins, unknown', () => {
     assert.deepEqual(exitStatusFrom(3, false, 5), {
       exitCode: 3,

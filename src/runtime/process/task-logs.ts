@@ -7,7 +7,7 @@ import { copyFile, open, rename, rm, stat, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ChangeWatch } from '../../lib/index.ts';
 import type { LogLine, LogStream } from '../runtime.ts';
-import { LineSplitter } from './line-splitter.ts';
+import { LineSplitter, MAX_LINE_BYTES } from './line-splitter.ts';
 import { Mutex } from './mutex.ts';
 
 const STREAMS: readonly LogStream[] = ['stdout', 'stderr'];
@@ -83,6 +83,21 @@ async function readRange(
   }
 }
 
+/**
+ * Where the last whole line before `end` ends. A follower's backlog stops there and its cursor
+ * starts there, so a line the task is still writing is read whole once its newline comes, never as
+ * two lines. (A rest longer than a line can be is cut by the splitter anyway: then `end`.)
+ */
+async function lineEndBefore(path: string, end: number): Promise<number> {
+  if (end === 0) return 0;
+  const start = Math.max(0, end - MAX_LINE_BYTES);
+  const parts: Buffer[] = [];
+  await readRange(path, start, end, (b) => void parts.push(Buffer.from(b)));
+  const nl = Buffer.concat(parts).lastIndexOf(0x0a);
+  if (nl >= 0) return start + nl + 1;
+  return start === 0 ? 0 : end;
+}
+
 export class TaskLogs {
   readonly #dir: string;
   readonly #options: TaskLogsOptions;
@@ -137,12 +152,12 @@ export class TaskLogs {
       }
       return;
     }
-    // Follow: the backlog up to where each live file ends now, then whatever comes after.
+    // Follow: the backlog up to the last whole line of each live file now, then whatever comes after.
     const { cursors, backlog } = await this.#lock.run(async () => {
       const cursors: Cursor[] = [];
       const backlog: LogLine[] = [];
       for (const stream of STREAMS) {
-        const end = (await sizeOf(this.path(stream))) ?? 0;
+        const end = await lineEndBefore(this.path(stream), (await sizeOf(this.path(stream))) ?? 0);
         const lines =
           tail !== undefined ? await this.#tail(stream, tail, end) : await this.#allLines(stream, end);
         for (const text of lines) backlog.push({ stream, text });
