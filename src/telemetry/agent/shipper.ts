@@ -64,9 +64,10 @@ export class Shipper {
       } catch (e) {
         if (signal.aborted) return;
         if (!retryable(e)) {
-          this.stats.rejected++;
           logger.error({ err: messageOf(e), seq: batch.seq }, 'the server refused a metrics batch; dropped');
           await spool.ack(batch.seq);
+          // Counted once dropped, as `shipped` is once acknowledged: the stats never run ahead of the spool.
+          this.stats.rejected++;
           continue;
         }
         this.stats.failures++;
