@@ -4,10 +4,10 @@
  * not verify the server's certificate: nothing secret is sent, and the answer is accepted only if the
  * CA's public key matches the pin. Everything after it verifies the server against that CA.
  */
-import { Agent } from 'undici';
 import { DabbaError } from '../errors/index.ts';
 import type { ClusterCaView } from '../model/index.ts';
 import { certificatePin, withDispatcher } from './tls.ts';
+import { undici } from './undici.ts';
 
 export const PIN_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
@@ -16,7 +16,7 @@ export async function fetchPinnedCa(addr: string, pin: string, timeoutMs = 10_00
   if (!PIN_PATTERN.test(pin))
     throw new DabbaError('DABBA_E_BAD_REQUEST', `CA pin "${pin}" is not sha256:<64 hex digits>`);
   const base = addr.replace(/\/+$/, '');
-  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  const dispatcher = new (undici().Agent)({ connect: { rejectUnauthorized: false } });
   try {
     let view: ClusterCaView;
     try {

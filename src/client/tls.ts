@@ -4,8 +4,9 @@
  * is no way to skip verification.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { Agent, request as undiciRequest } from 'undici';
+import type { Agent } from 'undici';
 import { DabbaError } from '../errors/index.ts';
+import { undici } from './undici.ts';
 
 export interface ClientTls {
   /** PEM of the CA to trust for https:// servers (default: the system's CAs). */
@@ -23,7 +24,7 @@ export function tlsDispatcher(tls: ClientTls): Agent | undefined {
       'DABBA_E_BAD_REQUEST',
       'a client certificate needs its key, and a key its certificate',
     );
-  return new Agent({
+  return new (undici().Agent)({
     connect: {
       ...(tls.ca === undefined ? {} : { ca: tls.ca }),
       ...(tls.cert === undefined ? {} : { cert: tls.cert }),
@@ -63,7 +64,7 @@ export async function getStream(
   o: { headers: Record<string, string>; signal?: AbortSignal },
   dispatcher: Agent | undefined,
 ): Promise<StreamAnswer> {
-  const r = await undiciRequest(url, {
+  const r = await undici().request(url, {
     method: 'GET',
     headers: o.headers,
     ...(o.signal === undefined ? {} : { signal: o.signal }),
