@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readStat, SharedProcScan, type ProcStat } from './proc.ts';
+import { FreshProcScan, readStat, SharedProcScan, type ProcStat } from './proc.ts';
 
 test('a shared scan of /proc serves every caller within its age, then scans again', async () => {
   let now = 0;
@@ -44,4 +44,44 @@ test('the real scan finds this process in its own session', async () => {
   assert.ok(me);
   const members = await new SharedProcScan().sessionMembers(me.session);
   assert.ok(members.some((m) => m.pid === process.pid));
+});
+
+test('a fresh scan: callers that ask while one runs share the next, begun after they asked', async () => {
+  const started: number[] = [];
+  const finish: ((v: ProcStat[]) => void)[] = [];
+  const fail: ((e: Error) => void)[] = [];
+  const scan = new FreshProcScan(
+    () =>
+      new Promise<ProcStat[]>((resolve, reject) => {
+        started.push(started.length);
+        finish.push(resolve);
+        fail.push(reject);
+      }),
+  );
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+  const first = scan.processes();
+  assert.deepEqual(started, [0]);
+  // Asked while scan 0 runs: it may miss what they wait for, so they get scan 1, one for all.
+  const waiting = Array.from({ length: 10 }, () => scan.processes());
+  await tick();
+  assert.deepEqual(started, [0], 'no second scan while the first runs');
+  finish[0]?.([]);
+  assert.deepEqual(await first, []);
+  await tick();
+  assert.deepEqual(started, [0, 1]);
+  // Asked while scan 1 runs: scan 2 (not scan 1, which began before).
+  const later = scan.processes();
+  const one = [{ pid: 7 } as ProcStat];
+  finish[1]?.(one);
+  for (const w of waiting) assert.equal(await w, one);
+  await tick();
+  assert.deepEqual(started, [0, 1, 2]);
+  // A failed scan fails its own callers only; those waiting for the next get it.
+  const afterFailure = scan.processes();
+  fail[2]?.(new Error('EMFILE'));
+  await assert.rejects(later, /EMFILE/);
+  await tick();
+  finish[3]?.([]);
+  assert.deepEqual(await afterFailure, []);
+  assert.deepEqual(started, [0, 1, 2, 3]);
 });

@@ -81,9 +81,44 @@ export async function liveProcesses(): Promise<ProcStat[]> {
   return stats.filter((s): s is ProcStat => running(s));
 }
 
+/**
+ * Scans of /proc for callers that need one begun after they asked (stopping and killing tasks):
+ * whoever asks while a scan runs shares the next one. Tasks stopped all at once (an agent closing
+ * with its tasks, a job's tasks stopped together) then cost about two scans at a time instead of
+ * one each per poll, every one reading every process's stat.
+ */
+export class FreshProcScan {
+  readonly #scan: () => Promise<ProcStat[]>;
+  #current: Promise<ProcStat[]> | undefined;
+  #next: Promise<ProcStat[]> | undefined;
+
+  constructor(scan: () => Promise<ProcStat[]> = liveProcesses) {
+    this.#scan = scan;
+  }
+
+  processes(): Promise<ProcStat[]> {
+    if (this.#current === undefined) {
+      const scan = this.#scan().finally(() => {
+        if (this.#current === scan) this.#current = undefined;
+      });
+      this.#current = scan;
+      return scan;
+    }
+    this.#next ??= this.#current
+      .catch(() => undefined)
+      .then(() => {
+        this.#next = undefined;
+        return this.processes();
+      });
+    return this.#next;
+  }
+}
+
+const freshScan = new FreshProcScan();
+
 /** Live processes whose session id is sid (a task's process tree, since it runs in its own session). */
 export async function sessionMembers(sid: number): Promise<ProcStat[]> {
-  return (await liveProcesses()).filter((s) => s.session === sid);
+  return (await freshScan.processes()).filter((s) => s.session === sid);
 }
 
 /**
