@@ -65,10 +65,14 @@ describe('mesh discovery and dependency file', () => {
     assert.equal(seen[0]?.endpoints.length, 3);
     const s = await c.cli(['scale', 'hello', '2', '--detach']);
     assert.equal(s.code, 0, s.stderr);
+    // The timer is cleared once the watch ends: left pending, it held the file's process for 2 minutes.
+    let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       watching,
-      new Promise((_, rej) => setTimeout(() => rej(new Error('watch saw no scale-down')), 120_000)),
-    ]);
+      new Promise((_, rej) => {
+        timer = setTimeout(() => rej(new Error('watch saw no scale-down')), 120_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
     ac.abort();
     const last = seen.at(-1);
     assert.equal(last?.endpoints.length, 2);
