@@ -4,7 +4,7 @@
  */
 import type { DabbaClient } from '../client/index.ts';
 import type { Clock, Logger, Watermark } from '../lib/index.ts';
-import { sleep, systemClock } from '../lib/index.ts';
+import { systemClock, within } from '../lib/index.ts';
 import type { HostCapacity } from '../model/index.ts';
 import type { ImageStore } from '../image/index.ts';
 import type { Runtime, TaskHandle } from '../runtime/index.ts';
@@ -180,7 +180,7 @@ export async function startAgent(o: AgentOptions): Promise<RunningAgent> {
       // Otherwise the tasks keep running for the next agent: only our probes and timers end.
       else for (const r of runners.values()) r.detach();
       // Give pending statuses a moment to reach the server, but never hang on an absent one.
-      await Promise.race([reporter.flushed(), sleep(2000)]);
+      await within(reporter.flushed(), 2000);
       controller.abort();
       await Promise.allSettled(loops);
       await endpoint.close();

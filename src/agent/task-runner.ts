@@ -9,7 +9,7 @@
  */
 import { DabbaError, messageOf } from '../errors/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
-import { backoffDelay, sleep } from '../lib/index.ts';
+import { backoffDelay, sleep, within } from '../lib/index.ts';
 import type { LastExit, ProbeSpec, Task, TaskState, TaskStatus } from '../model/index.ts';
 import type { ExitStatus, Runtime, TaskHandle } from '../runtime/index.ts';
 import { ProbeLoop, runProbe } from './health/index.ts';
@@ -143,7 +143,7 @@ export class TaskRunner {
         ['pid', 'nextRestartAt'],
         true,
       );
-      await Promise.race([this.#d.reporter.flushed(), sleep(2000)]);
+      await within(this.#d.reporter.flushed(), 2000);
     })();
     return this.#stopping;
   }

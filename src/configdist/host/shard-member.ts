@@ -11,7 +11,7 @@
  */
 import type { DabbaClient, MetaEvent } from '../../client/index.ts';
 import { messageOf } from '../../errors/index.ts';
-import { sleep, type Logger } from '../../lib/index.ts';
+import { sleep, within, type Logger } from '../../lib/index.ts';
 import type { ConfigMeta, ControlStats, DataStats, TreePosition } from '../../model/index.ts';
 import type { Upstream } from './content-cache.ts';
 
@@ -77,10 +77,8 @@ export class ShardMember {
   /** Resolves once the first snapshot is in, or after `timeoutMs` (then false). */
   async whenReady(timeoutMs: number): Promise<boolean> {
     if (this.#ready) return true;
-    return Promise.race([
-      new Promise<boolean>((resolve) => this.#readyWaiters.push(() => resolve(true))),
-      sleep(timeoutMs).then(() => false),
-    ]);
+    const ready = new Promise<boolean>((resolve) => this.#readyWaiters.push(() => resolve(true)));
+    return (await within(ready, timeoutMs)) ?? false;
   }
 
   meta(namespace: string, path: string): ConfigMeta | undefined {

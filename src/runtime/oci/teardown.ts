@@ -4,7 +4,7 @@
  */
 import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sleep } from '../../lib/index.ts';
+import { sleep, within } from '../../lib/index.ts';
 import { DROPS_FILE } from '../process/log-drops.ts';
 import { keepTail } from '../previous-log.ts';
 import type { ExitStatus } from '../runtime.ts';
@@ -54,7 +54,7 @@ export async function releaseTask(
   await ctx.images.releaseRootfs(taskDir, ctx.helper.run);
   if (keep.keepLog) {
     // conmon has exited: the log writer writes what it still had, then ctr.log is complete.
-    await Promise.race([ctx.containerLogs.drained(r.taskId), sleep(5000)]);
+    await within(ctx.containerLogs.drained(r.taskId), 5000);
     await keepTail(join(taskDir, 'ctr.log'), paths.previousLog(r.taskId));
     await rm(previousDropsFile(paths, r.taskId), { force: true });
     await copyFile(join(taskDir, DROPS_FILE), previousDropsFile(paths, r.taskId)).catch(() => undefined);
