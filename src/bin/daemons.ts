@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { detectCapacity, startAgent } from '../agent/index.ts';
+import { detectCapacity, startAgent, type RunningAgent } from '../agent/index.ts';
 import type { AgentDaemonOptions, Daemon, Daemons, DevOptions, ServerDaemonOptions } from '../cli/index.ts';
 import { DabbaClient } from '../client/index.ts';
 import { DabbaError } from '../errors/index.ts';
@@ -177,6 +177,19 @@ function nodeFirstOnPath(): void {
 /** The web UI this checkout built (scripts/build-ui.ts, run by `npm ci`/`npm install`). */
 const WEB_UI_DIR = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 
+/** dev's admin token: the one in the data dir, or one made anew there (that file was deleted). */
+async function devAdminToken(dataDir: string, bootstrap: string | undefined, store: Store): Promise<string> {
+  const saved = (await adminTokenNote(dataDir, bootstrap)).token;
+  if (saved !== undefined) return saved;
+  const { token } = await createToken(
+    store,
+    { name: `dev-admin-${shortId(6)}`, role: 'admin', namespaces: '*', createdBy: 'dabba dev' },
+    Date.now(),
+  );
+  await writeSecret(join(dataDir, 'admin.token'), token);
+  return token;
+}
+
 export const daemons: Daemons = {
   async dev(o: DevOptions): Promise<Daemon> {
     nodeFirstOnPath();
@@ -222,39 +235,39 @@ export const daemons: Daemons = {
     // dev sets up the local user: the admin token in the data dir (made anew if that file was
     // deleted), and the agent's host identity, issued directly (no join needed in one process): a
     // host credential (plain HTTP on loopback) and a host certificate (TLS; logs and exec).
-    const admin = await adminTokenNote(o.dataDir, server.adminToken);
-    let adminToken = admin.token;
-    if (adminToken === undefined) {
-      adminToken = (
-        await createToken(
-          store,
-          { name: `dev-admin-${shortId(6)}`, role: 'admin', namespaces: '*', createdBy: 'dabba dev' },
-          Date.now(),
-        )
-      ).token;
-      await writeSecret(join(o.dataDir, 'admin.token'), adminToken);
+    let adminToken: string;
+    let agent: RunningAgent;
+    try {
+      adminToken = await devAdminToken(o.dataDir, server.adminToken, store);
+      const credential = await issueHostCredential(store, defaultHostId(), 'dabba dev', Date.now());
+      const credentials = await devHostCredentials(server, store, agentDir, defaultHostId());
+      agent = await startAgent({
+        client: new DabbaClient({
+          addr: server.url,
+          token: credential,
+          ca: credentials.caPem,
+          cert: credentials.certPem,
+          key: credentials.keyPem,
+        }),
+        runtime,
+        hostId: defaultHostId(),
+        labels: { 'dabba.io/mode': 'dev' },
+        dataDir: agentDir,
+        logger: logger.child({ part: 'agent' }),
+        credentials,
+        ...(chosen.images ? { images: chosen.images } : {}),
+        ...(o.watermark ? { watermark: o.watermark } : {}),
+        ...(o.metrics ? { metrics: o.metrics } : {}),
+        ...meshOption(o.meshPortBase, runtime, undefined, logger),
+      });
+    } catch (e) {
+      // The server is up: closed here, or its listener and loops would keep the process running
+      // after the error is printed (a data dir turned read-only hung `dabba dev` this way).
+      await server.close().catch(() => undefined);
+      await runtime.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      throw e;
     }
-    const credential = await issueHostCredential(store, defaultHostId(), 'dabba dev', Date.now());
-    const credentials = await devHostCredentials(server, store, agentDir, defaultHostId());
-    const agent = await startAgent({
-      client: new DabbaClient({
-        addr: server.url,
-        token: credential,
-        ca: credentials.caPem,
-        cert: credentials.certPem,
-        key: credentials.keyPem,
-      }),
-      runtime,
-      hostId: defaultHostId(),
-      labels: { 'dabba.io/mode': 'dev' },
-      dataDir: agentDir,
-      logger: logger.child({ part: 'agent' }),
-      credentials,
-      ...(chosen.images ? { images: chosen.images } : {}),
-      ...(o.watermark ? { watermark: o.watermark } : {}),
-      ...(o.metrics ? { metrics: o.metrics } : {}),
-      ...meshOption(o.meshPortBase, runtime, undefined, logger),
-    });
     const caFile = server.pki.caFile;
     const daemon: Daemon = {
       url: server.url,

@@ -5,9 +5,12 @@
  * DABBA_E_STORAGE_READONLY; status, logs and hosts answer; the host shows DiskReadOnly; the running
  * task runs on and stays healthy. Once the directory is writable again everything resumes by
  * itself: health ok, the condition cleared, the next deploy runs; every acknowledged job is there,
- * the refused one is not.
+ * the refused one is not. A dev whose agent directory is read-only from the start says why and
+ * exits 1 instead of hanging with its server up.
  */
 import assert from 'node:assert/strict';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DevCluster, isAlive, waitFor } from '../helpers/dev-cluster.ts';
 import type { Health } from '../helpers/dev-on-tmpfs.ts';
@@ -111,3 +114,24 @@ test(
     assert.equal(faults['unhandledRejections'], 0, JSON.stringify(faults));
   },
 );
+
+test('an agent dir read-only from the start: dev says why and exits 1, nothing left running', async () => {
+  let dir: string | undefined;
+  let bind: ReadOnlyBind | undefined;
+  try {
+    await assert.rejects(
+      DevCluster.start({
+        prepare: async (d) => {
+          dir = d;
+          await mkdir(join(d, 'agent'));
+          bind = await ReadOnlyBind.over(join(d, 'agent'));
+        },
+      }),
+      // Before: the error was printed, and the server it had started kept the process up.
+      (e: Error) => /dabba dev exited with 1/.test(e.message) && /EROFS/.test(e.message),
+    );
+  } finally {
+    await bind?.release();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  }
+});
