@@ -5,6 +5,14 @@
  * I/O errors. `repair()` does what an operator would: unmount (once the daemons are stopped),
  * fsck, mount again at the same place. `destroy()` unmounts and removes it even when a test failed.
  * Needs root.
+ *
+ * Each mount is on a loop device of its own (`losetup --find`), never the one before: a process
+ * that entered a new mount namespace while the file system was mounted (`ip netns exec`, a
+ * container being set up, by any test running beside) holds a copy of the mount, so after the
+ * umount the failed superblock lives on, bound to its loop device; `mount -o loop` would reuse that
+ * device and so that superblock, still read-only (the cause of a rare red CI: dev restarted on the
+ * "repaired" file system got EROFS). The root mount here is private, so the umount does not reach
+ * those copies.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -35,8 +43,14 @@ export class LoopExt4 {
     return fs;
   }
 
+  /** Loop devices this file system was mounted from (detached by `destroy()`). */
+  readonly #devices: string[] = [];
+
   async #mount(): Promise<void> {
-    await run('mount', ['-o', 'loop,errors=remount-ro', this.#image, this.dir]);
+    const { stdout } = await run('losetup', ['--find', '--show', this.#image]);
+    const device = stdout.trim();
+    this.#devices.push(device);
+    await run('mount', ['-o', 'errors=remount-ro', device, this.dir]);
   }
 
   /** The loop device's name (loopN), as in /sys/fs/ext4. */
@@ -85,6 +99,8 @@ export class LoopExt4 {
       );
       if (!r) break;
     }
+    // Detached now, or (still held by a copy of the mount elsewhere) once the last user lets go.
+    for (const d of this.#devices) await run('losetup', ['-d', d]).catch(() => undefined);
     await rm(join(this.#image, '..'), { recursive: true, force: true });
   }
 }
