@@ -6,10 +6,11 @@ import { probeDev } from './dev-probe.ts';
 
 // The daemons bring the server, the agent, the stores and the runtimes: loaded only by the commands
 // that start one, so every other command starts in about half the time.
+const load = async (): Promise<Daemons> => (await import('./daemons.ts')).daemons;
 const daemons: Daemons = {
-  dev: async (o, signal) => (await import('./daemons.ts')).daemons.dev(o, signal),
-  server: async (o, signal) => (await import('./daemons.ts')).daemons.server(o, signal),
-  agent: async (o, signal) => (await import('./daemons.ts')).daemons.agent(o, signal),
+  dev: async (o, signal) => (await load()).dev(o, signal),
+  server: async (o, signal) => (await load()).server(o, signal),
+  agent: async (o, signal) => (await load()).agent(o, signal),
 };
 
 const controller = new AbortController();

@@ -25,6 +25,8 @@ const run = promisify(execFile);
 export class LoopExt4 {
   readonly dir: string;
   readonly #image: string;
+  /** Loop devices this file system was mounted from (detached by `destroy()`). */
+  readonly #devices: string[] = [];
 
   private constructor(dir: string, image: string) {
     this.dir = dir;
@@ -42,9 +44,6 @@ export class LoopExt4 {
     await fs.#mount();
     return fs;
   }
-
-  /** Loop devices this file system was mounted from (detached by `destroy()`). */
-  readonly #devices: string[] = [];
 
   async #mount(): Promise<void> {
     const { stdout } = await run('losetup', ['--find', '--show', this.#image]);
