@@ -1,48 +1,13 @@
 #!/usr/bin/env node
-/** Entry point of the `dabba` command. */
-import { runCli, type Daemons } from '../cli/index.ts';
-import { DabbaClient } from '../client/index.ts';
-import { probeDev } from './dev-probe.ts';
+/**
+ * Entry point of the `dabba` command. It turns Node's module compile cache on before loading
+ * anything else (cli-main.ts and everything a command needs): modules are type-stripped and
+ * compiled once per version of their source, not at every run. The cache lives where Node puts it
+ * by default (a directory per user under the OS's temp dir); `NODE_COMPILE_CACHE=DIR` moves it and
+ * `NODE_DISABLE_COMPILE_CACHE=1` turns it off. It is an optimization only: where the directory
+ * cannot be written, the command runs as it would without it.
+ */
+import { enableCompileCache } from 'node:module';
 
-// The daemons bring the server, the agent, the stores and the runtimes: loaded only by the commands
-// that start one, so every other command starts in about half the time.
-const load = async (): Promise<Daemons> => (await import('./daemons.ts')).daemons;
-const daemons: Daemons = {
-  dev: async (o, signal) => (await load()).dev(o, signal),
-  server: async (o, signal) => (await load()).server(o, signal),
-  agent: async (o, signal) => (await load()).agent(o, signal),
-};
-
-const controller = new AbortController();
-let interrupts = 0;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    controller.abort();
-  });
-}
-
-// Output cut short (`dabba status | head -3`): end quietly, as a Unix tool killed by SIGPIPE would
-// (exit 141), instead of dying on an unhandled EPIPE with a stack trace.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(141);
-    throw e;
-  });
-}
-
-const DEFAULT_ADDR = 'http://127.0.0.1:7070';
-
-const code = await runCli(process.argv.slice(2), {
-  out: { write: (s) => void process.stdout.write(s), isTTY: Boolean(process.stdout.isTTY) },
-  err: { write: (s) => void process.stderr.write(s), isTTY: Boolean(process.stderr.isTTY) },
-  env: process.env,
-  daemons,
-  probeDev,
-  stdio: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
-  signal: controller.signal,
-  client: (addr, o) =>
-    new DabbaClient({ addr: addr ?? process.env['DABBA_ADDR'] ?? DEFAULT_ADDR, ...(o ?? {}) }),
-});
-process.exitCode = code;
+enableCompileCache();
+await import('./cli-main.ts');

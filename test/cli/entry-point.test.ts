@@ -1,7 +1,7 @@
 /** The `dabba` entry point as a user's shell meets it: through symlinks, and with its output cut short. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -29,6 +29,27 @@ describe('bin/dabba', () => {
       assert.equal(r.status, 0, `${name} --help: ${r.stderr}`);
       assert.match(r.stdout, /Usage: dabba/);
     }
+  });
+
+  test('keeps compiled modules in the compile cache (by default under TMPDIR), unless turned off', async () => {
+    /** The files in the compile cache after one `dabba --help` with TMPDIR=`tmp` and `extra`. */
+    const cachedAfterRun = async (tmp: string, extra: NodeJS.ProcessEnv): Promise<number> => {
+      // Nothing inherited decides for the CLI (the test runner sets NODE_COMPILE_CACHE).
+      const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, ...extra };
+      if (!('NODE_COMPILE_CACHE' in extra)) delete env['NODE_COMPILE_CACHE'];
+      if (!('NODE_DISABLE_COMPILE_CACHE' in extra)) delete env['NODE_DISABLE_COMPILE_CACHE'];
+      await mkdir(tmp, { recursive: true });
+      const r = spawnSync(script, ['--help'], { env, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const entries = await readdir(join(tmp, 'node-compile-cache'), {
+        recursive: true,
+        withFileTypes: true,
+      }).catch(() => []);
+      return entries.filter((e) => e.isFile()).length;
+    };
+    // The CLI's own modules and those of the libraries it loads: dozens of entries.
+    assert.ok((await cachedAfterRun(join(dir, 'tmp-on'), {})) > 20, 'the cache is on by default');
+    assert.equal(await cachedAfterRun(join(dir, 'tmp-off'), { NODE_DISABLE_COMPILE_CACHE: '1' }), 0);
   });
 
   test('output cut short (EPIPE) ends quietly: no stack, exit 141 like a Unix tool', async () => {
