@@ -164,6 +164,48 @@ describe('SqliteStore', { concurrency: true, timeout: 60_000 }, () => {
     assert.equal((await store.range('/plan/')).kvs.length, 8);
   });
 
+  it('sends the next group commit while one is being committed, and answers them in order', async (t) => {
+    const big = (tag: string): Promise<{ revision: number }> =>
+      store.txn({
+        compare: [],
+        success: Array.from({ length: 5000 }, (_, i) => ({
+          type: 'put' as const,
+          key: `/${tag}/${i}`,
+          value: 'x',
+        })),
+      });
+    const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+    const store = await openStore(t, await tempPath(t));
+    const seen = take(store, '/', 10_000);
+    // Two writes in two turns: the second goes out before the first (5,000 rows) has come back.
+    const first = big('a');
+    await turn();
+    const second = big('b');
+    await turn();
+    assert.equal(store.commitsInFlight, 2);
+    const order: string[] = [];
+    await Promise.all([first.then(() => order.push('a')), second.then(() => order.push('b'))]);
+    assert.deepEqual(order, ['a', 'b']);
+    assert.ok((await first).revision < (await second).revision);
+    const events = await seen;
+    assert.deepEqual(
+      [...new Set(events.map((e) => e.kv.key.split('/')[1]))],
+      ['a', 'b'],
+      'watchers get the first commit, then the second',
+    );
+    assert.equal(store.commitsInFlight, 0);
+
+    // One at a time when asked.
+    const single = await openStore(t, await tempPath(t), { commitsInFlight: 1 });
+    const w1 = single.put('/x', '1');
+    await turn();
+    const w2 = single.put('/y', '2');
+    await turn();
+    assert.ok(single.commitsInFlight <= 1);
+    await Promise.all([w1, w2]);
+    await assert.rejects(SqliteStore.open(await tempPath(t), { commitsInFlight: 0 }), /commitsInFlight/);
+  });
+
   it('leases get a full TTL again at reopen (closed time does not count), then expire', async (t) => {
     const path = await tempPath(t);
     const clock = new ManualClock();

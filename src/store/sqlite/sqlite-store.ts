@@ -28,6 +28,7 @@ import {
   checkTxn,
   checkValue,
 } from '../validate.ts';
+import type { SqliteStoreOptions } from './options.ts';
 import { packWrites, unpackPublished } from './packed.ts';
 import { WriteFaultState } from './storage-fault.ts';
 import { StoreThread } from './store-thread.ts';
@@ -45,39 +46,7 @@ import {
   type WriteOp,
 } from './wire.ts';
 
-export interface SqliteStoreOptions {
-  logger?: Logger;
-  /**
-   * Reads lease expiry times; the expiry timer still uses real timers. When given, a write batch is
-   * judged at the time it was sent to the store thread; by default, at the time it runs there.
-   */
-  clock?: Clock;
-  /** Revisions of history kept for watch-from-revision; older ones are compacted. Default 100,000. */
-  historyRetention?: number;
-  /**
-   * Events a live watcher may hold undelivered before it drops them and re-reads from history
-   * (bounded memory per slow watcher). Default 10,000.
-   */
-  watchBufferLimit?: number;
-  /** Most write requests committed in one transaction (group commit). Default 1,000. */
-  maxBatch?: number;
-  /** Most operations in one txn (each of compare, success, failure). Default 10,000. */
-  maxTxnOps?: number;
-  /**
-   * Most operations of bulk txns (`TxnOptions.bulk`) in one commit (the first one waiting is taken
-   * whatever its size). Default 1,000: such a commit took 25 ms at the median, 45 ms p90, on the
-   * 2-vCPU machine of bench/scale.ts (docs/benchmarks.md), and a read or a deploy waits behind one.
-   */
-  bulkOpsPerCommit?: number;
-  /**
-   * Most memory SQLite may use to keep database pages, in MiB (used only as the file grows).
-   * Default 64 (SQLite's own default, 2 MiB, makes writes to a store of 100,000 tasks re-read pages:
-   * about 5% slower in bench/scale.ts).
-   */
-  cacheMiB?: number;
-  /** Longest wait between two lease expiry checks, in ms (guards against clock jumps). Default 1,000. */
-  leaseCheckIntervalMs?: number;
-}
+export type { SqliteStoreOptions } from './options.ts';
 
 const HISTORY_CHUNK = 1000;
 
@@ -89,7 +58,9 @@ type TxnReply = TxnResult & { deleted: number };
  * caller's event loop.
  *
  * Writes: every write request is queued; the queue goes to the store thread as one batch, committed
- * in one SQLite transaction (group commit), while the next batch gathers here. Bulk txns
+ * in one SQLite transaction (group commit), while the next batch gathers here; up to
+ * `commitsInFlight` batches (default 2) are sent before the first comes back, so the store thread
+ * goes from one commit to the next without waiting for this thread. Results come back in order. Bulk txns
  * (`TxnOptions.bulk`: the scheduler's plans) wait in a lane of their own, a bounded number per
  * commit (write-queue.ts). Each request still takes its own revision(s), runs inside its own
  * savepoint (a failing request does not affect its neighbours), and resolves only after COMMIT
@@ -115,8 +86,11 @@ export class SqliteStore implements Store {
   #nextLeaseExpiry: number | null = null;
   readonly #queue: WriteQueue;
   #flushScheduled = false;
-  /** The batch the store thread is committing, if any (one at a time: the next one gathers meanwhile). */
-  #inFlight: Promise<void> | undefined;
+  /** Group commits sent to the store thread whose results have not come back (at most `#maxInFlight`). */
+  #inFlight = 0;
+  /** The last batch sent: it comes back after every earlier one. */
+  #lastSent: Promise<void> = Promise.resolve();
+  readonly #maxInFlight: number;
   /** open -> closing (no new requests; accepted writes still commit) -> closed (file released). */
   #state: 'open' | 'closing' | 'closed' = 'open';
   #closing: Promise<void> | undefined;
@@ -138,6 +112,7 @@ export class SqliteStore implements Store {
       positiveInt(options.bulkOpsPerCommit ?? 1000, 'bulkOpsPerCommit'),
     );
     this.#leaseCheckMs = positiveInt(options.leaseCheckIntervalMs ?? 1000, 'leaseCheckIntervalMs');
+    this.#maxInFlight = positiveInt(options.commitsInFlight ?? 2, 'commitsInFlight');
     this.#revision = counters.revision;
     this.#compactRevision = counters.compactRevision;
   }
@@ -345,7 +320,7 @@ export class SqliteStore implements Store {
     clearTimeout(this.#leaseTimer);
     this.#leaseTimer = undefined;
     for (;;) {
-      if (this.#inFlight !== undefined) await this.#inFlight;
+      if (this.#inFlight > 0) await this.#lastSent;
       else if (!this.#queue.empty) this.#send();
       else break;
     }
@@ -382,18 +357,23 @@ export class SqliteStore implements Store {
   }
 
   #schedule(): void {
-    if (this.#flushScheduled || this.#inFlight !== undefined) return;
+    if (this.#flushScheduled || this.#inFlight >= this.#maxInFlight) return;
     this.#flushScheduled = true;
     setImmediate(this.#flush);
   }
 
   readonly #flush = (): void => {
     this.#flushScheduled = false;
-    if (this.#state === 'closed' || this.#queue.empty || this.#inFlight !== undefined) return;
+    if (this.#state === 'closed' || this.#queue.empty || this.#inFlight >= this.#maxInFlight) return;
     this.#send();
   };
 
-  /** Sends one group commit; the next one is scheduled when it comes back. */
+  /** Group commits sent to the store thread and not yet come back (for tests and metrics). */
+  get commitsInFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Sends one group commit; another is scheduled at once while fewer than the most are in flight. */
   #send(): void {
     const batch = this.#queue.next();
     // Packed: a flat array per txn branch, a task record's JSON and its assignment's crossing once.
@@ -403,18 +383,20 @@ export class SqliteStore implements Store {
         ? { type: 'batch', ops, faulted: this.#fault.faulted }
         : { type: 'batch', ops, now: this.#clock.now(), faulted: this.#fault.faulted },
     );
-    this.#inFlight = sent.then(
+    this.#inFlight++;
+    this.#lastSent = sent.then(
       (r) => {
-        this.#inFlight = undefined;
+        this.#inFlight--;
         this.#applyBatch(batch, r);
         if (!this.#queue.empty) this.#schedule();
       },
       (e: unknown) => {
-        this.#inFlight = undefined;
+        this.#inFlight--;
         for (const p of batch) p.reject(e);
         if (!this.#queue.empty) this.#schedule();
       },
     );
+    if (!this.#queue.empty) this.#schedule();
   }
 
   /** A batch came back: hand its revisions to watchers, then answer its writers. */
