@@ -33,6 +33,12 @@ export class Engine {
   readonly #compactStep: number;
   #revision: number;
   #compactRevision: number;
+  /**
+   * A batch failed for lack of space or a read-only disk, and none has committed since. Kept here
+   * as well as by the caller (`faulted`): with two batches in flight, the second was sent before
+   * the caller heard of the first one's failure.
+   */
+  #storageFailed = false;
 
   constructor(o: OpenOptions) {
     this.path = o.file;
@@ -109,7 +115,7 @@ export class Engine {
       this.#st.begin.run();
       // After writes failed for lack of space, the first commit gives every lease a full TTL: the
       // holders' renewals were refused meanwhile (etcd does the same on a new leader).
-      if (faulted) tx.renewAll();
+      if (faulted || this.#storageFailed) tx.renewAll();
       for (const [i, op] of ops.entries()) {
         const snap = tx.snapshot();
         opOf.length = tx.published.length;
@@ -140,6 +146,7 @@ export class Engine {
         // The transaction is already gone.
       }
       const full = storageErrorFor(e, this.path);
+      if (full) this.#storageFailed = true;
       const err = toWire(full ?? storeFailure(e));
       return {
         failed: err,
@@ -152,6 +159,7 @@ export class Engine {
     }
     this.#revision = tx.revision;
     this.#compactRevision = tx.compactRevision;
+    this.#storageFailed = storage !== undefined;
     const result: BatchResult = {
       outcomes,
       revision: tx.revision,
