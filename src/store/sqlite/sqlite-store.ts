@@ -58,19 +58,19 @@ type TxnReply = TxnResult & { deleted: number };
  * caller's event loop.
  *
  * Writes: every write request is queued; the queue goes to the store thread as one batch, committed
- * in one SQLite transaction (group commit), while the next batch gathers here; up to
+ * in one SQLite transaction (group commit), while the next batch gathers here. Up to
  * `commitsInFlight` batches (default 2) are sent before the first comes back, so the store thread
- * goes from one commit to the next without waiting for this thread. Results come back in order. Bulk txns
- * (`TxnOptions.bulk`: the scheduler's plans) wait in a lane of their own, a bounded number per
+ * goes from one commit to the next without waiting for this thread; they come back in order. Bulk
+ * txns (`TxnOptions.bulk`: the scheduler's plans) wait in a lane of their own, a bounded number per
  * commit (write-queue.ts). Each request still takes its own revision(s), runs inside its own
  * savepoint (a failing request does not affect its neighbours), and resolves only after COMMIT
  * returned, that is after the WAL was fsynced. Watchers get a batch's events when its result comes
  * back, in the same synchronous step that resolves its writers, before any later answer of the store
  * thread is looked at.
  *
- * Reads go to the store thread too, behind the batch being committed (bounded in its bulk work, so
- * a read does not wait behind a whole plan), and see exactly the committed state; the revision a
- * range returns has already been handed to watchers here.
+ * Reads go to the store thread too, behind the batches sent before them (each bounded in its bulk
+ * work, so a read does not wait behind a whole plan), and see exactly the committed state; the
+ * revision a range returns has already been handed to watchers here.
  */
 export class SqliteStore implements Store {
   readonly path: string;
