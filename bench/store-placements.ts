@@ -120,8 +120,10 @@ try {
       floor.set(v, [...(floor.get(v) ?? []), f]);
     }
   }
+  /** The best round of a peer (every round ran each). */
+  const floorOf = (v: FloorVariant): { wallS: number; cpuS: number } => least(floor.get(v) ?? []);
   const s = least(store);
-  const full = least(floor.get('full') ?? []);
+  const full = floorOf('full');
   const row = (what: string, m: { wallS: number; cpuS: number }): string[] => [
     what,
     m.wallS.toFixed(2),
@@ -135,8 +137,8 @@ try {
     [
       row('Dabba store (SqliteStore, watch on /)', s),
       row('SQLite alone, the same rows (the floor)', full),
-      row('SQLite alone, kv rows only (no history)', least(floor.get('no-history') ?? [])),
-      row('SQLite alone, task records only (no assignment copy)', least(floor.get('one-key') ?? [])),
+      row('SQLite alone, kv rows only (no history)', floorOf('no-history')),
+      row('SQLite alone, task records only (no assignment copy)', floorOf('one-key')),
     ],
   );
   console.log(`\nDabba store / SQLite alone (wall): ${(s.wallS / full.wallS).toFixed(2)}x`);

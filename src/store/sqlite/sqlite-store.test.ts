@@ -165,6 +165,7 @@ describe('SqliteStore', { concurrency: true, timeout: 60_000 }, () => {
   });
 
   it('sends the next group commit while one is being committed, and answers them in order', async (t) => {
+    const store = await openStore(t, await tempPath(t));
     const big = (tag: string): Promise<{ revision: number }> =>
       store.txn({
         compare: [],
@@ -175,7 +176,6 @@ describe('SqliteStore', { concurrency: true, timeout: 60_000 }, () => {
         })),
       });
     const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-    const store = await openStore(t, await tempPath(t));
     const seen = take(store, '/', 10_000);
     // Two writes in two turns: the second goes out before the first (5,000 rows) has come back.
     const first = big('a');
