@@ -21,6 +21,9 @@ const { skip: skipOci } = await ociForTests();
 const CSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;?]*[A-Za-z]`, 'g');
 const plain = (s: string): string => s.replace(CSI, '');
 
+/** How long the terminal must have been quiet before a step types (the shell waits for input). */
+const QUIET_MS = 200;
+
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
@@ -44,10 +47,15 @@ async function onTerminal(
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
+  let answered = 0;
+  let lastOutput = Date.now();
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString('utf8');
-    // Answer as a terminal does when asked where the cursor is (busybox ash asks after its prompt).
-    if (d.includes('\u001b[6n')) child.stdin.write('\u001b[1;5R');
+    lastOutput = Date.now();
+    // Answer as a terminal does when asked where the cursor is (busybox ash asks after its prompt),
+    // once per query, also when a query was split between two reads.
+    for (const asked = out.split('\u001b[6n').length - 1; answered < asked; answered++)
+      child.stdin.write('\u001b[1;5R');
   });
   child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
@@ -67,6 +75,9 @@ async function onTerminal(
         .finally(() => clearInterval(resend));
       from = out.length;
       await new Promise((r) => setTimeout(r, step.pauseMs ?? 100));
+      // Typed once the terminal has been quiet a moment: the shell has finished writing its prompt
+      // (and its cursor query) and waits for input.
+      while (Date.now() - lastOutput < QUIET_MS) await new Promise((r) => setTimeout(r, 50));
       child.stdin.write(step.type);
       // Typed again until the next step's answer shows (a keystroke that reached the shell before
       // the command it was meant for had started is not lost for good).
