@@ -21,7 +21,6 @@ export interface Row {
 }
 
 export interface FloorResult {
-  variant: FloorVariant;
   wallS: number;
   cpuS: number;
 }
@@ -60,7 +59,7 @@ export async function sqliteFloor(
     }
     const wallS = (performance.now() - t0) / 1000;
     const cpu = process.threadCpuUsage(cpu0);
-    return { variant, wallS, cpuS: (cpu.user + cpu.system) / 1e6 };
+    return { wallS, cpuS: (cpu.user + cpu.system) / 1e6 };
   } finally {
     db.close();
     await Promise.all(['', '-wal', '-shm'].map((s) => rm(file + s, { force: true })));

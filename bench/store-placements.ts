@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { keys } from '../src/model/index.ts';
 import { SqliteStore } from '../src/store/index.ts';
 import { table } from './report.ts';
-import { sqliteFloor, type FloorVariant, type Row } from './store-floor.ts';
+import { sqliteFloor, type FloorResult, type FloorVariant, type Row } from './store-floor.ts';
 
 function arg(name: string, dflt: number, least: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -106,7 +106,7 @@ const tasks = Array.from({ length: TASKS }, (_, n) => task(n));
 const dir = await mkdtemp(join(tmpdir(), 'dabba-store-placements-'));
 try {
   const store: Measured[] = [];
-  const floor = new Map<FloorVariant, { wallS: number; cpuS: number }[]>();
+  const floor = new Map<FloorVariant, FloorResult[]>();
   // Rounds alternate the store and its peers, so a machine that slows down mid-run slows both.
   for (let r = 0; r < ROUNDS; r++) {
     const s = await throughStore(dir, tasks);
@@ -121,10 +121,10 @@ try {
     }
   }
   /** The best round of a peer (every round ran each). */
-  const floorOf = (v: FloorVariant): { wallS: number; cpuS: number } => least(floor.get(v) ?? []);
+  const floorOf = (v: FloorVariant): FloorResult => least(floor.get(v) ?? []);
   const s = least(store);
   const full = floorOf('full');
-  const row = (what: string, m: { wallS: number; cpuS: number }): string[] => [
+  const row = (what: string, m: FloorResult): string[] => [
     what,
     m.wallS.toFixed(2),
     m.cpuS.toFixed(2),
