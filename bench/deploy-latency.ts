@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { startAgent } from '../src/agent/index.ts';
 import { DabbaClient } from '../src/client/index.ts';
 import { silentLogger } from '../src/lib/index.ts';
-import { toUserForm, validateJob } from '../src/model/index.ts';
+import { toUserForm, validateJob } from '../src/model/files.ts';
 import { ProcessRuntime } from '../src/runtime/process/index.ts';
 import { startServer } from '../src/server/index.ts';
 import { SqliteStore } from '../src/store/index.ts';

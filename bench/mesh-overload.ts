@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { silentLogger } from '../src/lib/index.ts';
 import { ProxySupervisor, proxyLayout, proxyServers, upstreamEnv } from '../src/mesh/host/index.ts';
-import { parseMeshFile } from '../src/model/index.ts';
+import { parseMeshFile } from '../src/model/files.ts';
 import { openLoop, percentile, startBackend, type Backend } from './mesh-load.ts';
 import { table } from './report.ts';
 import { freePortBlock } from '../test/helpers/ports.ts';

@@ -24,7 +24,8 @@ import {
   upstreamEnv,
   writeInboundTls,
 } from '../src/mesh/host/index.ts';
-import { parseMeshFile, type ServiceEndpoint } from '../src/model/index.ts';
+import { type ServiceEndpoint } from '../src/model/index.ts';
+import { parseMeshFile } from '../src/model/files.ts';
 import { openLoop, percentile, procUsage, startBackend } from './mesh-load.ts';
 import { table } from './report.ts';
 import { freePortBlock } from '../test/helpers/ports.ts';

@@ -4,7 +4,7 @@
  */
 import type { Rng } from '../src/allocator/rng.ts';
 import type { Constraint, JobSpec, SpreadSpec } from '../src/model/index.ts';
-import { validateJob } from '../src/model/index.ts';
+import { validateJob } from '../src/model/files.ts';
 
 const Gi = 1024 ** 3;
 

@@ -1,11 +1,12 @@
 /** The `dabba` command, loaded by its entry point (dabba.ts) once the compile cache is on. */
-import { runCli, type Daemons } from '../cli/index.ts';
+import { runCli, type Daemons, type DevProbe } from '../cli/index.ts';
 import { DabbaClient } from '../client/index.ts';
-import { probeDev } from './dev-probe.ts';
 
 // The daemons bring the server, the agent, the stores and the runtimes: loaded only by the commands
 // that start one, so every other command starts in about half the time.
 const load = async (): Promise<Daemons> => (await import('./daemons.ts')).daemons;
+// `dabba doctor` alone probes the machine the way `dabba dev` would (the runtimes' detection).
+const probeDev = async (): Promise<DevProbe> => (await import('./dev-probe.ts')).probeDev();
 const daemons: Daemons = {
   dev: async (o, signal) => (await load()).dev(o, signal),
   server: async (o, signal) => (await load()).server(o, signal),

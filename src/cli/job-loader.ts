@@ -2,14 +2,14 @@ import { stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { DabbaClient } from '../client/index.ts';
 import type { JobSpec } from '../model/index.ts';
-import { parseJobFile, toUserForm } from '../model/index.ts';
-import { invalidFile, readUserFile } from './file-loader.ts';
+import { fileFormats, invalidFile, readUserFile } from './file-loader.ts';
 
 /**
  * Reads and validates a job file. Every problem is reported at once with file:line:column. A
  * relative `task.workingDir` is resolved against the job file's folder (like compose files).
  */
 export async function loadJobFile(path: string): Promise<{ spec: JobSpec; userForm: unknown }> {
+  const { parseJobFile, toUserForm } = await fileFormats();
   const r = parseJobFile(await readUserFile(path, 'job file'), path);
   if (!r.ok) throw invalidFile(path, 'job file', r.issues);
   const spec = r.spec;

@@ -13,6 +13,7 @@ export { describeValue, formatPath } from './job-file/zod-issues.ts';
 export { knownFields, suggestField } from './job-file/fields.ts';
 export { findDuplicateKeys, firstLine, locate, sortByPosition, type Pos } from './job-file/yaml-positions.ts';
 export { formatExactSize, toUserForm } from './job-file/user-form.ts';
+export { formatIssue, formatIssues } from './issues.ts';
 
 export type JobValidationResult = { ok: true; spec: JobSpec } | { ok: false; issues: ValidationIssue[] };
 
@@ -110,19 +111,4 @@ export function validateJob(value: unknown): JobValidationResult {
   const result = jobFileSchema.safeParse(value, { reportInput: true });
   if (result.success) return { ok: true, spec: result.data };
   return { ok: false, issues: convertIssues(result.error.issues).map((r) => r.issue) };
-}
-
-/** Compiler-style lines: `file:line:col: path: message (expected X, found Y)`. */
-export function formatIssues(issues: readonly ValidationIssue[]): string {
-  return issues.map(formatIssue).join('\n');
-}
-
-export function formatIssue(i: ValidationIssue): string {
-  let loc = '';
-  if (i.file !== undefined) loc = i.file;
-  if (i.line !== undefined) loc += `${loc ? ':' : ''}${i.line}:${i.column ?? 1}`;
-  const extra: string[] = [];
-  if (i.expected !== undefined) extra.push(`expected ${i.expected}`);
-  if (i.found !== undefined) extra.push(`found ${i.found}`);
-  return `${loc ? `${loc}: ` : ''}${i.path ? `${i.path}: ` : ''}${i.message}${extra.length ? ` (${extra.join(', ')})` : ''}`;
 }

@@ -1,7 +1,8 @@
 /** `scaling.metric` in the job file: what parses, the errors where they are, and the user form. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatIssues, parseJobFile, toUserForm, type JobSpec } from './index.ts';
+import { formatIssues, type JobSpec } from './index.ts';
+import { parseJobFile, toUserForm } from './files.ts';
 
 const job = (scaling: string): string => `name: web
 task:

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { diffMesh, formatIssues, parseMeshFile, validateMeshFile } from './index.ts';
+import { formatIssues } from './index.ts';
+import { diffMesh, parseMeshFile, validateMeshFile } from './files.ts';
 import { meshSchemaFileText } from './mesh-schema.ts';
 
 describe('the dependency file', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatIssue, parseRemediationFile, ruleUserForm, validateRemediationRules } from './index.ts';
+import { formatIssue, ruleUserForm } from './index.ts';
+import { parseRemediationFile, validateRemediationRules } from './files.ts';
 
 test('a rules file parses with every default; its user form validates back to the same rules', () => {
   const r = parseRemediationFile(

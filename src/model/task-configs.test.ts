@@ -1,7 +1,7 @@
 /** `task.configs` in job files: normalized, defaulted, and every mistake placed by line and column. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseJobFile, toUserForm, validateJob } from './index.ts';
+import { parseJobFile, toUserForm, validateJob } from './files.ts';
 
 test('task.configs: defaults, normalized form, round trip through the user form', () => {
   const r = parseJobFile(

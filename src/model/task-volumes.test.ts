@@ -1,7 +1,8 @@
 /** `task.volumes` in job files: normalized, round trip, and every mistake placed by line and column. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatIssues, parseJobFile, toUserForm, validateJob, volumeEnvName } from './index.ts';
+import { formatIssues, volumeEnvName } from './index.ts';
+import { parseJobFile, toUserForm, validateJob } from './files.ts';
 
 test('task.volumes: normalized form (sizes in bytes), round trip through the user form', () => {
   const r = parseJobFile(

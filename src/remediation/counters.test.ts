@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CounterCondition, RemediationRule } from '../model/index.ts';
-import { formatIssue, parseRemediationFile } from '../model/index.ts';
+import { parseRemediationFile } from '../model/files.ts';
+import { formatIssue } from '../model/index.ts';
 import { counterFacts, counterSpan, evaluate, type RemediationState } from './index.ts';
 
 const MIN = 60_000;

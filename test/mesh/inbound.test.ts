@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createClusterCa, issueHostKeyAndCertificate, openClusterCa } from '../../src/auth/pki/index.ts';
 import { silentLogger } from '../../src/lib/index.ts';
-import { parseMeshFile, type ServiceEndpoint } from '../../src/model/index.ts';
+import { type ServiceEndpoint } from '../../src/model/index.ts';
+import { parseMeshFile } from '../../src/model/files.ts';
 import {
   AccessLogTail,
   ProxySupervisor,

@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../src/lib/index.ts';
-import { parseMeshFile, type MeshConfig, type ServiceEndpoint } from '../../src/model/index.ts';
+import { type MeshConfig, type ServiceEndpoint } from '../../src/model/index.ts';
+import { parseMeshFile } from '../../src/model/files.ts';
 import {
   ProxySupervisor,
   proxyLayout,

@@ -1,14 +1,7 @@
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import {
-  diffMesh,
-  meshUserForm,
-  parseMeshFile,
-  type MeshChange,
-  type MeshConfig,
-} from '../../model/index.ts';
+import { type MeshChange, type MeshConfig } from '../../model/index.ts';
 import { CliError } from '../cli-error.ts';
-import { invalidFile, readUserFile } from '../file-loader.ts';
+import { fileFormats, invalidFile, readUserFile, toYaml } from '../file-loader.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 import { ago, table } from '../output.ts';
@@ -16,6 +9,7 @@ import { meshStatsCommand } from './mesh-stats.ts';
 
 /** Reads and validates a dependency file; every problem at once, with file:line:column. */
 async function loadMeshFile(path: string): Promise<{ config: MeshConfig; value: unknown }> {
+  const { parseMeshFile } = await fileFormats();
   const r = parseMeshFile(await readUserFile(path, 'dependency file'), path);
   if (!r.ok) throw invalidFile(path, 'dependency file', r.issues);
   return { config: r.config, value: r.value };
@@ -50,7 +44,7 @@ export function meshCommand(program: Command, ctx: CliContext): void {
     .action(async (file: string, opts: { addr?: string; json?: boolean }) => {
       const { config } = await loadMeshFile(file);
       const current = await ctx.client(opts.addr).mesh();
-      const changes = diffMesh(current?.config, config);
+      const changes = (await fileFormats()).diffMesh(current?.config, config);
       if (opts.json) return ctx.out.write(JSON.stringify(changes, null, 2) + '\n');
       ctx.out.write(formatChanges(changes));
     });
@@ -65,7 +59,7 @@ export function meshCommand(program: Command, ctx: CliContext): void {
     .action(async (file: string, opts: { message: string; addr?: string; json?: boolean }) => {
       const { config, value } = await loadMeshFile(file);
       const client = ctx.client(opts.addr);
-      const changes = diffMesh((await client.mesh())?.config, config);
+      const changes = (await fileFormats()).diffMesh((await client.mesh())?.config, config);
       const r = await client.meshApply(value, opts.message);
       if (opts.json) return ctx.out.write(JSON.stringify({ ...r, changes }, null, 2) + '\n');
       ctx.out.write(formatChanges(changes));
@@ -134,6 +128,6 @@ export function meshCommand(program: Command, ctx: CliContext): void {
       if (opts.json) return ctx.out.write(JSON.stringify(current, null, 2) + '\n');
       if (current === null) return ctx.out.write('no dependency file yet\n');
       ctx.out.write(`# version ${String(current.version)} by ${current.author}: ${current.message}\n`);
-      ctx.out.write(stringify(meshUserForm(current.config)));
+      ctx.out.write(await toYaml((await fileFormats()).meshUserForm(current.config)));
     });
 }

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { parseRemediationFile, ruleUserForm, type RemediationRecord } from '../../model/index.ts';
+import { ruleUserForm, type RemediationRecord } from '../../model/index.ts';
 import type { CliContext } from '../context.ts';
-import { invalidFile, readUserFile } from '../file-loader.ts';
+import { fileFormats, invalidFile, readUserFile, toYaml } from '../file-loader.ts';
 import { ago, table } from '../output.ts';
 import { parseDuration } from '../../lib/durations.ts';
 import { CliError } from '../cli-error.ts';
@@ -22,6 +21,7 @@ export function remediationCommand(program: Command, ctx: CliContext): void {
     .option('--addr <addr>', 'server address(es) (default $DABBA_ADDR)')
     .option('--json', 'machine-readable output')
     .action(async (file: string, opts: { message: string; addr?: string; json?: boolean }) => {
+      const { parseRemediationFile } = await fileFormats();
       const r = parseRemediationFile(await readUserFile(file, 'remediation file'), file);
       if (!r.ok) throw invalidFile(file, 'remediation file', r.issues);
       const view = await ctx.client(opts.addr).remediation().apply(r.raw, opts.message);
@@ -45,7 +45,7 @@ export function remediationCommand(program: Command, ctx: CliContext): void {
       if (view.rules === null)
         return ctx.out.write('no remediation rules yet (dabba remediation apply FILE -m WHY)\n');
       ctx.out.write(`# version ${String(view.version)} by ${view.author}: ${view.message}\n`);
-      ctx.out.write(stringify({ rules: view.rules.rules.map(ruleUserForm) }));
+      ctx.out.write(await toYaml({ rules: view.rules.rules.map(ruleUserForm) }));
     });
 
   rem

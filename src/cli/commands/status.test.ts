@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseJobFile, toUserForm } from '../../model/index.ts';
+import { parseJobFile, toUserForm } from '../../model/files.ts';
 import type { JobView, TaskRow } from '../../model/index.ts';
 import { endpointsOf, taskControlBlock } from './status.ts';
 

@@ -5,7 +5,8 @@
  * (endpoints: the runtime API). Ports are numbered the same on every host, in name order.
  */
 import type { MeshConfig, ServiceEndpoint, UpstreamPolicy } from '../../model/index.ts';
-import { upstreamEnvName, validateMeshFile } from '../../model/index.ts';
+import { validateMeshFile } from '../../model/files.ts';
+import { upstreamEnvName } from '../../model/index.ts';
 import { inboundLayout, peerName, type InboundLayout, type InboundTls } from './inbound-plan.ts';
 
 export {

@@ -7,11 +7,11 @@ import { shortId, type Clock } from '../../lib/index.ts';
 import {
   keys,
   ruleUserForm,
-  validateRemediationRules,
   type RemediationRecord,
   type RemediationRules,
   type RemediationRulesView,
 } from '../../model/index.ts';
+import { validateRemediationRules } from '../../model/files.ts';
 import type { Store } from '../../store/index.ts';
 import { getJson, rangeJson } from '../state/json.ts';
 

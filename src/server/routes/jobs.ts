@@ -1,14 +1,8 @@
 import { ConflictError, DabbaError, NotFoundError, ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { NAME_PATTERN } from '../../lib/index.ts';
-import {
-  ALL_NAMESPACES,
-  DEFAULT_NAMESPACE,
-  formatIssue,
-  jobId,
-  keys,
-  validateJob,
-} from '../../model/index.ts';
+import { ALL_NAMESPACES, DEFAULT_NAMESPACE, formatIssue, jobId, keys } from '../../model/index.ts';
+import { validateJob } from '../../model/files.ts';
 import type {
   Deployment,
   JobRecord,

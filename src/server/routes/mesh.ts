@@ -1,6 +1,7 @@
 import { ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
-import { formatIssue, validateMeshFile } from '../../model/index.ts';
+import { formatIssue } from '../../model/index.ts';
+import { validateMeshFile } from '../../model/files.ts';
 import { applyMesh, currentMesh, meshHistory, rollbackMesh } from '../../mesh/server/index.ts';
 import { principalName } from '../../auth/index.ts';
 import type { Store } from '../../store/index.ts';

@@ -6,7 +6,8 @@
 import { principalName } from '../../auth/index.ts';
 import { ValidationError } from '../../errors/index.ts';
 import type { Clock } from '../../lib/index.ts';
-import { formatIssue, validateRemediationRules } from '../../model/index.ts';
+import { formatIssue } from '../../model/index.ts';
+import { validateRemediationRules } from '../../model/files.ts';
 import type { Store } from '../../store/index.ts';
 import { readJsonBody } from '../http/body.ts';
 import type { Router } from '../http/router.ts';

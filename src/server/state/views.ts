@@ -13,7 +13,8 @@ import type {
   TaskRow,
   TaskStatus,
 } from '../../model/index.ts';
-import { ALL_NAMESPACES, keys, namespaceOfJobId, splitJobId, toUserForm } from '../../model/index.ts';
+import { toUserForm } from '../../model/files.ts';
+import { ALL_NAMESPACES, keys, namespaceOfJobId, splitJobId } from '../../model/index.ts';
 import { drainProgress } from '../../scheduler/index.ts';
 import type { Store } from '../../store/index.ts';
 import { decode, getJson, rangeJson, rangeTasks } from './json.ts';
