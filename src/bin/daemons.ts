@@ -1,7 +1,6 @@
 /**
  * The only place that picks concrete implementations: the SQLite store, the process or oci runtime.
  */
-import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +32,7 @@ import {
   writeSecret,
   type AgentIdentity,
 } from './daemon-identity.ts';
+import { prepareDataDir } from './data-dir.ts';
 import { meshOption, proxyPortsFor } from './mesh-option.ts';
 
 function defaultHostId(): string {
@@ -153,7 +153,7 @@ async function openStore(
 }
 
 async function openSqlite(dataDir: string, logger: Logger): Promise<{ store: SqliteStore; name: string }> {
-  await mkdir(dataDir, { recursive: true });
+  await prepareDataDir(dataDir);
   const path = resolve(dataDir, 'store.db');
   const store = await SqliteStore.open(path, { logger: logger.child({ part: 'store' }) });
   return { store, name: `sqlite:${path}` };
@@ -193,10 +193,12 @@ async function devAdminToken(dataDir: string, bootstrap: string | undefined, sto
 export const daemons: Daemons = {
   async dev(o: DevOptions): Promise<Daemon> {
     nodeFirstOnPath();
+    await prepareDataDir(o.dataDir);
     // The terminal is for the person; the structured log goes to a file in the data dir.
     const logFile = resolve(o.dataDir, 'dabba.log');
     const logger = createLogger('dabba-dev', { file: logFile });
     const agentDir = join(o.dataDir, 'agent');
+    await prepareDataDir(agentDir, { what: "the agent's directory" });
     // Server and agent share one image store: importing once serves the local agent directly.
     const images = await ImageStore.open(join(o.dataDir, 'images'));
     const chosen = await chooseRuntime(o.driver, agentDir, logger, {
@@ -295,10 +297,11 @@ export const daemons: Daemons = {
   },
 
   async server(o: ServerDaemonOptions): Promise<Daemon> {
+    // The data dir holds the images and the CA even when the store is etcd.
+    await prepareDataDir(o.dataDir);
     const logger = createLogger('dabba-server');
     const { store, name } = await openStore(o.store, o.dataDir, logger);
     try {
-      await mkdir(o.dataDir, { recursive: true });
       const images = await ImageStore.open(join(o.dataDir, 'images'));
       const bootstrap = o.adminTokenFile === undefined ? undefined : await readSecret(o.adminTokenFile);
       if (o.adminTokenFile !== undefined && bootstrap === undefined) {
@@ -372,8 +375,8 @@ export const daemons: Daemons = {
 
   async agent(o: AgentDaemonOptions): Promise<Daemon> {
     nodeFirstOnPath();
+    await prepareDataDir(o.dataDir);
     const logger = createLogger('dabba-agent');
-    await mkdir(o.dataDir, { recursive: true });
     const chosen = await chooseRuntime(o.driver, o.dataDir, logger, {
       ...(o.ociRuntime ? { ociRuntime: o.ociRuntime } : {}),
       ...(o.subnet ? { subnet: o.subnet } : {}),

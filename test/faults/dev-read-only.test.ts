@@ -128,7 +128,11 @@ test('an agent dir read-only from the start: dev says why and exits 1, nothing l
         },
       }),
       // Before: the error was printed, and the server it had started kept the process up.
-      (e: Error) => /dabba dev exited with 1/.test(e.message) && /EROFS/.test(e.message),
+      (e: Error) =>
+        /dabba dev exited with 1/.test(e.message) &&
+        /the agent's directory .*agent \(EROFS\): .* is on a read-only file system; use another --data-dir on a writable file system, or remount it read-write/.test(
+          e.message,
+        ),
     );
   } finally {
     await bind?.release();

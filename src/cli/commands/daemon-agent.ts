@@ -5,6 +5,7 @@ import { CliError } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 import {
+  startDaemon,
   parseCapacity,
   MESH_PORTS_HELP,
   parseMeshPorts,
@@ -109,32 +110,34 @@ export function agentCommand(program: Command, ctx: CliContext): void {
 async function runAgent(ctx: CliContext, opts: AgentFlags): Promise<void> {
   if (opts.caPin !== undefined && !/^sha256:[0-9a-f]{64}$/.test(opts.caPin))
     throw new CliError(`--ca-pin "${opts.caPin}" must be sha256:<64 hex digits>`, EXIT.USAGE);
-  const daemon = await ctx.daemons.agent(
-    {
-      servers: opts.server,
-      ...((opts.joinToken ?? ctx.env['DABBA_JOIN_TOKEN'])
-        ? { joinToken: opts.joinToken ?? ctx.env['DABBA_JOIN_TOKEN'] ?? '' }
-        : {}),
-      dataDir: resolve(opts.dataDir),
-      ...(opts.configDir === undefined ? {} : { configDir: resolve(opts.configDir) }),
-      labels: parseLabels([...opts.label, ...(opts.pool === undefined ? [] : [`pool=${opts.pool}`])]),
-      driver: parseDriver(opts.driver),
-      ...parseOciRuntime(opts.ociRuntime),
-      ...(opts.bridge === undefined ? {} : { bridge: opts.bridge }),
-      ...(opts.subnet === undefined ? {} : { subnet: opts.subnet }),
-      ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
-      ...parseCapacity(opts.cpu, opts.memory),
-      ...parseWatermark(opts.minFree, opts.minFreePercent),
-      ...parseImageBudget(opts.imageBudget),
-      ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
-      ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
-      ...(opts.listen === undefined ? {} : { listen: opts.listen }),
-      ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),
-      ...(opts.caPin === undefined ? {} : { caPin: opts.caPin }),
-      ...parseMeshPorts(opts.meshPorts),
-      ...parseHostHistory(opts.hostHistory),
-    },
-    ctx.signal,
+  const daemon = await startDaemon(() =>
+    ctx.daemons.agent(
+      {
+        servers: opts.server,
+        ...((opts.joinToken ?? ctx.env['DABBA_JOIN_TOKEN'])
+          ? { joinToken: opts.joinToken ?? ctx.env['DABBA_JOIN_TOKEN'] ?? '' }
+          : {}),
+        dataDir: resolve(opts.dataDir),
+        ...(opts.configDir === undefined ? {} : { configDir: resolve(opts.configDir) }),
+        labels: parseLabels([...opts.label, ...(opts.pool === undefined ? [] : [`pool=${opts.pool}`])]),
+        driver: parseDriver(opts.driver),
+        ...parseOciRuntime(opts.ociRuntime),
+        ...(opts.bridge === undefined ? {} : { bridge: opts.bridge }),
+        ...(opts.subnet === undefined ? {} : { subnet: opts.subnet }),
+        ...(opts.advertise === undefined ? {} : { advertise: opts.advertise }),
+        ...parseCapacity(opts.cpu, opts.memory),
+        ...parseWatermark(opts.minFree, opts.minFreePercent),
+        ...parseImageBudget(opts.imageBudget),
+        ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
+        ...(opts.hostId === undefined ? {} : { hostId: opts.hostId }),
+        ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+        ...(ctx.tls?.ca === undefined ? {} : { caPem: ctx.tls.ca }),
+        ...(opts.caPin === undefined ? {} : { caPin: opts.caPin }),
+        ...parseMeshPorts(opts.meshPorts),
+        ...parseHostHistory(opts.hostHistory),
+      },
+      ctx.signal,
+    ),
   );
   ctx.err.write(`dabba agent: endpoint at ${daemon.url}\n`);
   for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);

@@ -7,6 +7,7 @@ import { jobFileFor, loadJobFile } from '../job-loader.ts';
 import { waitForRollout } from './deploy.ts';
 import { credentialsPath, saveCredentials } from '../credentials.ts';
 import {
+  startDaemon,
   DEFAULT_LISTEN,
   parseListen,
   parseTaskNetworkFlags,
@@ -115,20 +116,22 @@ async function runDev(ctx: CliContext, opts: DevFlags): Promise<void> {
   // The ingress needs the mesh's proxy: on the ports given, else from one the system says is free.
   const meshPorts =
     opts.meshPorts ?? (ingress === undefined ? undefined : String(await anyFreePort(DEV_MESH_ADDRESS)));
-  const daemon = await ctx.daemons.dev(
-    // Absolute from here on: nothing below depends on the working directory.
-    {
-      dataDir: resolve(opts.dataDir),
-      host,
-      port,
-      driver,
-      ...parseOciRuntime(opts.ociRuntime),
-      ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
-      ...parseWatermark(opts.minFree, opts.minFreePercent),
-      ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
-      ...parseMeshPorts(meshPorts),
-    },
-    ctx.signal,
+  const daemon = await startDaemon(() =>
+    ctx.daemons.dev(
+      // Absolute from here on: nothing below depends on the working directory.
+      {
+        dataDir: resolve(opts.dataDir),
+        host,
+        port,
+        driver,
+        ...parseOciRuntime(opts.ociRuntime),
+        ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
+        ...parseWatermark(opts.minFree, opts.minFreePercent),
+        ...parseMetrics(opts.metricsInterval, opts.metricsSpool),
+        ...parseMeshPorts(meshPorts),
+      },
+      ctx.signal,
+    ),
   );
   let job;
   let jobFile: string | undefined;

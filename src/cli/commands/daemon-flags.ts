@@ -2,7 +2,7 @@
 import { DabbaError } from '../../errors/index.ts';
 import { parseDuration, parseSize, type Watermark } from '../../lib/index.ts';
 import { parseTaskNetwork } from '../../model/index.ts';
-import { CliError } from '../cli-error.ts';
+import { CliError, describeError } from '../cli-error.ts';
 import type { CliContext, Daemon } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 
@@ -154,6 +154,21 @@ export function parseLabels(list: string[]): Record<string, string> {
     labels[l.slice(0, i)] = l.slice(i + 1);
   }
   return labels;
+}
+
+/**
+ * Starts a daemon. One that cannot start (its data directory read-only or full, its port taken)
+ * exits 1, the operation failed: 5 would say that a server answered with an error. Usage errors
+ * keep 2.
+ */
+export async function startDaemon(start: () => Promise<Daemon>): Promise<Daemon> {
+  try {
+    return await start();
+  } catch (e) {
+    const d = describeError(e);
+    if (d.exitCode === EXIT.SERVER) throw new CliError(d.message, EXIT.FAILED, { cause: e });
+    throw e;
+  }
 }
 
 export async function runUntilInterrupted(ctx: CliContext, daemon: Daemon): Promise<void> {

@@ -6,6 +6,7 @@ import { CliError } from '../cli-error.ts';
 import type { CliContext } from '../context.ts';
 import { EXIT } from '../exit-codes.ts';
 import {
+  startDaemon,
   DEFAULT_LISTEN,
   parseListen,
   parseTimeout,
@@ -102,25 +103,27 @@ async function runServer(ctx: CliContext, opts: ServerFlags): Promise<void> {
   for (const n of opts.tlsName)
     if (!/^[A-Za-z0-9.:-]{1,253}$/.test(n))
       throw new CliError(`--tls-name "${n}" must be a DNS name or an IP address`, EXIT.USAGE);
-  const daemon = await ctx.daemons.server(
-    {
-      dataDir: resolve(opts.dataDir),
-      host,
-      port,
-      shards,
-      configFanout,
-      leaseTtlSeconds: Math.round(ttl.ms / 1000),
-      ...(opts.replicaId === undefined ? {} : { replicaId: opts.replicaId }),
-      ...(opts.advertiseUrl === undefined ? {} : { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
-      hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
-      ...(opts.store === undefined ? {} : { store: opts.store }),
-      ...(opts.adminTokenFile === undefined ? {} : { adminTokenFile: resolve(opts.adminTokenFile) }),
-      ...(opts.tls === true ? { forceTls: true } : {}),
-      ...(opts.tlsName.length > 0 ? { tlsNames: opts.tlsName } : {}),
-      ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
-      ...parseWatermark(opts.minFree, opts.minFreePercent),
-    },
-    ctx.signal,
+  const daemon = await startDaemon(() =>
+    ctx.daemons.server(
+      {
+        dataDir: resolve(opts.dataDir),
+        host,
+        port,
+        shards,
+        configFanout,
+        leaseTtlSeconds: Math.round(ttl.ms / 1000),
+        ...(opts.replicaId === undefined ? {} : { replicaId: opts.replicaId }),
+        ...(opts.advertiseUrl === undefined ? {} : { advertiseUrl: opts.advertiseUrl.replace(/\/$/, '') }),
+        hostTimeoutSeconds: parseTimeout(opts.hostTimeout),
+        ...(opts.store === undefined ? {} : { store: opts.store }),
+        ...(opts.adminTokenFile === undefined ? {} : { adminTokenFile: resolve(opts.adminTokenFile) }),
+        ...(opts.tls === true ? { forceTls: true } : {}),
+        ...(opts.tlsName.length > 0 ? { tlsNames: opts.tlsName } : {}),
+        ...parseTaskNetworkFlags(opts.taskNetwork, opts.hostSubnetSize),
+        ...parseWatermark(opts.minFree, opts.minFreePercent),
+      },
+      ctx.signal,
+    ),
   );
   ctx.err.write(`dabba server: API at ${daemon.url}\n`);
   for (const n of daemon.notes) ctx.err.write(`  ${n}\n`);
