@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { DabbaClient } from '../src/client/index.ts';
 import type { ServersView, Task } from '../src/model/index.ts';
 import { shardOf } from '../src/server/shards/index.ts';
-import { EtcdStore } from '../src/store/index.ts';
+import { EtcdStore } from '../src/store/etcd/index.ts';
 import { startEtcdCluster, type EtcdCluster } from '../test/helpers/etcd-cluster.ts';
 import { FakeAgent, rollingJob, waitFor } from '../test/ha/helpers.ts';
 import { ServerProcs, type ServerProc } from '../test/ha/server-procs.ts';

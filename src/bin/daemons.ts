@@ -23,7 +23,7 @@ import { ImageStore, createBuiltinImage } from '../image/index.ts';
 import { OciRuntime, detectOci } from '../runtime/oci/index.ts';
 import { ProcessRuntime } from '../runtime/process/index.ts';
 import { startServer } from '../server/index.ts';
-import { EtcdStore, SqliteStore, type Store } from '../store/index.ts';
+import { SqliteStore, type Store } from '../store/index.ts';
 import {
   adminTokenNote,
   agentIdentity,
@@ -148,6 +148,8 @@ async function openStore(
     }
   }
   const namespace = m[2] === undefined || m[2] === '/' ? '' : m[2];
+  // Loaded here only: the etcd client brings gRPC and protobuf, which every other daemon does without.
+  const { EtcdStore } = await import('../store/etcd/index.ts');
   const store = await EtcdStore.connect(endpoints, { logger: logger.child({ part: 'store' }), namespace });
   return { store, name: `etcd://${m[1]}${namespace}` };
 }

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { DabbaClient } from '../../src/client/index.ts';
 import { silentLogger } from '../../src/lib/index.ts';
 import { startServer, type RunningServer } from '../../src/server/index.ts';
-import { EtcdStore } from '../../src/store/index.ts';
+import { EtcdStore } from '../../src/store/etcd/index.ts';
 import { etcdSkip, startEtcdCluster, type EtcdCluster } from '../helpers/etcd-cluster.ts';
 import { TEST_ADMIN_TOKEN } from '../helpers/auth.ts';
 

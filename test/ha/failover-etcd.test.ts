@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { DabbaClient } from '../../src/client/index.ts';
 import type { ServersView, Task } from '../../src/model/index.ts';
 import { shardOf, type RegisteredServer } from '../../src/server/shards/index.ts';
-import { EtcdStore } from '../../src/store/index.ts';
+import { EtcdStore } from '../../src/store/etcd/index.ts';
 import { etcdSkip, startEtcdCluster } from '../helpers/etcd-cluster.ts';
 import { FakeAgent, rollingJob, waitFor } from './helpers.ts';
 import { ServerProcs, type ServerProc } from './server-procs.ts';
