@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DabbaError } from '../errors/index.ts';
 import { ReadOnlyBind } from '../../test/helpers/read-only-bind.ts';
+import { Tmpfs } from '../../test/helpers/tmpfs.ts';
 import { prepareDataDir } from './data-dir.ts';
 
 describe('prepareDataDir', () => {
@@ -63,6 +64,20 @@ describe('prepareDataDir', () => {
       }
     } finally {
       await ro.release();
+    }
+  });
+
+  it('a full disk is no reason to stay down: the daemon starts degraded, as it runs on one', async () => {
+    assert.equal(process.getuid?.(), 0, 'a tmpfs needs root');
+    const fs = await Tmpfs.mount('1m');
+    try {
+      await mkdir(join(fs.dir, 'existing'));
+      await fs.fill('filler');
+      await prepareDataDir(join(fs.dir, 'existing'));
+      assert.deepEqual(await readdir(join(fs.dir, 'existing')), []);
+      await prepareDataDir(join(fs.dir, 'new')); // a directory needs no data block on tmpfs
+    } finally {
+      await fs.destroy();
     }
   });
 

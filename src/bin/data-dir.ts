@@ -1,8 +1,9 @@
 /**
  * A daemon's data directory, made and checked before anything opens a file in it. A read-only file
- * system, a directory the user may not write, a file in the way or a full disk become one error
- * that says what, where and how to fix it, instead of an errno from deep inside (Node's recursive
- * mkdir even reports a read-only parent as ENOENT).
+ * system, a directory the user may not write, a file in the way, or a disk too full to make the
+ * directory become one error that says what, where and how to fix it, instead of an errno from deep
+ * inside (Node's recursive mkdir even reports a read-only parent as ENOENT). A full disk under a
+ * directory that exists is no error: the daemon starts degraded, as it runs on one.
  */
 import { constants } from 'node:fs';
 import { mkdir, open, rm, stat } from 'node:fs/promises';
@@ -38,6 +39,13 @@ export async function prepareDataDir(dir: string, names: DataDirNames = {}): Pro
     }
     await rm(probe, { force: true });
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // A full disk is not a reason to stay down: the daemon starts degraded, serves reads, and takes
+    // writes again once there is room (docs/operations.md). The directory itself is usable.
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      await rm(probe, { force: true }).catch(() => undefined);
+      return;
+    }
     throw dataDirError(abs, n, { error: e as NodeJS.ErrnoException, at: abs });
   }
 }
