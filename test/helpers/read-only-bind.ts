@@ -5,7 +5,8 @@
  * with EROFS, and statvfs/access say read-only. Descriptors opened for writing before keep writing
  * (Linux takes write access away from an open file only through a forced emergency remount; a
  * plain `remount,ro` of a file system with files open for writing is refused with EBUSY).
- * `release()` unmounts it (lazily if busy): the directory is writable again. Needs root.
+ * `release()` unmounts it (lazily if busy): the directory is writable again. Needs root. A remount
+ * refused because a file was being opened for writing at that moment is tried again (up to 1 s).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -24,13 +25,21 @@ export class ReadOnlyBind {
   static async over(dir: string): Promise<ReadOnlyBind> {
     await run('mount', ['--bind', dir, dir]);
     const ro = new ReadOnlyBind(dir);
-    try {
-      await run('mount', ['-o', 'remount,bind,ro', dir]);
-    } catch (e) {
-      await ro.release();
-      throw e;
+    // The remount is refused (EBUSY) while a file is open for writing through the new mount: a
+    // daemon's periodic write probe may open one in the moment between the two commands. Tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run('mount', ['-o', 'remount,bind,ro', dir]);
+        return ro;
+      } catch (e) {
+        if (attempt < 20 && /busy/i.test((e as { stderr?: string }).stderr ?? '')) {
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+        await ro.release();
+        throw e;
+      }
     }
-    return ro;
   }
 
   /** Unmounts the read-only mount (idempotent). */
