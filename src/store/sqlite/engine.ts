@@ -224,7 +224,10 @@ function openLocked(file: string, cacheMiB: number): DatabaseSync {
   try {
     db = new DatabaseSync(file, { timeout: 0 });
   } catch (e) {
-    throw new StoreError(`cannot open store file ${file}`, { cause: e, details: { path: file } });
+    throw new StoreError(`cannot open store file ${file}: ${(e as Error).message}`, {
+      cause: e,
+      details: { path: file },
+    });
   }
   try {
     // EXCLUSIVE before WAL: the lock is held for the connection's life, and the WAL index lives in
