@@ -91,6 +91,9 @@ function withCredentials(
   };
 }
 
+/** Commands that use no API client with the stored credentials: the server and the agent daemons. */
+const STARTS_NO_CLIENT = new Set(['server', 'agent']);
+
 export function buildProgram(outer: CliContext): Command {
   // Filled by the hook below from --ca / DABBA_CA before any command's action runs.
   const tls: ClientTls = {};
@@ -112,12 +115,14 @@ export function buildProgram(outer: CliContext): Command {
       '--ca <file>',
       "the cluster CA to verify https:// servers with (default $DABBA_CA; the server's DATA_DIR/ca.crt)",
     )
-    .hook('preAction', async (cmd) => {
+    .hook('preAction', async (cmd, action) => {
       const flag = cmd.opts<{ ca?: string }>().ca;
       const env = outer.env['DABBA_CA'];
       if (flag !== undefined) tls.ca = await readCaFile(flag, '--ca');
       else if (env !== undefined && env !== '') tls.ca = await readCaFile(env, 'DABBA_CA');
-      await load();
+      // A server or an agent calls no server with a user's token: the CLI's stored credentials
+      // (perhaps another user's, unreadable) are none of its business.
+      if (!STARTS_NO_CLIENT.has(action.name())) await load();
     })
     .showSuggestionAfterError(true)
     .exitOverride()
