@@ -157,9 +157,9 @@ export function parseLabels(list: string[]): Record<string, string> {
 }
 
 /**
- * Starts a daemon. One that cannot start (its data directory read-only or full, its port taken)
- * exits 1, the operation failed: 5 would say that a server answered with an error. Usage errors
- * keep 2.
+ * Starts a daemon. One that cannot start (its data directory read-only or full, its store not
+ * opened) exits 1, the operation failed: 5 would say that a server answered with an error. Usage
+ * errors (a port already in use, a bad flag) keep 2.
  */
 export async function startDaemon(start: () => Promise<Daemon>): Promise<Daemon> {
   try {
